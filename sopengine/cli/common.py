@@ -1,0 +1,122 @@
+"""What every command shares: the global options, the clock, output and errors.
+
+``--db``, ``--definitions``, ``--calendar``, ``--now`` and ``--by`` are accepted before the
+command name and after it; the value after the command wins. Environment variables are
+read once, at the group. Only click is imported here: heavy libraries load inside the
+commands that need them.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+ENV_DB = "SOPENGINE_DB"
+ENV_USER = "SOPENGINE_USER"
+DEFAULT_DB = "sopengine.db"
+
+
+@dataclass
+class Settings:
+    """The global options, merged from both places and the environment."""
+
+    db: str | None = None
+    definitions: str | None = None
+    calendar: str | None = None
+    now: str | None = None
+    by: str | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.db or os.environ.get(ENV_DB) or DEFAULT_DB)
+
+    @property
+    def person(self) -> str:
+        return self.by or os.environ.get(ENV_USER) or os_user()
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name (e.g. a container without passwd entry)
+        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            setattr(ctx.ensure_object(Settings), name, value)
+        return value
+
+    return callback
+
+
+_GLOBALS: dict[str, tuple[str, str, str | None]] = {
+    "db": ("--db", "SQLite database file (default: sopengine.db here; env SOPENGINE_DB).", "SOPENGINE_DB"),
+    "definitions": ("--definitions", "Folder of definition files, searched first (env SOPENGINE_DEFINITIONS).", "SOPENGINE_DEFINITIONS"),
+    "calendar": ("--calendar", "Working calendar file (env SOPENGINE_CALENDAR).", "SOPENGINE_CALENDAR"),
+    "now": ("--now", "Use this time as now: ISO 8601, WIB unless an offset is given (env SOPENGINE_NOW).", "SOPENGINE_NOW"),
+    "by": ("--by", "Who acts (env SOPENGINE_USER, default the OS login).", "SOPENGINE_USER"),
+}
+
+
+def global_options(group: bool = False, names: tuple[str, ...] = tuple(_GLOBALS)) -> Callable[[Any], Any]:
+    """Add the global options; on the group they also read the environment."""
+
+    def decorate(f: Any) -> Any:
+        for name in reversed(names):
+            flag, help_text, env = _GLOBALS[name]
+            f = click.option(
+                flag,
+                name,
+                default=None,
+                envvar=env if group else None,
+                metavar={"db": "PATH", "definitions": "DIR", "calendar": "FILE", "now": "TIME", "by": "NAME"}[name],
+                expose_value=False,
+                is_eager=False,
+                callback=_store(name),
+                help=help_text,
+            )(f)
+        return f
+
+    return decorate
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
+def settings() -> Settings:
+    return click.get_current_context().ensure_object(Settings)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def console(stderr: bool = False):  # -> rich.console.Console
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (a file, a test, a pager) is not squeezed to 80 columns.
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
+
+
+def note(message: str) -> None:
+    """A message for people, on stderr."""
+    click.echo(message, err=True)
+
+
+def wants_json(as_json: bool, fmt: str | None = None) -> bool:
+    return as_json or fmt == "json"
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,130 @@
+"""Commands about definitions: list, show, validate, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+
+
+@click.command("list")
+@global_options(names=("definitions",))
+@json_option
+def list_cmd(as_json: bool) -> None:
+    """List the definitions found, where each came from, and whether it is valid.
+
+    Folders are searched in order: --definitions (or SOPENGINE_DEFINITIONS), ./definitions,
+    then the packaged ones; for the same id the earlier folder wins.
+
+    Example:
+
+        sopengine list
+    """
+    from sopengine import api
+
+    rows = api.list_definitions(settings().definitions)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        note("No definitions found; put YAML files in ./definitions or pass --definitions DIR.")
+        return
+    from rich.table import Table
+
+    table = Table(title="SOP definitions", title_justify="left")
+    for col in ("ID", "Title", "Valid", "From", "File"):
+        table.add_column(col)
+    for r in rows:
+        mark = "✓" if r["valid"] else f"✗ {r['errors']} error(s)"
+        table.add_row(r["id"], r["title"] or "-", mark, r["origin"], r["path"])
+    console().print(table)
+
+
+@click.command("show")
+@click.argument("definition_id", metavar="ID")
+@global_options(names=("definitions",))
+@json_option
+def show_cmd(definition_id: str, as_json: bool) -> None:
+    """Show an SOP's header and its table as the SOP prints it.
+
+    Example:
+
+        sopengine show pengumpulan-data
+    """
+    from sopengine import api
+
+    d = api.get_definition(definition_id, settings().definitions)
+    if as_json:
+        print_json(api.definition_json(d))
+        return
+    from sopengine.render.terminal import print_definition
+
+    print_definition(console(), d)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@global_options(names=("definitions",))
+@json_option
+def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check definition files; report every problem as FILE:LINE: field: message.
+
+    With no PATH, every definition found is checked. A PATH may be a file, a folder or a
+    definition id. Exit code 0 when all are valid, 1 when any has errors (warnings do not
+    fail).
+
+    Example:
+
+        sopengine validate definitions/surat-keluar.yaml
+    """
+    from sopengine import api
+
+    results = api.validate(list(paths), settings().definitions)
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        print_json([
+            {
+                "file": str(r.path),
+                "id": r.definition.id if r.definition else None,
+                "valid": r.ok,
+                "problems": [
+                    {"line": p.line, "field": p.field, "message": p.message, "severity": p.severity}
+                    for p in r.problems
+                ],
+            }
+            for r in results
+        ])
+    else:
+        for r in results:
+            for p in r.problems:
+                click.echo(str(p))
+        if not results:
+            note("No definition files found.")
+        else:
+            note(f"{len(results) - len(failed)} of {len(results)} definition(s) valid.")
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command("schema")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+def schema_cmd(output: Path | None) -> None:
+    """Print the JSON Schema of the definition format, for editors.
+
+    Start a definition file with a '# yaml-language-server: $schema=definition.schema.json'
+    line so that editors complete and check fields as you type.
+
+    Example:
+
+        sopengine schema -o definitions/definition.schema.json
+    """
+    from sopengine import api
+
+    text = api.schema_text()
+    if output:
+        output.write_text(text, encoding="utf-8")
+        note(f"Wrote {output}")
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,95 @@
+"""Times: reading ``--now`` and dates, storing UTC, showing local time.
+
+Times are stored as UTC ISO 8601 text with ``Z`` (``2026-10-01T03:00:00Z``), which sorts
+as it reads. A time given without an offset is read in the SOP's zone (default WIB).
+Standard library only: this module is on the step path.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sopengine.errors import InputError
+
+DEFAULT_ZONE = "Asia/Jakarta"
+ENV_NOW = "SOPENGINE_NOW"
+UTC = timezone.utc
+
+
+def zone(name: str | None = None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Jakarta") from None
+
+
+def parse_time(text: str, tz: str | None = None, *, end_of_day: bool = False) -> datetime:
+    """Read an ISO 8601 time or date; without an offset it is in *tz* (default WIB).
+
+    A date alone means the start of that day, or with ``end_of_day`` the start of the next
+    day (so that ``--until 2026-10-31`` covers the whole of the 31st).
+    """
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            d = date.fromisoformat(raw)
+            local = datetime.combine(d + timedelta(days=1) if end_of_day else d, time(0))
+        else:
+            local = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"cannot read time {text!r}; write ISO 8601, e.g. 2026-10-01T09:00 (WIB) or 2026-10-01T02:00:00Z"
+        ) from None
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=zone(tz))
+    return local.astimezone(UTC)
+
+
+def now(override: str | None = None, tz: str | None = None) -> datetime:
+    """The clock: ``override`` (``--now``), else ``SOPENGINE_NOW``, else the real time."""
+    text = override or os.environ.get(ENV_NOW)
+    if text:
+        return parse_time(text, tz)
+    return real_now()
+
+
+def real_now() -> datetime:
+    """The real clock, which no option changes (for ``recorded_at``)."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """UTC text for storage and JSON: ``2026-10-01T03:00:00Z``."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def local(text_or_dt: str | datetime | None, tz: str | None = None) -> str:
+    """A stored time as people read it in the SOP's zone: ``2026-10-01 10:00 WIB``."""
+    if text_or_dt is None:
+        return "-"
+    dt = from_iso(text_or_dt) if isinstance(text_or_dt, str) else text_or_dt
+    assert dt is not None
+    shown = dt.astimezone(zone(tz))
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or "")
+
+
+def format_seconds(seconds: int) -> str:
+    """``5400`` -> ``1 h 30 min``; whole days of 24 h are not assumed."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    h, m = divmod(minutes, 60)
+    if h:
+        return f"{h} h {m} min" if m else f"{h} h"
+    return f"{m} min"

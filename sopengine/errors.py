@@ -1,0 +1,134 @@
+"""The error tree.
+
+Every error a user can cause is a :class:`SopError`; the CLI catches only that class,
+prints ``Error: <message>`` on stderr and exits 1. Anything else is a bug and shows a
+traceback. Context is carried as keyword attributes, never only in the text::
+
+    SopError
+    ├── DefinitionError            a definition cannot be used
+    │   ├── DefinitionInvalid      one or more problems, each with file, line and field
+    │   └── DefinitionNotFound     no definition with that id
+    ├── InputError                 a command-line value that cannot be read (period, time, KEY=VALUE)
+    ├── RunError                   a change to a run is refused (run_id, step attributes)
+    │   ├── RunNotFound
+    │   ├── RunClosed              the run is completed or cancelled
+    │   ├── StepNotOpen            the step named is not open
+    │   ├── UnknownOutcome         the decision has no such outcome
+    │   ├── NotAssigned            the person is not assigned to the step's role
+    │   ├── OutputMissing          a required output, or an output file, is missing
+    │   ├── DuplicateRun           a run for that definition and period is already active
+    │   └── ConcurrentChange       another command changed the run first
+    └── StoreError                 the database cannot be used
+        ├── DatabaseMissing
+        ├── NotADatabase
+        └── DatabaseTooNew
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SopError(Exception):
+    """Base class of every error a user can cause and fix."""
+
+    def __init__(self, message: str, **context: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+        for key, value in context.items():
+            setattr(self, key, value)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a definition file."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}:{field} {prefix}{self.message}"
+
+
+class DefinitionError(SopError):
+    """A definition cannot be used."""
+
+
+class DefinitionInvalid(DefinitionError):
+    """A definition file has problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        first = str(errors[0]) if errors else "invalid definition"
+        more = f" (and {len(errors) - 1} more problem(s); run 'sopengine validate')" if len(errors) > 1 else ""
+        super().__init__(first + more, problems=problems)
+
+
+class DefinitionNotFound(DefinitionError):
+    """No definition with the id asked for."""
+
+
+class InputError(SopError):
+    """A value given on the command line (or to the library) cannot be read."""
+
+
+class RunError(SopError):
+    """A change to a run is refused."""
+
+
+class RunNotFound(RunError):
+    pass
+
+
+class RunClosed(RunError):
+    pass
+
+
+class StepNotOpen(RunError):
+    pass
+
+
+class UnknownOutcome(RunError):
+    pass
+
+
+class NotAssigned(RunError):
+    pass
+
+
+class OutputMissing(RunError):
+    pass
+
+
+class DuplicateRun(RunError):
+    pass
+
+
+class ConcurrentChange(RunError):
+    pass
+
+
+class StoreError(SopError):
+    """The database cannot be used."""
+
+
+class DatabaseMissing(StoreError):
+    pass
+
+
+class NotADatabase(StoreError):
+    pass
+
+
+class DatabaseTooNew(StoreError):
+    pass

@@ -1,0 +1,1 @@
+"""Renderers: the SOP as people read it (terminal table, HTML document, Mermaid, Markdown)."""

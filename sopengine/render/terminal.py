@@ -1,0 +1,86 @@
+"""The SOP's header and table in the terminal, with rich."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sopengine.definition.durations import format_duration
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sopengine.definition.models import Definition
+
+HEADER_LABELS = [
+    ("instansi", "Instansi"),
+    ("unit", "Unit"),
+    ("nomor", "Nomor SOP"),
+    ("tanggal_pembuatan", "Tanggal Pembuatan"),
+    ("tanggal_revisi", "Tanggal Revisi"),
+    ("tanggal_efektif", "Tanggal Efektif"),
+    ("disahkan_oleh", "Disahkan oleh"),
+    ("judul", "Nama SOP"),
+    ("dasar_hukum", "Dasar Hukum"),
+    ("kualifikasi_pelaksana", "Kualifikasi Pelaksana"),
+    ("keterkaitan", "Keterkaitan"),
+    ("peralatan", "Peralatan/Perlengkapan"),
+    ("peringatan", "Peringatan"),
+    ("pencatatan", "Pencatatan dan Pendataan"),
+]
+
+
+def header_rows(d: Definition) -> list[tuple[str, str]]:
+    """The header as (label, text) pairs, labels as the SOP prints them; blanks stay blank."""
+    h = d.header
+    rows = []
+    for key, label in HEADER_LABELS:
+        value = getattr(h, key)
+        label = h.labels.get(key, label)
+        if key == "disahkan_oleh":
+            text = "\n".join(x for x in ([value.jabatan, value.nama, f"NIP. {value.nip}" if value.nip else None] if value else []) if x)
+        elif isinstance(value, list):
+            text = "\n".join(f"{i}. {v}" for i, v in enumerate(value, 1)) if len(value) > 1 else "".join(value)
+        else:
+            text = value or ""
+        rows.append((label, text))
+    for label, value in h.extra.items():
+        rows.append((label, "\n".join(value) if isinstance(value, list) else value))
+    return rows
+
+
+def print_definition(console: Console, d: Definition) -> None:
+    from rich.table import Table
+
+    names = {a.id: a.name for a in d.actors}
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    for label, text in header_rows(d):
+        head.add_row(label, text or "")
+    console.print(f"[bold]SOP {d.title}[/bold] ({d.id})")
+    console.print(head)
+    if d.deadline:
+        console.print(f"Process deadline: {d.deadline}")
+    table = Table(show_lines=True)
+    for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output"):
+        table.add_column(col, overflow="fold")
+    for s in d.steps:
+        lanes = " → ".join(names.get(a, a) for a in s.lanes)
+        kegiatan = s.kegiatan
+        if s.kind.value == "decision":
+            outs = "; ".join(f"{o.name} → {o.next}" for o in s.outcomes)
+            kegiatan += f"\n◇ {'automatic: ' if s.automatic else ''}{outs}"
+        elif isinstance(s.next, list):
+            kegiatan += f"\n⇉ {', '.join(s.next)}"
+        waktu = s.waktu or ("(automatic)" if s.automatic else "-")
+        if s.parsed_duration and (s.waktu or "").strip().lower() != format_duration(s.parsed_duration):
+            waktu += f"\n[dim]{format_duration(s.parsed_duration)}[/dim]"
+        table.add_row(
+            str(s.no) if s.no is not None else "–",
+            kegiatan,
+            lanes or "(engine)",
+            "\n".join(i.name for i in s.inputs) or "-",
+            waktu,
+            "\n".join(o.name + (" (wajib)" if o.required else "") for o in s.outputs) or "-",
+        )
+    console.print(table)
