@@ -612,7 +612,7 @@ def _package_holidays(country: str, cuti_bersama: bool, years: list[int], where:
     except NotImplementedError:
         raise InputError(f"{where}: holidays.country: {country!r} is not known to the holidays package; use ID") from None
     except ValueError as exc:
-        raise InputError(f"{where}: holidays: {exc}; set cuti_bersama: false for this country") from None
+        raise InputError(f"{where}: holidays: {str(exc).rstrip('.')}; set cuti_bersama: false for this country") from None
     return dict(found.items())
 
 
