@@ -92,7 +92,99 @@ def schema_text() -> str:
     return json.dumps(schema(), ensure_ascii=False, indent=2) + "\n"
 
 
+# -- runs --------------------------------------------------------------------------------------
+# The run operations live in sopengine.runs (writes) and sopengine.status (reads); they are
+# re-exported here so that callers have one namespace.
+
+def start_run(definition_id: str, **kwargs: Any) -> dict[str, Any]:
+    """Start a run; see :func:`sopengine.runs.start_run`."""
+    from sopengine.runs import start_run as _start
+
+    return _start(definition_id, **kwargs)
+
+
+def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+    """Complete the open step; see :func:`sopengine.runs.complete`."""
+    from sopengine.runs import complete as _complete
+
+    return _complete(db, run_id, **kwargs)
+
+
+def decide(db: str | Path, run_id: str, outcome: str, **kwargs: Any) -> dict[str, Any]:
+    """Take a decision; see :func:`sopengine.runs.decide`."""
+    from sopengine.runs import decide as _decide
+
+    return _decide(db, run_id, outcome, **kwargs)
+
+
+def reopen(db: str | Path, run_id: str, step: str, **kwargs: Any) -> dict[str, Any]:
+    """Send a run back to a step; see :func:`sopengine.runs.reopen`."""
+    from sopengine.runs import reopen as _reopen
+
+    return _reopen(db, run_id, step, **kwargs)
+
+
+def assign(db: str | Path, run_id: str, role: str, person: str, **kwargs: Any) -> dict[str, Any]:
+    """Assign a person to a role; see :func:`sopengine.runs.assign`."""
+    from sopengine.runs import assign as _assign
+
+    return _assign(db, run_id, role, person, **kwargs)
+
+
+def cancel(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+    """Cancel a run; see :func:`sopengine.runs.cancel`."""
+    from sopengine.runs import cancel as _cancel
+
+    return _cancel(db, run_id, **kwargs)
+
+
+def run_status(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+    """One run's status and timeline; see :func:`sopengine.status.run_status`."""
+    from sopengine.status import run_status as _status
+
+    return _status(db, run_id, **kwargs)
+
+
+def list_runs(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """Active runs (all with include_closed=True); see :func:`sopengine.status.list_runs`."""
+    from sopengine.status import list_runs as _list
+
+    return _list(db, **kwargs)
+
+
+def inbox(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """Open steps for a person or role; see :func:`sopengine.status.inbox`."""
+    from sopengine.status import inbox as _inbox
+
+    return _inbox(db, **kwargs)
+
+
+def run_definition(db: str | Path, run_id: str) -> Definition:
+    """The definition a run is pinned to, parsed from the text it started with."""
+    from sopengine.definition.loader import check_text
+    from sopengine.store import Store
+
+    with Store(db) as store:
+        run = store.run(run_id)
+        source = store.definition_source(run["definition_hash"])
+    assert source is not None
+    checked = check_text(source["source"], f"{source['id']}.yaml (pinned {source['hash'][:12]})")
+    if checked.definition is None:
+        raise DefinitionInvalid(checked.problems)
+    return checked.definition
+
+
 __all__ = [
+    "assign",
+    "cancel",
+    "complete",
+    "decide",
+    "inbox",
+    "list_runs",
+    "reopen",
+    "run_definition",
+    "run_status",
+    "start_run",
     "DefinitionInvalid",
     "definition_json",
     "get_definition",

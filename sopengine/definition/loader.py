@@ -401,6 +401,7 @@ def compile_definition(d: Definition, text: str) -> dict[str, Any]:
         "deadline_text": d.deadline,
         "actors": {a.id: {"name": a.name, "kind": a.kind.value, "alternatives": a.alternatives} for a in d.actors},
         "case": {c.name: {"type": c.type.value, "values": c.values, "required": c.required} for c in d.case},
+        "steps": steps,
         "order": [s.id for s in d.steps],
         "first": d.steps[0].id,
         "reach": {sid: sorted(_reach(graph, sid) - {sid}) for sid in graph},

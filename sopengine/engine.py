@@ -1,0 +1,157 @@
+"""The workflow: one ``transitions`` state machine per definition version.
+
+A compiled definition (the plain dict a run keeps) becomes one :class:`Workflow`, built
+once and cached by the definition's hash. Its states are the step parts (a multi-actor row
+has one state per lane) and ``selesai``; its triggers are ``complete`` (process steps),
+``decide:<outcome>`` (decisions taken by a person) and ``auto`` (automatic decisions,
+whose outcomes carry conditions evaluated against the run's facts).
+
+A run's open steps are *tokens*: small model objects attached to the machine for one
+operation (``add_model(token, initial=state)``) and detached after it, so that one machine
+serves every run. Callbacks record where each token moved and which extra branches a
+parallel split started; the run layer turns those moves into task rows and events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from transitions import Machine, MachineError
+
+END = "selesai"
+
+
+def state_name(step_id: str, part: int = 0) -> str:
+    """The machine state of one lane of a row: the step id, then ``step#2``, ``step#3`` ..."""
+    return step_id if part == 0 else f"{step_id}#{part + 1}"
+
+
+def split_state(state: str) -> tuple[str, int]:
+    step, _, part = state.partition("#")
+    return step, (int(part) - 1 if part else 0)
+
+
+def decide_trigger(outcome_key: str) -> str:
+    return f"decide:{outcome_key}"
+
+
+@dataclass
+class Token:
+    """One open branch of a run, attached to the machine for the length of an operation."""
+
+    facts: dict[str, Any]
+    moves: list[tuple[str, str, str]] = field(default_factory=list)  # (trigger, source, dest)
+    spawned: list[str] = field(default_factory=list)
+
+    def __hash__(self) -> int:  # transitions keeps models in lists and dicts
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+def matches(when: Any, facts: dict[str, Any]) -> bool:
+    """Does an automatic outcome's ``when`` hold? Every fact must equal (or be one of) its value."""
+    if when == "otherwise":
+        return True
+    for fact, expected in when.items():
+        actual = facts.get(fact)
+        if isinstance(expected, list):
+            if actual not in expected:
+                return False
+        elif actual != expected:
+            return False
+    return True
+
+
+class Workflow:
+    """The state machine of one definition version."""
+
+    def __init__(self, compiled: dict[str, Any]) -> None:
+        self.compiled = compiled
+        self.steps: dict[str, dict[str, Any]] = compiled["steps"]
+        states: list[str] = [END]
+        transitions: list[dict[str, Any]] = []
+        for step_id in compiled["order"]:
+            step = self.steps[step_id]
+            lanes = step["lanes"] or [None]
+            for part in range(len(lanes)):
+                source = state_name(step_id, part)
+                states.append(source)
+                if part < len(lanes) - 1:
+                    transitions.append({"trigger": "complete", "source": source, "dest": state_name(step_id, part + 1)})
+                    continue
+                if step["kind"] == "process":
+                    first, *others = step["next"]
+                    t: dict[str, Any] = {"trigger": "complete", "source": source, "dest": first}
+                    if others:
+                        # A split: the token follows the first branch; the others become new tokens.
+                        t["after"] = self._spawner(others)
+                    transitions.append(t)
+                elif step["automatic"]:
+                    for outcome in step["outcomes"]:
+                        transitions.append({
+                            "trigger": "auto", "source": source, "dest": outcome["next"],
+                            "conditions": [self._condition(outcome["when"])],
+                        })
+                else:
+                    for outcome in step["outcomes"]:
+                        transitions.append({"trigger": decide_trigger(outcome["key"]), "source": source, "dest": outcome["next"]})
+        self.machine = Machine(
+            model=None,
+            states=states,
+            transitions=transitions,
+            initial=None,
+            auto_transitions=False,
+            send_event=True,
+            after_state_change=self._record,
+        )
+
+    @staticmethod
+    def _record(event: Any) -> None:
+        event.model.moves.append((event.event.name, event.transition.source, event.transition.dest))
+
+    @staticmethod
+    def _spawner(targets: list[str]):
+        def spawn(event: Any) -> None:
+            event.model.spawned.extend(targets)
+
+        return spawn
+
+    @staticmethod
+    def _condition(when: Any):
+        def holds(event: Any) -> bool:
+            return matches(when, event.model.facts)
+
+        return holds
+
+    def fire(self, state: str, trigger: str, facts: dict[str, Any] | None = None) -> Token:
+        """Attach a token at *state*, fire *trigger*, detach it; the token tells where it went."""
+        token = Token(facts or {})
+        self.machine.add_model(token, initial=state)
+        try:
+            fired = token.trigger(trigger)  # type: ignore[attr-defined]
+        except MachineError as exc:
+            raise ValueError(f"{trigger!r} cannot fire in state {state!r}: {exc.value}") from None
+        finally:
+            self.machine.remove_model(token)
+        if not fired:
+            raise ValueError(f"no outcome of {state!r} holds for the run's facts")
+        return token
+
+    def triggers(self, state: str) -> list[str]:
+        """The triggers that can fire from *state*."""
+        return self.machine.get_triggers(state)
+
+
+_CACHE: dict[str, Workflow] = {}
+
+
+def workflow(compiled: dict[str, Any]) -> Workflow:
+    """The cached workflow of a compiled definition (built once per definition hash)."""
+    key = compiled["hash"]
+    wf = _CACHE.get(key)
+    if wf is None:
+        wf = _CACHE[key] = Workflow(compiled)
+    return wf

@@ -1,0 +1,669 @@
+"""Runs: start one, carry it forward, correct it, read it.
+
+Each operation reads the run from the store, asks the definition's :class:`Workflow` where
+its tokens go, collects every resulting change (tasks closed and opened, documents,
+assignments, hash-chained events) into one :class:`~sopengine.store.Changes`, and writes it
+in one transaction. Nothing on the step path imports pydantic, sqlite-utils or rich: a run
+keeps its compiled definition and its calendar snapshot in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sopengine import clock
+from sopengine.engine import END, Workflow, decide_trigger, split_state, state_name, workflow
+from sopengine.errors import (
+    ConcurrentChange,
+    DuplicateRun,
+    InputError,
+    NotAssigned,
+    OutputMissing,
+    RunClosed,
+    StepNotOpen,
+    UnknownOutcome,
+)
+from sopengine.store import Changes, CloseTask, Event, NewTask, Store
+
+ENGINE = "sopengine"
+"""The ``person`` of events the engine records by itself (automatic decisions, joins)."""
+
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
+
+
+def new_run_id() -> str:
+    """A short id people can read aloud: ``k7m-x3q``."""
+    pick = "".join(secrets.choice(_ALPHABET) for _ in range(6))
+    return f"{pick[:3]}-{pick[3:]}"
+
+
+def os_user() -> str:
+    from sopengine.cli.common import os_user as _os_user
+
+    return _os_user()
+
+
+def _person(by: str | None) -> str:
+    return by or os.environ.get("SOPENGINE_USER") or os_user()
+
+
+def _now(now: datetime | str | None, tz: str | None = None) -> datetime:
+    if isinstance(now, datetime):
+        return now.astimezone(clock.UTC).replace(microsecond=0)
+    return clock.now(now, tz)
+
+
+# -- calendars (cached per snapshot hash: building one costs ~0.3 ms) ---------------------------
+
+_CALENDARS: dict[str, Any] = {}
+
+
+def _calendar(store: Store, cal_hash: str | None):
+    if not cal_hash:
+        return None
+    cal = _CALENDARS.get(cal_hash)
+    if cal is None:
+        from sopengine.calendar import WorkCalendar
+
+        data = store.calendar(cal_hash)
+        if data is None:
+            return None
+        cal = _CALENDARS[cal_hash] = WorkCalendar.from_snapshot(data)
+    return cal
+
+
+# -- the advancing of tokens ----------------------------------------------------------------------
+
+@dataclass
+class _Live:
+    """A task as the operation sees it: open, or waiting at a join."""
+
+    step_id: str
+    part: int
+    state: str
+    task_id: int | None = None
+
+
+@dataclass
+class _Advance:
+    """Collects what happens when tokens move, for one operation on one run."""
+
+    run: dict[str, Any]
+    compiled: dict[str, Any]
+    wf: Workflow
+    cal: Any
+    facts: dict[str, Any]
+    at: datetime
+    person: str
+    os_user: str
+    changes: Changes
+    live: list[_Live]
+    iterations: dict[tuple[str, int], int]
+    opened: list[str] = field(default_factory=list)
+    ended: bool = False
+
+    def enter(self, state: str, cause: str) -> None:
+        """A token arrives at *state*."""
+        if state == END:
+            self.ended = True
+            return
+        step_id, part = split_state(state)
+        step = self.compiled["steps"][step_id]
+        if part == 0 and step["kind"] == "decision" and step["automatic"]:
+            token = self.wf.fire(state, "auto", self.facts)
+            dest = token.moves[-1][2]
+            outcome = next(o for o in step["outcomes"] if o["next"] == dest and _holds(o, self.facts))
+            used = {k: self.facts.get(k) for o in step["outcomes"] if isinstance(o["when"], dict) for k in o["when"]}
+            self.changes.events.append(Event(
+                kind="decided", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
+                payload={"outcome": outcome["name"], "automatic": True, "facts": used, "triggered_by": self.person, "next": dest},
+            ))
+            self.enter(dest, cause)
+            return
+        if part == 0 and step["join"]:
+            reach = self.compiled["reach"]
+            others = [t for t in self.live if t.state == "open" and (t.step_id == step_id or step_id in reach.get(t.step_id, []))]
+            if others:
+                self._open(step_id, part, "waiting")
+                return
+            for t in [t for t in self.live if t.state == "waiting" and t.step_id == step_id]:
+                if t.task_id is not None:
+                    self.changes.close.append(CloseTask(t.task_id, "joined", clock.iso(self.at), ENGINE))
+                else:
+                    # waiting row created in this same operation: open it instead of adding another
+                    self.changes.open = [n for n in self.changes.open if not (n.step_id == step_id and n.state == "waiting")]
+                self.live.remove(t)
+            self.changes.events.append(Event(
+                kind="joined", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
+                payload={"triggered_by": self.person},
+            ))
+        self._open(step_id, part, "open")
+
+    def _open(self, step_id: str, part: int, state: str) -> None:
+        step = self.compiled["steps"][step_id]
+        key = (step_id, part)
+        iteration = self.iterations.get(key, 0) + (1 if state == "open" else 0)
+        if state == "open":
+            self.iterations[key] = iteration
+        else:
+            iteration = max(iteration, 1)
+        due = None
+        if state == "open" and step["duration"] and self.cal is not None:
+            due = clock.iso(self.cal.due(self.at, step["duration"]))
+        lanes = step["lanes"] or [None]
+        self.changes.open.append(NewTask(step_id, part, iteration, lanes[part], state, clock.iso(self.at) or "", due))
+        self.live.append(_Live(step_id, part, state))
+        if state == "open":
+            self.opened.append(state_name(step_id, part))
+
+    def finish(self) -> None:
+        """Mark the run completed when no branch is left open."""
+        if not any(t.state in ("open", "waiting") for t in self.live):
+            self.changes.status = "completed"
+            self.changes.finished_at = clock.iso(self.at)
+            self.changes.events.append(Event(
+                kind="run_completed", at=clock.iso(self.at), person=self.person, os_user=self.os_user,
+                payload={},
+            ))
+
+
+def _holds(outcome: dict[str, Any], facts: dict[str, Any]) -> bool:
+    from sopengine.engine import matches
+
+    return matches(outcome["when"], facts)
+
+
+def _facts(run: dict[str, Any]) -> dict[str, Any]:
+    from sopengine.period import facts as period_facts
+
+    facts = period_facts(run.get("period"))
+    for key, value in (run.get("case_data") or {}).items():
+        facts[f"case.{key}"] = value
+    return facts
+
+
+# -- loading a run for an operation -----------------------------------------------------------------
+
+@dataclass
+class _Loaded:
+    store: Store
+    run: dict[str, Any]
+    compiled: dict[str, Any]
+    wf: Workflow
+    tasks: list[dict[str, Any]]
+    person: str
+    os_user: str
+    at: datetime
+    recorded_at: str
+
+    def advance(self) -> _Advance:
+        iterations: dict[tuple[str, int], int] = {}
+        for row in self.store.conn.execute(
+            "SELECT step_id, part, MAX(iteration) FROM tasks WHERE run_id = ? AND state != 'waiting' GROUP BY step_id, part",
+            (self.run["id"],),
+        ):
+            iterations[(row[0], row[1])] = row[2]
+        live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
+        changes = Changes(self.run["id"], self.run["version"], self.recorded_at)
+        return _Advance(self.run, self.compiled, self.wf, _calendar(self.store, self.run["calendar_hash"]),
+                        _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
+
+
+def _load(db: str | Path, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
+    store = Store(db)
+    run = store.run(run_id)
+    if run["status"] != "active" and not allow_closed:
+        when = clock.local(run["finished_at"])
+        raise RunClosed(
+            f"run {run_id} is {run['status']} (since {when}); nothing can be changed — start a new run, or 'sopengine reopen' a completed one",
+            run_id=run_id,
+        )
+    compiled = store.compiled(run["definition_hash"])
+    tz = compiled.get("timezone")
+    return _Loaded(
+        store, run, compiled, workflow(compiled), store.tasks(run_id, ("open", "waiting")),
+        _person(by), os_user(), _now(now, tz), clock.iso(clock.real_now()) or "",
+    )
+
+
+def _describe_step(compiled: dict[str, Any], step_id: str) -> str:
+    step = compiled["steps"][step_id]
+    return f"{step_id} (no. {step['no']})" if step.get("no") else step_id
+
+
+def _find_step(compiled: dict[str, Any], key: str) -> str:
+    if key in compiled["steps"]:
+        return key
+    for sid, step in compiled["steps"].items():
+        if step.get("no") is not None and str(step["no"]) == str(key).strip():
+            return sid
+    known = ", ".join(f"{s['no']}={sid}" if s.get("no") else sid for sid, s in compiled["steps"].items())
+    raise StepNotOpen(f"the SOP has no step {key!r}; steps are: {known}", step=key)
+
+
+def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
+    compiled = loaded.compiled
+    open_tasks = [t for t in loaded.tasks if t["state"] == "open"]
+    open_names = ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or "none"
+    run_id = loaded.run["id"]
+    if step is not None:
+        step_id = _find_step(compiled, step)
+        matching = [t for t in open_tasks if t["step_id"] == step_id]
+        if not matching:
+            last = loaded.store.conn.execute(
+                "SELECT closed_by, closed_at, state FROM tasks WHERE run_id = ? AND step_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
+                (run_id, step_id),
+            ).fetchone()
+            done = f" (last completed by {last[0]} at {clock.local(last[1])})" if last else ""
+            waiting = [t for t in loaded.tasks if t["state"] == "waiting" and t["step_id"] == step_id]
+            if waiting:
+                done = " (it waits for the other branches to arrive)"
+            raise StepNotOpen(
+                f"step {_describe_step(compiled, step_id)} of run {run_id} is not open{done}; open: {open_names}",
+                run_id=run_id, step=step_id,
+            )
+        return matching[0]
+    if len(open_tasks) == 1:
+        return open_tasks[0]
+    if not open_tasks:
+        raise StepNotOpen(f"run {run_id} has no open step", run_id=run_id)
+    raise StepNotOpen(f"run {run_id} has several open steps ({open_names}); say which with --step", run_id=run_id)
+
+
+def _check_person(loaded: _Loaded, task: dict[str, Any]) -> None:
+    role = task["actor"]
+    if role is None:
+        return
+    assignees = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == role]
+    if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
+        name = loaded.compiled["actors"].get(role, {}).get("name", role)
+        raise NotAssigned(
+            f"{loaded.person} is not assigned to {name} ({role}) in run {loaded.run['id']}; assigned: {', '.join(assignees)}"
+            f" — act as one of them with --by, or 'sopengine assign {loaded.run['id']} {role} NAME'",
+            run_id=loaded.run["id"], person=loaded.person, role=role,
+        )
+
+
+def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[str, str]] | dict[str, str] | None) -> list[dict[str, Any]]:
+    step = loaded.compiled["steps"][task["step_id"]]
+    declared = {o["name"].casefold(): o for o in step["outputs"]}
+    items = list(outputs.items()) if isinstance(outputs, dict) else list(outputs or [])
+    docs = []
+    given = set()
+    for name, path in items:
+        spec = declared.get(name.strip().casefold())
+        if spec is None:
+            names = ", ".join(repr(o["name"]) for o in step["outputs"]) or "none"
+            raise InputError(f"step {task['step_id']} has no output {name!r}; its outputs are: {names}")
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise OutputMissing(f"output file {path} does not exist; check the path of {spec['name']!r}", path=str(path))
+        digest = hashlib.sha256()
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        docs.append({
+            "task_id": task["id"], "step_id": task["step_id"], "name": spec["name"], "path": str(file.resolve()),
+            "sha256": digest.hexdigest(), "size": file.stat().st_size, "recorded_by": loaded.person,
+        })
+        given.add(spec["name"].casefold())
+    lanes = step["lanes"] or [None]
+    if task["part"] == len(lanes) - 1:  # required outputs are due when the row's last lane finishes
+        for o in step["outputs"]:
+            if o["required"] and o["name"].casefold() not in given:
+                raise OutputMissing(
+                    f"step {task['step_id']} needs its output {o['name']!r}; add --output '{o['name']}=FILE'",
+                    step=task["step_id"],
+                )
+    return docs
+
+
+def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> str | None:
+    actor = loaded.compiled["actors"].get(task["actor"] or "", {})
+    if actor.get("kind") == "external":
+        return on_behalf or actor.get("name")
+    return on_behalf
+
+
+def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> None:
+    try:
+        loaded.store.apply(changes)
+    except ConcurrentChange:
+        if task is not None:
+            row = loaded.store.conn.execute(
+                "SELECT closed_by, closed_at, state FROM tasks WHERE id = ?", (task["id"],)
+            ).fetchone()
+            if row and row[2] != "open":
+                raise ConcurrentChange(
+                    f"step {task['step_id']} of run {loaded.run['id']} was already {'completed' if row[2] == 'done' else row[2]}"
+                    f" by {row[0]} at {clock.local(row[1])}; see 'sopengine status {loaded.run['id']}'",
+                    run_id=loaded.run["id"], step=task["step_id"], closed_by=row[0], closed_at=row[1],
+                ) from None
+        raise
+
+
+def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
+    out = {
+        "run_id": loaded.run["id"],
+        "status": adv.changes.status or loaded.run["status"],
+        "opened": [split_state(s)[0] for s in adv.opened],
+    }
+    out.update(extra)
+    return out
+
+
+# -- operations ------------------------------------------------------------------------------------
+
+def complete(
+    db: str | Path, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
+    note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
+) -> dict[str, Any]:
+    """Complete the open process step of a run (or the current lane of a multi-actor row)."""
+    loaded = _load(db, run_id, by, now)
+    try:
+        task = _pick_task(loaded, step, "complete")
+        spec = loaded.compiled["steps"][task["step_id"]]
+        if spec["kind"] == "decision":
+            names = " / ".join(o["name"] for o in spec["outcomes"])
+            raise StepNotOpen(
+                f"step {_describe_step(loaded.compiled, task['step_id'])} is a decision ({names}); use 'sopengine decide {run_id} OUTCOME'",
+                run_id=run_id,
+            )
+        _check_person(loaded, task)
+        docs = _record_outputs(loaded, task, outputs)
+        behalf = _on_behalf(loaded, task, on_behalf)
+        adv = loaded.advance()
+        state = state_name(task["step_id"], task["part"])
+        token = loaded.wf.fire(state, "complete")
+        at = clock.iso(adv.at) or ""
+        adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, None, note, behalf))
+        adv.live = [t for t in adv.live if t.task_id != task["id"]]
+        adv.changes.documents.extend(docs)
+        payload: dict[str, Any] = {"iteration": task["iteration"], "actor": task["actor"]}
+        if task["part"]:
+            payload["part"] = task["part"] + 1
+        if note:
+            payload["note"] = note
+        if behalf:
+            payload["on_behalf_of"] = behalf
+        if docs:
+            payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
+        adv.changes.events.append(Event("step_completed", at, loaded.person, loaded.os_user, task["step_id"], payload))
+        for dest in [token.moves[-1][2], *token.spawned]:
+            adv.enter(dest, task["step_id"])
+        adv.finish()
+        _write(loaded, adv.changes, task)
+        return _summary(loaded, adv, step=task["step_id"], completed_by=loaded.person, at=at)
+    finally:
+        loaded.store.close()
+
+
+def decide(
+    db: str | Path, run_id: str, outcome: str, *, step: str | None = None,
+    outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
+    by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
+) -> dict[str, Any]:
+    """Take a decision step's outcome (names as the definition writes them, any case)."""
+    loaded = _load(db, run_id, by, now)
+    try:
+        if step is None:
+            decisions = [t for t in loaded.tasks if t["state"] == "open" and loaded.compiled["steps"][t["step_id"]]["kind"] == "decision"]
+            if len(decisions) == 1:
+                step = decisions[0]["step_id"]
+        task = _pick_task(loaded, step, "decide")
+        spec = loaded.compiled["steps"][task["step_id"]]
+        if spec["kind"] != "decision":
+            raise StepNotOpen(
+                f"step {_describe_step(loaded.compiled, task['step_id'])} is not a decision; use 'sopengine complete {run_id}'",
+                run_id=run_id,
+            )
+        wanted = outcome.strip().casefold()
+        chosen = next((o for o in spec["outcomes"] if o["name"].casefold() == wanted or o["key"] == wanted), None)
+        if chosen is None:
+            valid = ", ".join(o["name"] for o in spec["outcomes"])
+            raise UnknownOutcome(
+                f"step {task['step_id']} has no outcome {outcome!r}; choose one of: {valid}", run_id=run_id, outcome=outcome
+            )
+        _check_person(loaded, task)
+        docs = _record_outputs(loaded, task, outputs)
+        behalf = _on_behalf(loaded, task, on_behalf)
+        adv = loaded.advance()
+        token = loaded.wf.fire(state_name(task["step_id"], task["part"]), decide_trigger(chosen["key"]))
+        at = clock.iso(adv.at) or ""
+        adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, chosen["name"], note, behalf))
+        adv.live = [t for t in adv.live if t.task_id != task["id"]]
+        adv.changes.documents.extend(docs)
+        payload: dict[str, Any] = {"outcome": chosen["name"], "iteration": task["iteration"], "actor": task["actor"], "next": chosen["next"]}
+        if note:
+            payload["note"] = note
+        if behalf:
+            payload["on_behalf_of"] = behalf
+        if docs:
+            payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
+        adv.changes.events.append(Event("decided", at, loaded.person, loaded.os_user, task["step_id"], payload))
+        adv.enter(token.moves[-1][2], task["step_id"])
+        adv.finish()
+        _write(loaded, adv.changes, task)
+        return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=loaded.person, at=at)
+    finally:
+        loaded.store.close()
+
+
+def reopen(
+    db: str | Path, run_id: str, step: str, *, reason: str, by: str | None = None, now: datetime | str | None = None,
+) -> dict[str, Any]:
+    """Send a run back to *step* to correct a mistake; recorded as a new event, history kept."""
+    if not reason or not reason.strip():
+        raise InputError("give the reason for reopening with --reason TEXT")
+    loaded = _load(db, run_id, by, now, allow_closed=True)
+    try:
+        if loaded.run["status"] == "cancelled":
+            raise RunClosed(f"run {run_id} is cancelled; start a new run instead", run_id=run_id)
+        step_id = _find_step(loaded.compiled, step)
+        adv = loaded.advance()
+        at = clock.iso(adv.at) or ""
+        closed = []
+        for t in loaded.tasks:
+            adv.changes.close.append(CloseTask(t["id"], "cancelled", at, loaded.person, None, f"reopened at {step_id}: {reason}"))
+            closed.append(t["step_id"])
+        adv.live = []
+        if loaded.run["status"] == "completed":
+            adv.changes.status = "active"
+            adv.changes.reactivate = True  # the earlier finish stays in the history
+        adv.changes.events.append(Event(
+            "reopened", at, loaded.person, loaded.os_user, step_id,
+            {"reason": reason, "closed": closed, "was": loaded.run["status"]},
+        ))
+        adv.enter(state_name(step_id), "reopen")
+        adv.finish()
+        _write(loaded, adv.changes, None)
+        return _summary(loaded, adv, step=step_id, reason=reason)
+    finally:
+        loaded.store.close()
+
+
+def assign(
+    db: str | Path, run_id: str, role: str, person: str, *, acting: bool = False, remove: bool = False,
+    by: str | None = None, now: datetime | str | None = None,
+) -> dict[str, Any]:
+    """Assign a person to a role of a run (``acting`` for Plt./Plh.), or remove them."""
+    loaded = _load(db, run_id, by, now)
+    try:
+        role_id = _find_role(loaded.compiled, role)
+        person = person.strip()
+        if not person:
+            raise InputError("give the person's name")
+        current = [a for a in loaded.store.assignments(run_id) if a["role"] == role_id]
+        adv = loaded.advance()
+        at = clock.iso(adv.at) or ""
+        if remove:
+            match = [a for a in current if a["person"].casefold() == person.casefold()]
+            if not match:
+                names = ", ".join(a["person"] for a in current) or "nobody"
+                raise InputError(f"{person} is not assigned to {role_id} in run {run_id} (assigned: {names})")
+            adv.changes.unassign.append((role_id, match[0]["person"]))
+            adv.changes.events.append(Event("unassigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": match[0]["person"]}))
+        else:
+            adv.changes.assign.append((role_id, person, acting))
+            adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
+        _write(loaded, adv.changes, None)
+        return {"run_id": run_id, "role": role_id, "person": person, "acting": acting, "removed": remove}
+    finally:
+        loaded.store.close()
+
+
+def cancel(db: str | Path, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
+    """Cancel a run: its open steps close, nothing more can be done in it."""
+    if not reason or not reason.strip():
+        raise InputError("give the reason for cancelling with --reason TEXT")
+    loaded = _load(db, run_id, by, now)
+    try:
+        adv = loaded.advance()
+        at = clock.iso(adv.at) or ""
+        for t in loaded.tasks:
+            adv.changes.close.append(CloseTask(t["id"], "cancelled", at, loaded.person, None, f"run cancelled: {reason}"))
+        adv.changes.status = "cancelled"
+        adv.changes.finished_at = at
+        adv.changes.events.append(Event("run_cancelled", at, loaded.person, loaded.os_user, None, {"reason": reason}))
+        _write(loaded, adv.changes, None)
+        return {"run_id": run_id, "status": "cancelled", "reason": reason}
+    finally:
+        loaded.store.close()
+
+
+def _find_role(compiled: dict[str, Any], role: str) -> str:
+    if role in compiled["actors"]:
+        return role
+    for aid, actor in compiled["actors"].items():
+        if actor["name"].casefold() == role.strip().casefold():
+            return aid
+    roles = ", ".join(compiled["actors"])
+    raise InputError(f"the SOP has no role {role!r}; roles are: {roles}")
+
+
+# -- starting a run ----------------------------------------------------------------------------------
+
+def _case_value(name: str, spec: dict[str, Any], raw: Any) -> Any:
+    kind = spec["type"]
+    text = str(raw).strip()
+    try:
+        if kind == "integer":
+            value: Any = int(text)
+        elif kind == "number":
+            value = float(text)
+        elif kind == "boolean":
+            lowered = text.lower()
+            if lowered not in ("true", "false", "ya", "tidak", "yes", "no", "1", "0"):
+                raise ValueError
+            value = lowered in ("true", "ya", "yes", "1")
+        elif kind == "date":
+            from datetime import date
+
+            value = date.fromisoformat(text).isoformat()
+        else:
+            value = text
+    except ValueError:
+        raise InputError(f"case value {name}={raw!r} is not a {kind}; give e.g. --set {name}=...") from None
+    allowed = spec.get("values")
+    if allowed is not None and value not in allowed and str(value) not in [str(a) for a in allowed]:
+        raise InputError(f"{name}={raw!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
+    return value
+
+
+def check_case(compiled: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """The case data checked against what the definition declares (names, types, values)."""
+    declared = compiled.get("case") or {}
+    out: dict[str, Any] = {}
+    for name, raw in case.items():
+        if name not in declared:
+            names = ", ".join(declared) or "none (this SOP reads no case data)"
+            raise InputError(f"the SOP declares no case field {name!r}; declared: {names}")
+        out[name] = _case_value(name, declared[name], raw)
+    missing = [n for n, spec in declared.items() if spec.get("required") and n not in out]
+    if missing:
+        raise InputError(f"this SOP needs case data {', '.join(missing)}; give --set {missing[0]}=VALUE")
+    return out
+
+
+def start_run(
+    definition_id: str, *, db: str | Path, definitions: str | Path | None = None, calendar: str | None = None,
+    period: str | None = None, case: dict[str, Any] | None = None, assign: list[tuple[str, str]] | None = None,
+    by: str | None = None, now: datetime | str | None = None, allow_duplicate: bool = False, if_missing: bool = False,
+) -> dict[str, Any]:
+    """Start a run of a definition; returns its id, open steps and the database path."""
+    from sopengine import api
+    from sopengine.calendar import load_calendar, resolve_calendar_path
+    from sopengine.chain import canonical
+    from sopengine.definition.catalog import search_dirs
+    from sopengine.definition.loader import compile_definition
+    from sopengine.period import normalise
+
+    definition, text, path = api.load(definition_id, definitions)
+    compiled = compile_definition(definition, text)
+    tz = compiled.get("timezone")
+    at = _now(now, tz)
+    if if_missing and not period:
+        raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
+    period_n = normalise(period) if period else None
+    case_data = check_case(compiled, case or {})
+    assignments = [(_find_role(compiled, role), person.strip()) for role, person in assign or []]
+    person = _person(by)
+
+    cal_path = resolve_calendar_path(calendar, [p for p, _ in search_dirs(definitions)])
+    year = at.astimezone(clock.zone(tz)).year
+    cal = load_calendar(cal_path, years=range(year - 1, year + 4), timezone=tz, hours=compiled.get("hours"))
+    snapshot = cal.snapshot()
+    cal_hash = hashlib.sha256(canonical(snapshot).encode("utf-8")).hexdigest()
+
+    store = Store(db, create=True)
+    try:
+        if period_n:
+            existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
+            active = store.active_run_for(compiled["id"], period_n)
+            if if_missing and existing:
+                return {"run_id": existing, "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
+            if active and not allow_duplicate:
+                raise DuplicateRun(
+                    f"run {active} of {compiled['id']} for {period_n} is still active; continue it, or pass --allow-duplicate",
+                    run_id=active,
+                )
+        run_id = new_run_id()
+        while store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+            run_id = new_run_id()
+        due = clock.iso(cal.due(at, compiled["deadline"])) if compiled.get("deadline") else None
+        run = {
+            "id": run_id, "definition_id": compiled["id"], "definition_hash": compiled["hash"], "calendar_hash": cal_hash,
+            "period": period_n, "case_data": case_data, "status": "active", "started_at": clock.iso(at),
+            "started_by": person, "due_at": due, "version": 0,
+        }
+        changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
+        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_user(), changes, [], {})
+        changes.assign = [(role, who, False) for role, who in assignments]
+        changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
+            "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],
+            "period": period_n, "case": case_data, "calendar_hash": cal_hash, "due_at": due,
+            "assignments": [{"role": r, "person": p} for r, p in assignments],
+        }))
+        adv.enter(compiled["first"], "start")
+        adv.finish()
+        store.create_run(
+            run,
+            {"hash": compiled["hash"], "id": compiled["id"], "title": compiled["title"], "source": text,
+             "path": str(Path(path).resolve()), "compiled": compiled},
+            {"hash": cal_hash, "data": snapshot},
+            changes,
+        )
+        _CALENDARS.setdefault(cal_hash, cal)
+        return {
+            "run_id": run_id, "existing": False, "definition": compiled["id"], "title": compiled["title"],
+            "period": period_n, "status": changes.status or "active", "started_at": clock.iso(at), "due_at": due,
+            "opened": [split_state(s)[0] for s in adv.opened], "db": str(store.path),
+        }
+    finally:
+        store.close()

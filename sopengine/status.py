@@ -1,0 +1,193 @@
+"""Reading runs: one run's status and timeline, the list of runs, a person's inbox.
+
+Plain ``sqlite3`` through the store; nothing here imports pydantic or sqlite-utils. Read
+functions never create a database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sopengine import clock
+from sopengine.runs import _calendar, _now
+from sopengine.store import Store
+
+
+def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: datetime) -> int:
+    if not due_at:
+        return 0
+    due = clock.from_iso(due_at)
+    assert due is not None
+    if now <= due:
+        return 0
+    calendar_days = bool(step and step.get("duration") and step["duration"].get("calendar"))
+    if cal is None:
+        return int((now - due).total_seconds())
+    return cal.late_by(due, now, calendar_days=calendar_days)
+
+
+def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datetime, docs: list[dict[str, Any]]) -> dict[str, Any]:
+    step = compiled["steps"].get(t["step_id"], {})
+    actor = compiled["actors"].get(t["actor"] or "", {})
+    view = {
+        "step": t["step_id"],
+        "no": step.get("no"),
+        "kegiatan": step.get("kegiatan"),
+        "kind": step.get("kind"),
+        "actor": t["actor"],
+        "actor_name": actor.get("name"),
+        "part": t["part"] + 1,
+        "parts": len(step.get("lanes") or [None]),
+        "iteration": t["iteration"],
+        "state": t["state"],
+        "opened_at": t["opened_at"],
+        "due_at": t["due_at"],
+        "waktu": step.get("waktu"),
+        "closed_at": t["closed_at"],
+        "closed_by": t["closed_by"],
+        "on_behalf_of": t["on_behalf_of"],
+        "outcome": t["outcome"],
+        "note": t["note"],
+        "documents": [
+            {"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs if d["task_id"] == t["id"]
+        ],
+    }
+    end = clock.from_iso(t["closed_at"]) if t["closed_at"] else now
+    view["late_by"] = _late_by(cal, step, t["due_at"], end) if t["state"] in ("open", "done") else 0
+    if step.get("kind") == "decision" and not step.get("automatic"):
+        view["outcomes"] = [o["name"] for o in step["outcomes"]]
+    return view
+
+
+def current_definition_hash(definition_id: str, definitions: str | Path | None = None) -> str | None:
+    """The hash of the definition file as it is now, or None when it is gone."""
+    import hashlib
+
+    from sopengine.definition import catalog
+    from sopengine.errors import DefinitionNotFound
+
+    try:
+        found = catalog.find(definition_id, definitions)
+        return hashlib.sha256(found.path.read_text(encoding="utf-8").encode("utf-8")).hexdigest()
+    except (DefinitionNotFound, OSError, UnicodeDecodeError):
+        return None
+
+
+def run_status(
+    db: str | Path, run_id: str, *, now: datetime | str | None = None, definitions: str | Path | None = None,
+) -> dict[str, Any]:
+    """One run: its state, open steps (with due times and lateness), timeline and assignments."""
+    store = Store(db)
+    try:
+        run = store.run(run_id)
+        compiled = store.compiled(run["definition_hash"])
+        cal = _calendar(store, run["calendar_hash"])
+        at = _now(now, compiled.get("timezone"))
+        docs = store.documents(run_id)
+        tasks = store.tasks(run_id)
+        timeline = [_task_view(compiled, cal, t, at, docs) for t in tasks]
+        open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
+        current = current_definition_hash(run["definition_id"], definitions)
+        deadline_late = _late_by(cal, None, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
+        return {
+            "run_id": run_id,
+            "definition": run["definition_id"],
+            "title": compiled["title"],
+            "definition_hash": run["definition_hash"],
+            "definition_changed": None if current is None else current != run["definition_hash"],
+            "definition_file_missing": current is None,
+            "period": run["period"],
+            "case": run["case_data"],
+            "status": run["status"],
+            "started_at": run["started_at"],
+            "started_by": run["started_by"],
+            "finished_at": run["finished_at"],
+            "due_at": run["due_at"],
+            "deadline": compiled.get("deadline_text"),
+            "deadline_late_by": deadline_late,
+            "version": run["version"],
+            "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE,
+            "open_steps": [{k: v for k, v in s.items() if k not in ("closed_at", "closed_by", "outcome", "on_behalf_of")} for s in open_steps],
+            "timeline": timeline,
+            "assignments": [dict(a, acting=bool(a["acting"])) for a in store.assignments(run_id)],
+            "next": _next_hint(compiled, open_steps),
+        }
+    finally:
+        store.close()
+
+
+def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> list[str]:
+    hints = []
+    for s in open_steps:
+        if s["state"] == "waiting":
+            hints.append(f"{s['step']} waits for its other branches")
+            continue
+        step = compiled["steps"][s["step"]]
+        if step["kind"] == "decision":
+            hints.append(f"{s['actor_name']} decides {s['step']}: {' / '.join(o['name'] for o in step['outcomes'])}")
+        else:
+            hints.append(f"{s['actor_name']} completes {s['step']}")
+    return hints
+
+
+def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | str | None = None) -> list[dict[str, Any]]:
+    """Every active run (every run with ``include_closed``) with its open steps."""
+    store = Store(db)
+    try:
+        out = []
+        compiled_cache: dict[str, dict[str, Any]] = {}
+        for run in store.runs(include_closed):
+            compiled = compiled_cache.get(run["definition_hash"])
+            if compiled is None:
+                compiled = compiled_cache[run["definition_hash"]] = store.compiled(run["definition_hash"])
+            cal = _calendar(store, run["calendar_hash"])
+            at = _now(now, compiled.get("timezone"))
+            tasks = store.tasks(run["id"], ("open", "waiting"))
+            steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
+            out.append({
+                "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"],
+                "period": run["period"], "status": run["status"], "started_at": run["started_at"],
+                "finished_at": run["finished_at"], "due_at": run["due_at"],
+                "open_steps": [
+                    {k: s[k] for k in ("step", "no", "kind", "actor", "actor_name", "state", "due_at", "late_by", "iteration")}
+                    for s in steps
+                ],
+                "overdue": any(s["late_by"] > 0 for s in steps),
+            })
+        return out
+    finally:
+        store.close()
+
+
+def inbox(
+    db: str | Path, *, person: str | None = None, actor: str | None = None, now: datetime | str | None = None,
+) -> list[dict[str, Any]]:
+    """Open steps waiting for a person (through their roles in each run) or a role; oldest first."""
+    store = Store(db)
+    try:
+        rows = store.open_tasks_all()
+        roles_by_run: dict[str, set[str]] = {}
+        if person:
+            for run_id, role in store.conn.execute(
+                "SELECT run_id, role FROM assignments WHERE lower(person) = lower(?)", (person,)
+            ):
+                roles_by_run.setdefault(run_id, set()).add(role)
+        out = []
+        compiled_cache: dict[str, dict[str, Any]] = {}
+        for t in rows:
+            if actor and t["actor"] != actor:
+                continue
+            if person and t["actor"] not in roles_by_run.get(t["run_id"], set()):
+                continue
+            compiled = compiled_cache.get(t["definition_hash"])
+            if compiled is None:
+                compiled = compiled_cache[t["definition_hash"]] = store.compiled(t["definition_hash"])
+            run_cal = store.conn.execute("SELECT calendar_hash FROM runs WHERE id = ?", (t["run_id"],)).fetchone()[0]
+            view = _task_view(compiled, _calendar(store, run_cal), t, _now(now, compiled.get("timezone")), [])
+            view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"]})
+            out.append(view)
+        return out
+    finally:
+        store.close()

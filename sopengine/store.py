@@ -1,0 +1,343 @@
+"""The one module that talks to SQLite.
+
+Schema and migrations go through sqlite-utils (only when a database is created or
+upgraded); the hot path — one step's write, a status read — uses plain ``sqlite3`` with
+fixed SQL: importing sqlite-utils alone costs more than a whole step may take.
+
+Every change to a run is one ``BEGIN IMMEDIATE`` transaction that checks and bumps the
+run's ``version``, writes its task rows and appends its hash-chained events. Events are
+append-only: SQLite triggers refuse UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from sopengine.chain import GENESIS, canonical, event_hash
+from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, NotADatabase, RunNotFound
+
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass
+class Event:
+    """An event to append; the store fills in ``prev_hash`` and ``hash``."""
+
+    kind: str
+    at: str
+    person: str
+    os_user: str
+    step_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NewTask:
+    step_id: str
+    part: int
+    iteration: int
+    actor: str | None
+    state: str  # "open" or "waiting"
+    opened_at: str
+    due_at: str | None
+
+
+@dataclass
+class CloseTask:
+    task_id: int
+    state: str  # "done", "cancelled" or "joined"
+    closed_at: str
+    closed_by: str | None = None
+    outcome: str | None = None
+    note: str | None = None
+    on_behalf_of: str | None = None
+
+
+@dataclass
+class Changes:
+    """Everything one command changes in one run, written in one transaction."""
+
+    run_id: str
+    expected_version: int
+    recorded_at: str
+    close: list[CloseTask] = field(default_factory=list)
+    open: list[NewTask] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    assign: list[tuple[str, str, bool]] = field(default_factory=list)  # (role, person, acting)
+    unassign: list[tuple[str, str]] = field(default_factory=list)
+    status: str | None = None
+    finished_at: str | None = None
+    reactivate: bool = False  # a reopened completed run: clear finished_at
+    events: list[Event] = field(default_factory=list)
+
+
+class Store:
+    """An open sopengine database."""
+
+    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                raise DatabaseMissing(
+                    f"no database at {self.path}; start a run with 'sopengine run ID' or pass --db PATH",
+                    path=str(self.path),
+                )
+            if self.path.parent and not self.path.parent.exists():
+                raise DatabaseMissing(f"folder {self.path.parent} does not exist; create it or pass another --db", path=str(self.path))
+        try:
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise NotADatabase(
+                f"{self.path} is not a sopengine database ({exc}); pass the right --db or restore it from a backup",
+                path=str(self.path),
+            ) from None
+        if version > SCHEMA_VERSION:
+            self.conn.close()
+            raise DatabaseTooNew(
+                f"{self.path} was written by a newer sopengine (schema {version}, this one knows {SCHEMA_VERSION}); upgrade sopengine",
+                path=str(self.path),
+            )
+        if version < SCHEMA_VERSION:
+            self._upgrade(version)
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _upgrade(self, version: int) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables - {"_sqlite_migrations", "sqlite_sequence"}:
+            self.conn.close()
+            raise NotADatabase(
+                f"{self.path} is an SQLite file but not a sopengine database (it has tables {', '.join(sorted(tables)[:5])}); pass another --db",
+                path=str(self.path),
+            )
+        from sopengine.schema import migrate
+
+        try:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise NotADatabase(f"{self.path} cannot be prepared ({exc}); check the file and its folder's permissions") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: all of it is written, or none of it."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- definitions and calendars -------------------------------------------------------------
+
+    def has_definition(self, text_hash: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM definitions WHERE hash = ?", (text_hash,)).fetchone() is not None
+
+    def compiled(self, text_hash: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT compiled FROM definitions WHERE hash = ?", (text_hash,)).fetchone()
+        if row is None:
+            raise NotADatabase(f"definition {text_hash[:12]} of a run is missing from {self.path}; restore the database from a backup")
+        return json.loads(row[0])
+
+    def definition_source(self, text_hash: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT hash, id, title, source, path, first_seen FROM definitions WHERE hash = ?", (text_hash,)
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("hash", "id", "title", "source", "path", "first_seen"), row))
+
+    def calendar(self, cal_hash: str | None) -> dict[str, Any] | None:
+        if not cal_hash:
+            return None
+        row = self.conn.execute("SELECT data FROM calendars WHERE hash = ?", (cal_hash,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        cur = self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise RunNotFound(
+                f"no run {run_id!r} in {self.path}; 'sopengine status' lists the runs", run_id=run_id
+            )
+        data = dict(zip([c[0] for c in cur.description], row))
+        data["case_data"] = json.loads(data["case_data"])
+        return data
+
+    def tasks(self, run_id: str, states: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM tasks WHERE run_id = ?"
+        args: list[Any] = [run_id]
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            args.extend(states)
+        cur = self.conn.execute(sql + " ORDER BY id", args)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def assignments(self, run_id: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute(
+            "SELECT role, person, acting, assigned_at, assigned_by FROM assignments WHERE run_id = ? ORDER BY role, person",
+            (run_id,),
+        )
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def documents(self, run_id: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM documents WHERE run_id = ? ORDER BY id", (run_id,))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        cur = self.conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def runs(self, include_closed: bool = False) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs" + ("" if include_closed else " WHERE status = 'active'") + " ORDER BY started_at, id"
+        cur = self.conn.execute(sql)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def active_run_for(self, definition_id: str, period: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE definition_id = ? AND period = ? AND status = 'active' ORDER BY started_at LIMIT 1",
+            (definition_id, period),
+        ).fetchone()
+        return row[0] if row else None
+
+    def any_run_for(self, definition_id: str, period: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT id FROM runs WHERE definition_id = ? AND period = ? AND status != 'cancelled' ORDER BY started_at LIMIT 1",
+            (definition_id, period),
+        ).fetchone()
+        return row[0] if row else None
+
+    def open_tasks_all(self) -> list[dict[str, Any]]:
+        """Open tasks of active runs, oldest first, with their run's definition and period."""
+        cur = self.conn.execute(
+            "SELECT t.*, r.definition_id, r.definition_hash, r.period FROM tasks t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.state = 'open' AND r.status = 'active' ORDER BY t.opened_at, t.id"
+        )
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def create_run(self, run: dict[str, Any], definition: dict[str, Any], calendar: dict[str, Any] | None, changes: Changes) -> None:
+        """Insert a new run (its pinned definition and calendar too) and its first changes, atomically."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO definitions (hash, id, title, source, path, compiled, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (definition["hash"], definition["id"], definition["title"], definition["source"], definition["path"],
+                 canonical(definition["compiled"]), changes.recorded_at),
+            )
+            if calendar is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO calendars (hash, data, first_seen) VALUES (?, ?, ?)",
+                    (calendar["hash"], canonical(calendar["data"]), changes.recorded_at),
+                )
+            db.execute(
+                "INSERT INTO runs (id, definition_id, definition_hash, calendar_hash, period, case_data, status, started_at, started_by, due_at, finished_at, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, NULL, 0)",
+                (run["id"], run["definition_id"], run["definition_hash"], run.get("calendar_hash"), run.get("period"),
+                 canonical(run.get("case_data") or {}), run["started_at"], run["started_by"], run.get("due_at")),
+            )
+            self._apply(db, changes)
+
+    def apply(self, changes: Changes) -> None:
+        """Write one command's changes to a run in one transaction, or refuse them all."""
+        with self.transaction() as db:
+            self._apply(db, changes)
+
+    def _apply(self, db: sqlite3.Connection, ch: Changes) -> None:
+        # The version check makes two racing commands safe: the second finds the version moved.
+        cur = db.execute(
+            "UPDATE runs SET version = version + 1, status = COALESCE(?, status),"
+            " finished_at = CASE WHEN ? THEN NULL ELSE COALESCE(?, finished_at) END"
+            " WHERE id = ? AND version = ?",
+            (ch.status, int(ch.reactivate), ch.finished_at, ch.run_id, ch.expected_version),
+        )
+        if cur.rowcount != 1:
+            raise ConcurrentChange(
+                f"run {ch.run_id} was changed by another command meanwhile; look at 'sopengine status {ch.run_id}' and try again",
+                run_id=ch.run_id,
+            )
+        for c in ch.close:
+            cur = db.execute(
+                "UPDATE tasks SET state = ?, closed_at = ?, closed_by = ?, outcome = ?, note = ?, on_behalf_of = ?"
+                " WHERE id = ? AND state IN ('open', 'waiting')",
+                (c.state, c.closed_at, c.closed_by, c.outcome, c.note, c.on_behalf_of, c.task_id),
+            )
+            if cur.rowcount != 1:
+                raise ConcurrentChange(f"task {c.task_id} of run {ch.run_id} was closed meanwhile; try again", run_id=ch.run_id)
+        task_ids: list[int] = []
+        for t in ch.open:
+            cur = db.execute(
+                "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (ch.run_id, t.step_id, t.part, t.iteration, t.actor, t.state, t.opened_at, t.due_at),
+            )
+            task_ids.append(cur.lastrowid or 0)
+        for d in ch.documents:
+            db.execute(
+                "INSERT INTO documents (run_id, task_id, step_id, name, kind, path, sha256, size, recorded_at, recorded_by)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ch.run_id, d.get("task_id"), d["step_id"], d["name"], d.get("kind", "output"), d["path"], d["sha256"],
+                 d["size"], ch.recorded_at, d["recorded_by"]),
+            )
+        for role, person, acting in ch.assign:
+            db.execute(
+                "INSERT INTO assignments (run_id, role, person, acting, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (run_id, role, person) DO UPDATE SET acting = excluded.acting",
+                (ch.run_id, role, person, int(acting), ch.recorded_at, ch.events[0].person if ch.events else None),
+            )
+        for role, person in ch.unassign:
+            db.execute("DELETE FROM assignments WHERE run_id = ? AND role = ? AND person = ?", (ch.run_id, role, person))
+        row = db.execute("SELECT hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (ch.run_id,)).fetchone()
+        prev = row[0] if row else GENESIS
+        for e in ch.events:
+            record = {
+                "run_id": ch.run_id, "at": e.at, "recorded_at": ch.recorded_at, "person": e.person,
+                "os_user": e.os_user, "kind": e.kind, "step_id": e.step_id, "payload": e.payload, "prev_hash": prev,
+            }
+            digest = event_hash(record)
+            db.execute(
+                "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, canonical(e.payload), prev, digest),
+            )
+            prev = digest
+
+
+def connect_readonly(path: str | Path) -> Store:
+    """Open an existing database for reading; never creates one."""
+    return Store(path, create=False)
+
+
+def env_db_path(default: str = "sopengine.db") -> Path:
+    return Path(os.environ.get("SOPENGINE_DB") or default)
