@@ -1,0 +1,361 @@
+"""Commands that start, advance and read runs."""
+
+from __future__ import annotations
+
+import click
+
+from sopengine.cli.common import global_options, json_option, note, print_json, settings
+
+WRITE = ("db", "definitions", "calendar", "now", "by")
+READ = ("db", "definitions", "now")
+
+
+def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"{option} takes NAME=VALUE, got {value!r}")
+        out.append((key.strip(), rest))
+    return out
+
+
+def _when(text: str | None, tz: str | None = None) -> str:
+    from sopengine.clock import local
+
+    return local(text, tz) if text else "-"
+
+
+def _late(seconds: int) -> str:
+    from sopengine.clock import format_seconds
+
+    return f"late by {format_seconds(seconds)}" if seconds else ""
+
+
+@click.command("run")
+@click.argument("definition_id", metavar="ID")
+@click.option("--period", help="The period this run is for: 2026-10, 2026-Q3, 2026-S2 or 2026.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Case data that automatic decisions read.")
+@click.option("--assign", "assigns", multiple=True, metavar="ROLE=NAME", help="Assign a person to a role.")
+@click.option("--allow-duplicate", is_flag=True, help="Start even if a run for this period is active.")
+@click.option("--if-missing", is_flag=True, help="Start only if no run exists for --period; exit 0 either way.")
+@global_options(names=WRITE)
+@json_option
+def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assigns: tuple[str, ...],
+            allow_duplicate: bool, if_missing: bool, as_json: bool) -> None:
+    """Start a run of an SOP and show its first open step.
+
+    Example:
+
+        sopengine run pengumpulan-data --period 2026-10 --assign sekretaris-dinas="Agus Supriyadi"
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.start_run(
+        definition_id, db=s.db_path, definitions=s.definitions, calendar=s.calendar, period=period,
+        case=dict(_pairs(sets, "--set")), assign=_pairs(assigns, "--assign"), by=s.person, now=s.now,
+        allow_duplicate=allow_duplicate, if_missing=if_missing,
+    )
+    if result.get("existing"):
+        if as_json:
+            print_json(result)
+        note(f"Run {result['run_id']} already exists for {result['period']}; nothing started. (database: {result['db']})")
+        return
+    status = api.run_status(s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
+    if as_json:
+        print_json({**result, "open_steps": status["open_steps"]})
+        return
+    click.echo(f"Started run {result['run_id']} of {result['definition']} ({result['title']})"
+               + (f" for {result['period']}" if result["period"] else ""))
+    _print_open(status)
+    if result.get("due_at"):
+        click.echo(f"Process deadline: {_when(result['due_at'], status['timezone'])}")
+    click.echo(f"Database: {result['db']}")
+
+
+def _print_open(status: dict) -> None:
+    tz = status["timezone"]
+    if not status["open_steps"]:
+        click.echo(f"Run {status['run_id']} is {status['status']}.")
+        return
+    for s in status["open_steps"]:
+        no = f"{s['no']}. " if s.get("no") else ""
+        part = f" (part {s['part']} of {s['parts']})" if s["parts"] > 1 else ""
+        if s["state"] == "waiting":
+            click.echo(f"Waiting:  {no}{s['kegiatan']} — for its other branches")
+            continue
+        click.echo(f"Open:     {no}{s['kegiatan']}{part}")
+        click.echo(f"Actor:    {s['actor_name']} ({s['actor']})")
+        if s.get("outcomes"):
+            click.echo(f"Decide:   {' / '.join(s['outcomes'])}")
+        due = _when(s["due_at"], tz) if s["due_at"] else f"no due time ({s.get('waktu') or 'untimed'})"
+        late = _late(s.get("late_by", 0))
+        click.echo(f"Due:      {due}" + (f"  [{late}]" if late else ""))
+
+
+@click.command("status")
+@click.argument("run_id", metavar="[RUN]", required=False)
+@click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled runs.")
+@global_options(names=READ)
+@json_option
+def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
+    """Show the active runs, or one run's timeline and what comes next.
+
+    Example:
+
+        sopengine status k7m-x3q
+    """
+    from sopengine import api
+
+    s = settings()
+    if run_id is None:
+        runs = api.list_runs(s.db_path, include_closed=include_closed, now=s.now)
+        if as_json:
+            print_json(runs)
+            return
+        if not runs:
+            note("No active runs." if not include_closed else "No runs.")
+            return
+        from rich.table import Table
+
+        from sopengine.cli.common import console
+
+        table = Table(title="Runs", title_justify="left")
+        for col in ("Run", "SOP", "Period", "Status", "Open step", "Actor", "Due", ""):
+            table.add_column(col)
+        for r in runs:
+            steps = r["open_steps"] or [None]
+            for i, st in enumerate(steps):
+                first = i == 0
+                table.add_row(
+                    r["run_id"] if first else "", r["definition"] if first else "", (r["period"] or "-") if first else "",
+                    r["status"] if first else "",
+                    (f"{st['no']}. {st['step']}" if st and st.get("no") else (st["step"] if st else "-")),
+                    st["actor_name"] if st else "", _when(st["due_at"]) if st and st["due_at"] else "-",
+                    "[red]OVERDUE[/red]" if st and st["late_by"] else "",
+                )
+        console().print(table)
+        return
+    status = api.run_status(s.db_path, run_id, now=s.now, definitions=s.definitions)
+    if as_json:
+        print_json(status)
+        return
+    _print_timeline(status)
+
+
+def _print_timeline(st: dict) -> None:
+    from rich.table import Table
+
+    from sopengine.cli.common import console
+
+    tz = st["timezone"]
+    out = console()
+    out.print(f"[bold]Run {st['run_id']}[/bold] — {st['title']} ({st['definition']})"
+              + (f", period {st['period']}" if st["period"] else "") + f": [bold]{st['status']}[/bold]")
+    out.print(f"Started {_when(st['started_at'], tz)} by {st['started_by']}"
+              + (f"; finished {_when(st['finished_at'], tz)}" if st["finished_at"] else ""))
+    if st["due_at"]:
+        late = _late(st["deadline_late_by"])
+        out.print(f"Process deadline: {_when(st['due_at'], tz)} ({st['deadline']})" + (f" [red]{late}[/red]" if late else ""))
+    if st["definition_file_missing"]:
+        out.print("[yellow]The definition file is gone; the run goes on from the text it started with.[/yellow]")
+    elif st["definition_changed"]:
+        out.print("[yellow]The definition file has changed since this run started; the run follows the text it started with.[/yellow]")
+    if st["assignments"]:
+        out.print("Assigned: " + "; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"]))
+    table = Table(title="Timeline", title_justify="left")
+    for col in ("No", "Step", "Actor", "Visit", "Opened", "Due", "Closed", "By", "Outcome", "Documents", "Note"):
+        table.add_column(col, overflow="fold")
+    for t in st["timeline"]:
+        state = {"open": "[bold green]open[/bold green]", "waiting": "waiting", "cancelled": "cancelled", "joined": "joined"}
+        closed = _when(t["closed_at"], tz) if t["closed_at"] else state.get(t["state"], t["state"])
+        by = (t["closed_by"] or "") + (f" for {t['on_behalf_of']}" if t["on_behalf_of"] else "")
+        due = _when(t["due_at"], tz) if t["due_at"] else "-"
+        if t["late_by"]:
+            due += f"\n[red]{_late(t['late_by'])}[/red]"
+        table.add_row(
+            str(t["no"] or "–"), t["step"] + (f" ({t['part']}/{t['parts']})" if t["parts"] > 1 else ""), t["actor_name"] or "(engine)",
+            str(t["iteration"]), _when(t["opened_at"], tz), due, closed, by, t["outcome"] or "",
+            "\n".join(f"{d['name']}: {d['path']}" for d in t["documents"]), t["note"] or "",
+        )
+    out.print(table)
+    if st["next"]:
+        out.print("Next: " + "; ".join(st["next"]))
+
+
+def _after_change(result: dict, verb: str) -> None:
+    from sopengine import api
+
+    s = settings()
+    status = api.run_status(s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
+    click.echo(verb)
+    _print_open(status)
+
+
+@click.command("complete")
+@click.argument("run_id", metavar="RUN")
+@click.option("--step", help="The step to complete (id or number) when several are open.")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document (path, size, sha256).")
+@click.option("--note", help="A remark kept with the step.")
+@click.option("--on-behalf", help="The external party (citizen, agency) this step is recorded for.")
+@global_options(names=WRITE)
+@json_option
+def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: str | None,
+                 on_behalf: str | None, as_json: bool) -> None:
+    """Complete the open step of a run (or your part of a multi-actor row).
+
+    Example:
+
+        sopengine complete k7m-x3q --output Disposisi=disposisi.pdf --by "Agus Supriyadi"
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.complete(s.db_path, run_id, step=step, outputs=_pairs(outputs, "--output"), note=note,
+                          by=s.person, now=s.now, on_behalf=on_behalf)
+    if as_json:
+        print_json(result)
+        return
+    _after_change(result, f"Completed {result['step']} of run {run_id} ({result['completed_by']}).")
+
+
+@click.command("decide")
+@click.argument("run_id", metavar="RUN")
+@click.argument("outcome")
+@click.option("--step", help="The decision step (id or number) when several are open.")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document.")
+@click.option("--note", help="A remark kept with the decision.")
+@click.option("--on-behalf", help="The external party this decision is recorded for.")
+@global_options(names=WRITE)
+@json_option
+def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, ...], note: str | None,
+               on_behalf: str | None, as_json: bool) -> None:
+    """Take the outcome of an open decision (Ya/Tidak or the SOP's own words).
+
+    Example:
+
+        sopengine decide k7m-x3q Tidak --note "Nomor surat salah"
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.decide(s.db_path, run_id, outcome, step=step, outputs=_pairs(outputs, "--output"), note=note,
+                        by=s.person, now=s.now, on_behalf=on_behalf)
+    if as_json:
+        print_json(result)
+        return
+    _after_change(result, f"Decided {result['outcome']} at {result['step']} of run {run_id} ({result['decided_by']}).")
+
+
+@click.command("reopen")
+@click.argument("run_id", metavar="RUN")
+@click.argument("step")
+@click.option("--reason", required=True, help="Why the run goes back (kept in the history).")
+@global_options(names=WRITE)
+@json_option
+def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
+    """Send a run back to a step to correct a mistake; the history keeps both.
+
+    Example:
+
+        sopengine reopen k7m-x3q 3 --reason "Data bulan Oktober salah"
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.reopen(s.db_path, run_id, step, reason=reason, by=s.person, now=s.now)
+    if as_json:
+        print_json(result)
+        return
+    _after_change(result, f"Run {run_id} reopened at {result['step']}.")
+
+
+@click.command("assign")
+@click.argument("run_id", metavar="RUN")
+@click.argument("role")
+@click.argument("name")
+@click.option("--acting", is_flag=True, help="The person acts for the official (Plt./Plh.).")
+@click.option("--remove", is_flag=True, help="Remove the person from the role.")
+@global_options(names=WRITE)
+@json_option
+def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as_json: bool) -> None:
+    """Assign a person to a role of a run; only assignees may then act for it.
+
+    Example:
+
+        sopengine assign k7m-x3q kepala-bidang "Siti Rahma" --acting
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.assign(s.db_path, run_id, role, name, acting=acting, remove=remove, by=s.person, now=s.now)
+    if as_json:
+        print_json(result)
+        return
+    if remove:
+        click.echo(f"Removed {result['person']} from {result['role']} in run {run_id}.")
+    else:
+        click.echo(f"Assigned {result['person']} to {result['role']} in run {run_id}" + (" (acting, Plt.)." if acting else "."))
+
+
+@click.command("cancel")
+@click.argument("run_id", metavar="RUN")
+@click.option("--reason", required=True, help="Why the run is cancelled (kept in the history).")
+@global_options(names=WRITE)
+@json_option
+def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
+    """Cancel a run; its open steps close and nothing more can be done in it.
+
+    Example:
+
+        sopengine cancel k7m-x3q --reason "Dimulai dua kali"
+    """
+    from sopengine import api
+
+    s = settings()
+    result = api.cancel(s.db_path, run_id, reason=reason, by=s.person, now=s.now)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"Run {run_id} cancelled.")
+
+
+@click.command("inbox")
+@click.option("--person", help="Steps waiting for this person, through the roles assigned to them.")
+@click.option("--actor", help="Steps waiting for this role (actor id).")
+@global_options(names=("db", "now", "by"))
+@json_option
+def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
+    """List the open steps waiting for a person or a role, oldest first.
+
+    Without --person or --actor, the person is --by (or SOPENGINE_USER, or the OS login).
+
+    Example:
+
+        sopengine inbox --person "Agus Supriyadi"
+    """
+    from sopengine import api
+
+    s = settings()
+    if not person and not actor:
+        person = s.person
+    rows = api.inbox(s.db_path, person=person, actor=actor, now=s.now)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        note(f"Nothing waiting for {person or actor}.")
+        return
+    from rich.table import Table
+
+    from sopengine.cli.common import console
+
+    table = Table(title=f"Waiting for {person or actor}", title_justify="left")
+    for col in ("Run", "SOP", "Period", "No", "Step", "Actor", "Opened", "Due", ""):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["run_id"], r["definition"], r["period"] or "-", str(r["no"] or "–"), r["kegiatan"],
+                      r["actor_name"], _when(r["opened_at"]), _when(r["due_at"]) if r["due_at"] else "-",
+                      "[red]OVERDUE[/red]" if r["late_by"] else "")
+    console().print(table)
