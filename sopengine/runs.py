@@ -10,7 +10,6 @@ keeps its compiled definition and its calendar snapshot in the database.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,14 +42,8 @@ def new_run_id() -> str:
     return f"{pick[:3]}-{pick[3:]}"
 
 
-def os_user() -> str:
-    from sopengine.cli.common import os_user as _os_user
-
-    return _os_user()
-
-
-def _person(by: str | None) -> str:
-    return by or os.environ.get("SOPENGINE_USER") or os_user()
+from sopengine.identity import os_user
+from sopengine.identity import person as _person
 
 
 def _now(now: datetime | str | None, tz: str | None = None) -> datetime:

@@ -8,13 +8,14 @@ commands that need them.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from sopengine.identity import person
 
 import click
 
@@ -39,14 +40,7 @@ class Settings:
 
     @property
     def person(self) -> str:
-        return self.by or os.environ.get(ENV_USER) or os_user()
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name (e.g. a container without passwd entry)
-        return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+        return person(self.by)
 
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
