@@ -1,11 +1,13 @@
 """Reading the SOP's *waktu* column.
 
 The SOP writes durations as people speak them: "15 Menit", "2 Hari", "1 jam 30 menit",
-"3 hari kerja", "2 hari kalender", "15 minutes", or ISO 8601 "PT15M". A duration becomes
-a plain dict ``{"days": int, "minutes": int, "calendar": bool}``: *hari* are working days
-unless written *hari kalender*; *menit*/*jam* are office time. Text that states a window
-rather than a duration ("Setiap Saat") is not guessed at: :func:`parse_duration` raises
-``ValueError`` and the definition must say ``untimed: true``.
+"3 hari kerja", "2 hari kalender", "15 minutes", "3 working days", or ISO 8601 "PT15M".
+A duration becomes a plain dict ``{"days": int, "minutes": int, "calendar": bool}``:
+*hari* are working days unless written *hari kalender*; *menit*/*jam* are office time.
+Text that states a window rather than a duration ("Setiap Saat", "Pada hari dan jam
+kerja") or a range ("15-30 menit") is not guessed at: :func:`parse_duration` raises
+:class:`DurationError` (a ``ValueError``) and the definition must say ``untimed: true``
+or give a ``duration`` beside the SOP's text.
 
 This module is imported on the step path, so it uses only the standard library.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-# unit word -> (field, factor). Days are counted in working days unless "kalender".
+# unit word -> (field, factor). Days are counted in working days unless "kalender";
+# a week is five working days, or seven calendar days.
 _UNITS: dict[str, tuple[str, int]] = {
     "menit": ("minutes", 1),
     "mnt": ("minutes", 1),
@@ -30,32 +33,51 @@ _UNITS: dict[str, tuple[str, int]] = {
     "hari": ("days", 1),
     "day": ("days", 1),
     "days": ("days", 1),
-    "minggu": ("days", 5),
-    "pekan": ("days", 5),
-    "week": ("days", 5),
-    "weeks": ("days", 5),
+    "minggu": ("weeks", 1),
+    "pekan": ("weeks", 1),
+    "week": ("weeks", 1),
+    "weeks": ("weeks", 1),
 }
 
 _NUMBER_WORDS = {
-    "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6, "tujuh": 7,
-    "delapan": 8, "sembilan": 9, "sepuluh": 10, "one": 1, "two": 2, "three": 3,
-    "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "setengah": 0.5, "satu": 1, "dua": 2, "tiga": 3, "empat": 4, "lima": 5, "enam": 6,
+    "tujuh": 7, "delapan": 8, "sembilan": 9, "sepuluh": 10, "half": 0.5, "one": 1, "two": 2,
+    "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
 }
 
-_ISO = re.compile(
-    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?)?$"
-)
+# The engine adds durations to datetimes: refuse what no SOP means and no clock can hold.
+MAX_DAYS = 3660
+MAX_MINUTES = 366 * 24 * 60
+
+_ISO = re.compile(r"^P(?:(?P<w>\d{1,6})W)?(?:(?P<d>\d{1,6})D)?(?:T(?=\d)(?:(?P<h>\d{1,6})H)?(?:(?P<m>\d{1,6})M)?)?$")
 _PART = re.compile(
-    r"(?P<num>\d+(?:[.,]\d+)?|[a-z]+(?=\s))\s*(?:\(\s*[a-z0-9]+\s*\)\s*)?(?P<unit>[a-z]+)\b"
+    r"(?P<num>\d+(?:[.,]\d+)?|[a-z]+(?=\s))\s*(?:\(\s*[a-z0-9]+\s*\)\s*)?"
+    r"(?:(?P<pre>working|business|calendar)\s+)?(?P<unit>[a-z]+)\b"
     r"(?:\s+(?P<qual>kerja|kalender|working|calendar|business))?"
 )
 _DEADLINE_PREFIX = re.compile(r"^(paling\s+lambat|selambat-lambatnya|maksimal|maks\.?|at\s+most|within)\s+")
+_RANGE = re.compile(r"\d\s*(?:-|–|—|s\.?\s*/?\s*d\.?|sampai|hingga|to)\s*\d")
+# Phrases that say when a step may be done, not how long it takes.
+_WINDOWS = re.compile(
+    r"^(setiap\s+saat|sewaktu-waktu|kapan\s+saja|any\s*time|at\s+any\s+time|"
+    r"(pada\s+)?(hari\s+dan\s+)?jam\s+kerja|(pada\s+)?hari\s+kerja|during\s+(office|working)\s+hours|"
+    r"segera|langsung|menyesuaikan|tentatif|kondisional|insidental)\.?$"
+)
+
+
+class DurationError(ValueError):
+    """A text that is not a duration. ``window`` is true when it states a time window."""
+
+    def __init__(self, message: str, *, window: bool = False) -> None:
+        super().__init__(message)
+        self.window = window
 
 
 def parse_duration(text: str) -> dict[str, int | bool]:
     """Parse a *waktu* text into ``{"days", "minutes", "calendar"}``.
 
-    Raises ``ValueError`` with a message for people when the text is not a duration.
+    Raises :class:`DurationError` with a message for people when the text is not a
+    duration.
 
     >>> parse_duration("1 jam 30 menit")
     {'days': 0, 'minutes': 90, 'calendar': False}
@@ -63,11 +85,20 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     raw = text
     text = " ".join(str(text).strip().lower().split())
     if not text:
-        raise ValueError("waktu is empty")
+        raise DurationError("waktu is empty; write e.g. '15 menit'")
     iso = _ISO.match(text.upper())
     if iso and any(iso.groupdict().values()):
         g = {k: int(v or 0) for k, v in iso.groupdict().items()}
-        return {"days": g["w"] * 5 + g["d"], "minutes": g["h"] * 60 + g["m"], "calendar": False}
+        return _checked(raw, g["w"] * 5 + g["d"], g["h"] * 60 + g["m"], False)
+    if re.fullmatch(r"p[0-9.,ymwdths]*", text):
+        raise DurationError(
+            f"{raw!r} is not an ISO 8601 duration this engine reads; use weeks (W), days (D), "
+            "hours (H) and minutes (M) only, e.g. 'PT15M' or 'P2D'"
+        )
+    if _WINDOWS.match(text):
+        raise DurationError(f"{raw!r} says when the step may be done, not how long it takes", window=True)
+    if _RANGE.search(text):
+        raise DurationError(f"{raw!r} is a range, not one duration")
     text = _DEADLINE_PREFIX.sub("", text)
     days = minutes = 0
     calendar: bool | None = None
@@ -76,47 +107,61 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     for m in _PART.finditer(text):
         between = text[pos:m.start()].strip(" ,")
         if between not in ("", "dan", "and", "+"):
-            raise ValueError(f"cannot read {raw!r} as a duration (unexpected {between!r})")
+            raise DurationError(f"cannot read {raw!r} as a duration (unexpected {between!r})")
         pos = m.end()
-        num_text, unit, qual = m.group("num"), m.group("unit"), m.group("qual")
+        num_text, unit = m.group("num"), m.group("unit")
+        qual = m.group("pre") or m.group("qual")
         if num_text.isalpha():
             if num_text not in _NUMBER_WORDS:
-                raise ValueError(f"cannot read {raw!r} as a duration (no number before {unit!r})")
+                raise DurationError(f"cannot read {raw!r} as a duration (no number before {unit!r})")
             number = float(_NUMBER_WORDS[num_text])
         else:
+            if len(num_text) > 9:
+                raise DurationError(f"{raw!r} is too long a time; check the number")
             number = float(num_text.replace(",", "."))
         if unit not in _UNITS:
-            raise ValueError(
-                f"unknown unit of time {unit!r} in {raw!r}; use menit, jam or hari "
-                "(or minutes, hours, days)"
+            raise DurationError(
+                f"unknown unit of time {unit!r} in {raw!r}; use menit, jam, hari or minggu "
+                "(or minutes, hours, days, weeks)"
             )
         field, factor = _UNITS[unit]
-        if field == "days":
+        if field in ("days", "weeks"):
             if qual in ("kalender", "calendar"):
                 if calendar is False:
-                    raise ValueError(f"{raw!r} mixes working and calendar days")
+                    raise DurationError(f"{raw!r} mixes working and calendar days; use one kind")
                 calendar = True
             elif calendar is True:
-                raise ValueError(f"{raw!r} mixes working and calendar days")
+                raise DurationError(f"{raw!r} mixes working and calendar days; use one kind")
             else:
                 calendar = False
+            if field == "weeks":
+                number *= 7 if calendar else 5
             if number != int(number):
-                raise ValueError(f"{raw!r}: days must be whole numbers")
-            days += int(number) * factor
+                raise DurationError(f"{raw!r}: days must be whole numbers; write the rest in jam or menit")
+            days += int(number)
         else:
+            # "2 jam kerja" needs no care: hours and minutes are always office time.
             value = number * factor
             if value != int(value):
-                raise ValueError(f"{raw!r}: give minutes as a whole number")
+                raise DurationError(f"{raw!r}: give minutes as a whole number")
             minutes += int(value)
         seen = True
     if not seen or text[pos:].strip(" .,"):
-        raise ValueError(
+        raise DurationError(
             f"cannot read {raw!r} as a duration; write e.g. '15 menit', '2 jam', '3 hari kerja', "
             "'2 hari kalender' or 'PT15M'"
         )
     if calendar and minutes:
-        raise ValueError(f"{raw!r} mixes calendar days with office time")
-    return {"days": days, "minutes": minutes, "calendar": bool(calendar)}
+        raise DurationError(f"{raw!r} mixes calendar days with office time; give whole days or office time")
+    return _checked(raw, days, minutes, bool(calendar))
+
+
+def _checked(raw: str, days: int, minutes: int, calendar: bool) -> dict[str, int | bool]:
+    if days > MAX_DAYS or minutes > MAX_MINUTES:
+        raise DurationError(f"{raw!r} is longer than the engine counts (ten years); check the number")
+    if days == 0 and minutes == 0:
+        raise DurationError(f"{raw!r} is no time at all; give the standard time, e.g. '15 menit'")
+    return {"days": days, "minutes": minutes, "calendar": calendar}
 
 
 def format_duration(duration: dict | None) -> str:

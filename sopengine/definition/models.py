@@ -12,7 +12,7 @@ import re
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from sopengine.definition.durations import parse_duration
 
@@ -66,6 +66,8 @@ class Header(_Model):
     @field_validator(
         "dasar_hukum", "kualifikasi_pelaksana", "keterkaitan", "peralatan", "peringatan", "pencatatan",
         mode="before",
+        # One item may be written as plain text: tell editors so through the schema.
+        json_schema_input_type=list[str] | str | None,
     )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
@@ -85,8 +87,8 @@ class ActorKind(str, Enum):
 class Actor(_Model):
     """A *pelaksana* column."""
 
-    id: Id
-    name: str = Field(description="The column heading as the SOP writes it")
+    id: Id = Field(description="Short id that steps use in 'actor', e.g. kepala-bidang")
+    name: str = Field(min_length=1, description="The column heading as the SOP writes it")
     kind: ActorKind = ActorKind.internal
     alternatives: list[str] = Field(
         [], description="Alternative roles sharing one column, e.g. ['Sekretaris', 'Kepala Bidang']"
@@ -105,19 +107,22 @@ class CaseType(str, Enum):
 class CaseField(_Model):
     """Case data recorded when a run starts (``sopengine run --set NAME=VALUE``)."""
 
-    name: Id
+    name: Id = Field(description="Used as case.<name> in 'when' and as --set NAME=VALUE")
     type: CaseType = CaseType.string
     values: list[str | int | float | bool] | None = Field(None, description="Allowed values")
-    required: bool = False
+    required: StrictBool = False
     description: str | None = None
 
 
 class Document(_Model):
     """A document the step needs (*kelengkapan*) or produces (*output*)."""
 
-    name: str
-    required: bool = Field(False, description="Outputs only: the step cannot be completed without this file")
-    external: bool = Field(False, description="Inputs only: comes from outside the process")
+    name: str = Field(min_length=1, description="The document as the SOP names it")
+    required: StrictBool = Field(False, description="Outputs only: the step cannot be completed without this file")
+    external: StrictBool = Field(False, description="Inputs only: comes from outside the process")
+    produced_by: str | None = Field(
+        None, description="Inputs only: the step (id) whose output this is, where the SOP names it differently"
+    )
 
 
 def _documents(value: Any) -> Any:
@@ -136,7 +141,7 @@ Condition = dict[str, str | int | float | bool | list[str | int | float | bool]]
 class Outcome(_Model):
     """One way out of a decision."""
 
-    name: str = Field(description="As the SOP writes it: Ya, Tidak, Lengkap, Diterima ...")
+    name: str = Field(min_length=1, description="As the SOP writes it: Ya, Tidak, Lengkap, Diterima ...")
     meaning: str | None = Field(None, description="What the outcome means, e.g. 'setuju'")
     next: str = Field(description="Step id to go to, or 'selesai' to end the process")
     when: Condition | Literal["otherwise"] | None = Field(
@@ -159,28 +164,29 @@ class StepKind(str, Enum):
 class Step(_Model):
     """One row of the SOP table (*kegiatan*)."""
 
-    id: Id
-    no: int | None = Field(None, ge=1, description="The row number; only unnumbered gates may omit it")
-    kegiatan: str = Field(description="The activity, verbatim")
+    id: Id = Field(description="Short id of the step, e.g. periksa-konsep; used by 'next' and outcomes")
+    no: StrictInt | None = Field(None, ge=1, description="The row number; only unnumbered gates may omit it")
+    kegiatan: str = Field(min_length=1, description="The activity, verbatim")
     kind: StepKind = StepKind.process
     actor: str | None = Field(None, description="Actor id of the lane the symbol stands in")
     actors: list[str] | None = Field(None, description="Several lanes in one row, in order")
     inputs: Annotated[list[Document], Field(description="Persyaratan/Kelengkapan")] = []
     waktu: str | None = Field(None, description="The standard time as the SOP writes it")
     duration: str | None = Field(None, description="A parsable duration used instead of waktu")
-    untimed: bool = Field(False, description="waktu is a window, not a duration: no due time")
+    untimed: StrictBool = Field(False, description="waktu is a window, not a duration: no due time")
     outputs: list[Document] = []
     keterangan: str | None = None
     next: str | list[str] | None = Field(
         None, description="Step id(s) after a process step; default the next row; a list splits"
     )
-    join: bool = Field(False, description="Wait until every branch that can reach this step arrives")
+    join: StrictBool = Field(False, description="Wait until every branch that can reach this step arrives")
     outcomes: list[Outcome] = []
-    automatic: bool = Field(False, description="The engine decides by the outcomes' 'when'")
+    automatic: StrictBool = Field(False, description="The engine decides by the outcomes' 'when'")
     handover: Handover | None = None
     interpretation: str | None = Field(None, description="Where this row's reading is interpretation")
 
-    @field_validator("inputs", "outputs", mode="before")
+    # A document may be written as its name alone: tell editors so through the schema.
+    @field_validator("inputs", "outputs", mode="before", json_schema_input_type=list[str | Document] | str | None)
     @classmethod
     def _docs(cls, value: Any) -> Any:
         return _documents(value)
@@ -244,8 +250,8 @@ class Definition(_Model):
     hours: dict[str, str | None] | None = Field(None, description="Office hours per weekday, overriding the calendar")
     deadline: str | None = Field(None, description="Process-level deadline, e.g. 'Paling lambat 17 hari kerja'")
     case: list[CaseField] = []
-    actors: list[Actor] = Field(min_length=1)
-    steps: list[Step] = Field(min_length=1)
+    actors: list[Actor] = Field(min_length=1, description="The pelaksana columns, left to right")
+    steps: list[Step] = Field(min_length=1, description="The rows of the SOP table, in order")
 
     @field_validator("timezone")
     @classmethod
@@ -264,7 +270,10 @@ class Definition(_Model):
     @classmethod
     def _deadline(cls, value: str | None) -> str | None:
         if value is not None:
-            parse_duration(value)
+            try:
+                parse_duration(value)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; a deadline is one duration, e.g. 'Paling lambat 17 hari kerja'") from None
         return value
 
     def step(self, key: str | int) -> Step | None:

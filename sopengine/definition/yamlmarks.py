@@ -15,6 +15,10 @@ import yaml
 
 Path = tuple[Any, ...]
 
+# A definition has a few hundred values; aliases can multiply that without limit
+# ("billion laughs"), so the walk stops long before memory or patience runs out.
+MAX_VALUES = 100_000
+
 
 class SopLoader(yaml.SafeLoader):
     """The safe loader with YAML 1.2 booleans.
@@ -37,20 +41,41 @@ SopLoader.add_implicit_resolver(
 
 
 class YamlProblem(Exception):
-    """The text is not usable YAML; ``line``/``column`` are 1-based."""
+    """The text is not usable YAML; ``line``/``column`` are 1-based, ``field`` the key's path."""
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, column: int | None = None, field: Path = ()) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.field = field
+
+
+# PyYAML's words for a problem -> what to do about it.
+_HINTS = [
+    ("found character '\\t'", "indent with spaces, not tabs"),
+    ("mapping values are not allowed", "put a text that contains ': ' in quotes"),
+    ("could not find expected ':'", "write 'key: value', or put the text in quotes"),
+    ("found undefined alias", "define the anchor (&name) before using *name"),
+    ("expected a single document", "a definition file holds one document; remove the second '---'"),
+    ("found unexpected end of stream", "close the quote"),
+    ("while scanning a quoted scalar", "close the quote"),
+    ("found unknown escape character", "in double quotes write a backslash as \\\\, or use single quotes"),
+]
+
+
+def _hint(reason: str, context: str) -> str:
+    for needle, hint in _HINTS:
+        if needle in reason or needle in context:
+            return hint
+    return "check the indentation, quotes and brackets on this line and the one before"
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     """Parse *text* with the safe loader; return ``(data, lines)``.
 
-    Mapping keys must be unique. Dates and times stay the text they were written as:
-    the SOP's header is kept verbatim.
+    Mapping keys are text and must be unique. Dates and times stay the text they were
+    written as: the SOP's header is kept verbatim. Raises :class:`YamlProblem`.
     """
     loader = SopLoader(text)
     try:
@@ -58,44 +83,98 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            reason = exc.problem or exc.context or "invalid YAML"
+            reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
             line = mark.line + 1 if mark else None
             column = mark.column + 1 if mark else None
-            raise YamlProblem(f"YAML syntax error: {reason}", line, column) from None
+            where = f" at column {column}" if column else ""
+            raise YamlProblem(
+                f"syntax error{where}: {reason}; {_hint(reason, str(exc.context or ''))}", line, column
+            ) from None
+        except yaml.reader.ReaderError as exc:
+            line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+            char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+            raise YamlProblem(
+                f"the character {char} is not allowed in YAML; delete it or save the file as plain UTF-8 text", line
+            ) from None
         except yaml.YAMLError as exc:
-            raise YamlProblem(f"YAML error: {exc}") from None
+            raise YamlProblem(f"not valid YAML ({' '.join(str(exc).split())}); check the file's syntax") from None
+        except RecursionError:
+            raise YamlProblem("the YAML is nested too deeply to be a definition; check the brackets") from None
         lines: dict[Path, int] = {}
         if node is None:
             return None, lines
-        return _walk(loader, node, (), lines), lines
+        walker = _Walker(loader, lines)
+        try:
+            return walker.walk(node, ()), lines
+        except RecursionError:
+            raise YamlProblem("the YAML is nested too deeply to be a definition; check the brackets") from None
     finally:
         loader.dispose()
 
 
-def _walk(loader: SopLoader, node: yaml.Node, path: Path, lines: dict[Path, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or isinstance(key, (list, dict)):
-                raise YamlProblem("a mapping key must be plain text", key_node.start_mark.line + 1)
-            if key in result:
-                raise YamlProblem(f"duplicate key {key!r}", key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            result[key] = _walk(loader, value_node, path + (key,), lines)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, item, path + (i,), lines) for i, item in enumerate(node.value)]
-    return _scalar(loader, node)
+class _Walker:
+    def __init__(self, loader: SopLoader, lines: dict[Path, int]) -> None:
+        self.loader = loader
+        self.lines = lines
+        self.count = 0
+        self.open: set[int] = set()
 
+    def walk(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise YamlProblem(
+                f"the file expands to more than {MAX_VALUES} values (aliases?); write the definition out plainly",
+                node.start_mark.line + 1,
+            )
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in self.open:
+            raise YamlProblem("an alias (*name) refers to a value that contains it; remove the alias",
+                              node.start_mark.line + 1, field=path)
+        if isinstance(node, yaml.MappingNode):
+            self.open.add(id(node))
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise YamlProblem("a key must be plain text, not a list or mapping; write 'key: value'", line, column, path)
+                # Keys stay the text written: '1: x' names the key "1", never a list index.
+                key = key_node.value
+                if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
+                    raise YamlProblem("merge keys ('<<: *name') are not supported; write the fields out", line, column, path)
+                if key in result:
+                    raise YamlProblem(
+                        f"the key {key!r} is given twice in this mapping (column {column}); keep one",
+                        line, column, path + (key,),
+                    )
+                self.lines[path + (key,)] = line
+                result[key] = self.walk(value_node, path + (key,))
+            self.open.discard(id(node))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            self.open.add(id(node))
+            items = [self.walk(item, path + (i,)) for i, item in enumerate(node.value)]
+            self.open.discard(id(node))
+            return items
+        return self.scalar(node)
 
-def _scalar(loader: SopLoader, node: yaml.Node) -> Any:
-    try:
-        value = loader.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        raise YamlProblem(f"YAML error: {exc.problem}", mark.line + 1 if mark else None) from None
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return node.value
-    return value
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            mark = exc.problem_mark or node.start_mark
+            reason = " ".join(str(exc.problem or "cannot read this value").split())
+            raise YamlProblem(
+                f"{reason}; definitions use plain YAML only (remove the tag or quote the value)",
+                mark.line + 1, mark.column + 1,
+            ) from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            # e.g. an explicit !!int on text, or !!timestamp on an impossible date
+            raise YamlProblem(
+                f"cannot read the value {node.value!r} ({exc}); remove the tag or quote the value",
+                node.start_mark.line + 1, node.start_mark.column + 1,
+            ) from None
+        if isinstance(value, (_dt.date, _dt.datetime)):
+            return node.value
+        if isinstance(value, bytes):
+            return node.value
+        return value

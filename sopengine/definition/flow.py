@@ -1,0 +1,332 @@
+"""The flow of a definition: actors, steps, targets, decisions, times and documents.
+
+These checks run on a definition that pydantic accepted: every step names known actors
+and steps, every step can be reached and can reach the end, decisions have outcomes and
+automatic ones name facts the engine knows, waktu reads as a duration (or is marked
+untimed), and every input comes from an earlier step or from outside.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Callable
+
+from sopengine.definition.durations import DurationError, parse_duration
+from sopengine.definition.models import END, Definition, Header, Step, StepKind, is_end, slug
+from sopengine.definition.problems import Lines, display_path, lookup_line, make_problem, short
+from sopengine.errors import Problem
+
+PERIOD_FACTS = {
+    "period.type": "month, quarter, semester or year",
+    "period.year": "the year, e.g. 2026",
+    "period.month": "the last month of the period, 1-12",
+    "period.quarter": "the quarter the period ends in, 1-4",
+    "period.semester": "the semester the period ends in, 1-2",
+    "period.ends_quarter": "true when the period ends with a quarter",
+    "period.ends_semester": "true when the period ends with a semester (June or December)",
+    "period.ends_year": "true when the period ends with the year",
+}
+
+# What each period fact's value may be: a check per fact and the words for the message.
+_PERIOD_VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "period.type": (lambda v: v in ("month", "quarter", "semester", "year"), "month, quarter, semester or year"),
+    "period.year": (lambda v: type(v) is int and 1900 <= v <= 9999, "a year such as 2026"),
+    "period.month": (lambda v: type(v) is int and 1 <= v <= 12, "a month number 1-12"),
+    "period.quarter": (lambda v: type(v) is int and 1 <= v <= 4, "a quarter number 1-4"),
+    "period.semester": (lambda v: type(v) is int and 1 <= v <= 2, "1 or 2"),
+    "period.ends_quarter": (lambda v: type(v) is bool, "true or false"),
+    "period.ends_semester": (lambda v: type(v) is bool, "true or false"),
+    "period.ends_year": (lambda v: type(v) is bool, "true or false"),
+}
+
+_CASE_VALUES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "string": (lambda v: isinstance(v, str), "text"),
+    "integer": (lambda v: type(v) is int, "a whole number"),
+    "number": (lambda v: type(v) in (int, float), "a number"),
+    "boolean": (lambda v: type(v) is bool, "true or false"),
+    "date": (lambda v: isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None, "a date YYYY-MM-DD"),
+}
+
+# Weekday names a definition's 'hours' may use, as the calendar reads them.
+WEEKDAY_NAMES = (
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "senin", "selasa", "rabu", "kamis", "jumat", "sabtu", "minggu",
+)
+_SPAN = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*[-–]\s*(\d{1,2})[:.](\d{2})\s*$")
+
+
+def step_targets(definition: Definition, index: int) -> list[str]:
+    """Where a step goes: its ``next`` (the next row by default) or its outcomes' ``next``."""
+    step = definition.steps[index]
+    if step.kind is StepKind.decision:
+        return [o.next for o in step.outcomes]
+    if step.next is None:
+        return [definition.steps[index + 1].id] if index + 1 < len(definition.steps) else [END]
+    return [step.next] if isinstance(step.next, str) else list(step.next)
+
+
+def _did_you_mean(name: str, known: list[str], listing: str) -> str:
+    hint = difflib.get_close_matches(name, known, n=1)
+    if hint:
+        return f"; did you mean {hint[0]!r}?"
+    return f"; {listing}: {', '.join(known)}" if known else ""
+
+
+def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Problem]:
+    def err(loc: tuple[Any, ...], message: str, severity: str = "error") -> Problem:
+        return make_problem(filename, lookup_line(loc, lines), display_path(loc), message, severity)
+
+    yield from _header_problems(d, err)
+    if d.hours is not None:
+        yield from _hours_problems(d.hours, err)
+
+    actor_ids = [a.id for a in d.actors]
+    for i, a in enumerate(d.actors):
+        if a.id in actor_ids[:i]:
+            yield err(("actors", i, "id"), f"actor id {a.id!r} is used twice; give each pelaksana column its own id")
+        if len(a.alternatives) == 1:
+            yield err(("actors", i, "alternatives"), "one alternative is no choice; list two or more roles, or remove 'alternatives'")
+    case_fields = {c.name: c for c in d.case}
+    for i, c in enumerate(d.case):
+        if c.name in [x.name for x in d.case[:i]]:
+            yield err(("case", i, "name"), f"case field {c.name!r} is declared twice; keep one")
+        check, words = _CASE_VALUES[c.type.value]
+        for j, v in enumerate(c.values or []):
+            if not check(v):
+                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); fix the value or the type")
+
+    step_ids: dict[str, int] = {}
+    numbers: dict[int, int] = {}
+    last_no = 0
+    for i, s in enumerate(d.steps):
+        if is_end(s.id):
+            yield err(("steps", i, "id"), f"step id {s.id!r} is reserved for the end of the process; choose another id")
+        elif s.id in step_ids:
+            yield err(("steps", i, "id"), f"step id {s.id!r} is used twice; give each step its own id")
+        step_ids.setdefault(s.id, i)
+        if s.no is not None:
+            if s.no in numbers:
+                yield err(("steps", i, "no"), f"row number {s.no} is used twice (also step {d.steps[numbers[s.no]].id!r}); number the rows as the SOP does")
+            elif s.no < last_no:
+                yield err(("steps", i, "no"), f"row {s.no} comes after row {last_no}; keep the steps in the SOP's row order", "warning")
+            numbers.setdefault(s.no, i)
+            last_no = max(last_no, s.no)
+
+    for i, s in enumerate(d.steps):
+        for j, lane in enumerate(s.lanes):
+            if lane not in actor_ids:
+                loc = ("steps", i, "actors", j) if s.actors else ("steps", i, "actor")
+                yield err(loc, f"unknown actor {lane!r}" + _did_you_mean(lane, actor_ids, "declared actors are"))
+        if s.actors and len(set(s.actors)) != len(s.actors):
+            yield err(("steps", i, "actors"), "the same actor is named twice in one row; name each lane once")
+        yield from _time_problems(i, s, err)
+        yield from _target_problems(d, i, s, step_ids, err)
+        if s.kind is StepKind.decision:
+            yield from _decision_problems(i, s, case_fields, err)
+        for j, doc in enumerate(s.outputs):
+            if doc.external:
+                yield err(("steps", i, "outputs", j, "external"), "'external' is for inputs; remove it from the output")
+            if doc.produced_by is not None:
+                yield err(("steps", i, "outputs", j, "produced_by"), "'produced_by' is for inputs; remove it from the output")
+        for j, doc in enumerate(s.inputs):
+            if doc.required:
+                yield err(("steps", i, "inputs", j, "required"), "'required' is for outputs (a file the step must attach); remove it from the input")
+            if doc.external and doc.produced_by is not None:
+                yield err(("steps", i, "inputs", j), "an input is either 'external' or 'produced_by' a step, not both; remove one")
+            if doc.produced_by is not None and doc.produced_by not in step_ids:
+                yield err(("steps", i, "inputs", j, "produced_by"), f"no step {doc.produced_by!r}" + _did_you_mean(doc.produced_by, list(step_ids), "step ids are"))
+
+    # reachability: only meaningful when every target exists
+    all_targets_known = all(is_end(t) or t in step_ids for i in range(len(d.steps)) for t in step_targets(d, i))
+    if not all_targets_known or len(step_ids) != len(d.steps):
+        return
+    graph = {s.id: [t for t in step_targets(d, i) if not is_end(t)] for i, s in enumerate(d.steps)}
+    ends = {s.id for i, s in enumerate(d.steps) if any(is_end(t) for t in step_targets(d, i))}
+    reached = reach(graph, d.steps[0].id)
+    for i, s in enumerate(d.steps):
+        if s.id not in reached:
+            yield err(("steps", i, "id"), f"step {s.id!r} can never be reached from the first step; point a 'next' or an outcome at it, or remove it")
+    reverse: dict[str, list[str]] = {k: [] for k in graph}
+    for src, dests in graph.items():
+        for dst in dests:
+            reverse[dst].append(src)
+    can_finish: set[str] = set()
+    queue = deque(ends)
+    while queue:
+        node = queue.popleft()
+        if node in can_finish:
+            continue
+        can_finish.add(node)
+        queue.extend(reverse[node])
+    for i, s in enumerate(d.steps):
+        if s.id in reached and s.id not in can_finish:
+            yield err(("steps", i, "id"), f"from step {s.id!r} the end can never be reached (it only loops); give it a way to '{END}'")
+    for i, s in enumerate(d.steps):
+        if s.join and len(reverse[s.id]) < 2:
+            yield err(("steps", i, "join"), "a join needs two or more steps leading into it; remove 'join: true'")
+    # inputs: named by an earlier output, from a step that leads here, or from outside
+    produced: set[str] = set()
+    for i, s in enumerate(d.steps):
+        for j, doc in enumerate(s.inputs):
+            if doc.produced_by is not None and doc.produced_by in step_ids:
+                if doc.produced_by == s.id or s.id not in reach(graph, doc.produced_by):
+                    yield err(("steps", i, "inputs", j, "produced_by"), f"step {doc.produced_by!r} never leads to step {s.id!r}, so it cannot produce this input; name a step before it")
+                elif not d.steps[step_ids[doc.produced_by]].outputs:
+                    yield err(("steps", i, "inputs", j, "produced_by"), f"step {doc.produced_by!r} has no outputs; name the step whose output this is")
+            elif not doc.external and doc.produced_by is None and _doc_key(doc.name) not in produced:
+                yield err(("steps", i, "inputs", j), f"input {doc.name!r} is not an output of an earlier step; mark it 'external: true' if it comes from outside, or name its step with 'produced_by'", "warning")
+        produced.update(_doc_key(o.name) for o in s.outputs)
+
+
+def _doc_key(name: str) -> str:
+    """A document name for comparison: case, spacing around '/' and a final full stop do not matter."""
+    text = " ".join(name.lower().split()).rstrip(". ")
+    return re.sub(r"\s*/\s*", "/", text)
+
+
+def _header_problems(d: Definition, err: Callable[..., Problem]) -> Iterator[Problem]:
+    fields = [name for name in Header.model_fields if name not in ("labels", "extra")]
+    for key in d.header.labels:
+        if key not in fields:
+            yield err(("header", "labels", key), f"{key!r} is not a header field" + _did_you_mean(key, fields, "header fields are"))
+    for key in d.header.extra:
+        if key in fields:
+            yield err(("header", "extra", key), f"{key!r} is a header field; write it under 'header:' itself, not under 'extra'")
+
+
+def _hours_problems(hours: dict[str, str | None], err: Callable[..., Problem]) -> Iterator[Problem]:
+    for key, span in hours.items():
+        if key.strip().lower() not in WEEKDAY_NAMES:
+            yield err(("hours", key), f"unknown weekday {key!r}; use monday ... sunday (or senin ... minggu)")
+            continue
+        if span is None:
+            continue
+        m = _SPAN.match(span)
+        if m is None:
+            yield err(("hours", key), f"{span!r} is not a time range; write \"HH:MM-HH:MM\" in quotes, e.g. \"08:00-16:00\" (null for a closed day)")
+            continue
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+            yield err(("hours", key), f"{span!r} has an impossible time; use 00:00 to 23:59")
+        elif (h2, m2) <= (h1, m1):
+            yield err(("hours", key), f"{span!r} closes before it opens; swap or fix the times")
+
+
+def _time_problems(i: int, s: Step, err: Callable[..., Problem]) -> Iterator[Problem]:
+    if s.duration is not None:
+        if s.untimed:
+            yield err(("steps", i, "untimed"), "an untimed step has no 'duration'; remove one of the two")
+            return
+        try:
+            parse_duration(s.duration)
+        except DurationError as exc:
+            yield err(("steps", i, "duration"), f"{exc}; 'duration' must be one duration, e.g. '30 menit' (keep the SOP's text in waktu)")
+    elif s.waktu is not None and not s.untimed:
+        try:
+            parse_duration(s.waktu)
+        except DurationError as exc:
+            msg = str(exc)
+            if exc.window:
+                msg += "; add 'untimed: true' to keep it as text with no due time"
+            elif "is a range" in msg:
+                msg += "; keep waktu as written and add 'duration:' with the time to count (e.g. the upper bound)"
+            elif msg.startswith("cannot read"):
+                msg += "; if the SOP gives a window, not a duration, add 'untimed: true'"
+            yield err(("steps", i, "waktu"), msg)
+    elif s.waktu is None and not s.untimed and not s.automatic:
+        yield err(("steps", i), "the step has no waktu; give the SOP's waktu, or 'untimed: true' if it has none")
+
+
+def _target_problems(d: Definition, i: int, s: Step, step_ids: dict[str, int], err: Callable[..., Problem]) -> Iterator[Problem]:
+    if s.kind is StepKind.process and isinstance(s.next, list):
+        if len(s.next) < 2:
+            yield err(("steps", i, "next"), "a split needs two or more steps; give a single step id instead of a list")
+        if len(set(s.next)) != len(s.next):
+            yield err(("steps", i, "next"), "the same step is named twice in a split; name each branch once")
+        if any(is_end(t) for t in s.next):
+            yield err(("steps", i, "next"), "a branch of a split cannot end the process; join the branches first and end after the join")
+    targets: list[tuple[tuple[Any, ...], str]]
+    if s.kind is StepKind.process:
+        targets = [(("steps", i, "next"), t) for t in step_targets(d, i)]
+    else:
+        targets = [(("steps", i, "outcomes", j, "next"), o.next) for j, o in enumerate(s.outcomes)]
+    for loc, t in targets:
+        if not is_end(t) and t not in step_ids:
+            hint = difflib.get_close_matches(t, list(step_ids), n=1)
+            yield err(loc, f"no step {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; use a step id, or '{END}' to end the process"))
+
+
+def _decision_problems(i: int, s: Step, case_fields: dict[str, Any], err: Callable[..., Problem]) -> Iterator[Problem]:
+    if len(s.outcomes) < 2:
+        yield err(("steps", i, "outcomes"), "a decision needs at least two outcomes (e.g. Ya and Tidak); add the other outcome, or make it a process step")
+    seen: set[str] = set()
+    for j, o in enumerate(s.outcomes):
+        key = slug(o.name)
+        if not key:
+            yield err(("steps", i, "outcomes", j, "name"), f"outcome name {o.name!r} has no letters or digits; name it as the SOP does (Ya, Tidak ...)")
+        elif key in seen:
+            yield err(("steps", i, "outcomes", j, "name"), f"outcome {o.name!r} is given twice; give each outcome its own name")
+        seen.add(key)
+        if not s.automatic and o.when is not None:
+            yield err(("steps", i, "outcomes", j, "when"), "only an automatic decision has 'when'; add 'automatic: true' to the step or remove 'when'")
+    if not s.automatic:
+        return
+    otherwise = [j for j, o in enumerate(s.outcomes) if o.when == "otherwise"]
+    for j, o in enumerate(s.outcomes):
+        if o.when is None:
+            yield err(("steps", i, "outcomes", j), "an automatic decision needs 'when' on every outcome; add 'when: {fact: value}', or 'when: otherwise' on the last one")
+        elif isinstance(o.when, dict):
+            if not o.when:
+                yield err(("steps", i, "outcomes", j, "when"), "'when' needs at least one fact, e.g. {period.ends_year: true}; or write 'when: otherwise'")
+            for fact, value in o.when.items():
+                yield from _fact_problems(("steps", i, "outcomes", j, "when", fact), fact, value, case_fields, err)
+    if len(otherwise) > 1 or (otherwise and otherwise[0] != len(s.outcomes) - 1):
+        yield err(("steps", i, "outcomes", otherwise[0], "when"), "'otherwise' may be used once, on the last outcome; move it there")
+    elif not otherwise and len(s.outcomes) >= 2:
+        yield err(("steps", i, "outcomes"), "when none of the facts hold no outcome applies and the run would stop; give the last outcome 'when: otherwise'", "warning")
+
+
+def _fact_problems(loc: tuple[Any, ...], fact: str, value: Any, case_fields: dict[str, Any], err: Callable[..., Problem]) -> Iterator[Problem]:
+    values = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        yield err(loc, "an empty list matches nothing; give one value or several")
+        return
+    if fact in PERIOD_FACTS:
+        check, words = _PERIOD_VALUES[fact]
+        for v in values:
+            if not check(v):
+                yield err(loc, f"{short(v)} is never a value of {fact}; use {words}")
+        return
+    if fact.startswith("case."):
+        name = fact[5:]
+        cf = case_fields.get(name)
+        if cf is None:
+            yield err(loc, f"case field {name!r} is not declared; add it under 'case:' (name: {name})" if case_fields or not name else f"case field {name!r} is not declared; add 'case: [{{name: {name}}}]'")
+            return
+        check, words = _CASE_VALUES[cf.type.value]
+        for v in values:
+            if not check(v):
+                yield err(loc, f"{short(v)} is not {words}, the type of case field {name!r}; fix the value or the field's type")
+            elif cf.values is not None and v not in cf.values:
+                yield err(loc, f"{short(v)} is not an allowed value of {name!r} ({', '.join(map(str, cf.values))}); use one of them")
+        return
+    close = difflib.get_close_matches(fact, list(PERIOD_FACTS), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    yield err(loc, f"unknown fact {fact!r}; {hint}use case.<name> or one of {', '.join(PERIOD_FACTS)}")
+
+
+def reach(graph: dict[str, list[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.add(node)
+        queue.extend(graph.get(node, []))
+    return seen
+
+
