@@ -61,6 +61,37 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
     return view
 
 
+def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
+    """Automatic gates, each ranked just after the task whose completion led the run through it."""
+    import json
+
+    task_of = {(t["step_id"], t["iteration"], t["part"]): t["id"] for t in tasks if t["state"] == "done"}
+    out: list[tuple[float, dict[str, Any]]] = []
+    after = 0.0
+    for at, step_id, person, kind, payload in store.conn.execute(
+        "SELECT at, step_id, person, kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
+    ):
+        data = json.loads(payload)
+        if person != "sopengine" and kind in ("step_completed", "decided"):
+            part = (data.get("part") or 1) - 1
+            after = float(task_of.get((step_id, data.get("iteration"), part), after))
+            continue
+        if not (kind == "decided" and data.get("automatic")):
+            continue
+        step = compiled["steps"].get(step_id, {})
+        lane = (step.get("lanes") or [None])[0]
+        after += 0.001
+        out.append((after, {
+            "step": step_id, "no": step.get("no"), "kegiatan": step.get("kegiatan"), "kind": "decision",
+            "actor": lane, "actor_name": compiled["actors"].get(lane or "", {}).get("name"), "part": 1, "parts": 1,
+            "iteration": 1, "state": "decided", "opened_at": at, "due_at": None, "waktu": None, "closed_at": at,
+            "closed_by": "sopengine", "on_behalf_of": None, "outcome": data.get("outcome"),
+            "note": "automatic: " + ", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items()),
+            "documents": [], "late_by": 0, "automatic": True,
+        }))
+    return out
+
+
 def current_definition_hash(definition_id: str, definitions: str | Path | None = None) -> str | None:
     """The hash of the definition file as it is now, or None when it is gone."""
     import hashlib
@@ -87,7 +118,9 @@ def run_status(
         at = _now(now, compiled.get("timezone"))
         docs = store.documents(run_id)
         tasks = store.tasks(run_id)
-        timeline = [_task_view(compiled, cal, t, at, docs) for t in tasks]
+        # Automatic gates are events, not tasks: list each where the run passed it.
+        ranked = _gates(store, compiled, run_id, tasks) + [(float(t["id"]), _task_view(compiled, cal, t, at, docs)) for t in tasks]
+        timeline = [view for _, view in sorted(ranked, key=lambda pair: pair[0])]
         open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
         current = current_definition_hash(run["definition_id"], definitions)
         deadline_late = _late_by(cal, None, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
