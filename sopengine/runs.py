@@ -123,7 +123,9 @@ class _Advance:
             reach = self.compiled["reach"]
             others = [t for t in self.live if t.state == "open" and (t.step_id == step_id or step_id in reach.get(t.step_id, []))]
             if others:
-                self._open(step_id, part, "waiting")
+                # One waiting row per visit of the join, however many branches have arrived.
+                if not any(t.state == "waiting" and t.step_id == step_id for t in self.live):
+                    self._open(step_id, part, "waiting")
                 return
             for t in [t for t in self.live if t.state == "waiting" and t.step_id == step_id]:
                 if t.task_id is not None:
