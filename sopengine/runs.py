@@ -143,11 +143,10 @@ class _Advance:
     def _open(self, step_id: str, part: int, state: str) -> None:
         step = self.compiled["steps"][step_id]
         key = (step_id, part)
-        iteration = self.iterations.get(key, 0) + (1 if state == "open" else 0)
+        # A waiting row is the same visit as the task the join opens later: same number.
+        iteration = self.iterations.get(key, 0) + 1
         if state == "open":
             self.iterations[key] = iteration
-        else:
-            iteration = max(iteration, 1)
         due = None
         if state == "open" and step["duration"] and self.cal is not None:
             due = clock.iso(self.cal.due(self.at, step["duration"]))
