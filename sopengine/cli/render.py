@@ -1,0 +1,65 @@
+"""The render command: the SOP as a printable document, a Mermaid flowchart or Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sopengine.cli.common import global_options, note, settings
+
+
+@click.command("render")
+@click.argument("definition_id", metavar="[ID]", required=False)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "md", "mermaid"]), default="html", show_default=True,
+    help="html: the official SOP document (A4 landscape); md: Markdown with a Mermaid flowchart; mermaid: the flowchart alone.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("--run", "run_id", metavar="RUN", help="Show this run's progress: steps done (who, when), open and late steps.")
+@click.option("--no-notes", is_flag=True, help="Leave out the transcription notes (the steps' interpretations).")
+@global_options(names=("db", "definitions", "now"))
+def render_cmd(definition_id: str | None, fmt: str, output: Path | None, run_id: str | None, no_notes: bool) -> None:
+    """Render an SOP as its official document (HTML), Markdown or a Mermaid flowchart.
+
+    The HTML file is self-contained (CSS and SVG inline) and prints on A4 landscape. With
+    --run, the document is the definition that run is pinned to, marked with its progress;
+    ID may then be left out.
+
+    Example:
+
+        sopengine render pengumpulan-data --format html -o pengumpulan-data.html
+    """
+    from sopengine import api
+    from sopengine.errors import InputError
+
+    s = settings()
+    progress = None
+    if run_id:
+        progress = api.run_status(s.db_path, run_id, now=s.now, definitions=s.definitions)
+        if definition_id and definition_id != progress["definition"]:
+            raise InputError(
+                f"run {run_id} is a run of {progress['definition']!r}, not {definition_id!r}; leave out ID or give the right one"
+            )
+        definition = api.run_definition(s.db_path, run_id)
+    elif definition_id:
+        definition = api.get_definition(definition_id, s.definitions)
+    else:
+        raise InputError("give a definition ID, or --run RUN to render a run's progress")
+    if fmt == "html":
+        from sopengine.render.html import render_html
+
+        text = render_html(definition, progress, notes=not no_notes)
+    elif fmt == "md":
+        from sopengine.render.markdown import render_markdown
+
+        text = render_markdown(definition, progress, notes=not no_notes)
+    else:
+        from sopengine.render.mermaid import render_mermaid
+
+        text = render_mermaid(definition, progress)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        note(f"Wrote {output}")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
