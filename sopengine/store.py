@@ -116,19 +116,32 @@ class Store:
     # -- schema --------------------------------------------------------------------------------
 
     def _upgrade(self, version: int) -> None:
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if version == 0 and tables - {"_sqlite_migrations", "sqlite_sequence"}:
-            self.conn.close()
-            raise NotADatabase(
-                f"{self.path} is an SQLite file but not a sopengine database (it has tables {', '.join(sorted(tables)[:5])}); pass another --db",
-                path=str(self.path),
-            )
         from sopengine.schema import migrate
 
         try:
+            # One process prepares the file while others wait for the lock and then find it
+            # done; the schema and its user_version commit together, so a crash leaves all or nothing.
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+                if version < SCHEMA_VERSION:
+                    tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                    if version == 0 and tables - {"_sqlite_migrations", "sqlite_sequence"}:
+                        raise NotADatabase(
+                            f"{self.path} is an SQLite file but not a sopengine database (it has tables {', '.join(sorted(tables)[:5])}); pass another --db",
+                            path=str(self.path),
+                        )
+                    migrate(self.conn)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
             self.conn.execute("PRAGMA journal_mode = WAL")
-            migrate(self.conn)
+        except NotADatabase:
+            self.conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise NotADatabase(f"{self.path} cannot be prepared ({exc}); check the file and its folder's permissions") from None
 
     def close(self) -> None:
