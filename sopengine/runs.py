@@ -646,13 +646,20 @@ def start_run(
         }))
         adv.enter(compiled["first"], "start")
         adv.finish()
-        store.create_run(
-            run,
-            {"hash": compiled["hash"], "id": compiled["id"], "title": compiled["title"], "source": text,
-             "path": str(Path(path).resolve()), "compiled": compiled},
-            {"hash": cal_hash, "data": snapshot},
-            changes,
-        )
+        try:
+            store.create_run(
+                run,
+                {"hash": compiled["hash"], "id": compiled["id"], "title": compiled["title"], "source": text,
+                 "path": str(Path(path).resolve()), "compiled": compiled},
+                {"hash": cal_hash, "data": snapshot},
+                changes,
+                unique="any" if if_missing else (None if allow_duplicate else "active"),
+            )
+        except DuplicateRun as exc:
+            # another start for this period won the race since the check above
+            if if_missing:
+                return {"run_id": exc.run_id, "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
+            raise
         _CALENDARS.setdefault(cal_hash, cal)
         return {
             "run_id": run_id, "existing": False, "definition": compiled["id"], "title": compiled["title"],

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sopengine.chain import GENESIS, canonical, event_hash
-from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, NotADatabase, RunNotFound
+from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, NotADatabase, RunNotFound
 
 SCHEMA_VERSION = 1
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
@@ -262,9 +262,28 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def create_run(self, run: dict[str, Any], definition: dict[str, Any], calendar: dict[str, Any] | None, changes: Changes) -> None:
-        """Insert a new run (its pinned definition and calendar too) and its first changes, atomically."""
+    def create_run(
+        self, run: dict[str, Any], definition: dict[str, Any], calendar: dict[str, Any] | None, changes: Changes,
+        *, unique: str | None = None,
+    ) -> None:
+        """Insert a new run (its pinned definition and calendar too) and its first changes, atomically.
+
+        ``unique`` refuses the run with :class:`DuplicateRun` when its definition and period
+        already have an ``"active"`` run (or ``"any"`` run not cancelled). It is checked under
+        the write lock, so that starts racing for one period make one run.
+        """
         with self.transaction() as db:
+            if unique and run.get("period"):
+                status = "status = 'active'" if unique == "active" else "status != 'cancelled'"
+                row = db.execute(
+                    f"SELECT id FROM runs WHERE definition_id = ? AND period = ? AND {status} ORDER BY started_at LIMIT 1",
+                    (run["definition_id"], run["period"]),
+                ).fetchone()
+                if row:
+                    raise DuplicateRun(
+                        f"run {row[0]} of {run['definition_id']} for {run['period']} is still active; continue it, or pass --allow-duplicate",
+                        run_id=row[0],
+                    )
             db.execute(
                 "INSERT OR IGNORE INTO definitions (hash, id, title, source, path, compiled, first_seen) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (definition["hash"], definition["id"], definition["title"], definition["source"], definition["path"],
