@@ -211,7 +211,14 @@ class _Loaded:
 
 def _load(db: str | Path, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
     store = Store(db)
-    run = store.run(run_id)
+    # One read transaction: the run's version and its tasks come from the same snapshot, so a
+    # command that lost a race is told what happened to its step, not only that the run moved.
+    store.conn.execute("BEGIN")
+    try:
+        run = store.run(run_id)
+        tasks = store.tasks(run_id, ("open", "waiting"))
+    finally:
+        store.conn.execute("COMMIT")
     if run["status"] != "active" and not allow_closed:
         when = clock.local(run["finished_at"])
         raise RunClosed(
@@ -221,7 +228,7 @@ def _load(db: str | Path, run_id: str, by: str | None, now: datetime | str | Non
     compiled = store.compiled(run["definition_hash"])
     tz = compiled.get("timezone")
     return _Loaded(
-        store, run, compiled, workflow(compiled), store.tasks(run_id, ("open", "waiting")),
+        store, run, compiled, workflow(compiled), tasks,
         _person(by), os_user(), _now(now, tz), clock.iso(clock.real_now()) or "",
     )
 
