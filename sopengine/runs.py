@@ -5,6 +5,9 @@ its tokens go, collects every resulting change (tasks closed and opened, documen
 assignments, hash-chained events) into one :class:`~sopengine.store.Changes`, and writes it
 in one transaction. Nothing on the step path imports pydantic, sqlite-utils or rich: a run
 keeps its compiled definition and its calendar snapshot in the database.
+
+Every operation takes ``db`` as a path (opened and closed by the call) or as an open
+:class:`~sopengine.store.Store`, which a long-lived caller keeps for many operations.
 """
 
 from __future__ import annotations
@@ -195,6 +198,12 @@ class _Loaded:
     os_user: str
     at: datetime
     recorded_at: str
+    owned: bool = True  # opened by this operation, so closed by it
+
+    def release(self) -> None:
+        """Close the store if this operation opened it; a caller's own store stays open."""
+        if self.owned:
+            self.store.close()
 
     def advance(self) -> _Advance:
         iterations: dict[tuple[str, int], int] = {}
@@ -209,8 +218,29 @@ class _Loaded:
                         _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
 
 
-def _load(db: str | Path, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
-    store = Store(db)
+def _use_store(db: str | Path | Store, *, create: bool = False) -> tuple[Store, bool]:
+    """The store to work in, and whether this call opened it (and so must close it).
+
+    A caller doing many operations passes one open :class:`Store` instead of a path:
+    opening a database (connect, pragmas, schema check) and closing it (a WAL checkpoint
+    when it is the last connection) cost several times more than the step itself.
+    """
+    if isinstance(db, Store):
+        return db, False
+    return Store(db, create=create), True
+
+
+def _load(db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
+    store, owned = _use_store(db)
+    try:
+        return _read(store, owned, run_id, by, now, allow_closed)
+    except BaseException:
+        if owned:
+            store.close()
+        raise
+
+
+def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime | str | None, allow_closed: bool) -> _Loaded:
     # One read transaction: the run's version and its tasks come from the same snapshot, so a
     # command that lost a race is told what happened to its step, not only that the run moved.
     store.conn.execute("BEGIN")
@@ -229,7 +259,7 @@ def _load(db: str | Path, run_id: str, by: str | None, now: datetime | str | Non
     tz = compiled.get("timezone")
     return _Loaded(
         store, run, compiled, workflow(compiled), tasks,
-        _person(by), os_user(), _now(now, tz), clock.iso(clock.real_now()) or "",
+        _person(by), os_user(), _now(now, tz), clock.iso(clock.real_now()) or "", owned,
     )
 
 
@@ -362,7 +392,7 @@ def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
 # -- operations ------------------------------------------------------------------------------------
 
 def complete(
-    db: str | Path, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
+    db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
     """Complete the open process step of a run (or the current lane of a multi-actor row)."""
@@ -402,11 +432,11 @@ def complete(
         _write(loaded, adv.changes, task)
         return _summary(loaded, adv, step=task["step_id"], completed_by=loaded.person, at=at)
     finally:
-        loaded.store.close()
+        loaded.release()
 
 
 def decide(
-    db: str | Path, run_id: str, outcome: str, *, step: str | None = None,
+    db: str | Path | Store, run_id: str, outcome: str, *, step: str | None = None,
     outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
     by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
@@ -453,11 +483,11 @@ def decide(
         _write(loaded, adv.changes, task)
         return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=loaded.person, at=at)
     finally:
-        loaded.store.close()
+        loaded.release()
 
 
 def reopen(
-    db: str | Path, run_id: str, step: str, *, reason: str, by: str | None = None, now: datetime | str | None = None,
+    db: str | Path | Store, run_id: str, step: str, *, reason: str, by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Send a run back to *step* to correct a mistake; recorded as a new event, history kept."""
     if not reason or not reason.strip():
@@ -486,11 +516,11 @@ def reopen(
         _write(loaded, adv.changes, None)
         return _summary(loaded, adv, step=step_id, reason=reason)
     finally:
-        loaded.store.close()
+        loaded.release()
 
 
 def assign(
-    db: str | Path, run_id: str, role: str, person: str, *, acting: bool = False, remove: bool = False,
+    db: str | Path | Store, run_id: str, role: str, person: str, *, acting: bool = False, remove: bool = False,
     by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Assign a person to a role of a run (``acting`` for Plt./Plh.), or remove them."""
@@ -516,10 +546,10 @@ def assign(
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "role": role_id, "person": person, "acting": acting, "removed": remove}
     finally:
-        loaded.store.close()
+        loaded.release()
 
 
-def cancel(db: str | Path, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
+def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
     """Cancel a run: its open steps close, nothing more can be done in it."""
     if not reason or not reason.strip():
         raise InputError("give the reason for cancelling with --reason TEXT")
@@ -535,7 +565,7 @@ def cancel(db: str | Path, run_id: str, *, reason: str, by: str | None = None, n
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "status": "cancelled", "reason": reason}
     finally:
-        loaded.store.close()
+        loaded.release()
 
 
 def _find_role(compiled: dict[str, Any], role: str) -> str:
@@ -593,7 +623,7 @@ def check_case(compiled: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]
 
 
 def start_run(
-    definition_id: str, *, db: str | Path, definitions: str | Path | None = None, calendar: str | None = None,
+    definition_id: str, *, db: str | Path | Store, definitions: str | Path | None = None, calendar: str | None = None,
     period: str | None = None, case: dict[str, Any] | None = None, assign: list[tuple[str, str]] | None = None,
     by: str | None = None, now: datetime | str | None = None, allow_duplicate: bool = False, if_missing: bool = False,
 ) -> dict[str, Any]:
@@ -622,7 +652,7 @@ def start_run(
     snapshot = cal.snapshot()
     cal_hash = hashlib.sha256(canonical(snapshot).encode("utf-8")).hexdigest()
 
-    store = Store(db, create=True)
+    store, owned = _use_store(db, create=True)
     try:
         if period_n:
             existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
@@ -674,4 +704,5 @@ def start_run(
             "opened": [split_state(s)[0] for s in adv.opened], "db": str(store.path),
         }
     finally:
-        store.close()
+        if owned:
+            store.close()

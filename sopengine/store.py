@@ -112,6 +112,9 @@ class Store:
             self._upgrade(version)
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
+        # A definition text never changes under its hash, so its compiled form is parsed once
+        # per open store (the JSON costs more to parse than a step costs to write).
+        self._compiled: dict[str, dict[str, Any]] = {}
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -171,10 +174,15 @@ class Store:
         return self.conn.execute("SELECT 1 FROM definitions WHERE hash = ?", (text_hash,)).fetchone() is not None
 
     def compiled(self, text_hash: str) -> dict[str, Any]:
+        """The compiled definition a run is pinned to; shared between calls, so read it only."""
+        cached = self._compiled.get(text_hash)
+        if cached is not None:
+            return cached
         row = self.conn.execute("SELECT compiled FROM definitions WHERE hash = ?", (text_hash,)).fetchone()
         if row is None:
             raise NotADatabase(f"definition {text_hash[:12]} of a run is missing from {self.path}; restore the database from a backup")
-        return json.loads(row[0])
+        compiled = self._compiled[text_hash] = json.loads(row[0])
+        return compiled
 
     def definition_source(self, text_hash: str) -> dict[str, Any] | None:
         row = self.conn.execute(
