@@ -487,3 +487,10 @@ def test_render_errors_are_one_line(tmp_path: Path) -> None:
     result = invoke("render", "--run", "abc-def", "--db", str(missing))
     assert result.exit_code == 1 and result.output.startswith("Error: ") and "Traceback" not in result.output
     assert not missing.exists()
+
+
+def test_the_docs_show_the_current_rendering() -> None:
+    page = (ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
+    block = re.search(r"^```mermaid\n(.*?)^```$", page, re.M | re.S)
+    assert block and block.group(1) == render_mermaid(api.get_definition("pengumpulan-data", ROOT / "definitions"))
+    assert "](img/pengumpulan-data.png)" in page and (ROOT / "docs" / "img" / "pengumpulan-data.png").is_file()
