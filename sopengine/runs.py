@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -376,7 +378,38 @@ def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> No
                     f" by {row[0]} at {clock.local(row[1])}; see 'sopengine status {loaded.run['id']}'",
                     run_id=loaded.run["id"], step=task["step_id"], closed_by=row[0], closed_at=row[1],
                 ) from None
-        raise
+        raise _stale(loaded) from None
+
+
+class _Stale(ConcurrentChange):
+    """The run moved on meanwhile, but not at this command's step: the command can be redone."""
+
+
+def _stale(loaded: _Loaded) -> _Stale:
+    run_id = loaded.run["id"]
+    return _Stale(
+        f"run {run_id} was changed by another command meanwhile; look at 'sopengine status {run_id}' and try again",
+        run_id=run_id,
+    )
+
+
+_RETRIES = 5
+
+
+def _retrying(operation: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Redo an operation from the run's new state when another command changed the run first
+    but left this command's step alone (two people finishing two branches of a split at once)."""
+
+    @wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        for _ in range(_RETRIES - 1):
+            try:
+                return operation(*args, **kwargs)
+            except _Stale:
+                continue
+        return operation(*args, **kwargs)
+
+    return run
 
 
 def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
@@ -391,6 +424,7 @@ def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
 
 # -- operations ------------------------------------------------------------------------------------
 
+@_retrying
 def complete(
     db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
@@ -435,6 +469,7 @@ def complete(
         loaded.release()
 
 
+@_retrying
 def decide(
     db: str | Path | Store, run_id: str, outcome: str, *, step: str | None = None,
     outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
@@ -486,6 +521,7 @@ def decide(
         loaded.release()
 
 
+@_retrying
 def reopen(
     db: str | Path | Store, run_id: str, step: str, *, reason: str, by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
@@ -519,6 +555,7 @@ def reopen(
         loaded.release()
 
 
+@_retrying
 def assign(
     db: str | Path | Store, run_id: str, role: str, person: str, *, acting: bool = False, remove: bool = False,
     by: str | None = None, now: datetime | str | None = None,
@@ -549,6 +586,7 @@ def assign(
         loaded.release()
 
 
+@_retrying
 def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
     """Cancel a run: its open steps close, nothing more can be done in it."""
     if not reason or not reason.strip():
