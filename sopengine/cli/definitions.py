@@ -9,6 +9,22 @@ import click
 from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
 
 
+def _definitions_dir() -> str | None:
+    """The --definitions folder; None when only SOPENGINE_DEFINITIONS set it.
+
+    The catalog reads the variable itself and then names it as the origin of what it
+    finds, so that ``list`` says where a definition really came from.
+    """
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given_here = ctx.get_parameter_source("definitions") not in (None, ParameterSource.DEFAULT)
+    from_env = ctx.find_root().get_parameter_source("definitions") is ParameterSource.ENVIRONMENT
+    if from_env and not given_here:
+        return None
+    return settings().definitions
+
+
 @click.command("list")
 @global_options(names=("definitions",))
 @json_option
@@ -24,7 +40,7 @@ def list_cmd(as_json: bool) -> None:
     """
     from sopengine import api
 
-    rows = api.list_definitions(settings().definitions)
+    rows = api.list_definitions(_definitions_dir())
     if as_json:
         print_json(rows)
         return
@@ -55,7 +71,7 @@ def show_cmd(definition_id: str, as_json: bool) -> None:
     """
     from sopengine import api
 
-    d = api.get_definition(definition_id, settings().definitions)
+    d = api.get_definition(definition_id, _definitions_dir())
     if as_json:
         print_json(api.definition_json(d))
         return
@@ -81,7 +97,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     """
     from sopengine import api
 
-    results = api.validate(list(paths), settings().definitions)
+    results = api.validate(list(paths), _definitions_dir())
     failed = [r for r in results if not r.ok]
     if as_json:
         print_json([

@@ -217,7 +217,7 @@ class Step(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Step:
         if self.actor and self.actors:
-            raise ValueError("give either 'actor' or 'actors', not both")
+            raise ValueError("the row has both 'actor' and 'actors'; keep one ('actors' lists several lanes)")
         if self.kind is StepKind.decision:
             if self.next is not None:
                 raise ValueError("a decision goes on through its outcomes; remove 'next'")
@@ -231,9 +231,9 @@ class Step(_Model):
             if self.automatic:
                 raise ValueError("only a decision can be automatic; add 'kind: decision'")
         if not self.automatic and not self.lanes:
-            raise ValueError("a step needs an 'actor' (only an automatic decision may have none)")
+            raise ValueError("a step needs an 'actor'; add 'actor: <actor id>' (only an automatic decision may go without)")
         if self.no is None and not (self.kind is StepKind.decision and self.automatic):
-            raise ValueError("a step needs its row number 'no' (only an automatic gate may have none)")
+            raise ValueError("a step needs its row number; add 'no:' with the number the SOP prints (only an automatic decision may go without)")
         return self
 
 

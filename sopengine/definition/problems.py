@@ -191,13 +191,13 @@ def _explain(loc: tuple[Any, ...], err: dict[str, Any]) -> tuple[str, str]:
     if kind == "string_pattern_mismatch":
         return where, (f"{short(given)} is not a valid id; use lower-case letters, digits, '-' and '_', "
                        "starting with a letter or digit (e.g. 'kepala-bidang')")
-    if kind == "too_short":
+    if kind in ("too_short", "string_too_short"):
         if isinstance(given, str):
             return where, "must not be empty; write the text"
         return where, "needs at least one item; add one ('- ...')"
     if kind in ("greater_than_equal", "greater_than"):
         limit = err.get("ctx", {}).get("ge", err.get("ctx", {}).get("gt"))
-        return where, f"must be {limit} or more{_got(given)}"
+        return where, f"must be {limit} or more{_got(given)}; number the rows as the SOP does, from 1"
     if kind in ("value_error", "assertion_error"):
         text = err["msg"]
         for prefix in ("Value error, ", "Assertion failed, "):
@@ -243,6 +243,10 @@ def _type_hint(noun: str, given: Any, loc: tuple[Any, ...]) -> str:
         return "; write true or false (yes/no are text here)"
     if noun == "a whole number":
         return "; write a number such as 3, without quotes"
+    if loc == ("format",):
+        return "; this version of sopengine reads format 1"
+    if noun.startswith("'"):
+        return "; write one of these"
     return ""
 
 

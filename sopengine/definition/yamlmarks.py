@@ -57,7 +57,6 @@ _HINTS = [
     ("mapping values are not allowed", "put a text that contains ': ' in quotes"),
     ("could not find expected ':'", "write 'key: value', or put the text in quotes"),
     ("found undefined alias", "define the anchor (&name) before using *name"),
-    ("expected a single document", "a definition file holds one document; remove the second '---'"),
     ("found unexpected end of stream", "close the quote"),
     ("while scanning a quoted scalar", "close the quote"),
     ("found unknown escape character", "in double quotes write a backslash as \\\\, or use single quotes"),
@@ -77,25 +76,36 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     Mapping keys are text and must be unique. Dates and times stay the text they were
     written as: the SOP's header is kept verbatim. Raises :class:`YamlProblem`.
     """
-    loader = SopLoader(text)
+    try:
+        # The reader checks every character as the loader is made: a NUL fails right here.
+        loader = SopLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_problem(exc, text) from None
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+            if "expected a single document" in str(exc.context):
+                # PyYAML words this one backwards ("but found another document").
+                raise YamlProblem(
+                    "a second YAML document starts here; a definition file holds one document, "
+                    "so remove the '---' and what follows or move it to its own file",
+                    mark.line + 1 if mark else None,
+                ) from None
             line = mark.line + 1 if mark else None
             column = mark.column + 1 if mark else None
             where = f" at column {column}" if column else ""
+            # Where the unfinished construct began (an unclosed '[' or quote) is often the line to fix.
+            began = exc.context_mark
+            if exc.problem and exc.context and began is not None and mark is not None and began.line != mark.line:
+                reason += f" ({' '.join(str(exc.context).split())} that starts on line {began.line + 1})"
             raise YamlProblem(
                 f"syntax error{where}: {reason}; {_hint(reason, str(exc.context or ''))}", line, column
             ) from None
         except yaml.reader.ReaderError as exc:
-            line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
-            char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
-            raise YamlProblem(
-                f"the character {char} is not allowed in YAML; delete it or save the file as plain UTF-8 text", line
-            ) from None
+            raise _reader_problem(exc, text) from None
         except yaml.YAMLError as exc:
             raise YamlProblem(f"not valid YAML ({' '.join(str(exc).split())}); check the file's syntax") from None
         except RecursionError:
@@ -110,6 +120,17 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
             raise YamlProblem("the YAML is nested too deeply to be a definition; check the brackets") from None
     finally:
         loader.dispose()
+
+
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> YamlProblem:
+    line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+    char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+    return YamlProblem(
+        f"the control character {char} is not allowed in YAML; delete it (or save the file as plain UTF-8 text)", line
+    )
 
 
 class _Walker:
@@ -130,6 +151,12 @@ class _Walker:
         if id(node) in self.open:
             raise YamlProblem("an alias (*name) refers to a value that contains it; remove the alias",
                               node.start_mark.line + 1, field=path)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            # The safe loader would refuse these too; say so in the admin's words.
+            raise YamlProblem(
+                f"the tag {node.tag!r} is not allowed; definitions use plain YAML only (remove the tag)",
+                node.start_mark.line + 1, node.start_mark.column + 1,
+            )
         if isinstance(node, yaml.MappingNode):
             self.open.add(id(node))
             result: dict[str, Any] = {}

@@ -1,0 +1,138 @@
+"""Reading the SOP's waktu column: every accepted form, and the texts refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from sopengine.definition.durations import DurationError, format_duration, parse_duration
+
+
+def d(days: int = 0, minutes: int = 0, calendar: bool = False) -> dict[str, int | bool]:
+    return {"days": days, "minutes": minutes, "calendar": calendar}
+
+
+ACCEPTED = [
+    # Indonesian, as SOPs print it
+    ("15 Menit", d(minutes=15)),
+    ("30 menit", d(minutes=30)),
+    ("5 mnt", d(minutes=5)),
+    ("2 jam", d(minutes=120)),
+    ("1 jam 30 menit", d(minutes=90)),
+    ("1 jam dan 30 menit", d(minutes=90)),
+    ("1,5 jam", d(minutes=90)),
+    ("setengah jam", d(minutes=30)),
+    ("2 Hari", d(days=2)),
+    ("120 Hari", d(days=120)),
+    ("3 hari kerja", d(days=3)),
+    ("2 hari kalender", d(days=2, calendar=True)),
+    ("2 (dua) hari", d(days=2)),
+    ("dua hari", d(days=2)),
+    ("1 minggu", d(days=5)),
+    ("2 pekan", d(days=10)),
+    ("2 minggu kalender", d(days=14, calendar=True)),
+    ("2 jam kerja", d(minutes=120)),
+    ("Paling lambat 17 hari kerja", d(days=17)),
+    ("selambat-lambatnya 3 hari", d(days=3)),
+    ("Maksimal 2 jam", d(minutes=120)),
+    ("  15   Menit. ", d(minutes=15)),
+    # English
+    ("15 minutes", d(minutes=15)),
+    ("1 minute", d(minutes=1)),
+    ("45 min", d(minutes=45)),
+    ("1 hour", d(minutes=60)),
+    ("2 hours and 15 minutes", d(minutes=135)),
+    ("1.5 hours", d(minutes=90)),
+    ("3 days", d(days=3)),
+    ("3 working days", d(days=3)),
+    ("3 business days", d(days=3)),
+    ("2 calendar days", d(days=2, calendar=True)),
+    ("4 days calendar", d(days=4, calendar=True)),
+    ("1 week", d(days=5)),
+    ("two days", d(days=2)),
+    ("at most 10 working days", d(days=10)),
+    ("within 2 days", d(days=2)),
+    # ISO 8601
+    ("PT15M", d(minutes=15)),
+    ("pt2h", d(minutes=120)),
+    ("PT1H30M", d(minutes=90)),
+    ("P2D", d(days=2)),
+    ("P1W", d(days=5)),
+    ("P1DT2H", d(days=1, minutes=120)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ACCEPTED)
+def test_accepted(text: str, expected: dict[str, int | bool]) -> None:
+    assert parse_duration(text) == expected
+
+
+REFUSED = [
+    # windows: when, not how long
+    ("Setiap Saat", "says when the step may be done", True),
+    ("setiap saat", "says when the step may be done", True),
+    ("Pada hari dan jam kerja", "says when the step may be done", True),
+    ("Pada hari kerja", "says when the step may be done", True),
+    ("jam kerja", "says when the step may be done", True),
+    ("Sewaktu-waktu", "says when the step may be done", True),
+    ("any time", "says when the step may be done", True),
+    # ranges
+    ("15-30 menit", "is a range", False),
+    ("15 – 30 menit", "is a range", False),
+    ("1 s.d. 2 hari", "is a range", False),
+    ("2 sampai 3 hari", "is a range", False),
+    # unknown units
+    ("15 detik", "unknown unit of time 'detik'", False),
+    ("2 bulan", "unknown unit of time 'bulan'", False),
+    ("3 tahun", "unknown unit of time 'tahun'", False),
+    ("10 seconds", "unknown unit of time 'seconds'", False),
+    # not a duration at all
+    ("", "waktu is empty", False),
+    ("menit", "cannot read 'menit' as a duration", False),
+    ("segera sekali", "cannot read", False),
+    ("beberapa hari", "no number before 'hari'", False),
+    ("15 menit lalu 2 jam", "unexpected 'lalu'", False),
+    ("0 menit", "is no time at all", False),
+    ("1.5 hari", "days must be whole numbers", False),
+    ("1,25 menit", "give minutes as a whole number", False),
+    ("2 hari kalender 3 jam", "mixes calendar days with office time", False),
+    ("1 hari kerja dan 2 hari kalender", "mixes working and calendar days", False),
+    ("99999 hari", "longer than the engine counts", False),
+    ("9999999999 menit", "too long a time", False),
+    # ISO forms with units the engine does not count
+    ("P1Y", "not an ISO 8601 duration this engine reads", False),
+    ("P1M", "not an ISO 8601 duration this engine reads", False),
+    ("PT30S", "not an ISO 8601 duration this engine reads", False),
+    ("PT", "not an ISO 8601 duration this engine reads", False),
+    ("P1DT", "not an ISO 8601 duration this engine reads", False),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment", "window"), REFUSED)
+def test_refused(text: str, fragment: str, window: bool) -> None:
+    with pytest.raises(DurationError) as info:
+        parse_duration(text)
+    assert fragment in str(info.value)
+    assert info.value.window is window
+    assert "\n" not in str(info.value)
+
+
+def test_a_duration_error_is_a_value_error() -> None:
+    # Callers that only know ValueError (pydantic validators) still catch it.
+    with pytest.raises(ValueError, match="unknown unit"):
+        parse_duration("3 detik")
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (d(minutes=15), "15 min"),
+        (d(minutes=90), "1 h 30 min"),
+        (d(minutes=120), "2 h"),
+        (d(days=1), "1 working day"),
+        (d(days=2, calendar=True), "2 calendar days"),
+        (d(days=1, minutes=30), "1 working day 30 min"),
+        (None, "-"),
+    ],
+)
+def test_format_duration(duration: dict | None, text: str) -> None:
+    assert format_duration(duration) == text
