@@ -462,7 +462,7 @@ class _Builder:
             elif e.kind == "adjacent":
                 self.route_adjacent(e)
         # Long arrows last, shortest first, so that short loops get the tracks nearest them.
-        longs = sorted((e for e in edges if e.kind == "long"), key=lambda e: (abs(e.target - e.source), e.source))
+        longs = sorted((e for e in edges if e.kind == "long"), key=lambda e: (abs((e.target or 0) - e.source), e.source))
         for e in longs:
             self.route_long(e)
 
@@ -485,7 +485,7 @@ class _Builder:
                     e.exit, e.end_lane = self.end_place(i, used)
                     used.add(e.exit)
             for e in out:
-                if e.kind in ("adjacent", "end"):
+                if e.kind in ("adjacent", "end") or e.target is None:
                     continue
                 if not decision:
                     # A process leaves by its bottom, except when it loops back up.
