@@ -1,0 +1,117 @@
+"""The step path stays light: what ``sopengine complete``, ``decide``, ``status`` and ``--help`` import.
+
+Each command runs in a fresh interpreter under ``python -X importtime`` on a real database,
+and the modules it imported are read from that report. pydantic, sqlite-utils, rich,
+holidays and jinja2 each cost more to import than a whole step takes; they belong to
+validation, admin queries, tables, calendars and rendering, never to a step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sopengine import runs
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFINITIONS = ROOT / "definitions"
+HEAVY = {"pydantic", "sqlite_utils", "rich", "holidays", "jinja2"}
+NOW = "2026-10-05T09:00"
+
+
+def imported(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Run ``python -X importtime -m sopengine ARGS``; the names of every module it imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sopengine", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )
+    names = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.add(name)
+    return names, proc
+
+
+def heavy(names: set[str]) -> set[str]:
+    return {n for n in names if n.split(".")[0] in HEAVY}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "runs.db"
+
+
+def common(db: Path) -> list[str]:
+    """The global options, given before the command name (every command accepts them there)."""
+    return ["--db", str(db), "--definitions", str(DEFINITIONS), "--now", NOW, "--by", "Agus"]
+
+
+def errors(proc: subprocess.CompletedProcess[str]) -> str:
+    """stderr without the import report, for assertion messages."""
+    return "\n".join(line for line in proc.stderr.splitlines() if not line.startswith("import time:"))[-500:]
+
+
+def test_complete_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) -> None:
+    run_id = runs.start_run("pengumpulan-data", db=db, definitions=DEFINITIONS, period="2026-10", by="Agus", now="2026-10-05T08:00")["run_id"]
+    for extra in ([], ["--json"]):
+        names, proc = imported([*common(db), "complete", run_id, *extra], tmp_path)
+        assert proc.returncode == 0, errors(proc)
+        # the report is read: the step's own modules are in it
+        assert {"sopengine.runs", "sopengine.store", "transitions", "sqlite3"} <= names
+        assert heavy(names) == set(), f"complete {extra} imported {sorted(heavy(names))}"
+    with sqlite3.connect(db) as con:
+        done = [r[0] for r in con.execute("SELECT step_id FROM tasks WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,))]
+    assert done == ["kumpulkan-data", "rekap-laporan"]
+
+
+def test_decide_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) -> None:
+    run_id = runs.start_run("surat-keluar", db=db, definitions=DEFINITIONS, by="Agus", now="2026-10-05T08:00")["run_id"]
+    runs.complete(db, run_id, by="Agus", now="2026-10-05T08:10")
+    runs.complete(db, run_id, by="Agus", now="2026-10-05T08:20")
+    names, proc = imported([*common(db), "decide", run_id, "Ya"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert "Decided Ya" in proc.stdout
+    assert heavy(names) == set(), f"decide imported {sorted(heavy(names))}"
+    names, proc = imported([*common(db), "decide", run_id, "Tidak", "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert json.loads(proc.stdout)["outcome"] == "Tidak"
+    assert heavy(names) == set(), f"decide --json imported {sorted(heavy(names))}"
+
+
+def test_status_json_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) -> None:
+    run_id = runs.start_run("pengumpulan-data", db=db, definitions=DEFINITIONS, period="2026-10", by="Agus", now="2026-10-05T08:00")["run_id"]
+    names, proc = imported([*common(db), "status", run_id, "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert json.loads(proc.stdout)["run_id"] == run_id
+    assert heavy(names) == set(), f"status RUN --json imported {sorted(heavy(names))}"
+    names, proc = imported([*common(db), "status", "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert [r["run_id"] for r in json.loads(proc.stdout)] == [run_id]
+    assert heavy(names) == set(), f"status --json imported {sorted(heavy(names))}"
+
+
+def test_status_tables_import_rich_and_nothing_else_heavy(db: Path, tmp_path: Path) -> None:
+    # Human status output is a rich table by design; the other heavy libraries stay out.
+    run_id = runs.start_run("pengumpulan-data", db=db, definitions=DEFINITIONS, period="2026-10", by="Agus", now="2026-10-05T08:00")["run_id"]
+    names, proc = imported([*common(db), "status", run_id], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert run_id in proc.stdout
+    assert {n.split(".")[0] for n in heavy(names)} <= {"rich"}, f"status RUN imported {sorted(heavy(names))}"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["complete", "--help"], ["decide", "--help"], ["status", "--help"]])
+def test_help_imports_none_of_the_heavy_libraries(args: list[str], tmp_path: Path) -> None:
+    names, proc = imported(args, tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert "Usage:" in proc.stdout
+    assert "click" in names
+    assert heavy(names) == set(), f"{' '.join(args)} imported {sorted(heavy(names))}"
