@@ -1,0 +1,446 @@
+"""Actual time against standard time, per step, per run and across runs.
+
+Every visit of a step (one task row: a correction loop makes several per run) is
+measured with its run's own calendar snapshot: the office time from opening to
+completion, or the elapsed time for a step measured in *hari kalender*. Its *allowed*
+time is the same count from opening to its due time, so "30 Menit" allows 1,800 s and
+"2 Hari" the office time of two working days. A visit is *late* when it was completed
+after its due time, and *overdue* when it is still open past it.
+
+:func:`monitoring` fills the form of Permenpan RB 35/2012 (Tabel 7, Monitoring
+Pelaksanaan SOP AP) per SOP from that evidence; :data:`RULE` states how a step is judged.
+Plain ``sqlite3`` through the store; ``yaml`` is imported only to read an SOP's header
+for the form.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sopengine import clock
+from sopengine.errors import InputError
+from sopengine.runs import _calendar, _now
+from sopengine.store import Store
+
+__all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "monitoring", "report"]
+
+BAIK = "Berjalan dengan baik"
+TIDAK_BAIK = "Tidak berjalan dengan baik"
+
+#: A step is judged "Tidak berjalan dengan baik" when more than LATE_SHARE of its judged
+#: visits were late (as a fraction: numerator, denominator).
+LATE_SHARE = (1, 5)
+
+RULE = (
+    f"A step is '{TIDAK_BAIK}' when more than a fifth of its judged visits were late, or when the "
+    f"median time of its completed visits exceeds its standard time; otherwise '{BAIK}'. A visit is "
+    "judged once it is completed or still open past its due time; times are office time by the "
+    "run's calendar (elapsed time for hari kalender steps)."
+)
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """One task row, measured."""
+
+    run_id: str
+    step_id: str
+    part: int
+    actor: str | None
+    done: bool
+    taken: int | None  # seconds from opening to completion; None while open
+    allowed: int | None  # seconds from opening to the due time; None for an untimed step
+    late: bool  # completed after its due time
+    overdue: bool  # still open past its due time
+
+
+def _span(cal: Any, start: datetime, end: datetime, calendar_days: bool) -> int:
+    if calendar_days or cal is None:
+        return max(0, (end - start) // timedelta(seconds=1))
+    return cal.working_seconds(start, end)
+
+
+def _median(values: list[int]) -> int | None:
+    """The median in whole seconds: for an even count, the mean of the middle two, rounded down."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    n = len(ordered)
+    return (ordered[(n - 1) // 2] + ordered[n // 2]) // 2
+
+
+def _summary(visits: list[_Visit]) -> dict[str, Any]:
+    """Visits, lateness and times of a group of visits (one step, one run or many)."""
+    done = [v for v in visits if v.done]
+    rounds: dict[tuple[str, int], int] = defaultdict(int)
+    for v in visits:
+        rounds[(v.run_id, v.part)] += 1
+    times = [v.taken for v in done if v.taken is not None]
+    allowed = [v.allowed for v in visits if v.allowed is not None]
+    return {
+        "visits": len(done),
+        "late": sum(v.late for v in done),
+        "open": len(visits) - len(done),
+        "open_overdue": sum(v.overdue for v in visits),
+        "median_seconds": _median(times),
+        "max_seconds": max(times) if times else None,
+        "standard_seconds": _median(allowed),
+        "corrections": sum(n - 1 for n in rounds.values()),
+        "runs": len({v.run_id for v in visits}),
+    }
+
+
+def judge(row: dict[str, Any]) -> tuple[str | None, str, str]:
+    """``(penilaian, catatan, tindakan)`` for a step's figures, by :data:`RULE`.
+
+    ``row`` carries the keys of a report step row: ``visits``, ``late``,
+    ``open_overdue``, ``median_seconds``, ``standard_seconds``, ``corrections``,
+    ``waktu`` and ``actor_name``. ``penilaian`` is None when there is no evidence.
+    """
+    judged = row["visits"] + row["open_overdue"]
+    late = row["late"] + row["open_overdue"]
+    if judged == 0:
+        return None, "Not carried out in the runs assessed.", "-"
+    notes = [f"{late} of {judged} visit{'s' if judged != 1 else ''} late"]
+    median, standard = row["median_seconds"], row["standard_seconds"]
+    waktu = row.get("waktu") or "its standard time"
+    if median is not None:
+        against = f"against {waktu}" if standard is not None else "(no standard time)"
+        notes.append(f"median {clock.format_seconds(median)} {against}")
+    if row["open_overdue"]:
+        notes.append(f"{row['open_overdue']} still open past due")
+    if row["corrections"]:
+        notes.append(f"{row['corrections']} correction round{'s' if row['corrections'] != 1 else ''}")
+    too_late = late * LATE_SHARE[1] > judged * LATE_SHARE[0]
+    too_slow = median is not None and standard is not None and median > standard
+    if not (too_late or too_slow):
+        return BAIK, "; ".join(notes), "-"
+    who = row.get("actor_name") or "the officials"
+    action = (
+        f"Find out why {who} needs more than {waktu} (workload, absence, missing inputs) and act on it;"
+        " if the standard time cannot be met, revise the SOP's Waktu."
+    )
+    if row["corrections"]:
+        action += " Reduce the correction rounds: agree on the content before the first submission."
+    return TIDAK_BAIK, "; ".join(notes), action
+
+
+# -- reading the evidence --------------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    run: str | None
+    definition: str | None
+    period: str | None
+    since: datetime | None
+    until: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "run": self.run, "definition": self.definition, "period": self.period,
+            "since": clock.iso(self.since), "until": clock.iso(self.until),
+        }
+
+
+def _scope(
+    run: str | None, definition: str | None, period: str | None,
+    since: datetime | str | None, until: datetime | str | None,
+) -> _Scope:
+    if run and (definition or period or since or until):
+        raise InputError("--run names one run; leave out --definition, --period, --since and --until")
+    if period and not definition:
+        raise InputError("--period needs --definition: say which SOP's period to report on")
+    if period:
+        from sopengine.period import normalise
+
+        period = normalise(period)
+
+    def read(value: datetime | str | None, end: bool) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return value
+        return clock.parse_time(value, end_of_day=end)
+
+    start, stop = read(since, False), read(until, True)
+    if start and stop and stop <= start:
+        raise InputError(f"--until ({clock.local(stop)}) is not after --since ({clock.local(start)}); swap them")
+    return _Scope(run, definition, period, start, stop)
+
+
+def _runs(store: Store, scope: _Scope) -> list[dict[str, Any]]:
+    if scope.run:
+        return [store.run(scope.run)]
+    sql, args = "SELECT * FROM runs", []
+    if scope.definition:
+        sql += " WHERE definition_id = ?"
+        args.append(scope.definition)
+        if scope.period:
+            sql += " AND period = ?"
+            args.append(scope.period)
+    cur = store.conn.execute(sql + " ORDER BY started_at, id", args)
+    cols = [c[0] for c in cur.description]
+    runs = [dict(zip(cols, r)) for r in cur.fetchall()]
+    if scope.definition and not runs and not scope.period:
+        known = [r for (r,) in store.conn.execute("SELECT DISTINCT definition_id FROM runs ORDER BY 1")]
+        raise InputError(
+            f"no runs of SOP {scope.definition!r} in {store.path}; SOPs with runs: {', '.join(known) or 'none'}"
+        )
+    return runs
+
+
+def _tasks(store: Store, run_ids: list[str], scope: _Scope) -> dict[str, list[tuple[Any, ...]]]:
+    by_run: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    extra, extra_args = "", []
+    if scope.since:
+        extra += " AND opened_at >= ?"
+        extra_args.append(clock.iso(scope.since))
+    if scope.until:
+        extra += " AND opened_at < ?"
+        extra_args.append(clock.iso(scope.until))
+    for start in range(0, len(run_ids), 500):  # SQLite limits the number of parameters
+        chunk = run_ids[start:start + 500]
+        for row in store.conn.execute(
+            "SELECT run_id, step_id, part, actor, state, opened_at, due_at, closed_at FROM tasks"
+            f" WHERE run_id IN ({','.join('?' * len(chunk))}) AND state IN ('done', 'open'){extra} ORDER BY id",
+            (*chunk, *extra_args),
+        ):
+            by_run[row[0]].append(row)
+    return by_run
+
+
+def _measure(row: tuple[Any, ...], cal: Any, step: dict[str, Any], at: datetime) -> _Visit:
+    run_id, step_id, part, actor, state, opened_at, due_at, closed_at = row
+    calendar_days = bool(step.get("duration") and step["duration"].get("calendar"))
+    opened = clock.from_iso(opened_at)
+    due = clock.from_iso(due_at)
+    closed = clock.from_iso(closed_at)
+    assert opened is not None
+    done = state == "done"
+    return _Visit(
+        run_id=run_id, step_id=step_id, part=part, actor=actor, done=done,
+        taken=_span(cal, opened, closed, calendar_days) if done and closed else None,
+        allowed=_span(cal, opened, due, calendar_days) if due else None,
+        late=bool(done and due and closed and closed > due),
+        overdue=bool(not done and due and at > due),
+    )
+
+
+def _step_row(compiled: dict[str, Any], step_id: str, part: int, actor: str | None, visits: list[_Visit]) -> dict[str, Any]:
+    step = compiled["steps"].get(step_id, {})
+    calendar_days = bool(step.get("duration") and step["duration"].get("calendar"))
+    row = {
+        "definition": compiled["id"],
+        "step": step_id,
+        "no": step.get("no"),
+        "kegiatan": step.get("kegiatan"),
+        "kind": step.get("kind"),
+        "part": part + 1,
+        "actor": actor,
+        "actor_name": compiled["actors"].get(actor or "", {}).get("name"),
+        "waktu": step.get("waktu"),
+        "counted_in": "calendar" if calendar_days else "working",
+    }
+    row.update(_summary(visits))
+    return row
+
+
+def _ordered(compiled: dict[str, Any], visits: list[_Visit]) -> list[tuple[str, int, str | None, list[_Visit]]]:
+    """Visits grouped by (step, lane), in the SOP's row order."""
+    groups: dict[tuple[str, int], list[_Visit]] = defaultdict(list)
+    for v in visits:
+        groups[(v.step_id, v.part)].append(v)
+    rank = {sid: i for i, sid in enumerate(compiled["order"])}
+    keys = sorted(groups, key=lambda k: (rank.get(k[0], len(rank)), k[1]))
+    return [(sid, part, groups[(sid, part)][0].actor, groups[(sid, part)]) for sid, part in keys]
+
+
+@dataclass
+class _Evidence:
+    at: datetime
+    scope: _Scope
+    runs: list[dict[str, Any]]  # run rows with "compiled", "visits" and "cal" added
+    compiled: dict[str, dict[str, Any]]  # definition id -> latest compiled form among the runs
+    sources: dict[str, str | None]  # definition id -> the YAML text of that version
+
+
+def _evidence(
+    db: str | Path, run: str | None, definition: str | None, period: str | None,
+    since: datetime | str | None, until: datetime | str | None, now: datetime | str | None,
+) -> _Evidence:
+    scope = _scope(run, definition, period, since, until)
+    store = Store(db)
+    try:
+        at = _now(now)
+        runs = _runs(store, scope)
+        tasks = _tasks(store, [r["id"] for r in runs], scope)
+        compiled_by_hash: dict[str, dict[str, Any]] = {}
+        latest: dict[str, dict[str, Any]] = {}
+        sources: dict[str, str | None] = {}
+        kept = []
+        for r in runs:
+            compiled = compiled_by_hash.get(r["definition_hash"])
+            if compiled is None:
+                compiled = compiled_by_hash[r["definition_hash"]] = store.compiled(r["definition_hash"])
+            cal = _calendar(store, r["calendar_hash"])
+            rows = tasks.get(r["id"], [])
+            if not rows and (scope.since or scope.until):
+                continue  # nothing of this run happened in the window
+            r["compiled"], r["cal"] = compiled, cal
+            r["visits"] = [_measure(t, cal, compiled["steps"].get(t[1], {}), at) for t in rows]
+            if latest.get(compiled["id"]) is not compiled:  # runs come by start time: the last one wins
+                latest[compiled["id"]] = compiled
+                found = store.definition_source(r["definition_hash"])
+                sources[compiled["id"]] = found["source"] if found else None
+            kept.append(r)
+        return _Evidence(at, scope, kept, latest, sources)
+    finally:
+        store.close()
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def report(
+    db: str | Path,
+    *,
+    run: str | None = None,
+    definition: str | None = None,
+    period: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    now: datetime | str | None = None,
+) -> dict[str, Any]:
+    """Standard against actual time per step: per run (``runs[].steps``) and across runs (``steps``).
+
+    Scope: one ``run``; or the runs of a ``definition`` (one ``period`` of it); and/or the
+    visits opened between ``since`` (inclusive) and ``until`` (exclusive; a date alone
+    covers that whole day). No scope means every run in the database. Open visits count
+    as ``open`` (and ``open_overdue`` once past due) at ``now``; times (median, maximum)
+    come from completed visits only. ``corrections`` counts the visits of a step beyond
+    the first in each run.
+    """
+    ev = _evidence(db, run, definition, period, since, until, now)
+    runs_out = []
+    across: dict[tuple[str, str, int], list[_Visit]] = defaultdict(list)
+    actors: dict[tuple[str, str, int], str | None] = {}
+    for r in ev.runs:
+        compiled, cal = r["compiled"], r["cal"]
+        started = clock.from_iso(r["started_at"])
+        finished = clock.from_iso(r["finished_at"]) or ev.at
+        assert started is not None
+        deadline = compiled.get("deadline") or {}
+        due = clock.from_iso(r["due_at"])
+        end = finished if r["status"] != "active" else ev.at
+        runs_out.append({
+            "run_id": r["id"],
+            "definition": r["definition_id"],
+            "title": compiled["title"],
+            "period": r["period"],
+            "status": r["status"],
+            "started_at": r["started_at"],
+            "finished_at": r["finished_at"],
+            "taken_seconds": _span(cal, started, finished, False),
+            "due_at": r["due_at"],
+            "deadline": compiled.get("deadline_text"),
+            "deadline_late_by": (
+                cal.late_by(due, end, calendar_days=bool(deadline.get("calendar"))) if due and cal is not None else 0
+            ),
+            "steps": [_step_row(compiled, sid, part, actor, vs) for sid, part, actor, vs in _ordered(compiled, r["visits"])],
+        })
+        for v in r["visits"]:
+            across[(compiled["id"], v.step_id, v.part)].append(v)
+            actors.setdefault((compiled["id"], v.step_id, v.part), v.actor)
+    steps_out = []
+    for def_id, compiled in ev.compiled.items():
+        mine = [v for (d, _, _), vs in across.items() if d == def_id for v in vs]
+        for sid, part, actor, vs in _ordered(compiled, mine):
+            steps_out.append(_step_row(compiled, sid, part, actor, vs))
+    return {
+        "now": clock.iso(ev.at),
+        "scope": ev.scope.as_json(),
+        "runs": runs_out,
+        "steps": steps_out,
+    }
+
+
+# -- the monitoring form ---------------------------------------------------------------------------
+
+
+def _header(text: str | None) -> dict[str, Any]:
+    """The ``header`` block of a definition's YAML text (empty when it cannot be read)."""
+    if not text:
+        return {}
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    header = data.get("header") if isinstance(data, dict) else None
+    return header if isinstance(header, dict) else {}
+
+
+def monitoring(
+    db: str | Path,
+    *,
+    run: str | None = None,
+    definition: str | None = None,
+    period: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    now: datetime | str | None = None,
+) -> list[dict[str, Any]]:
+    """The monitoring form (Permenpan RB 35/2012, Tabel 7) per SOP, filled from the runs in scope.
+
+    One form per SOP with runs in the scope (same scope arguments as :func:`report`), one
+    row per numbered row of the SOP (No, Prosedur = the kegiatan), judged by :data:`RULE`
+    over all its visits in those runs (all lanes of a multi-actor row together).
+    """
+    ev = _evidence(db, run, definition, period, since, until, now)
+    forms = []
+    for def_id, compiled in ev.compiled.items():
+        runs = [r for r in ev.runs if r["definition_id"] == def_id]
+        visits = [v for r in runs for v in r["visits"]]
+        header = _header(ev.sources.get(def_id))
+        rows = []
+        for sid in compiled["order"]:
+            step = compiled["steps"][sid]
+            if step.get("no") is None:
+                continue  # an unnumbered gate is not a row of the SOP's table
+            mine = [v for v in visits if v.step_id == sid]
+            lanes = step.get("lanes") or []
+            figures = _step_row(compiled, sid, 0, lanes[0] if lanes else None, mine)
+            figures["actor_name"] = " / ".join(
+                compiled["actors"].get(a, {}).get("name", a) for a in lanes
+            ) or None
+            penilaian, catatan, tindakan = judge(figures)
+            rows.append({
+                "no": step["no"],
+                "prosedur": step["kegiatan"],
+                "penilaian": penilaian,
+                "catatan": catatan,
+                "tindakan": tindakan,
+                "step": sid,
+                "evidence": {k: figures[k] for k in (
+                    "waktu", "standard_seconds", "visits", "late", "open", "open_overdue",
+                    "median_seconds", "max_seconds", "corrections", "counted_in",
+                )},
+            })
+        forms.append({
+            "definition": def_id,
+            "title": compiled["title"],
+            "nomor": header.get("nomor"),
+            "unit": header.get("unit"),
+            "instansi": header.get("instansi"),
+            "runs": len(runs),
+            "periods": sorted({r["period"] for r in runs if r["period"]}),
+            "scope": ev.scope.as_json(),
+            "now": clock.iso(ev.at),
+            "rule": RULE,
+            "rows": rows,
+        })
+    return forms
