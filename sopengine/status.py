@@ -112,6 +112,8 @@ def run_status(
     """One run: its state, open steps (with due times and lateness), timeline and assignments."""
     store = Store(db)
     try:
+        # One read transaction: every row comes from the same moment, never half a change.
+        store.conn.execute("BEGIN")
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
         cal = _calendar(store, run["calendar_hash"])
@@ -169,6 +171,7 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
     """Every active run (every run with ``include_closed``) with its open steps."""
     store = Store(db)
     try:
+        store.conn.execute("BEGIN")  # one snapshot, as in run_status
         out = []
         compiled_cache: dict[str, dict[str, Any]] = {}
         for run in store.runs(include_closed):
@@ -200,6 +203,7 @@ def inbox(
     """Open steps waiting for a person (through their roles in each run) or a role; oldest first."""
     store = Store(db)
     try:
+        store.conn.execute("BEGIN")  # one snapshot, as in run_status
         rows = store.open_tasks_all()
         roles_by_run: dict[str, set[str]] = {}
         if person:
