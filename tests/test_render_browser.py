@@ -209,13 +209,15 @@ def test_the_document_in_chromium(browser: Any, name: str, tmp_path: Path) -> No
 # -- Mermaid -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mermaid_js(request: pytest.FixtureRequest) -> Path:
+def mermaid_js(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     if MERMAID_JS:
         path = Path(MERMAID_JS)
         if not path.is_file():
             pytest.fail(f"SOPENGINE_MERMAID_JS={MERMAID_JS} is not a file")
         return path
-    folder = Path(request.config.cache.mkdir("mermaid-npm"))
+    # pytest's cache keeps the package between runs; without the cache plugin, a temporary folder
+    cache = getattr(request.config, "cache", None)
+    folder = Path(cache.mkdir("mermaid-npm")) if cache is not None else tmp_path_factory.mktemp("mermaid-npm")
     path = folder / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
     if path.is_file():
         return path
