@@ -1,0 +1,329 @@
+"""Commands about time: overdue, calendar, report."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Any
+
+import click
+
+from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+
+EXIT_OVERDUE = 3
+"""Exit code of ``overdue --fail-if-any`` when something is overdue."""
+
+
+def _late_text(row: dict[str, Any]) -> str:
+    from sopengine.clock import format_seconds
+
+    text = format_seconds(row["late_by"])
+    return f"{text} (calendar)" if row["counted_in"] == "calendar" else text
+
+
+def _who(actor_name: str | None, actor: str | None, assigned: list[str]) -> str:
+    who = actor_name or actor or "-"
+    return f"{who} ({', '.join(assigned)})" if assigned else who
+
+
+# -- overdue ---------------------------------------------------------------------------------------
+
+
+@click.command("overdue")
+@click.option("--actor", metavar="ROLE", help="Only steps of this role (its id or its name as the SOP writes it).")
+@click.option("--person", metavar="NAME", help="Only steps of roles this person is assigned to in the run.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N most overdue only.")
+@click.option("--fail-if-any", is_flag=True, help="Exit with code 3 when anything is overdue (for cron and scripts).")
+@global_options(names=("db", "now"))
+@json_option
+def overdue_cmd(actor: str | None, person: str | None, limit: int | None, fail_if_any: bool, as_json: bool) -> None:
+    """List open steps past their due time, most overdue first, and runs past their deadline.
+
+    Lateness is office time counted by each run's own calendar (elapsed time for steps in
+    hari kalender). With --fail-if-any the exit code is 3 when the list is not empty, so a
+    cron job can send the output to someone.
+
+    Example:
+
+        sopengine overdue --actor kepala-bidang --fail-if-any
+    """
+    from sopengine import clock
+    from sopengine.overdue import overdue
+
+    s = settings()
+    rows = overdue(s.db_path, now=s.now, actor=actor, person=person, limit=limit)
+    if as_json:
+        print_json(rows)
+    elif not rows:
+        note(f"Nothing is overdue at {clock.local(clock.now(s.now))}.")
+    else:
+        _print_overdue(rows, clock.local(clock.now(s.now)))
+    if fail_if_any and rows:
+        sys.exit(EXIT_OVERDUE)
+
+
+def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
+    from rich.table import Table
+
+    from sopengine import clock
+
+    steps = [r for r in rows if r["kind"] == "step"]
+    deadlines = [r for r in rows if r["kind"] == "deadline"]
+    out = console()
+    if steps:
+        table = Table(title=f"Overdue steps at {at}", title_justify="left")
+        for col in ("Late by", "Due", "Run", "SOP", "Period", "No", "Kegiatan", "Waktu", "Who must act"):
+            table.add_column(col)
+        for r in steps:
+            kegiatan = r["kegiatan"] or r["step"]
+            if r["iteration"] and r["iteration"] > 1:
+                kegiatan += f" (round {r['iteration']})"
+            table.add_row(
+                _late_text(r), clock.local(r["due_at"]), r["run_id"], r["definition"], r["period"] or "-",
+                str(r["no"] or ""), kegiatan, r["waktu"] or "-", _who(r["actor_name"], r["actor"], r["assigned"]),
+            )
+        out.print(table)
+    if deadlines:
+        table = Table(title=f"Runs past their deadline at {at}", title_justify="left")
+        for col in ("Late by", "Deadline", "Run", "SOP", "Period", "Batas waktu", "Waiting on"):
+            table.add_column(col)
+        for r in deadlines:
+            waiting = "; ".join(
+                f"{w['no'] or w['step']}: {_who(w['actor_name'], w['actor'], w['assigned'])}" for w in r["waiting_on"]
+            ) or "-"
+            table.add_row(
+                _late_text(r), clock.local(r["due_at"]), r["run_id"], r["definition"], r["period"] or "-",
+                r["waktu"] or "-", waiting,
+            )
+        out.print(table)
+    note(f"{len(steps)} overdue step(s), {len(deadlines)} run(s) past their deadline.")
+
+
+# -- calendar --------------------------------------------------------------------------------------
+
+
+def calendar_view(option: str | None, definitions: str | None, year: int | None, now: str | None) -> dict[str, Any]:
+    """The calendar in force for ``year`` as plain data: where it came from, hours, closed days."""
+    from sopengine import clock
+    from sopengine.calendar import DAY_NAMES_ID, WEEKDAYS, load_calendar, resolve_calendar_path
+    from sopengine.definition.catalog import search_dirs
+
+    path = resolve_calendar_path(option, [p for p, _ in search_dirs(definitions)])
+    if year is None:
+        # The year is read in the default zone first; the calendar's own zone rarely differs by a year.
+        year = clock.now(now).astimezone(clock.zone()).year
+    cal = load_calendar(path, years=[year])
+    return {
+        "year": year,
+        "source": str(path) if path else "packaged default",
+        "file": str(path) if path else None,
+        "timezone": cal.zone,
+        "hours": [
+            {"weekday": WEEKDAYS[i], "day": day, "hours": None if span == "tutup" else span}
+            for i, (day, span) in enumerate(cal.describe_hours())
+        ],
+        "closed": [
+            {"date": d.isoformat(), "day": DAY_NAMES_ID[d.weekday()], "name": name} for d, name in cal.closed_days(year)
+        ],
+        "open": [
+            {"date": d.isoformat(), "day": DAY_NAMES_ID[d.weekday()], "name": name,
+             "hours": "–".join(f"{t:%H:%M}" for t in cal.hours_on(d) or ())}
+            for d, name in cal.extra_working_days(year)
+        ],
+    }
+
+
+@click.command("calendar")
+@click.option("--year", type=click.IntRange(1, 9998), metavar="YEAR", help="Year to list (default: this year).")
+@global_options(names=("definitions", "calendar", "now"))
+@json_option
+def calendar_cmd(year: int | None, as_json: bool) -> None:
+    """Show the working calendar in force: office hours and the days the office is closed.
+
+    The calendar file is --calendar FILE (or SOPENGINE_CALENDAR), else calendar.yaml in the
+    definitions folder, else the packaged default. Holidays on a weekend are listed too.
+
+    Example:
+
+        sopengine calendar --year 2026
+    """
+    s = settings()
+    view = calendar_view(s.calendar, s.definitions, year, s.now)
+    if as_json:
+        print_json(view)
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(f"Working calendar {view['year']} — {view['source']} ({view['timezone']})")
+    hours = Table(title="Jam kerja", title_justify="left")
+    hours.add_column("Hari")
+    hours.add_column("Jam")
+    for h in view["hours"]:
+        hours.add_row(h["day"], h["hours"] or "tutup")
+    out.print(hours)
+    closed = Table(title=f"Hari libur dan cuti bersama {view['year']}", title_justify="left")
+    for col in ("Tanggal", "Hari", "Keterangan"):
+        closed.add_column(col)
+    for c in view["closed"]:
+        closed.add_row(c["date"], c["day"], c["name"])
+    out.print(closed)
+    if view["open"]:
+        extra = Table(title=f"Hari kerja tambahan {view['year']}", title_justify="left")
+        for col in ("Tanggal", "Hari", "Jam", "Keterangan"):
+            extra.add_column(col)
+        for o in view["open"]:
+            extra.add_row(o["date"], o["day"], o["hours"], o["name"])
+        out.print(extra)
+    note(f"{len(view['closed'])} closed day(s) in {view['year']}.")
+
+
+# -- report ----------------------------------------------------------------------------------------
+
+_STEP_COLUMNS = (
+    "definition", "no", "step", "kegiatan", "part", "actor", "actor_name", "waktu", "standard_seconds", "counted_in",
+    "visits", "late", "open", "open_overdue", "median_seconds", "max_seconds", "corrections",
+)
+_FORM_COLUMNS = ("definition", "nomor", "no", "prosedur", "penilaian", "catatan", "tindakan")
+
+
+@click.command("report")
+@click.option("--run", "run_id", metavar="RUN", help="One run.")
+@click.option("--definition", "definition_id", metavar="ID", help="The runs of one SOP.")
+@click.option("--period", metavar="P", help="With --definition: one period (2026-10, 2026-Q3, 2026-S2, 2026).")
+@click.option("--since", metavar="DATE", help="Visits opened from this date or time (WIB unless an offset is given).")
+@click.option("--until", metavar="DATE", help="Visits opened before this time; a date alone includes that day.")
+@click.option("--monitoring", is_flag=True, help="Fill the monitoring form of Permenpan RB 35/2012 per SOP.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@global_options(names=("db", "now"))
+@json_option
+def report_cmd(
+    run_id: str | None, definition_id: str | None, period: str | None, since: str | None, until: str | None,
+    monitoring: bool, fmt: str, as_json: bool,
+) -> None:
+    """Compare each step's standard time (Waktu) with the working time it actually took.
+
+    Per step: visits, median and maximum time, late visits and correction rounds (visits
+    beyond the first in a run), per run and across runs. With --monitoring, the form of
+    Permenpan RB 35/2012 per SOP, each row judged from the measured lateness.
+
+    Example:
+
+        sopengine report --definition pengumpulan-data --since 2026-07-01 --until 2026-12-31 --monitoring
+    """
+    from sopengine import report as lib
+
+    s = settings()
+    fmt = "json" if as_json else fmt
+    scope = {"run": run_id, "definition": definition_id, "period": period, "since": since, "until": until, "now": s.now}
+    if monitoring:
+        forms = lib.monitoring(s.db_path, **scope)
+        if fmt == "json":
+            print_json(forms)
+        elif fmt == "csv":
+            _write_csv(_FORM_COLUMNS, [{**row, "definition": f["definition"], "nomor": f["nomor"]} for f in forms for row in f["rows"]])
+        else:
+            _print_forms(forms)
+        return
+    data = lib.report(s.db_path, **scope)
+    if fmt == "json":
+        print_json(data)
+    elif fmt == "csv":
+        rows = [{"level": "run", "run_id": r["run_id"], "period": r["period"], **step} for r in data["runs"] for step in r["steps"]]
+        rows += [{"level": "all", "run_id": None, "period": None, **step} for step in data["steps"]]
+        _write_csv(("level", "run_id", "period", *_STEP_COLUMNS), rows)
+    else:
+        _print_report(data)
+
+
+def _write_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row[k] for k in columns})
+
+
+def _seconds(value: int | None) -> str:
+    from sopengine.clock import format_seconds
+
+    return "-" if value is None else format_seconds(value)
+
+
+def _steps_table(title: str, steps: list[dict[str, Any]]):  # -> rich.table.Table
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for col in ("No", "Kegiatan", "Pelaksana", "Waktu", "Visits", "Median", "Max", "Late", "Corrections", "Open"):
+        table.add_column(col)
+    for st in steps:
+        opened = f"{st['open']} ({st['open_overdue']} overdue)" if st["open_overdue"] else str(st["open"])
+        table.add_row(
+            str(st["no"] or ""), st["kegiatan"] or st["step"], st["actor_name"] or "-", st["waktu"] or "-",
+            str(st["visits"]), _seconds(st["median_seconds"]), _seconds(st["max_seconds"]),
+            str(st["late"]), str(st["corrections"]), opened,
+        )
+    return table
+
+
+def _print_report(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from sopengine import clock
+
+    out = console()
+    if not data["runs"]:
+        note("No runs in that scope.")
+        return
+    if data["scope"]["run"]:
+        r = data["runs"][0]
+        out.print(
+            f"Run {r['run_id']} — {r['title']} ({r['definition']}), period {r['period'] or '-'}, {r['status']};"
+            f" {_seconds(r['taken_seconds'])} of office time since {clock.local(r['started_at'])}"
+        )
+        if r["deadline"]:
+            late = f", {_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else ""
+            out.print(f"Deadline: {r['deadline']} → {clock.local(r['due_at'])}{late}")
+        out.print(_steps_table("Standard against actual time", r["steps"]))
+        return
+    definitions = sorted({s["definition"] for s in data["steps"]})
+    for def_id in definitions:
+        steps = [s for s in data["steps"] if s["definition"] == def_id]
+        n = len([r for r in data["runs"] if r["definition"] == def_id])
+        out.print(_steps_table(f"{def_id}: standard against actual time across {n} run(s)", steps))
+    runs = Table(title="Per run", title_justify="left")
+    for col in ("Run", "SOP", "Period", "Status", "Started", "Office time", "Late visits", "Corrections", "Deadline"):
+        runs.add_column(col)
+    for r in data["runs"]:
+        late = sum(st["late"] + st["open_overdue"] for st in r["steps"])
+        corrections = sum(st["corrections"] for st in r["steps"])
+        deadline = "-"
+        if r["deadline"]:
+            deadline = f"{_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else "met"
+        runs.add_row(
+            r["run_id"], r["definition"], r["period"] or "-", r["status"], clock.local(r["started_at"]),
+            _seconds(r["taken_seconds"]), str(late), str(corrections), deadline,
+        )
+    out.print(runs)
+
+
+def _print_forms(forms: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    out = console()
+    if not forms:
+        note("No runs in that scope.")
+        return
+    for f in forms:
+        out.print("MONITORING PELAKSANAAN SOP AP")
+        out.print(f"Nama SOP  : {f['title']}")
+        out.print(f"Nomor SOP : {f['nomor'] or '-'}")
+        out.print(f"Unit      : {f['unit'] or '-'}")
+        periods = ", ".join(f["periods"]) or "-"
+        out.print(f"Evidence  : {f['runs']} run(s); periods {periods}")
+        table = Table(show_lines=True)
+        for col in ("No", "Prosedur", "Penilaian terhadap penerapan", "Catatan hasil penilaian", "Tindakan yang harus diambil"):
+            table.add_column(col)
+        for row in f["rows"]:
+            table.add_row(str(row["no"]), row["prosedur"], row["penilaian"] or "-", row["catatan"], row["tindakan"])
+        out.print(table)
+        out.print(f"Rule: {f['rule']}")
