@@ -146,9 +146,11 @@ def parse_duration(text: str) -> dict[str, int | bool]:
                 raise DurationError(f"{raw!r}: give minutes as a whole number")
             minutes += int(value)
         seen = True
-    if not seen or text[pos:].strip(" .,"):
+    rest = text[pos:].strip(" .,")
+    if not seen or rest:
+        unexpected = f" (unexpected {rest!r})" if seen else ""
         raise DurationError(
-            f"cannot read {raw!r} as a duration; write e.g. '15 menit', '2 jam', '3 hari kerja', "
+            f"cannot read {raw!r} as a duration{unexpected}; write e.g. '15 menit', '2 jam', '3 hari kerja', "
             "'2 hari kalender' or 'PT15M'"
         )
     if calendar and minutes:

@@ -141,9 +141,11 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
 
     # reachability: only meaningful when every target exists
     all_targets_known = all(is_end(t) or t in step_ids for i in range(len(d.steps)) for t in step_targets(d, i))
-    if not all_targets_known or len(step_ids) != len(d.steps):
-        return
     graph = {s.id: [t for t in step_targets(d, i) if not is_end(t)] for i, s in enumerate(d.steps)}
+    known = all_targets_known and len(step_ids) == len(d.steps)
+    yield from _input_problems(d, step_ids, graph if known else None, err)
+    if not known:
+        return
     ends = {s.id for i, s in enumerate(d.steps) if any(is_end(t) for t in step_targets(d, i))}
     reached = reach(graph, d.steps[0].id)
     for i, s in enumerate(d.steps):
@@ -167,15 +169,23 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
     for i, s in enumerate(d.steps):
         if s.join and len(reverse[s.id]) < 2:
             yield err(("steps", i, "join"), "a join needs two or more steps leading into it; remove 'join: true'")
-    # inputs: named by an earlier output, from a step that leads here, or from outside
+
+def _input_problems(d: Definition, step_ids: dict[str, int], graph: dict[str, list[str]] | None,
+                    err: Callable[..., Problem]) -> Iterator[Problem]:
+    """Inputs come from an earlier output, from a step that leads here, or from outside.
+
+    ``graph`` is None while some arrow points nowhere: whether a step leads to another is
+    then not known, and only the checks that do not need it are made.
+    """
     produced: set[str] = set()
     for i, s in enumerate(d.steps):
         for j, doc in enumerate(s.inputs):
+            loc = ("steps", i, "inputs", j, "produced_by")
             if doc.produced_by is not None and doc.produced_by in step_ids:
-                if doc.produced_by == s.id or s.id not in reach(graph, doc.produced_by):
-                    yield err(("steps", i, "inputs", j, "produced_by"), f"step {doc.produced_by!r} never leads to step {s.id!r}, so it cannot produce this input; name a step before it")
+                if doc.produced_by == s.id or (graph is not None and s.id not in reach(graph, doc.produced_by)):
+                    yield err(loc, f"step {doc.produced_by!r} never leads to step {s.id!r}, so it cannot produce this input; name a step before it")
                 elif not d.steps[step_ids[doc.produced_by]].outputs:
-                    yield err(("steps", i, "inputs", j, "produced_by"), f"step {doc.produced_by!r} has no outputs; name the step whose output this is")
+                    yield err(loc, f"step {doc.produced_by!r} has no outputs; name the step whose output this is")
             elif not doc.external and doc.produced_by is None and _doc_key(doc.name) not in produced:
                 yield err(("steps", i, "inputs", j), f"input {doc.name!r} is not an output of an earlier step; mark it 'external: true' if it comes from outside, or name its step with 'produced_by'", "warning")
         produced.update(_doc_key(o.name) for o in s.outputs)

@@ -8,6 +8,7 @@ folds the errors of a union into one, and words each as what is wrong and how to
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -246,7 +247,9 @@ def _type_hint(noun: str, given: Any, loc: tuple[Any, ...]) -> str:
     if loc == ("format",):
         return "; this version of sopengine reads format 1"
     if noun.startswith("'"):
-        return "; write one of these"
+        choices = re.findall(r"'([^']*)'", noun)
+        close = difflib.get_close_matches(str(given), choices, n=1) if isinstance(given, str) else []
+        return f"; did you mean {close[0]!r}?" if close else "; write one of these"
     return ""
 
 
