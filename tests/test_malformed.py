@@ -186,6 +186,9 @@ CASES = [
     Case("label of an unknown header field", edit("title: Contoh\n", "title: Contoh\nheader:\n  labels:\n    judl: Judul SOP\n"), 5,
          "header.labels.judl", "'judl' is not a header field; did you mean 'judul'?"),
     Case("office hours not a range", BASE + "hours:\n  senin: 8 pagi\n", 26, "hours.senin", "is not a time range; write \"HH:MM-HH:MM\""),
+    Case("office hours twice for one day", BASE + "hours:\n  friday: \"08:00-11:00\"\n  jumat: \"08:00-11:30\"\n", 27, "hours.jumat",
+         "'friday' and 'jumat' name the same day; keep one"),
+    Case("office hours closing first", BASE + "hours:\n  senin: \"16:00-08:00\"\n", 26, "hours.senin", "closes before it opens; swap or fix the times"),
     Case("office hours of an unknown day", BASE + "hours:\n  ahad: \"08:00-12:00\"\n", 26, "hours.ahad", "unknown weekday 'ahad'"),
 ]
 CASES.append(Case(

@@ -208,10 +208,17 @@ def _header_problems(d: Definition, err: Callable[..., Problem]) -> Iterator[Pro
 
 
 def _hours_problems(hours: dict[str, str | None], err: Callable[..., Problem]) -> Iterator[Problem]:
+    seen: dict[int, str] = {}
     for key, span in hours.items():
-        if key.strip().lower() not in WEEKDAY_NAMES:
+        name = key.strip().lower()
+        if name not in WEEKDAY_NAMES:
             yield err(("hours", key), f"unknown weekday {key!r}; use monday ... sunday (or senin ... minggu)")
             continue
+        day = WEEKDAY_NAMES.index(name) % 7
+        if day in seen:
+            yield err(("hours", key), f"{seen[day]!r} and {key!r} name the same day; keep one")
+            continue
+        seen[day] = key
         if span is None:
             continue
         m = _SPAN.match(span)
