@@ -85,6 +85,117 @@ def m0001_initial(db: Database) -> None:
     )
 
 
+@migrations(name="0002_audit_views")
+def m0002_audit_views(db: Database) -> None:
+    """Views for auditors: readable events, step visits against the standard, open steps.
+
+    Plain SQL (json_extract, strftime) so that the sqlite3 shell, Datasette or a spreadsheet
+    tool reads the history without the engine; docs/auditing.md lists their columns.
+    """
+    # The steps of every pinned definition, from its compiled JSON: the SOP's standard times.
+    db.execute(
+        """CREATE VIEW audit_definition_steps AS
+        SELECT
+            d.hash AS definition_hash,
+            d.id AS definition,
+            s.key AS step,
+            json_extract(s.value, '$.no') AS no,
+            json_extract(s.value, '$.kegiatan') AS kegiatan,
+            json_extract(s.value, '$.kind') AS kind,
+            json_extract(s.value, '$.lanes[0]') AS actor,
+            json_extract(s.value, '$.waktu') AS waktu,
+            json_extract(s.value, '$.duration.minutes') AS standard_minutes,
+            json_extract(s.value, '$.duration.days') AS standard_days,
+            json_extract(s.value, '$.duration.calendar') AS calendar_days
+        FROM definitions AS d, json_each(d.compiled, '$.steps') AS s"""
+    )
+    db.execute(
+        """CREATE VIEW audit_events AS
+        SELECT
+            e.seq,
+            e.run_id AS run,
+            r.definition_id AS definition,
+            r.period,
+            e.at AS at_utc,
+            e.recorded_at AS recorded_at_utc,
+            e.person,
+            e.os_user,
+            e.kind,
+            e.step_id AS step,
+            json_extract(e.payload, '$.actor') AS actor,
+            json_extract(e.payload, '$.outcome') AS outcome,
+            COALESCE(json_extract(e.payload, '$.note'), json_extract(e.payload, '$.reason')) AS note,
+            (SELECT group_concat(json_extract(d.value, '$.name'), '; ')
+               FROM json_each(e.payload, '$.documents') AS d) AS documents,
+            CAST(strftime('%s', e.recorded_at) AS INTEGER) - CAST(strftime('%s', e.at) AS INTEGER) AS recorded_later_seconds,
+            -- recorded more than 5 minutes after the time it claims: work entered later with --now
+            CAST(strftime('%s', e.recorded_at) AS INTEGER) - CAST(strftime('%s', e.at) AS INTEGER) > 300 AS backdated,
+            e.prev_hash,
+            e.hash
+        FROM events AS e LEFT JOIN runs AS r ON r.id = e.run_id"""
+    )
+    # One row per visit of a step (correction loops keep every round); join placeholders left out.
+    db.execute(
+        """CREATE VIEW audit_step_visits AS
+        SELECT
+            t.id AS task_id,
+            t.run_id AS run,
+            r.definition_id AS definition,
+            r.period,
+            t.step_id AS step,
+            s.no,
+            s.kegiatan,
+            t.actor,
+            t.part + 1 AS lane,
+            t.iteration,
+            t.state,
+            t.opened_at,
+            t.due_at,
+            t.closed_at,
+            t.closed_by,
+            t.on_behalf_of,
+            t.outcome,
+            s.waktu,
+            s.standard_minutes,
+            s.standard_days,
+            s.calendar_days,
+            -- calendar time; 'sopengine report' counts working time
+            CASE WHEN t.closed_at IS NOT NULL
+                 THEN CAST(strftime('%s', t.closed_at) AS INTEGER) - CAST(strftime('%s', t.opened_at) AS INTEGER)
+            END AS actual_seconds,
+            CASE WHEN t.due_at IS NULL OR t.closed_at IS NULL THEN NULL
+                 WHEN t.closed_at > t.due_at THEN 1 ELSE 0
+            END AS late
+        FROM tasks AS t
+        JOIN runs AS r ON r.id = t.run_id
+        LEFT JOIN audit_definition_steps AS s ON s.definition_hash = r.definition_hash AND s.step = t.step_id
+        WHERE t.state IN ('open', 'done', 'cancelled')"""
+    )
+    # Open steps of active runs with their due time; the caller compares due_at with now.
+    db.execute(
+        """CREATE VIEW audit_open_steps AS
+        SELECT
+            t.id AS task_id,
+            t.run_id AS run,
+            r.definition_id AS definition,
+            r.period,
+            t.step_id AS step,
+            s.no,
+            s.kegiatan,
+            t.actor,
+            (SELECT group_concat(a.person, ', ') FROM assignments AS a
+              WHERE a.run_id = t.run_id AND a.role = t.actor) AS assigned,
+            t.iteration,
+            t.opened_at,
+            t.due_at,
+            s.waktu
+        FROM tasks AS t
+        JOIN runs AS r ON r.id = t.run_id
+        LEFT JOIN audit_definition_steps AS s ON s.definition_hash = r.definition_hash AND s.step = t.step_id
+        WHERE t.state = 'open' AND r.status = 'active'"""
+    )
+
+
 LATEST = len(migrations._migrations)
 
 
@@ -92,4 +203,8 @@ def migrate(conn: sqlite3.Connection) -> None:
     """Apply pending migrations and record the schema version in ``PRAGMA user_version``."""
     db = Database(conn)
     migrations.apply(db)
-    conn.execute(f"PRAGMA user_version = {LATEST}")
+    # Never stamp a version the store refuses to open: a migration added before the store's
+    # SCHEMA_VERSION is raised then applies without locking every database out.
+    from sopengine.store import SCHEMA_VERSION
+
+    conn.execute(f"PRAGMA user_version = {min(LATEST, SCHEMA_VERSION)}")

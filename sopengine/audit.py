@@ -1,0 +1,1038 @@
+"""The audit trail: verify the hash chains, query the history, evidence packs, backups.
+
+* :func:`verify` walks every run's events in ``seq`` order, recomputes each event's hash
+  from its canonical form (:mod:`sopengine.chain`), checks the ``prev_hash`` links, checks
+  the ``runs`` and ``tasks`` tables against the events, and names the first bad event.
+  It returns the *database head* (one hash over every run's last hash) as ``HASH@SEQ``:
+  noted by an auditor, it later reveals a cut-off tail or a rebuilt history.
+* :func:`history` / :func:`iter_history` read the events with filters, for people and
+  spreadsheets; :func:`write_history_csv` writes them as a spreadsheet opens them.
+* :func:`pack` writes a run's evidence into one zip; :func:`verify_pack` checks such a zip
+  without the database.
+* :func:`backup` copies the live database with SQLite's online backup API.
+
+Read-only queries for auditors run here on the store's connection; every write goes
+through :mod:`sopengine.store` (a backup writes only its new file).
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import hashlib
+import io
+import json
+import os
+import sqlite3
+import time
+import zipfile
+from collections.abc import Iterator
+from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
+from pathlib import Path
+from typing import IO, Any
+
+from sopengine import clock
+from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical, database_head, event_hash
+from sopengine.errors import InputError, RunNotFound, SopError
+from sopengine.store import Store
+
+BACKDATED_AFTER = 300
+"""Seconds by which ``at`` may precede ``recorded_at`` before an entry counts as backdated."""
+
+KINDS: dict[str, str] = {
+    "run_started": "run started",
+    "step_completed": "step completed",
+    "decided": "decided",
+    "joined": "branches joined",
+    "reopened": "reopened",
+    "assigned": "assigned",
+    "unassigned": "unassigned",
+    "run_completed": "run completed",
+    "run_cancelled": "run cancelled",
+}
+"""Event kinds the engine writes, with the words history shows for them."""
+
+PACK_FORMAT = "sopengine-evidence-pack/1"
+
+_EVENT_COLUMNS = "seq, " + ", ".join(CHAIN_FIELDS) + ", hash"
+
+
+class AuditError(SopError):
+    """An audit input (head, pack, backup target) cannot be used."""
+
+
+# -- the chain ---------------------------------------------------------------------------------
+
+def _fast_hash(run_id: str, at: str, recorded_at: str, person: str, os_user: str, kind: str,
+               step_id: str | None, payload: str, prev_hash: str) -> str:
+    """The event hash built from the stored payload text, without parsing it.
+
+    Byte-identical to :func:`sopengine.chain.event_hash` whenever the stored payload is in
+    canonical form, which is how the store writes it; callers fall back to ``event_hash``
+    when the two could differ (a mismatch, or a value that is not text).
+    """
+    text = '{"at":%s,"kind":%s,"os_user":%s,"payload":%s,"person":%s,"prev_hash":%s,"recorded_at":%s,"run_id":%s,"step_id":%s}' % (
+        _json_str(at), _json_str(kind), _json_str(os_user), payload, _json_str(person), _json_str(prev_hash),
+        _json_str(recorded_at), _json_str(run_id), "null" if step_id is None else _json_str(step_id),
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _exact_hash(row: tuple[Any, ...]) -> str | None:
+    """``event_hash`` of a stored row ``(seq, *CHAIN_FIELDS, hash)``; None if it cannot be read."""
+    fields = dict(zip(CHAIN_FIELDS, row[1:10]))
+    try:
+        return event_hash(fields)
+    except (TypeError, ValueError):  # a payload that is not JSON, a value of the wrong type
+        return None
+
+
+def _row_hash(row: tuple[Any, ...]) -> str | None:
+    try:
+        digest = _fast_hash(*row[1:10])
+    except TypeError:  # a NULL or a number where text belongs
+        return _exact_hash(row)
+    return digest if digest == row[10] else _exact_hash(row)
+
+
+def parse_head(text: str) -> tuple[str, int | None]:
+    """Read a noted head: ``HASH`` or ``HASH@SEQ`` (as :func:`verify` and :func:`backup` print it)."""
+    raw = text.strip().lower()
+    digest, _, seq = raw.partition("@")
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(f"cannot read head {text!r}; give the 64-hex head as printed, e.g. 3f2a…c9@1234")
+    if not seq:
+        return digest, None
+    if not seq.isdigit():
+        raise InputError(f"cannot read head {text!r}: after '@' comes the event number it was noted at")
+    return digest, int(seq)
+
+
+def _head_token(digest: str, seq: int) -> str:
+    return f"{digest}@{seq}"
+
+
+def _problem(kind: str, message: str, *, seq: int | None = None, run_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "seq": seq, "run_id": run_id, "message": message, **extra}
+
+
+def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tuple[Any, ...]] | None = None) -> dict[str, Any] | None:
+    """The first bad event of one run, with what does not match, or None when its chain holds."""
+    if rows is None:
+        rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+    position = {row[10]: i for i, row in enumerate(rows)}
+    expected = GENESIS
+    for i, row in enumerate(rows):
+        seq, prev, stored = row[0], row[9], row[10]
+        content_ok = _row_hash(row) == stored
+        if content_ok and prev == expected:
+            expected = stored
+            continue
+        before = rows[i - 1][0] if i else None
+        if prev == expected:
+            follows_ok = i + 1 == len(rows) or rows[i + 1][9] == stored
+            detail = "" if follows_ok else "; its stored hash was changed too"
+            return _problem(
+                "edited", f"event {seq} of run {run_id} does not match its hash: its payload, times, people or kind"
+                f" were edited{detail}", seq=seq, run_id=run_id,
+            )
+        j = position.get(prev)
+        if j is not None and j > i:
+            return _problem(
+                "reordered", f"event {seq} of run {run_id} links to event {rows[j][0]}, which comes after it:"
+                " rows were reordered or swapped", seq=seq, run_id=run_id,
+            )
+        if j == i:
+            return _problem(
+                "forged", f"event {seq} of run {run_id} links to itself: a forged row", seq=seq, run_id=run_id,
+            )
+        if j is not None or (prev == GENESIS and i > 0):
+            target = f"event {rows[j][0]}" if j is not None else "the start of the chain"
+            taken = rows[j + 1][0] if j is not None else rows[0][0]
+            return _problem(
+                "forged", f"event {seq} of run {run_id} links to {target}, which event {taken} already follows:"
+                " a forged row was inserted", seq=seq, run_id=run_id,
+            )
+        if before is None:
+            return _problem(
+                "deleted", f"event {seq} is the first of run {run_id} but links to an earlier event that is not there:"
+                " the run's first events were deleted", seq=seq, run_id=run_id, between=(0, seq),
+            )
+        # numbers between the two that no run holds any more: a deletion rather than an edit
+        present = conn.execute("SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?", (before, seq)).fetchone()[0]
+        missing = seq - before - 1 - present
+        if missing > 0:
+            return _problem(
+                "deleted", f"event {seq} of run {run_id} links to an event that is not there ({missing} event number(s)"
+                f" between {before} and {seq} are missing): a row was deleted", seq=seq, run_id=run_id, between=(before, seq),
+            )
+        if content_ok:
+            return _problem(
+                "relinked", f"event {seq} of run {run_id} does not link to event {before} before it: event {before}"
+                f" was edited and re-hashed, or event {seq} is forged", seq=seq, run_id=run_id,
+            )
+        return _problem(
+            "forged", f"event {seq} of run {run_id} matches neither its own hash nor the chain: a forged or rewritten row",
+            seq=seq, run_id=run_id,
+        )
+    return None
+
+
+def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
+    """One pass over every event in ``seq`` order; each run's chain is followed by a dict of tails."""
+    tails: dict[str, tuple[str, int, str, str, int]] = {}  # run -> (hash, seq, kind, at, count)
+    firsts: dict[str, tuple[int, str, str, str, str]] = {}  # run -> (seq, kind, at, person, payload)
+    broken: dict[str, int] = {}  # run -> seq of the first event found wrong in the pass
+    gaps: list[tuple[int, int]] = []
+    snapshot: dict[str, str] | None = None
+    # the heads as of event head_seq are taken when the pass first goes beyond it
+    snap_after = head_seq if head_seq is not None else float("inf")
+    last_seq = 0
+    count = 0
+    fast = _fast_hash
+    cursor = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq")
+    cursor.arraysize = 4096
+    while True:
+        batch = cursor.fetchmany()
+        if not batch:
+            break
+        count += len(batch)
+        for row in batch:
+            seq, run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev, stored = row
+            if seq > snap_after:
+                snapshot = {r: t[0] for r, t in tails.items()}
+                snap_after = float("inf")
+            if seq != last_seq + 1:
+                gaps.append((last_seq + 1, seq - 1))
+            last_seq = seq
+            tail = tails.get(run_id)
+            if tail is None:
+                firsts[run_id] = (seq, kind, at, person, payload if isinstance(payload, str) else "")
+                expected = GENESIS
+                n = 1
+            else:
+                expected = tail[0]
+                n = tail[4] + 1
+            tails[run_id] = (stored, seq, kind, at, n)
+            if prev != expected:
+                broken.setdefault(run_id, seq)
+                continue
+            try:
+                ok = fast(run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev) == stored
+            except TypeError:
+                ok = False
+            if not ok and run_id not in broken and _exact_hash(row) != stored:
+                broken[run_id] = seq
+    if head_seq is not None and snapshot is None:
+        snapshot = {r: t[0] for r, t in tails.items()}
+    return {"tails": tails, "firsts": firsts, "broken": broken, "gaps": gaps, "last_seq": last_seq,
+            "count": count, "snapshot": snapshot}
+
+
+def _pins(payload: str, definition_hash: str) -> bool:
+    """Does a run_started payload record this definition hash? (A substring test first: it is cheap.)"""
+    if f'"definition_hash":"{definition_hash}"' in payload:
+        return True
+    try:
+        return json.loads(payload).get("definition_hash") == definition_hash
+    except (ValueError, AttributeError):
+        return False
+
+
+def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs and tasks tables checked against the events, where that is cheap."""
+    problems = []
+    tails, firsts = scan["tails"], scan["firsts"]
+    seen = set()
+    for run_id, status, version, started_at, started_by, definition_hash, finished_at in conn.execute(
+        "SELECT id, status, version, started_at, started_by, definition_hash, finished_at FROM runs"
+    ):
+        seen.add(run_id)
+        tail = tails.get(run_id)
+        if tail is None:
+            problems.append(_problem("deleted", f"run {run_id} has no events: its history was deleted", run_id=run_id))
+            continue
+        last_hash, last_seq, last_kind, last_at, n = tail
+        first_seq, first_kind, first_at, first_person, first_payload = firsts[run_id]
+        if first_kind != "run_started":
+            problems.append(_problem(
+                "deleted", f"run {run_id} starts with a {first_kind} event (event {first_seq}), not run_started:"
+                " its first events were deleted", seq=first_seq, run_id=run_id,
+            ))
+        elif first_at != started_at or first_person != started_by or not _pins(first_payload, definition_hash):
+            problems.append(_problem(
+                "state", f"run {run_id} in the runs table (started {started_at} by {started_by}, definition"
+                f" {str(definition_hash)[:12]}) differs from its run_started event {first_seq}", seq=first_seq, run_id=run_id,
+            ))
+        want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status)
+        if want and (last_kind != want or last_at != finished_at):
+            problems.append(_problem(
+                "state", f"run {run_id} is {status} in the runs table but its last event {last_seq} is {last_kind}"
+                f" at {last_at}: events were deleted or the run was edited", seq=last_seq, run_id=run_id,
+            ))
+        elif status == "active" and last_kind in ("run_completed", "run_cancelled"):
+            problems.append(_problem(
+                "state", f"run {run_id} is active in the runs table but its last event {last_seq} is {last_kind}:"
+                " events were deleted or the run was edited", seq=last_seq, run_id=run_id,
+            ))
+        elif status not in ("active", "completed", "cancelled"):
+            problems.append(_problem("state", f"run {run_id} has an unknown status {status!r}", run_id=run_id))
+        if isinstance(version, int) and n < version:
+            problems.append(_problem(
+                "deleted", f"run {run_id} was changed {version} times but has only {n} events: events were deleted",
+                run_id=run_id,
+            ))
+    for run_id, tail in tails.items():
+        if run_id not in seen:
+            first_seq = firsts[run_id][0]
+            problems.append(_problem(
+                "forged", f"event {first_seq} belongs to run {run_id}, which is not in the runs table: forged rows"
+                " or a deleted run", seq=first_seq, run_id=run_id,
+            ))
+    for run_id, status, step_id, task_id in conn.execute(
+        "SELECT t.run_id, r.status, t.step_id, t.id FROM tasks t JOIN runs r ON r.id = t.run_id"
+        " WHERE t.state IN ('open', 'waiting') AND r.status != 'active'"
+    ):
+        problems.append(_problem(
+            "state", f"step {step_id} (task {task_id}) of run {run_id} is still open although the run is {status}",
+            seq=tails[run_id][1] if run_id in tails else None, run_id=run_id,
+        ))
+    return problems
+
+
+def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Re-hash every output file the (chained) events recorded; compare the documents table too."""
+    recorded = []
+    for seq, run_id, step_id, payload in conn.execute(
+        "SELECT seq, run_id, step_id, payload FROM events"
+        " WHERE kind IN ('step_completed', 'decided') AND instr(payload, '\"documents\"') > 0 ORDER BY seq"
+    ):
+        try:
+            docs = json.loads(payload).get("documents") or []
+        except (ValueError, AttributeError):
+            continue  # an unreadable payload is the chain check's finding
+        for d in docs:
+            if isinstance(d, dict):
+                recorded.append({"event": seq, "run_id": run_id, "step": step_id, "name": d.get("name"),
+                                 "path": d.get("path"), "sha256": d.get("sha256"), "size": d.get("size")})
+    rows = {}
+    for doc_id, run_id, name, path, sha256 in conn.execute("SELECT id, run_id, name, path, sha256 FROM documents ORDER BY id"):
+        rows[(run_id, path, sha256)] = (doc_id, name)
+    result: dict[str, Any] = {"checked": len(recorded), "ok": 0, "changed": [], "missing": [], "unrecorded": []}
+    problems = []
+    for entry in recorded:
+        key = (entry["run_id"], entry["path"], entry["sha256"])
+        where = f"document {entry['name']!r} of run {entry['run_id']} (event {entry['event']})"
+        if rows.pop(key, None) is None:
+            problems.append(_problem(
+                "document_record", f"{where} has no row in the documents table: the table was edited",
+                seq=entry["event"], run_id=entry["run_id"],
+            ))
+        current = file_sha256(entry["path"]) if entry["path"] else None
+        if current is None:
+            result["missing"].append(entry)
+            problems.append(_problem("document_missing", f"{where} is missing: {entry['path']}",
+                                     seq=entry["event"], run_id=entry["run_id"]))
+        elif current != entry["sha256"]:
+            result["changed"].append(dict(entry, current_sha256=current))
+            problems.append(_problem("document_changed", f"{where} has changed since it was recorded: {entry['path']}",
+                                     seq=entry["event"], run_id=entry["run_id"]))
+        else:
+            result["ok"] += 1
+    for (run_id, path, sha256), (doc_id, name) in rows.items():
+        result["unrecorded"].append({"id": doc_id, "run_id": run_id, "name": name, "path": path, "sha256": sha256})
+        problems.append(_problem(
+            "document_record", f"document {name!r} of run {run_id} ({path}) in the documents table matches no event:"
+            " the table was edited", run_id=run_id,
+        ))
+    return result, problems
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The sha256 of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _order(problem: dict[str, Any]) -> tuple[int, int]:
+    return (0, problem["seq"]) if problem["seq"] is not None else (1, 0)
+
+
+def verify(db: str | Path, *, documents: bool = False, expect_head: str | None = None) -> dict[str, Any]:
+    """Check every run's hash chain and the tables against it; the first problem comes first.
+
+    Returns ``ok``, ``events``, ``runs``, ``head`` (``HASH@SEQ``), ``problems`` (each with
+    ``kind``, ``seq``, ``run_id``, ``message``), and with ``documents`` a ``documents``
+    summary. ``expect_head`` (``HASH`` or ``HASH@SEQ``) is compared with the head now or,
+    with ``@SEQ``, with the head recomputed over the events up to that number.
+    """
+    expected = parse_head(expect_head) if expect_head else None
+    started = time.perf_counter()
+    # The pass keeps a tuple per run alive; the cyclic collector would walk them all again
+    # and again (it more than doubled the time over a million events). Nothing here forms cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _verify(db, documents, expect_head, expected, started)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: tuple[str, int | None] | None,
+            started: float) -> dict[str, Any]:
+    with Store(db) as store:
+        conn = store.conn
+        conn.execute("BEGIN")  # one snapshot: a command writing meanwhile cannot split the view
+        try:
+            scan = _scan(conn, expected[1] if expected else None)
+            problems = []
+            for run_id, seq in scan["broken"].items():
+                found = _describe_run_problem(conn, run_id)
+                problems.append(found or _problem("edited", f"event {seq} of run {run_id} does not match the chain", seq=seq, run_id=run_id))
+            explained = [p["between"] for p in problems if "between" in p]
+            for low, high in scan["gaps"]:
+                if any(a < low and high < b for a, b in explained):
+                    continue  # already named by the run whose chain it broke
+                span = f"{low}" if low == high else f"{low} to {high}"
+                problems.append(_problem("deleted", f"event(s) {span} are missing from the events table: rows were deleted", seq=low))
+            issued = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            if issued and issued[0] > scan["last_seq"]:
+                problems.append(_problem(
+                    "deleted", f"events up to {issued[0]} were written but the last one now is {scan['last_seq']}:"
+                    " the newest rows were deleted", seq=scan["last_seq"] + 1,
+                ))
+            problems.extend(_state_problems(conn, scan))
+            doc_result = None
+            if documents:
+                doc_result, doc_problems = _document_check(conn)
+                problems.extend(doc_problems)
+        finally:
+            conn.execute("COMMIT")
+    heads = {run_id: tail[0] for run_id, tail in scan["tails"].items()}
+    head = database_head(heads)
+    result: dict[str, Any] = {
+        "db": str(db),
+        "events": scan["count"],
+        "runs": len(heads),
+        "head": _head_token(head, scan["last_seq"]),
+        "head_hash": head,
+        "last_seq": scan["last_seq"],
+    }
+    if expected is not None:
+        digest, at_seq = expected
+        if at_seq is None:
+            matches = digest == head
+            what = "the head now"
+        elif at_seq > scan["last_seq"]:
+            matches = False
+            what = f"the head after event {at_seq}, but the last event now is {scan['last_seq']}"
+        else:
+            matches = digest == database_head(scan["snapshot"] or {})
+            what = f"the head recomputed over events 1 to {at_seq}"
+        result["expected_head"] = expect_head
+        result["head_matches"] = matches
+        if not matches:
+            problems.append(_problem(
+                "head", f"the noted head {digest[:16]}… differs from {what}: events were cut off, added before that"
+                " point, or the history was rebuilt",
+            ))
+    problems.sort(key=_order)
+    result["ok"] = not problems
+    result["problems"] = problems
+    result["first_problem"] = problems[0] if problems else None
+    if doc_result is not None:
+        result["documents"] = doc_result
+    elapsed = time.perf_counter() - started
+    result["seconds"] = round(elapsed, 3)
+    return result
+
+
+def head(db: str | Path) -> dict[str, Any]:
+    """The database head from the stored hashes (not verified): ``head`` is ``HASH@SEQ``."""
+    with Store(db) as store:
+        conn = store.conn
+        conn.execute("BEGIN")
+        try:
+            return _stored_head(conn)
+        finally:
+            conn.execute("COMMIT")
+
+
+def _stored_head(conn: sqlite3.Connection) -> dict[str, Any]:
+    heads = dict(conn.execute("SELECT run_id, hash FROM events WHERE seq IN (SELECT MAX(seq) FROM events GROUP BY run_id)"))
+    n, last = conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events").fetchone()
+    digest = database_head(heads)
+    return {"head": _head_token(digest, last), "head_hash": digest, "last_seq": last, "events": n, "runs": len(heads)}
+
+
+# -- history ----------------------------------------------------------------------------------
+
+class _Definitions:
+    """Step numbers, texts and actor names of the definitions runs are pinned to, read once."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._cache: dict[str, dict[str, Any]] = {}
+
+    def get(self, definition_hash: str | None) -> dict[str, Any]:
+        if not definition_hash:
+            return {"steps": {}, "actors": {}, "timezone": None}
+        found = self._cache.get(definition_hash)
+        if found is None:
+            row = self.conn.execute("SELECT compiled FROM definitions WHERE hash = ?", (definition_hash,)).fetchone()
+            compiled = json.loads(row[0]) if row else {}
+            found = self._cache[definition_hash] = {
+                "steps": compiled.get("steps", {}), "actors": compiled.get("actors", {}), "timezone": compiled.get("timezone"),
+            }
+        return found
+
+    def all(self) -> list[dict[str, Any]]:
+        return [self.get(h) for (h,) in self.conn.execute("SELECT hash FROM definitions")]
+
+
+def _is_date(text: str) -> bool:
+    return len(text.strip()) == 10
+
+
+def _resolve_steps(defs: _Definitions, step: str) -> list[str]:
+    key = step.strip()
+    ids: set[str] = set()
+    known: set[str] = set()
+    for d in defs.all():
+        for sid, spec in d["steps"].items():
+            known.add(f"{spec['no']}={sid}" if spec.get("no") is not None else sid)
+            if sid == key or (spec.get("no") is not None and str(spec["no"]) == key):
+                ids.add(sid)
+    if not ids:
+        raise InputError(f"no SOP in this database has a step {step!r}; steps are: {', '.join(sorted(known)) or 'none'}")
+    return sorted(ids)
+
+
+def _resolve_actor(defs: _Definitions, actor: str) -> list[str]:
+    key = actor.strip().casefold()
+    ids: set[str] = set()
+    known: set[str] = set()
+    for d in defs.all():
+        for aid, spec in d["actors"].items():
+            known.add(aid)
+            if aid.casefold() == key or str(spec.get("name", "")).casefold() == key:
+                ids.add(aid)
+    if not ids:
+        raise InputError(f"no SOP in this database has a role {actor!r}; roles are: {', '.join(sorted(known)) or 'none'}")
+    return sorted(ids)
+
+
+def _persons(conn: sqlite3.Connection, person: str) -> list[str]:
+    """The spellings of a name recorded in the events, any case (one index step per distinct name)."""
+    wanted = person.strip().casefold()
+    found = []
+    row = conn.execute("SELECT MIN(person) FROM events").fetchone()
+    name = row[0] if row else None
+    while name is not None:
+        if name.casefold() == wanted:
+            found.append(name)
+        name = conn.execute("SELECT MIN(person) FROM events WHERE person > ?", (name,)).fetchone()[0]
+    return found or [person.strip()]
+
+
+def _query(conn: sqlite3.Connection, defs: _Definitions, *, run: str | None, person: str | None, actor: str | None,
+           step: str | None, kind: str | None, since: str | None, until: str | None, limit: int | None) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    if run:
+        if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is None:
+            raise RunNotFound(f"no run {run!r} in this database; 'sopengine status --all' lists the runs", run_id=run)
+        where.append("e.run_id = ?")
+        args.append(run)
+    if person:
+        names = _persons(conn, person)
+        where.append(f"e.person IN ({','.join('?' * len(names))})")
+        args.extend(names)
+    if kind:
+        if kind not in KINDS:
+            raise InputError(f"no event kind {kind!r}; kinds are: {', '.join(KINDS)}")
+        where.append("e.kind = ?")
+        args.append(kind)
+    if step:
+        ids = _resolve_steps(defs, step)
+        where.append(f"e.step_id IN ({','.join('?' * len(ids))})")
+        args.extend(ids)
+    if actor:
+        roles = _resolve_actor(defs, actor)
+        where.append(f"json_extract(e.payload, '$.actor') IN ({','.join('?' * len(roles))})")
+        args.extend(roles)
+    if since:
+        where.append("e.at >= ?")
+        args.append(clock.iso(clock.parse_time(since)))
+    if until:
+        where.append("e.at < ?" if _is_date(until) else "e.at <= ?")
+        args.append(clock.iso(clock.parse_time(until, end_of_day=True)))
+    sql = (
+        "SELECT e.seq, e.run_id, r.definition_id, r.period, r.definition_hash, e.at, e.recorded_at, e.person,"
+        " e.os_user, e.kind, e.step_id, e.payload, e.hash FROM events e LEFT JOIN runs r ON r.id = e.run_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY e.seq"
+    if limit:
+        sql += " LIMIT ?"
+        args.append(int(limit))
+    return sql, args
+
+
+def _note(kind: str, payload: dict[str, Any], actors: dict[str, Any]) -> str | None:
+    if payload.get("note"):
+        return str(payload["note"])
+    if payload.get("reason"):
+        return str(payload["reason"])
+    if kind in ("assigned", "unassigned"):
+        role = payload.get("role")
+        name = actors.get(role or "", {}).get("name", role)
+        acting = " (acting)" if payload.get("acting") else ""
+        return f"{name}: {payload.get('person')}{acting}"
+    if kind == "decided" and payload.get("automatic"):
+        facts = ", ".join(f"{k}={v}" for k, v in (payload.get("facts") or {}).items())
+        return f"automatic ({facts})" if facts else "automatic"
+    return None
+
+
+def _entry(row: tuple[Any, ...], defs: _Definitions) -> dict[str, Any]:
+    seq, run_id, definition, period, definition_hash, at, recorded_at, person, os_user, kind, step_id, payload_text, digest = row
+    d = defs.get(definition_hash)
+    try:
+        payload = json.loads(payload_text)
+    except (TypeError, ValueError):
+        payload = {"unreadable": payload_text}
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    step = d["steps"].get(step_id or "", {})
+    actor = payload.get("actor") or None
+    lag = None
+    at_dt, rec_dt = clock.from_iso(at), clock.from_iso(recorded_at)
+    if at_dt and rec_dt:
+        lag = int((rec_dt - at_dt).total_seconds())
+    return {
+        "seq": seq,
+        "run_id": run_id,
+        "definition": definition,
+        "period": period,
+        "at": at,
+        "recorded_at": recorded_at,
+        "backdated": lag is not None and lag > BACKDATED_AFTER,
+        "recorded_later_by": lag,
+        "person": person,
+        "os_user": os_user,
+        "kind": kind,
+        "action": KINDS.get(kind, kind),
+        "step": step_id,
+        "step_no": step.get("no"),
+        "kegiatan": step.get("kegiatan"),
+        "actor": actor,
+        "actor_name": d["actors"].get(actor or "", {}).get("name"),
+        "outcome": payload.get("outcome"),
+        "documents": [
+            {k: doc.get(k) for k in ("name", "path", "sha256", "size")} for doc in payload.get("documents") or [] if isinstance(doc, dict)
+        ],
+        "note": _note(kind, payload, d["actors"]),
+        "timezone": d["timezone"] or clock.DEFAULT_ZONE,
+        "payload": payload,
+        "hash": digest,
+    }
+
+
+def iter_history(
+    db: str | Path, *, run: str | None = None, person: str | None = None, actor: str | None = None,
+    step: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
+    limit: int | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The events matching every filter given, in the order they were recorded.
+
+    ``step`` is a step id or its number; ``actor`` a role id or name; ``person`` any case.
+    ``since``/``until`` are dates or times, in WIB unless an offset is given; a date-only
+    ``until`` covers that whole day. Filters are checked before the first entry is yielded.
+    """
+    store = Store(db)
+    try:
+        defs = _Definitions(store.conn)
+        sql, args = _query(store.conn, defs, run=run, person=person, actor=actor, step=step, kind=kind,
+                           since=since, until=until, limit=limit)
+        cursor = store.conn.execute(sql, args)
+    except BaseException:
+        store.close()
+        raise
+    return _rows(store, cursor, defs)
+
+
+def _rows(store: Store, cursor: sqlite3.Cursor, defs: _Definitions) -> Iterator[dict[str, Any]]:
+    try:
+        for row in cursor:
+            yield _entry(row, defs)
+    finally:
+        store.close()
+
+
+def history(db: str | Path, **filters: Any) -> list[dict[str, Any]]:
+    """The matching events as a list; see :func:`iter_history` for the filters."""
+    return list(iter_history(db, **filters))
+
+
+CSV_COLUMNS = (
+    "seq", "run", "definition", "period", "time", "zone", "time_utc", "recorded_at_utc", "backdated", "person",
+    "os_user", "action", "kind", "step", "no", "kegiatan", "actor", "outcome", "documents", "note",
+)
+
+
+def local_parts(utc_text: str | None, tz: str | None) -> tuple[str, str]:
+    """``("2026-10-01 09:00:00", "WIB")`` for a stored UTC time, in the SOP's zone."""
+    dt = clock.from_iso(utc_text)
+    if dt is None:
+        return "", ""
+    shown = dt.astimezone(clock.zone(tz))
+    return shown.strftime("%Y-%m-%d %H:%M:%S"), shown.tzname() or ""
+
+
+def write_history_csv(entries: Iterator[dict[str, Any]] | list[dict[str, Any]], out: IO[bytes]) -> int:
+    """Write entries as CSV a spreadsheet opens cleanly: UTF-8 with BOM, one header row, CRLF."""
+    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow(CSV_COLUMNS)
+    n = 0
+    for e in entries:
+        local, zone_name = local_parts(e["at"], e["timezone"])
+        writer.writerow([
+            e["seq"], e["run_id"], e["definition"] or "", e["period"] or "", local, zone_name, e["at"], e["recorded_at"],
+            "yes" if e["backdated"] else "", e["person"], e["os_user"], e["action"], e["kind"], e["step"] or "",
+            "" if e["step_no"] is None else e["step_no"], e["kegiatan"] or "", e["actor_name"] or e["actor"] or "",
+            e["outcome"] or "", "; ".join(d["name"] or "" for d in e["documents"]), e["note"] or "",
+        ])
+        n += 1
+    text.flush()
+    text.detach()  # leave the caller's stream open
+    return n
+
+
+def history_json(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as history's JSON shows it (UTC times with ``Z``; no display-only fields)."""
+    return {k: v for k, v in entry.items() if k != "timezone"}
+
+
+# -- evidence packs ---------------------------------------------------------------------------
+
+_PACK_README = """Evidence pack of sopengine run {run_id} ({definition}, period {period}).
+
+manifest.json     sha256 and size of every other member
+definition.yaml   the definition text the run is pinned to (its sha256 is the run's definition hash)
+events.json       the run's events with every field of the hash chain
+events.csv        the same events for a spreadsheet (UTF-8 with BOM; times in {zone} and UTC)
+verification.json the chain check when the pack was made: run head, database head, problems
+run.json          the run, its step visits and assignments as the database held them
+documents.json    every recorded output file: included, changed since recorded, or missing
+documents/        the output files that still match the hash their event recorded
+
+Check it without the database: sopengine audit verify-pack {name}
+The canonical form and an independent check are described in docs/auditing.md.
+"""
+
+
+def _safe(name: str) -> str:
+    cleaned = "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in name).strip(" .")
+    return cleaned or "file"
+
+
+def _chain_events(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+    out = []
+    for row in conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)):
+        event = {"seq": row[0], **dict(zip(CHAIN_FIELDS, row[1:10])), "hash": row[10]}
+        try:
+            event["payload"] = json.loads(event["payload"])
+        except (TypeError, ValueError):
+            pass  # kept as text; the pack's check then names the event
+        out.append(event)
+    return out
+
+
+def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Write one run's evidence into a zip at *output*; returns its summary and manifest hash."""
+    target = Path(output)
+    if target.exists() and not force:
+        raise AuditError(f"{target} already exists; choose another name or pass --force", path=str(target))
+    if not target.parent.exists():
+        raise AuditError(f"folder {target.parent} does not exist; create it first", path=str(target))
+    with Store(db) as store:
+        conn = store.conn
+        conn.execute("BEGIN")  # the pack shows one moment of the database
+        try:
+            run = store.run(run_id)
+            definition = store.definition_source(run["definition_hash"])
+            rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+            problem = _describe_run_problem(conn, run_id, rows)
+            events = _chain_events(conn, run_id)
+            tasks = store.tasks(run_id)
+            assignments = store.assignments(run_id)
+            documents = store.documents(run_id)
+            db_head = _stored_head(conn)
+            defs = _Definitions(conn)
+            sql, args = _query(conn, defs, run=run_id, person=None, actor=None, step=None, kind=None,
+                               since=None, until=None, limit=None)
+            entries = [_entry(row, defs) for row in conn.execute(sql, args)]
+        finally:
+            conn.execute("COMMIT")
+    defs_tz = entries[0]["timezone"] if entries else clock.DEFAULT_ZONE
+    run_head = events[-1]["hash"] if events else GENESIS
+    verification = {
+        "run_id": run_id,
+        "ok": problem is None,
+        "events": len(events),
+        "first_hash": events[0]["hash"] if events else None,
+        "run_head": run_head,
+        "problem": problem,
+        "database_head": db_head["head"],
+        "checked_at": clock.iso(clock.real_now()),
+    }
+    members: dict[str, bytes] = {}
+    members["definition.yaml"] = (definition or {}).get("source", "").encode("utf-8")
+    members["events.json"] = (json.dumps(events, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    buf = io.BytesIO()
+    write_history_csv(entries, buf)
+    members["events.csv"] = buf.getvalue()
+    members["verification.json"] = (json.dumps(verification, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    run_info = dict(run, tasks=tasks, assignments=assignments,
+                    definition={k: v for k, v in (definition or {}).items() if k != "source"})
+    members["run.json"] = (json.dumps(run_info, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+    doc_list = []
+    files: dict[str, Path] = {}
+    for d in documents:
+        entry = {k: d[k] for k in ("id", "step_id", "name", "path", "sha256", "size", "recorded_at", "recorded_by")}
+        current = file_sha256(d["path"])
+        if current is None:
+            entry["status"] = "missing"
+        elif current != d["sha256"]:
+            entry["status"] = "changed"
+            entry["current_sha256"] = current
+        else:
+            member = f"documents/{d['id']:04d}-{_safe(d['step_id'])}/{_safe(Path(d['path']).name)}"
+            entry["status"] = "included"
+            entry["member"] = member
+            files[member] = Path(d["path"])
+        doc_list.append(entry)
+    members["documents.json"] = (json.dumps(doc_list, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    members["README.txt"] = _PACK_README.format(
+        run_id=run_id, definition=run["definition_id"], period=run["period"] or "-", zone=defs_tz, name=target.name,
+    ).encode("utf-8")
+    listing: dict[str, dict[str, Any]] = {
+        name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in members.items()
+    }
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+            for member, path in files.items():
+                # hash what goes into the zip, not what was checked a moment ago
+                digest = hashlib.sha256()
+                size = 0
+                with open(path, "rb") as src, zf.open(member, "w") as dst:
+                    for chunk in iter(lambda: src.read(1 << 20), b""):
+                        digest.update(chunk)
+                        size += len(chunk)
+                        dst.write(chunk)
+                listing[member] = {"sha256": digest.hexdigest(), "size": size}
+            manifest = {
+                "format": PACK_FORMAT,
+                "run_id": run_id,
+                "definition": run["definition_id"],
+                "period": run["period"],
+                "created_at": clock.iso(clock.real_now()),
+                "run_head": run_head,
+                "database_head": db_head["head"],
+                "members": dict(sorted(listing.items())),
+            }
+            manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+            zf.writestr("manifest.json", manifest_bytes)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "path": str(target),
+        "run_id": run_id,
+        "events": len(events),
+        "ok": problem is None,
+        "problem": problem,
+        "run_head": run_head,
+        "database_head": db_head["head"],
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "documents": {s: sum(1 for d in doc_list if d["status"] == s) for s in ("included", "changed", "missing")},
+    }
+
+
+def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
+    return json.loads(zf.read(name).decode("utf-8"))
+
+
+def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str, Any]:
+    """Check an evidence pack without the database: manifest, chain, definition, documents.
+
+    Returns ``ok``, ``problems`` (the first is the first found), ``run_id``, ``events``,
+    ``run_head`` and the manifest's sha256. ``expect_head`` is a run head noted elsewhere.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise AuditError(f"no pack at {file}; give the path of a zip written by 'sopengine audit pack'", path=str(file))
+    problems: list[str] = []
+    result: dict[str, Any] = {"path": str(file), "problems": problems}
+    try:
+        zf = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise AuditError(f"{file} is not a zip file; give the pack written by 'sopengine audit pack'", path=str(file)) from None
+    with zf:
+        names = set(zf.namelist())
+        if "manifest.json" not in names:
+            raise AuditError(f"{file} has no manifest.json: it is not a sopengine evidence pack", path=str(file))
+        manifest_bytes = zf.read("manifest.json")
+        result["manifest_sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
+        try:
+            manifest = json.loads(manifest_bytes.decode("utf-8"))
+            listed: dict[str, dict[str, Any]] = manifest["members"]
+        except (ValueError, KeyError, TypeError):
+            raise AuditError(f"{file}: manifest.json cannot be read", path=str(file)) from None
+        if manifest.get("format") != PACK_FORMAT:
+            problems.append(f"manifest.json: format {manifest.get('format')!r} is not {PACK_FORMAT}")
+        run_id = manifest.get("run_id")
+        result["run_id"] = run_id
+        for name in sorted(listed):
+            if name not in names:
+                problems.append(f"{name}: listed in the manifest but not in the pack")
+                continue
+            data = zf.read(name)
+            if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):
+                problems.append(f"{name}: its sha256 differs from the manifest (the member was altered)")
+        for name in sorted(names - set(listed) - {"manifest.json"}):
+            problems.append(f"{name}: in the pack but not in the manifest (a member was added)")
+        required = ("events.json", "verification.json", "definition.yaml", "documents.json")
+        missing = [n for n in required if n not in names]
+        if missing:
+            problems.append(f"{', '.join(missing)}: missing from the pack")
+            result.update(ok=False, first_problem=problems[0])
+            return result
+        try:
+            events = _read_json(zf, "events.json")
+            verification = _read_json(zf, "verification.json")
+            documents = _read_json(zf, "documents.json")
+        except ValueError as exc:
+            problems.append(f"a JSON member cannot be read ({exc})")
+            result.update(ok=False, first_problem=problems[0])
+            return result
+        expected = GENESIS
+        recorded_docs: set[tuple[str | None, str | None]] = set()
+        last_seq = 0
+        for e in events:
+            seq = e.get("seq")
+            if e.get("run_id") != run_id:
+                problems.append(f"events.json: event {seq} belongs to run {e.get('run_id')}, not {run_id}")
+                break
+            if not isinstance(seq, int) or seq <= last_seq:
+                problems.append(f"events.json: event {seq} is out of order")
+                break
+            last_seq = seq
+            if e.get("prev_hash") != expected:
+                problems.append(f"events.json: event {seq} does not link to the event before it (deleted, reordered or forged)")
+                break
+            try:
+                recomputed = event_hash(e)
+            except (KeyError, TypeError, ValueError):
+                recomputed = None
+            if recomputed != e.get("hash"):
+                problems.append(f"events.json: event {seq} does not match its hash (its fields were edited)")
+                break
+            expected = e["hash"]
+            payload = e.get("payload")
+            if isinstance(payload, dict):
+                for d in payload.get("documents") or []:
+                    recorded_docs.add((d.get("name"), d.get("sha256")))
+        run_head = events[-1]["hash"] if events else GENESIS
+        result["events"] = len(events)
+        result["run_head"] = run_head
+        if verification.get("run_head") != run_head:
+            problems.append("verification.json: its run head differs from the last event of events.json")
+        if not verification.get("ok", False):
+            problems.append(f"verification.json: the chain was already broken when the pack was made: "
+                            f"{(verification.get('problem') or {}).get('message', 'see the file')}")
+        if manifest.get("run_head") != run_head:
+            problems.append("manifest.json: its run head differs from the last event of events.json")
+        started = events[0] if events else {}
+        pinned = (started.get("payload") or {}).get("definition_hash") if isinstance(started.get("payload"), dict) else None
+        if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
+            problems.append("definition.yaml: its sha256 is not the definition hash the run_started event recorded")
+        for d in documents:
+            if d.get("status") != "included":
+                continue
+            member = d.get("member")
+            if member not in names:
+                problems.append(f"documents.json: {d.get('name')!r} is marked included but {member} is not in the pack")
+                continue
+            actual = hashlib.sha256(zf.read(member)).hexdigest()
+            if actual != d.get("sha256"):
+                problems.append(f"{member}: its sha256 differs from the one recorded for {d.get('name')!r}")
+            elif (d.get("name"), actual) not in recorded_docs:
+                problems.append(f"{member}: no event of the chain recorded this file for {d.get('name')!r}")
+        if expect_head is not None:
+            digest, _ = parse_head(expect_head)
+            result["expected_head"] = digest
+            if digest != run_head:
+                problems.append(f"the run head {run_head[:16]}… differs from the noted head {digest[:16]}…")
+    result["ok"] = not problems
+    result["first_problem"] = problems[0] if problems else None
+    result["documents"] = {s: sum(1 for d in documents if d.get("status") == s) for s in ("included", "changed", "missing")}
+    return result
+
+
+# -- backup -----------------------------------------------------------------------------------
+
+def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Copy the live database to *target* with SQLite's online backup API.
+
+    Writers may keep working: the copy is one consistent moment of the database. The copy is
+    written beside *target* and moved into place when complete, so a failed backup leaves no
+    half-written file. Returns the copy's path, size, event count and head (``HASH@SEQ``).
+    """
+    source = Path(db)
+    dest = Path(target)
+    if dest.exists() and not force:
+        raise AuditError(f"{dest} already exists; choose another name or pass --force to replace it", path=str(dest))
+    if not dest.parent.exists():
+        raise AuditError(f"folder {dest.parent} does not exist; create it first", path=str(dest))
+    if dest.exists() and source.exists() and dest.resolve() == source.resolve():
+        raise AuditError(f"{dest} is the database itself; back up to another file", path=str(dest))
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with Store(source) as store:
+        try:
+            copy = sqlite3.connect(str(tmp))
+            try:
+                # pages=-1 copies in one step under one read snapshot; writers in WAL mode are not blocked.
+                store.conn.backup(copy, pages=-1)
+                check = copy.execute("PRAGMA quick_check").fetchone()[0]
+                summary = _stored_head(copy)
+            finally:
+                copy.close()
+            if check != "ok":
+                raise AuditError(f"the copy at {dest} failed SQLite's quick_check ({check}); the database may be damaged")
+            for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+                # an old copy's leftover log would be replayed into the new file when it is opened
+                stale.unlink(missing_ok=True)
+            os.replace(tmp, dest)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+    return {"path": str(dest), "size": dest.stat().st_size, **summary, "created_at": clock.iso(clock.real_now())}
+
+
+def local_time(text: str | None, tz: str | None = None) -> str:
+    """A stored UTC time as history's table shows it (``2026-10-01 09:00 WIB``)."""
+    return clock.local(text, tz) if text else "-"

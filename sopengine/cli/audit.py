@@ -1,0 +1,300 @@
+"""Commands for auditors: history, audit verify / pack / verify-pack, backup."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+
+TABLE_LIMIT = 1000
+"""Entries the history table shows unless --limit says otherwise (CSV and JSON show all)."""
+
+
+def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
+    problems = result["problems"]
+    lines = []
+    for p in problems[1:limit]:
+        lines.append(f"  - {p['message'] if isinstance(p, dict) else p}")
+    if len(problems) > limit:
+        lines.append(f"  … and {len(problems) - limit} more (--json lists them all)")
+    return lines
+
+
+# -- history ------------------------------------------------------------------------------------
+
+@click.command("history")
+@click.option("--run", "run_id", metavar="RUN", help="Only this run.")
+@click.option("--person", metavar="NAME", help="Only what this person recorded (any case).")
+@click.option("--actor", metavar="ROLE", help="Only steps of this role (id or name, e.g. kepala-bidang).")
+@click.option("--step", metavar="STEP", help="Only this step (id or number).")
+@click.option("--kind", metavar="KIND", help="Only this kind of event (run_started, step_completed, decided, ...).")
+@click.option("--since", metavar="WHEN", help="From this date or time (WIB unless an offset is given).")
+@click.option("--until", metavar="WHEN", help="Up to this time, or the end of this date (WIB unless an offset is given).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="Output format; CSV is UTF-8 with BOM for spreadsheets.")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help=f"At most N entries (0 = all; the table shows {TABLE_LIMIT} by default).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write CSV or JSON to this file instead of stdout.")
+@global_options(names=("db",))
+@json_option
+def history_cmd(run_id: str | None, person: str | None, actor: str | None, step: str | None, kind: str | None,
+                since: str | None, until: str | None, fmt: str, limit: int | None, output: Path | None, as_json: bool) -> None:
+    """Show every recorded event: when, who (and the OS user), what, with documents and notes.
+
+    Times show in the SOP's zone (WIB) in the table and CSV, and in UTC in JSON. Entries
+    recorded more than 5 minutes after the time they claim (work recorded later with
+    --now) are marked as backdated.
+
+    Example:
+
+        sopengine history --run k7m-x3q
+
+        sopengine history --person ani --since 2026-10-01 --until 2026-10-31 --format csv -o oktober.csv
+    """
+    from sopengine import audit
+
+    if as_json:
+        fmt = "json"
+    db = settings().db_path
+    filters = dict(run=run_id, person=person, actor=actor, step=step, kind=kind, since=since, until=until)
+    if fmt == "table":
+        shown = TABLE_LIMIT if limit is None else limit
+        entries = audit.history(db, **filters, limit=shown + 1 if shown else None)
+        more = bool(shown) and len(entries) > shown
+        _history_table(entries[:shown] if shown else entries)
+        if more:
+            note(f"Showing the first {shown} entries; --limit 0 shows all, --format csv writes them for a spreadsheet.")
+        return
+    stream = audit.iter_history(db, **filters, limit=limit or None)
+    if not output:
+        sys.stdout.flush()
+    out = output.open("wb") if output else sys.stdout.buffer
+    try:
+        if fmt == "csv":
+            count = audit.write_history_csv(stream, out)
+        else:
+            count = _write_json_list((audit.history_json(e) for e in stream), out)
+    finally:
+        if output:
+            out.close()
+        else:
+            out.flush()
+    if output:
+        note(f"Wrote {count} entries to {output}.")
+
+
+def _write_json_list(items: Any, out: Any) -> int:
+    """A JSON array written item by item, so that a million events need no million-item list."""
+    import json
+
+    n = 0
+    out.write(b"[")
+    for item in items:
+        out.write((",\n  " if n else "\n  ").encode("utf-8"))
+        text = json.dumps(item, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+        out.write(text.encode("utf-8"))
+        n += 1
+    out.write(b"\n]\n" if n else b"]\n")
+    return n
+
+
+def _history_table(entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        note("No events match.")
+        return
+    from rich.table import Table
+
+    from sopengine import audit
+
+    zones = {audit.local_parts(e["at"], e["timezone"])[1] for e in entries}
+    one_zone = zones.pop() if len(zones) == 1 else None
+
+    def shown(text: str | None, tz: str) -> str:
+        return audit.local_time(text, tz)[: -len(one_zone) - 1] if one_zone else audit.local_time(text, tz)
+
+    table = Table(title="History", title_justify="left")
+    for col in ("#", f"Time ({one_zone})" if one_zone else "Time", "Run", "Person", "OS user", "Action", "Step", "Outcome", "Documents", "Note", "Recorded later"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        step = f"{e['step_no']}. {e['step']}" if e["step_no"] is not None else (e["step"] or "")
+        later = f"! {shown(e['recorded_at'], e['timezone'])}" if e["backdated"] else ""
+        table.add_row(
+            str(e["seq"]), shown(e["at"], e["timezone"]), e["run_id"], e["person"], e["os_user"], e["action"],
+            step, e["outcome"] or "", ", ".join(d["name"] or "" for d in e["documents"]), e["note"] or "", later,
+        )
+    console().print(table)
+    if any(e["backdated"] for e in entries):
+        note("! recorded more than 5 minutes after the time it claims (entered later with --now).")
+
+
+# -- audit --------------------------------------------------------------------------------------
+
+@click.group("audit")
+@global_options(names=("db",))
+def audit_group() -> None:
+    """Check the tamper-evident history; make and check evidence packs.
+
+    Example:
+
+        sopengine audit verify
+    """
+
+
+@audit_group.command("verify")
+@click.option("--documents", is_flag=True, help="Also re-hash every recorded output file.")
+@click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
+@global_options(names=("db",))
+@json_option
+def verify_cmd(documents: bool, expect_head: str | None, as_json: bool) -> None:
+    """Recompute every run's hash chain and name the first bad event.
+
+    Prints the database head (HASH@SEQ): note it elsewhere, and later --expect-head shows
+    whether events up to that point were cut off or the history rebuilt. Exit code 0 when
+    everything holds, 1 when anything does not.
+
+    Example:
+
+        sopengine audit verify --documents
+
+        sopengine audit verify --expect-head 3f2a…c9@1234
+    """
+    from sopengine import audit
+
+    result = audit.verify(settings().db_path, documents=documents, expect_head=expect_head)
+    if as_json:
+        print_json(result)
+    else:
+        _print_verify(result)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+def _print_verify(r: dict[str, Any]) -> None:
+    runs = f"{r['events']} events in {r['runs']} runs"
+    if r["ok"]:
+        click.echo(f"OK: {runs} verified; every chain holds ({r['seconds']:.2f} s).")
+    else:
+        click.echo(f"FAILED: {len(r['problems'])} problem(s) among {runs}.")
+        click.echo(f"First problem: {r['first_problem']['message']}")
+        for line in _problems_text(r):
+            click.echo(line)
+    docs = r.get("documents")
+    if docs is not None:
+        click.echo(
+            f"Documents: {docs['checked']} recorded, {docs['ok']} unchanged, {len(docs['changed'])} changed,"
+            f" {len(docs['missing'])} missing, {len(docs['unrecorded'])} not matching any event."
+        )
+        for d in docs["changed"]:
+            click.echo(f"  changed: {d['name']} (run {d['run_id']}) {d['path']}")
+        for d in docs["missing"]:
+            click.echo(f"  missing: {d['name']} (run {d['run_id']}) {d['path']}")
+    if "head_matches" in r:
+        click.echo(f"Expected head: {'matches' if r['head_matches'] else 'DOES NOT MATCH'}")
+    click.echo(f"Head: {r['head']}")
+    if r["ok"] and "head_matches" not in r:
+        note("Note this head somewhere else; 'sopengine audit verify --expect-head HEAD' compares with it later.")
+
+
+@audit_group.command("pack")
+@click.argument("run_id", metavar="RUN")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The zip to write (default: evidence-RUN.zip).")
+@click.option("--force", is_flag=True, help="Replace the zip if it exists.")
+@global_options(names=("db",))
+@json_option
+def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> None:
+    """Write one run's evidence into a zip an auditor can take away.
+
+    The zip holds the pinned definition text, the events (JSON and CSV), the chain check,
+    the recorded output files that still match their hashes (and a list of those that do
+    not) and a manifest with the sha256 of every member. Exit code 1 when the run's chain
+    is broken (the pack is written and records it).
+
+    Example:
+
+        sopengine audit pack k7m-x3q -o k7m-x3q.zip
+    """
+    from sopengine import audit
+
+    target = output or Path(f"evidence-{run_id}.zip")
+    result = audit.pack(settings().db_path, run_id, target, force=force)
+    if as_json:
+        print_json(result)
+    else:
+        docs = result["documents"]
+        click.echo(
+            f"Wrote {result['path']}: {result['events']} events; documents {docs['included']} included,"
+            f" {docs['changed']} changed, {docs['missing']} missing."
+        )
+        click.echo(f"Run head: {result['run_head']}")
+        click.echo(f"Manifest sha256: {result['manifest_sha256']}")
+        if not result["ok"]:
+            click.echo(f"The run's chain is broken: {result['problem']['message']}")
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@audit_group.command("verify-pack")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--expect-head", metavar="HASH", help="The run head noted when the pack was made.")
+@json_option
+def verify_pack_cmd(path: Path, expect_head: str | None, as_json: bool) -> None:
+    """Check an evidence pack without the database; name the first problem.
+
+    Checks every member against the manifest, recomputes the run's hash chain from
+    events.json, the definition's hash and the documents' hashes. Exit code 0 when the
+    pack holds, 1 when it does not.
+
+    Example:
+
+        sopengine audit verify-pack k7m-x3q.zip
+    """
+    from sopengine import audit
+
+    result = audit.verify_pack(path, expect_head=expect_head)
+    if as_json:
+        print_json(result)
+    elif result["ok"]:
+        click.echo(f"OK: {path} holds; run {result['run_id']}, {result['events']} events.")
+        click.echo(f"Run head: {result['run_head']}")
+        click.echo(f"Manifest sha256: {result['manifest_sha256']}")
+    else:
+        click.echo(f"FAILED: {path}: {result['first_problem']}")
+        for line in _problems_text(result):
+            click.echo(line)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+# -- backup -------------------------------------------------------------------------------------
+
+@click.command("backup")
+@click.argument("target", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@global_options(names=("db",))
+@json_option
+def backup_cmd(target: Path, force: bool, as_json: bool) -> None:
+    """Copy the live database safely with SQLite's online backup, while others keep working.
+
+    Never copy the database file itself while it is in use. The head of the copy is
+    printed so that the copy can be checked with 'sopengine audit verify --expect-head'.
+
+    Example:
+
+        sopengine backup /media/usb/sopengine-2026-10-31.db
+    """
+    from sopengine import audit
+
+    result = audit.backup(settings().db_path, target, force=force)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(f"Backed up {settings().db_path} to {result['path']}: {result['events']} events in {result['runs']} runs,"
+               f" {result['size']:,} bytes.")
+    click.echo(f"Head of the copy: {result['head']}")
+    note(f"Check it with: sopengine audit verify --db {result['path']} --expect-head {result['head']}")

@@ -1,0 +1,424 @@
+"""``audit verify``: every change made behind the engine's back is found and named.
+
+Each test builds a real database through the engine, then tampers with it using plain
+``sqlite3`` (dropping the append-only triggers where the change needs it), the way someone
+with the file and a SQL tool could.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sopengine import audit
+from sopengine.chain import GENESIS, canonical, database_head, event_hash
+from sopengine.cli import cli
+from sopengine.runs import assign, complete, start_run
+
+OUTPUTS = {
+    "kumpulkan-data": "Disposisi", "rekap-laporan": "Lembar Disposisi", "olah-data": "Draft Laporan Kinerja",
+    "susun-laporan": "Draft Laporan Kinerja", "sosialisasi-laporan": "Draft Laporan Kinerja",
+    "rekap-dua-laporan": "Disposisi", "susun-laporan-semester": "Lembar Disposisi",
+    "sosialisasi-semester": "Draft Laporan Kinerja",
+}
+
+
+def step(db: Path, run_id: str, by: str, now: str, *, note: str | None = None) -> Path:
+    """Complete the run's open step with a real output file; returns the file."""
+    open_step = sqlite3.connect(db).execute(
+        "SELECT step_id FROM tasks WHERE run_id = ? AND state = 'open'", (run_id,)
+    ).fetchone()[0]
+    file = db.parent / "arsip" / f"{run_id}-{open_step}.txt"
+    file.parent.mkdir(exist_ok=True)
+    file.write_text(f"{OUTPUTS[open_step]} untuk {run_id}: data kinerja triwulan — sudah diperiksa\n", encoding="utf-8")
+    complete(db, run_id, by=by, now=now, outputs=[(OUTPUTS[open_step], str(file))], note=note)
+    return file
+
+
+def build_history(folder: Path) -> dict:
+    """Two interleaved runs: a 2026-S1 run carried to its end, and a 2026-10 run half done."""
+    db = folder / "sopengine.db"
+    a = start_run("pengumpulan-data", db=db, period="2026-S1", now="2026-07-01T08:30", by="ani")["run_id"]
+    b = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani")["run_id"]
+    step(db, a, "Agus Supriyadi", "2026-07-01T09:00", note="Sudah diperiksa — lengkap")
+    step(db, b, "Agus Supriyadi", "2026-10-01T09:10")
+    step(db, a, "budi", "2026-07-01T11:00")  # rekap-laporan: 30 Menit standard, done 2 hours later
+    assign(db, b, "kasubag-pep", "Budi", by="ani", now="2026-10-01T09:20")
+    step(db, a, "citra", "2026-07-02T09:00")
+    step(db, b, "budi", "2026-10-01T09:30")
+    step(db, a, "citra", "2026-07-02T10:00")
+    step(db, a, "budi", "2026-07-02T13:00")
+    step(db, a, "joko", "2026-07-03T09:00")  # rekap-dua-laporan, nobody assigned yet
+    assign(db, a, "kepala-seksi", "Sari", by="ani", now="2026-07-03T10:00")
+    step(db, a, "Dr. Rina", "2026-07-06T09:00")
+    step(db, a, "Dr. Rina", "2026-07-06T14:00", note="Laporan semester disetujui")
+    return {"db": db, "a": a, "b": b}
+
+
+@pytest.fixture
+def hist(tmp_path: Path) -> dict:
+    return build_history(tmp_path)
+
+
+def run_seqs(db: Path, run_id: str) -> list[int]:
+    return [r[0] for r in sqlite3.connect(db).execute("SELECT seq FROM events WHERE run_id = ? ORDER BY seq", (run_id,))]
+
+
+def tamper(db: Path, *statements: tuple[str, tuple], drop_triggers: bool = False) -> None:
+    """Change the database with plain sqlite3, behind the engine's back."""
+    conn = sqlite3.connect(db)
+    if drop_triggers:
+        conn.execute("DROP TRIGGER events_append_only_update")
+        conn.execute("DROP TRIGGER events_append_only_delete")
+    for sql, args in statements:
+        conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+
+
+def first(db: Path, **kwargs) -> dict:
+    result = audit.verify(db, **kwargs)
+    assert not result["ok"]
+    return result["first_problem"]
+
+
+# -- a sound database ------------------------------------------------------------------------
+
+def test_a_real_history_verifies_and_its_head_is_the_documented_hash(hist: dict) -> None:
+    result = audit.verify(hist["db"])
+    assert result["ok"], result["problems"]
+    conn = sqlite3.connect(hist["db"])
+    assert result["events"] == conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    assert result["runs"] == 2
+    heads = {}
+    for run_id, digest in conn.execute("SELECT run_id, hash FROM events ORDER BY seq"):
+        heads[run_id] = digest
+    last = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
+    assert result["head"] == f"{database_head(heads)}@{last}"
+    assert audit.head(hist["db"])["head"] == result["head"]
+
+
+def test_every_stored_hash_is_the_hash_of_its_canonical_form(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    conn.row_factory = sqlite3.Row
+    prev = {}
+    for row in conn.execute("SELECT * FROM events ORDER BY seq"):
+        assert row["prev_hash"] == prev.get(row["run_id"], GENESIS)
+        assert event_hash(dict(row)) == row["hash"]
+        prev[row["run_id"]] = row["hash"]
+
+
+def test_verify_cli_prints_the_head_and_exits_0(hist: dict) -> None:
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(hist["db"])])
+    assert result.exit_code == 0, result.output
+    head = audit.verify(hist["db"])["head"]
+    assert f"Head: {head}" in result.output
+    assert result.output.startswith("OK: ")
+
+
+def test_verify_json_is_the_result(hist: dict) -> None:
+    result = CliRunner().invoke(cli, ["--db", str(hist["db"]), "audit", "verify", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["ok"] is True and data["problems"] == [] and data["runs"] == 2
+
+
+def test_verify_on_a_missing_database_is_a_clear_error_and_creates_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(tmp_path / "nope.db")])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: no database at")
+    assert not (tmp_path / "nope.db").exists()
+
+
+# -- the triggers ------------------------------------------------------------------------------
+
+def test_the_append_only_triggers_refuse_update_and_delete(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE events SET person = 'mallory' WHERE seq = 2")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("DELETE FROM events WHERE seq = 2")
+    conn.rollback()
+    assert conn.execute("SELECT person FROM events WHERE seq = 2").fetchone()[0] == "ani"
+    assert audit.verify(hist["db"])["ok"]
+
+
+# -- tampering ---------------------------------------------------------------------------------
+
+def test_an_edited_payload_is_named(hist: dict) -> None:
+    seqs = run_seqs(hist["db"], hist["a"])
+    target = seqs[1]  # the first step_completed, with its note
+    tamper(hist["db"], ("UPDATE events SET payload = replace(payload, 'lengkap', 'tidak lengkap') WHERE seq = ?", (target,)),
+           drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("edited", target, hist["a"])
+    assert f"event {target} of run {hist['a']} does not match its hash" in problem["message"]
+
+
+def test_a_changed_time_is_named(hist: dict) -> None:
+    target = run_seqs(hist["db"], hist["b"])[1]
+    tamper(hist["db"], ("UPDATE events SET at = '2026-10-01T01:00:00Z' WHERE seq = ?", (target,)), drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("edited", target, hist["b"])
+
+
+def test_an_edit_whose_hash_was_recomputed_is_found_at_the_next_link(hist: dict) -> None:
+    seqs = run_seqs(hist["db"], hist["a"])
+    conn = sqlite3.connect(hist["db"])
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM events WHERE seq = ?", (seqs[2],)).fetchone())
+    conn.close()
+    row["person"] = "mallory"
+    tamper(hist["db"], ("UPDATE events SET person = 'mallory', hash = ? WHERE seq = ?", (event_hash(row), seqs[2])),
+           drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"]) == ("relinked", seqs[3])
+    assert f"event {seqs[2]} was edited and re-hashed" in problem["message"]
+
+
+def test_a_deleted_row_is_named_as_a_gap(hist: dict) -> None:
+    seqs = run_seqs(hist["db"], hist["a"])
+    tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (seqs[3],)), drop_triggers=True)
+    result = audit.verify(hist["db"])
+    problem = result["first_problem"]
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("deleted", seqs[4], hist["a"])
+    assert "a row was deleted" in problem["message"]
+    # the gap itself is explained by that run, not listed again
+    assert not any(p["message"].startswith("event(s)") for p in result["problems"])
+
+
+def test_deleting_a_runs_last_event_in_the_middle_of_the_table_is_a_gap(hist: dict) -> None:
+    last_of_b = run_seqs(hist["db"], hist["b"])[-1]
+    tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (last_of_b,)), drop_triggers=True)
+    result = audit.verify(hist["db"])
+    assert not result["ok"]
+    assert result["first_problem"]["seq"] == last_of_b
+    assert f"event(s) {last_of_b} are missing" in result["first_problem"]["message"]
+    assert any(p["run_id"] == hist["b"] and "events were deleted" in p["message"] for p in result["problems"][1:])
+
+
+def test_swapped_rows_are_named(hist: dict) -> None:
+    seqs = run_seqs(hist["db"], hist["a"])
+    x, y = seqs[2], seqs[3]
+    cols = "run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash"
+    conn = sqlite3.connect(hist["db"])
+    rx = conn.execute(f"SELECT {cols} FROM events WHERE seq = ?", (x,)).fetchone()
+    ry = conn.execute(f"SELECT {cols} FROM events WHERE seq = ?", (y,)).fetchone()
+    conn.close()
+    sets = ", ".join(f"{c.strip()} = ?" for c in cols.split(","))
+    tamper(hist["db"], (f"UPDATE events SET {sets} WHERE seq = ?", (*ry, x)), (f"UPDATE events SET {sets} WHERE seq = ?", (*rx, y)),
+           drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("reordered", x, hist["a"])
+    assert "reordered or swapped" in problem["message"]
+
+
+def test_a_forged_row_linked_into_the_middle_is_named(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    conn.row_factory = sqlite3.Row
+    start = dict(conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq LIMIT 1", (hist["b"],)).fetchone())
+    conn.close()
+    forged = {
+        "run_id": hist["b"], "at": "2026-10-01T02:05:00Z", "recorded_at": "2026-10-01T02:05:00Z", "person": "mallory",
+        "os_user": "mallory", "kind": "step_completed", "step_id": "kumpulkan-data",
+        "payload": {"actor": "sekretaris-dinas", "iteration": 1}, "prev_hash": start["hash"],
+    }
+    tamper(hist["db"], (
+        "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*[forged[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")],
+         canonical(forged["payload"]), forged["prev_hash"], event_hash(forged)),
+    ))  # INSERT needs no trigger dropped: the triggers guard UPDATE and DELETE
+    new_seq = sqlite3.connect(hist["db"]).execute("SELECT MAX(seq) FROM events").fetchone()[0]
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("forged", new_seq, hist["b"])
+    assert "a forged row was inserted" in problem["message"]
+
+
+def test_a_forged_row_of_an_unknown_run_is_named(hist: dict) -> None:
+    forged = {
+        "run_id": "zzz-zzz", "at": "2026-10-01T02:05:00Z", "recorded_at": "2026-10-01T02:05:00Z", "person": "mallory",
+        "os_user": "mallory", "kind": "run_started", "step_id": None, "payload": {}, "prev_hash": GENESIS,
+    }
+    tamper(hist["db"], (
+        "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)",
+        (*[forged[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")], GENESIS, event_hash(forged)),
+    ))
+    problem = first(hist["db"])
+    assert problem["kind"] == "forged" and problem["run_id"] == "zzz-zzz"
+    assert "not in the runs table" in problem["message"]
+
+
+def test_a_cut_off_tail_is_caught_by_the_noted_head(hist: dict) -> None:
+    step(hist["db"], hist["b"], "budi", "2026-10-01T10:00")  # b's work is now the newest in the table
+    noted = audit.verify(hist["db"])["head"]
+    seqs = run_seqs(hist["db"], hist["b"])
+    version = sqlite3.connect(hist["db"]).execute("SELECT version FROM runs WHERE id = ?", (hist["b"],)).fetchone()[0]
+    # b is still active, so cutting its last event leaves a run that looks whole; the
+    # tamperer also rewinds the counters that would give the cut away
+    tamper(
+        hist["db"],
+        ("DELETE FROM events WHERE seq = ?", (seqs[-1],)),
+        ("UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM events) WHERE name = 'events'", ()),
+        ("UPDATE runs SET version = ? WHERE id = ?", (version - 1, hist["b"])),
+        drop_triggers=True,
+    )
+    assert sqlite3.connect(hist["db"]).execute("SELECT MAX(seq) FROM events").fetchone()[0] < seqs[-1]
+    assert audit.verify(hist["db"])["ok"]  # the chains alone cannot see a clean cut
+    result = audit.verify(hist["db"], expect_head=noted)
+    assert not result["ok"] and result["head_matches"] is False
+    assert result["first_problem"]["kind"] == "head"
+    cli_result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(hist["db"]), "--expect-head", noted])
+    assert cli_result.exit_code == 1
+    assert "DOES NOT MATCH" in cli_result.output
+
+
+def test_a_plain_cut_off_tail_shows_in_the_sequence(hist: dict) -> None:
+    last = sqlite3.connect(hist["db"]).execute("SELECT MAX(seq) FROM events").fetchone()[0]
+    tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (last,)), drop_triggers=True)
+    messages = [p["message"] for p in audit.verify(hist["db"])["problems"]]
+    assert any(f"events up to {last} were written" in m for m in messages)
+
+
+def test_a_head_noted_earlier_still_matches_after_new_work(hist: dict) -> None:
+    noted = audit.verify(hist["db"])["head"]
+    step(hist["db"], hist["b"], "budi", "2026-10-01T10:00")
+    result = audit.verify(hist["db"], expect_head=noted)
+    assert result["ok"] and result["head_matches"] is True
+    assert result["head"] != noted
+    bare = noted.split("@")[0]  # without @SEQ it is compared with the head now
+    assert not audit.verify(hist["db"], expect_head=bare)["ok"]
+
+
+def test_a_rebuilt_history_verifies_alone_but_not_against_the_noted_head(hist: dict) -> None:
+    noted = audit.verify(hist["db"])["head"]
+    conn = sqlite3.connect(hist["db"])
+    conn.row_factory = sqlite3.Row
+    rows = [dict(r) for r in conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq", (hist["a"],))]
+    conn.close()
+    prev = GENESIS
+    updates = []
+    for row in rows:  # someone with the code rewrites a name and re-chains everything after it
+        row["person"] = "mallory" if row["person"] == "joko" else row["person"]
+        row["prev_hash"] = prev
+        row["hash"] = event_hash(row)
+        prev = row["hash"]
+        updates.append(("UPDATE events SET person = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                        (row["person"], row["prev_hash"], row["hash"], row["seq"])))
+    tamper(hist["db"], *updates, drop_triggers=True)
+    assert audit.verify(hist["db"])["ok"]
+    assert not audit.verify(hist["db"], expect_head=noted)["ok"]
+
+
+def test_a_run_whose_status_contradicts_its_events_is_named(hist: dict) -> None:
+    tamper(hist["db"], ("UPDATE runs SET status = 'completed', finished_at = '2026-10-02T01:00:00Z' WHERE id = ?", (hist["b"],)))
+    problem = first(hist["db"])
+    assert problem["kind"] == "state" and problem["run_id"] == hist["b"]
+    assert "is completed in the runs table but its last event" in problem["message"]
+
+
+def test_a_run_repointed_to_another_definition_is_named(hist: dict) -> None:
+    tamper(hist["db"], ("UPDATE runs SET started_by = 'mallory' WHERE id = ?", (hist["a"],)))
+    problem = first(hist["db"])
+    assert problem["kind"] == "state" and "differs from its run_started event" in problem["message"]
+
+
+# -- documents -------------------------------------------------------------------------------
+
+def test_documents_changed_and_missing_are_listed(hist: dict) -> None:
+    assert audit.verify(hist["db"], documents=True)["ok"]
+    conn = sqlite3.connect(hist["db"])
+    paths = [r[0] for r in conn.execute("SELECT path FROM documents WHERE run_id = ? ORDER BY id", (hist["a"],))]
+    Path(paths[0]).write_text("diubah diam-diam\n", encoding="utf-8")
+    Path(paths[1]).unlink()
+    result = audit.verify(hist["db"], documents=True)
+    assert not result["ok"]
+    assert [d["path"] for d in result["documents"]["changed"]] == [paths[0]]
+    assert [d["path"] for d in result["documents"]["missing"]] == [paths[1]]
+    assert result["first_problem"]["kind"] == "document_changed"
+    assert audit.verify(hist["db"])["ok"]  # without --documents the files are not read
+    cli_result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(hist["db"]), "--documents"])
+    assert cli_result.exit_code == 1
+    assert f"changed: Disposisi (run {hist['a']}) {paths[0]}" in cli_result.output
+    assert f"missing: Lembar Disposisi (run {hist['a']}) {paths[1]}" in cli_result.output
+
+
+def test_a_document_row_rewritten_to_match_an_edited_file_is_caught(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    doc_id, path = conn.execute("SELECT id, path FROM documents ORDER BY id LIMIT 1").fetchone()
+    conn.close()
+    Path(path).write_text("versi lain\n", encoding="utf-8")
+    tamper(hist["db"], ("UPDATE documents SET sha256 = ? WHERE id = ?", (audit.file_sha256(path), doc_id)))
+    result = audit.verify(hist["db"], documents=True)
+    # the file is checked against the hash its event recorded, which the table cannot change
+    assert sorted(p["kind"] for p in result["problems"]) == ["document_changed", "document_record", "document_record"]
+    assert [d["path"] for d in result["documents"]["changed"]] == [path]
+    assert any("in the documents table matches no event" in p["message"] for p in result["problems"])
+
+
+def test_a_deleted_document_row_is_caught(hist: dict) -> None:
+    tamper(hist["db"], ("DELETE FROM documents WHERE id = (SELECT MAX(id) FROM documents)", ()))
+    problem = first(hist["db"], documents=True)
+    assert problem["kind"] == "document_record" and "has no row in the documents table" in problem["message"]
+
+
+# -- the command line in a real process --------------------------------------------------------
+
+def test_verify_in_a_real_process_names_the_first_bad_event(hist: dict) -> None:
+    target = run_seqs(hist["db"], hist["a"])[4]
+    cmd = [sys.executable, "-m", "sopengine", "audit", "verify", "--db", str(hist["db"])]
+    ok = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0, ok.stderr
+    tamper(hist["db"], ("UPDATE events SET person = 'mallory' WHERE seq = ?", (target,)), drop_triggers=True)
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert f"First problem: event {target} of run {hist['a']} does not match its hash" in bad.stdout
+    assert "Traceback" not in bad.stderr
+
+
+def test_a_malformed_head_is_a_one_line_error(hist: dict) -> None:
+    result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(hist["db"]), "--expect-head", "abc"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot read head 'abc'")
+
+
+# -- the fast canonical form equals the engine's ------------------------------------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.fixed_dictionaries({name: _text for name in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "prev_hash")}),
+       step_id=st.none() | _text, payload=st.dictionaries(_text, _json, max_size=4))
+def test_the_fast_hash_is_byte_identical_to_event_hash(fields: dict, step_id: str | None, payload: dict) -> None:
+    event = dict(fields, step_id=step_id, payload=payload)
+    assert audit._fast_hash(
+        event["run_id"], event["at"], event["recorded_at"], event["person"], event["os_user"], event["kind"],
+        step_id, canonical(payload), event["prev_hash"],
+    ) == event_hash(event)
+
+
+def test_a_payload_stored_in_another_spelling_of_the_same_json_still_verifies(tmp_path: Path) -> None:
+    """The hash is over the payload's meaning in canonical form, not the stored spelling."""
+    db = tmp_path / "sopengine.db"
+    run_id = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani")["run_id"]
+    conn = sqlite3.connect(db)
+    payload = conn.execute("SELECT payload FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
+    conn.close()
+    spaced = json.dumps(json.loads(payload), indent=2)
+    tamper(db, ("UPDATE events SET payload = ? WHERE run_id = ?", (spaced, run_id)), drop_triggers=True)
+    assert audit.verify(db)["ok"]

@@ -1,0 +1,192 @@
+"""Evidence packs: written from a real run, checked without the database, refused when altered."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sopengine import audit
+from sopengine.cli import cli
+from sopengine.errors import RunNotFound
+from test_audit import build_history
+
+
+@pytest.fixture
+def packed(tmp_path: Path) -> dict:
+    hist = build_history(tmp_path)
+    docs = audit.history(hist["db"], run=hist["a"])
+    paths = [d["path"] for e in docs for d in e["documents"]]
+    Path(paths[1]).write_text("diubah setelah dicatat\n", encoding="utf-8")  # changed since recorded
+    Path(paths[2]).unlink()  # gone
+    target = tmp_path / "bukti.zip"
+    result = CliRunner().invoke(cli, ["audit", "pack", hist["a"], "--db", str(hist["db"]), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    return dict(hist, zip=target, output=result.stdout, paths=paths)
+
+
+def rewrite(src: Path, dst: Path, change: dict[str, bytes | None], *, fix_manifest: bool = False) -> Path:
+    """A copy of the pack with members replaced (None removes one), the manifest fixed if asked."""
+    with zipfile.ZipFile(src) as zin:
+        members = {name: zin.read(name) for name in zin.namelist()}
+    for name, data in change.items():
+        if data is None:
+            members.pop(name, None)
+        else:
+            members[name] = data
+    if fix_manifest:
+        manifest = json.loads(members["manifest.json"])
+        manifest["members"] = {
+            n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members.items() if n != "manifest.json"
+        }
+        members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    return dst
+
+
+def test_the_pack_holds_the_pinned_definition_events_check_and_files(packed: dict) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        names = set(zf.namelist())
+        manifest = json.loads(zf.read("manifest.json"))
+        for name, entry in manifest["members"].items():
+            assert hashlib.sha256(zf.read(name)).hexdigest() == entry["sha256"]
+        assert set(manifest["members"]) == names - {"manifest.json"}
+        pinned = sqlite3.connect(packed["db"]).execute(
+            "SELECT definition_hash FROM runs WHERE id = ?", (packed["a"],)
+        ).fetchone()[0]
+        assert hashlib.sha256(zf.read("definition.yaml")).hexdigest() == pinned
+        assert "id: pengumpulan-data" in zf.read("definition.yaml").decode("utf-8")
+        events = json.loads(zf.read("events.json"))
+        assert [e["seq"] for e in events] == [e["seq"] for e in audit.history(packed["db"], run=packed["a"])]
+        assert all(e["run_id"] == packed["a"] for e in events)
+        rows = list(csv.reader(io.StringIO(zf.read("events.csv").decode("utf-8-sig"))))
+        assert rows[0] == list(audit.CSV_COLUMNS) and len(rows) == len(events) + 1
+        verification = json.loads(zf.read("verification.json"))
+        assert verification["ok"] is True and verification["run_head"] == events[-1]["hash"]
+        assert verification["database_head"] == audit.head(packed["db"])["head"]
+        documents = json.loads(zf.read("documents.json"))
+        status = {d["path"]: d["status"] for d in documents}
+        assert status[packed["paths"][1]] == "changed" and status[packed["paths"][2]] == "missing"
+        included = [d for d in documents if d["status"] == "included"]
+        assert len(included) == len(documents) - 2
+        for d in included:
+            assert d["member"] in names
+            assert zf.read(d["member"]) == Path(d["path"]).read_bytes()
+    assert "documents 6 included, 1 changed, 1 missing" in packed["output"]
+
+
+def test_an_unaltered_pack_verifies_on_another_machine_without_the_database(packed: dict, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "auditor"
+    elsewhere.mkdir()
+    copy = Path(shutil.copy(packed["zip"], elsewhere / "bukti.zip"))
+    packed["db"].unlink()  # no database anywhere near
+    proc = subprocess.run(
+        [sys.executable, "-m", "sopengine", "audit", "verify-pack", str(copy)],
+        capture_output=True, text=True, cwd=elsewhere, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"OK: {copy} holds; run {packed['a']}")
+    assert not (elsewhere / "sopengine.db").exists()
+
+
+def test_a_changed_member_is_refused_and_named(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        events = zf.read("events.json")
+    altered = rewrite(packed["zip"], tmp_path / "a.zip", {"events.json": events.replace(b"joko", b"jaka")})
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(altered)])
+    assert result.exit_code == 1
+    assert result.output.startswith(f"FAILED: {altered}: events.json: its sha256 differs from the manifest")
+
+
+def test_events_altered_with_a_fixed_manifest_fail_the_chain(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        events = json.loads(zf.read("events.json"))
+    target = next(e for e in events if e["person"] == "joko")
+    target["person"] = "jaka"
+    altered = rewrite(packed["zip"], tmp_path / "b.zip", {"events.json": json.dumps(events).encode()}, fix_manifest=True)
+    result = audit.verify_pack(altered)
+    assert not result["ok"]
+    assert result["first_problem"] == f"events.json: event {target['seq']} does not match its hash (its fields were edited)"
+
+
+def test_a_removed_event_fails_the_chain(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        events = json.loads(zf.read("events.json"))
+    gone = events.pop(3)
+    altered = rewrite(packed["zip"], tmp_path / "c.zip", {"events.json": json.dumps(events).encode()}, fix_manifest=True)
+    first = audit.verify_pack(altered)["first_problem"]
+    assert first == f"events.json: event {events[3]['seq']} does not link to the event before it (deleted, reordered or forged)"
+    assert gone["seq"] < events[3]["seq"]
+
+
+def test_a_swapped_document_is_refused(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        member = next(n for n in zf.namelist() if n.startswith("documents/"))
+    altered = rewrite(packed["zip"], tmp_path / "d.zip", {member: b"dokumen palsu\n"}, fix_manifest=True)
+    result = audit.verify_pack(altered)
+    assert result["first_problem"].startswith(f"{member}: its sha256 differs from the one recorded")
+
+
+def test_an_added_or_missing_member_is_refused(packed: dict, tmp_path: Path) -> None:
+    added = rewrite(packed["zip"], tmp_path / "e.zip", {"catatan.txt": b"tambahan"})
+    assert audit.verify_pack(added)["first_problem"] == "catatan.txt: in the pack but not in the manifest (a member was added)"
+    removed = rewrite(packed["zip"], tmp_path / "f.zip", {"definition.yaml": None})
+    assert audit.verify_pack(removed)["first_problem"] == "definition.yaml: listed in the manifest but not in the pack"
+
+
+def test_a_different_definition_text_is_refused(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        text = zf.read("definition.yaml")
+    altered = rewrite(packed["zip"], tmp_path / "g.zip", {"definition.yaml": text.replace(b"15 Menit", b"150 Menit")},
+                      fix_manifest=True)
+    assert audit.verify_pack(altered)["first_problem"] == (
+        "definition.yaml: its sha256 is not the definition hash the run_started event recorded"
+    )
+
+
+def test_the_noted_run_head_is_compared(packed: dict) -> None:
+    head = audit.verify_pack(packed["zip"])["run_head"]
+    assert audit.verify_pack(packed["zip"], expect_head=head)["ok"]
+    other = audit.verify_pack(packed["zip"], expect_head="0" * 64)
+    assert not other["ok"] and other["first_problem"].startswith("the run head")
+
+
+def test_pack_refuses_to_overwrite_and_unknown_runs(packed: dict) -> None:
+    again = CliRunner().invoke(cli, ["audit", "pack", packed["a"], "--db", str(packed["db"]), "-o", str(packed["zip"])])
+    assert again.exit_code == 1 and "already exists" in again.output
+    with pytest.raises(RunNotFound):
+        audit.pack(packed["db"], "xxx-yyy", packed["zip"].with_name("x.zip"))
+    assert not packed["zip"].with_name("x.zip").exists()
+
+
+def test_a_pack_of_a_broken_chain_records_it_and_fails(packed: dict, tmp_path: Path) -> None:
+    conn = sqlite3.connect(packed["db"])
+    conn.execute("DROP TRIGGER events_append_only_update")
+    conn.execute("UPDATE events SET person = 'mallory' WHERE person = 'joko'")
+    conn.commit()
+    conn.close()
+    target = tmp_path / "rusak.zip"
+    result = CliRunner().invoke(cli, ["audit", "pack", packed["a"], "--db", str(packed["db"]), "-o", str(target)])
+    assert result.exit_code == 1
+    assert "The run's chain is broken" in result.stdout
+    checked = audit.verify_pack(target)
+    assert not checked["ok"] and "does not match its hash" in checked["first_problem"]
+
+
+def test_not_a_pack_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "x.zip"
+    bogus.write_bytes(b"not a zip")
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(bogus)])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {bogus} is not a zip file")

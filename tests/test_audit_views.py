@@ -1,0 +1,209 @@
+"""The auditors' SQL views, the schema version that brings them, and docs/auditing.md's promises:
+its canonical-form test values, its independent check and its SQL questions, each run on a
+database written by real runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sopengine import audit, schema, store
+from sopengine.chain import GENESIS, canonical, database_head, event_hash
+from sopengine.store import Store
+from test_audit import build_history, run_seqs, tamper
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "auditing.md"
+VIEWS = ("audit_definition_steps", "audit_events", "audit_open_steps", "audit_step_visits")
+
+
+def doc_text() -> str:
+    return DOC.read_text(encoding="utf-8")
+
+
+def doc_sql(name: str) -> str:
+    found = re.search(rf"```sql\n-- question: {re.escape(name)}\n(.*?)```", doc_text(), re.S)
+    assert found, f"docs/auditing.md has no SQL block tagged {name!r}"
+    return found.group(1)
+
+
+def doc_snippet() -> str:
+    section = doc_text().split("### An independent check", 1)[1]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found, "docs/auditing.md has no independent check"
+    return found.group(1)
+
+
+def query(db: Path, sql: str) -> list[dict]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql)]
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def hist(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return build_history(tmp_path_factory.mktemp("views"))
+
+
+# -- the schema ------------------------------------------------------------------------------
+
+def test_the_views_migration_is_the_second_and_latest() -> None:
+    names = [m.name for m in schema.migrations._migrations]
+    assert names[:2] == ["0001_initial", "0002_audit_views"]
+    assert schema.LATEST == len(names) == 2
+
+
+def test_a_new_database_has_the_views_and_the_version_the_store_knows(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    assert set(VIEWS) <= views
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == min(schema.LATEST, store.SCHEMA_VERSION)
+
+
+@pytest.mark.skipif(store.SCHEMA_VERSION < schema.LATEST,
+                    reason="sopengine.store.SCHEMA_VERSION has not been raised to the schema's LATEST yet")
+def test_a_version_1_database_is_migrated_on_open(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    conn = sqlite3.connect(hist["db"])  # turn it back into what the first release wrote
+    for view in VIEWS:
+        conn.execute(f"DROP VIEW {view}")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0002_audit_views'")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store(hist["db"]) as opened:
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        views = {r[0] for r in opened.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    assert set(VIEWS) <= views
+    assert audit.verify(hist["db"])["ok"]
+
+
+# -- the views ---------------------------------------------------------------------------------
+
+def test_audit_events_reads_every_event(hist: dict) -> None:
+    rows = query(hist["db"], "SELECT * FROM audit_events ORDER BY seq")
+    entries = audit.history(hist["db"])
+    assert [r["seq"] for r in rows] == [e["seq"] for e in entries]
+    for r, e in zip(rows, entries):
+        assert (r["run"], r["at_utc"], r["recorded_at_utc"], r["person"], r["os_user"], r["kind"], r["step"]) == (
+            e["run_id"], e["at"], e["recorded_at"], e["person"], e["os_user"], e["kind"], e["step"])
+        assert (r["actor"], r["outcome"], r["note"] if e["kind"] not in ("assigned", "decided") else e["note"]) == (
+            e["actor"], e["outcome"], e["note"])
+        assert r["backdated"] == int(e["backdated"]) and r["recorded_later_seconds"] == e["recorded_later_by"]
+        assert (r["documents"] or "") == "; ".join(d["name"] for d in e["documents"])
+        assert r["definition"] == "pengumpulan-data" and r["hash"] == e["hash"]
+
+
+def test_audit_step_visits_compares_standard_and_actual(hist: dict) -> None:
+    rows = query(hist["db"], f"SELECT * FROM audit_step_visits WHERE run = '{hist['a']}' ORDER BY task_id")
+    assert [r["no"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    first = rows[0]
+    assert (first["step"], first["kegiatan"], first["actor"], first["waktu"]) == (
+        "kumpulkan-data", "Mengumpulkan data laporan kinerja bulanan/triwulan kepada subbag/seksi.", "sekretaris-dinas", "15 Menit")
+    assert (first["standard_minutes"], first["standard_days"]) == (15, 0)
+    assert first["opened_at"] == "2026-07-01T01:30:00Z" and first["closed_at"] == "2026-07-01T02:00:00Z"
+    assert first["actual_seconds"] == 30 * 60 and first["late"] == 1  # due 08:45 WIB, done 09:00
+    semester = next(r for r in rows if r["step"] == "susun-laporan-semester")
+    assert (semester["standard_days"], semester["waktu"], semester["closed_by"], semester["late"]) == (120, "120 Hari", "Dr. Rina", 0)
+    on_time = query(hist["db"], f"SELECT late FROM audit_step_visits WHERE run = '{hist['b']}' AND state = 'done'")
+    assert [r["late"] for r in on_time] == [0, 0]
+
+
+def test_audit_open_steps_lists_open_steps_with_due_times(hist: dict) -> None:
+    rows = query(hist["db"], "SELECT * FROM audit_open_steps")
+    assert [(r["run"], r["step"], r["no"], r["actor"]) for r in rows] == [(hist["b"], "olah-data", 3, "staf-evaluasi")]
+    assert rows[0]["due_at"] == "2026-10-01T02:32:00Z"  # 2 Menit after 09:30 WIB
+    assert rows[0]["assigned"] is None
+
+
+# -- the questions in docs/auditing.md ----------------------------------------------------------
+
+def test_question_steps_completed_by_someone_not_assigned(hist: dict) -> None:
+    rows = query(hist["db"], doc_sql("not-assigned"))
+    # joko did step 6 while nobody was assigned; Sari was assigned to the role afterwards.
+    # In run b Budi was assigned before budi completed step 2: the same person in another case.
+    assert [(r["run"], r["no"], r["actor"], r["closed_by"], r["assigned"]) for r in rows] == [
+        (hist["a"], 6, "kepala-seksi", "joko", "Sari"),
+    ]
+
+
+def test_question_runs_slower_than_the_standard(hist: dict) -> None:
+    rows = query(hist["db"], doc_sql("slower-than-standard"))
+    assert [r["run"] for r in rows] == [hist["a"]]
+    assert rows[0]["steps_done"] == 8 and rows[0]["late_steps"] >= 2 and rows[0]["standard_days"] == 122
+
+
+def test_question_who_approved_the_semester_report(hist: dict) -> None:
+    rows = query(hist["db"], doc_sql("semester-report"))
+    assert [(r["run"], r["no"], r["person"]) for r in rows] == [(hist["a"], 7, "Dr. Rina"), (hist["a"], 8, "Dr. Rina")]
+    assert rows[1]["note"] == "Laporan semester disetujui"
+    assert rows[1]["at_utc"] == "2026-07-06T07:00:00Z" and rows[1]["documents"] == "Draft Laporan Kinerja"
+
+
+def test_question_backdated_and_overdue(hist: dict) -> None:
+    backdated = query(hist["db"], doc_sql("backdated"))
+    # every event of the fixture was entered with --now, months before the real clock
+    assert len(backdated) == len(audit.history(hist["db"]))
+    overdue = query(hist["db"], doc_sql("overdue-now"))
+    assert [(r["run"], r["no"]) for r in overdue] == [(hist["b"], 3)]
+
+
+# -- the canonical form as documented --------------------------------------------------------------
+
+def test_the_documented_test_values_are_what_the_engine_computes() -> None:
+    text = doc_text()
+    pairs = re.findall(r"^(\{\"at\":.*\})\nhash: ([0-9a-f]{64})$", text, re.M)
+    assert len(pairs) == 2
+    previous = GENESIS
+    for line, digest in pairs:
+        event = json.loads(line)
+        assert canonical(event) == line  # the text shown is itself canonical
+        assert event["prev_hash"] == previous
+        assert event_hash(event) == digest
+        previous = digest
+    head = re.search(r"head of a database holding only this run: ([0-9a-f]{64})@2", text)
+    assert head and database_head({"k7m-x3q": previous}) == head.group(1)
+
+
+def _run_snippet(folder: Path) -> str:
+    """Run docs/auditing.md's independent check as written, in *folder*; its printed line."""
+    out = io.StringIO()
+    cwd = Path.cwd()
+    try:
+        os.chdir(folder)
+        with contextlib.redirect_stdout(out):
+            exec(compile(doc_snippet(), "docs/auditing.md", "exec"), {"__name__": "auditor"})
+    finally:
+        os.chdir(cwd)
+    return out.getvalue().strip()
+
+
+def test_the_independent_check_agrees_with_the_engine(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    assert "import sopengine" not in doc_snippet() and "from sopengine" not in doc_snippet()
+    engine = audit.verify(hist["db"])
+    assert _run_snippet(tmp_path) == f"every chain holds {engine['head']}"
+    target = run_seqs(hist["db"], hist["a"])[5]
+    tamper(hist["db"], ("UPDATE events SET at = '2026-07-02T05:00:00Z' WHERE seq = ?", (target,)), drop_triggers=True)
+    engine = audit.verify(hist["db"])
+    printed = _run_snippet(tmp_path)
+    assert printed == f"({target}, '{hist['a']}', 'does not match its hash') {engine['head']}"
+    assert engine["first_problem"]["seq"] == target
+
+
+def test_the_independent_check_sees_a_deleted_row_where_the_engine_does(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    seqs = run_seqs(hist["db"], hist["a"])
+    tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (seqs[2],)), drop_triggers=True)
+    printed = _run_snippet(tmp_path)
+    assert printed.startswith(f"({seqs[3]}, '{hist['a']}', 'does not link to the event before it')")
+    assert audit.verify(hist["db"])["first_problem"]["seq"] == seqs[3]
