@@ -276,7 +276,9 @@ def _find_step(compiled: dict[str, Any], key: str) -> str:
     for sid, step in compiled["steps"].items():
         if step.get("no") is not None and str(step["no"]) == str(key).strip():
             return sid
-    known = ", ".join(f"{s['no']}={sid}" if s.get("no") else sid for sid, s in compiled["steps"].items())
+    # in the SOP's row order: the stored compiled form keeps its dicts with sorted keys
+    steps = compiled["steps"]
+    known = ", ".join(f"{steps[sid]['no']}={sid}" if steps[sid].get("no") else sid for sid in compiled["order"])
     raise StepNotOpen(f"the SOP has no step {key!r}; steps are: {known}", step=key)
 
 
