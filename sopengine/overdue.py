@@ -30,7 +30,7 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.runs import _calendar, _now
+from sopengine.runs import _calendar, _now, _use_store
 from sopengine.store import Store
 
 __all__ = ["COUNT_SQL", "count_overdue", "overdue"]
@@ -121,17 +121,21 @@ def _roles(store: Store, actor: str) -> list[str]:
 # -- public -------------------------------------------------------------------------------------
 
 
-def count_overdue(db: str | Path, now: datetime | str | None = None) -> int:
-    """How many open steps are past their due time at ``now`` (one count on an index)."""
-    store = Store(db)
+def count_overdue(db: str | Path | Store, now: datetime | str | None = None) -> int:
+    """How many open steps are past their due time at ``now`` (one count on an index).
+
+    ``db`` is a path or an open :class:`~sopengine.store.Store`, as for :func:`overdue`.
+    """
+    store, owned = _use_store(db)
     try:
         return store.conn.execute(COUNT_SQL, (clock.iso(_now(now)),)).fetchone()[0]
     finally:
-        store.close()
+        if owned:
+            store.close()
 
 
 def overdue(
-    db: str | Path,
+    db: str | Path | Store,
     *,
     now: datetime | str | None = None,
     actor: str | None = None,
@@ -150,11 +154,12 @@ def overdue(
     A step row has ``kind`` ``"step"``; a deadline row has ``kind`` ``"deadline"``,
     ``step`` None, the deadline text in ``waktu`` and, in ``waiting_on``, the open steps
     of the run and who must act on them. ``assigned`` lists the persons assigned to the
-    role in that run. A ``now`` without an offset is read in WIB.
+    role in that run. A ``now`` without an offset is read in WIB. ``db`` is a path, or an
+    open :class:`~sopengine.store.Store` that a long-lived caller keeps (and closes).
     """
     if limit is not None and limit < 1:
         raise InputError(f"limit must be 1 or more, got {limit}; give --limit N with N >= 1")
-    store = Store(db)
+    store, owned = _use_store(db)
     try:
         at = _now(now)
         at_text = clock.iso(at) or ""
@@ -174,7 +179,8 @@ def overdue(
         _add_assigned(store, rows)
         return rows
     finally:
-        store.close()
+        if owned:
+            store.close()
 
 
 # -- ranking ------------------------------------------------------------------------------------
@@ -276,10 +282,14 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
 
 def _walk_steps(store: Store, at: datetime, at_text: str, roles: list[str] | None, kept: _Latest) -> None:
     cur = store.conn.execute(*_steps_query(at_text, roles))
-    bound = _Bound(store, at) if kept.limit is not None else None
-    while batch := cur.fetchmany(_BATCH):
+    bound: _Bound | None = None
+    # With one calendar the walk usually stops at row limit + 1: fetch that many first.
+    size = min(kept.limit + 1, _BATCH) if kept.limit is not None else _BATCH
+    while batch := cur.fetchmany(size):
+        size = _BATCH
         for raw in batch:
-            if bound is not None and kept.full():
+            if kept.full():
+                bound = bound or _Bound(store, at)
                 due = clock.from_iso(raw[6])
                 assert due is not None
                 if bound.at_most(due) <= kept.weakest():

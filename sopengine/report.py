@@ -23,7 +23,7 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.runs import _calendar, _now
+from sopengine.runs import _calendar, _now, _use_store
 from sopengine.store import Store
 
 __all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "monitoring", "report"]
@@ -268,11 +268,11 @@ class _Evidence:
 
 
 def _evidence(
-    db: str | Path, run: str | None, definition: str | None, period: str | None,
+    db: str | Path | Store, run: str | None, definition: str | None, period: str | None,
     since: datetime | str | None, until: datetime | str | None, now: datetime | str | None,
 ) -> _Evidence:
     scope = _scope(run, definition, period, since, until)
-    store = Store(db)
+    store, owned = _use_store(db)
     try:
         at = _now(now)
         runs = _runs(store, scope)
@@ -298,14 +298,15 @@ def _evidence(
             kept.append(r)
         return _Evidence(at, scope, kept, latest, sources)
     finally:
-        store.close()
+        if owned:
+            store.close()
 
 
 # -- the report ------------------------------------------------------------------------------------
 
 
 def report(
-    db: str | Path,
+    db: str | Path | Store,
     *,
     run: str | None = None,
     definition: str | None = None,
@@ -321,7 +322,7 @@ def report(
     covers that whole day). No scope means every run in the database. Open visits count
     as ``open`` (and ``open_overdue`` once past due) at ``now``; times (median, maximum)
     come from completed visits only. ``corrections`` counts the visits of a step beyond
-    the first in each run.
+    the first in each run. ``db`` is a path or an open :class:`~sopengine.store.Store`.
     """
     ev = _evidence(db, run, definition, period, since, until, now)
     runs_out = []
@@ -385,7 +386,7 @@ def _header(text: str | None) -> dict[str, Any]:
 
 
 def monitoring(
-    db: str | Path,
+    db: str | Path | Store,
     *,
     run: str | None = None,
     definition: str | None = None,

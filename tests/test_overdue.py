@@ -423,6 +423,18 @@ def test_filters_apply_to_runs_past_their_deadline(tmp_path: Path) -> None:
     assert overdue(db, now=now, person="ani") == []
 
 
+def test_an_open_store_can_be_passed_and_stays_open(tmp_path: Path) -> None:
+    from sopengine.store import Store
+
+    db = tmp_path / "s.db"
+    run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
+    with Store(db) as store:
+        for _ in range(2):
+            assert steps_of(overdue(store, now="2026-10-01T10:15")) == [(run, "kumpulkan-data", HOUR)]
+            assert count_overdue(store, "2026-10-01T10:15") == 1
+        assert store.conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
 def test_reading_never_creates_a_database(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.db"
     with pytest.raises(DatabaseMissing, match=r"no database at .*nowhere\.db"):
