@@ -194,7 +194,8 @@ _FORM_COLUMNS = ("definition", "nomor", "no", "prosedur", "penilaian", "catatan"
 @click.option("--since", metavar="DATE", help="Visits opened from this date or time (WIB unless an offset is given).")
 @click.option("--until", metavar="DATE", help="Visits opened before this time; a date alone includes that day.")
 @click.option("--monitoring", is_flag=True, help="Fill the monitoring form of Permenpan RB 35/2012 per SOP.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="Output format; --json means --format json.")
 @global_options(names=("db", "now"))
 @json_option
 def report_cmd(
@@ -209,7 +210,7 @@ def report_cmd(
 
     Example:
 
-        sopengine report --definition pengumpulan-data --since 2026-07-01 --until 2026-12-31 --monitoring
+        sopengine report --definition pengumpulan-data --monitoring
     """
     from sopengine import report as lib
 
