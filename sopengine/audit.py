@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sopengine import clock
-from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical, database_head, event_hash
+from sopengine.chain import CHAIN_FIELDS, GENESIS, database_head, event_hash
 from sopengine.errors import InputError, RunNotFound, SopError
 from sopengine.store import Store
 
@@ -282,7 +282,7 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
                 "deleted", f"run {run_id} was changed {version} times but has only {n} events: events were deleted",
                 run_id=run_id,
             ))
-    for run_id, tail in tails.items():
+    for run_id in tails:
         if run_id not in seen:
             first_seq = firsts[run_id][0]
             problems.append(_problem(

@@ -54,7 +54,7 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
 
         sopengine history --run k7m-x3q
 
-        sopengine history --person ani --since 2026-10-01 --until 2026-10-31 --format csv -o oktober.csv
+        sopengine history --since 2026-10-01 --format csv -o oktober.csv
     """
     from sopengine import audit
 
