@@ -125,7 +125,7 @@ def run_status(
         timeline = [view for _, view in sorted(ranked, key=lambda pair: pair[0])]
         open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
         current = current_definition_hash(run["definition_id"], definitions)
-        deadline_late = _late_by(cal, None, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
+        deadline_late = _late_by(cal, {"duration": compiled.get("deadline")}, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
         return {
             "run_id": run_id,
             "definition": run["definition_id"],

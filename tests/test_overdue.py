@@ -304,7 +304,6 @@ def test_a_calendar_day_deadline_is_late_in_plain_time(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="status counts a 'hari kalender' deadline's lateness in office time (8 h)")
 def test_status_counts_a_calendar_day_deadline_in_plain_time(tmp_path: Path) -> None:
     defs, db = tmp_path / "defs", tmp_path / "d.db"
     run = start(deadline_sop(defs, "Paling lambat 3 hari kalender"), db, "2026-10-05T09:00", defs)
