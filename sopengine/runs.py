@@ -577,8 +577,9 @@ def assign(
             if not match:
                 names = ", ".join(a["person"] for a in current) or "nobody"
                 raise InputError(f"{person} is not assigned to {role_id} in run {run_id} (assigned: {names})")
-            adv.changes.unassign.append((role_id, match[0]["person"]))
-            adv.changes.events.append(Event("unassigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": match[0]["person"]}))
+            person = match[0]["person"]  # the name as it was assigned, not as typed now
+            adv.changes.unassign.append((role_id, person))
+            adv.changes.events.append(Event("unassigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person}))
         else:
             adv.changes.assign.append((role_id, person, acting))
             adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
