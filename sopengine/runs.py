@@ -162,7 +162,16 @@ class _Advance:
             self.opened.append(state_name(step_id, part))
 
     def finish(self) -> None:
-        """Mark the run completed when no branch is left open."""
+        """Release joins no open branch can reach any more; mark the run completed when no branch is left."""
+        reach = self.compiled["reach"]
+        while True:
+            # A join waits for the branches that can still arrive; one that ended the process will not.
+            stuck = next((w for w in self.live if w.state == "waiting" and not any(
+                t.state == "open" and (t.step_id == w.step_id or w.step_id in reach.get(t.step_id, [])) for t in self.live
+            )), None)
+            if stuck is None:
+                break
+            self.enter(state_name(stuck.step_id, stuck.part), "join")
         if not any(t.state in ("open", "waiting") for t in self.live):
             self.changes.status = "completed"
             self.changes.finished_at = clock.iso(self.at)
