@@ -359,6 +359,27 @@ def test_a_join_waits_once_however_many_branches_have_arrived(tmp_path: Path) ->
     assert_consistent(db, tmp_path)
 
 
+@pytest.mark.parametrize("order", ["join-first", "exit-first"])
+def test_a_branch_that_ends_the_process_releases_the_join(tmp_path: Path, order: str) -> None:
+    """The join waits for the branches that can still arrive; one that took 'selesai' will not."""
+    db = tmp_path / "exit.db"
+    run_id = api.start_run("split-exit", db=db, definitions=PARALLEL, now=NOW)["run_id"]
+    api.complete(db, run_id, now=NOW)
+    if order == "join-first":
+        api.complete(db, run_id, step="olah-data", now=NOW)
+        assert open_steps(db, run_id) == [("periksa-arsip", "open"), ("gabungkan", "waiting")]
+        result = api.decide(db, run_id, "Tidak", now=NOW, by="Dedi")
+        assert result["opened"] == ["gabungkan"]
+    else:
+        api.decide(db, run_id, "Tidak", now=NOW, by="Dedi")
+        assert open_steps(db, run_id) == [("olah-data", "open")]
+        api.complete(db, run_id, step="olah-data", now=NOW)
+    assert open_steps(db, run_id) == [("gabungkan", "open")]
+    api.complete(db, run_id, now=NOW)
+    assert api.run_status(db, run_id, now=NOW, definitions=PARALLEL)["status"] == "completed"
+    assert_consistent(db, tmp_path)
+
+
 def test_split_with_loops_inside_a_branch_and_around_the_join(tmp_path: Path) -> None:
     db = tmp_path / "loop.db"
     run_id = api.start_run("split-join-loop", db=db, definitions=PARALLEL, now=NOW)["run_id"]
