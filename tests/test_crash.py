@@ -25,7 +25,7 @@ from test_runs_consistency import assert_consistent
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 NOW = "2026-10-01T09:00"
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")]
 
 WORKER = """
 import sys

@@ -19,6 +19,8 @@ import pytest
 from sopengine import api
 from test_runs_consistency import assert_consistent
 
+pytestmark = pytest.mark.slow
+
 NOW = "2026-10-01T09:00"
 RACERS = 6
 
