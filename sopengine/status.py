@@ -92,16 +92,23 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
     return out
 
 
-def current_definition_hash(definition_id: str, definitions: str | Path | None = None) -> str | None:
-    """The hash of the definition file as it is now, or None when it is gone."""
+def current_definition_hash(definition_id: str, definitions: str | Path | None = None, started_from: str | None = None) -> str | None:
+    """The hash of the definition file as it is now, or None when it is gone.
+
+    Without a ``definitions`` folder, the file the run started from (``started_from``) is
+    looked at first: a run started with ``--definitions DIR`` is not compared with another copy.
+    """
     import hashlib
 
     from sopengine.definition import catalog
     from sopengine.errors import DefinitionNotFound
 
     try:
-        found = catalog.find(definition_id, definitions)
-        return hashlib.sha256(found.path.read_text(encoding="utf-8").encode("utf-8")).hexdigest()
+        if started_from and not definitions and Path(started_from).is_file():
+            path = Path(started_from)
+        else:
+            path = catalog.find(definition_id, definitions).path
+        return hashlib.sha256(path.read_text(encoding="utf-8").encode("utf-8")).hexdigest()
     except (DefinitionNotFound, OSError, UnicodeDecodeError):
         return None
 
@@ -124,7 +131,8 @@ def run_status(
         ranked = _gates(store, compiled, run_id, tasks) + [(float(t["id"]), _task_view(compiled, cal, t, at, docs)) for t in tasks]
         timeline = [view for _, view in sorted(ranked, key=lambda pair: pair[0])]
         open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
-        current = current_definition_hash(run["definition_id"], definitions)
+        source = store.definition_source(run["definition_hash"]) or {}
+        current = current_definition_hash(run["definition_id"], definitions, source.get("path"))
         deadline_late = _late_by(cal, {"duration": compiled.get("deadline")}, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
         return {
             "run_id": run_id,
