@@ -136,6 +136,9 @@ def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_pa
     run_id = api.start_run("split-join-loop", db=db, definitions=defs, now=NOW)["run_id"]
     status = api.run_status(db, run_id, now=NOW, definitions=defs)
     assert status["definition_changed"] is False and status["definition_file_missing"] is False
+    # without --definitions, status looks at the file the run started from
+    status = api.run_status(db, run_id, now=NOW)
+    assert status["definition_changed"] is False and status["definition_file_missing"] is False
 
     # an admin rewrites the SOP: a row is renamed, and a rejected report goes to the join, not back to the start
     text = source.read_text(encoding="utf-8")
@@ -146,8 +149,9 @@ def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_pa
     status = api.run_status(db, run_id, now=NOW, definitions=defs)
     assert status["definition_changed"] is True and status["definition_file_missing"] is False
     assert status["open_steps"][0]["kegiatan"] == "Membagi tugas kepada staf"
-    shown = CliRunner().invoke(cli, ["status", run_id, "--db", str(db), "--definitions", str(defs), "--now", NOW], catch_exceptions=False)
-    assert "The definition file has changed since this run started; the run follows the text it started with." in shown.output
+    for folder in (["--definitions", str(defs)], []):
+        shown = CliRunner().invoke(cli, ["status", run_id, "--db", str(db), *folder, "--now", NOW], catch_exceptions=False)
+        assert "The definition file has changed since this run started; the run follows the text it started with." in shown.output
 
     def to_approval(run: str) -> None:
         api.complete(db, run, now=NOW)
@@ -170,8 +174,9 @@ def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_pa
     yaml_file.unlink()
     status = api.run_status(db, run_id, now=NOW, definitions=defs)
     assert status["definition_file_missing"] is True and status["definition_changed"] is None
-    shown = CliRunner().invoke(cli, ["status", run_id, "--db", str(db), "--definitions", str(defs), "--now", NOW], catch_exceptions=False)
-    assert "The definition file is gone; the run goes on from the text it started with." in shown.output
+    for folder in (["--definitions", str(defs)], []):
+        shown = CliRunner().invoke(cli, ["status", run_id, "--db", str(db), *folder, "--now", NOW], catch_exceptions=False)
+        assert "The definition file is gone; the run goes on from the text it started with." in shown.output
     api.complete(db, run_id, now=NOW)
     for step in ("olah-data", "arsipkan"):
         api.complete(db, run_id, step=step, now=NOW)
