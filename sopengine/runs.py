@@ -590,6 +590,8 @@ def assign(
             adv.changes.unassign.append((role_id, person))
             adv.changes.events.append(Event("unassigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person}))
         else:
+            # the same person in another case is the same assignee (names compare without case)
+            person = next((a["person"] for a in current if a["person"].casefold() == person.casefold()), person)
             adv.changes.assign.append((role_id, person, acting))
             adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
         _write(loaded, adv.changes, None)
