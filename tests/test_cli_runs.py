@@ -304,3 +304,16 @@ def test_decide_takes_outcome_names_in_any_case_and_the_step_by_number(tmp_path:
     (decided,) = events(db, "decided")
     assert decided["payload"] == {"outcome": "Tidak", "iteration": 1, "actor": "kasubag-umpar", "next": "ketik-konsep",
                                   "note": "Nomor surat salah"}
+
+
+def test_assigning_a_name_again_in_another_case_is_the_same_assignee(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = start(db, "pengumpulan-data", "--period", "2026-10", "--assign", "sekretaris-dinas=Agus Supriyadi")
+    said = ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "AGUS SUPRIYADI", "--acting")
+    assert said.stdout == f"Assigned Agus Supriyadi to sekretaris-dinas in run {run_id} (acting, Plt.).\n"
+    status = json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)
+    assert [(a["person"], a["acting"]) for a in status["assignments"]] == [("Agus Supriyadi", True)]
+    # removed once, gone: nobody is left assigned, so anyone may act again
+    ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "agus supriyadi", "--remove")
+    assert json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["assignments"] == []
+    ok("--db", str(db), "complete", run_id, "--by", "Sari")
