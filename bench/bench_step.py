@@ -1,0 +1,278 @@
+"""Benchmark: one step in process, sopengine beside SpiffWorkflow 3 on the same SOP.
+
+Both engines carry runs of SOP Pengumpulan Data Kinerja (``definitions/pengumpulan-data.yaml``;
+for SpiffWorkflow the same process as BPMN, ``bench/spiff_sop.bpmn``) from the first row to
+the end. Many runs are started first, one period each, cycling through the twelve months of
+2026, so both period gates take both ways (October: rows 1-5; June: 1-8; December: all 9).
+Then the runs are carried round by round, as an office carries the runs it has in flight:
+in each round every unfinished run takes its next step, and every step is timed. There are
+four ways to carry them; they take turns within each round, their order turning every round,
+so that a busy machine slows all alike:
+
+* ``sopengine, open Store`` — ``runs.complete(store, run_id, by=..., now=...)`` on a
+  :class:`~sopengine.store.Store` kept open: the whole transaction (run read, state machine,
+  task rows, hash-chained event, run update), WAL, ``synchronous=NORMAL``;
+* ``sopengine, path per call`` — ``runs.complete(db_path, ...)``: also opens the database
+  (connect, pragmas, schema check) and closes it (a WAL checkpoint, being the last connection);
+* ``SpiffWorkflow, in memory`` — the workflow object kept between steps; per step the ready
+  user task runs, ``do_engine_steps()`` evaluates the gateways, ``BpmnWorkflowSerializer``
+  writes the workflow as JSON and one transaction stores it in SQLite (WAL, NORMAL);
+* ``SpiffWorkflow, loaded per step`` — the same, after reading the workflow back from its JSON.
+
+Every run's rows are checked to be the same in all four ways. Then a profile of open-Store
+steps shows where a step's time goes.
+
+Run from the repository root::
+
+    python bench/bench_step.py              # 240 runs per way (about 1,300 steps each)
+    python bench/bench_step.py --runs 60    # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from sopengine import runs  # noqa: E402
+from sopengine.period import facts as period_facts  # noqa: E402
+from sopengine.store import Store  # noqa: E402
+
+DEFINITIONS = ROOT / "definitions"
+BPMN = BENCH / "spiff_sop.bpmn"
+SOP = "pengumpulan-data"
+PERIODS = [f"2026-{m:02d}" for m in range(1, 13)]
+START = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)  # 08:00 WIB
+BY = "Agus Supriyadi"
+TARGET_STEP_MS = 0.2
+TARGET_RATIO = 7.0
+MAX_ROUNDS = 20
+
+STORE, PATH, SPIFF, SPIFF_LOADED = (
+    "sopengine, open Store", "sopengine, path per call", "SpiffWorkflow, in memory", "SpiffWorkflow, loaded per step",
+)
+
+Step = Callable[[Any, datetime], tuple[str, bool]]  # (handle, now) -> (row taken, run finished)
+
+
+def quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def spiff_facts(period: str) -> dict[str, bool]:
+    """The period facts the gates read, under names a BPMN condition can use."""
+    f = period_facts(period)
+    return {"period_ends_semester": f["period.ends_semester"], "period_ends_year": f["period.ends_year"]}
+
+
+def sopengine_way(db: Store | Path) -> tuple[Callable[[int, str], Any], Step]:
+    def start(i: int, period: str) -> str:
+        return runs.start_run(SOP, db=db, definitions=DEFINITIONS, period=period, by=BY, now=START, allow_duplicate=True)["run_id"]
+
+    def step(run_id: str, now: datetime) -> tuple[str, bool]:
+        result = runs.complete(db, run_id, by=BY, now=now)
+        return result["step"], result["status"] == "completed"
+
+    return start, step
+
+
+def spiff_way(spiff: Any, loaded: bool) -> tuple[Callable[[int, str], Any], Step]:
+    def start(i: int, period: str) -> str:
+        run_id = f"run-{i}"
+        spiff.start(run_id, spiff_facts(period), START.isoformat())
+        return run_id
+
+    complete = spiff.complete_loaded if loaded else spiff.complete
+
+    def step(run_id: str, now: datetime) -> tuple[str, bool]:
+        return complete(run_id, BY, now.isoformat()), spiff.done(run_id)
+
+    return start, step
+
+
+def carry(ways: dict[str, tuple[Callable[[int, str], Any], Step]], periods: list[str], first: int = 0,
+          samples: dict[str, list[float]] | None = None) -> list[list[str]]:
+    """Start one run per period in every way, then carry them all to their end, round by round.
+
+    Times every step into *samples* (when given); returns each run's rows, after checking
+    that every way took the same rows.
+    """
+    names = list(ways)
+    handles = {name: [ways[name][0](first + i, p) for i, p in enumerate(periods)] for name in names}
+    taken = {name: [[] for _ in periods] for name in names}
+    active = list(range(len(periods)))
+    for k in range(MAX_ROUNDS):
+        now = START + timedelta(minutes=10 * (k + 1))
+        shift = k % len(names)
+        done: dict[str, set[int]] = {}
+        for name in names[shift:] + names[:shift]:
+            step = ways[name][1]
+            out = samples.setdefault(name, []) if samples is not None else None
+            done[name] = set()
+            for i in active:
+                t0 = time.perf_counter()
+                row, finished = step(handles[name][i], now)
+                elapsed = time.perf_counter() - t0
+                if out is not None:
+                    out.append(elapsed)
+                taken[name][i].append(row)
+                if finished:
+                    done[name].add(i)
+        if len({frozenset(d) for d in done.values()}) != 1:
+            raise SystemExit(f"the ways disagree on which runs end in round {k + 1}: {done}")
+        active = [i for i in active if i not in done[names[0]]]
+        if not active:
+            break
+    else:
+        raise SystemExit(f"runs still open after {MAX_ROUNDS} rounds")
+    for name in names[1:]:
+        if taken[name] != taken[names[0]]:
+            bad = next(i for i in range(len(periods)) if taken[name][i] != taken[names[0]][i])
+            raise SystemExit(f"{name} took other rows than {names[0]} for {periods[bad]}: {taken[name][bad]} vs {taken[names[0]][bad]}")
+    return taken[names[0]]
+
+
+CATEGORIES = (
+    ("SQLite: statements and commits", lambda file, func: "sqlite3" in func),
+    ("transitions: state machine", lambda file, func: "/transitions/" in file),
+    ("JSON and sha256: events, hash chain", lambda file, func: "/json/" in file or "_json" in func or "hashlib" in func or "sha256" in func),
+    ("dates: calendar, clock, period", lambda file, func: file.endswith(("calendar.py", "clock.py", "period.py")) or "/zoneinfo/" in file or "datetime" in func or "strftime" in func),
+    ("sopengine: runs, store, engine", lambda file, func: "/sopengine/" in file),
+    ("getpass: OS user of the event", lambda file, func: file.endswith("getpass.py") or "pwd" in func),
+)
+
+
+def profile(store: Store, n: int) -> list[tuple[str, float]]:
+    """Profile open-Store steps of *n* runs carried round by round; tottime per category, per step."""
+    start, step = sopengine_way(store)
+    handles = [start(i, PERIODS[i % 12]) for i in range(n)]
+    prof = cProfile.Profile()
+    steps = 0
+    active = list(range(n))
+    for k in range(MAX_ROUNDS):
+        now = START + timedelta(minutes=10 * (k + 1))
+        still = []
+        for i in active:
+            prof.enable()
+            _, finished = step(handles[i], now)
+            prof.disable()
+            steps += 1
+            if not finished:
+                still.append(i)
+        active = still
+        if not active:
+            break
+    totals: dict[str, float] = {}
+    for (file, _line, func), (_cc, _nc, tottime, _ct, _callers) in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+        name = next((label for label, test in CATEGORIES if test(file, func)), "other: interpreter, standard library")
+        totals[name] = totals.get(name, 0.0) + tottime
+    return sorted(((k, v / steps) for k, v in totals.items()), key=lambda kv: -kv[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=240, help="runs started and carried to their end in each way")
+    parser.add_argument("--profile-runs", type=int, default=120, help="runs profiled afterwards (0: no profile)")
+    parser.add_argument("--no-spiff", action="store_true", help="time sopengine alone")
+    parser.add_argument("--keep", type=Path, help="keep the databases in this folder")
+    args = parser.parse_args()
+
+    spiff_version = None
+    if not args.no_spiff:
+        try:
+            from importlib.metadata import version
+
+            from spiff.runner import SpiffRuns
+
+            spiff_version = version("SpiffWorkflow")
+        except ImportError:
+            print("SpiffWorkflow is not installed (pip install 'SpiffWorkflow>=3,<4', or the 'bench' extra); timing sopengine alone")
+
+    folder = Path(tempfile.mkdtemp(prefix="sopengine-bench-step-"))
+    store = Store(folder / "store.db", create=True)
+    ways = {STORE: sopengine_way(store), PATH: sopengine_way(folder / "path.db")}
+    spiffs = []
+    if spiff_version:
+        spiffs = [SpiffRuns(folder / "spiff.db", BPMN), SpiffRuns(folder / "spiff-loaded.db", BPMN)]
+        ways[SPIFF] = spiff_way(spiffs[0], loaded=False)
+        ways[SPIFF_LOADED] = spiff_way(spiffs[1], loaded=True)
+    try:
+        print(f"bench_step: {SOP}, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}"
+              + (f", SpiffWorkflow {spiff_version}" if spiff_version else "") + f"; load average {os.getloadavg()[0]:.2f}")
+        # Untimed first: proves the ways agree on each kind of period, and warms every cache.
+        checks = ["2026-10", "2026-06", "2026-12"]
+        for period, rows in zip(checks, carry(ways, checks, first=10**6)):
+            print(f"  {period}: every way takes the same {len(rows)} rows ({rows[0]} ... {rows[-1]})")
+
+        samples: dict[str, list[float]] = {}
+        t0 = time.perf_counter()
+        periods = [PERIODS[i % len(PERIODS)] for i in range(args.runs)]
+        carry(ways, periods, samples=samples)
+        steps = len(samples[STORE])
+        print(f"{args.runs} runs started in each way, then carried to their end round by round: "
+              f"{steps} steps each, in {time.perf_counter() - t0:.1f} s")
+        print(f"  {'per step':32s} {'median':>10s} {'p10':>10s} {'p90':>10s}")
+        med = {}
+        for name, values in samples.items():
+            med[name] = statistics.median(values)
+            print(f"  {name:32s} {ms(med[name]):>10s} {ms(quantile(values, 0.1)):>10s} {ms(quantile(values, 0.9)):>10s}")
+        opens = []
+        for _ in range(200):
+            t = time.perf_counter()
+            Store(folder / "path.db").close()
+            opens.append(time.perf_counter() - t)
+        print(f"  opening and closing the database, nothing written (part of what a path adds): median {ms(statistics.median(opens))}")
+
+        verdict = "met" if med[STORE] <= TARGET_STEP_MS / 1000 else "MISSED"
+        print(f"target: sopengine step (open Store) median <= {TARGET_STEP_MS:.3f} ms: {ms(med[STORE])} {verdict}")
+        if spiff_version:
+            ratio = med[SPIFF] / med[STORE]
+            verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
+            print(f"target: SpiffWorkflow (in memory) / sopengine (open Store) >= {TARGET_RATIO:.0f}x: {ratio:.1f}x {verdict}")
+            print(f"  SpiffWorkflow (loaded per step) / sopengine (open Store): {med[SPIFF_LOADED] / med[STORE]:.1f}x")
+            print(f"  SpiffWorkflow (loaded per step) / sopengine (path per call): {med[SPIFF_LOADED] / med[PATH]:.1f}x")
+            print(f"  SpiffWorkflow JSON of a finished run: {spiffs[0].last_size:,} bytes, rewritten whole at every step")
+
+        if args.profile_runs:
+            rows = profile(store, args.profile_runs)
+            total = sum(v for _, v in rows)
+            print(f"where a step's time goes (cProfile, {args.profile_runs} runs, open Store; the profiler inflates "
+                  f"Python time, read the shares): {total * 1e6:.0f} us per step under the profiler")
+            for label, per_step in rows:
+                print(f"  {label:40s} {per_step * 1e6:7.1f} us  {per_step / total:5.1%}")
+        print(f"  load average after: {os.getloadavg()[0]:.2f}")
+    finally:
+        store.close()
+        for s in spiffs:
+            s.close()
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            for f in folder.iterdir():
+                shutil.copy2(f, args.keep / f.name)
+            print(f"kept the databases in {args.keep}")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
