@@ -37,7 +37,7 @@ def start(db: Path, *args: str) -> str:
 
 
 def sop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sopengine", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "sopengine", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def events(db: Path, kind: str | None = None) -> list[dict[str, Any]]:

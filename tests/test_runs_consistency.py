@@ -194,8 +194,8 @@ def test_a_consistent_database_passes_with_its_replay(tmp_path: Path) -> None:
     "DELETE FROM events WHERE seq = (SELECT seq FROM events WHERE kind = 'decided' LIMIT 1)",
     "UPDATE runs SET version = version + 1",
     "UPDATE tasks SET state = 'open', closed_at = NULL, closed_by = NULL WHERE step_id = 'arsipkan'",
-    "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at)"
-    " SELECT run_id, 'setujui', 0, 9, 'kepala-bidang', 'done', opened_at FROM tasks LIMIT 1",
+    ("INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at)"
+     " SELECT run_id, 'setujui', 0, 9, 'kepala-bidang', 'done', opened_at FROM tasks LIMIT 1"),
 ])
 def test_the_check_finds_forged_changes(tmp_path: Path, forge: str) -> None:
     db = tmp_path / "c.db"

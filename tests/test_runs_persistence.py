@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -212,10 +212,10 @@ def _events(db: Path, run_id: str) -> list[dict[str, Any]]:
 
 def test_a_backdated_completion_keeps_both_times(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
-    before = datetime.now(timezone.utc).replace(microsecond=0)
+    before = datetime.now(UTC).replace(microsecond=0)
     run_id = api.start_run("surat-keluar", db=db, now="2026-10-01T08:00")["run_id"]
     api.complete(db, run_id, now="2026-10-01T08:25", by="Hendra")  # recorded later: the act happened at 08:25 WIB
-    after = datetime.now(timezone.utc).replace(microsecond=0)
+    after = datetime.now(UTC).replace(microsecond=0)
     completed = next(e for e in _events(db, run_id) if e["kind"] == "step_completed")
     assert completed["at"] == "2026-10-01T01:25:00Z"
     recorded = clock.from_iso(completed["recorded_at"])

@@ -88,17 +88,17 @@ def snapshot(db: Path) -> tuple[bytes, bytes | None, list[str]]:
 # (name, arguments, expected message) — {run} names a run of the world; {db} the database path.
 CASES: list[tuple[str, list[str], str]] = [
     ("not-assigned", ["complete", "{assigned}", "--by", "Budi"],
-     r"Budi is not assigned to Sekretaris Dinas \(sekretaris-dinas\) in run {assigned}; assigned: Agus Supriyadi"
-     r" — act as one of them with --by, or 'sopengine assign {assigned} sekretaris-dinas NAME'"),
+     (r"Budi is not assigned to Sekretaris Dinas \(sekretaris-dinas\) in run {assigned}; assigned: Agus Supriyadi"
+      r" — act as one of them with --by, or 'sopengine assign {assigned} sekretaris-dinas NAME'")),
     ("step-not-open", ["complete", "{assigned}", "--step", "3", "--by", "Agus Supriyadi"],
      r"step olah-data \(no\. 3\) of run {assigned} is not open; open: kumpulkan-data \(no\. 1\)"),
     ("step-done-before", ["complete", "{decision}", "--step", "ketik-konsep"],
-     r"step ketik-konsep \(no\. 2\) of run {decision} is not open \(last completed by Rina at 2026-10-01 09:00 WIB\);"
-     r" open: periksa-kasubag \(no\. 3\)"),
+     (r"step ketik-konsep \(no\. 2\) of run {decision} is not open \(last completed by Rina at 2026-10-01 09:00 WIB\);"
+      r" open: periksa-kasubag \(no\. 3\)")),
     ("no-such-step", ["complete", "{assigned}", "--step", "99"],
-     r"the SOP has no step '99'; steps are: 1=kumpulkan-data, 2=rekap-laporan, 3=olah-data, 4=susun-laporan,"
-     r" 5=sosialisasi-laporan, akhir-semester, 6=rekap-dua-laporan, 7=susun-laporan-semester, 8=sosialisasi-semester,"
-     r" akhir-tahun, 9=susun-laporan-tahunan"),
+     (r"the SOP has no step '99'; steps are: 1=kumpulkan-data, 2=rekap-laporan, 3=olah-data, 4=susun-laporan,"
+      r" 5=sosialisasi-laporan, akhir-semester, 6=rekap-dua-laporan, 7=susun-laporan-semester, 8=sosialisasi-semester,"
+      r" akhir-tahun, 9=susun-laporan-tahunan")),
     ("several-open", ["complete", "{split}"],
      r"run {split} has several open steps \(olah-data \(no\. 2\), arsipkan \(no\. 3\)\); say which with --step"),
     ("unknown-outcome", ["decide", "{decision}", "Mungkin"],
@@ -144,7 +144,7 @@ def _invoke(mode: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
     if mode == "runner":
         result = CliRunner().invoke(cli, args)
         return result.exit_code, result.stdout, result.stderr
-    proc = subprocess.run([sys.executable, "-m", "sopengine", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "sopengine", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 
