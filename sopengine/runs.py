@@ -747,7 +747,7 @@ def start_run(
         except DuplicateRun as exc:
             # another start for this period won the race since the check above
             if if_missing:
-                return {"run_id": exc.run_id, "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
+                return {"run_id": exc.context["run_id"], "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
             raise
         _CALENDARS.setdefault(cal_hash, cal)
         return {
