@@ -129,7 +129,10 @@ class Store:
                 version = self.conn.execute("PRAGMA user_version").fetchone()[0]
                 if version < SCHEMA_VERSION:
                     tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                    if version == 0 and tables - {"_sqlite_migrations", "sqlite_sequence"}:
+                    # an empty file becomes a database; another program's file (whatever its
+                    # user_version says) is left alone
+                    foreign = tables - {"_sqlite_migrations", "sqlite_sequence"} if version == 0 else {"runs", "events"} - tables
+                    if foreign:
                         raise NotADatabase(
                             f"{self.path} is an SQLite file but not a sopengine database (it has tables {', '.join(sorted(tables)[:5])}); pass another --db",
                             path=str(self.path),
