@@ -294,3 +294,16 @@ def test_a_completion_that_lost_the_race_says_who_won_and_when(tmp_path: Path, w
     events = con.execute("SELECT COUNT(*) FROM events WHERE run_id = ? AND kind = 'step_completed'", (run_id,)).fetchone()[0]
     con.close()
     assert len(notes) == 1 and events == 1
+
+
+def test_another_programs_file_with_a_user_version_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE pegawai (nip TEXT PRIMARY KEY, nama TEXT)")
+    con.execute("PRAGMA user_version = 1")  # as some programs number their own schemas
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    code, stdout, stderr = _invoke("runner", ["--db", str(db), "status"], tmp_path)
+    _assert_refused(code, stdout, stderr, re.escape(str(db)) + r" is an SQLite file but not a sopengine database \(it has tables pegawai\); pass another --db")
+    assert db.read_bytes() == before
