@@ -324,6 +324,9 @@ def _check_person(loaded: _Loaded, task: dict[str, Any]) -> None:
     role = task["actor"]
     if role is None:
         return
+    if loaded.compiled["actors"].get(role, {}).get("kind") == "external":
+        # Staff record an external party's step for it; the party's assignee is whom it is for.
+        return
     assignees = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == role]
     if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
         name = loaded.compiled["actors"].get(role, {}).get("name", role)
@@ -370,9 +373,20 @@ def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[s
 
 def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> str | None:
     actor = loaded.compiled["actors"].get(task["actor"] or "", {})
-    if actor.get("kind") == "external":
-        return on_behalf or actor.get("name")
+    if actor.get("kind") == "external" and not on_behalf:
+        assigned = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == task["actor"]]
+        return ", ".join(assigned) or actor.get("name")
     return on_behalf
+
+
+def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
+    """A step cannot be finished before it opened: a --now earlier than that is a typing slip."""
+    opened = task["opened_at"]
+    if clock.iso(loaded.at) < opened:  # same fixed-width UTC text: compares as time
+        raise InputError(
+            f"the time given ({clock.local(loaded.at)}) is before step {task['step_id']} opened "
+            f"({clock.local(opened)}); check --now",
+        )
 
 
 def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> None:
@@ -452,6 +466,7 @@ def complete(
                 run_id=run_id,
             )
         _check_person(loaded, task)
+        _check_time(loaded, task)
         docs = _record_outputs(loaded, task, outputs)
         behalf = _on_behalf(loaded, task, on_behalf)
         adv = loaded.advance()
@@ -508,6 +523,7 @@ def decide(
                 f"step {task['step_id']} has no outcome {outcome!r}; choose one of: {valid}", run_id=run_id, outcome=outcome
             )
         _check_person(loaded, task)
+        _check_time(loaded, task)
         docs = _record_outputs(loaded, task, outputs)
         behalf = _on_behalf(loaded, task, on_behalf)
         adv = loaded.advance()

@@ -65,11 +65,11 @@ def test_global_options_before_and_after_the_command_name(tmp_path: Path) -> Non
     ok("complete", run_id, "--db", str(db), "--by", "Sari", "--now", "2026-10-01T10:00")
     ok("--db", str(db), "--by", "Dedi", "--now", "2026-10-01T11:00", "complete", run_id)
     # given in both places, the value after the command name wins
-    ok("--db", str(tmp_path / "lain.db"), "--by", "Salah", "complete", run_id, "--db", str(db), "--by", "Benar", "--now", NOW)
+    ok("--db", str(tmp_path / "lain.db"), "--by", "Salah", "complete", run_id, "--db", str(db), "--by", "Benar", "--now", "2026-10-01T12:00")
     assert not (tmp_path / "lain.db").exists()
     done = [(e["step_id"], e["person"], e["at"]) for e in events(db, "step_completed")]
     assert done == [("kumpulkan-data", "Sari", "2026-10-01T03:00:00Z"), ("rekap-laporan", "Dedi", "2026-10-01T04:00:00Z"),
-                    ("olah-data", "Benar", "2026-10-01T02:00:00Z")]
+                    ("olah-data", "Benar", "2026-10-01T05:00:00Z")]
     assert [e["person"] for e in events(db, "run_started")] == ["Agus", "Agus"]
 
 

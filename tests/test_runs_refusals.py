@@ -135,6 +135,8 @@ CASES: list[tuple[str, list[str], str]] = [
     ("duplicate-run", ["run", "pengumpulan-data", "--period", "2026-10"],
      r"run {assigned} of pengumpulan-data for 2026-10 is still active; continue it, or pass --allow-duplicate"),
     ("malformed-now", ["complete", "{assigned}", "--now", "kemarin"], r"cannot read time 'kemarin'; write ISO 8601.*"),
+    ("now-before-the-step-opened", ["complete", "{assigned}", "--now", "2026-10-01T08:00", "--by", "Agus Supriyadi"],
+     r"the time given \(2026-10-01 08:00 WIB\) is before step kumpulkan-data opened \(2026-10-01 09:00 WIB\); check --now"),
 ]
 KEY_CASES = {"not-assigned", "step-not-open", "unknown-outcome", "completed-run", "required-output", "output-file-missing",
              "unknown-run", "unknown-definition", "malformed-period", "undeclared-case-field", "duplicate-run"}
@@ -306,4 +308,20 @@ def test_another_programs_file_with_a_user_version_is_refused_untouched(tmp_path
     before = db.read_bytes()
     code, stdout, stderr = _invoke("runner", ["--db", str(db), "status"], tmp_path)
     _assert_refused(code, stdout, stderr, re.escape(str(db)) + r" is an SQLite file but not a sopengine database \(it has tables pegawai\); pass another --db")
+    assert db.read_bytes() == before
+
+
+def test_another_programs_file_numbered_like_ours_gives_a_one_line_error(tmp_path: Path) -> None:
+    from sopengine.store import SCHEMA_VERSION
+
+    db = tmp_path / "other.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE pegawai (nip TEXT PRIMARY KEY, nama TEXT)")
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    for args in (["status"], ["status", "abc-def"], ["complete", "abc-def"]):
+        code, stdout, stderr = _invoke("runner", ["--db", str(db), *args], tmp_path)
+        _assert_refused(code, stdout, stderr, r"the database cannot be read \(no such table: runs\); check --db, or restore it .*")
     assert db.read_bytes() == before

@@ -66,6 +66,16 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except SopError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:
+            import sqlite3
+
+            if isinstance(exc, sqlite3.DatabaseError):
+                # A damaged file, or an SQLite file of another program that looks like ours.
+                raise click.ClickException(
+                    f"the database cannot be read ({exc}); check --db, or restore it from a backup"
+                    " ('sopengine audit verify' checks a copy)"
+                ) from None
+            raise
         except KeyboardInterrupt:
             click.echo("Interrupted; nothing was half-written.", err=True)
             sys.exit(130)
