@@ -174,7 +174,89 @@ def run_definition(db: str | Path, run_id: str) -> Definition:
     return checked.definition
 
 
+# -- rendering, time, audit ------------------------------------------------------------------------
+
+def render(
+    definition_id: str | None = None, *, fmt: str = "html", run: str | None = None, db: str | Path | None = None,
+    definitions: str | Path | None = None, now: Any = None, notes: bool = True,
+) -> str:
+    """The SOP as ``html`` (official document), ``md`` or ``mermaid``; with *run*, marked with its progress.
+
+    With *run*, the document is the definition text that run is pinned to.
+    """
+    from sopengine.errors import InputError
+
+    progress = None
+    if run:
+        if db is None:
+            raise InputError("give the database of the run (--db)")
+        progress = run_status(db, run, now=now, definitions=definitions)
+        if definition_id and definition_id != progress["definition"]:
+            raise InputError(
+                f"run {run} is a run of {progress['definition']!r}, not {definition_id!r}; leave out ID or give the right one"
+            )
+        definition = run_definition(db, run)
+    elif definition_id:
+        definition = get_definition(definition_id, definitions)
+    else:
+        raise InputError("give a definition ID, or --run RUN to render a run's progress")
+    if fmt == "html":
+        from sopengine.render.html import render_html
+
+        return render_html(definition, progress, notes=notes)
+    if fmt == "md":
+        from sopengine.render.markdown import render_markdown
+
+        return render_markdown(definition, progress, notes=notes)
+    if fmt == "mermaid":
+        from sopengine.render.mermaid import render_mermaid
+
+        return render_mermaid(definition, progress)
+    raise InputError(f"unknown format {fmt!r}; use html, md or mermaid")
+
+
+def overdue(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
+    """Open steps past due, most late first; see :func:`sopengine.overdue.overdue`."""
+    from sopengine.overdue import overdue as _overdue
+
+    return _overdue(db, **kwargs)
+
+
+def report(db: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Standard against actual time per step; see :func:`sopengine.report.report`."""
+    from sopengine.report import report as _report
+
+    return _report(db, **kwargs)
+
+
+def verify(db: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Check every run's hash chain; see :func:`sopengine.audit.verify`."""
+    from sopengine.audit import verify as _verify
+
+    return _verify(db, **kwargs)
+
+
+def history(db: str | Path, **filters: Any) -> list[dict[str, Any]]:
+    """Events, filtered; see :func:`sopengine.audit.history`."""
+    from sopengine.audit import history as _history
+
+    return _history(db, **filters)
+
+
+def backup(db: str | Path, target: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Copy the live database with SQLite's online backup; see :func:`sopengine.audit.backup`."""
+    from sopengine.audit import backup as _backup
+
+    return _backup(db, target, **kwargs)
+
+
 __all__ = [
+    "backup",
+    "history",
+    "overdue",
+    "render",
+    "report",
+    "verify",
     "assign",
     "cancel",
     "complete",

@@ -31,33 +31,10 @@ def render_cmd(definition_id: str | None, fmt: str, output: Path | None, run_id:
         sopengine render pengumpulan-data --format html -o pengumpulan-data.html
     """
     from sopengine import api
-    from sopengine.errors import InputError
 
     s = settings()
-    progress = None
-    if run_id:
-        progress = api.run_status(s.db_path, run_id, now=s.now, definitions=s.definitions)
-        if definition_id and definition_id != progress["definition"]:
-            raise InputError(
-                f"run {run_id} is a run of {progress['definition']!r}, not {definition_id!r}; leave out ID or give the right one"
-            )
-        definition = api.run_definition(s.db_path, run_id)
-    elif definition_id:
-        definition = api.get_definition(definition_id, s.definitions)
-    else:
-        raise InputError("give a definition ID, or --run RUN to render a run's progress")
-    if fmt == "html":
-        from sopengine.render.html import render_html
-
-        text = render_html(definition, progress, notes=not no_notes)
-    elif fmt == "md":
-        from sopengine.render.markdown import render_markdown
-
-        text = render_markdown(definition, progress, notes=not no_notes)
-    else:
-        from sopengine.render.mermaid import render_mermaid
-
-        text = render_mermaid(definition, progress)
+    text = api.render(definition_id, fmt=fmt, run=run_id, db=s.db_path, definitions=s.definitions, now=s.now,
+                      notes=not no_notes)
     if output:
         output.write_text(text, encoding="utf-8")
         note(f"Wrote {output}")
