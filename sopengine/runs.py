@@ -449,6 +449,38 @@ def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
 
 # -- operations ------------------------------------------------------------------------------------
 
+def _close_task(
+    loaded: _Loaded, task: dict[str, Any], trigger: str, kind: str, outputs: Any, note: str | None,
+    on_behalf: str | None, *, outcome: str | None = None, extra: dict[str, Any] | None = None,
+) -> tuple[_Advance, str]:
+    """Finish one open task by firing *trigger*; collect and write every resulting change."""
+    _check_person(loaded, task)
+    _check_time(loaded, task)
+    docs = _record_outputs(loaded, task, outputs)
+    behalf = _on_behalf(loaded, task, on_behalf)
+    adv = loaded.advance()
+    token = loaded.wf.fire(state_name(task["step_id"], task["part"]), trigger)
+    at = clock.iso(adv.at) or ""
+    adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, outcome, note, behalf))
+    adv.live = [t for t in adv.live if t.task_id != task["id"]]
+    adv.changes.documents.extend(docs)
+    payload: dict[str, Any] = {**(extra or {}), "iteration": task["iteration"], "actor": task["actor"]}
+    if task["part"]:
+        payload["part"] = task["part"] + 1
+    if note:
+        payload["note"] = note
+    if behalf:
+        payload["on_behalf_of"] = behalf
+    if docs:
+        payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
+    adv.changes.events.append(Event(kind, at, loaded.person, loaded.os_user, task["step_id"], payload))
+    for dest in [token.moves[-1][2], *token.spawned]:
+        adv.enter(dest, task["step_id"])
+    adv.finish()
+    _write(loaded, adv.changes, task)
+    return adv, at
+
+
 @_retrying
 def complete(
     db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
@@ -465,31 +497,7 @@ def complete(
                 f"step {_describe_step(loaded.compiled, task['step_id'])} is a decision ({names}); use 'sopengine decide {run_id} OUTCOME'",
                 run_id=run_id,
             )
-        _check_person(loaded, task)
-        _check_time(loaded, task)
-        docs = _record_outputs(loaded, task, outputs)
-        behalf = _on_behalf(loaded, task, on_behalf)
-        adv = loaded.advance()
-        state = state_name(task["step_id"], task["part"])
-        token = loaded.wf.fire(state, "complete")
-        at = clock.iso(adv.at) or ""
-        adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, None, note, behalf))
-        adv.live = [t for t in adv.live if t.task_id != task["id"]]
-        adv.changes.documents.extend(docs)
-        payload: dict[str, Any] = {"iteration": task["iteration"], "actor": task["actor"]}
-        if task["part"]:
-            payload["part"] = task["part"] + 1
-        if note:
-            payload["note"] = note
-        if behalf:
-            payload["on_behalf_of"] = behalf
-        if docs:
-            payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
-        adv.changes.events.append(Event("step_completed", at, loaded.person, loaded.os_user, task["step_id"], payload))
-        for dest in [token.moves[-1][2], *token.spawned]:
-            adv.enter(dest, task["step_id"])
-        adv.finish()
-        _write(loaded, adv.changes, task)
+        adv, at = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
         return _summary(loaded, adv, step=task["step_id"], completed_by=loaded.person, at=at)
     finally:
         loaded.release()
@@ -522,27 +530,8 @@ def decide(
             raise UnknownOutcome(
                 f"step {task['step_id']} has no outcome {outcome!r}; choose one of: {valid}", run_id=run_id, outcome=outcome
             )
-        _check_person(loaded, task)
-        _check_time(loaded, task)
-        docs = _record_outputs(loaded, task, outputs)
-        behalf = _on_behalf(loaded, task, on_behalf)
-        adv = loaded.advance()
-        token = loaded.wf.fire(state_name(task["step_id"], task["part"]), decide_trigger(chosen["key"]))
-        at = clock.iso(adv.at) or ""
-        adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, chosen["name"], note, behalf))
-        adv.live = [t for t in adv.live if t.task_id != task["id"]]
-        adv.changes.documents.extend(docs)
-        payload: dict[str, Any] = {"outcome": chosen["name"], "iteration": task["iteration"], "actor": task["actor"], "next": chosen["next"]}
-        if note:
-            payload["note"] = note
-        if behalf:
-            payload["on_behalf_of"] = behalf
-        if docs:
-            payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
-        adv.changes.events.append(Event("decided", at, loaded.person, loaded.os_user, task["step_id"], payload))
-        adv.enter(token.moves[-1][2], task["step_id"])
-        adv.finish()
-        _write(loaded, adv.changes, task)
+        adv, at = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
+                              outcome=chosen["name"], extra={"outcome": chosen["name"], "next": chosen["next"]})
         return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=loaded.person, at=at)
     finally:
         loaded.release()

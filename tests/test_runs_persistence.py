@@ -281,8 +281,8 @@ def test_reopening_an_active_run_closes_its_open_steps_with_the_reason(tmp_path:
     assert cancelled == [("olah-data", "reopened at bagi-tugas: Disposisi keliru"), ("gabungkan", "reopened at bagi-tugas: Disposisi keliru")]
     reopened = next(e for e in _events(db, run_id) if e["kind"] == "reopened")
     assert reopened["payload"] == {"reason": "Disposisi keliru", "closed": ["olah-data", "gabungkan"], "was": "active"}
-    api.complete(db, run_id, now=NOW)
+    api.complete(db, run_id, now="2026-10-01T11:00")
     for step in ("olah-data", "arsipkan", "gabungkan"):
-        api.complete(db, run_id, step=step, now=NOW)
+        api.complete(db, run_id, step=step, now="2026-10-01T11:00")
     assert api.run_status(db, run_id, now=NOW, definitions=PARALLEL)["status"] == "completed"
     assert_consistent(db, tmp_path)
