@@ -33,3 +33,28 @@ def test_unknown_definition_is_a_one_line_error() -> None:
     assert result.exit_code == 1
     assert result.output.startswith("Error: no definition 'tidak-ada'")
     assert "Traceback" not in result.output
+
+
+def test_the_command_table_matches_every_commands_own_help() -> None:
+    """--help lists commands from COMMANDS without importing them; the table must not drift."""
+    import click
+
+    from sopengine.cli import COMMANDS
+
+    ctx = click.Context(cli)
+    for name, (_, short_help) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name
+        assert command.get_short_help_str(limit=1000) == short_help, name
+
+
+def test_every_command_takes_the_global_options_after_its_name() -> None:
+    import click
+
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        commands = list(command.commands.values()) if isinstance(command, click.Group) else [command]
+        for cmd in commands:
+            flags = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+            assert {"--db", "--definitions", "--calendar", "--now", "--by"} <= flags, (name, cmd.name)

@@ -16,48 +16,55 @@ import click
 from sopengine import __version__
 from sopengine.cli.common import Settings, global_options
 
-# command name -> "module:attribute", in the order --help lists them
-COMMANDS: dict[str, str] = {
-    "list": "sopengine.cli.definitions:list_cmd",
-    "show": "sopengine.cli.definitions:show_cmd",
-    "validate": "sopengine.cli.definitions:validate_cmd",
-    "schema": "sopengine.cli.definitions:schema_cmd",
-    "run": "sopengine.cli.runs:run_cmd",
-    "status": "sopengine.cli.runs:status_cmd",
-    "complete": "sopengine.cli.runs:complete_cmd",
-    "decide": "sopengine.cli.runs:decide_cmd",
-    "reopen": "sopengine.cli.runs:reopen_cmd",
-    "assign": "sopengine.cli.runs:assign_cmd",
-    "cancel": "sopengine.cli.runs:cancel_cmd",
-    "inbox": "sopengine.cli.runs:inbox_cmd",
-    "overdue": "sopengine.cli.time:overdue_cmd",
-    "calendar": "sopengine.cli.time:calendar_cmd",
-    "report": "sopengine.cli.time:report_cmd",
-    "history": "sopengine.cli.audit:history_cmd",
-    "audit": "sopengine.cli.audit:audit_group",
-    "backup": "sopengine.cli.audit:backup_cmd",
-    "render": "sopengine.cli.render:render_cmd",
+# command name -> ("module:attribute", short help), in the order --help lists them. The short
+# help is repeated here so that --help lists the commands without importing them all
+# (tests/test_cli_basics.py checks that each matches its command's own).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "list": ("sopengine.cli.definitions:list_cmd", "List the definitions found, where each came from, and whether it is valid."),
+    "show": ("sopengine.cli.definitions:show_cmd", "Show an SOP's header and its table as the SOP prints it."),
+    "validate": ("sopengine.cli.definitions:validate_cmd", "Check definition files; report every problem as FILE:LINE: field: message."),
+    "schema": ("sopengine.cli.definitions:schema_cmd", "Print the JSON Schema of the definition format, for editors."),
+    "run": ("sopengine.cli.runs:run_cmd", "Start a run of an SOP and show its first open step."),
+    "status": ("sopengine.cli.runs:status_cmd", "Show the active runs, or one run's timeline and what comes next."),
+    "complete": ("sopengine.cli.runs:complete_cmd", "Complete the open step of a run (or your part of a multi-actor row)."),
+    "decide": ("sopengine.cli.runs:decide_cmd", "Take the outcome of an open decision (Ya/Tidak or the SOP's own words)."),
+    "reopen": ("sopengine.cli.runs:reopen_cmd", "Send a run back to a step to correct a mistake; the history keeps both."),
+    "assign": ("sopengine.cli.runs:assign_cmd", "Assign a person to a role of a run; only assignees may then act for it."),
+    "cancel": ("sopengine.cli.runs:cancel_cmd", "Cancel a run; its open steps close and nothing more can be done in it."),
+    "inbox": ("sopengine.cli.runs:inbox_cmd", "List the open steps waiting for a person or a role, oldest first."),
+    "overdue": ("sopengine.cli.time:overdue_cmd", "List open steps past their due time, most overdue first, and runs past their deadline."),
+    "calendar": ("sopengine.cli.time:calendar_cmd", "Show the working calendar in force: office hours and the days the office is closed."),
+    "report": ("sopengine.cli.time:report_cmd", "Compare each step's standard time (Waktu) with the working time it actually took."),
+    "history": ("sopengine.cli.audit:history_cmd", "Show every recorded event: when, who (and the OS user), what, with documents and notes."),
+    "audit": ("sopengine.cli.audit:audit_group", "Check the tamper-evident history; make and check evidence packs."),
+    "backup": ("sopengine.cli.audit:backup_cmd", "Copy the live database safely with SQLite's online backup, while others keep working."),
+    "render": ("sopengine.cli.render:render_cmd", "Render an SOP as its official document (HTML), Markdown or a Mermaid flowchart."),
 }
-
-
-def _available() -> dict[str, str]:
-    from importlib.util import find_spec
-
-    return {name: target for name, target in COMMANDS.items() if find_spec(target.split(":")[0]) is not None}
 
 
 class LazyGroup(click.Group):
     """Imports a command's module only when the command is used or listed."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(_available())
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = _available().get(cmd_name)
-        if target is None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
             return None
-        module, attr = target.split(":")
-        return getattr(importlib.import_module(module), attr)
+        module, attr = entry[0].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Same layout as click's, from the table above: listing imports no command module.
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.Command(name, help=help_text).get_short_help_str(limit))
+            for name, (_, help_text) in COMMANDS.items()
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         from sopengine.errors import SopError

@@ -40,7 +40,7 @@ def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
               help=f"At most N entries (0 = all; the table shows {TABLE_LIMIT} by default).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write CSV or JSON to this file instead of stdout.")
-@global_options(names=("db",))
+@global_options()
 @json_option
 def history_cmd(run_id: str | None, person: str | None, actor: str | None, step: str | None, kind: str | None,
                 since: str | None, until: str | None, fmt: str, limit: int | None, output: Path | None, as_json: bool) -> None:
@@ -135,7 +135,7 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
 # -- audit --------------------------------------------------------------------------------------
 
 @click.group("audit")
-@global_options(names=("db",))
+@global_options()
 def audit_group() -> None:
     """Check the tamper-evident history; make and check evidence packs.
 
@@ -148,7 +148,7 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--documents", is_flag=True, help="Also re-hash every recorded output file.")
 @click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
-@global_options(names=("db",))
+@global_options()
 @json_option
 def verify_cmd(documents: bool, expect_head: str | None, as_json: bool) -> None:
     """Recompute every run's hash chain and name the first bad event.
@@ -205,7 +205,7 @@ def _print_verify(r: dict[str, Any]) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The zip to write (default: evidence-RUN.zip).")
 @click.option("--force", is_flag=True, help="Replace the zip if it exists.")
-@global_options(names=("db",))
+@global_options()
 @json_option
 def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> None:
     """Write one run's evidence into a zip an auditor can take away.
@@ -243,6 +243,7 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--expect-head", metavar="HASH", help="The run head noted when the pack was made.")
 @json_option
+@global_options()
 def verify_pack_cmd(path: Path, expect_head: str | None, as_json: bool) -> None:
     """Check an evidence pack without the database; name the first problem.
 
@@ -276,7 +277,7 @@ def verify_pack_cmd(path: Path, expect_head: str | None, as_json: bool) -> None:
 @click.command("backup")
 @click.argument("target", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
-@global_options(names=("db",))
+@global_options()
 @json_option
 def backup_cmd(target: Path, force: bool, as_json: bool) -> None:
     """Copy the live database safely with SQLite's online backup, while others keep working.

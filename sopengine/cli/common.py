@@ -61,11 +61,15 @@ _GLOBALS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
-def global_options(group: bool = False, names: tuple[str, ...] = tuple(_GLOBALS)) -> Callable[[Any], Any]:
-    """Add the global options; on the group they also read the environment."""
+def global_options(group: bool = False) -> Callable[[Any], Any]:
+    """Add the global options; on the group they also read the environment.
+
+    Every command takes all of them, whether or not it uses each, so that a script may put
+    any global option after any command name.
+    """
 
     def decorate(f: Any) -> Any:
-        for name in reversed(names):
+        for name in reversed(tuple(_GLOBALS)):
             flag, help_text, env = _GLOBALS[name]
             f = click.option(
                 flag,

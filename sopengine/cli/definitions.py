@@ -26,7 +26,7 @@ def _definitions_dir() -> str | None:
 
 
 @click.command("list")
-@global_options(names=("definitions",))
+@global_options()
 @json_option
 def list_cmd(as_json: bool) -> None:
     """List the definitions found, where each came from, and whether it is valid.
@@ -60,7 +60,7 @@ def list_cmd(as_json: bool) -> None:
 
 @click.command("show")
 @click.argument("definition_id", metavar="ID")
-@global_options(names=("definitions",))
+@global_options()
 @json_option
 def show_cmd(definition_id: str, as_json: bool) -> None:
     """Show an SOP's header and its table as the SOP prints it.
@@ -82,7 +82,7 @@ def show_cmd(definition_id: str, as_json: bool) -> None:
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@global_options(names=("definitions",))
+@global_options()
 @json_option
 def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check definition files; report every problem as FILE:LINE: field: message.
@@ -125,6 +125,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 @click.command("schema")
+@global_options()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 def schema_cmd(output: Path | None) -> None:
     """Print the JSON Schema of the definition format, for editors.

@@ -18,7 +18,7 @@ from sopengine.cli.common import global_options, note, settings
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--run", "run_id", metavar="RUN", help="Show this run's progress: steps done (who, when), open and late steps.")
 @click.option("--no-notes", is_flag=True, help="Leave out the transcription notes (the steps' interpretations).")
-@global_options(names=("db", "definitions", "now"))
+@global_options()
 def render_cmd(definition_id: str | None, fmt: str, output: Path | None, run_id: str | None, no_notes: bool) -> None:
     """Render an SOP as its official document (HTML), Markdown or a Mermaid flowchart.
 

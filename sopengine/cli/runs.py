@@ -6,9 +6,6 @@ import click
 
 from sopengine.cli.common import global_options, json_option, note, print_json, settings
 
-WRITE = ("db", "definitions", "calendar", "now", "by")
-READ = ("db", "definitions", "now")
-
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     out = []
@@ -39,7 +36,7 @@ def _late(seconds: int) -> str:
 @click.option("--assign", "assigns", multiple=True, metavar="ROLE=NAME", help="Assign a person to a role.")
 @click.option("--allow-duplicate", is_flag=True, help="Start even if a run for this period is active.")
 @click.option("--if-missing", is_flag=True, help="Start only if no run exists for --period; exit 0 either way.")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assigns: tuple[str, ...],
             allow_duplicate: bool, if_missing: bool, as_json: bool) -> None:
@@ -97,7 +94,7 @@ def _print_open(status: dict) -> None:
 @click.command("status")
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled runs.")
-@global_options(names=READ)
+@global_options()
 @json_option
 def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
     """Show the active runs, or one run's timeline and what comes next.
@@ -199,7 +196,7 @@ def _after_change(result: dict, verb: str) -> None:
 @click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document (path, size, sha256).")
 @click.option("--note", help="A remark kept with the step.")
 @click.option("--on-behalf", help="The external party (citizen, agency) this step is recorded for.")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: str | None,
                  on_behalf: str | None, as_json: bool) -> None:
@@ -227,7 +224,7 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
 @click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document.")
 @click.option("--note", help="A remark kept with the decision.")
 @click.option("--on-behalf", help="The external party this decision is recorded for.")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, ...], note: str | None,
                on_behalf: str | None, as_json: bool) -> None:
@@ -252,7 +249,7 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
 @click.argument("run_id", metavar="RUN")
 @click.argument("step")
 @click.option("--reason", required=True, help="Why the run goes back (kept in the history).")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
     """Send a run back to a step to correct a mistake; the history keeps both.
@@ -277,7 +274,7 @@ def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
 @click.argument("name")
 @click.option("--acting", is_flag=True, help="The person acts for the official (Plt./Plh.).")
 @click.option("--remove", is_flag=True, help="Remove the person from the role.")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as_json: bool) -> None:
     """Assign a person to a role of a run; only assignees may then act for it.
@@ -302,7 +299,7 @@ def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as
 @click.command("cancel")
 @click.argument("run_id", metavar="RUN")
 @click.option("--reason", required=True, help="Why the run is cancelled (kept in the history).")
-@global_options(names=WRITE)
+@global_options()
 @json_option
 def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
     """Cancel a run; its open steps close and nothing more can be done in it.
@@ -324,7 +321,7 @@ def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
 @click.command("inbox")
 @click.option("--person", help="Steps waiting for this person, through the roles assigned to them.")
 @click.option("--actor", help="Steps waiting for this role (actor id).")
-@global_options(names=("db", "now", "by"))
+@global_options()
 @json_option
 def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
     """List the open steps waiting for a person or a role, oldest first.

@@ -34,7 +34,7 @@ def _who(actor_name: str | None, actor: str | None, assigned: list[str]) -> str:
 @click.option("--person", metavar="NAME", help="Only steps of roles this person is assigned to in the run.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N most overdue only.")
 @click.option("--fail-if-any", is_flag=True, help="Exit with code 3 when anything is overdue (for cron and scripts).")
-@global_options(names=("db", "now"))
+@global_options()
 @json_option
 def overdue_cmd(actor: str | None, person: str | None, limit: int | None, fail_if_any: bool, as_json: bool) -> None:
     """List open steps past their due time, most overdue first, and runs past their deadline.
@@ -135,7 +135,7 @@ def calendar_view(option: str | None, definitions: str | None, year: int | None,
 
 @click.command("calendar")
 @click.option("--year", type=click.IntRange(1, 9998), metavar="YEAR", help="Year to list (default: this year).")
-@global_options(names=("definitions", "calendar", "now"))
+@global_options()
 @json_option
 def calendar_cmd(year: int | None, as_json: bool) -> None:
     """Show the working calendar in force: office hours and the days the office is closed.
@@ -196,7 +196,7 @@ _FORM_COLUMNS = ("definition", "nomor", "no", "prosedur", "penilaian", "catatan"
 @click.option("--monitoring", is_flag=True, help="Fill the monitoring form of Permenpan RB 35/2012 per SOP.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
               help="Output format; --json means --format json.")
-@global_options(names=("db", "now"))
+@global_options()
 @json_option
 def report_cmd(
     run_id: str | None, definition_id: str | None, period: str | None, since: str | None, until: str | None,
