@@ -6,10 +6,11 @@ has one state per lane) and ``selesai``; its triggers are ``complete`` (process 
 ``decide:<outcome>`` (decisions taken by a person) and ``auto`` (automatic decisions,
 whose outcomes carry conditions evaluated against the run's facts).
 
-A run's open steps are *tokens*: small model objects attached to the machine for one
-operation (``add_model(token, initial=state)``) and detached after it, so that one machine
-serves every run. Callbacks record where each token moved and which extra branches a
-parallel split started; the run layer turns those moves into task rows and events.
+A run's open steps are *tokens*. The machine keeps one model attached for good; for each
+trigger it is set to the open branch's state (``set_state``, which fires no callbacks), so
+that one machine serves every run without re-binding methods per operation. Callbacks record
+where the token moved and which extra branches a parallel split started; the run layer turns
+those moves into task rows and events.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ def decide_trigger(outcome_key: str) -> str:
 
 @dataclass
 class Token:
-    """One open branch of a run, attached to the machine for the length of an operation."""
+    """The model the machine moves: set to an open branch's state for one trigger.
+
+    Each workflow keeps one token attached for good and sets its state before each trigger
+    (``Machine.set_state``): attaching a model per operation (``add_model``/``remove_model``)
+    costs about a fifth of a whole step, since it binds every trigger and state method anew.
+    """
 
     facts: dict[str, Any]
     moves: list[tuple[str, str, str]] = field(default_factory=list)  # (trigger, source, dest)
@@ -49,6 +55,14 @@ class Token:
 
     def __eq__(self, other: object) -> bool:
         return self is other
+
+
+@dataclass(frozen=True)
+class Fired:
+    """Where a trigger took a branch: its moves (trigger, source, dest) and the branches it started."""
+
+    moves: list[tuple[str, str, str]]
+    spawned: list[str]
 
 
 def matches(when: Any, facts: dict[str, Any]) -> bool:
@@ -107,6 +121,8 @@ class Workflow:
             send_event=True,
             after_state_change=self._record,
         )
+        self._token = Token({})
+        self.machine.add_model(self._token, initial=END)
 
     @staticmethod
     def _record(event: Any) -> None:
@@ -126,19 +142,20 @@ class Workflow:
 
         return holds
 
-    def fire(self, state: str, trigger: str, facts: dict[str, Any] | None = None) -> Token:
-        """Attach a token at *state*, fire *trigger*, detach it; the token tells where it went."""
-        token = Token(facts or {})
-        self.machine.add_model(token, initial=state)
+    def fire(self, state: str, trigger: str, facts: dict[str, Any] | None = None) -> Fired:
+        """Put the token at *state*, fire *trigger*; say where it went."""
+        token = self._token
+        token.facts, token.moves, token.spawned = facts or {}, [], []
+        self.machine.set_state(state, model=token)
         try:
             fired = token.trigger(trigger)  # type: ignore[attr-defined]
         except MachineError as exc:
             raise ValueError(f"{trigger!r} cannot fire in state {state!r}: {exc.value}") from None
         finally:
-            self.machine.remove_model(token)
+            token.facts = {}  # no run's data stays on the shared token
         if not fired:
             raise ValueError(f"no outcome of {state!r} holds for the run's facts")
-        return token
+        return Fired(token.moves, token.spawned)
 
     def triggers(self, state: str) -> list[str]:
         """The triggers that can fire from *state*."""

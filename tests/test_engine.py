@@ -37,7 +37,7 @@ def test_one_machine_per_definition_version() -> None:
     assert workflow(other) is not workflow(first)
 
 
-def test_operations_leave_no_token_attached(tmp_path: Path) -> None:
+def test_operations_reuse_one_attached_token_and_leave_no_run_data_on_it(tmp_path: Path) -> None:
     db = tmp_path / "e.db"
     run_id = api.start_run("split-join-loop", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
@@ -47,10 +47,11 @@ def test_operations_leave_no_token_attached(tmp_path: Path) -> None:
         pinned = store.compiled(store.run(run_id)["definition_hash"])
     wf = workflow(pinned)
     assert wf is engine._CACHE[pinned["hash"]]
-    assert wf.machine.models == []
+    assert len(wf.machine.models) == 1
     with pytest.raises(ValueError):
         wf.fire("olah-data", decide_trigger("ya"))
-    assert wf.machine.models == []
+    assert len(wf.machine.models) == 1
+    assert wf.machine.models[0].facts == {}
 
 
 def test_process_steps_complete_to_their_next_row_and_splits_spawn_tokens() -> None:
