@@ -15,6 +15,7 @@ those moves into task rows and events.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,7 @@ class Workflow:
             after_state_change=self._record,
         )
         self._token = Token({})
+        self._lock = threading.Lock()
         self.machine.add_model(self._token, initial=END)
 
     @staticmethod
@@ -144,18 +146,19 @@ class Workflow:
 
     def fire(self, state: str, trigger: str, facts: dict[str, Any] | None = None) -> Fired:
         """Put the token at *state*, fire *trigger*; say where it went."""
-        token = self._token
-        token.facts, token.moves, token.spawned = facts or {}, [], []
-        self.machine.set_state(state, model=token)
-        try:
-            fired = token.trigger(trigger)  # type: ignore[attr-defined]
-        except MachineError as exc:
-            raise ValueError(f"{trigger!r} cannot fire in state {state!r}: {exc.value}") from None
-        finally:
-            token.facts = {}  # no run's data stays on the shared token
-        if not fired:
-            raise ValueError(f"no outcome of {state!r} holds for the run's facts")
-        return Fired(token.moves, token.spawned)
+        with self._lock:  # one token per machine: threads of one process take turns
+            token = self._token
+            token.facts, token.moves, token.spawned = facts or {}, [], []
+            self.machine.set_state(state, model=token)
+            try:
+                fired = token.trigger(trigger)  # type: ignore[attr-defined]
+            except MachineError as exc:
+                raise ValueError(f"{trigger!r} cannot fire in state {state!r}: {exc.value}") from None
+            finally:
+                token.facts = {}  # no run's data stays on the shared token
+            if not fired:
+                raise ValueError(f"no outcome of {state!r} holds for the run's facts")
+            return Fired(token.moves, token.spawned)
 
     def triggers(self, state: str) -> list[str]:
         """The triggers that can fire from *state*."""

@@ -30,9 +30,12 @@ from sopengine.errors import (
     NotAssigned,
     OutputMissing,
     RunClosed,
+    RunError,
     StepNotOpen,
     UnknownOutcome,
 )
+from sopengine.identity import os_user
+from sopengine.identity import person as _person
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
 
 ENGINE = "sopengine"
@@ -47,12 +50,10 @@ def new_run_id() -> str:
     return f"{pick[:3]}-{pick[3:]}"
 
 
-from sopengine.identity import os_user
-from sopengine.identity import person as _person
-
-
 def _now(now: datetime | str | None, tz: str | None = None) -> datetime:
     if isinstance(now, datetime):
+        if now.tzinfo is None:  # a naive time is the SOP's local time, as on the command line
+            now = now.replace(tzinfo=clock.zone(tz))
         return now.astimezone(clock.UTC).replace(microsecond=0)
     return clock.now(now, tz)
 
@@ -86,6 +87,7 @@ class _Live:
     part: int
     state: str
     task_id: int | None = None
+    arrivals: int = 1  # branches that have reached a waiting join
 
 
 @dataclass
@@ -104,17 +106,24 @@ class _Advance:
     live: list[_Live]
     iterations: dict[tuple[str, int], int]
     opened: list[str] = field(default_factory=list)
-    ended: bool = False
 
-    def enter(self, state: str, cause: str) -> None:
+    def enter(self, state: str) -> None:
         """A token arrives at *state*."""
         if state == END:
-            self.ended = True
             return
         step_id, part = split_state(state)
         step = self.compiled["steps"][step_id]
         if part == 0 and step["kind"] == "decision" and step["automatic"]:
-            token = self.wf.fire(state, "auto", self.facts)
+            try:
+                token = self.wf.fire(state, "auto", self.facts)
+            except ValueError:
+                used = {k: self.facts.get(k) for o in step["outcomes"] if isinstance(o["when"], dict) for k in o["when"]}
+                raise RunError(
+                    f"no outcome of the automatic decision {step_id} holds for run {self.run['id']} "
+                    f"({', '.join(f'{k} = {v}' for k, v in used.items()) or 'no facts'}); nothing was recorded —"
+                    " the definition needs an 'otherwise' outcome there",
+                    run_id=self.run["id"], step=step_id,
+                ) from None
             dest = token.moves[-1][2]
             outcome = next(o for o in step["outcomes"] if o["next"] == dest and _holds(o, self.facts))
             used = {k: self.facts.get(k) for o in step["outcomes"] if isinstance(o["when"], dict) for k in o["when"]}
@@ -122,28 +131,31 @@ class _Advance:
                 kind="decided", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
                 payload={"outcome": outcome["name"], "automatic": True, "facts": used, "triggered_by": self.person, "next": dest},
             ))
-            self.enter(dest, cause)
+            self.enter(dest)
             return
         if part == 0 and step["join"]:
-            reach = self.compiled["reach"]
-            others = [t for t in self.live if t.state == "open" and (t.step_id == step_id or step_id in reach.get(t.step_id, []))]
-            if others:
-                # One waiting row per visit of the join, however many branches have arrived.
-                if not any(t.state == "waiting" and t.step_id == step_id for t in self.live):
-                    self._open(step_id, part, "waiting")
-                return
-            for t in [t for t in self.live if t.state == "waiting" and t.step_id == step_id]:
-                if t.task_id is not None:
-                    self.changes.close.append(CloseTask(t.task_id, "joined", clock.iso(self.at), ENGINE))
-                else:
-                    # waiting row created in this same operation: open it instead of adding another
-                    self.changes.open = [n for n in self.changes.open if not (n.step_id == step_id and n.state == "waiting")]
-                self.live.remove(t)
+            # Every arrival waits; finish() opens the join once no branch can still reach it.
+            waiting = next((t for t in self.live if t.state == "waiting" and t.step_id == step_id), None)
+            if waiting is None:
+                self._open(step_id, part, "waiting")
+            else:
+                waiting.arrivals += 1
+            return
+        self._open(step_id, part, "open")
+
+    def _release(self, join: _Live) -> None:
+        """Open a join whose branches have all arrived (or can no longer arrive)."""
+        if join.task_id is not None:
+            self.changes.close.append(CloseTask(join.task_id, "joined", clock.iso(self.at), ENGINE))
+        else:  # its waiting row was made in this same operation: open the task instead
+            self.changes.open = [n for n in self.changes.open if not (n.step_id == join.step_id and n.state == "waiting")]
+        self.live.remove(join)
+        if join.task_id is not None or join.arrivals > 1:
             self.changes.events.append(Event(
-                kind="joined", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
+                kind="joined", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=join.step_id,
                 payload={"triggered_by": self.person},
             ))
-        self._open(step_id, part, "open")
+        self._open(join.step_id, 0, "open")
 
     def _open(self, step_id: str, part: int, state: str) -> None:
         step = self.compiled["steps"][step_id]
@@ -162,16 +174,25 @@ class _Advance:
             self.opened.append(state_name(step_id, part))
 
     def finish(self) -> None:
-        """Release joins no open branch can reach any more; mark the run completed when no branch is left."""
+        """Open the joins no branch can reach any more; mark the run completed when no branch is left."""
         reach = self.compiled["reach"]
+
+        def blocked(join: _Live, states: tuple[str, ...]) -> bool:
+            return any(
+                t is not join and t.state in states and (t.step_id == join.step_id or join.step_id in reach.get(t.step_id, []))
+                for t in self.live
+            )
+
         while True:
-            # A join waits for the branches that can still arrive; one that ended the process will not.
-            stuck = next((w for w in self.live if w.state == "waiting" and not any(
-                t.state == "open" and (t.step_id == w.step_id or w.step_id in reach.get(t.step_id, [])) for t in self.live
-            )), None)
-            if stuck is None:
+            waiting = [w for w in self.live if w.state == "waiting"]
+            # A join waits for open branches and for joins upstream of it; should joins only wait
+            # for each other (a loop through two joins), the one no open branch can reach goes first.
+            ready = next((w for w in waiting if not blocked(w, ("open", "waiting"))), None) or next(
+                (w for w in waiting if not blocked(w, ("open",))), None
+            )
+            if ready is None:
                 break
-            self.enter(state_name(stuck.step_id, stuck.part), "join")
+            self._release(ready)
         if not any(t.state in ("open", "waiting") for t in self.live):
             self.changes.status = "completed"
             self.changes.finished_at = clock.iso(self.at)
@@ -241,7 +262,15 @@ def _use_store(db: str | Path | Store, *, create: bool = False) -> tuple[Store, 
     return Store(db, create=create), True
 
 
+def _checked_person(by: str | None) -> str:
+    name = _person(by)
+    if name.casefold() == ENGINE:
+        raise InputError(f"the name {ENGINE!r} is kept for what the engine records by itself; give your own name with --by")
+    return name
+
+
 def _load(db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
+    _checked_person(by)
     store, owned = _use_store(db)
     try:
         return _read(store, owned, run_id, by, now, allow_closed)
@@ -349,6 +378,8 @@ def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[s
             names = ", ".join(repr(o["name"]) for o in step["outputs"]) or "none"
             raise InputError(f"step {task['step_id']} has no output {name!r}; its outputs are: {names}")
         file = Path(path).expanduser()
+        if file.is_dir():
+            raise OutputMissing(f"output {path} is a folder; give the file of {spec['name']!r}", path=str(path))
         if not file.is_file():
             raise OutputMissing(f"output file {path} does not exist; check the path of {spec['name']!r}", path=str(path))
         digest = hashlib.sha256()
@@ -377,6 +408,14 @@ def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> 
         assigned = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == task["actor"]]
         return ", ".join(assigned) or actor.get("name")
     return on_behalf
+
+
+def _check_not_before_start(loaded: _Loaded) -> None:
+    if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
+        raise InputError(
+            f"the time given ({clock.local(loaded.at)}) is before run {loaded.run['id']} started "
+            f"({clock.local(loaded.run['started_at'])}); check --now",
+        )
 
 
 def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
@@ -475,7 +514,7 @@ def _close_task(
         payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
     adv.changes.events.append(Event(kind, at, loaded.person, loaded.os_user, task["step_id"], payload))
     for dest in [token.moves[-1][2], *token.spawned]:
-        adv.enter(dest, task["step_id"])
+        adv.enter(dest)
     adv.finish()
     _write(loaded, adv.changes, task)
     return adv, at
@@ -549,13 +588,29 @@ def reopen(
         if loaded.run["status"] == "cancelled":
             raise RunClosed(f"run {run_id} is cancelled; start a new run instead", run_id=run_id)
         step_id = _find_step(loaded.compiled, step)
+        visited = loaded.store.conn.execute(
+            "SELECT 1 FROM tasks WHERE run_id = ? AND step_id = ? AND state != 'waiting'"
+            " UNION ALL SELECT 1 FROM events WHERE run_id = ? AND step_id = ? AND kind = 'decided' LIMIT 1",
+            (run_id, step_id, run_id, step_id),
+        ).fetchone()
+        if visited is None:
+            raise InputError(
+                f"run {run_id} has not reached step {_describe_step(loaded.compiled, step_id)} yet; reopen goes back to a"
+                " step already done — 'sopengine status RUN' lists them",
+                run_id=run_id, step=step_id,
+            )
+        _check_not_before_start(loaded)
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
+        # The steps that will be done again: the one reopened and those after it. Other
+        # branches of a parallel section go on as they are.
+        redo = {step_id, *loaded.compiled["reach"].get(step_id, [])}
         closed = []
         for t in loaded.tasks:
-            adv.changes.close.append(CloseTask(t["id"], "cancelled", at, loaded.person, None, f"reopened at {step_id}: {reason}"))
-            closed.append(t["step_id"])
-        adv.live = []
+            if t["step_id"] in redo:
+                adv.changes.close.append(CloseTask(t["id"], "cancelled", at, loaded.person, None, f"reopened at {step_id}: {reason}"))
+                closed.append(t["step_id"])
+        adv.live = [t for t in adv.live if t.step_id not in redo]
         if loaded.run["status"] == "completed":
             adv.changes.status = "active"
             adv.changes.reactivate = True  # the earlier finish stays in the history
@@ -563,7 +618,7 @@ def reopen(
             "reopened", at, loaded.person, loaded.os_user, step_id,
             {"reason": reason, "closed": closed, "was": loaded.run["status"]},
         ))
-        adv.enter(state_name(step_id), "reopen")
+        adv.enter(state_name(step_id))
         adv.finish()
         _write(loaded, adv.changes, None)
         return _summary(loaded, adv, step=step_id, reason=reason)
@@ -579,6 +634,7 @@ def assign(
     """Assign a person to a role of a run (``acting`` for Plt./Plh.), or remove them."""
     loaded = _load(db, run_id, by, now)
     try:
+        _check_not_before_start(loaded)
         role_id = _find_role(loaded.compiled, role)
         person = person.strip()
         if not person:
@@ -612,6 +668,7 @@ def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None =
         raise InputError("give the reason for cancelling with --reason TEXT")
     loaded = _load(db, run_id, by, now)
     try:
+        _check_not_before_start(loaded)
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
         for t in loaded.tasks:
@@ -700,8 +757,14 @@ def start_run(
         raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
     period_n = normalise(period) if period else None
     case_data = check_case(compiled, case or {})
-    assignments = [(_find_role(compiled, role), person.strip()) for role, person in assign or []]
-    person = _person(by)
+    assignments: list[tuple[str, str]] = []
+    for role, name in assign or []:
+        role_id, name = _find_role(compiled, role), name.strip()
+        if not name:
+            raise InputError(f"--assign {role}= needs a person's name after '='")
+        if not any(r == role_id and n.casefold() == name.casefold() for r, n in assignments):
+            assignments.append((role_id, name))
+    person = _checked_person(by)
 
     cal_path = resolve_calendar_path(calendar, [p for p, _ in search_dirs(definitions)])
     year = at.astimezone(clock.zone(tz)).year
@@ -738,7 +801,7 @@ def start_run(
             "period": period_n, "case": case_data, "calendar_hash": cal_hash, "due_at": due,
             "assignments": [{"role": r, "person": p} for r, p in assignments],
         }))
-        adv.enter(compiled["first"], "start")
+        adv.enter(compiled["first"])
         adv.finish()
         try:
             store.create_run(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sopengine import clock
-from sopengine.runs import _calendar, _now
+from sopengine.runs import ENGINE, _calendar, _now
 from sopengine.store import Store
 
 
@@ -72,7 +72,7 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
         "SELECT at, step_id, person, kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
     ):
         data = json.loads(payload)
-        if person != "sopengine" and kind in ("step_completed", "decided"):
+        if person != ENGINE and kind in ("step_completed", "decided"):
             part = (data.get("part") or 1) - 1
             after = float(task_of.get((step_id, data.get("iteration"), part), after))
             continue
@@ -85,7 +85,7 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
             "step": step_id, "no": step.get("no"), "kegiatan": step.get("kegiatan"), "kind": "decision",
             "actor": lane, "actor_name": compiled["actors"].get(lane or "", {}).get("name"), "part": 1, "parts": 1,
             "iteration": 1, "state": "decided", "opened_at": at, "due_at": None, "waktu": None, "closed_at": at,
-            "closed_by": "sopengine", "on_behalf_of": None, "outcome": data.get("outcome"),
+            "closed_by": ENGINE, "on_behalf_of": None, "outcome": data.get("outcome"),
             "note": "automatic: " + ", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items()),
             "documents": [], "late_by": 0, "automatic": True,
         }))

@@ -76,7 +76,9 @@ class LazyGroup(click.Group):
         except Exception as exc:
             import sqlite3
 
-            if isinstance(exc, sqlite3.DatabaseError):
+            # Only a file that is not (or no longer) a readable sopengine database; an
+            # IntegrityError or ProgrammingError is a bug and keeps its traceback.
+            if type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError):
                 # A damaged file, or an SQLite file of another program that looks like ours.
                 raise click.ClickException(
                     f"the database cannot be read ({exc}); check --db, or restore it from a backup"
