@@ -164,7 +164,7 @@ def run_definition(db: str | Path, run_id: str) -> Definition:
     from sopengine.definition.loader import check_text
     from sopengine.store import Store
 
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:
         run = store.run(run_id)
         source = store.definition_source(run["definition_hash"])
     assert source is not None

@@ -387,7 +387,7 @@ def verify(db: str | Path, *, documents: bool = False, expect_head: str | None =
 
 def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: tuple[str, int | None] | None,
             started: float) -> dict[str, Any]:
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:
         conn = store.conn
         conn.execute("BEGIN")  # one snapshot: a command writing meanwhile cannot split the view
         try:
@@ -456,7 +456,7 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
 
 def head(db: str | Path) -> dict[str, Any]:
     """The database head from the stored hashes (not verified): ``head`` is ``HASH@SEQ``."""
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:
         conn = store.conn
         conn.execute("BEGIN")
         try:
@@ -658,7 +658,7 @@ def iter_history(
     ``since``/``until`` are dates or times, in WIB unless an offset is given; a date-only
     ``until`` covers that whole day. Filters are checked before the first entry is yielded.
     """
-    store = Store(db)
+    store = Store(db, readonly=True)
     try:
         defs = _Definitions(store.conn)
         sql, args = _query(store.conn, defs, run=run, person=person, actor=actor, step=step, kind=kind,
@@ -765,7 +765,7 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
         raise AuditError(f"{target} already exists; choose another name or pass --force", path=str(target))
     if not target.parent.exists():
         raise AuditError(f"folder {target.parent} does not exist; create it first", path=str(target))
-    with Store(db) as store:
+    with Store(db, readonly=True) as store:
         conn = store.conn
         conn.execute("BEGIN")  # the pack shows one moment of the database
         try:
@@ -1011,7 +1011,7 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[s
     if dest.exists() and source.exists() and dest.resolve() == source.resolve():
         raise AuditError(f"{dest} is the database itself; back up to another file", path=str(dest))
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with Store(source) as store:
+    with Store(source, readonly=True) as store:
         try:
             copy = sqlite3.connect(str(tmp))
             try:

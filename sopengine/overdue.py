@@ -126,7 +126,7 @@ def count_overdue(db: str | Path | Store, now: datetime | str | None = None) -> 
 
     ``db`` is a path or an open :class:`~sopengine.store.Store`, as for :func:`overdue`.
     """
-    store, owned = _use_store(db)
+    store, owned = _use_store(db, readonly=True)
     try:
         return store.conn.execute(COUNT_SQL, (clock.iso(_now(now)),)).fetchone()[0]
     finally:
@@ -159,7 +159,7 @@ def overdue(
     """
     if limit is not None and limit < 1:
         raise InputError(f"limit must be 1 or more, got {limit}; give --limit N with N >= 1")
-    store, owned = _use_store(db)
+    store, owned = _use_store(db, readonly=True)
     try:
         at = _now(now)
         at_text = clock.iso(at) or ""

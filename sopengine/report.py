@@ -272,7 +272,7 @@ def _evidence(
     since: datetime | str | None, until: datetime | str | None, now: datetime | str | None,
 ) -> _Evidence:
     scope = _scope(run, definition, period, since, until)
-    store, owned = _use_store(db)
+    store, owned = _use_store(db, readonly=True)
     try:
         at = _now(now)
         runs = _runs(store, scope)

@@ -250,7 +250,7 @@ class _Loaded:
                         _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
 
 
-def _use_store(db: str | Path | Store, *, create: bool = False) -> tuple[Store, bool]:
+def _use_store(db: str | Path | Store, *, create: bool = False, readonly: bool = False) -> tuple[Store, bool]:
     """The store to work in, and whether this call opened it (and so must close it).
 
     A caller doing many operations passes one open :class:`Store` instead of a path:
@@ -259,7 +259,7 @@ def _use_store(db: str | Path | Store, *, create: bool = False) -> tuple[Store, 
     """
     if isinstance(db, Store):
         return db, False
-    return Store(db, create=create), True
+    return Store(db, create=create, readonly=readonly), True
 
 
 def _checked_person(by: str | None) -> str:

@@ -117,7 +117,7 @@ def run_status(
     db: str | Path, run_id: str, *, now: datetime | str | None = None, definitions: str | Path | None = None,
 ) -> dict[str, Any]:
     """One run: its state, open steps (with due times and lateness), timeline and assignments."""
-    store = Store(db)
+    store = Store(db, readonly=True)
     try:
         # One read transaction: every row comes from the same moment, never half a change.
         store.conn.execute("BEGIN")
@@ -177,7 +177,7 @@ def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> li
 
 def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """Every active run (every run with ``include_closed``) with its open steps."""
-    store = Store(db)
+    store = Store(db, readonly=True)
     try:
         store.conn.execute("BEGIN")  # one snapshot, as in run_status
         out = []
@@ -209,7 +209,7 @@ def inbox(
     db: str | Path, *, person: str | None = None, actor: str | None = None, now: datetime | str | None = None,
 ) -> list[dict[str, Any]]:
     """Open steps waiting for a person (through their roles in each run) or a role; oldest first."""
-    store = Store(db)
+    store = Store(db, readonly=True)
     try:
         store.conn.execute("BEGIN")  # one snapshot, as in run_status
         rows = store.open_tasks_all()

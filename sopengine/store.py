@@ -12,7 +12,6 @@ append-only: SQLite triggers refuse UPDATE and DELETE.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -83,8 +82,15 @@ class Changes:
 class Store:
     """An open sopengine database."""
 
-    def __init__(self, path: str | Path, *, create: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False, readonly: bool = False) -> None:
+        """Open the database at *path*.
+
+        ``create`` makes a new one where none exists. ``readonly`` is for commands that only
+        read: the file is opened read-only, never created, and an older schema is read as it
+        is rather than migrated (the next change migrates it).
+        """
         self.path = Path(path)
+        self.readonly = readonly
         if not self.path.exists():
             if not create:
                 raise DatabaseMissing(
@@ -93,7 +99,12 @@ class Store:
                 )
             if self.path.parent and not self.path.parent.exists():
                 raise DatabaseMissing(f"folder {self.path.parent} does not exist; create it or pass another --db", path=str(self.path))
+        if readonly and self.path.is_file() and self.path.stat().st_size == 0:
+            raise NotADatabase(f"{self.path} is an empty file, not a sopengine database; pass the right --db", path=str(self.path))
         try:
+            # A reader opens the file as writers do (SQLite falls back to read-only where the file
+            # cannot be written) but issues no write: a read-only URI would leave -wal and -shm
+            # files behind in the folder.
             self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -109,14 +120,34 @@ class Store:
                 path=str(self.path),
             )
         if version < SCHEMA_VERSION:
-            self._upgrade(version)
-        self.conn.execute("PRAGMA synchronous = NORMAL")
-        self.conn.execute("PRAGMA foreign_keys = ON")
+            if readonly:
+                self._check_readable(version)
+            else:
+                self._upgrade(version)
+        if not readonly:
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
         # A definition text never changes under its hash, so its compiled form is parsed once
         # per open store (the JSON costs more to parse than a step costs to write).
         self._compiled: dict[str, dict[str, Any]] = {}
 
     # -- schema --------------------------------------------------------------------------------
+
+    def _foreign(self, tables: set[str]) -> NotADatabase:
+        self.conn.close()
+        names = ", ".join(sorted(tables)[:5])
+        return NotADatabase(
+            f"{self.path} is an SQLite file but not a sopengine database (it has tables {names}); pass another --db",
+            path=str(self.path),
+        )
+
+    def _check_readable(self, version: int) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not {"runs", "tasks", "events"} <= tables:
+            if tables - {"_sqlite_migrations", "sqlite_sequence"}:
+                raise self._foreign(tables)
+            self.conn.close()
+            raise NotADatabase(f"{self.path} holds no sopengine data; pass the right --db", path=str(self.path))
 
     def _upgrade(self, version: int) -> None:
         from sopengine.schema import migrate
@@ -172,9 +203,6 @@ class Store:
             self.conn.execute("COMMIT")
 
     # -- definitions and calendars -------------------------------------------------------------
-
-    def has_definition(self, text_hash: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM definitions WHERE hash = ?", (text_hash,)).fetchone() is not None
 
     def compiled(self, text_hash: str) -> dict[str, Any]:
         """The compiled definition a run is pinned to; shared between calls, so read it only."""
@@ -375,12 +403,3 @@ class Store:
                 (ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, canonical(e.payload), prev, digest),
             )
             prev = digest
-
-
-def connect_readonly(path: str | Path) -> Store:
-    """Open an existing database for reading; never creates one."""
-    return Store(path, create=False)
-
-
-def env_db_path(default: str = "sopengine.db") -> Path:
-    return Path(os.environ.get("SOPENGINE_DB") or default)
