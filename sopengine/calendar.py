@@ -666,3 +666,13 @@ def _check_aware(moment: datetime, name: str) -> None:
 
 def _kind(value: Any) -> str:
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+
+
+def lateness(cal: WorkCalendar | None, due: datetime, at: datetime, *, calendar_days: bool = False) -> int:
+    """Whole seconds *at* is past *due*: office time by *cal*, or plain time for a duration in
+    calendar days (and for a run that has no calendar)."""
+    if at <= due:
+        return 0
+    if cal is None:
+        return int((at - due).total_seconds())
+    return cal.late_by(due, at, calendar_days=calendar_days)

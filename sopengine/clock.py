@@ -55,6 +55,16 @@ def now(override: str | None = None, tz: str | None = None) -> datetime:
     return real_now()
 
 
+def coerce(value: datetime | str | None, tz: str | None = None) -> datetime:
+    """The time an operation works at: a ``datetime`` (naive = the SOP's local time), ISO text,
+    or None for ``SOPENGINE_NOW`` / the clock; in UTC, whole seconds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # a naive time is the SOP's local time, as on the command line
+            value = value.replace(tzinfo=zone(tz))
+        return value.astimezone(UTC).replace(microsecond=0)
+    return now(value, tz)
+
+
 def real_now() -> datetime:
     """The real clock, which no option changes (for ``recorded_at``)."""
     return datetime.now(UTC).replace(microsecond=0)

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.runs import _calendar, _now, _use_store
+from sopengine.calendar import lateness
 from sopengine.store import Store
+from sopengine.store import use as use_store
 
 __all__ = ["COUNT_SQL", "count_overdue", "overdue"]
 
@@ -95,13 +96,6 @@ def _all_definitions(store: Store) -> list[_Definition]:
     return [_definition(store, h) for (h,) in store.conn.execute("SELECT hash FROM definitions")]
 
 
-def _late(cal: Any, due: datetime, at: datetime, calendar_days: bool) -> int:
-    if cal is None:
-        # start_run always pins a calendar; a run without one is counted in plain time.
-        return (at - due) // timedelta(seconds=1)
-    return cal.late_by(due, at, calendar_days=calendar_days)
-
-
 def _roles(store: Store, actor: str) -> list[str]:
     """The actor ids ``actor`` names (an id, or a name as the SOP writes it) in any stored SOP."""
     wanted = actor.strip()
@@ -126,9 +120,9 @@ def count_overdue(db: str | Path | Store, now: datetime | str | None = None) -> 
 
     ``db`` is a path or an open :class:`~sopengine.store.Store`, as for :func:`overdue`.
     """
-    store, owned = _use_store(db, readonly=True)
+    store, owned = use_store(db, readonly=True)
     try:
-        return store.conn.execute(COUNT_SQL, (clock.iso(_now(now)),)).fetchone()[0]
+        return store.conn.execute(COUNT_SQL, (clock.iso(clock.coerce(now)),)).fetchone()[0]
     finally:
         if owned:
             store.close()
@@ -159,9 +153,9 @@ def overdue(
     """
     if limit is not None and limit < 1:
         raise InputError(f"limit must be 1 or more, got {limit}; give --limit N with N >= 1")
-    store, owned = _use_store(db, readonly=True)
+    store, owned = use_store(db, readonly=True)
     try:
-        at = _now(now)
+        at = clock.coerce(now)
         at_text = clock.iso(at) or ""
         roles = _roles(store, actor) if actor else None
         kept = _Latest(limit)
@@ -228,12 +222,12 @@ class _Bound:
     def __init__(self, store: Store, at: datetime) -> None:
         self.at = at
         hashes = [h for (h,) in store.conn.execute("SELECT hash FROM calendars")]
-        self.calendars = [c for c in (_calendar(store, h) for h in hashes) if c is not None]
+        self.calendars = [c for c in (store.work_calendar(h) for h in hashes) if c is not None]
         self.elapsed = any(d.has_calendar_days for d in _all_definitions(store))
 
     def at_most(self, due: datetime) -> int:
         if self.elapsed or not self.calendars:
-            return _late(None, due, self.at, True)
+            return lateness(None, due, self.at)
         return max(c.late_by(due, self.at) for c in self.calendars)
 
 
@@ -275,7 +269,7 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
         "assigned": [],
         "opened_at": opened_at,
         "due_at": due_at,
-        "late_by": _late(_calendar(store, cal_hash), due, at, calendar_days),
+        "late_by": lateness(store.work_calendar(cal_hash), due, at, calendar_days=calendar_days),
         "counted_in": "calendar" if calendar_days else "working",
     }, due
 
@@ -401,7 +395,7 @@ def _scan_deadlines(
             "assigned": [],
             "opened_at": started_at,
             "due_at": due_at,
-            "late_by": _late(_calendar(store, cal_hash), due, at, d.deadline_calendar_days),
+            "late_by": lateness(store.work_calendar(cal_hash), due, at, calendar_days=d.deadline_calendar_days),
             "counted_in": "calendar" if d.deadline_calendar_days else "working",
             "waiting_on": [],
         }, due)

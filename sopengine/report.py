@@ -23,8 +23,9 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.runs import _calendar, _now, _use_store
+from sopengine.calendar import lateness
 from sopengine.store import Store
+from sopengine.store import use as use_store
 
 __all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "monitoring", "report"]
 
@@ -272,9 +273,9 @@ def _evidence(
     since: datetime | str | None, until: datetime | str | None, now: datetime | str | None,
 ) -> _Evidence:
     scope = _scope(run, definition, period, since, until)
-    store, owned = _use_store(db, readonly=True)
+    store, owned = use_store(db, readonly=True)
     try:
-        at = _now(now)
+        at = clock.coerce(now)
         runs = _runs(store, scope)
         tasks = _tasks(store, [r["id"] for r in runs], scope)
         compiled_by_hash: dict[str, dict[str, Any]] = {}
@@ -285,7 +286,7 @@ def _evidence(
             compiled = compiled_by_hash.get(r["definition_hash"])
             if compiled is None:
                 compiled = compiled_by_hash[r["definition_hash"]] = store.compiled(r["definition_hash"])
-            cal = _calendar(store, r["calendar_hash"])
+            cal = store.work_calendar(r["calendar_hash"])
             rows = tasks.get(r["id"], [])
             if not rows and (scope.since or scope.until):
                 continue  # nothing of this run happened in the window
@@ -348,7 +349,7 @@ def report(
             "due_at": r["due_at"],
             "deadline": compiled.get("deadline_text"),
             "deadline_late_by": (
-                cal.late_by(due, end, calendar_days=bool(deadline.get("calendar"))) if due and cal is not None else 0
+                lateness(cal, due, end, calendar_days=bool(deadline.get("calendar"))) if due else 0
             ),
             "steps": [_step_row(compiled, sid, part, actor, vs) for sid, part, actor, vs in _ordered(compiled, r["visits"])],
         })

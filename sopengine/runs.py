@@ -37,6 +37,7 @@ from sopengine.errors import (
 from sopengine.identity import os_user
 from sopengine.identity import person as _person
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
+from sopengine.store import use as use_store
 
 ENGINE = "sopengine"
 """The ``person`` of events the engine records by itself (automatic decisions, joins)."""
@@ -48,33 +49,6 @@ def new_run_id() -> str:
     """A short id people can read aloud: ``k7m-x3q``."""
     pick = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return f"{pick[:3]}-{pick[3:]}"
-
-
-def _now(now: datetime | str | None, tz: str | None = None) -> datetime:
-    if isinstance(now, datetime):
-        if now.tzinfo is None:  # a naive time is the SOP's local time, as on the command line
-            now = now.replace(tzinfo=clock.zone(tz))
-        return now.astimezone(clock.UTC).replace(microsecond=0)
-    return clock.now(now, tz)
-
-
-# -- calendars (cached per snapshot hash: building one costs ~0.3 ms) ---------------------------
-
-_CALENDARS: dict[str, Any] = {}
-
-
-def _calendar(store: Store, cal_hash: str | None):
-    if not cal_hash:
-        return None
-    cal = _CALENDARS.get(cal_hash)
-    if cal is None:
-        from sopengine.calendar import WorkCalendar
-
-        data = store.calendar(cal_hash)
-        if data is None:
-            return None
-        cal = _CALENDARS[cal_hash] = WorkCalendar.from_snapshot(data)
-    return cal
 
 
 # -- the advancing of tokens ----------------------------------------------------------------------
@@ -246,20 +220,8 @@ class _Loaded:
             iterations[(row[0], row[1])] = row[2]
         live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
         changes = Changes(self.run["id"], self.run["version"], self.recorded_at)
-        return _Advance(self.run, self.compiled, self.wf, _calendar(self.store, self.run["calendar_hash"]),
+        return _Advance(self.run, self.compiled, self.wf, self.store.work_calendar(self.run["calendar_hash"]),
                         _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
-
-
-def _use_store(db: str | Path | Store, *, create: bool = False, readonly: bool = False) -> tuple[Store, bool]:
-    """The store to work in, and whether this call opened it (and so must close it).
-
-    A caller doing many operations passes one open :class:`Store` instead of a path:
-    opening a database (connect, pragmas, schema check) and closing it (a WAL checkpoint
-    when it is the last connection) cost several times more than the step itself.
-    """
-    if isinstance(db, Store):
-        return db, False
-    return Store(db, create=create, readonly=readonly), True
 
 
 def _checked_person(by: str | None) -> str:
@@ -271,7 +233,7 @@ def _checked_person(by: str | None) -> str:
 
 def _load(db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
     _checked_person(by)
-    store, owned = _use_store(db)
+    store, owned = use_store(db)
     try:
         return _read(store, owned, run_id, by, now, allow_closed)
     except BaseException:
@@ -299,7 +261,7 @@ def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime 
     tz = compiled.get("timezone")
     return _Loaded(
         store, run, compiled, workflow(compiled), tasks,
-        _person(by), os_user(), _now(now, tz), clock.iso(clock.real_now()) or "", owned,
+        _person(by), os_user(), clock.coerce(now, tz), clock.iso(clock.real_now()) or "", owned,
     )
 
 
@@ -752,7 +714,7 @@ def start_run(
     definition, text, path = api.load(definition_id, definitions)
     compiled = compile_definition(definition, text)
     tz = compiled.get("timezone")
-    at = _now(now, tz)
+    at = clock.coerce(now, tz)
     if if_missing and not period:
         raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
     period_n = normalise(period) if period else None
@@ -772,7 +734,7 @@ def start_run(
     snapshot = cal.snapshot()
     cal_hash = hashlib.sha256(canonical(snapshot).encode("utf-8")).hexdigest()
 
-    store, owned = _use_store(db, create=True)
+    store, owned = use_store(db, create=True)
     try:
         if period_n:
             existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
@@ -817,7 +779,6 @@ def start_run(
             if if_missing:
                 return {"run_id": exc.context["run_id"], "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
             raise
-        _CALENDARS.setdefault(cal_hash, cal)
         return {
             "run_id": run_id, "existing": False, "definition": compiled["id"], "title": compiled["title"],
             "period": period_n, "status": changes.status or "active", "started_at": clock.iso(at), "due_at": due,

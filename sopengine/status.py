@@ -11,21 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from sopengine import clock
-from sopengine.runs import ENGINE, _calendar, _now
+from sopengine.runs import ENGINE
 from sopengine.store import Store
 
 
 def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: datetime) -> int:
-    if not due_at:
-        return 0
+    from sopengine.calendar import lateness
+
     due = clock.from_iso(due_at)
-    assert due is not None
-    if now <= due:
+    if due is None:
         return 0
-    calendar_days = bool(step and step.get("duration") and step["duration"].get("calendar"))
-    if cal is None:
-        return int((now - due).total_seconds())
-    return cal.late_by(due, now, calendar_days=calendar_days)
+    return lateness(cal, due, now, calendar_days=bool(step and step.get("duration") and step["duration"].get("calendar")))
 
 
 def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datetime, docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -123,8 +119,8 @@ def run_status(
         store.conn.execute("BEGIN")
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
-        cal = _calendar(store, run["calendar_hash"])
-        at = _now(now, compiled.get("timezone"))
+        cal = store.work_calendar(run["calendar_hash"])
+        at = clock.coerce(now, compiled.get("timezone"))
         docs = store.documents(run_id)
         tasks = store.tasks(run_id)
         # Automatic gates are events, not tasks: list each where the run passed it.
@@ -186,8 +182,8 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             compiled = compiled_cache.get(run["definition_hash"])
             if compiled is None:
                 compiled = compiled_cache[run["definition_hash"]] = store.compiled(run["definition_hash"])
-            cal = _calendar(store, run["calendar_hash"])
-            at = _now(now, compiled.get("timezone"))
+            cal = store.work_calendar(run["calendar_hash"])
+            at = clock.coerce(now, compiled.get("timezone"))
             tasks = store.tasks(run["id"], ("open", "waiting"))
             steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
             out.append({
@@ -230,7 +226,7 @@ def inbox(
             if compiled is None:
                 compiled = compiled_cache[t["definition_hash"]] = store.compiled(t["definition_hash"])
             run_cal = store.conn.execute("SELECT calendar_hash FROM runs WHERE id = ?", (t["run_id"],)).fetchone()[0]
-            view = _task_view(compiled, _calendar(store, run_cal), t, _now(now, compiled.get("timezone")), [])
+            view = _task_view(compiled, store.work_calendar(run_cal), t, clock.coerce(now, compiled.get("timezone")), [])
             view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"]})
             out.append(view)
         return out
