@@ -96,7 +96,7 @@ def _all_definitions(store: Store) -> list[_Definition]:
     return [_definition(store, h) for (h,) in store.conn.execute("SELECT hash FROM definitions")]
 
 
-def _roles(store: Store, actor: str) -> list[str]:
+def roles_named(store: Store, actor: str) -> list[str]:
     """The actor ids ``actor`` names (an id, or a name as the SOP writes it) in any stored SOP."""
     wanted = actor.strip()
     ids: set[str] = set()
@@ -157,7 +157,7 @@ def overdue(
     try:
         at = clock.coerce(now)
         at_text = clock.iso(at) or ""
-        roles = _roles(store, actor) if actor else None
+        roles = roles_named(store, actor) if actor else None
         kept = _Latest(limit)
         pairs = None
         if person and person.strip():

@@ -187,7 +187,7 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             tasks = store.tasks(run["id"], ("open", "waiting"))
             steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
             out.append({
-                "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"],
+                "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"], "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE,
                 "period": run["period"], "status": run["status"], "started_at": run["started_at"],
                 "finished_at": run["finished_at"], "due_at": run["due_at"],
                 "open_steps": [
@@ -211,14 +211,19 @@ def inbox(
         rows = store.open_tasks_all()
         roles_by_run: dict[str, set[str]] = {}
         if person:
-            for run_id, role in store.conn.execute(
-                "SELECT run_id, role FROM assignments WHERE lower(person) = lower(?)", (person,)
-            ):
-                roles_by_run.setdefault(run_id, set()).add(role)
+            wanted = person.strip().casefold()
+            for run_id, role, name in store.conn.execute("SELECT run_id, role, person FROM assignments"):
+                if name.casefold() == wanted:
+                    roles_by_run.setdefault(run_id, set()).add(role)
+        roles = None
+        if actor:
+            from sopengine.overdue import roles_named
+
+            roles = set(roles_named(store, actor))  # an id or the SOP's name; a typo is an error
         out = []
         compiled_cache: dict[str, dict[str, Any]] = {}
         for t in rows:
-            if actor and t["actor"] != actor:
+            if roles is not None and t["actor"] not in roles:
                 continue
             if person and t["actor"] not in roles_by_run.get(t["run_id"], set()):
                 continue
@@ -227,7 +232,8 @@ def inbox(
                 compiled = compiled_cache[t["definition_hash"]] = store.compiled(t["definition_hash"])
             run_cal = store.conn.execute("SELECT calendar_hash FROM runs WHERE id = ?", (t["run_id"],)).fetchone()[0]
             view = _task_view(compiled, store.work_calendar(run_cal), t, clock.coerce(now, compiled.get("timezone")), [])
-            view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"]})
+            view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"],
+                         "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE})
             out.append(view)
         return out
     finally:

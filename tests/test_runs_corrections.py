@@ -137,3 +137,18 @@ def test_the_engines_own_name_cannot_be_used_by_a_person(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert "is kept for what the engine records by itself; give your own name with --by" in result.stderr
     assert counts(db, run_id) == before
+
+
+def test_inbox_by_role_names_a_mistyped_role_and_takes_the_sops_own_name(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
+    result = CliRunner().invoke(cli, ["--db", str(db), "inbox", "--actor", "sekertaris-dinas"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: no SOP in {db} has a role 'sekertaris-dinas'; roles are: ")
+    assert [r["run_id"] for r in api.inbox(db, actor="Sekretaris Dinas")] == [run_id]
+
+
+def test_inbox_by_person_folds_case_beyond_ascii(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, assign=[("sekretaris-dinas", "ÖZGÜR")])["run_id"]
+    assert [r["run_id"] for r in api.inbox(db, person="özgür")] == [run_id]

@@ -129,7 +129,7 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
                     r["run_id"] if first else "", r["definition"] if first else "", (r["period"] or "-") if first else "",
                     r["status"] if first else "",
                     (f"{st['no']}. {st['step']}" if st and st.get("no") else (st["step"] if st else "-")),
-                    st["actor_name"] if st else "", _when(st["due_at"]) if st and st["due_at"] else "-",
+                    st["actor_name"] if st else "", _when(st["due_at"], r["timezone"]) if st and st["due_at"] else "-",
                     "[red]OVERDUE[/red]" if st and st["late_by"] else "",
                 )
         console().print(table)
@@ -353,6 +353,6 @@ def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["run_id"], r["definition"], r["period"] or "-", str(r["no"] or "–"), r["kegiatan"],
-                      r["actor_name"], _when(r["opened_at"]), _when(r["due_at"]) if r["due_at"] else "-",
+                      r["actor_name"], _when(r["opened_at"], r["timezone"]), _when(r["due_at"], r["timezone"]) if r["due_at"] else "-",
                       "[red]OVERDUE[/red]" if r["late_by"] else "")
     console().print(table)
