@@ -319,3 +319,13 @@ def test_deep_nesting_is_a_problem_not_a_crash() -> None:
     checked = check_text("a: " + "[" * 5000 + "]" * 5000 + "\n", "bad.yaml")
     assert not checked.ok
     assert checked.problems[0].field == "yaml"
+
+
+def test_a_loop_of_automatic_decisions_only_is_an_error() -> None:
+    path = Path(__file__).resolve().parent / "data" / "engine" / "autoloop.yaml"
+    checked = check_file(path)
+    messages = [(p.line, p.field, p.message) for p in checked.errors]
+    assert messages == [
+        (11, "steps[2].id", "automatic decision 'g1' can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop"),
+        (18, "steps[3].id", "automatic decision 'g2' can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop"),
+    ]

@@ -169,6 +169,13 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
     for i, s in enumerate(d.steps):
         if s.join and len(reverse[s.id]) < 2:
             yield err(("steps", i, "join"), "a join needs two or more steps leading into it; remove 'join: true'")
+    # Automatic decisions are taken at once and a run's facts do not change while it runs: a
+    # loop made only of them would go round for ever.
+    automatic = {s.id for s in d.steps if s.automatic}
+    auto_graph = {sid: [t for t in graph[sid] if t in automatic] for sid in automatic}
+    for i, s in enumerate(d.steps):
+        if s.id in automatic and _comes_back(auto_graph, s.id):
+            yield err(("steps", i, "id"), f"automatic decision {s.id!r} can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop")
 
 def _input_problems(d: Definition, step_ids: dict[str, int], graph: dict[str, list[str]] | None,
                     err: Callable[..., Problem]) -> Iterator[Problem]:
@@ -333,6 +340,11 @@ def _fact_problems(loc: tuple[Any, ...], fact: str, value: Any, case_fields: dic
     close = difflib.get_close_matches(fact, list(PERIOD_FACTS), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     yield err(loc, f"unknown fact {fact!r}; {hint}use case.<name> or one of {', '.join(PERIOD_FACTS)}")
+
+
+def _comes_back(graph: dict[str, list[str]], start: str) -> bool:
+    """Can *start* come back to itself through the graph?"""
+    return any(start in reach(graph, nxt) for nxt in graph.get(start, []))
 
 
 def reach(graph: dict[str, list[str]], start: str) -> set[str]:
