@@ -615,7 +615,7 @@ def assign(
         else:
             # the same person in another case is the same assignee (names compare without case)
             person = next((a["person"] for a in current if a["person"].casefold() == person.casefold()), person)
-            adv.changes.assign.append((role_id, person, acting))
+            adv.changes.assign.append((role_id, person, acting, loaded.person, at))
             adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "role": role_id, "person": person, "acting": acting, "removed": remove}
@@ -757,7 +757,7 @@ def start_run(
         }
         changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
         adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_user(), changes, [], {})
-        changes.assign = [(role, who, False) for role, who in assignments]
+        changes.assign = [(role, who, False, person, clock.iso(at) or "") for role, who in assignments]
         changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],
             "period": period_n, "case": case_data, "calendar_hash": cal_hash, "due_at": due,

@@ -74,7 +74,7 @@ class Changes:
     close: list[CloseTask] = field(default_factory=list)
     open: list[NewTask] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
-    assign: list[tuple[str, str, bool]] = field(default_factory=list)  # (role, person, acting)
+    assign: list[tuple[str, str, bool, str, str]] = field(default_factory=list)  # (role, person, acting, by, at)
     unassign: list[tuple[str, str]] = field(default_factory=list)
     status: str | None = None
     finished_at: str | None = None
@@ -398,11 +398,11 @@ class Store:
                 (ch.run_id, d.get("task_id"), d["step_id"], d["name"], d.get("kind", "output"), d["path"], d["sha256"],
                  d["size"], ch.recorded_at, d["recorded_by"]),
             )
-        for role, person, acting in ch.assign:
+        for role, person, acting, by, at in ch.assign:
             db.execute(
                 "INSERT INTO assignments (run_id, role, person, acting, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (run_id, role, person) DO UPDATE SET acting = excluded.acting",
-                (ch.run_id, role, person, int(acting), ch.recorded_at, ch.events[0].person if ch.events else None),
+                (ch.run_id, role, person, int(acting), at, by),
             )
         for role, person in ch.unassign:
             db.execute("DELETE FROM assignments WHERE run_id = ? AND role = ? AND person = ?", (ch.run_id, role, person))

@@ -152,3 +152,12 @@ def test_inbox_by_person_folds_case_beyond_ascii(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, assign=[("sekretaris-dinas", "ÖZGÜR")])["run_id"]
     assert [r["run_id"] for r in api.inbox(db, person="özgür")] == [run_id]
+
+
+def test_an_assignment_records_who_made_it_and_when_it_took_effect(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, by="Admin", assign=[("kasubag-pep", "Rina")])["run_id"]
+    api.assign(db, run_id, "kepala-bidang", "Siti", acting=True, by="Sekretariat", now="2026-10-02T08:30")
+    rows = {(a["role"], a["person"]): (a["assigned_by"], a["assigned_at"]) for a in api.run_status(db, run_id)["assignments"]}
+    assert rows == {("kasubag-pep", "Rina"): ("Admin", "2026-10-01T02:00:00Z"),
+                    ("kepala-bidang", "Siti"): ("Sekretariat", "2026-10-02T01:30:00Z")}
