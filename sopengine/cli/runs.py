@@ -190,14 +190,28 @@ def _after_change(result: dict, verb: str) -> None:
     _print_open(status)
 
 
+def _work_options(what: str):
+    """The options of a command that finishes a step: which step, its outputs, a note, for whom."""
+
+    def decorate(f):
+        for option in reversed([
+            click.option("--step", help=f"The {what} (id or number), when several are open."),
+            click.option("--output", "outputs", multiple=True, metavar="NAME=FILE",
+                         help="Record an output document (path, size, sha256)."),
+            click.option("--note", help=f"A remark kept with the {what}."),
+            click.option("--on-behalf", help=f"The external party (citizen, agency) this {what} is recorded for."),
+            global_options(),
+            json_option,
+        ]):
+            f = option(f)
+        return f
+
+    return decorate
+
+
 @click.command("complete")
 @click.argument("run_id", metavar="RUN")
-@click.option("--step", help="The step to complete (id or number) when several are open.")
-@click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document (path, size, sha256).")
-@click.option("--note", help="A remark kept with the step.")
-@click.option("--on-behalf", help="The external party (citizen, agency) this step is recorded for.")
-@global_options()
-@json_option
+@_work_options("step")
 def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: str | None,
                  on_behalf: str | None, as_json: bool) -> None:
     """Complete the open step of a run (or your part of a multi-actor row).
@@ -220,12 +234,7 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
 @click.command("decide")
 @click.argument("run_id", metavar="RUN")
 @click.argument("outcome")
-@click.option("--step", help="The decision step (id or number) when several are open.")
-@click.option("--output", "outputs", multiple=True, metavar="NAME=FILE", help="Record an output document.")
-@click.option("--note", help="A remark kept with the decision.")
-@click.option("--on-behalf", help="The external party this decision is recorded for.")
-@global_options()
-@json_option
+@_work_options("decision")
 def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, ...], note: str | None,
                on_behalf: str | None, as_json: bool) -> None:
     """Take the outcome of an open decision (Ya/Tidak or the SOP's own words).
