@@ -99,12 +99,14 @@ def print_json(data: Any) -> None:
 
 
 def console(stderr: bool = False):  # -> rich.console.Console
+    """A rich console for tables. Markup is off: SOP texts may hold '[' and ']' (a transcriber's
+    "[sic]"), which must print as written; styles are given as ``rich.text.Text`` instead."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     # Piped output (a file, a test, a pager) is not squeezed to 80 columns.
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False)
 
 
 def note(message: str) -> None:

@@ -115,6 +115,7 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
             note("No active runs." if not include_closed else "No runs.")
             return
         from rich.table import Table
+        from rich.text import Text
 
         from sopengine.cli.common import console
 
@@ -130,7 +131,7 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
                     r["status"] if first else "",
                     (f"{st['no']}. {st['step']}" if st and st.get("no") else (st["step"] if st else "-")),
                     st["actor_name"] if st else "", _when(st["due_at"], r["timezone"]) if st and st["due_at"] else "-",
-                    "[red]OVERDUE[/red]" if st and st["late_by"] else "",
+                    Text("OVERDUE", style="red") if st and st["late_by"] else "",
                 )
         console().print(table)
         return
@@ -143,34 +144,35 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
 
 def _print_timeline(st: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     from sopengine.cli.common import console
 
     tz = st["timezone"]
     out = console()
-    out.print(f"[bold]Run {st['run_id']}[/bold] — {st['title']} ({st['definition']})"
-              + (f", period {st['period']}" if st["period"] else "") + f": [bold]{st['status']}[/bold]")
+    out.print(Text.assemble((f"Run {st['run_id']}", "bold"), f" — {st['title']} ({st['definition']})"
+                            + (f", period {st['period']}" if st["period"] else "") + ": ", (st["status"], "bold")))
     out.print(f"Started {_when(st['started_at'], tz)} by {st['started_by']}"
               + (f"; finished {_when(st['finished_at'], tz)}" if st["finished_at"] else ""))
     if st["due_at"]:
         late = _late(st["deadline_late_by"])
-        out.print(f"Process deadline: {_when(st['due_at'], tz)} ({st['deadline']})" + (f" [red]{late}[/red]" if late else ""))
+        out.print(Text.assemble(f"Process deadline: {_when(st['due_at'], tz)} ({st['deadline']})", (f" {late}" if late else "", "red")))
     if st["definition_file_missing"]:
-        out.print("[yellow]The definition file is gone; the run goes on from the text it started with.[/yellow]")
+        out.print("The definition file is gone; the run goes on from the text it started with.", style="yellow")
     elif st["definition_changed"]:
-        out.print("[yellow]The definition file has changed since this run started; the run follows the text it started with.[/yellow]")
+        out.print("The definition file has changed since this run started; the run follows the text it started with.", style="yellow")
     if st["assignments"]:
         out.print("Assigned: " + "; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"]))
     table = Table(title="Timeline", title_justify="left")
     for col in ("No", "Step", "Actor", "Visit", "Opened", "Due", "Closed", "By", "Outcome", "Documents", "Note"):
         table.add_column(col, overflow="fold")
     for t in st["timeline"]:
-        state = {"open": "[bold green]open[/bold green]", "waiting": "waiting", "cancelled": "cancelled", "joined": "joined"}
+        state = {"open": Text("open", style="bold green"), "waiting": "waiting", "cancelled": "cancelled", "joined": "joined"}
         closed = _when(t["closed_at"], tz) if t["closed_at"] else state.get(t["state"], t["state"])
         by = (t["closed_by"] or "") + (f" for {t['on_behalf_of']}" if t["on_behalf_of"] else "")
         due = _when(t["due_at"], tz) if t["due_at"] else "-"
         if t["late_by"]:
-            due += f"\n[red]{_late(t['late_by'])}[/red]"
+            due = Text.assemble(due, ("\n" + _late(t["late_by"]), "red"))
         table.add_row(
             str(t["no"] or "–"), t["step"] + (f" ({t['part']}/{t['parts']})" if t["parts"] > 1 else ""), t["actor_name"] or "(engine)",
             str(t["iteration"]), _when(t["opened_at"], tz), due, closed, by, t["outcome"] or "",
@@ -354,6 +356,7 @@ def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
         note(f"Nothing waiting for {person or actor}.")
         return
     from rich.table import Table
+    from rich.text import Text
 
     from sopengine.cli.common import console
 
@@ -363,5 +366,5 @@ def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
     for r in rows:
         table.add_row(r["run_id"], r["definition"], r["period"] or "-", str(r["no"] or "–"), r["kegiatan"],
                       r["actor_name"], _when(r["opened_at"], r["timezone"]), _when(r["due_at"], r["timezone"]) if r["due_at"] else "-",
-                      "[red]OVERDUE[/red]" if r["late_by"] else "")
+                      Text("OVERDUE", style="red") if r["late_by"] else "")
     console().print(table)

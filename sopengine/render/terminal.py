@@ -50,6 +50,7 @@ def header_rows(d: Definition) -> list[tuple[str, str]]:
 
 def print_definition(console: Console, d: Definition) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     names = {a.id: a.name for a in d.actors}
     head = Table.grid(padding=(0, 2))
@@ -57,12 +58,12 @@ def print_definition(console: Console, d: Definition) -> None:
     head.add_column()
     for label, text in header_rows(d):
         head.add_row(label, text or "")
-    console.print(f"[bold]SOP {d.title}[/bold] ({d.id})")
+    console.print(Text.assemble((f"SOP {d.title}", "bold"), f" ({d.id})"))
     console.print(head)
     if d.deadline:
         console.print(f"Process deadline: {d.deadline}")
     table = Table(show_lines=True)
-    for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output"):
+    for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output", "Keterangan"):
         table.add_column(col, overflow="fold")
     for s in d.steps:
         lanes = " → ".join(names.get(a, a) for a in s.lanes)
@@ -72,9 +73,14 @@ def print_definition(console: Console, d: Definition) -> None:
             kegiatan += f"\n◇ {'automatic: ' if s.automatic else ''}{outs}"
         elif isinstance(s.next, list):
             kegiatan += f"\n⇉ {', '.join(s.next)}"
-        waktu = s.waktu or ("(automatic)" if s.automatic else "-")
-        if s.parsed_duration and (s.waktu or "").strip().lower() != format_duration(s.parsed_duration):
-            waktu += f"\n[dim]{format_duration(s.parsed_duration)}[/dim]"
+        elif s.next is not None:  # a jump, or the end, rather than the next row
+            kegiatan += f"\n→ {s.next}"
+        waktu = Text(s.waktu or ("(automatic)" if s.automatic else "-"))
+        parsed = s.parsed_duration
+        # Say how the time is counted where the text alone leaves it open: days (working or
+        # calendar), or a duration given beside the SOP's own wording.
+        if parsed and (parsed.get("days") or s.duration):
+            waktu.append("\n" + format_duration(parsed), style="dim")
         table.add_row(
             str(s.no) if s.no is not None else "–",
             kegiatan,
@@ -82,5 +88,6 @@ def print_definition(console: Console, d: Definition) -> None:
             "\n".join(i.name for i in s.inputs) or "-",
             waktu,
             "\n".join(o.name + (" (wajib)" if o.required else "") for o in s.outputs) or "-",
+            s.keterangan or "",
         )
     console.print(table)
