@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from sopengine.definition.durations import DurationError, parse_duration
 from sopengine.definition.models import END, Definition, Header, Step, StepKind, is_end, slug
-from sopengine.definition.problems import Lines, display_path, lookup_line, make_problem, short
+from sopengine.definition.problems import NUMBER_KEPT_AS_TEXT, Lines, display_path, lookup_line, make_problem, short
+from sopengine.definition.yamlmarks import plain_number
 from sopengine.errors import Problem
 
 PERIOD_FACTS = {
@@ -96,7 +97,7 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
         check, words = _CASE_VALUES[c.type.value]
         for j, v in enumerate(c.values or []):
             if not check(v):
-                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); fix the value or the type")
+                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); " + _fix_number(v, "fix the value or the type"))
 
     step_ids: dict[str, int] = {}
     numbers: dict[int, int] = {}
@@ -322,7 +323,7 @@ def _fact_problems(loc: tuple[Any, ...], fact: str, value: Any, case_fields: dic
         check, words = _PERIOD_VALUES[fact]
         for v in values:
             if not check(v):
-                yield err(loc, f"{short(v)} is never a value of {fact}; use {words}")
+                yield err(loc, f"{short(v)} is never a value of {fact}; " + _fix_number(v, f"use {words}"))
         return
     if fact.startswith("case."):
         name = fact[5:]
@@ -333,13 +334,19 @@ def _fact_problems(loc: tuple[Any, ...], fact: str, value: Any, case_fields: dic
         check, words = _CASE_VALUES[cf.type.value]
         for v in values:
             if not check(v):
-                yield err(loc, f"{short(v)} is not {words}, the type of case field {name!r}; fix the value or the field's type")
+                yield err(loc, f"{short(v)} is not {words}, the type of case field {name!r}; " + _fix_number(v, "fix the value or the field's type"))
             elif cf.values is not None and v not in cf.values:
                 yield err(loc, f"{short(v)} is not an allowed value of {name!r} ({', '.join(map(str, cf.values))}); use one of them")
         return
     close = difflib.get_close_matches(fact, list(PERIOD_FACTS), n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     yield err(loc, f"unknown fact {fact!r}; {hint}use case.<name> or one of {', '.join(PERIOD_FACTS)}")
+
+
+def _fix_number(value: Any, otherwise: str) -> str:
+    """What to write for a value that should be a number: its plain digits when it has them."""
+    plain = plain_number(value)
+    return f"write {plain} ({NUMBER_KEPT_AS_TEXT})" if plain is not None else otherwise
 
 
 def _comes_back(graph: dict[str, list[str]], start: str) -> bool:

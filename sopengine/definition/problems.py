@@ -14,10 +14,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from sopengine.definition.models import Definition, Document
+from sopengine.definition.yamlmarks import plain_number
 from sopengine.errors import Problem
 
 Lines = dict[tuple[Any, ...], int]
 """A path (keys and list indexes) to its 1-based line."""
+
+
+NUMBER_KEPT_AS_TEXT = "a number written with a leading zero, '+', '_' or a trailing zero stays text"
 
 
 def one_line(text: str) -> str:
@@ -243,6 +247,9 @@ def _type_hint(noun: str, given: Any, loc: tuple[Any, ...]) -> str:
     if noun == "true or false":
         return "; write true or false (yes/no are text here)"
     if noun == "a whole number":
+        plain = plain_number(given)
+        if plain is not None:
+            return f"; write {plain}: {NUMBER_KEPT_AS_TEXT}"
         return "; write a number such as 3, without quotes"
     if loc == ("format",):
         return "; this version of sopengine reads format 1"

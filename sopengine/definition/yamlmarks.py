@@ -40,6 +40,25 @@ SopLoader.add_implicit_resolver(
 )
 
 
+# A number as people write it, with the forms YAML 1.1 accepts but this loader keeps as text.
+_LOOSE_NUMBER = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)$")
+
+
+def plain_number(text: object) -> str | None:
+    """The plain form of a number that was kept as text: ``'06'`` -> ``'6'``, ``'+2'`` -> ``'2'``.
+
+    None when *text* is not such a number (or is already plain). Messages use it to say
+    what to write where a number is wanted.
+    """
+    if not isinstance(text, str) or not _LOOSE_NUMBER.match(text):
+        return None
+    digits = text.replace("_", "")
+    if digits.strip("+-.") == "":
+        return None
+    plain = str(float(digits)) if "." in digits else str(int(digits))
+    return plain if plain != text else None
+
+
 class YamlProblem(Exception):
     """The text is not usable YAML; ``line``/``column`` are 1-based, ``field`` the key's path."""
 
@@ -74,7 +93,10 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
     """Parse *text* with the safe loader; return ``(data, lines)``.
 
     Mapping keys are text and must be unique. Dates and times stay the text they were
-    written as: the SOP's header is kept verbatim. Raises :class:`YamlProblem`.
+    written as: the SOP's header is kept verbatim. An unquoted number is a number only
+    where reading it back gives the same digits (``3``, ``-2``, ``1.5``); anything else
+    YAML 1.1 would turn into a number (``045``, ``12:30``, ``1_000``, ``+5``, ``0x1F``,
+    ``1.50``) stays the text written. Raises :class:`YamlProblem`.
     """
     try:
         # The reader checks every character as the loader is made: a NUL fails right here.
@@ -123,6 +145,7 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
 
 
 _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> YamlProblem:
@@ -203,5 +226,15 @@ class _Walker:
         if isinstance(value, (_dt.date, _dt.datetime)):
             return node.value
         if isinstance(value, bytes):
+            return node.value
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and node.tag in _NUMBER_TAGS
+            and node.style is None
+            and str(value) != node.value
+        ):
+            # YAML 1.1 reads '045' as octal 37, '12:30' as 750 (base 60), '1_000' as 1000 and
+            # '+5' as 5. A definition keeps what was written: such a number stays its text.
             return node.value
         return value
