@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sopengine import clock
-from sopengine.chain import CHAIN_FIELDS, GENESIS, database_head, event_hash
+from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical, database_head, event_hash
 from sopengine.errors import InputError, RunNotFound, SopError
 from sopengine.store import Store
 
@@ -300,6 +300,79 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
     return problems
 
 
+def definition_problem(text_hash: str, def_id: Any, title: Any, source: Any, compiled: Any) -> str | None:
+    """What is wrong with a stored definition row, or None when it is the text its hash names.
+
+    The source must hash to the row's key; the compiled form (what runs execute and the views
+    read) must be canonical JSON naming the same hash, id and title, and equal what this
+    sopengine compiles from the source whenever it compiles that source in the same format.
+    """
+    if not isinstance(source, str) or hashlib.sha256(source.encode("utf-8")).hexdigest() != text_hash:
+        return "its source text does not match its hash: the stored definition was edited"
+    try:
+        data = json.loads(compiled)
+    except (TypeError, ValueError):
+        data = None
+    if not isinstance(data, dict) or canonical(data) != compiled:
+        return "its compiled form is not the canonical JSON the engine writes: it was edited"
+    if data.get("hash") != text_hash or data.get("id") != def_id or data.get("title") != title:
+        return "its compiled form names another hash, id or title than its row: it was edited"
+    from sopengine.definition.loader import check_text, compile_definition
+
+    checked = check_text(source)
+    # A source this sopengine no longer accepts (rules grow stricter), or one compiled by an
+    # engine with another compiled format, cannot be compared: its hashes above still hold.
+    if checked.ok and checked.definition is not None:
+        fresh = compile_definition(checked.definition, source)
+        if fresh.get("format") == data.get("format") and canonical(fresh) != compiled:
+            return "its compiled form differs from what its source compiles to: the compiled form was edited"
+    return None
+
+
+def calendar_problem(cal_hash: str, data: Any) -> str | None:
+    """What is wrong with a stored calendar snapshot, or None when it hashes to its key."""
+    try:
+        snapshot = json.loads(data)
+    except (TypeError, ValueError):
+        snapshot = None
+    if snapshot is None or canonical(snapshot) != data:
+        return "its snapshot is not the canonical JSON the engine writes: it was edited"
+    if hashlib.sha256(data.encode("utf-8")).hexdigest() != cal_hash:
+        return "its snapshot does not match its hash: the stored calendar was edited"
+    return None
+
+
+def _pin_problems(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The definitions and calendars runs are pinned to: each intact, and each there."""
+    problems = []
+    definitions = set()
+    for text_hash, def_id, title, source, compiled in conn.execute(
+        "SELECT hash, id, title, source, compiled FROM definitions ORDER BY first_seen, hash"
+    ):
+        definitions.add(text_hash)
+        reason = definition_problem(text_hash, def_id, title, source, compiled)
+        if reason:
+            problems.append(_problem("definition", f"definition {def_id} {str(text_hash)[:12]}: {reason}"))
+    calendars = set()
+    for cal_hash, data in conn.execute("SELECT hash, data FROM calendars ORDER BY first_seen, hash"):
+        calendars.add(cal_hash)
+        reason = calendar_problem(cal_hash, data)
+        if reason:
+            problems.append(_problem("calendar", f"calendar {str(cal_hash)[:12]}: {reason}"))
+    for run_id, definition_hash, calendar_hash in conn.execute("SELECT id, definition_hash, calendar_hash FROM runs ORDER BY id"):
+        if definition_hash not in definitions:
+            problems.append(_problem(
+                "definition", f"run {run_id} is pinned to definition {str(definition_hash)[:12]}, which is not in the"
+                " definitions table: the row was deleted", run_id=run_id,
+            ))
+        if calendar_hash is not None and calendar_hash not in calendars:
+            problems.append(_problem(
+                "calendar", f"run {run_id} is pinned to calendar {str(calendar_hash)[:12]}, which is not in the"
+                " calendars table: the row was deleted", run_id=run_id,
+            ))
+    return problems
+
+
 def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Re-hash every output file the (chained) events recorded; compare the documents table too."""
     recorded = []
@@ -409,6 +482,7 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
                     " the newest rows were deleted", seq=scan["last_seq"] + 1,
                 ))
             problems.extend(_state_problems(conn, scan))
+            problems.extend(_pin_problems(conn))
             doc_result = None
             if documents:
                 doc_result, doc_problems = _document_check(conn)
@@ -771,6 +845,16 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
         try:
             run = store.run(run_id)
             definition = store.definition_source(run["definition_hash"])
+            pinned = conn.execute(
+                "SELECT hash, id, title, source, compiled FROM definitions WHERE hash = ?", (run["definition_hash"],)
+            ).fetchone()
+            reason = definition_problem(*pinned) if pinned else "it is not in the definitions table (the row was deleted)"
+            if reason:
+                raise AuditError(
+                    f"no pack written: the definition run {run_id} is pinned to ({str(run['definition_hash'])[:12]}) fails its"
+                    f" check — {reason}; run 'sopengine audit verify' and restore the database from a backup",
+                    run_id=run_id,
+                )
             rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
             problem = _describe_run_problem(conn, run_id, rows)
             events = _chain_events(conn, run_id)

@@ -332,6 +332,53 @@ def test_a_run_repointed_to_another_definition_is_named(hist: dict) -> None:
     assert problem["kind"] == "state" and "differs from its run_started event" in problem["message"]
 
 
+# -- the pinned definitions and calendars -------------------------------------------------------
+
+def test_an_edited_definition_source_is_named(hist: dict) -> None:
+    tamper(hist["db"], ("UPDATE definitions SET source = replace(source, '15 Menit', '150 Menit')", ()))
+    problem = first(hist["db"])
+    assert problem["kind"] == "definition"
+    assert problem["message"].startswith("definition pengumpulan-data ")
+    assert problem["message"].endswith("its source text does not match its hash: the stored definition was edited")
+
+
+def test_an_edited_compiled_form_that_keeps_its_hash_is_named(hist: dict) -> None:
+    # what the views and the engine read: a step's standard time, made longer
+    tamper(hist["db"], ("UPDATE definitions SET compiled = replace(compiled, '\"minutes\":15}', '\"minutes\":150}')", ()))
+    compiled = json.loads(sqlite3.connect(hist["db"]).execute("SELECT compiled FROM definitions").fetchone()[0])
+    assert compiled["steps"]["kumpulkan-data"]["duration"]["minutes"] == 150  # the edit took, the hash key stayed
+    problem = first(hist["db"])
+    assert problem["kind"] == "definition"
+    assert "its compiled form differs from what its source compiles to" in problem["message"]
+
+
+def test_a_compiled_form_with_a_duplicate_key_is_named(hist: dict) -> None:
+    # json_extract reads the first of two equal keys, Python the last: the views would see 999
+    tamper(hist["db"], ("UPDATE definitions SET compiled = '{\"deadline\":999,' || substr(compiled, 2)", ()))
+    problem = first(hist["db"])
+    assert "its compiled form is not the canonical JSON the engine writes" in problem["message"]
+
+
+def test_a_deleted_definition_or_calendar_row_is_named(hist: dict) -> None:
+    tamper(hist["db"], ("DELETE FROM definitions", ()), ("DELETE FROM calendars", ()))
+    messages = [p["message"] for p in audit.verify(hist["db"])["problems"]]
+    for run_id in (hist["a"], hist["b"]):
+        assert any(m.startswith(f"run {run_id} is pinned to definition ") and "not in the definitions table" in m for m in messages)
+        assert any(m.startswith(f"run {run_id} is pinned to calendar ") and "not in the calendars table" in m for m in messages)
+
+
+def test_an_edited_calendar_snapshot_is_named(hist: dict) -> None:
+    data = sqlite3.connect(hist["db"]).execute("SELECT data FROM calendars").fetchone()[0]
+    snapshot = json.loads(data)
+    assert "2026-08-17" in data  # Hari Kemerdekaan, a closed day, made a working day
+    edited = canonical(json.loads(data.replace('"2026-08-17"', '"2026-08-18"')))
+    assert edited != canonical(snapshot)
+    tamper(hist["db"], ("UPDATE calendars SET data = ?", (edited,)))
+    problem = first(hist["db"])
+    assert problem["kind"] == "calendar"
+    assert problem["message"].endswith("its snapshot does not match its hash: the stored calendar was edited")
+
+
 # -- documents -------------------------------------------------------------------------------
 
 def test_documents_changed_and_missing_are_listed(hist: dict) -> None:

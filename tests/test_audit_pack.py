@@ -190,3 +190,17 @@ def test_not_a_pack_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a zip")
     result = CliRunner().invoke(cli, ["audit", "verify-pack", str(bogus)])
     assert result.exit_code == 1 and result.output.startswith(f"Error: {bogus} is not a zip file")
+
+
+def test_pack_refuses_a_run_whose_pinned_definition_fails_its_check(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("UPDATE definitions SET source = replace(source, '15 Menit', '150 Menit')")
+    conn.commit()
+    conn.close()
+    target = tmp_path / "bukti.zip"
+    result = CliRunner().invoke(cli, ["audit", "pack", hist["a"], "--db", str(hist["db"]), "-o", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: no pack written: the definition run {hist['a']} is pinned to (")
+    assert "its source text does not match its hash" in result.stderr
+    assert not target.exists() and not list(tmp_path.glob(".bukti.zip*"))
