@@ -229,14 +229,27 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
             "count": count, "snapshot": snapshot}
 
 
-def _pins(payload: str, definition_hash: str) -> bool:
-    """Does a run_started payload record this definition hash? (A substring test first: it is cheap.)"""
-    if f'"definition_hash":"{definition_hash}"' in payload:
-        return True
+_RUN_FIELDS = ("definition_id", "definition_hash", "calendar_hash", "period", "case_data", "due_at", "started_at", "started_by")
+"""Columns of a ``runs`` row that its ``run_started`` event records."""
+
+
+def _run_differences(row: dict[str, Any], at: str, person: str, payload_text: str) -> tuple[list[str], dict[str, Any]]:
+    """The columns of a runs row that differ from its run_started event, and what the event records."""
     try:
-        return json.loads(payload).get("definition_hash") == definition_hash
-    except (ValueError, AttributeError):
-        return False
+        payload = json.loads(payload_text)
+    except (TypeError, ValueError):
+        payload = None
+    if not isinstance(payload, dict):
+        return list(_RUN_FIELDS), {}
+    case = payload.get("case")
+    recorded = {
+        "definition_id": payload.get("definition"), "definition_hash": payload.get("definition_hash"),
+        "calendar_hash": payload.get("calendar_hash"), "period": payload.get("period"),
+        # the store writes case data as the canonical text of what the event records
+        "case_data": canonical(case if case is not None else {}), "due_at": payload.get("due_at"),
+        "started_at": at, "started_by": person,
+    }
+    return [name for name in _RUN_FIELDS if row[name] != recorded[name]], recorded
 
 
 def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -244,9 +257,10 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
     problems = []
     tails, firsts = scan["tails"], scan["firsts"]
     seen = set()
-    for run_id, status, version, started_at, started_by, definition_hash, finished_at in conn.execute(
-        "SELECT id, status, version, started_at, started_by, definition_hash, finished_at FROM runs"
-    ):
+    columns = ("id", "status", "version", "finished_at", *_RUN_FIELDS)
+    for values in conn.execute(f"SELECT {', '.join(columns)} FROM runs"):
+        row = dict(zip(columns, values))
+        run_id, status, version, finished_at = row["id"], row["status"], row["version"], row["finished_at"]
         seen.add(run_id)
         tail = tails.get(run_id)
         if tail is None:
@@ -259,11 +273,14 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
                 "deleted", f"run {run_id} starts with a {first_kind} event (event {first_seq}), not run_started:"
                 " its first events were deleted", seq=first_seq, run_id=run_id,
             ))
-        elif first_at != started_at or first_person != started_by or not _pins(first_payload, definition_hash):
-            problems.append(_problem(
-                "state", f"run {run_id} in the runs table (started {started_at} by {started_by}, definition"
-                f" {str(definition_hash)[:12]}) differs from its run_started event {first_seq}", seq=first_seq, run_id=run_id,
-            ))
+        else:
+            differ, recorded = _run_differences(row, first_at, first_person, first_payload)
+            if differ:
+                shown = "; ".join(f"{n} ({row[n]!r} in the table, {recorded.get(n)!r} in the event)" for n in differ)
+                problems.append(_problem(
+                    "state", f"run {run_id} in the runs table differs from its run_started event {first_seq} in {shown}:"
+                    " the run's row was edited", seq=first_seq, run_id=run_id, fields=differ,
+                ))
         want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status)
         if want and (last_kind != want or last_at != finished_at):
             problems.append(_problem(

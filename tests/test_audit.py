@@ -332,6 +332,25 @@ def test_a_run_repointed_to_another_definition_is_named(hist: dict) -> None:
     assert problem["kind"] == "state" and "differs from its run_started event" in problem["message"]
 
 
+@pytest.mark.parametrize("column,value", [
+    ("period", "2026-09"),
+    ("definition_id", "pengumpulan-data-lama"),
+    ("calendar_hash", "0" * 64),
+    ("case_data", '{"jenis":"triwulan"}'),
+    ("due_at", "2027-01-01T00:00:00Z"),
+    ("started_at", "2026-10-01T01:00:00Z"),
+])
+def test_every_column_of_a_run_the_run_started_event_records_is_compared(hist: dict, column: str, value: str) -> None:
+    before = sqlite3.connect(hist["db"]).execute(f"SELECT {column} FROM runs WHERE id = ?", (hist["b"],)).fetchone()[0]
+    tamper(hist["db"], (f"UPDATE runs SET {column} = ? WHERE id = ?", (value, hist["b"])))
+    problems = [p for p in audit.verify(hist["db"])["problems"] if p["kind"] == "state"]
+    assert len(problems) == 1 and problems[0]["run_id"] == hist["b"] and problems[0]["fields"] == [column]
+    assert problems[0]["message"] == (
+        f"run {hist['b']} in the runs table differs from its run_started event {run_seqs(hist['db'], hist['b'])[0]} in"
+        f" {column} ({value!r} in the table, {before!r} in the event): the run's row was edited"
+    )
+
+
 # -- the pinned definitions and calendars -------------------------------------------------------
 
 def test_an_edited_definition_source_is_named(hist: dict) -> None:
