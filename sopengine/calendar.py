@@ -173,8 +173,8 @@ class WorkCalendar:
         open: Mapping[date, tuple[str, Span]] | None = None,
         years: Iterable[int] = (),
     ) -> None:
-        self.zone = zone
         self.tz = _zone(zone, "time zone")
+        self.zone = self.tz.key  # WITA and the like are kept as the IANA name they stand for
         if len(hours) != 7:
             raise InputError(f"calendar hours: expected 7 weekdays, got {len(hours)}; give Monday to Sunday")
         self._hours: tuple[Span | None, ...] = tuple(hours)
@@ -617,10 +617,14 @@ def _package_holidays(country: str, cuti_bersama: bool, years: list[int], where:
 
 
 def _zone(name: str, where: str) -> ZoneInfo:
+    from sopengine.clock import zone_name
+
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(zone_name(name))
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InputError(f"{where}: unknown time zone {name!r}; use an IANA name such as Asia/Jakarta") from None
+        raise InputError(
+            f"{where}: unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT"
+        ) from None
 
 
 def _span_us(span: Span | None) -> _SpanUs | None:

@@ -17,12 +17,21 @@ DEFAULT_ZONE = "Asia/Jakarta"
 ENV_NOW = "SOPENGINE_NOW"
 UTC = timezone.utc
 
+#: The names Indonesian offices use for their zones, and the IANA zone each stands for.
+ZONE_ALIASES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+
+
+def zone_name(name: str) -> str:
+    """The IANA name for ``name``: WIB, WITA and WIT (any case) become their zones; others stay."""
+    return ZONE_ALIASES.get(name.strip().upper(), name) if isinstance(name, str) else name
+
 
 def zone(name: str | None = None) -> ZoneInfo:
+    """The zone ``name`` (an IANA name, or WIB, WITA, WIT); WIB when None."""
     try:
-        return ZoneInfo(name or DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Jakarta") from None
+        return ZoneInfo(zone_name(name) if name else DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT") from None
 
 
 def parse_time(text: str, tz: str | None = None, *, end_of_day: bool = False) -> datetime:

@@ -260,11 +260,15 @@ class Definition(_Model):
             return value
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        from sopengine.clock import zone_name
+
         try:
-            ZoneInfo(value)
+            # WIB, WITA and WIT are stored as the IANA zone they stand for.
+            return ZoneInfo(zone_name(value)).key
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Jakarta") from None
-        return value
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT"
+            ) from None
 
     @field_validator("deadline")
     @classmethod
