@@ -177,7 +177,7 @@ def test_validate_paths_folders_and_ids(folder: Path) -> None:
     assert mixed.stdout.splitlines() == [
         f"{folder / 'rusak.yaml'}:10: steps[1].actor: unknown actor 'kepala'; declared actors are: staf",
         f"{folder / 'rusak.yaml'}:11: steps[1].waktu: unknown unit of time 'detik' in '15 detik'; "
-        "use menit, jam, hari or minggu (or minutes, hours, days, weeks)",
+        "keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: 15 menit'",
     ]
 
 

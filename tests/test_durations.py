@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sopengine.definition.durations import DurationError, format_duration, parse_duration
+from sopengine.definition.durations import DurationError, format_duration, parse_duration, suggest_duration
 
 
 def d(days: int = 0, minutes: int = 0, calendar: bool = False) -> dict[str, int | bool]:
@@ -58,6 +58,18 @@ ACCEPTED = [
     ("P2D", d(days=2)),
     ("P1W", d(days=5)),
     ("P1DT2H", d(days=1, minutes=120)),
+    # "N x 24 jam" is N days (working days, as "N hari"), not 24 hours of office time
+    ("1 x 24 jam", d(days=1)),
+    ("3x24 jam", d(days=3)),
+    ("2 × 24 Jam", d(days=2)),
+    ("1 x 24 jam kerja", d(days=1)),
+    ("Paling lambat 3 x 24 jam", d(days=3)),
+    # approximate times count the number written
+    ("± 30 menit", d(minutes=30)),
+    ("±2 jam", d(minutes=120)),
+    ("+/- 15 menit", d(minutes=15)),
+    ("kurang lebih 2 jam", d(minutes=120)),
+    ("sekitar 1 jam", d(minutes=60)),
 ]
 
 
@@ -85,6 +97,8 @@ REFUSED = [
     ("2 bulan", "unknown unit of time 'bulan'", False),
     ("3 tahun", "unknown unit of time 'tahun'", False),
     ("10 seconds", "unknown unit of time 'seconds'", False),
+    ("30 mnit", "unknown unit of time 'mnit' in '30 mnit' (did you mean 'menit'?)", False),
+    ("2 jem", "(did you mean 'jam'?)", False),
     # not a duration at all
     ("", "waktu is empty", False),
     ("menit", "cannot read 'menit' as a duration", False),
@@ -104,6 +118,11 @@ REFUSED = [
     ("PT30S", "not an ISO 8601 duration this engine reads", False),
     ("PT", "not an ISO 8601 duration this engine reads", False),
     ("P1DT", "not an ISO 8601 duration this engine reads", False),
+    # forms people write that are not one duration
+    ("10 Menit/berkas", "unexpected '/berkas'", False),
+    ("2 x 30 menit", "unknown unit of time 'x'", False),
+    ("1 x 24 jam kalender", "unknown unit of time 'x'", False),
+    ("± Setiap Saat", "cannot read", False),
 ]
 
 
@@ -114,6 +133,30 @@ def test_refused(text: str, fragment: str, window: bool) -> None:
     assert fragment in str(info.value)
     assert info.value.window is window
     assert "\n" not in str(info.value)
+
+
+def test_the_reason_comes_apart_from_the_fix() -> None:
+    # The SOP's waktu is never rewritten: validate words its own fix after the reason.
+    with pytest.raises(DurationError) as info:
+        parse_duration("15 detik")
+    assert info.value.reason == "unknown unit of time 'detik' in '15 detik'"
+    assert str(info.value) == info.value.reason + "; " + info.value.fix
+
+
+@pytest.mark.parametrize(
+    ("text", "example"),
+    [("10 Menit/berkas", "10 menit"), ("15-30 menit", "30 menit"), ("30 mnit", "30 menit"), ("15 detik", "15 menit"), ("2 hari kalender lalu", "2 hari kalender")],
+)
+def test_suggest_duration(text: str, example: str) -> None:
+    assert suggest_duration(text) == example
+    parse_duration(example)
+
+
+@pytest.mark.parametrize("text", ["2 bulan", "2 month", "15 detik", "1 tahun"])
+def test_a_unit_the_engine_does_not_count_is_no_slip(text: str) -> None:
+    with pytest.raises(DurationError) as info:
+        parse_duration(text)
+    assert "did you mean" not in str(info.value)
 
 
 def test_a_duration_error_is_a_value_error() -> None:

@@ -150,7 +150,10 @@ CASES = [
     Case("decision with one outcome", edit('      - {name: "Tidak", next: tulis}\n', ""), 22, "steps[2].outcomes",
          "a decision needs at least two outcomes (e.g. Ya and Tidak)"),
     Case("outcome given twice", edit('{name: "Tidak"', '{name: "ya"'), 24, "steps[2].outcomes[2].name", "outcome 'ya' is given twice"),
-    Case("unknown time unit", edit("waktu: 15 menit", "waktu: 15 detik"), 13, "steps[1].waktu", "unknown unit of time 'detik' in '15 detik'; use menit, jam, hari"),
+    Case("unknown time unit", edit("waktu: 15 menit", "waktu: 15 detik"), 13, "steps[1].waktu",
+         "unknown unit of time 'detik' in '15 detik'; keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: 15 menit'"),
+    Case("waktu per item", edit("waktu: 15 menit", "waktu: 10 Menit/berkas"), 13, "steps[1].waktu",
+         "cannot read '10 Menit/berkas' as a duration (unexpected '/berkas'); keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: 10 menit'"),
     Case("untimed missing for Setiap Saat", edit("waktu: 15 menit", "waktu: Setiap Saat"), 13, "steps[1].waktu",
          "'Setiap Saat' says when the step may be done, not how long it takes; add 'untimed: true'"),
     Case("waktu a range", edit("waktu: 15 menit", "waktu: 15-30 menit"), 13, "steps[1].waktu", "is a range, not one duration; keep waktu as written and add 'duration:'"),
@@ -329,3 +332,23 @@ def test_a_loop_of_automatic_decisions_only_is_an_error() -> None:
         (11, "steps[2].id", "automatic decision 'g1' can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop"),
         (18, "steps[3].id", "automatic decision 'g2' can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop"),
     ]
+
+
+@pytest.mark.parametrize(
+    "waktu",
+    ["10 Menit/berkas", "2 x 30 menit", "15 detik", "30 mnit", "'1:30'", "0 menit", "99999 hari", "1,5 hari",
+     "P1Y", "2 hari kalender 3 jam", "1 hari kerja dan 2 hari kalender", "15-30 menit"],
+)
+def test_waktu_is_never_to_be_rewritten(waktu: str) -> None:
+    # waktu is the SOP's text: every problem with it asks for a duration beside it.
+    checked = check_text(edit("waktu: 15 menit", f"waktu: {waktu}"), "bad.yaml", expected_id="bad")
+    [problem] = checked.errors
+    assert problem.field == "steps[1].waktu"
+    assert "keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: " in problem.message
+    assert "write e.g." not in problem.message and "use menit" not in problem.message
+
+
+@pytest.mark.parametrize("waktu", ["1 x 24 jam", "± 30 menit"])
+def test_waktu_as_service_standards_print_it_needs_no_duration(waktu: str) -> None:
+    checked = check_text(edit("waktu: 15 menit", f"waktu: {waktu}"), "bad.yaml", expected_id="bad")
+    assert checked.ok, [str(p) for p in checked.problems]

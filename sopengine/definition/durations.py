@@ -1,7 +1,8 @@
 """Reading the SOP's *waktu* column.
 
 The SOP writes durations as people speak them: "15 Menit", "2 Hari", "1 jam 30 menit",
-"3 hari kerja", "2 hari kalender", "15 minutes", "3 working days", or ISO 8601 "PT15M".
+"3 hari kerja", "2 hari kalender", "15 minutes", "3 working days", or ISO 8601 "PT15M"; "± 30 menit" counts 30 minutes,
+"1 x 24 jam" one working day.
 A duration becomes a plain dict ``{"days": int, "minutes": int, "calendar": bool}``:
 *hari* are working days unless written *hari kalender*; *menit*/*jam* are office time.
 Text that states a window rather than a duration ("Setiap Saat", "Pada hari dan jam
@@ -66,11 +67,27 @@ _WINDOWS = re.compile(
 
 
 class DurationError(ValueError):
-    """A text that is not a duration. ``window`` is true when it states a time window."""
+    """A text that is not a duration.
 
-    def __init__(self, message: str, *, window: bool = False) -> None:
-        super().__init__(message)
+    ``reason`` says what is wrong, ``fix`` how a duration would be written (empty when the
+    reason says it all); ``str()`` gives both. ``window`` is true when the text states a
+    time window. Callers that must not ask for the text to be rewritten (an SOP's *waktu*)
+    use ``reason`` with advice of their own.
+    """
+
+    def __init__(self, reason: str, fix: str = "", *, window: bool = False) -> None:
+        super().__init__(f"{reason}; {fix}" if fix else reason)
+        self.reason = reason
+        self.fix = fix
         self.window = window
+
+
+_EXAMPLES = "write e.g. '15 menit', '2 jam', '3 hari kerja', '2 hari kalender' or 'PT15M'"
+# "± 30 menit", "kurang lebih 2 jam": an approximate time; the count uses the number.
+_APPROX = re.compile(r"^(±|\+/-|\+-|kurang\s+lebih|kurang-lebih|kira-kira|sekitar|about|approximately)\s*")
+# "1 x 24 jam": Indonesian service standards' way of writing one day. 24 hours of office
+# time would be three working days, which no one means: it is read as N hari (working days).
+_TIMES_24_HOURS = re.compile(r"^(\d{1,4})\s*[x×]\s*24\s*(jam|hours?)(\s+kerja)?$")
 
 
 def parse_duration(text: str) -> dict[str, int | bool]:
@@ -85,21 +102,25 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     raw = text
     text = " ".join(str(text).strip().lower().split())
     if not text:
-        raise DurationError("waktu is empty; write e.g. '15 menit'")
+        raise DurationError("waktu is empty", "write e.g. '15 menit'")
     iso = _ISO.match(text.upper())
     if iso and any(iso.groupdict().values()):
         g = {k: int(v or 0) for k, v in iso.groupdict().items()}
         return _checked(raw, g["w"] * 5 + g["d"], g["h"] * 60 + g["m"], False)
     if re.fullmatch(r"p[0-9.,ymwdths]*", text):
         raise DurationError(
-            f"{raw!r} is not an ISO 8601 duration this engine reads; use weeks (W), days (D), "
-            "hours (H) and minutes (M) only, e.g. 'PT15M' or 'P2D'"
+            f"{raw!r} is not an ISO 8601 duration this engine reads",
+            "use weeks (W), days (D), hours (H) and minutes (M) only, e.g. 'PT15M' or 'P2D'",
         )
     if _WINDOWS.match(text):
         raise DurationError(f"{raw!r} says when the step may be done, not how long it takes", window=True)
     if _RANGE.search(text):
         raise DurationError(f"{raw!r} is a range, not one duration")
-    text = _DEADLINE_PREFIX.sub("", text)
+    for prefix in (_APPROX, _DEADLINE_PREFIX, _APPROX):
+        text = prefix.sub("", text)
+    times = _TIMES_24_HOURS.match(text)
+    if times:
+        text = f"{times.group(1)} hari"
     days = minutes = 0
     calendar: bool | None = None
     pos = 0
@@ -107,37 +128,38 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     for m in _PART.finditer(text):
         between = text[pos:m.start()].strip(" ,")
         if between not in ("", "dan", "and", "+"):
-            raise DurationError(f"cannot read {raw!r} as a duration (unexpected {between!r})")
+            raise DurationError(f"cannot read {raw!r} as a duration (unexpected {between!r})", _EXAMPLES)
         pos = m.end()
         num_text, unit = m.group("num"), m.group("unit")
         qual = m.group("pre") or m.group("qual")
         if num_text.isalpha():
             if num_text not in _NUMBER_WORDS:
-                raise DurationError(f"cannot read {raw!r} as a duration (no number before {unit!r})")
+                raise DurationError(f"cannot read {raw!r} as a duration (no number before {unit!r})", _EXAMPLES)
             number = float(_NUMBER_WORDS[num_text])
         else:
             if len(num_text) > 9:
-                raise DurationError(f"{raw!r} is too long a time; check the number")
+                raise DurationError(f"{raw!r} is too long a time", "check the number")
             number = float(num_text.replace(",", "."))
         if unit not in _UNITS:
+            close = _close_unit(unit)
             raise DurationError(
-                f"unknown unit of time {unit!r} in {raw!r}; use menit, jam, hari or minggu "
-                "(or minutes, hours, days, weeks)"
+                f"unknown unit of time {unit!r} in {raw!r}" + (f" (did you mean {close!r}?)" if close else ""),
+                "use menit, jam, hari or minggu (or minutes, hours, days, weeks)",
             )
         field, factor = _UNITS[unit]
         if field in ("days", "weeks"):
             if qual in ("kalender", "calendar"):
                 if calendar is False:
-                    raise DurationError(f"{raw!r} mixes working and calendar days; use one kind")
+                    raise DurationError(f"{raw!r} mixes working and calendar days", "use one kind")
                 calendar = True
             elif calendar is True:
-                raise DurationError(f"{raw!r} mixes working and calendar days; use one kind")
+                raise DurationError(f"{raw!r} mixes working and calendar days", "use one kind")
             else:
                 calendar = False
             if field == "weeks":
                 number *= 7 if calendar else 5
             if number != int(number):
-                raise DurationError(f"{raw!r}: days must be whole numbers; write the rest in jam or menit")
+                raise DurationError(f"{raw!r}: days must be whole numbers", "write the rest in jam or menit")
             days += int(number)
         else:
             # "2 jam kerja" needs no care: hours and minutes are always office time.
@@ -149,21 +171,55 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     rest = text[pos:].strip(" .,")
     if not seen or rest:
         unexpected = f" (unexpected {rest!r})" if seen else ""
-        raise DurationError(
-            f"cannot read {raw!r} as a duration{unexpected}; write e.g. '15 menit', '2 jam', '3 hari kerja', "
-            "'2 hari kalender' or 'PT15M'"
-        )
+        raise DurationError(f"cannot read {raw!r} as a duration{unexpected}", _EXAMPLES)
     if calendar and minutes:
-        raise DurationError(f"{raw!r} mixes calendar days with office time; give whole days or office time")
+        raise DurationError(f"{raw!r} mixes calendar days with office time", "give whole days or office time")
     return _checked(raw, days, minutes, bool(calendar))
 
 
 def _checked(raw: str, days: int, minutes: int, calendar: bool) -> dict[str, int | bool]:
     if days > MAX_DAYS or minutes > MAX_MINUTES:
-        raise DurationError(f"{raw!r} is longer than the engine counts (ten years); check the number")
+        raise DurationError(f"{raw!r} is longer than the engine counts (ten years)", "check the number")
     if days == 0 and minutes == 0:
-        raise DurationError(f"{raw!r} is no time at all; give the standard time, e.g. '15 menit'")
+        raise DurationError(f"{raw!r} is no time at all", "give the standard time, e.g. '15 menit'")
     return {"days": days, "minutes": minutes, "calendar": calendar}
+
+
+# Units a slip is compared with (abbreviations would match too much), and units that are
+# real words for times the engine does not count, which are no slip.
+_FULL_UNITS = ("menit", "jam", "hari", "minggu", "pekan", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks")
+_UNCOUNTED = {"detik", "bulan", "tahun", "sec", "secs", "second", "seconds", "month", "months", "year", "years"}
+
+
+def _close_unit(unit: str) -> str | None:
+    """The unit of time *unit* was probably meant to be ('mnit' -> 'menit'), if any."""
+    import difflib
+
+    if unit in _UNCOUNTED:
+        return None
+    close = difflib.get_close_matches(unit, _FULL_UNITS, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def suggest_duration(text: str) -> str:
+    """A duration read from a part of *text*, for a message's example; '15 menit' if none.
+
+    "10 Menit/berkas" gives '10 menit'; a range gives its upper bound ("15-30 menit" gives
+    '30 menit').
+    """
+    text = " ".join(str(text).lower().split())
+    parts = [m for m in _PART.finditer(text) if m.group("unit") in _UNITS or _close_unit(m.group("unit"))]
+    if _RANGE.search(text):
+        parts.reverse()
+    for m in parts:
+        unit = m.group("unit") if m.group("unit") in _UNITS else _close_unit(m.group("unit"))
+        candidate = " ".join(x for x in (m.group("num"), unit, m.group("qual")) if x)
+        try:
+            parse_duration(candidate)
+        except DurationError:
+            continue
+        return candidate
+    return "15 menit"
 
 
 def format_duration(duration: dict | None) -> str:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Callable
 
-from sopengine.definition.durations import DurationError, parse_duration
+from sopengine.definition.durations import DurationError, parse_duration, suggest_duration
 from sopengine.definition.models import END, Definition, Header, Step, StepKind, is_end, slug
 from sopengine.definition.problems import NUMBER_KEPT_AS_TEXT, Lines, display_path, lookup_line, make_problem, short
 from sopengine.definition.yamlmarks import plain_number
@@ -253,13 +253,19 @@ def _time_problems(i: int, s: Step, err: Callable[..., Problem]) -> Iterator[Pro
         try:
             parse_duration(s.waktu)
         except DurationError as exc:
-            msg = str(exc)
+            # waktu is the SOP's text, kept verbatim: the fix is never to rewrite it, but to
+            # say beside it how long to count (or that it is a window).
             if exc.window:
-                msg += "; add 'untimed: true' to keep it as text with no due time"
-            elif "is a range" in msg:
-                msg += "; keep waktu as written and add 'duration:' with the time to count (e.g. the upper bound)"
-            elif msg.startswith("cannot read"):
-                msg += "; if the SOP gives a window, not a duration, add 'untimed: true'"
+                msg = f"{exc.reason}; add 'untimed: true' to keep it as text with no due time"
+            elif not s.waktu.strip():
+                msg = "waktu is empty; give the SOP's waktu, or remove the field and add 'untimed: true' if the SOP gives none"
+            else:
+                example = suggest_duration(s.waktu)
+                bound = " (the upper bound)" if "is a range" in exc.reason else ""
+                msg = (f"{exc.reason}; keep waktu as written and add 'duration:' with the time to count, "
+                       f"e.g. 'duration: {example}'{bound}")
+                if exc.reason.startswith("cannot read"):
+                    msg += ", or 'untimed: true' if the SOP gives a window, not a duration"
             yield err(("steps", i, "waktu"), msg)
     elif s.waktu is None and not s.untimed and not s.automatic:
         yield err(("steps", i), "the step has no waktu; give the SOP's waktu, or 'untimed: true' if it has none")
