@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sopengine.definition.durations import DurationError, format_duration, parse_duration, suggest_duration
@@ -123,6 +125,8 @@ REFUSED = [
     ("2 x 30 menit", "unknown unit of time 'x'", False),
     ("1 x 24 jam kalender", "unknown unit of time 'x'", False),
     ("± Setiap Saat", "cannot read", False),
+    # refused before the expressions run, whose time grows with the square of the length
+    ("15 menit " + "x" * 200, "too long for a duration (at most 200)", False),
 ]
 
 
@@ -133,6 +137,14 @@ def test_refused(text: str, fragment: str, window: bool) -> None:
     assert fragment in str(info.value)
     assert info.value.window is window
     assert "\n" not in str(info.value)
+
+
+def test_a_long_text_is_refused_at_once() -> None:
+    started = time.perf_counter()
+    for text in ("a" * 100_000, "1 " * 50_000, "menit" * 20_000):
+        with pytest.raises(DurationError, match="too long for a duration"):
+            parse_duration(text)
+    assert time.perf_counter() - started < 0.05
 
 
 def test_the_reason_comes_apart_from_the_fix() -> None:

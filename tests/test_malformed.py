@@ -154,6 +154,8 @@ CASES = [
          "unknown unit of time 'detik' in '15 detik'; keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: 15 menit'"),
     Case("waktu per item", edit("waktu: 15 menit", "waktu: 10 Menit/berkas"), 13, "steps[1].waktu",
          "cannot read '10 Menit/berkas' as a duration (unexpected '/berkas'); keep waktu as written and add 'duration:' with the time to count, e.g. 'duration: 10 menit'"),
+    Case("waktu too long", edit("waktu: 15 menit", "waktu: " + "Menunggu " * 30), 13, "steps[1].waktu",
+         "the text is 269 characters long, too long for a duration (at most 200); keep waktu as written and add 'duration:'"),
     Case("untimed missing for Setiap Saat", edit("waktu: 15 menit", "waktu: Setiap Saat"), 13, "steps[1].waktu",
          "'Setiap Saat' says when the step may be done, not how long it takes; add 'untimed: true'"),
     Case("waktu a range", edit("waktu: 15 menit", "waktu: 15-30 menit"), 13, "steps[1].waktu", "is a range, not one duration; keep waktu as written and add 'duration:'"),
@@ -337,7 +339,7 @@ def test_a_loop_of_automatic_decisions_only_is_an_error() -> None:
 @pytest.mark.parametrize(
     "waktu",
     ["10 Menit/berkas", "2 x 30 menit", "15 detik", "30 mnit", "'1:30'", "0 menit", "99999 hari", "1,5 hari",
-     "P1Y", "2 hari kalender 3 jam", "1 hari kerja dan 2 hari kalender", "15-30 menit"],
+     "P1Y", "2 hari kalender 3 jam", "1 hari kerja dan 2 hari kalender", "15-30 menit", "Menunggu " * 30],
 )
 def test_waktu_is_never_to_be_rewritten(waktu: str) -> None:
     # waktu is the SOP's text: every problem with it asks for a duration beside it.

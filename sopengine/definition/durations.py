@@ -82,6 +82,10 @@ class DurationError(ValueError):
         self.window = window
 
 
+# Longer texts are refused before the expressions run: they would take time that grows
+# with the square of the length, and no SOP writes a standard time that long.
+MAX_TEXT = 200
+
 _EXAMPLES = "write e.g. '15 menit', '2 jam', '3 hari kerja', '2 hari kalender' or 'PT15M'"
 # "± 30 menit", "kurang lebih 2 jam": an approximate time; the count uses the number.
 _APPROX = re.compile(r"^(±|\+/-|\+-|kurang\s+lebih|kurang-lebih|kira-kira|sekitar|about|approximately)\s*")
@@ -100,6 +104,8 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     {'days': 0, 'minutes': 90, 'calendar': False}
     """
     raw = text
+    if len(str(text)) > MAX_TEXT:
+        raise DurationError(f"the text is {len(str(text))} characters long, too long for a duration (at most {MAX_TEXT})", _EXAMPLES)
     text = " ".join(str(text).strip().lower().split())
     if not text:
         raise DurationError("waktu is empty", "write e.g. '15 menit'")
@@ -207,7 +213,7 @@ def suggest_duration(text: str) -> str:
     "10 Menit/berkas" gives '10 menit'; a range gives its upper bound ("15-30 menit" gives
     '30 menit').
     """
-    text = " ".join(str(text).lower().split())
+    text = " ".join(str(text)[:MAX_TEXT].lower().split())
     parts = [m for m in _PART.finditer(text) if m.group("unit") in _UNITS or _close_unit(m.group("unit"))]
     if _RANGE.search(text):
         parts.reverse()
