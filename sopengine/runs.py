@@ -714,7 +714,6 @@ def start_run(
     definition, text, path = api.load(definition_id, definitions)
     compiled = compile_definition(definition, text)
     tz = compiled.get("timezone")
-    at = clock.coerce(now, tz)
     if if_missing and not period:
         raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
     period_n = normalise(period) if period else None
@@ -729,8 +728,11 @@ def start_run(
     person = _checked_person(by)
 
     cal_path = resolve_calendar_path(calendar, [p for p, _ in search_dirs(definitions)])
-    year = at.astimezone(clock.zone(tz)).year
+    # The run's zone is its calendar's (the definition's timezone wins over the file's), so the
+    # calendar is built first; the year read in WIB is close enough to choose the years it covers.
+    year = clock.coerce(now).astimezone(clock.zone()).year
     cal = load_calendar(cal_path, years=range(year - 1, year + 4), timezone=tz, hours=compiled.get("hours"))
+    at = clock.coerce(now, cal.zone)
     snapshot = cal.snapshot()
     cal_hash = hashlib.sha256(canonical(snapshot).encode("utf-8")).hexdigest()
 

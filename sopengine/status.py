@@ -15,6 +15,14 @@ from sopengine.runs import ENGINE
 from sopengine.store import Store
 
 
+def run_zone(cal: Any, compiled: dict[str, Any]) -> str:
+    """The zone a run's times are read and shown in: its calendar snapshot's, which already
+    holds the definition's ``timezone``; the definition's (or WIB) for a run without one."""
+    if cal is not None:
+        return cal.zone
+    return compiled.get("timezone") or clock.DEFAULT_ZONE
+
+
 def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: datetime) -> int:
     from sopengine.calendar import lateness
 
@@ -120,7 +128,8 @@ def run_status(
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
         cal = store.work_calendar(run["calendar_hash"])
-        at = clock.coerce(now, compiled.get("timezone"))
+        tz = run_zone(cal, compiled)
+        at = clock.coerce(now, tz)
         docs = store.documents(run_id)
         tasks = store.tasks(run_id)
         # Automatic gates are events, not tasks: list each where the run passed it.
@@ -147,7 +156,7 @@ def run_status(
             "deadline": compiled.get("deadline_text"),
             "deadline_late_by": deadline_late,
             "version": run["version"],
-            "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE,
+            "timezone": tz,
             "open_steps": [{k: v for k, v in s.items() if k not in ("closed_at", "closed_by", "outcome", "on_behalf_of")} for s in open_steps],
             "timeline": timeline,
             "assignments": [dict(a, acting=bool(a["acting"])) for a in store.assignments(run_id)],
@@ -183,11 +192,12 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             if compiled is None:
                 compiled = compiled_cache[run["definition_hash"]] = store.compiled(run["definition_hash"])
             cal = store.work_calendar(run["calendar_hash"])
-            at = clock.coerce(now, compiled.get("timezone"))
+            tz = run_zone(cal, compiled)
+            at = clock.coerce(now, tz)
             tasks = store.tasks(run["id"], ("open", "waiting"))
             steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
             out.append({
-                "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"], "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE,
+                "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"], "timezone": tz,
                 "period": run["period"], "status": run["status"], "started_at": run["started_at"],
                 "finished_at": run["finished_at"], "due_at": run["due_at"],
                 "open_steps": [
@@ -231,9 +241,10 @@ def inbox(
             if compiled is None:
                 compiled = compiled_cache[t["definition_hash"]] = store.compiled(t["definition_hash"])
             run_cal = store.conn.execute("SELECT calendar_hash FROM runs WHERE id = ?", (t["run_id"],)).fetchone()[0]
-            view = _task_view(compiled, store.work_calendar(run_cal), t, clock.coerce(now, compiled.get("timezone")), [])
-            view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"],
-                         "timezone": compiled.get("timezone") or clock.DEFAULT_ZONE})
+            cal = store.work_calendar(run_cal)
+            tz = run_zone(cal, compiled)
+            view = _task_view(compiled, cal, t, clock.coerce(now, tz), [])
+            view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"], "timezone": tz})
             out.append(view)
         return out
     finally:

@@ -3,6 +3,7 @@ zone of --now, --since and --until for the commands that read many runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,63 @@ def test_an_unknown_zone_names_the_aliases_in_its_fix(tmp_path: Path) -> None:
 def test_the_clock_reads_a_time_in_an_aliased_zone() -> None:
     assert clock.iso(clock.parse_time("2026-10-05T09:00", "WITA")) == "2026-10-05T01:00:00Z"
     assert clock.local("2026-10-05T01:00:00Z", "WIT") == "2026-10-05 10:00 WIT"
+
+
+# -- a run in its calendar's zone -----------------------------------------------------------------
+
+
+def wita_setup(tmp_path: Path, extra: str = "") -> tuple[Path, Path, Path]:
+    """A definitions folder with a one-step SOP (1 Jam) and a WITA calendar file beside it."""
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "satu.yaml").write_text(definition_text(extra=extra), encoding="utf-8")
+    (defs / "calendar.yaml").write_text("timezone: WITA\nhours:\n  friday: \"08:00-11:30\"\n", encoding="utf-8")
+    return defs, defs / "calendar.yaml", tmp_path / "zona.db"
+
+
+def test_a_run_with_a_wita_calendar_reads_now_and_shows_times_in_wita(tmp_path: Path) -> None:
+    from sopengine.runs import start_run
+    from sopengine.status import inbox, list_runs, run_status
+
+    defs, _, db = wita_setup(tmp_path)
+    started = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")
+    # 09:00 WITA is 01:00Z (read as WIB it would be 02:00Z); 1 Jam of office time later.
+    assert started["started_at"] == "2026-10-05T01:00:00Z"
+    status = run_status(db, started["run_id"], now="2026-10-05T15:30")
+    assert status["timezone"] == "Asia/Makassar"
+    [step] = status["open_steps"]
+    assert step["due_at"] == "2026-10-05T02:00:00Z"
+    # 15:30 WITA: 5 h 30 min of office time since 10:00 (read as WIB, 16:30 WITA, it would be 6 h).
+    assert step["late_by"] == 5 * 3600 + 30 * 60
+    [row] = list_runs(db, now="2026-10-05T15:30")
+    assert row["timezone"] == "Asia/Makassar" and row["open_steps"][0]["late_by"] == 5 * 3600 + 30 * 60
+    [waiting] = inbox(db, actor="staf", now="2026-10-05T15:30")
+    assert waiting["timezone"] == "Asia/Makassar" and waiting["late_by"] == 5 * 3600 + 30 * 60
+
+
+def test_the_definitions_zone_wins_over_the_calendar_files_for_the_run(tmp_path: Path) -> None:
+    from sopengine.runs import start_run
+    from sopengine.status import run_status
+
+    defs, _, db = wita_setup(tmp_path, extra="timezone: WIT\n")
+    started = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")
+    assert started["started_at"] == "2026-10-05T00:00:00Z"  # 09:00 WIT
+    assert run_status(db, started["run_id"])["timezone"] == "Asia/Jayapura"
+
+
+def test_the_command_line_shows_a_wita_runs_times_in_wita(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    defs, _, db = wita_setup(tmp_path)
+    runner = CliRunner()
+    started = runner.invoke(cli, ["run", "satu", "--definitions", str(defs), "--db", str(db), "--now", "2026-10-09T11:00",
+                                  "--by", "ani", "--json"], catch_exceptions=False)
+    assert started.exit_code == 0, started.output
+    run_id = json.loads(started.output)["run_id"]
+    # Friday closes at 11:30 WITA: half an hour on Friday, half an hour on Monday.
+    shown = runner.invoke(cli, ["status", run_id, "--db", str(db), "--now", "2026-10-12T09:00"], catch_exceptions=False)
+    assert shown.exit_code == 0, shown.output
+    assert "2026-10-09 11:00 WITA" in shown.output and "2026-10-12 08:30 WITA" in shown.output
+    assert "WIB" not in shown.output
