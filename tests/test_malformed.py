@@ -142,6 +142,11 @@ CASES = [
     Case("reserved step id", edit("  - id: periksa\n", "  - id: selesai\n"), 15, "steps[2].id", "is reserved for the end of the process"),
     Case("duplicate row number", edit("    no: 2\n", "    no: 1\n"), 16, "steps[2].no", "row number 1 is used twice (also step 'tulis')"),
     Case("outcome to a missing step", edit("next: tulis}", "next: tullis}"), 24, "steps[2].outcomes[2].next", "no step 'tullis'; did you mean 'tulis'?"),
+    Case("next a row number", edit("    outputs: [Konsep]\n", "    outputs: [Konsep]\n    next: 2\n"), 15, "steps[1].next",
+         "'2' is a row number; use its id 'periksa'"),
+    Case("outcome to a row number", edit("next: tulis}", "next: 1}"), 24, "steps[2].outcomes[2].next", "'1' is a row number; use its id 'tulis'"),
+    Case("outcome to a number that is no row", edit("next: tulis}", "next: 7}"), 24, "steps[2].outcomes[2].next",
+         "no step '7'; use a step id, or 'selesai' to end the process"),
     Case("next to a missing step", edit("    outputs: [Konsep]\n", "    outputs: [Konsep]\n    next: cetak\n"), 15, "steps[1].next",
          "no step 'cetak'; use a step id, or 'selesai' to end the process"),
     Case("unreachable step", BASE + THIRD, 25, "steps[3].id", "step 'arsip' can never be reached from the first step"),
@@ -354,3 +359,12 @@ def test_waktu_is_never_to_be_rewritten(waktu: str) -> None:
 def test_waktu_as_service_standards_print_it_needs_no_duration(waktu: str) -> None:
     checked = check_text(edit("waktu: 15 menit", f"waktu: {waktu}"), "bad.yaml", expected_id="bad")
     assert checked.ok, [str(p) for p in checked.problems]
+
+
+@pytest.mark.parametrize("written", ["2", '"2"', "[2, tulis]"])
+def test_a_row_number_as_next_gets_one_problem_naming_the_id(written: str) -> None:
+    text = edit("    outputs: [Konsep]\n", f"    outputs: [Konsep]\n    next: {written}\n")
+    checked = check_text(text, "bad.yaml", expected_id="bad")
+    row_number = [p for p in checked.errors if p.field == "steps[1].next"]
+    assert [p.message for p in row_number][:1] == ["'2' is a row number; use its id 'periksa'"]
+    assert not any("must be text" in p.message or "no step" in p.message for p in checked.errors)

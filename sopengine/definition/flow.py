@@ -284,8 +284,12 @@ def _target_problems(d: Definition, i: int, s: Step, step_ids: dict[str, int], e
         targets = [(("steps", i, "next"), t) for t in step_targets(d, i)]
     else:
         targets = [(("steps", i, "outcomes", j, "next"), o.next) for j, o in enumerate(s.outcomes)]
+    numbers = {str(x.no): x.id for x in d.steps if x.no is not None}
     for loc, t in targets:
         if not is_end(t) and t not in step_ids:
+            if t in numbers:
+                yield err(loc, f"{t!r} is a row number; use its id {numbers[t]!r}")
+                continue
             hint = difflib.get_close_matches(t, list(step_ids), n=1)
             yield err(loc, f"no step {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; use a step id, or '{END}' to end the process"))
 

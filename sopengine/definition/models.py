@@ -138,6 +138,18 @@ def _documents(value: Any) -> Any:
 Condition = dict[str, str | int | float | bool | list[str | int | float | bool]]
 
 
+def _target_text(value: Any) -> Any:
+    """A row number written as a target ('next: 3', as the SOP prints "Next: 3") becomes text.
+
+    It is not accepted as a target: the flow check names the id of the step with that number.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list):
+        return [_target_text(v) for v in value]
+    return value
+
+
 class Outcome(_Model):
     """One way out of a decision."""
 
@@ -147,6 +159,11 @@ class Outcome(_Model):
     when: Condition | Literal["otherwise"] | None = Field(
         None, description="Automatic decisions: facts that must all hold, or 'otherwise'"
     )
+
+    @field_validator("next", mode="before")
+    @classmethod
+    def _row_number(cls, value: Any) -> Any:
+        return _target_text(value)
 
 
 class Handover(_Model):
@@ -190,6 +207,11 @@ class Step(_Model):
     @classmethod
     def _docs(cls, value: Any) -> Any:
         return _documents(value)
+
+    @field_validator("next", mode="before")
+    @classmethod
+    def _row_numbers(cls, value: Any) -> Any:
+        return _target_text(value)
 
     @field_validator("waktu", "duration", "keterangan", "kegiatan", mode="before")
     @classmethod
