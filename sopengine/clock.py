@@ -34,6 +34,13 @@ def zone(name: str | None = None) -> ZoneInfo:
         raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT") from None
 
 
+def run_zone(cal: object | None, definition_zone: str | None = None) -> str:
+    """The zone a run's times are read and shown in: its calendar snapshot's (``cal``, which
+    already holds the definition's ``timezone``), else ``definition_zone``, else WIB."""
+    found = getattr(cal, "zone", None)
+    return found if isinstance(found, str) else definition_zone or DEFAULT_ZONE
+
+
 def parse_time(text: str, tz: str | None = None, *, end_of_day: bool = False) -> datetime:
     """Read an ISO 8601 time or date; without an offset it is in *tz* (default WIB).
 

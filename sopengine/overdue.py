@@ -59,6 +59,7 @@ class _Definition:
     steps: dict[str, dict[str, Any]]  # step id -> no, kegiatan, waktu, calendar_days
     deadline_text: str | None
     deadline_calendar_days: bool
+    timezone: str | None  # the definition's own zone, for a run stored without a calendar
     has_calendar_days: bool  # some step (or the deadline) counts calendar days
 
 
@@ -87,6 +88,7 @@ def _definition(store: Store, text_hash: str) -> _Definition:
             steps=steps,
             deadline_text=compiled.get("deadline_text"),
             deadline_calendar_days=bool(deadline.get("calendar")),
+            timezone=compiled.get("timezone"),
             has_calendar_days=any(s["calendar_days"] for s in steps.values()) or bool(deadline.get("calendar")),
         )
     return found
@@ -148,7 +150,8 @@ def overdue(
     A step row has ``kind`` ``"step"``; a deadline row has ``kind`` ``"deadline"``,
     ``step`` None, the deadline text in ``waktu`` and, in ``waiting_on``, the open steps
     of the run and who must act on them. ``assigned`` lists the persons assigned to the
-    role in that run. A ``now`` without an offset is read in WIB. ``db`` is a path, or an
+    role in that run. ``timezone`` is the run's zone, in which its times are shown. A ``now``
+    without an offset is read in WIB: the list spans SOPs of any zone. ``db`` is a path, or an
     open :class:`~sopengine.store.Store` that a long-lived caller keeps (and closes).
     """
     if limit is not None and limit < 1:
@@ -252,6 +255,7 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
     d = _definition(store, def_hash)
     step = d.steps.get(step_id, {})
     calendar_days = bool(step.get("calendar_days"))
+    cal = store.work_calendar(cal_hash)
     return {
         "kind": "step",
         "run_id": run_id,
@@ -269,8 +273,9 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
         "assigned": [],
         "opened_at": opened_at,
         "due_at": due_at,
-        "late_by": lateness(store.work_calendar(cal_hash), due, at, calendar_days=calendar_days),
+        "late_by": lateness(cal, due, at, calendar_days=calendar_days),
         "counted_in": "calendar" if calendar_days else "working",
+        "timezone": clock.run_zone(cal, d.timezone),
     }, due
 
 
@@ -378,6 +383,7 @@ def _scan_deadlines(
             if not mine & waiting:
                 continue
         offered[run_id] = d
+        cal = store.work_calendar(cal_hash)
         kept.offer({
             "kind": "deadline",
             "run_id": run_id,
@@ -395,8 +401,9 @@ def _scan_deadlines(
             "assigned": [],
             "opened_at": started_at,
             "due_at": due_at,
-            "late_by": lateness(store.work_calendar(cal_hash), due, at, calendar_days=d.deadline_calendar_days),
+            "late_by": lateness(cal, due, at, calendar_days=d.deadline_calendar_days),
             "counted_in": "calendar" if d.deadline_calendar_days else "working",
+            "timezone": clock.run_zone(cal, d.timezone),
             "waiting_on": [],
         }, due)
     if hasattr(candidates, "close"):

@@ -140,6 +140,7 @@ class _Scope:
     period: str | None
     since: datetime | None
     until: datetime | None
+    timezone: str = clock.DEFAULT_ZONE  # the zone --since, --until and --now are read in
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -148,10 +149,8 @@ class _Scope:
         }
 
 
-def _scope(
-    run: str | None, definition: str | None, period: str | None,
-    since: datetime | str | None, until: datetime | str | None,
-) -> _Scope:
+def _check_scope(run: str | None, definition: str | None, period: str | None, since: Any, until: Any) -> str | None:
+    """Refuse scopes that contradict themselves; returns the period in its normal form."""
     if run and (definition or period or since or until):
         raise InputError("--run names one run; leave out --definition, --period, --since and --until")
     if period and not definition:
@@ -159,17 +158,46 @@ def _scope(
     if period:
         from sopengine.period import normalise
 
-        period = normalise(period)
+        return normalise(period)
+    return None
 
+
+def _query_zone(store: Store, run: str | None, definition: str | None) -> str:
+    """The zone times without an offset are read in: the run's (``run``), the latest run's of the
+    SOP (``definition``), else WIB, since a report over every SOP has no one zone."""
+    if run:
+        row = store.run(run)
+    elif definition:
+        found = store.conn.execute(
+            "SELECT * FROM runs WHERE definition_id = ? ORDER BY started_at DESC, id DESC LIMIT 1", (definition,)
+        )
+        cols = [c[0] for c in found.description]
+        first = found.fetchone()
+        if first is None:
+            return clock.DEFAULT_ZONE
+        row = dict(zip(cols, first))
+    else:
+        return clock.DEFAULT_ZONE
+    return clock.run_zone(store.work_calendar(row["calendar_hash"]), store.compiled(row["definition_hash"]).get("timezone"))
+
+
+def _scope(
+    run: str | None, definition: str | None, period: str | None,
+    since: datetime | str | None, until: datetime | str | None, tz: str = clock.DEFAULT_ZONE,
+) -> _Scope:
     def read(value: datetime | str | None, end: bool) -> datetime | None:
-        if value is None or isinstance(value, datetime):
-            return value
-        return clock.parse_time(value, end_of_day=end)
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return clock.coerce(value, tz)
+        return clock.parse_time(value, tz, end_of_day=end)
 
     start, stop = read(since, False), read(until, True)
     if start and stop and stop <= start:
-        raise InputError(f"--until ({clock.local(stop)}) is not after --since ({clock.local(start)}); swap them")
-    return _Scope(run, definition, period, start, stop)
+        raise InputError(
+            f"--until ({clock.local(stop, tz)}) is not after --since ({clock.local(start, tz)}); swap them"
+        )
+    return _Scope(run, definition, period, start, stop, tz)
 
 
 def _runs(store: Store, scope: _Scope) -> list[dict[str, Any]]:
@@ -272,10 +300,12 @@ def _evidence(
     db: str | Path | Store, run: str | None, definition: str | None, period: str | None,
     since: datetime | str | None, until: datetime | str | None, now: datetime | str | None,
 ) -> _Evidence:
-    scope = _scope(run, definition, period, since, until)
+    period = _check_scope(run, definition, period, since, until)
     store, owned = use_store(db, readonly=True)
     try:
-        at = clock.coerce(now)
+        tz = _query_zone(store, run, definition)
+        scope = _scope(run, definition, period, since, until, tz)
+        at = clock.coerce(now, tz)
         runs = _runs(store, scope)
         tasks = _tasks(store, [r["id"] for r in runs], scope)
         compiled_by_hash: dict[str, dict[str, Any]] = {}
@@ -323,7 +353,10 @@ def report(
     covers that whole day). No scope means every run in the database. Open visits count
     as ``open`` (and ``open_overdue`` once past due) at ``now``; times (median, maximum)
     come from completed visits only. ``corrections`` counts the visits of a step beyond
-    the first in each run. ``db`` is a path or an open :class:`~sopengine.store.Store`.
+    the first in each run. ``since``, ``until`` and ``now`` without an offset are read in
+    the zone of ``run``, or of the latest run of ``definition``, else WIB (``timezone`` in
+    the result); each run's ``timezone`` is the zone its times are shown in. ``db`` is a
+    path or an open :class:`~sopengine.store.Store`.
     """
     ev = _evidence(db, run, definition, period, since, until, now)
     runs_out = []
@@ -345,6 +378,7 @@ def report(
             "status": r["status"],
             "started_at": r["started_at"],
             "finished_at": r["finished_at"],
+            "timezone": clock.run_zone(cal, compiled.get("timezone")),
             "taken_seconds": _span(cal, started, finished, False),
             "due_at": r["due_at"],
             "deadline": compiled.get("deadline_text"),
@@ -363,6 +397,7 @@ def report(
             steps_out.append(_step_row(compiled, sid, part, actor, vs))
     return {
         "now": clock.iso(ev.at),
+        "timezone": ev.scope.timezone,
         "scope": ev.scope.as_json(),
         "runs": runs_out,
         "steps": steps_out,
@@ -442,6 +477,7 @@ def monitoring(
             "periods": sorted({r["period"] for r in runs if r["period"]}),
             "scope": ev.scope.as_json(),
             "now": clock.iso(ev.at),
+            "timezone": clock.run_zone(runs[-1]["cal"], compiled.get("timezone")),
             "rule": RULE,
             "rows": rows,
         })

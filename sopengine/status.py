@@ -15,14 +15,6 @@ from sopengine.runs import ENGINE
 from sopengine.store import Store
 
 
-def run_zone(cal: Any, compiled: dict[str, Any]) -> str:
-    """The zone a run's times are read and shown in: its calendar snapshot's, which already
-    holds the definition's ``timezone``; the definition's (or WIB) for a run without one."""
-    if cal is not None:
-        return cal.zone
-    return compiled.get("timezone") or clock.DEFAULT_ZONE
-
-
 def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: datetime) -> int:
     from sopengine.calendar import lateness
 
@@ -128,7 +120,7 @@ def run_status(
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
         cal = store.work_calendar(run["calendar_hash"])
-        tz = run_zone(cal, compiled)
+        tz = clock.run_zone(cal, compiled.get("timezone"))
         at = clock.coerce(now, tz)
         docs = store.documents(run_id)
         tasks = store.tasks(run_id)
@@ -192,7 +184,7 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             if compiled is None:
                 compiled = compiled_cache[run["definition_hash"]] = store.compiled(run["definition_hash"])
             cal = store.work_calendar(run["calendar_hash"])
-            tz = run_zone(cal, compiled)
+            tz = clock.run_zone(cal, compiled.get("timezone"))
             at = clock.coerce(now, tz)
             tasks = store.tasks(run["id"], ("open", "waiting"))
             steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
@@ -242,7 +234,7 @@ def inbox(
                 compiled = compiled_cache[t["definition_hash"]] = store.compiled(t["definition_hash"])
             run_cal = store.conn.execute("SELECT calendar_hash FROM runs WHERE id = ?", (t["run_id"],)).fetchone()[0]
             cal = store.work_calendar(run_cal)
-            tz = run_zone(cal, compiled)
+            tz = clock.run_zone(cal, compiled.get("timezone"))
             view = _task_view(compiled, cal, t, clock.coerce(now, tz), [])
             view.update({"run_id": t["run_id"], "definition": t["definition_id"], "period": t["period"], "timezone": tz})
             out.append(view)

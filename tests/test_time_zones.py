@@ -119,3 +119,70 @@ def test_the_command_line_shows_a_wita_runs_times_in_wita(tmp_path: Path) -> Non
     assert shown.exit_code == 0, shown.output
     assert "2026-10-09 11:00 WITA" in shown.output and "2026-10-12 08:30 WITA" in shown.output
     assert "WIB" not in shown.output
+
+
+# -- overdue and report across zones --------------------------------------------------------------
+
+
+@pytest.fixture
+def two_zones(tmp_path: Path) -> tuple[Path, str, str]:
+    """A WITA run and a WIB run of one-step SOPs (1 Jam), both started at 09:00 local time."""
+    from sopengine.runs import start_run
+
+    defs, _, db = wita_setup(tmp_path)
+    wib = tmp_path / "wib"
+    wib.mkdir()
+    (wib / "dua.yaml").write_text(definition_text("dua"), encoding="utf-8")
+    wita_run = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")["run_id"]
+    wib_run = start_run("dua", db=db, definitions=wib, now="2026-10-05T09:00", by="ani")["run_id"]
+    return db, wita_run, wib_run
+
+
+def test_overdue_rows_carry_their_runs_zone_and_now_is_read_in_wib(two_zones: tuple[Path, str, str]) -> None:
+    from sopengine.overdue import overdue
+
+    db, wita_run, wib_run = two_zones
+    rows = {r["run_id"]: r for r in overdue(db, now="2026-10-05T11:00")}  # 11:00 WIB = 12:00 WITA
+    assert rows[wita_run]["timezone"] == "Asia/Makassar" and rows[wib_run]["timezone"] == "Asia/Jakarta"
+    assert rows[wita_run]["due_at"] == "2026-10-05T02:00:00Z" and rows[wita_run]["late_by"] == 2 * 3600
+    assert rows[wib_run]["due_at"] == "2026-10-05T03:00:00Z" and rows[wib_run]["late_by"] == 1 * 3600
+
+
+def test_the_overdue_table_shows_each_due_time_in_its_runs_zone(two_zones: tuple[Path, str, str]) -> None:
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    db, wita_run, wib_run = two_zones
+    result = CliRunner().invoke(cli, ["overdue", "--db", str(db), "--now", "2026-10-05T11:00"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = {run: next(line for line in result.output.splitlines() if run in line) for run in (wita_run, wib_run)}
+    assert "2026-10-05 10:00 WITA" in lines[wita_run]
+    assert "2026-10-05 10:00 WIB" in lines[wib_run]
+
+
+def test_report_reads_since_in_the_zone_of_the_sop_named(two_zones: tuple[Path, str, str]) -> None:
+    from sopengine.report import report
+
+    db, wita_run, _ = two_zones
+    # 09:00 WITA is when the WITA run's step opened; read as WIB (10:00 WITA) it would leave it out.
+    data = report(db, definition="satu", since="2026-10-05T09:00", now="2026-10-05T09:30")
+    assert data["timezone"] == "Asia/Makassar"
+    assert data["scope"]["since"] == "2026-10-05T01:00:00Z" and data["now"] == "2026-10-05T01:30:00Z"
+    [run] = data["runs"]
+    assert run["run_id"] == wita_run and run["timezone"] == "Asia/Makassar"
+    assert run["taken_seconds"] == 30 * 60
+    # Without --definition or --run the times are read in WIB.
+    assert report(db, since="2026-10-05T09:00")["scope"]["since"] == "2026-10-05T02:00:00Z"
+
+
+def test_the_report_table_shows_a_runs_start_in_its_zone(two_zones: tuple[Path, str, str]) -> None:
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    db, wita_run, _ = two_zones
+    result = CliRunner().invoke(cli, ["report", "--run", wita_run, "--db", str(db), "--now", "2026-10-05T10:00"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "1 h of office time since 2026-10-05 09:00 WITA" in result.output

@@ -40,7 +40,8 @@ def overdue_cmd(actor: str | None, person: str | None, limit: int | None, fail_i
     """List open steps past their due time, most overdue first, and runs past their deadline.
 
     Lateness is office time counted by each run's own calendar (elapsed time for steps in
-    hari kalender). With --fail-if-any the exit code is 3 when the list is not empty, so a
+    hari kalender); due times are shown in each run's zone, and --now without an offset is
+    read in WIB. With --fail-if-any the exit code is 3 when the list is not empty, so a
     cron job can send the output to someone.
 
     Example:
@@ -79,7 +80,7 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
             if r["iteration"] and r["iteration"] > 1:
                 kegiatan += f" (round {r['iteration']})"
             table.add_row(
-                _late_text(r), clock.local(r["due_at"]), r["run_id"], r["definition"], r["period"] or "-",
+                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"], r["definition"], r["period"] or "-",
                 str(r["no"] or ""), kegiatan, r["waktu"] or "-", _who(r["actor_name"], r["actor"], r["assigned"]),
             )
         out.print(table)
@@ -92,7 +93,7 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
                 f"{w['no'] or w['step']}: {_who(w['actor_name'], w['actor'], w['assigned'])}" for w in r["waiting_on"]
             ) or "-"
             table.add_row(
-                _late_text(r), clock.local(r["due_at"]), r["run_id"], r["definition"], r["period"] or "-",
+                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"], r["definition"], r["period"] or "-",
                 r["waktu"] or "-", waiting,
             )
         out.print(table)
@@ -191,7 +192,7 @@ _FORM_COLUMNS = ("definition", "nomor", "no", "prosedur", "penilaian", "catatan"
 @click.option("--run", "run_id", metavar="RUN", help="One run.")
 @click.option("--definition", "definition_id", metavar="ID", help="The runs of one SOP.")
 @click.option("--period", metavar="P", help="With --definition: one period (2026-10, 2026-Q3, 2026-S2, 2026).")
-@click.option("--since", metavar="DATE", help="Visits opened from this date or time (WIB unless an offset is given).")
+@click.option("--since", metavar="DATE", help="Visits opened from this date or time (without an offset: in the SOP's zone with --run or --definition, else WIB).")
 @click.option("--until", metavar="DATE", help="Visits opened before this time; a date alone includes that day.")
 @click.option("--monitoring", is_flag=True, help="Fill the monitoring form of Permenpan RB 35/2012 per SOP.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
@@ -279,11 +280,11 @@ def _print_report(data: dict[str, Any]) -> None:
         r = data["runs"][0]
         out.print(
             f"Run {r['run_id']} — {r['title']} ({r['definition']}), period {r['period'] or '-'}, {r['status']};"
-            f" {_seconds(r['taken_seconds'])} of office time since {clock.local(r['started_at'])}"
+            f" {_seconds(r['taken_seconds'])} of office time since {clock.local(r['started_at'], r['timezone'])}"
         )
         if r["deadline"]:
             late = f", {_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else ""
-            out.print(f"Deadline: {r['deadline']} → {clock.local(r['due_at'])}{late}")
+            out.print(f"Deadline: {r['deadline']} → {clock.local(r['due_at'], r['timezone'])}{late}")
         out.print(_steps_table("Standard against actual time", r["steps"]))
         return
     definitions = sorted({s["definition"] for s in data["steps"]})
@@ -301,7 +302,7 @@ def _print_report(data: dict[str, Any]) -> None:
         if r["deadline"]:
             deadline = f"{_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else "met"
         runs.add_row(
-            r["run_id"], r["definition"], r["period"] or "-", r["status"], clock.local(r["started_at"]),
+            r["run_id"], r["definition"], r["period"] or "-", r["status"], clock.local(r["started_at"], r["timezone"]),
             _seconds(r["taken_seconds"]), str(late), str(corrections), deadline,
         )
     out.print(runs)
