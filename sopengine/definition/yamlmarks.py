@@ -82,6 +82,23 @@ _HINTS = [
 ]
 
 
+# 'keterangan: -' (Surat Keluar prints "-" in every row): YAML reads the dash as a list item.
+_DASH_VALUE = re.compile(r"^\s*(?:-\s+)?(?P<key>[^\s:#'\"][^:#]*?):\s+(?P<value>-(?:\s.*?)?)\s*(?:#.*)?$")
+
+
+def _dash_value(text: str, index: int) -> str | None:
+    """The fix for a value that starts with '-' on line *index* (0-based), or None."""
+    lines = text.splitlines()
+    m = _DASH_VALUE.match(lines[index]) if 0 <= index < len(lines) else None
+    if m is None:
+        return None
+    key, value = m.group("key"), m.group("value").strip()
+    if value == "-":
+        return f'a lone \'-\' must be quoted: {key}: "-"'
+    quoted = f"'{value}'" if '"' in value else f'"{value}"'
+    return f"a text that starts with '-' must be quoted: {key}: {quoted}"
+
+
 def _hint(reason: str, context: str) -> str:
     for needle, hint in _HINTS:
         if needle in reason or needle in context:
@@ -119,6 +136,9 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
             line = mark.line + 1 if mark else None
             column = mark.column + 1 if mark else None
             where = f" at column {column}" if column else ""
+            dash = _dash_value(text, mark.line) if mark and "sequence entries are not allowed" in reason else None
+            if dash is not None:
+                raise YamlProblem(f"syntax error{where}: {reason}; {dash}", line, column) from None
             # Where the unfinished construct began (an unclosed '[' or quote) is often the line to fix.
             began = exc.context_mark
             if exc.problem and exc.context and began is not None and mark is not None and began.line != mark.line:
