@@ -52,6 +52,10 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
     }
     end = clock.from_iso(t["closed_at"]) if t["closed_at"] else now
     view["late_by"] = _late_by(cal, step, t["due_at"], end) if t["state"] in ("open", "done") else 0
+    # Overdue as `sopengine overdue` has it: open and past its due time, even when no office
+    # time has passed since (due at 16:00, looked at in the evening: late by 0, yet overdue).
+    due = clock.from_iso(t["due_at"])
+    view["overdue"] = t["state"] == "open" and due is not None and due < now
     if step.get("kind") == "decision" and not step.get("automatic"):
         view["outcomes"] = [o["name"] for o in step["outcomes"]]
     return view
@@ -83,7 +87,7 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
             "iteration": 1, "state": "decided", "opened_at": at, "due_at": None, "waktu": None, "closed_at": at,
             "closed_by": ENGINE, "on_behalf_of": None, "outcome": data.get("outcome"),
             "note": "automatic: " + ", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items()),
-            "documents": [], "late_by": 0, "automatic": True,
+            "documents": [], "late_by": 0, "overdue": False, "automatic": True,
         }))
     return out
 
@@ -193,10 +197,10 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
                 "period": run["period"], "status": run["status"], "started_at": run["started_at"],
                 "finished_at": run["finished_at"], "due_at": run["due_at"],
                 "open_steps": [
-                    {k: s[k] for k in ("step", "no", "kind", "actor", "actor_name", "state", "due_at", "late_by", "iteration")}
+                    {k: s[k] for k in ("step", "no", "kind", "actor", "actor_name", "state", "due_at", "late_by", "overdue", "iteration")}
                     for s in steps
                 ],
-                "overdue": any(s["late_by"] > 0 for s in steps),
+                "overdue": any(s["overdue"] for s in steps),
             })
         return out
     finally:

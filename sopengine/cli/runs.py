@@ -131,7 +131,7 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
                     r["status"] if first else "",
                     (f"{st['no']}. {st['step']}" if st and st.get("no") else (st["step"] if st else "-")),
                     st["actor_name"] if st else "", _when(st["due_at"], r["timezone"]) if st and st["due_at"] else "-",
-                    Text("OVERDUE", style="red") if st and st["late_by"] else "",
+                    Text("OVERDUE", style="red") if st and st["overdue"] else "",
                 )
         console().print(table)
         return
@@ -366,5 +366,5 @@ def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
     for r in rows:
         table.add_row(r["run_id"], r["definition"], r["period"] or "-", str(r["no"] or "–"), r["kegiatan"],
                       r["actor_name"], _when(r["opened_at"], r["timezone"]), _when(r["due_at"], r["timezone"]) if r["due_at"] else "-",
-                      Text("OVERDUE", style="red") if r["late_by"] else "")
+                      Text("OVERDUE", style="red") if r["overdue"] else "")
     console().print(table)

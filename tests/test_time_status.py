@@ -1,0 +1,77 @@
+"""What status, the run list and the inbox say about time: overdue as `overdue` has it, and
+due times beyond the years the run's calendar covers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from sopengine.cli import cli
+from sopengine.overdue import overdue
+from sopengine.runs import complete, start_run
+from sopengine.status import inbox, list_runs, run_status
+
+
+def one_step(folder: Path, waktu: str, definition_id: str = "satu") -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / f"{definition_id}.yaml").write_text(
+        f"""format: 1
+id: {definition_id}
+title: Uji waktu {waktu}
+actors:
+  - {{id: staf, name: Staf Pelaksana}}
+steps:
+  - id: kerjakan
+    no: 1
+    kegiatan: Mengerjakan tugas
+    actor: staf
+    waktu: {waktu}
+  - id: periksa
+    no: 2
+    kegiatan: Memeriksa hasil
+    actor: staf
+    waktu: {waktu}
+""",
+        encoding="utf-8",
+    )
+    return folder
+
+
+# -- one meaning of overdue -----------------------------------------------------------------------
+
+
+def test_a_step_due_at_closing_is_overdue_that_evening_everywhere(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Jam"), tmp_path / "a.db"
+    run = start_run("satu", db=db, definitions=defs, now="2026-10-06T15:00", by="ani")["run_id"]  # due 16:00
+    evening = "2026-10-06T17:00"
+    [listed] = overdue(db, now=evening)
+    assert listed["run_id"] == run and listed["late_by"] == 0
+    [row] = list_runs(db, now=evening)
+    assert row["overdue"] is True
+    assert row["open_steps"][0]["overdue"] is True and row["open_steps"][0]["late_by"] == 0
+    [waiting] = inbox(db, actor="staf", now=evening)
+    assert waiting["overdue"] is True and waiting["late_by"] == 0
+    # Before the due time nothing is overdue, in any of them.
+    assert overdue(db, now="2026-10-06T15:59") == []
+    assert list_runs(db, now="2026-10-06T15:59")[0]["overdue"] is False
+    assert inbox(db, actor="staf", now="2026-10-06T15:59")[0]["overdue"] is False
+
+
+def test_the_run_list_and_the_inbox_mark_that_step_overdue(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Jam"), tmp_path / "a.db"
+    start_run("satu", db=db, definitions=defs, now="2026-10-06T15:00", by="ani")
+    runner = CliRunner()
+    for args in (["status"], ["inbox", "--actor", "staf"]):
+        evening = runner.invoke(cli, [*args, "--db", str(db), "--now", "2026-10-06T17:00"], catch_exceptions=False)
+        assert evening.exit_code == 0 and "OVERDUE" in evening.output, evening.output
+        before = runner.invoke(cli, [*args, "--db", str(db), "--now", "2026-10-06T15:30"], catch_exceptions=False)
+        assert before.exit_code == 0 and "OVERDUE" not in before.output, before.output
+
+
+def test_a_completed_step_is_not_overdue(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Jam"), tmp_path / "a.db"
+    run = start_run("satu", db=db, definitions=defs, now="2026-10-06T09:00", by="ani")["run_id"]
+    complete(db, run, by="ani", now="2026-10-06T11:00")
+    timeline = run_status(db, run, now="2026-10-06T11:30")["timeline"]
+    assert [(t["step"], t["overdue"], t["late_by"]) for t in timeline] == [("kerjakan", False, 3600), ("periksa", False, 0)]
