@@ -190,6 +190,10 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
     last_seq = 0
     count = 0
     fast = _fast_hash
+    scan_json = _SCAN_JSON
+    closes: dict[str, list[int]] = {}  # run -> [sum of closing hashes, count]: the done tasks its events imply
+    closings: dict[str, list[tuple[Any, ...]]] = {}  # run -> its reopened, joined and run_cancelled events
+    assigned: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {}  # run -> assignments its events leave
     cursor = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events ORDER BY seq")
     cursor.arraysize = 4096
     while True:
@@ -214,6 +218,22 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
                 expected = tail[0]
                 n = tail[4] + 1
             tails[run_id] = (stored, seq, kind, at, n)
+            try:
+                obj, end = scan_json(payload, 0)
+            except (StopIteration, TypeError, ValueError, RecursionError):  # not JSON text at all
+                obj, end = None, -1
+            if type(obj) is dict and end == len(payload):
+                if kind in _CLOSING_KINDS:
+                    if person != _ENGINE:  # the engine's own decisions close no task
+                        h = _key_hash(_event_closing(step_id, at, person, obj))
+                        c = closes.get(run_id)
+                        if c is None:
+                            closes[run_id] = [h, 1]
+                        else:
+                            c[0] += h
+                            c[1] += 1
+                elif kind in _STATE_KINDS:
+                    _note_state_event(closings, assigned, seq, run_id, kind, at, person, step_id, obj)
             if prev != expected:
                 broken.setdefault(run_id, seq)
                 continue
@@ -226,7 +246,234 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
     if head_seq is not None and snapshot is None:
         snapshot = {r: t[0] for r, t in tails.items()}
     return {"tails": tails, "firsts": firsts, "broken": broken, "gaps": gaps, "last_seq": last_seq,
-            "count": count, "snapshot": snapshot}
+            "count": count, "snapshot": snapshot, "closes": closes, "closings": closings, "assigned": assigned}
+
+
+# -- the tables that hold the state, against the events ----------------------------------------
+
+_ENGINE = "sopengine"
+"""The person of what the engine records by itself (``sopengine.runs.ENGINE``; not imported:
+that module brings the state machine library with it)."""
+
+_SCAN_JSON = json.JSONDecoder().scan_once
+"""The C scanner behind ``json.loads``, without its whitespace skipping: the payloads the
+engine writes have none, and the pass reads a million of them."""
+_CLOSING_KINDS = frozenset(("step_completed", "decided"))
+_STATE_KINDS = frozenset(("run_started", "assigned", "unassigned", "reopened", "joined", "run_cancelled"))
+_CLOSING_FIELDS = ("step", "closed_at", "closed_by", "outcome", "iteration", "actor", "lane", "note", "on_behalf_of")
+"""What a done task row and the event that closed it both record, in the order of a closing key."""
+
+
+def _event_closing(step_id: Any, at: Any, person: Any, p: dict[str, Any]) -> tuple[Any, ...]:
+    """The closing key of a step_completed or decided event (lanes count from 1, as recorded)."""
+    return (step_id, at, person, p.get("outcome"), p.get("iteration"), p.get("actor"), p.get("part"),
+            p.get("note") or None, p.get("on_behalf_of") or None)
+
+
+def _task_closing(step_id: Any, closed_at: Any, closed_by: Any, outcome: Any, iteration: Any, actor: Any, part: Any,
+                  note: Any, on_behalf_of: Any) -> tuple[Any, ...]:
+    """The closing key of a done task row: the event records its lane as part + 1, and none for the first."""
+    lane = part + 1 if type(part) is int and part else (None if part in (0, None) else part)
+    return (step_id, closed_at, closed_by, outcome, iteration, actor, lane, note or None, on_behalf_of or None)
+
+
+def _key_hash(key: tuple[Any, ...]) -> int:
+    # Each run's closings are compared as a sum of hashes: one number per run instead of every
+    # key of a million events in memory. Python's string hash is keyed per process, so rows
+    # cannot be made up in advance to sum to the same number; a mismatch is then looked at row by row.
+    try:
+        return hash(key)
+    except TypeError:  # a list or an object where an edited payload has no business holding one
+        return hash(repr(key))
+
+
+def _note_state_event(closings: dict[str, list[tuple[Any, ...]]], assigned: dict[str, dict[tuple[str, str], tuple[int, str, str]]],
+                      seq: int, run_id: str, kind: str, at: str, person: str, step_id: str | None, p: dict[str, Any]) -> None:
+    """Keep what a rarer event says about task rows and assignments (the pass is in seq order)."""
+    if kind in ("reopened", "joined", "run_cancelled"):
+        closed = p.get("closed") if kind == "reopened" else None
+        closings.setdefault(run_id, []).append((seq, kind, at, person, step_id, list(closed) if isinstance(closed, list) else []))
+        return
+    if kind == "run_started":
+        # the people a run starts with: assigned by its starter, at its start
+        for a in p.get("assignments") or []:
+            if isinstance(a, dict) and isinstance(a.get("role"), str) and isinstance(a.get("person"), str):
+                assigned.setdefault(run_id, {})[(a["role"], a["person"])] = (0, at, person)
+        return
+    role, who = p.get("role"), p.get("person")
+    if not (isinstance(role, str) and isinstance(who, str)):
+        return
+    current = assigned.setdefault(run_id, {})
+    if kind == "unassigned":
+        current.pop((role, who), None)
+    elif (role, who) in current:  # assigned again: only whether they act (Plt./Plh.) changes
+        _, since, by = current[(role, who)]
+        current[(role, who)] = (int(bool(p.get("acting"))), since, by)
+    else:
+        current[(role, who)] = (int(bool(p.get("acting"))), at, person)
+
+
+def _table_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tasks and assignments tables rebuilt from the events and compared.
+
+    A done task row is one step_completed or decided event by a person: same run, step,
+    time, person, outcome, visit, role, lane, note and principal. A cancelled row is closed
+    by a reopened event (which lists the steps it closed) or by run_cancelled; a joined row
+    by a joined event. Assignments are replayed from run_started, assigned and unassigned.
+    """
+    problems: list[dict[str, Any]] = []
+    actual: dict[str, list[int]] = {}
+    others: dict[str, list[tuple[Any, ...]]] = {}
+    for task_id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, behalf in conn.execute(
+        "SELECT id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, on_behalf_of"
+        " FROM tasks WHERE state NOT IN ('open', 'waiting')"
+    ):
+        if state == "done":
+            h = _key_hash(_task_closing(step_id, closed_at, closed_by, outcome, iteration, actor, part, note, behalf))
+            c = actual.get(run_id)
+            if c is None:
+                actual[run_id] = [h, 1]
+            else:
+                c[0] += h
+                c[1] += 1
+        elif state in ("cancelled", "joined"):
+            others.setdefault(run_id, []).append((task_id, step_id, state, closed_at, closed_by))
+        else:
+            problems.append(_problem(
+                "tasks", f"task {task_id} (step {step_id}) of run {run_id} has an unknown state {state!r}: the tasks table"
+                " was edited", run_id=run_id,
+            ))
+    closes = scan["closes"]
+    for run_id in sorted(set(closes) | set(actual)):
+        if closes.get(run_id) != actual.get(run_id):
+            problems.extend(_done_task_problems(conn, run_id))
+    closings = scan["closings"]
+    for run_id in sorted(set(closings) | set(others)):
+        problems.extend(_closed_task_problems(run_id, closings.get(run_id, []), others.get(run_id, [])))
+    problems.extend(_assignment_problems(conn, scan["assigned"]))
+    return problems
+
+
+def _done_task_problems(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]:
+    """One run's done task rows against its closing events, row by row, naming what differs."""
+    expected = []
+    for seq, kind, step_id, at, person, payload in conn.execute(
+        "SELECT seq, kind, step_id, at, person, payload FROM events WHERE run_id = ? AND kind IN ('step_completed', 'decided')"
+        " AND person != ? ORDER BY seq", (run_id, _ENGINE),
+    ):
+        try:
+            p = json.loads(payload)
+        except (TypeError, ValueError):
+            p = None
+        if isinstance(p, dict):
+            expected.append((seq, kind, _event_closing(step_id, at, person, p)))
+    rows = [(r[0], _task_closing(*r[1:])) for r in conn.execute(
+        "SELECT id, step_id, closed_at, closed_by, outcome, iteration, actor, part, note, on_behalf_of FROM tasks"
+        " WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,),
+    )]
+    unmatched = list(rows)
+    left = []
+    for seq, kind, key in expected:
+        match = next((r for r in unmatched if r[1] == key), None)
+        if match is None:
+            left.append((seq, kind, key))
+        else:
+            unmatched.remove(match)
+    problems = []
+    for seq, kind, key in left:
+        # the same visit (step, visit number, lane) with other values is an edited row; failing
+        # that, another row of the same step (its visit number was edited)
+        twin = next((r for r in unmatched if (r[1][0], r[1][4], r[1][6]) == (key[0], key[4], key[6])), None) or next(
+            (r for r in unmatched if r[1][0] == key[0]), None)
+        if twin is not None:
+            unmatched.remove(twin)
+            shown = "; ".join(
+                f"{name} ({twin[1][i]!r} in the table, {key[i]!r} in the event)"
+                for i, name in enumerate(_CLOSING_FIELDS) if twin[1][i] != key[i]
+            )
+            problems.append(_problem(
+                "tasks", f"task {twin[0]} of run {run_id} (step {key[0]}) differs from event {seq} in {shown}:"
+                " the row was edited, or the event", seq=seq, run_id=run_id, task_id=twin[0],
+                fields=[name for i, name in enumerate(_CLOSING_FIELDS) if twin[1][i] != key[i]],
+            ))
+        else:
+            what = "completed" if kind == "step_completed" else "decided"
+            problems.append(_problem(
+                "tasks", f"event {seq} of run {run_id} ({key[0]} {what} by {key[2]} at {key[1]}) has no done task row:"
+                " the row was deleted from the tasks table, or the event was forged", seq=seq, run_id=run_id,
+            ))
+    for task_id, key in unmatched:
+        problems.append(_problem(
+            "tasks", f"task {task_id} of run {run_id} (step {key[0]} done by {key[2]} at {key[1]}) matches no event:"
+            " the row was added to or edited in the tasks table, or its event was deleted", run_id=run_id, task_id=task_id,
+        ))
+    return problems
+
+
+def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """Cancelled and joined task rows against the reopened, run_cancelled and joined events."""
+    problems = []
+    reopened = [(seq, step, at, person) for seq, kind, at, person, _, closed in events if kind == "reopened" for step in closed]
+    joins = [(seq, step, at) for seq, kind, at, _, step, _ in events if kind == "joined"]
+    cancel = next(((seq, at, person) for seq, kind, at, person, _, _ in events if kind == "run_cancelled"), None)
+    for task_id, step_id, state, closed_at, closed_by in rows:
+        if state == "joined":
+            match = next((j for j in joins if j[1:] == (step_id, closed_at)), None)
+            if match is not None and closed_by == _ENGINE:
+                joins.remove(match)  # a joined event releases one waiting row at most
+                continue
+            problems.append(_problem(
+                "tasks", f"task {task_id} of run {run_id} (step {step_id}) is marked joined at {closed_at} by {closed_by},"
+                " but no joined event of the run records it: the tasks table was edited", run_id=run_id, task_id=task_id,
+            ))
+            continue
+        match = next((r for r in reopened if r[1:] == (step_id, closed_at, closed_by)), None)
+        if match is not None:
+            reopened.remove(match)
+        elif cancel is None or (closed_at, closed_by) != cancel[1:]:
+            problems.append(_problem(
+                "tasks", f"task {task_id} of run {run_id} (step {step_id}) is cancelled at {closed_at} by {closed_by},"
+                " but no reopened or run_cancelled event closed it: the tasks table was edited", run_id=run_id, task_id=task_id,
+            ))
+    for seq, step, at, person in reopened:
+        problems.append(_problem(
+            "tasks", f"event {seq} of run {run_id} reopened the run and closed step {step}, but no cancelled task row"
+            f" of step {step} at {at} by {person} records it: the tasks table was edited", seq=seq, run_id=run_id,
+        ))
+    return problems
+
+
+def _assignment_problems(conn: sqlite3.Connection, replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]]) -> list[dict[str, Any]]:
+    """The assignments table against the assignments the events leave."""
+    problems = []
+    table: dict[str, dict[tuple[str, str], tuple[Any, Any, Any]]] = {}
+    for run_id, role, person, acting, assigned_at, assigned_by in conn.execute(
+        "SELECT run_id, role, person, acting, assigned_at, assigned_by FROM assignments ORDER BY run_id, role, person"
+    ):
+        table.setdefault(run_id, {})[(role, person)] = (acting, assigned_at, assigned_by)
+    names = ("acting", "assigned_at", "assigned_by")
+    for run_id in sorted(set(table) | {r for r, a in replayed.items() if a}):
+        rows, events = table.get(run_id, {}), replayed.get(run_id, {})
+        for (role, person), values in sorted(rows.items()):
+            want = events.get((role, person))
+            if want is None:
+                problems.append(_problem(
+                    "assignments", f"{person} is assigned to {role} in run {run_id} in the assignments table, but no event"
+                    " assigned them: the row was added to the table", run_id=run_id,
+                ))
+            elif tuple(values) != want:
+                shown = "; ".join(f"{n} ({values[i]!r} in the table, {want[i]!r} from the events)"
+                                  for i, n in enumerate(names) if values[i] != want[i])
+                problems.append(_problem(
+                    "assignments", f"the assignment of {person} to {role} in run {run_id} differs from its events in"
+                    f" {shown}: the assignments table was edited", run_id=run_id,
+                ))
+        for role, person in sorted(set(events) - set(rows)):
+            problems.append(_problem(
+                "assignments", f"{person} is assigned to {role} in run {run_id} by its events, but the assignments table"
+                " has no such row: the row was deleted", run_id=run_id,
+            ))
+    return problems
 
 
 _RUN_FIELDS = ("definition_id", "definition_hash", "calendar_hash", "period", "case_data", "due_at", "started_at", "started_by")
@@ -276,7 +523,7 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
         else:
             differ, recorded = _run_differences(row, first_at, first_person, first_payload)
             if differ:
-                shown = "; ".join(f"{n} ({row[n]!r} in the table, {recorded.get(n)!r} in the event)" for n in differ)
+                shown = "; ".join(f"{c} ({row[c]!r} in the table, {recorded.get(c)!r} in the event)" for c in differ)
                 problems.append(_problem(
                     "state", f"run {run_id} in the runs table differs from its run_started event {first_seq} in {shown}:"
                     " the run's row was edited", seq=first_seq, run_id=run_id, fields=differ,
@@ -450,8 +697,15 @@ def file_sha256(path: str | Path) -> str | None:
     return digest.hexdigest()
 
 
-def _order(problem: dict[str, Any]) -> tuple[int, int]:
-    return (0, problem["seq"]) if problem["seq"] is not None else (1, 0)
+_CHAIN_KINDS = frozenset(("edited", "reordered", "forged", "deleted", "relinked", "noncanonical"))
+"""Problems with the events themselves; those with the tables derived from them come after."""
+
+
+def _order(problem: dict[str, Any]) -> tuple[int, int, int]:
+    # The record comes first: an edited event also makes its task row differ from it, and the
+    # event is what is named first. Within each group, by event number; those without one last.
+    tier = 0 if problem["kind"] in _CHAIN_KINDS else 1
+    return (tier, 0, problem["seq"]) if problem["seq"] is not None else (tier, 1, 0)
 
 
 def verify(db: str | Path, *, documents: bool = False, expect_head: str | None = None) -> dict[str, Any]:
@@ -499,6 +753,7 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
                     " the newest rows were deleted", seq=scan["last_seq"] + 1,
                 ))
             problems.extend(_state_problems(conn, scan))
+            problems.extend(_table_problems(conn, scan))
             problems.extend(_pin_problems(conn))
             doc_result = None
             if documents:

@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from sopengine import audit
 from sopengine.chain import GENESIS, canonical, database_head, event_hash
 from sopengine.cli import cli
-from sopengine.runs import assign, complete, start_run
+from sopengine.runs import assign, cancel, complete, reopen, start_run
+
+PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 
 OUTPUTS = {
     "kumpulkan-data": "Disposisi", "rekap-laporan": "Lembar Disposisi", "olah-data": "Draft Laporan Kinerja",
@@ -264,12 +266,16 @@ def test_a_cut_off_tail_is_caught_by_the_noted_head(hist: dict) -> None:
     seqs = run_seqs(hist["db"], hist["b"])
     version = sqlite3.connect(hist["db"]).execute("SELECT version FROM runs WHERE id = ?", (hist["b"],)).fetchone()[0]
     # b is still active, so cutting its last event leaves a run that looks whole; the
-    # tamperer also rewinds the counters that would give the cut away
+    # tamperer also rewinds the counters and the task rows that would give the cut away
     tamper(
         hist["db"],
         ("DELETE FROM events WHERE seq = ?", (seqs[-1],)),
         ("UPDATE sqlite_sequence SET seq = (SELECT MAX(seq) FROM events) WHERE name = 'events'", ()),
         ("UPDATE runs SET version = ? WHERE id = ?", (version - 1, hist["b"])),
+        ("DELETE FROM tasks WHERE run_id = ? AND state = 'open'", (hist["b"],)),
+        ("UPDATE tasks SET state = 'open', closed_at = NULL, closed_by = NULL WHERE id ="
+         " (SELECT MAX(id) FROM tasks WHERE run_id = ? AND state = 'done')", (hist["b"],)),
+        ("DELETE FROM documents WHERE id = (SELECT MAX(id) FROM documents WHERE run_id = ?)", (hist["b"],)),
         drop_triggers=True,
     )
     assert sqlite3.connect(hist["db"]).execute("SELECT MAX(seq) FROM events").fetchone()[0] < seqs[-1]
@@ -314,6 +320,7 @@ def test_a_rebuilt_history_verifies_alone_but_not_against_the_noted_head(hist: d
         prev = row["hash"]
         updates.append(("UPDATE events SET person = ?, prev_hash = ?, hash = ? WHERE seq = ?",
                         (row["person"], row["prev_hash"], row["hash"], row["seq"])))
+    updates.append(("UPDATE tasks SET closed_by = 'mallory' WHERE closed_by = 'joko'", ()))  # the tables to match
     tamper(hist["db"], *updates, drop_triggers=True)
     assert audit.verify(hist["db"])["ok"]
     assert not audit.verify(hist["db"], expect_head=noted)["ok"]
@@ -349,6 +356,144 @@ def test_every_column_of_a_run_the_run_started_event_records_is_compared(hist: d
         f"run {hist['b']} in the runs table differs from its run_started event {run_seqs(hist['db'], hist['b'])[0]} in"
         f" {column} ({value!r} in the table, {before!r} in the event): the run's row was edited"
     )
+
+
+# -- the tasks and assignments tables ------------------------------------------------------------
+
+def done_task(db: Path, run_id: str, step_id: str) -> int:
+    return sqlite3.connect(db).execute(
+        "SELECT id FROM tasks WHERE run_id = ? AND step_id = ? AND state = 'done'", (run_id, step_id)
+    ).fetchone()[0]
+
+
+@pytest.mark.parametrize("column,value", [
+    ("closed_by", "mallory"), ("closed_at", "2026-07-01T01:45:00Z"), ("note", "Tidak lengkap"), ("outcome", "Tidak"),
+    ("iteration", 2), ("actor", "kepala-bidang"), ("on_behalf_of", "Bupati"),
+])
+def test_a_done_task_row_edited_is_named_with_the_column(hist: dict, column: str, value: object) -> None:
+    task_id = done_task(hist["db"], hist["a"], "kumpulkan-data")
+    tamper(hist["db"], (f"UPDATE tasks SET {column} = ? WHERE id = ?", (value, task_id)))
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["task_id"], problem["fields"]) == ("tasks", task_id, [column])
+    assert problem["message"].startswith(f"task {task_id} of run {hist['a']} (step kumpulkan-data) differs from event ")
+    assert f"in {column} ({value!r} in the table, " in problem["message"]
+
+
+def test_a_deleted_done_task_is_named_by_its_event(hist: dict) -> None:
+    tamper(hist["db"], ("DELETE FROM tasks WHERE id = ?", (done_task(hist["db"], hist["a"], "rekap-laporan"),)))
+    problem = first(hist["db"])
+    seq = run_seqs(hist["db"], hist["a"])[2]
+    assert problem["message"] == (
+        f"event {seq} of run {hist['a']} (rekap-laporan completed by budi at 2026-07-01T04:00:00Z) has no done task row:"
+        " the row was deleted from the tasks table, or the event was forged"
+    )
+
+
+def test_an_inserted_done_task_is_named(hist: dict) -> None:
+    tamper(hist["db"], (
+        "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, closed_at, closed_by)"
+        " VALUES (?, 'olah-data', 0, 1, 'staf-evaluasi', 'done', '2026-10-01T02:30:00Z', '2026-10-01T02:31:00Z', 'citra')",
+        (hist["b"],),
+    ))
+    problem = first(hist["db"])
+    assert problem["kind"] == "tasks" and problem["run_id"] == hist["b"]
+    assert problem["message"].endswith("(step olah-data done by citra at 2026-10-01T02:31:00Z) matches no event: the row"
+                                       " was added to or edited in the tasks table, or its event was deleted")
+
+
+def test_a_forged_event_chained_onto_a_tail_is_caught_by_the_tasks_table(hist: dict) -> None:
+    """Someone with the code appends a well-chained completion: the chain holds, the tables do not."""
+    conn = sqlite3.connect(hist["db"])
+    last = conn.execute("SELECT hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (hist["b"],)).fetchone()[0]
+    conn.close()
+    forged = {
+        "run_id": hist["b"], "at": "2026-10-01T03:00:00Z", "recorded_at": "2026-10-01T03:00:00Z", "person": "mallory",
+        "os_user": "mallory", "kind": "step_completed", "step_id": "olah-data",
+        "payload": {"actor": "staf-evaluasi", "iteration": 1}, "prev_hash": last,
+    }
+    tamper(hist["db"], (
+        "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (*[forged[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")],
+         canonical(forged["payload"]), last, event_hash(forged)),
+    ))
+    result = audit.verify(hist["db"])
+    assert [p["kind"] for p in result["problems"]] == ["tasks"]  # every chain holds
+    seq = run_seqs(hist["db"], hist["b"])[-1]
+    assert result["first_problem"]["message"].startswith(f"event {seq} of run {hist['b']} (olah-data completed by mallory")
+
+
+def test_cancelled_rows_follow_the_reopen_and_cancel_that_closed_them(hist: dict) -> None:
+    db = hist["db"]
+    reopen(db, hist["b"], "rekap-laporan", reason="Lampiran kurang", by="ani", now="2026-10-01T09:40")
+    cancel(db, hist["b"], reason="Diganti run lain", by="ani", now="2026-10-01T09:50")
+    assert audit.verify(db)["ok"]
+    conn = sqlite3.connect(db)
+    by_reopen, by_cancel = [r[0] for r in conn.execute(
+        "SELECT id FROM tasks WHERE run_id = ? AND state = 'cancelled' ORDER BY id", (hist["b"],))]
+    conn.close()
+    reopened = run_seqs(db, hist["b"])[-2]
+    tamper(db, ("UPDATE tasks SET closed_by = 'mallory' WHERE id = ?", (by_reopen,)))
+    messages = [p["message"] for p in audit.verify(db)["problems"]]
+    assert messages == [
+        f"event {reopened} of run {hist['b']} reopened the run and closed step olah-data, but no cancelled task row of step"
+        " olah-data at 2026-10-01T02:40:00Z by ani records it: the tasks table was edited",
+        f"task {by_reopen} of run {hist['b']} (step olah-data) is cancelled at 2026-10-01T02:40:00Z by mallory, but no"
+        " reopened or run_cancelled event closed it: the tasks table was edited",
+    ]
+    tamper(db, ("UPDATE tasks SET closed_by = 'ani' WHERE id = ?", (by_reopen,)),
+           ("UPDATE tasks SET closed_at = '2026-10-01T02:55:00Z' WHERE id = ?", (by_cancel,)))
+    assert [p["task_id"] for p in audit.verify(db)["problems"]] == [by_cancel]
+
+
+def test_a_joined_row_needs_its_joined_event(tmp_path: Path) -> None:
+    db = tmp_path / "par.db"
+    run_id = start_run("split-join", db=db, definitions=PARALLEL, now="2026-10-01T09:00", by="Kabid")["run_id"]
+    for step_id, person in (("bagi-tugas", "Kabid"), ("arsipkan", "Dedi"), ("olah-data", "Sari")):
+        complete(db, run_id, step=step_id, now="2026-10-01T10:00", by=person)
+    assert audit.verify(db)["ok"]
+    joined = sqlite3.connect(db).execute("SELECT id FROM tasks WHERE state = 'joined'").fetchone()[0]
+    tamper(db, ("UPDATE tasks SET closed_at = '2026-10-01T02:00:00Z' WHERE id = ?", (joined,)))
+    problem = first(db)
+    assert problem["message"] == (
+        f"task {joined} of run {run_id} (step gabungkan) is marked joined at 2026-10-01T02:00:00Z by sopengine, but no"
+        " joined event of the run records it: the tasks table was edited"
+    )
+
+
+def test_the_assignments_table_is_replayed_from_the_events(tmp_path: Path) -> None:
+    db = tmp_path / "sopengine.db"
+    run_id = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani",
+                       assign=[("kepala-bidang", "Dr. Rina")])["run_id"]
+    assign(db, run_id, "kepala-seksi", "Sari", by="ani", now="2026-10-01T09:05")
+    assign(db, run_id, "kepala-seksi", "sari", acting=True, by="budi", now="2026-10-01T09:06")  # the same person, now acting
+    assign(db, run_id, "kasubag-pep", "Budi", by="ani", now="2026-10-01T09:07")
+    assign(db, run_id, "kasubag-pep", "Budi", remove=True, by="ani", now="2026-10-01T09:08")
+    assert audit.verify(db)["ok"]
+    assert [(a["role"], a["person"], a["acting"], a["assigned_at"], a["assigned_by"]) for a in audit_rows(db, "assignments")] == [
+        ("kepala-bidang", "Dr. Rina", 0, "2026-10-01T02:00:00Z", "ani"),
+        ("kepala-seksi", "Sari", 1, "2026-10-01T02:05:00Z", "ani"),
+    ]
+    tamper(db, ("INSERT INTO assignments VALUES (?, 'kasubag-pep', 'mallory', 0, '2026-10-01T02:09:00Z', 'ani')", (run_id,)),
+           ("UPDATE assignments SET acting = 0 WHERE role = 'kepala-seksi'", ()),
+           ("DELETE FROM assignments WHERE role = 'kepala-bidang'", ()))
+    assert [p["message"] for p in audit.verify(db)["problems"]] == [
+        f"mallory is assigned to kasubag-pep in run {run_id} in the assignments table, but no event assigned them:"
+        " the row was added to the table",
+        f"the assignment of Sari to kepala-seksi in run {run_id} differs from its events in acting (0 in the table,"
+        " 1 from the events): the assignments table was edited",
+        f"Dr. Rina is assigned to kepala-bidang in run {run_id} by its events, but the assignments table has no such row:"
+        " the row was deleted",
+    ]
+
+
+def audit_rows(db: Path, table: str) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(f"SELECT * FROM {table} ORDER BY rowid")]
+    finally:
+        conn.close()
 
 
 # -- the pinned definitions and calendars -------------------------------------------------------
