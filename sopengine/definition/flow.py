@@ -120,6 +120,10 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
         for j, lane in enumerate(s.lanes):
             if lane not in actor_ids:
                 loc = ("steps", i, "actors", j) if s.actors else ("steps", i, "actor")
+                parts = [x.strip() for x in lane.split(",")]
+                if not s.actors and len(parts) > 1 and all(x in actor_ids for x in parts):
+                    yield err(loc, f"unknown actor {lane!r}; for several lanes write 'actors: [{', '.join(parts)}]'")
+                    continue
                 yield err(loc, f"unknown actor {lane!r}" + _did_you_mean(lane, actor_ids, "declared actors are"))
         if s.actors and len(set(s.actors)) != len(s.actors):
             yield err(("steps", i, "actors"), "the same actor is named twice in one row; name each lane once")

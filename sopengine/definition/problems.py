@@ -222,6 +222,9 @@ def _explain(loc: tuple[Any, ...], err: dict[str, Any]) -> tuple[str, str]:
 
 
 def _type_hint(noun: str, given: Any, loc: tuple[Any, ...]) -> str:
+    if noun == "text" and loc and loc[-1] == "actor" and isinstance(given, list):
+        lanes = ", ".join(str(x) for x in given)
+        return f"; one lane is 'actor: <id>'; for several lanes write 'actors: [{lanes}]'"
     if noun == "text":
         if isinstance(given, (dict, list)):
             return "; put the text in quotes if it contains ': ' or starts with '[', '{' or '-'"
