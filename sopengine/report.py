@@ -5,7 +5,8 @@ measured with its run's own calendar snapshot: the office time from opening to
 completion, or the elapsed time for a step measured in *hari kalender*. Its *allowed*
 time is the same count from opening to its due time, so "30 Menit" allows 1,800 s and
 "2 Hari" the office time of two working days. A visit is *late* when it was completed
-after its due time, and *overdue* when it is still open past it.
+with office time past its due time (plain time for *hari kalender*), as :mod:`overdue`
+counts lateness, and *overdue* when it is still open past it.
 
 :func:`monitoring` fills the form of Permenpan RB 35/2012 (Tabel 7, Monitoring
 Pelaksanaan SOP AP) per SOP from that evidence; :data:`RULE` states how a step is judged.
@@ -55,7 +56,7 @@ class _Visit:
     done: bool
     taken: int | None  # seconds from opening to completion; None while open
     allowed: int | None  # seconds from opening to the due time; None for an untimed step
-    late: bool  # completed after its due time
+    late: bool  # completed with office time (plain time for hari kalender) past its due time
     overdue: bool  # still open past its due time
 
 
@@ -253,7 +254,8 @@ def _measure(row: tuple[Any, ...], cal: Any, step: dict[str, Any], at: datetime)
         run_id=run_id, step_id=step_id, part=part, actor=actor, done=done,
         taken=_span(cal, opened, closed, calendar_days) if done and closed else None,
         allowed=_span(cal, opened, due, calendar_days) if due else None,
-        late=bool(done and due and closed and closed > due),
+        # Late by office time, as overdue and status count it: due 16:00, done 16:30 is on time.
+        late=bool(done and due and closed and lateness(cal, due, closed, calendar_days=calendar_days) > 0),
         overdue=bool(not done and due and at > due),
     )
 

@@ -282,3 +282,18 @@ def test_a_step_without_a_standard_time_is_judged_on_completion_only() -> None:
         "standard_seconds": None, "corrections": 0, "waktu": None, "actor_name": "Staf",
     }
     assert judge(row) == (BAIK, "0 of 2 visits late; median 5 h (no standard time)", "-")
+
+
+def test_a_step_completed_after_closing_on_its_due_day_is_not_late(tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    one_step(defs, "1 Jam")
+    db = tmp_path / "tutup.db"
+    evening = start("satu-langkah", db, "2026-10-06T15:00", defs)  # due Tuesday 16:00
+    complete(db, evening, by="ani", now="2026-10-06T16:30")  # after closing: no office time past due
+    morning = start("satu-langkah", db, "2026-10-06T15:00", defs, allow_duplicate=True)
+    complete(db, morning, by="ani", now="2026-10-07T08:10")  # 10 minutes of office time past due
+    runs = {r["run_id"]: r["steps"][0] for r in report(db, now="2026-10-07T09:00")["runs"]}
+    assert runs[evening]["late"] == 0 and runs[evening]["median_seconds"] == HOUR
+    assert runs[morning]["late"] == 1 and runs[morning]["median_seconds"] == HOUR + 10 * MINUTE
+    [across] = report(db, now="2026-10-07T09:00")["steps"]
+    assert (across["visits"], across["late"]) == (2, 1)
