@@ -116,6 +116,13 @@ def _problem(kind: str, message: str, *, seq: int | None = None, run_id: str | N
     return {"kind": kind, "seq": seq, "run_id": run_id, "message": message, **extra}
 
 
+def _noncanonical(seq: int, run_id: str, reason: str) -> dict[str, Any]:
+    return _problem(
+        "noncanonical", f"event {seq} of run {run_id} has a payload that is not the canonical text the engine writes"
+        f" ({reason}): it was written behind sopengine's back", seq=seq, run_id=run_id,
+    )
+
+
 def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tuple[Any, ...]] | None = None) -> dict[str, Any] | None:
     """The first bad event of one run, with what does not match, or None when its chain holds."""
     if rows is None:
@@ -126,6 +133,9 @@ def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tupl
         seq, prev, stored = row[0], row[9], row[10]
         content_ok = _row_hash(row) == stored
         if content_ok and prev == expected:
+            odd = payload_problem(row[8])
+            if odd:
+                return _noncanonical(seq, run_id, odd)
             expected = stored
             continue
         before = rows[i - 1][0] if i else None
@@ -191,6 +201,8 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
     count = 0
     fast = _fast_hash
     scan_json = _SCAN_JSON
+    encode = _ENCODE
+    odd: list[tuple[int, str]] = []  # (seq, run) of payloads not stored as their canonical text
     closes: dict[str, list[int]] = {}  # run -> [sum of closing hashes, count]: the done tasks its events imply
     closings: dict[str, list[tuple[Any, ...]]] = {}  # run -> its reopened, joined and run_cancelled events
     assigned: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {}  # run -> assignments its events leave
@@ -222,7 +234,9 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
                 obj, end = scan_json(payload, 0)
             except (StopIteration, TypeError, ValueError, RecursionError):  # not JSON text at all
                 obj, end = None, -1
-            if type(obj) is dict and end == len(payload):
+            if type(obj) is not dict or end != len(payload) or encode(obj) != payload:
+                odd.append((seq, run_id))
+            if type(obj) is dict:
                 if kind in _CLOSING_KINDS:
                     if person != _ENGINE:  # the engine's own decisions close no task
                         h = _key_hash(_event_closing(step_id, at, person, obj))
@@ -246,7 +260,56 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
     if head_seq is not None and snapshot is None:
         snapshot = {r: t[0] for r, t in tails.items()}
     return {"tails": tails, "firsts": firsts, "broken": broken, "gaps": gaps, "last_seq": last_seq,
-            "count": count, "snapshot": snapshot, "closes": closes, "closings": closings, "assigned": assigned}
+            "count": count, "snapshot": snapshot, "closes": closes, "closings": closings, "assigned": assigned,
+            "noncanonical": odd}
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _canonical_encoder() -> Any:
+    """:func:`sopengine.chain.canonical` without json.dumps' setup on every call: the C encoder
+    it uses, made once with the same settings (tests/test_audit.py checks they agree)."""
+    from json.encoder import c_make_encoder, encode_basestring
+
+    if c_make_encoder is None:  # a Python built without the json accelerator
+        return canonical
+    make = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", True, False, True)
+    return lambda value: "".join(make(value, 0))
+
+
+_ENCODE = _canonical_encoder()
+
+
+def payload_problem(text: Any) -> str | None:
+    """Why a stored payload is not exactly ``chain.canonical`` of itself, or None when it is.
+
+    The engine writes every payload as its canonical text. Any other spelling of the same
+    JSON was written behind its back, and may not mean the same to every reader: with a
+    duplicate key, Python's json keeps the last value and SQLite's json_extract the first.
+    """
+    duplicate: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen = set()
+        for key, _ in items:
+            if key in seen and not duplicate:
+                duplicate.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except (TypeError, ValueError, RecursionError):
+        return "it is not JSON"
+    if not isinstance(value, dict):
+        return "it is not a JSON object"
+    if duplicate:
+        return f"the key {duplicate[0]!r} appears twice; SQL tools read the first value, the hash covers the last"
+    if canonical(value) != text:
+        return "its spacing, key order, escapes or numbers differ from the canonical text"
+    return None
 
 
 # -- the tables that hold the state, against the events ----------------------------------------
@@ -740,6 +803,11 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
             for run_id, seq in scan["broken"].items():
                 found = _describe_run_problem(conn, run_id)
                 problems.append(found or _problem("edited", f"event {seq} of run {run_id} does not match the chain", seq=seq, run_id=run_id))
+            named = {p["seq"] for p in problems}
+            for seq, run_id in scan["noncanonical"]:
+                if seq not in named:
+                    text = conn.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()[0]
+                    problems.append(_noncanonical(seq, run_id, payload_problem(text) or "it differs"))
             explained = [p["between"] for p in problems if "between" in p]
             for low, high in scan["gaps"]:
                 if any(a < low and high < b for a, b in explained):

@@ -623,13 +623,60 @@ def test_the_fast_hash_is_byte_identical_to_event_hash(fields: dict, step_id: st
     ) == event_hash(event)
 
 
-def test_a_payload_stored_in_another_spelling_of_the_same_json_still_verifies(tmp_path: Path) -> None:
-    """The hash is over the payload's meaning in canonical form, not the stored spelling."""
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(_text, _json, max_size=4))
+def test_the_pass_s_encoder_is_byte_identical_to_canonical(value: dict) -> None:
+    assert audit._ENCODE(value) == canonical(value)
+    assert audit.payload_problem(canonical(value)) is None
+
+
+def test_a_payload_stored_in_another_spelling_of_the_same_json_is_named(tmp_path: Path) -> None:
+    """The engine writes every payload as its canonical text: another spelling was written behind its back.
+
+    (This test once asserted that such a payload verifies: the hash is over the meaning, so
+    the chain holds. But a re-spelled payload is still an edit, and a duplicate key means
+    different things to different readers; see the next test.)
+    """
     db = tmp_path / "sopengine.db"
     run_id = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani")["run_id"]
     conn = sqlite3.connect(db)
-    payload = conn.execute("SELECT payload FROM events WHERE run_id = ?", (run_id,)).fetchone()[0]
+    seq, payload = conn.execute("SELECT seq, payload FROM events WHERE run_id = ?", (run_id,)).fetchone()
     conn.close()
     spaced = json.dumps(json.loads(payload), indent=2)
     tamper(db, ("UPDATE events SET payload = ? WHERE run_id = ?", (spaced, run_id)), drop_triggers=True)
-    assert audit.verify(db)["ok"]
+    result = audit.verify(db)
+    assert [p["kind"] for p in result["problems"]] == ["noncanonical"]  # the chain itself holds
+    assert result["first_problem"]["message"] == (
+        f"event {seq} of run {run_id} has a payload that is not the canonical text the engine writes (its spacing, key"
+        " order, escapes or numbers differ from the canonical text): it was written behind sopengine's back"
+    )
+
+
+def test_a_duplicate_key_that_sql_tools_read_differently_is_named(hist: dict) -> None:
+    """Python's json keeps the last of two equal keys, SQLite's json_extract the first: the
+    hash covers the note as written, the views would show the forged one."""
+    seq, payload = sqlite3.connect(hist["db"]).execute(
+        "SELECT seq, payload FROM events WHERE run_id = ? AND kind = 'step_completed' ORDER BY seq LIMIT 1", (hist["a"],)
+    ).fetchone()
+    forged = '{"note":"Tidak lengkap",' + payload[1:]
+    tamper(hist["db"], ("UPDATE events SET payload = ? WHERE seq = ?", (forged, seq)), drop_triggers=True)
+    assert json.loads(forged)["note"] == "Sudah diperiksa — lengkap"
+    seen_by_sql = sqlite3.connect(hist["db"]).execute("SELECT note FROM audit_events WHERE seq = ?", (seq,)).fetchone()[0]
+    assert seen_by_sql == "Tidak lengkap"
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"]) == ("noncanonical", seq)
+    assert "(the key 'note' appears twice; SQL tools read the first value, the hash covers the last)" in problem["message"]
+
+
+def test_a_re_spelled_payload_hashed_as_written_at_a_tail_is_named(hist: dict) -> None:
+    """The last event of a run, rewritten with a duplicate key and its hash computed over the text as stored."""
+    conn = sqlite3.connect(hist["db"])
+    conn.row_factory = sqlite3.Row
+    row = dict(conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (hist["b"],)).fetchone())
+    conn.close()
+    text = '{"actor":"kepala-bidang",' + row["payload"][1:]
+    digest = audit._fast_hash(*(row[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")),
+                              text, row["prev_hash"])
+    tamper(hist["db"], ("UPDATE events SET payload = ?, hash = ? WHERE seq = ?", (text, digest, row["seq"])), drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"]) == ("noncanonical", row["seq"])

@@ -207,3 +207,15 @@ def test_the_independent_check_sees_a_deleted_row_where_the_engine_does(tmp_path
     printed = _run_snippet(tmp_path)
     assert printed.startswith(f"({seqs[3]}, '{hist['a']}', 'does not link to the event before it')")
     assert audit.verify(hist["db"])["first_problem"]["seq"] == seqs[3]
+
+
+def test_the_independent_check_sees_a_key_written_twice_where_the_engine_does(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    seq, payload = sqlite3.connect(hist["db"]).execute(
+        "SELECT seq, payload FROM events WHERE run_id = ? AND kind = 'step_completed' ORDER BY seq LIMIT 1", (hist["a"],)
+    ).fetchone()
+    tamper(hist["db"], ("UPDATE events SET payload = ? WHERE seq = ?", ('{"note":"Tidak lengkap",' + payload[1:], seq)),
+           drop_triggers=True)
+    engine = audit.verify(hist["db"])
+    assert (engine["first_problem"]["kind"], engine["first_problem"]["seq"]) == ("noncanonical", seq)
+    assert _run_snippet(tmp_path) == f"({seq}, '{hist['a']}', 'its payload is not stored as its canonical text') {engine['head']}"
