@@ -494,3 +494,58 @@ def test_the_docs_show_the_current_rendering() -> None:
     block = re.search(r"^```mermaid\n(.*?)^```$", page, re.M | re.S)
     assert block and block.group(1) == render_mermaid(api.get_definition("pengumpulan-data", ROOT / "definitions"))
     assert "](img/pengumpulan-data.png)" in page and (ROOT / "docs" / "img" / "pengumpulan-data.png").is_file()
+
+
+# -- where arrows go, in the tables ------------------------------------------------------------
+
+ENDS_EARLY_YAML = """
+id: berhenti
+title: Berhenti
+actors: [{id: staf, name: Staf}, {id: kepala, name: Kepala}]
+steps:
+  - {id: tulis, no: 1, kegiatan: Menulis, actor: staf, waktu: 15 menit, next: arsip}
+  - {id: sisip, no: 2, kegiatan: Menyisipkan, actor: kepala, waktu: 15 menit, next: selesai}
+  - {id: arsip, no: 3, kegiatan: Mengarsipkan, actor: staf, waktu: 15 menit, next: sisip}
+"""
+
+
+def shown(d: Definition) -> str:
+    from rich.console import Console
+
+    from sopengine.render.terminal import print_definition
+
+    console = Console(width=400, record=True, color_system=None)
+    print_definition(console, d)
+    return console.export_text()
+
+
+def test_markdown_and_show_name_every_jump_and_the_end_by_row_number(tmp_path: Path) -> None:
+    (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML, encoding="utf-8")
+    d = load_definition(tmp_path / "berhenti.yaml")[0]
+    expected = {"1": "→ 3", "2": "→ selesai", "3": "→ 2"}
+    md = render_markdown(d)
+    terminal = shown(d)
+    for no, flow in expected.items():
+        assert re.search(rf"^\| {no} \| [^|]*<br>{flow} \|", md, re.M), md
+        row = next(line for line in terminal.splitlines() if re.match(rf"^│ {no} ", line))
+        following = terminal.splitlines()[terminal.splitlines().index(row) + 1]
+        assert f"│ {flow} " in following, terminal
+
+
+def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
+    d = uji_definition(tmp_path)
+    md = render_markdown(d)
+    terminal = shown(d)
+    flows = {
+        "catat": "⇉ 4, 5",
+        "telaah": "→ 6",
+        "periksa": "◇ Lengkap → 3 · Tidak \"Lengkap\" → 1",
+        "jenis": "◇ automatic: Ya → 7 · Tidak → 12",  # the gate without a row number
+        "setujui": "◇ Setuju → 8 · Perbaiki → 3 · Tolak → selesai",
+        "s10": "◇ Ya → 11 · Tidak → 2",
+    }
+    for step_id, flow in flows.items():
+        assert flow in terminal, (flow, terminal)
+        assert markdown_cell(flow) in md, (flow, md)
+    # a row that goes on to the next one says nothing
+    assert "<br>→" not in md.split("| 1 |")[1].split("\n")[0]

@@ -271,6 +271,33 @@ def flow_edges(definition: Definition) -> list[tuple[int, str, str]]:
     return edges
 
 
+def target_name(definition: Definition, target: str) -> str:
+    """How a table names where an arrow goes: the row number, or the id of a step without one
+    (an automatic gate that is not a row of the SOP), or 'selesai'."""
+    if is_end(target):
+        return "selesai"
+    step = next((s for s in definition.steps if s.id == target), None)
+    return str(step.no) if step is not None and step.no is not None else target
+
+
+def flow_text(definition: Definition, index: int) -> str:
+    """The arrows of a row that the table's order does not show, as one line.
+
+    A decision lists its outcomes (``◇ Ya → 3 · Tidak → selesai``, ``automatic:`` first for a
+    gate the engine takes); a split its branches (``⇉ 4, 5``); a process row with ``next``
+    its jump or the end (``→ 2``, ``→ selesai``). Empty for a row that goes on to the next.
+    """
+    step = definition.steps[index]
+    if step.kind is StepKind.decision:
+        ways = " · ".join(f"{o.name} → {target_name(definition, o.next)}" for o in step.outcomes)
+        return f"◇ {'automatic: ' if step.automatic else ''}{ways}"
+    if isinstance(step.next, list):
+        return "⇉ " + ", ".join(target_name(definition, t) for t in step.next)
+    if step.next is not None:
+        return f"→ {target_name(definition, step.next)}"
+    return ""
+
+
 def build_layout(definition: Definition, progress: dict[str, Any] | None = None, notes: bool = True) -> Layout:
     """Lay the SOP table out on A4 landscape pages.
 

@@ -29,14 +29,11 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
 
     With *notes*, the steps' interpretations follow the flowchart.
     """
-    from sopengine.definition.loader import step_targets
-    from sopengine.definition.models import StepKind, is_end
-    from sopengine.render.layout import placed_lanes, progress_notes
+    from sopengine.render.layout import flow_text, placed_lanes, progress_notes
     from sopengine.render.mermaid import render_mermaid
     from sopengine.render.terminal import header_rows
 
     names = {a.id: a.name for a in definition.actors}
-    numbers = {s.id: str(s.no) if s.no is not None else s.id for s in definition.steps}
     lanes = placed_lanes(definition)
     out = [f"# SOP {markdown_cell(definition.title)}", ""]
     if progress:
@@ -53,15 +50,9 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
     out += ["", "## Kegiatan", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for i, step in enumerate(definition.steps):
         kegiatan = markdown_cell(step.kegiatan)
-        if step.kind is StepKind.decision:
-            ways = " · ".join(
-                f"{markdown_cell(o.name)} → {'selesai' if is_end(o.next) else numbers[o.next]}" for o in step.outcomes
-            )
-            kegiatan += f"<br>◇ {ways}"
-        elif isinstance(step.next, list):
-            kegiatan += "<br>⇉ " + ", ".join(numbers[t] for t in step_targets(definition, i))
-        elif step.next is not None and not is_end(step.next):
-            kegiatan += f"<br>→ {numbers[step.next]}"
+        flow = flow_text(definition, i)
+        if flow:
+            kegiatan += "<br>" + markdown_cell(flow)
         cells = [
             str(step.no or ""),
             kegiatan,

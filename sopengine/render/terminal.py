@@ -52,6 +52,8 @@ def print_definition(console: Console, d: Definition) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from sopengine.render.layout import flow_text
+
     names = {a.id: a.name for a in d.actors}
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
@@ -65,16 +67,12 @@ def print_definition(console: Console, d: Definition) -> None:
     table = Table(show_lines=True)
     for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output", "Keterangan"):
         table.add_column(col, overflow="fold")
-    for s in d.steps:
+    for i, s in enumerate(d.steps):
         lanes = " → ".join(names.get(a, a) for a in s.lanes)
         kegiatan = s.kegiatan
-        if s.kind.value == "decision":
-            outs = "; ".join(f"{o.name} → {o.next}" for o in s.outcomes)
-            kegiatan += f"\n◇ {'automatic: ' if s.automatic else ''}{outs}"
-        elif isinstance(s.next, list):
-            kegiatan += f"\n⇉ {', '.join(s.next)}"
-        elif s.next is not None:  # a jump, or the end, rather than the next row
-            kegiatan += f"\n→ {s.next}"
+        flow = flow_text(d, i)
+        if flow:
+            kegiatan += "\n" + flow
         waktu = Text(s.waktu or ("(automatic)" if s.automatic else "-"))
         parsed = s.parsed_duration
         # Say how the time is counted where the text alone leaves it open: days (working or
