@@ -26,6 +26,7 @@ import os
 import sqlite3
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
 from pathlib import Path
@@ -1200,7 +1201,6 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             events = _chain_events(conn, run_id)
             tasks = store.tasks(run_id)
             assignments = store.assignments(run_id)
-            documents = store.documents(run_id)
             db_head = _stored_head(conn)
             defs = _Definitions(conn)
             sql, args = _query(conn, defs, run=run_id, person=None, actor=None, step=None, kind=None,
@@ -1232,20 +1232,29 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     members["run.json"] = (json.dumps(run_info, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
     doc_list = []
     files: dict[str, Path] = {}
-    for d in documents:
-        entry = {k: d[k] for k in ("id", "step_id", "name", "path", "sha256", "size", "recorded_at", "recorded_by")}
-        current = file_sha256(d["path"])
-        if current is None:
-            entry["status"] = "missing"
-        elif current != d["sha256"]:
-            entry["status"] = "changed"
-            entry["current_sha256"] = current
-        else:
-            member = f"documents/{d['id']:04d}-{_safe(d['step_id'])}/{_safe(Path(d['path']).name)}"
-            entry["status"] = "included"
-            entry["member"] = member
-            files[member] = Path(d["path"])
-        doc_list.append(entry)
+    # The documents come from the chained events, not from the documents table: what the
+    # hashes cover is what the pack vouches for.
+    for event in events:
+        payload = event["payload"]
+        recorded = payload.get("documents") if isinstance(payload, dict) else None
+        for k, d in enumerate(recorded if isinstance(recorded, list) else [], start=1):
+            if not isinstance(d, dict):
+                continue
+            entry = {"event": event["seq"], "step_id": event["step_id"], "name": d.get("name"), "path": d.get("path"),
+                     "sha256": d.get("sha256"), "size": d.get("size"), "recorded_at": event["recorded_at"],
+                     "recorded_by": event["person"]}
+            current = file_sha256(d["path"]) if isinstance(d.get("path"), str) else None
+            if current is None:
+                entry["status"] = "missing"
+            elif current != d.get("sha256"):
+                entry["status"] = "changed"
+                entry["current_sha256"] = current
+            else:
+                member = f"documents/{event['seq']:04d}-{k}-{_safe(str(event['step_id']))}/{_safe(Path(d['path']).name)}"
+                entry["status"] = "included"
+                entry["member"] = member
+                files[member] = Path(d["path"])
+            doc_list.append(entry)
     members["documents.json"] = (json.dumps(doc_list, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     members["README.txt"] = _PACK_README.format(
         run_id=run_id, definition=run["definition_id"], period=run["period"] or "-", zone=defs_tz, name=target.name,
@@ -1354,7 +1363,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
             result.update(ok=False, first_problem=problems[0])
             return result
         expected = GENESIS
-        recorded_docs: set[tuple[str | None, str | None]] = set()
+        recorded_docs: list[tuple[Any, Any, Any]] = []
         last_seq = 0
         for e in events:
             seq = e.get("seq")
@@ -1379,7 +1388,8 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
             payload = e.get("payload")
             if isinstance(payload, dict):
                 for d in payload.get("documents") or []:
-                    recorded_docs.add((d.get("name"), d.get("sha256")))
+                    if isinstance(d, dict):
+                        recorded_docs.append((seq, d.get("name"), d.get("sha256")))
         run_head = events[-1]["hash"] if events else GENESIS
         result["events"] = len(events)
         result["run_head"] = run_head
@@ -1394,18 +1404,30 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
         pinned = (started.get("payload") or {}).get("definition_hash") if isinstance(started.get("payload"), dict) else None
         if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
             problems.append("definition.yaml: its sha256 is not the definition hash the run_started event recorded")
+        # every file the chain recorded is accounted for: included, or listed as changed or missing
+        remaining = Counter(recorded_docs)
         for d in documents:
-            if d.get("status") != "included":
+            key = (d.get("event"), d.get("name"), d.get("sha256"))
+            if remaining[key] <= 0:
+                problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} is not a file the chain recorded")
+                continue
+            remaining[key] -= 1
+            status = d.get("status")
+            if status in ("changed", "missing"):
+                continue
+            if status != "included":
+                problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} has an unknown status {status!r}")
                 continue
             member = d.get("member")
             if member not in names:
                 problems.append(f"documents.json: {d.get('name')!r} is marked included but {member} is not in the pack")
                 continue
-            actual = hashlib.sha256(zf.read(member)).hexdigest()
-            if actual != d.get("sha256"):
+            if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
                 problems.append(f"{member}: its sha256 differs from the one recorded for {d.get('name')!r}")
-            elif (d.get("name"), actual) not in recorded_docs:
-                problems.append(f"{member}: no event of the chain recorded this file for {d.get('name')!r}")
+        for (seq, name, digest), n in sorted(remaining.items(), key=lambda item: (item[0][0], str(item[0][1]))):
+            if n > 0:
+                problems.append(f"documents.json: event {seq} recorded {name!r} (sha256 {str(digest)[:12]}…), which the pack"
+                                " neither includes nor lists as changed or missing")
         if expect_head is not None:
             digest, _ = parse_head(expect_head)
             result["expected_head"] = digest

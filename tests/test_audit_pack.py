@@ -204,3 +204,50 @@ def test_pack_refuses_a_run_whose_pinned_definition_fails_its_check(tmp_path: Pa
     assert result.stderr.startswith(f"Error: no pack written: the definition run {hist['a']} is pinned to (")
     assert "its source text does not match its hash" in result.stderr
     assert not target.exists() and not list(tmp_path.glob(".bukti.zip*"))
+
+
+def test_the_pack_takes_its_documents_from_the_chained_events_not_the_table(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    conn = sqlite3.connect(hist["db"])
+    recorded = [(e["seq"], d["name"], d["sha256"]) for e in audit.history(hist["db"], run=hist["a"]) for d in e["documents"]]
+    # the table is edited: one row gone, another pointing at another file
+    conn.execute("DELETE FROM documents WHERE id = (SELECT MIN(id) FROM documents WHERE run_id = ?)", (hist["a"],))
+    conn.execute("UPDATE documents SET sha256 = 'f' || substr(sha256, 2) WHERE id = (SELECT MAX(id) FROM documents WHERE run_id = ?)",
+                 (hist["a"],))
+    conn.commit()
+    conn.close()
+    target = tmp_path / "bukti.zip"
+    result = audit.pack(hist["db"], hist["a"], target)
+    assert result["documents"] == {"included": len(recorded), "changed": 0, "missing": 0}
+    with zipfile.ZipFile(target) as zf:
+        listed = json.loads(zf.read("documents.json"))
+    assert [(d["event"], d["name"], d["sha256"]) for d in listed] == recorded
+    assert {d["recorded_by"] for d in listed} <= {e["person"] for e in audit.history(hist["db"], run=hist["a"])}
+    assert audit.verify_pack(target)["ok"]
+
+
+def test_every_file_the_chain_recorded_must_be_accounted_for(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        documents = json.loads(zf.read("documents.json"))
+    missing = next(d for d in documents if d["status"] == "missing")
+    kept = [d for d in documents if d is not missing]
+    dropped = rewrite(packed["zip"], tmp_path / "h.zip", {"documents.json": json.dumps(kept).encode()}, fix_manifest=True)
+    assert audit.verify_pack(dropped)["first_problem"] == (
+        f"documents.json: event {missing['event']} recorded {missing['name']!r} (sha256 {missing['sha256'][:12]}…), which the"
+        " pack neither includes nor lists as changed or missing"
+    )
+    invented = dict(missing, event=1, sha256="0" * 64)
+    added = rewrite(packed["zip"], tmp_path / "i.zip", {"documents.json": json.dumps(documents + [invented]).encode()},
+                    fix_manifest=True)
+    assert audit.verify_pack(added)["first_problem"] == (
+        f"documents.json: {missing['name']!r} of event 1 is not a file the chain recorded"
+    )
+
+
+def test_verify_pack_prints_the_document_counts(packed: dict) -> None:
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(packed["zip"])])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        f"OK: {packed['zip']} holds; run {packed['a']}, {len(audit.history(packed['db'], run=packed['a']))} events;"
+        " documents 6 included, 1 changed, 1 missing."
+    )

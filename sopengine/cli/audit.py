@@ -261,7 +261,9 @@ def verify_pack_cmd(path: Path, expect_head: str | None, as_json: bool) -> None:
     if as_json:
         print_json(result)
     elif result["ok"]:
-        click.echo(f"OK: {path} holds; run {result['run_id']}, {result['events']} events.")
+        docs = result["documents"]
+        click.echo(f"OK: {path} holds; run {result['run_id']}, {result['events']} events; documents {docs['included']}"
+                   f" included, {docs['changed']} changed, {docs['missing']} missing.")
         click.echo(f"Run head: {result['run_head']}")
         click.echo(f"Manifest sha256: {result['manifest_sha256']}")
     else:
