@@ -28,7 +28,7 @@ from sopengine.calendar import lateness
 from sopengine.store import Store
 from sopengine.store import use as use_store
 
-__all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "monitoring", "report"]
+__all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "judge_deadline", "monitoring", "report"]
 
 BAIK = "Berjalan dengan baik"
 TIDAK_BAIK = "Tidak berjalan dengan baik"
@@ -41,7 +41,10 @@ RULE = (
     f"A step is '{TIDAK_BAIK}' when more than a fifth of its judged visits were late, or when the "
     f"median time of its completed visits exceeds its standard time; otherwise '{BAIK}'. A visit is "
     "judged once it is completed or still open past its due time; times are office time by the "
-    "run's calendar (elapsed time for hari kalender steps)."
+    "run's calendar (elapsed time for hari kalender steps). A step without a standard time is not "
+    "judged. The process deadline is judged the same way over the runs: a run is judged once it is "
+    "completed or active with office time past the deadline, and late when it finished (or is) past "
+    "it; the row whose Waktu is the deadline's text carries that judgement."
 )
 
 
@@ -107,12 +110,20 @@ def judge(row: dict[str, Any]) -> tuple[str | None, str, str]:
     late = row["late"] + row["open_overdue"]
     if judged == 0:
         return None, "Not carried out in the runs assessed.", "-"
-    notes = [f"{late} of {judged} visit{'s' if judged != 1 else ''} late"]
     median, standard = row["median_seconds"], row["standard_seconds"]
+    if standard is None:
+        # Nothing to measure against ("Setiap saat", "Pada hari dan jam kerja"): report, do not judge.
+        said = f" (Waktu: {row['waktu']})" if row.get("waktu") else ""
+        notes = [f"No standard time{said}: not judged", f"{row['visits']} visit{'s' if row['visits'] != 1 else ''} completed"]
+        if median is not None:
+            notes.append(f"median {clock.format_seconds(median)}")
+        if row["corrections"]:
+            notes.append(f"{row['corrections']} correction round{'s' if row['corrections'] != 1 else ''}")
+        return None, "; ".join(notes), "-"
+    notes = [f"{late} of {judged} visit{'s' if judged != 1 else ''} late"]
     waktu = row.get("waktu") or "its standard time"
     if median is not None:
-        against = f"against {waktu}" if standard is not None else "(no standard time)"
-        notes.append(f"median {clock.format_seconds(median)} {against}")
+        notes.append(f"median {clock.format_seconds(median)} against {waktu}")
     if row["open_overdue"]:
         notes.append(f"{row['open_overdue']} still open past due")
     if row["corrections"]:
@@ -129,6 +140,66 @@ def judge(row: dict[str, Any]) -> tuple[str | None, str, str]:
     if row["corrections"]:
         action += " Reduce the correction rounds: agree on the content before the first submission."
     return TIDAK_BAIK, "; ".join(notes), action
+
+
+def judge_deadline(figures: dict[str, Any]) -> tuple[str | None, str, str]:
+    """``(penilaian, catatan, tindakan)`` for the process deadline over the runs, by :data:`RULE`.
+
+    ``figures`` is a form's ``deadline`` block: ``text``, ``runs_judged``, ``runs_late`` and
+    ``max_late_seconds`` (office time, or plain time when ``counted_in`` is ``calendar``).
+    ``penilaian`` is None while no run has reached the deadline.
+    """
+    text, judged, late = figures["text"], figures["runs_judged"], figures["runs_late"]
+    if judged == 0:
+        return None, f"No run has reached the deadline ({text}) yet.", "-"
+    notes = [f"{late} of {judged} run{'s' if judged != 1 else ''} missed the deadline ({text})"]
+    if late:
+        notes.append(f"by up to {_late_words(figures)}")
+    if late * LATE_SHARE[1] <= judged * LATE_SHARE[0]:
+        return BAIK, "; ".join(notes), "-"
+    return TIDAK_BAIK, "; ".join(notes), f"Find out at which steps the runs lose time against the deadline ({text}) and act on it."
+
+
+def _late_words(figures: dict[str, Any]) -> str:
+    words = clock.format_seconds(figures["max_late_seconds"] or 0)
+    return f"{words} (calendar)" if figures.get("counted_in") == "calendar" else words
+
+
+def _deadline_figures(compiled: dict[str, Any], runs: list[dict[str, Any]], at: datetime) -> dict[str, Any] | None:
+    """How the runs did against the SOP's process deadline; None when the SOP has none.
+
+    A completed run is judged by its finish; an active run once office time has passed since
+    its deadline (it can no longer meet it). Cancelled runs are left out: they did not finish
+    the process.
+    """
+    text = compiled.get("deadline_text")
+    if not text:
+        return None
+    calendar_days = bool((compiled.get("deadline") or {}).get("calendar"))
+    judged, late = 0, []
+    for r in runs:
+        due = clock.from_iso(r["due_at"])
+        if due is None or r["status"] not in ("completed", "active"):
+            continue
+        end = clock.from_iso(r["finished_at"]) if r["status"] == "completed" else at
+        assert end is not None
+        by = lateness(r["cal"], due, end, calendar_days=calendar_days)
+        if r["status"] == "active" and by == 0:
+            continue  # not finished and not yet late: nothing to judge
+        judged += 1
+        if by > 0:
+            late.append(by)
+    return {
+        "text": text,
+        "counted_in": "calendar" if calendar_days else "working",
+        "runs_judged": judged,
+        "runs_late": len(late),
+        "max_late_seconds": max(late) if late else None,
+    }
+
+
+def _same_text(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and " ".join(a.split()).casefold() == " ".join(b.split()).casefold()  # type: ignore[union-attr]
 
 
 # -- reading the evidence --------------------------------------------------------------------------
@@ -437,7 +508,10 @@ def monitoring(
 
     One form per SOP with runs in the scope (same scope arguments as :func:`report`), one
     row per numbered row of the SOP (No, Prosedur = the kegiatan), judged by :data:`RULE`
-    over all its visits in those runs (all lanes of a multi-actor row together).
+    over all its visits in those runs (all lanes of a multi-actor row together). A row
+    without a standard time is not judged. When the SOP has a process deadline, the form's
+    ``deadline`` block says how many runs were judged against it and how many missed it,
+    with its own ``penilaian``; the row whose *waktu* is the deadline's text carries it.
     """
     ev = _evidence(db, run, definition, period, since, until, now)
     forms = []
@@ -445,6 +519,9 @@ def monitoring(
         runs = [r for r in ev.runs if r["definition_id"] == def_id]
         visits = [v for r in runs for v in r["visits"]]
         header = _header(ev.sources.get(def_id))
+        deadline = _deadline_figures(compiled, runs, ev.at)
+        if deadline is not None:
+            deadline["penilaian"], deadline["catatan"], deadline["tindakan"] = judge_deadline(deadline)
         rows = []
         for sid in compiled["order"]:
             step = compiled["steps"][sid]
@@ -457,6 +534,8 @@ def monitoring(
                 compiled["actors"].get(a, {}).get("name", a) for a in lanes
             ) or None
             penilaian, catatan, tindakan = judge(figures)
+            if deadline is not None and _same_text(step.get("waktu"), deadline["text"]):
+                penilaian, catatan, tindakan = _with_deadline((penilaian, catatan, tindakan), figures, deadline)
             rows.append({
                 "no": step["no"],
                 "prosedur": step["kegiatan"],
@@ -481,6 +560,20 @@ def monitoring(
             "now": clock.iso(ev.at),
             "timezone": clock.run_zone(runs[-1]["cal"], compiled.get("timezone")),
             "rule": RULE,
+            "deadline": deadline,
             "rows": rows,
         })
     return forms
+
+
+def _with_deadline(
+    own: tuple[str | None, str, str], figures: dict[str, Any], deadline: dict[str, Any],
+) -> tuple[str | None, str, str]:
+    """A row whose waktu is the process deadline: judged by the deadline (and by its own
+    standard time, should it have one as well; the worse judgement wins)."""
+    if figures["standard_seconds"] is None:
+        return deadline["penilaian"], deadline["catatan"], deadline["tindakan"]
+    verdicts = [v for v in (own[0], deadline["penilaian"]) if v is not None]
+    penilaian = TIDAK_BAIK if TIDAK_BAIK in verdicts else (BAIK if verdicts else None)
+    tindakan = " ".join(t for t in (own[2], deadline["tindakan"]) if t != "-") or "-"
+    return penilaian, f"{deadline['catatan']}; {own[1]}", tindakan

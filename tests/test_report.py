@@ -276,12 +276,59 @@ def test_the_judgement_rule(late: int, visits: int, open_overdue: int, median: i
     assert (tindakan == "-") == (expected == BAIK)
 
 
-def test_a_step_without_a_standard_time_is_judged_on_completion_only() -> None:
+def test_a_step_without_a_standard_time_is_not_judged() -> None:
     row = {
         "visits": 2, "late": 0, "open_overdue": 0, "median_seconds": 5 * HOUR,
-        "standard_seconds": None, "corrections": 0, "waktu": None, "actor_name": "Staf",
+        "standard_seconds": None, "corrections": 1, "waktu": "Pada hari dan jam kerja", "actor_name": "Staf",
     }
-    assert judge(row) == (BAIK, "0 of 2 visits late; median 5 h (no standard time)", "-")
+    assert judge(row) == (
+        None, "No standard time (Waktu: Pada hari dan jam kerja): not judged; 2 visits completed; median 5 h; 1 correction round", "-",
+    )
+
+
+def informasi_publik(db: Path, started: str, finished: str) -> str:
+    """A Permohonan Informasi Publik run from ``started`` to ``finished`` (its last step)."""
+    run = start("permohonan-informasi-publik", db, started)
+    complete(db, run, by="ani", now=started)  # 1. permohonan diajukan
+    decide(db, run, "YA", by="ani", now=started)  # 2. lengkap
+    for _ in range(6):  # 3, 4, 5, both lanes of 6, 7
+        complete(db, run, by="ani", now=started)
+    complete(db, run, by="ani", now=finished)  # 8. the citizen receives the information
+    return run
+
+
+def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None:
+    db = tmp_path / "informasi.db"
+    # Monday 5 October 2026 09:00: "Paling lambat 17 hari kerja" is Wednesday 28 October 09:00.
+    late = informasi_publik(db, "2026-10-05T09:00", "2026-11-20T09:00")  # 17 working days past it
+    informasi_publik(db, "2026-10-05T09:00", "2026-10-27T09:00")  # in time
+    [form] = monitoring(db, definition="permohonan-informasi-publik", now="2026-12-01T09:00")
+    deadline = form["deadline"]
+    assert (deadline["text"], deadline["runs_judged"], deadline["runs_late"]) == ("Paling lambat 17 hari kerja", 2, 1)
+    assert deadline["max_late_seconds"] == 17 * 8 * HOUR
+    assert deadline["penilaian"] == TIDAK_BAIK  # one run in two missed it
+    rows = {r["no"]: r for r in form["rows"]}
+    # Rows with no standard time are reported, not judged.
+    assert all(rows[no]["penilaian"] is None for no in range(1, 8))
+    assert rows[3]["catatan"].startswith("No standard time (Waktu: Pada hari dan jam kerja): not judged; 2 visits completed")
+    # Row 8's waktu is the deadline's text: it carries the deadline's judgement.
+    assert rows[8]["penilaian"] == TIDAK_BAIK
+    assert rows[8]["catatan"].startswith("1 of 2 runs missed the deadline (Paling lambat 17 hari kerja); by up to 136 h")
+    assert rows[8]["tindakan"] != "-"
+    by_run = {r["run_id"]: r for r in report(db, definition="permohonan-informasi-publik")["runs"]}
+    assert by_run[late]["status"] == "completed" and by_run[late]["deadline_late_by"] == 17 * 8 * HOUR
+
+
+def test_a_run_still_active_before_its_deadline_is_not_judged_against_it(tmp_path: Path) -> None:
+    db = tmp_path / "informasi.db"
+    run = start("permohonan-informasi-publik", db, "2026-10-05T09:00")
+    complete(db, run, by="ani", now="2026-10-05T09:10")
+    [form] = monitoring(db, run=run, now="2026-10-20T09:00")
+    assert (form["deadline"]["runs_judged"], form["deadline"]["runs_late"], form["deadline"]["penilaian"]) == (0, 0, None)
+    # Once office time has passed since its deadline the active run counts as late.
+    [form] = monitoring(db, run=run, now="2026-10-28T10:00")
+    assert (form["deadline"]["runs_judged"], form["deadline"]["runs_late"], form["deadline"]["max_late_seconds"]) == (1, 1, HOUR)
+    assert form["deadline"]["penilaian"] == TIDAK_BAIK
 
 
 def test_a_step_completed_after_closing_on_its_due_day_is_not_late(tmp_path: Path) -> None:

@@ -322,6 +322,9 @@ def _print_forms(forms: list[dict[str, Any]]) -> None:
         out.print(f"Unit      : {f['unit'] or '-'}")
         periods = ", ".join(f["periods"]) or "-"
         out.print(f"Evidence  : {f['runs']} run(s); periods {periods}")
+        if f.get("deadline"):
+            d = f["deadline"]
+            out.print(f"Deadline  : {d['text']} — {d['penilaian'] or 'not judged'}: {d['catatan']}")
         table = Table(show_lines=True)
         for col in ("No", "Prosedur", "Penilaian terhadap penerapan", "Catatan hasil penilaian", "Tindakan yang harus diambil"):
             table.add_column(col)
