@@ -549,3 +549,37 @@ def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
         assert markdown_cell(flow) in md, (flow, md)
     # a row that goes on to the next one says nothing
     assert "<br>→" not in md.split("| 1 |")[1].split("\n")[0]
+
+
+# -- steps that are not rows of the SOP ---------------------------------------------------------
+
+def test_steps_without_a_row_number_are_marked_in_every_format(definition: Definition) -> None:
+    from sopengine.render.layout import NOT_A_ROW
+
+    added = [s.id for s in definition.steps if s.no is None]
+    parsed = Elements(render_html(definition))
+    rows = {a["data-step"]: a for _, a in parsed.tags if "step" in a.get("class", "").split()}
+    assert {k for k, a in rows.items() if a.get("data-added") == "yes"} == set(added)
+    assert {k for k, a in rows.items() if "added" in a["class"].split()} == set(added)
+    symbols = [m for m in parsed.having("data-step") if m.get("data-kind") not in (None, "connector") and m["data-step"] != "selesai"]
+    assert {m["data-step"] for m in symbols if m.get("data-added") == "yes"} == set(added)
+    assert {m["data-step"] for m in symbols if "added" in m["class"].split()} == set(added)
+    assert " ".join(parsed.text).count(NOT_A_ROW) == len(added)
+
+    md = render_markdown(definition)
+    table = md.split("## Kegiatan")[1].split("## Diagram alir")[0]
+    marked = [line for line in table.splitlines() if f"_({NOT_A_ROW})_" in line]
+    assert len(marked) == len(added)
+    assert all(line.startswith("|  | ") for line in marked)
+
+    mermaid = render_mermaid(definition)
+    index = {s.id: i for i, s in enumerate(definition.steps)}
+    classed = re.findall(r"^  class ([\w,]+) added$", mermaid, re.M)
+    assert sorted(",".join(classed).split(",") if classed else []) == sorted(f"s{index[a]}" for a in added)
+    assert ("classDef added stroke-dasharray" in mermaid) == bool(added)
+
+
+def test_pengumpulan_data_marks_its_two_gates() -> None:
+    d = api.get_definition("pengumpulan-data", ROOT / "definitions")
+    parsed = Elements(render_html(d))
+    assert sorted(a["data-step"] for a in parsed.having("data-added") if a.get("data-kind") is None) == ["akhir-semester", "akhir-tahun"]

@@ -91,6 +91,7 @@ class Symbol:
     pointing: str = ""  # connectors: "down" or "up"
     state: str = ""  # with progress: "done", "open" or ""
     late: bool = False
+    added: bool = False  # the step is not a row of the SOP (an automatic gate without 'no')
 
     @property
     def top(self) -> float:
@@ -211,6 +212,12 @@ class Layout:
 
 
 # -- public entry points ----------------------------------------------------------------------
+
+NOT_A_ROW = "not a row of the SOP"
+"""The note every rendering prints on a step without a row number: an automatic gate the
+definition adds to the signed SOP (see docs/definition-format.md), which must never pass for
+one of its signed rows."""
+
 
 def placed_lanes(definition: Definition) -> list[list[str]]:
     """The actor columns each step's symbols stand in, in order.
@@ -388,7 +395,7 @@ class _Builder:
         step = self.d.steps[i]
         texts = {
             "no": [str(step.no or "")],
-            "kegiatan": [step.kegiatan],
+            "kegiatan": [step.kegiatan] + ([NOT_A_ROW] if step.no is None else []),
             "kelengkapan": [doc.name for doc in step.inputs],
             "waktu": [step.waktu or ""],
             "output": [doc.name for doc in step.outputs],
@@ -452,6 +459,7 @@ class _Builder:
             state, late = step_state(row.notes, lane)
             row.symbols.append(Symbol(
                 step.id, lane, k, kind, self.lane_x(k), row.height / 2, self.symbol_width(kind), h, state=state, late=late,
+                added=step.no is None,
             ))
 
     def source_symbol(self, i: int) -> Symbol:

@@ -29,7 +29,7 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
 
     With *notes*, the steps' interpretations follow the flowchart.
     """
-    from sopengine.render.layout import flow_text, placed_lanes, progress_notes
+    from sopengine.render.layout import NOT_A_ROW, flow_text, placed_lanes, progress_notes
     from sopengine.render.mermaid import render_mermaid
     from sopengine.render.terminal import header_rows
 
@@ -50,6 +50,8 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
     out += ["", "## Kegiatan", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
     for i, step in enumerate(definition.steps):
         kegiatan = markdown_cell(step.kegiatan)
+        if step.no is None:
+            kegiatan += f"<br>_({NOT_A_ROW})_"
         flow = flow_text(definition, i)
         if flow:
             kegiatan += "<br>" + markdown_cell(flow)

@@ -45,6 +45,7 @@ def render_mermaid(definition: Definition, progress: dict[str, Any] | None = Non
     members: dict[str, list[str]] = {a.id: [] for a in definition.actors}
     links: list[str] = []
     states: dict[str, list[str]] = {}
+    added: list[str] = []
     end_count = 0
     for i, step in enumerate(definition.steps):
         text = f"{step.no}. {step.kegiatan}" if step.no is not None else step.kegiatan
@@ -53,6 +54,8 @@ def render_mermaid(definition: Definition, progress: dict[str, Any] | None = Non
             members[lane].append(f"{node(i, j)}{open_}{mermaid_text(text)}{close}")
             if j:
                 links.append(f"{node(i, j - 1)} --> {node(i, j)}")
+            if step.no is None:
+                added.append(node(i, j))
         notes = progress_notes(definition, step.id, progress)
         for j, lane in enumerate(lanes[i]):
             state, late = step_state(notes, lane)
@@ -79,6 +82,10 @@ def render_mermaid(definition: Definition, progress: dict[str, Any] | None = Non
         out += [f"    {m}" for m in members[actor.id]]
         out.append("  end")
     out += [f"  {link}" for link in links]
+    if added:
+        # Steps that are not rows of the SOP (automatic gates the definition adds): dashed.
+        out.append("  classDef added stroke-dasharray:5 3,font-style:italic")
+        out.append(f"  class {','.join(added)} added")
     if states:
         styles = {
             "done": "fill:#d6ecd2,stroke:#333",
