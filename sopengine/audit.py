@@ -1325,7 +1325,17 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
     except zipfile.BadZipFile:
         raise AuditError(f"{file} is not a zip file; give the pack written by 'sopengine audit pack'", path=str(file)) from None
     with zf:
-        names = set(zf.namelist())
+        listed_names = zf.namelist()
+        twice = sorted({n for n in listed_names if listed_names.count(n) > 1})
+        if twice:
+            # zipfile reads the last of two equal names, other tools the first: what was checked
+            # need not be what an auditor opens
+            raise AuditError(
+                f"{file} holds more than one member named {twice[0]}: a zip with repeated names reads differently in"
+                " different tools, and sopengine never writes one; it is not a pack to trust",
+                path=str(file),
+            )
+        names = set(listed_names)
         if "manifest.json" not in names:
             raise AuditError(f"{file} has no manifest.json: it is not a sopengine evidence pack", path=str(file))
         manifest_bytes = zf.read("manifest.json")

@@ -251,3 +251,22 @@ def test_verify_pack_prints_the_document_counts(packed: dict) -> None:
         f"OK: {packed['zip']} holds; run {packed['a']}, {len(audit.history(packed['db'], run=packed['a']))} events;"
         " documents 6 included, 1 changed, 1 missing."
     )
+
+
+def test_a_zip_with_a_repeated_member_name_is_refused(packed: dict, tmp_path: Path) -> None:
+    """zipfile reads the last of two equal names, other tools may show the first."""
+    import warnings
+
+    doubled = tmp_path / "ganda.zip"
+    shutil.copy(packed["zip"], doubled)
+    with warnings.catch_warnings(), zipfile.ZipFile(doubled, "a") as zf:
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+        zf.writestr("definition.yaml", b"id: palsu\n")
+    with zipfile.ZipFile(doubled) as zf:
+        assert [n for n in zf.namelist() if n == "definition.yaml"] == ["definition.yaml"] * 2
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(doubled)])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {doubled} holds more than one member named definition.yaml: a zip with repeated names reads differently"
+        " in different tools, and sopengine never writes one; it is not a pack to trust\n"
+    )
