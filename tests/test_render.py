@@ -583,3 +583,14 @@ def test_pengumpulan_data_marks_its_two_gates() -> None:
     d = api.get_definition("pengumpulan-data", ROOT / "definitions")
     parsed = Elements(render_html(d))
     assert sorted(a["data-step"] for a in parsed.having("data-added") if a.get("data-kind") is None) == ["akhir-semester", "akhir-tahun"]
+
+
+def test_a_blank_header_field_stays_blank_in_html(tmp_path: Path) -> None:
+    (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML, encoding="utf-8")
+    d = load_definition(tmp_path / "berhenti.yaml")[0]
+    assert d.header.judul is None
+    html = render_html(d)
+    for field in ("nomor", "tanggal_pembuatan", "tanggal_revisi", "tanggal_efektif", "judul"):
+        assert re.search(rf'data-field="{field}">\s*</td>', html), field
+    # the title names the document elsewhere (its caption), never the SOP's judul
+    assert "SOP Berhenti" in html
