@@ -289,7 +289,9 @@ class WorkCalendar:
         ``duration`` is ``{"minutes": int, "days": int, "calendar": bool}``, any key
         optional. Minutes are office time; days are working days, due at the same clock
         time (or the target day's closing, if earlier); days are added before minutes.
-        Counting starts at the next opening when ``opened_at`` is outside office hours.
+        Counting starts at the next opening when ``opened_at`` is outside office hours. A
+        days-only due time that falls on an opening is given as the previous working day's
+        closing, the same instant in office time.
         With ``calendar`` true the duration is plain elapsed time from ``opened_at``.
         """
         days, minutes, plain = _read_duration(duration)
@@ -303,6 +305,10 @@ class WorkCalendar:
             ordinal, _ = self._days.find(self._days.before(ordinal) + days + 1)
             opening, closing = self._span_us(ordinal)  # type: ignore[misc]
             clock = min(max(clock, opening), closing)
+            if not minutes and clock == opening:
+                # An opening is the same office instant as the previous working day's closing;
+                # the earlier form keeps a step opened at 16:00 due with one opened at 15:59.
+                ordinal, clock = self._locate_end(self._minutes.before(ordinal))
         if minutes:
             opening = self._span_us(ordinal)[0]  # type: ignore[index]
             position = self._minutes.before(ordinal) + clock - opening + minutes * _US_PER_MINUTE

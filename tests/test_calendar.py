@@ -145,7 +145,14 @@ def test_opened_at_1559(cal: WorkCalendar) -> None:
 
 def test_opened_at_1600_counts_from_next_opening(cal: WorkCalendar) -> None:
     assert cal.due(wib(2026, 3, 10, 16), {"minutes": 60}) == utc(2026, 3, 11, 2)
-    assert cal.due(wib(2026, 3, 10, 16), {"days": 1}) == utc(2026, 3, 12, 1)  # Thursday 08:00
+    # Counted from Wednesday 08:00; one working day later is Thursday 08:00, the same office
+    # instant as Wednesday 16:00, which is the form given (as for a step opened at 15:59).
+    assert cal.due(wib(2026, 3, 10, 16), {"days": 1}) == utc(2026, 3, 11, 9)  # Wednesday 16:00
+    assert cal.due(wib(2026, 3, 10, 15, 59), {"days": 1}) == utc(2026, 3, 11, 8, 59)
+    assert cal.due(wib(2026, 3, 10, 16), {"days": 2}) == utc(2026, 3, 12, 9)  # Thursday 16:00
+    assert cal.due(wib(2026, 3, 10, 8), {"days": 1}) == utc(2026, 3, 10, 9)  # one full day: Tuesday 16:00
+    # The two forms are the same moment in office time: no lateness between them.
+    assert cal.late_by(utc(2026, 3, 11, 9), wib(2026, 3, 12, 8)) == 0
 
 
 def test_opened_before_opening(cal: WorkCalendar) -> None:
@@ -158,7 +165,7 @@ def test_opened_on_a_holiday(cal: WorkCalendar) -> None:
 
 def test_opened_on_a_saturday(cal: WorkCalendar) -> None:
     assert cal.due(wib(2026, 3, 7, 10), {"minutes": 60}) == utc(2026, 3, 9, 2)
-    assert cal.due(wib(2026, 3, 7, 10), {"days": 1}) == utc(2026, 3, 10, 1)  # Tuesday 08:00
+    assert cal.due(wib(2026, 3, 7, 10), {"days": 1}) == utc(2026, 3, 9, 9)  # Monday 16:00 (= Tuesday 08:00)
 
 
 def test_zero_duration_gives_normalised_open_time(cal: WorkCalendar) -> None:

@@ -362,17 +362,18 @@ def test_limit_keeps_the_most_overdue(tmp_path: Path) -> None:
 
 
 def test_ties_go_to_the_earlier_due_time(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "t.db"
-    one_step(defs, "1 Hari", "satu-hari")
+    defs, sore, db = tmp_path / "defs", tmp_path / "sore", tmp_path / "t.db"
     one_step(defs, "1 jam", "satu-jam")
-    # Opened Thursday 8 October at 16:00, 1 hari counts from Friday 08:00: due Monday 08:00.
-    later = start("satu-hari", db, "2026-10-08T16:00", defs)
-    # Opened Friday 15:00, 1 jam: due Friday 16:00. No office time lies between the two due
-    # times, so on Monday at 09:30 both are 90 minutes late; the earlier due time comes first.
+    one_step(sore, "1 jam", "jumat-sore")
+    (sore / "calendar.yaml").write_text('hours:\n  friday: "08:00-17:00"\n', encoding="utf-8")
+    # Opened Friday 9 October at 16:00 in an office open until 17:00 on Fridays: due 17:00.
+    later = start("jumat-sore", db, "2026-10-09T16:00", sore)
+    # Opened Friday 15:00, 1 jam: due Friday 16:00. Neither office works between its due time
+    # and Monday, so on Monday at 09:30 both are 90 minutes late; the earlier due time comes first.
     earlier = start("satu-jam", db, "2026-10-09T15:00", defs)
     rows = overdue(db, now="2026-10-12T09:30")
     assert [(r["run_id"], r["late_by"]) for r in rows] == [(earlier, 90 * MINUTE), (later, 90 * MINUTE)]
-    assert rows[0]["due_at"] == "2026-10-09T09:00:00Z" and rows[1]["due_at"] == "2026-10-12T01:00:00Z"
+    assert rows[0]["due_at"] == "2026-10-09T09:00:00Z" and rows[1]["due_at"] == "2026-10-09T10:00:00Z"
     assert overdue(db, now="2026-10-12T09:30", limit=1) == rows[:1]
 
 

@@ -75,3 +75,19 @@ def test_a_completed_step_is_not_overdue(tmp_path: Path) -> None:
     complete(db, run, by="ani", now="2026-10-06T11:00")
     timeline = run_status(db, run, now="2026-10-06T11:30")["timeline"]
     assert [(t["step"], t["overdue"], t["late_by"]) for t in timeline] == [("kerjakan", False, 3600), ("periksa", False, 0)]
+
+
+# -- a day's step opened at closing ---------------------------------------------------------------
+
+
+def test_a_one_day_step_opened_at_closing_is_due_at_the_next_closing(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Hari"), tmp_path / "a.db"
+    at_closing = start_run("satu", db=db, definitions=defs, now="2026-10-06T16:00", by="ani")["run_id"]
+    a_minute_before = start_run("satu", db=db, definitions=defs, now="2026-10-06T15:59", by="ani")["run_id"]
+    due = {run: run_status(db, run)["open_steps"][0]["due_at"] for run in (at_closing, a_minute_before)}
+    assert due[a_minute_before] == "2026-10-07T08:59:00Z"  # Wednesday 15:59 WIB
+    assert due[at_closing] == "2026-10-07T09:00:00Z"  # Wednesday 16:00 WIB, not Thursday 08:00
+    # That evening it is overdue, though late by nothing; Thursday 08:30 it is 30 minutes late.
+    evening = run_status(db, at_closing, now="2026-10-07T18:00")["open_steps"][0]
+    assert (evening["overdue"], evening["late_by"]) == (True, 0)
+    assert run_status(db, at_closing, now="2026-10-08T08:30")["open_steps"][0]["late_by"] == 30 * 60
