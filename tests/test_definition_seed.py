@@ -138,6 +138,28 @@ def test_seed_header_verbatim() -> None:
     assert h.tanggal_revisi is None and h.tanggal_efektif is None
 
 
+def test_seed_labels_as_printed() -> None:
+    from sopengine.render.terminal import HEADER_LABELS, header_rows
+
+    text = (DATA / "seed-pengumpulan-data.txt").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    d = load("pengumpulan-data")
+    # Every label a rendering prints is printed on the SOP, capitals and spelling included
+    # (the agency box's lines have no labels on paper), and none is added.
+    for (key, _), (label, _) in zip(HEADER_LABELS, header_rows(d)):
+        if key not in ("instansi", "unit"):
+            assert label in flat, label
+    assert d.header.extra == {}
+    # The name's row: its printed label, then the name, each word once.
+    h = d.header
+    assert h.judul is not None and f"{h.labels['judul']} {h.judul}" in flat
+    assert not h.judul.startswith(h.labels["judul"])
+    # The agency box, line by line.
+    box = ["PEMERINTAH PROVINSI BANTEN", "SATUAN POLISI PAMONG PRAJA", "KEPALA SUB BAGIAN DAN PELAPORAN"]
+    assert [h.instansi, *(h.unit or "").splitlines()] == box
+    assert "  \n".join(box) in text
+
+
 # -- the two transcribed SOPs ----------------------------------------------------------------
 
 ANNOTATION = re.compile(r"(\s{2,}\(.*|\s\((?:signed|sic|external)\b.*)$")

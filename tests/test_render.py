@@ -300,7 +300,17 @@ def test_html_header_page_uses_the_printed_labels() -> None:
         if label not in ("Instansi", "Unit"):  # the agency block is printed without labels
             assert label in words
     assert "Nomor Standar Oprasional Prosedur" in words and "NIP. 197108051991011001" in words
-    assert "Kawasan Pusat Pemerintahan Provinsi Banten" in words  # an extra field
+    assert "KEPALA SUB BAGIAN DAN PELAPORAN" in words  # the agency box's third line
+    assert "Alamat" not in words and "Sub Bagian:" not in words  # no label the SOP does not print
+
+
+def test_html_prints_the_extra_header_fields(tmp_path: Path) -> None:
+    text = ENDS_EARLY_YAML.replace("title: Berhenti\n", "title: Berhenti\nheader:\n  extra: {Kode Klasifikasi: \"800\", Lampiran: [Satu, Dua]}\n")
+    (tmp_path / "berhenti.yaml").write_text(text, encoding="utf-8")
+    parsed = Elements(render_html(load_definition(tmp_path / "berhenti.yaml")[0]))
+    words = " ".join(parsed.text)
+    assert "Kode Klasifikasi:" in words and "800" in words
+    assert "Lampiran:" in words and "Satu" in words and "Dua" in words
 
 
 def test_html_repeats_the_table_header_on_every_page(definition: Definition) -> None:
