@@ -25,7 +25,8 @@ sorted list. Turning a position back into a date uses the same two steps, so a d
 120 working days away costs the same as one an hour away.
 
 Outside the years a calendar covers it knows no holidays: there it counts weekends and
-office hours only. See ``docs/time.md`` for the rules and the file format.
+office hours only; :meth:`WorkCalendar.beyond` tells when a time lies past them. See
+``docs/time.md`` for the rules and the file format.
 """
 
 from __future__ import annotations
@@ -276,6 +277,14 @@ class WorkCalendar:
     def extra_working_days(self, year: int) -> list[tuple[date, str]]:
         """Extra working days in ``year`` (from the file's ``open`` list), by date, with names."""
         return sorted((d, n) for d, (n, _) in self._open.items() if d.year == year)
+
+    def beyond(self, moment: datetime) -> bool:
+        """True when ``moment`` falls after the last year the calendar covers (or it covers none).
+
+        There it knows no holidays: a due time counted that far treats them as working days.
+        """
+        _check_aware(moment, "moment")
+        return not self.years or moment.astimezone(self.tz).year > self.years[-1]
 
     def describe_hours(self) -> list[tuple[str, str]]:
         """Office hours per weekday in Indonesian, e.g. ``("Senin", "08:00–16:00")`` or ``("Sabtu", "tutup")``."""

@@ -140,7 +140,12 @@ class _Advance:
             self.iterations[key] = iteration
         due = None
         if state == "open" and step["duration"] and self.cal is not None:
-            due = clock.iso(self.cal.due(self.at, step["duration"]))
+            moment = self.cal.due(self.at, step["duration"])
+            due = clock.iso(moment)
+            if self.cal.beyond(moment) and self.changes.events:
+                # Past the calendar's years holidays are not counted: the event that opened the
+                # step says so, as status does beside the due time.
+                self.changes.events[-1].payload["beyond_calendar"] = True
         lanes = step["lanes"] or [None]
         self.changes.open.append(NewTask(step_id, part, iteration, lanes[part], state, clock.iso(self.at) or "", due))
         self.live.append(_Live(step_id, part, state))
@@ -751,7 +756,8 @@ def start_run(
         run_id = new_run_id()
         while store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
             run_id = new_run_id()
-        due = clock.iso(cal.due(at, compiled["deadline"])) if compiled.get("deadline") else None
+        deadline = cal.due(at, compiled["deadline"]) if compiled.get("deadline") else None
+        due = clock.iso(deadline)
         run = {
             "id": run_id, "definition_id": compiled["id"], "definition_hash": compiled["hash"], "calendar_hash": cal_hash,
             "period": period_n, "case_data": case_data, "status": "active", "started_at": clock.iso(at),
@@ -764,6 +770,7 @@ def start_run(
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],
             "period": period_n, "case": case_data, "calendar_hash": cal_hash, "due_at": due,
             "assignments": [{"role": r, "person": p} for r, p in assignments],
+            **({"beyond_calendar": True} if deadline is not None and cal.beyond(deadline) else {}),
         }))
         adv.enter(compiled["first"])
         adv.finish()

@@ -56,6 +56,8 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
     # time has passed since (due at 16:00, looked at in the evening: late by 0, yet overdue).
     due = clock.from_iso(t["due_at"])
     view["overdue"] = t["state"] == "open" and due is not None and due < now
+    # Past the years the run's calendar covers, its holidays were not counted.
+    view["beyond_calendar"] = due is not None and cal is not None and cal.beyond(due)
     if step.get("kind") == "decision" and not step.get("automatic"):
         view["outcomes"] = [o["name"] for o in step["outcomes"]]
     return view
@@ -87,7 +89,7 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
             "iteration": 1, "state": "decided", "opened_at": at, "due_at": None, "waktu": None, "closed_at": at,
             "closed_by": ENGINE, "on_behalf_of": None, "outcome": data.get("outcome"),
             "note": "automatic: " + ", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items()),
-            "documents": [], "late_by": 0, "overdue": False, "automatic": True,
+            "documents": [], "late_by": 0, "overdue": False, "beyond_calendar": False, "automatic": True,
         }))
     return out
 
@@ -151,6 +153,7 @@ def run_status(
             "due_at": run["due_at"],
             "deadline": compiled.get("deadline_text"),
             "deadline_late_by": deadline_late,
+            "deadline_beyond_calendar": bool(run["due_at"] and cal is not None and cal.beyond(clock.from_iso(run["due_at"]))),
             "version": run["version"],
             "timezone": tz,
             "open_steps": [{k: v for k, v in s.items() if k not in ("closed_at", "closed_by", "outcome", "on_behalf_of")} for s in open_steps],

@@ -91,3 +91,53 @@ def test_a_one_day_step_opened_at_closing_is_due_at_the_next_closing(tmp_path: P
     evening = run_status(db, at_closing, now="2026-10-07T18:00")["open_steps"][0]
     assert (evening["overdue"], evening["late_by"]) == (True, 0)
     assert run_status(db, at_closing, now="2026-10-08T08:30")["open_steps"][0]["late_by"] == 30 * 60
+
+
+# -- due times beyond the calendar's years --------------------------------------------------------
+
+
+def event_payloads(db: Path, run_id: str) -> dict[str, dict]:
+    import json
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+    return {kind: json.loads(payload) for kind, payload in rows}
+
+
+def test_a_due_time_in_2027_from_a_run_started_late_2026_counts_2027s_holidays(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "3 Hari"), tmp_path / "a.db"
+    run = start_run("satu", db=db, definitions=defs, now="2026-12-30T10:00", by="ani")["run_id"]
+    [step] = run_status(db, run)["open_steps"]
+    # 31 December, then Monday 4 January (1 January is Tahun Baru), then Wednesday 6 January
+    # (5 January 2027 is Isra Mikraj): the snapshot holds 2027's holidays.
+    assert step["due_at"] == "2027-01-06T03:00:00Z"
+    assert step["beyond_calendar"] is False
+    assert "beyond_calendar" not in event_payloads(db, run)["run_started"]
+
+
+def test_a_due_time_past_the_calendars_years_is_flagged(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Hari"), tmp_path / "a.db"
+    run = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")["run_id"]  # covers 2025-2029
+    complete(db, run, by="ani", now="2029-12-31T10:00")
+    status = run_status(db, run, now="2029-12-31T11:00")
+    first, second = status["timeline"]
+    assert first["beyond_calendar"] is False
+    # 1 January 2030 is Tahun Baru, but 2030 is past the snapshot's years: counted as a working day.
+    assert second["due_at"] == "2030-01-01T03:00:00Z" and second["beyond_calendar"] is True
+    assert status["open_steps"][0]["beyond_calendar"] is True
+    payloads = event_payloads(db, run)
+    assert payloads["step_completed"]["beyond_calendar"] is True
+    assert "beyond_calendar" not in payloads["run_started"]
+
+
+def test_a_process_deadline_past_the_calendars_years_is_flagged(tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", tmp_path / "a.db"
+    one_step(defs, "1 Jam")
+    text = (defs / "satu.yaml").read_text(encoding="utf-8")
+    (defs / "satu.yaml").write_text(text.replace("title:", "deadline: Paling lambat 1000 hari kerja\ntitle:"), encoding="utf-8")
+    run = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")["run_id"]
+    status = run_status(db, run)
+    assert status["due_at"] > "2030" and status["deadline_beyond_calendar"] is True
+    assert status["open_steps"][0]["beyond_calendar"] is False
+    assert event_payloads(db, run)["run_started"]["beyond_calendar"] is True
