@@ -435,6 +435,12 @@ def _done_task_problems(conn: sqlite3.Connection, run_id: str) -> list[dict[str,
         "SELECT id, step_id, closed_at, closed_by, outcome, iteration, actor, part, note, on_behalf_of FROM tasks"
         " WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,),
     )]
+    return _compare_done(run_id, expected, rows)
+
+
+def _compare_done(run_id: str, expected: list[tuple[int, str, tuple[Any, ...]]],
+                  rows: list[tuple[Any, tuple[Any, ...]]]) -> list[dict[str, Any]]:
+    """Closing keys of events ``(seq, kind, key)`` against those of done rows ``(task_id, key)``."""
     unmatched = list(rows)
     left = []
     for seq, kind, key in expected:
@@ -509,12 +515,18 @@ def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list
 
 def _assignment_problems(conn: sqlite3.Connection, replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]]) -> list[dict[str, Any]]:
     """The assignments table against the assignments the events leave."""
-    problems = []
     table: dict[str, dict[tuple[str, str], tuple[Any, Any, Any]]] = {}
     for run_id, role, person, acting, assigned_at, assigned_by in conn.execute(
         "SELECT run_id, role, person, acting, assigned_at, assigned_by FROM assignments ORDER BY run_id, role, person"
     ):
         table.setdefault(run_id, {})[(role, person)] = (acting, assigned_at, assigned_by)
+    return _compare_assignments(table, replayed)
+
+
+def _compare_assignments(table: dict[str, dict[tuple[str, str], tuple[Any, Any, Any]]],
+                         replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]]) -> list[dict[str, Any]]:
+    """Assignments as held, per run ``{(role, person): (acting, assigned_at, assigned_by)}``, against the replay."""
+    problems = []
     names = ("acting", "assigned_at", "assigned_by")
     for run_id in sorted(set(table) | {r for r, a in replayed.items() if a}):
         rows, events = table.get(run_id, {}), replayed.get(run_id, {})
@@ -1173,6 +1185,31 @@ def _chain_events(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]
     return out
 
 
+class _Pinned:
+    """One compiled definition, read the way :class:`_Definitions` reads the database's."""
+
+    def __init__(self, compiled: dict[str, Any]) -> None:
+        self.found = {"steps": compiled.get("steps") or {}, "actors": compiled.get("actors") or {},
+                      "timezone": compiled.get("timezone")}
+
+    def get(self, definition_hash: str | None) -> dict[str, Any]:
+        return self.found
+
+
+def _pack_entries(events: list[dict[str, Any]], compiled: dict[str, Any]) -> list[dict[str, Any]]:
+    """History entries of a pack's events, with the definition and period its run_started records."""
+    started = events[0].get("payload") if events else None
+    started = started if isinstance(started, dict) and events[0].get("kind") == "run_started" else {}
+    defs = _Pinned(compiled)
+    rows = []
+    for e in events:
+        payload = e.get("payload")
+        text = payload if isinstance(payload, str) else canonical(payload)
+        rows.append((e.get("seq"), e.get("run_id"), started.get("definition"), started.get("period"), None, e.get("at"),
+                     e.get("recorded_at"), e.get("person"), e.get("os_user"), e.get("kind"), e.get("step_id"), text, e.get("hash")))
+    return [_entry(row, defs) for row in rows]
+
+
 def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False) -> dict[str, Any]:
     """Write one run's evidence into a zip at *output*; returns its summary and manifest hash."""
     target = Path(output)
@@ -1202,13 +1239,13 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             tasks = store.tasks(run_id)
             assignments = store.assignments(run_id)
             db_head = _stored_head(conn)
-            defs = _Definitions(conn)
-            sql, args = _query(conn, defs, run=run_id, person=None, actor=None, step=None, kind=None,
-                               since=None, until=None, limit=None)
-            entries = [_entry(row, defs) for row in conn.execute(sql, args)]
+            compiled = store.compiled(run["definition_hash"])
         finally:
             conn.execute("COMMIT")
-    defs_tz = entries[0]["timezone"] if entries else clock.DEFAULT_ZONE
+    # events.csv is made from events.json and the definition alone, so that verify-pack can
+    # make it again and compare: the run head covers events.json, not the spreadsheet
+    entries = _pack_entries(events, compiled)
+    defs_tz = compiled.get("timezone") or clock.DEFAULT_ZONE
     run_head = events[-1]["hash"] if events else GENESIS
     verification = {
         "run_id": run_id,
@@ -1309,12 +1346,100 @@ def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
     return json.loads(zf.read(name).decode("utf-8"))
 
 
-def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str, Any]:
-    """Check an evidence pack without the database: manifest, chain, definition, documents.
+def _parse_sha256(text: str, what: str) -> str:
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(f"cannot read {what} {text!r}; give the 64 hexadecimal digits as printed")
+    return digest
+
+
+def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes) -> list[str]:
+    """events.csv made again from events.json and definition.yaml, and compared byte for byte."""
+    from sopengine.definition.loader import check_text, compile_definition
+
+    try:
+        checked = check_text(definition.decode("utf-8"), "definition.yaml")
+    except UnicodeDecodeError:
+        return ["definition.yaml is not UTF-8 text, so events.csv cannot be made again from it"]
+    if not checked.ok or checked.definition is None:
+        return ["definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and compared"]
+    buf = io.BytesIO()
+    write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
+    if buf.getvalue() != stored:
+        return ["events.csv: it differs from the events of events.json (made again from them and the definition):"
+                " the spreadsheet was altered"]
+    return []
+
+
+def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> list[str]:
+    """The run as run.json holds it, against what its events record."""
+    if not isinstance(info, dict):
+        return ["it is not a JSON object"]
+    problems = []
+    first = events[0] if events else {}
+    started = first.get("payload") if first.get("kind") == "run_started" else None
+    if not isinstance(started, dict):
+        return ["the run has no run_started event to compare it with"]
+    case = info.get("case_data")
+    row = {name: info.get(name) for name in _RUN_FIELDS}
+    row["case_data"] = canonical(case) if isinstance(case, dict) else case
+    if info.get("id") != run_id:
+        problems.append(f"its run id {info.get('id')!r} is not the pack's {run_id!r}")
+    differ, recorded = _run_differences(row, first.get("at"), first.get("person"), canonical(started))
+    for name in differ:
+        problems.append(f"its {name} {row[name]!r} differs from the run_started event's {recorded.get(name)!r}")
+    last = events[-1]
+    want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(info.get("status"))
+    if want and (last.get("kind") != want or last.get("at") != info.get("finished_at")):
+        problems.append(f"the run is {info.get('status')} there, but the last event is {last.get('kind')} at {last.get('at')}")
+    elif info.get("status") == "active" and last.get("kind") in ("run_completed", "run_cancelled"):
+        problems.append(f"the run is active there, but the last event is {last.get('kind')}")
+    elif info.get("status") not in ("active", "completed", "cancelled"):
+        problems.append(f"the run has an unknown status {info.get('status')!r}")
+    tasks, assignments = info.get("tasks"), info.get("assignments")
+    if not (isinstance(tasks, list) and all(isinstance(t, dict) for t in tasks)):
+        return problems + ["its tasks are not a list of objects"]
+    if not (isinstance(assignments, list) and all(isinstance(a, dict) for a in assignments)):
+        return problems + ["its assignments are not a list of objects"]
+    # the same rebuild audit verify makes of the tables, from this run's events
+    expected = []
+    replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {}
+    holder: dict[str, list[tuple[Any, ...]]] = {}
+    for e in events:
+        p = e.get("payload")
+        if not isinstance(p, dict):
+            continue
+        if e.get("kind") in _CLOSING_KINDS and e.get("person") != _ENGINE:
+            expected.append((e.get("seq"), e.get("kind"), _event_closing(e.get("step_id"), e.get("at"), e.get("person"), p)))
+        elif e.get("kind") in _STATE_KINDS:
+            _note_state_event(holder, replayed, e.get("seq"), str(run_id), e.get("kind"), e.get("at"), e.get("person"),
+                              e.get("step_id"), p)
+    closings = holder.get(str(run_id), [])
+    done = [(t.get("id"), _task_closing(*(t.get(k) for k in (
+        "step_id", "closed_at", "closed_by", "outcome", "iteration", "actor", "part", "note", "on_behalf_of"))))
+        for t in tasks if t.get("state") == "done"]
+    other = [(t.get("id"), t.get("step_id"), t.get("state"), t.get("closed_at"), t.get("closed_by"))
+             for t in tasks if t.get("state") in ("cancelled", "joined")]
+    odd = [t for t in tasks if t.get("state") not in ("open", "waiting", "done", "cancelled", "joined")]
+    found = _compare_done(str(run_id), expected, done) + _closed_task_problems(str(run_id), closings, other)
+    held = {str(run_id): {(a.get("role"), a.get("person")): (a.get("acting"), a.get("assigned_at"), a.get("assigned_by"))
+                          for a in assignments}}
+    found += _compare_assignments(held, replayed)
+    problems += [f"task {t.get('id')} has an unknown state {t.get('state')!r}" for t in odd]
+    problems += [p["message"] for p in found]
+    return problems
+
+
+def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_manifest: str | None = None) -> dict[str, Any]:
+    """Check an evidence pack without the database: manifest, chain, definition, documents,
+    and the members the chain does not cover (events.csv, run.json) against the chain.
 
     Returns ``ok``, ``problems`` (the first is the first found), ``run_id``, ``events``,
-    ``run_head`` and the manifest's sha256. ``expect_head`` is a run head noted elsewhere.
+    ``run_head`` and the manifest's sha256. ``expect_head`` is a run head noted elsewhere,
+    ``expect_manifest`` the manifest's sha256 noted when the pack was made.
     """
+    noted_head = parse_head(expect_head)[0] if expect_head is not None else None
+    noted_manifest = _parse_sha256(expect_manifest, "manifest sha256") if expect_manifest is not None else None
     file = Path(path)
     if not file.is_file():
         raise AuditError(f"no pack at {file}; give the path of a zip written by 'sopengine audit pack'", path=str(file))
@@ -1358,7 +1483,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
                 problems.append(f"{name}: its sha256 differs from the manifest (the member was altered)")
         for name in sorted(names - set(listed) - {"manifest.json"}):
             problems.append(f"{name}: in the pack but not in the manifest (a member was added)")
-        required = ("events.json", "verification.json", "definition.yaml", "documents.json")
+        required = ("events.json", "events.csv", "verification.json", "definition.yaml", "documents.json", "run.json")
         missing = [n for n in required if n not in names]
         if missing:
             problems.append(f"{', '.join(missing)}: missing from the pack")
@@ -1438,11 +1563,22 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None) -> dict[str
             if n > 0:
                 problems.append(f"documents.json: event {seq} recorded {name!r} (sha256 {str(digest)[:12]}…), which the pack"
                                 " neither includes nor lists as changed or missing")
-        if expect_head is not None:
-            digest, _ = parse_head(expect_head)
-            result["expected_head"] = digest
-            if digest != run_head:
-                problems.append(f"the run head {run_head[:16]}… differs from the noted head {digest[:16]}…")
+        problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
+        try:
+            run_info = _read_json(zf, "run.json")
+        except ValueError as exc:
+            problems.append(f"run.json cannot be read ({exc})")
+        else:
+            problems.extend(f"run.json: {m}" for m in _run_json_problems(run_info, events, run_id))
+        if noted_head is not None:
+            result["expected_head"] = noted_head
+            if noted_head != run_head:
+                problems.append(f"the run head {run_head[:16]}… differs from the noted head {noted_head[:16]}…")
+        if noted_manifest is not None:
+            result["expected_manifest"] = noted_manifest
+            if noted_manifest != result["manifest_sha256"]:
+                problems.append(f"the manifest's sha256 {result['manifest_sha256'][:16]}… differs from the noted"
+                                f" {noted_manifest[:16]}…: this is not the pack that was noted")
     result["ok"] = not problems
     result["first_problem"] = problems[0] if problems else None
     result["documents"] = {s: sum(1 for d in documents if d.get("status") == s) for s in ("included", "changed", "missing")}

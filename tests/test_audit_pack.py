@@ -270,3 +270,49 @@ def test_a_zip_with_a_repeated_member_name_is_refused(packed: dict, tmp_path: Pa
         f"Error: {doubled} holds more than one member named definition.yaml: a zip with repeated names reads differently"
         " in different tools, and sopengine never writes one; it is not a pack to trust\n"
     )
+
+
+def test_an_altered_events_csv_is_found_by_making_it_again(packed: dict, tmp_path: Path) -> None:
+    """The run head covers events.json; events.csv is made again from it and compared."""
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        text = zf.read("events.csv")
+    assert b"joko" in text
+    altered = rewrite(packed["zip"], tmp_path / "j.zip", {"events.csv": text.replace(b"joko", b"jaka")}, fix_manifest=True)
+    assert audit.verify_pack(altered)["problems"] == [
+        "events.csv: it differs from the events of events.json (made again from them and the definition): the spreadsheet was altered"
+    ]
+
+
+def test_an_altered_run_json_is_checked_against_the_events(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        info = json.loads(zf.read("run.json"))
+    assert audit.verify_pack(packed["zip"])["ok"]
+    info["period"] = "2026-S2"
+    task = next(t for t in info["tasks"] if t["closed_by"] == "joko")
+    task["closed_by"] = "jaka"
+    info["assignments"].append({"role": "kepala-bidang", "person": "mallory", "acting": 0,
+                                "assigned_at": "2026-07-01T01:30:00Z", "assigned_by": "ani"})
+    altered = rewrite(packed["zip"], tmp_path / "k.zip", {"run.json": json.dumps(info).encode()}, fix_manifest=True)
+    problems = audit.verify_pack(altered)["problems"]
+    assert problems[0] == "run.json: its period '2026-S2' differs from the run_started event's '2026-S1'"
+    assert problems[1].startswith(f"run.json: task {task['id']} of run {packed['a']} (step rekap-dua-laporan) differs from event ")
+    assert "in closed_by ('jaka' in the table, 'joko' in the event)" in problems[1]
+    assert problems[2].startswith(f"run.json: mallory is assigned to kepala-bidang in run {packed['a']}")
+    assert len(problems) == 3
+
+
+def test_the_noted_manifest_sha256_is_compared(packed: dict, tmp_path: Path) -> None:
+    printed = next(line for line in packed["output"].splitlines() if line.startswith("Manifest sha256: "))
+    noted = printed.split(": ")[1]
+    same = CliRunner().invoke(cli, ["audit", "verify-pack", str(packed["zip"]), "--expect-manifest", noted.upper()])
+    assert same.exit_code == 0, same.output
+    # a pack rebuilt with consistent hashes throughout still has another manifest
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        readme = zf.read("README.txt")
+    rebuilt = rewrite(packed["zip"], tmp_path / "l.zip", {"README.txt": readme + b"\n"}, fix_manifest=True)
+    assert audit.verify_pack(rebuilt)["ok"]
+    other = CliRunner().invoke(cli, ["audit", "verify-pack", str(rebuilt), "--expect-manifest", noted])
+    assert other.exit_code == 1
+    assert f"differs from the noted {noted[:16]}…: this is not the pack that was noted" in other.stdout
+    bad = CliRunner().invoke(cli, ["audit", "verify-pack", str(rebuilt), "--expect-manifest", "abc"])
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: cannot read manifest sha256 'abc'")

@@ -235,6 +235,8 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
         click.echo(f"Manifest sha256: {result['manifest_sha256']}")
         if not result["ok"]:
             click.echo(f"The run's chain is broken: {result['problem']['message']}")
+        else:
+            note("Note the manifest sha256 elsewhere; 'sopengine audit verify-pack FILE --expect-manifest SHA256' compares with it.")
     if not result["ok"]:
         sys.exit(1)
 
@@ -242,22 +244,24 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
 @audit_group.command("verify-pack")
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--expect-head", metavar="HASH", help="The run head noted when the pack was made.")
+@click.option("--expect-manifest", metavar="SHA256", help="The manifest sha256 noted when the pack was made.")
 @json_option
 @global_options()
-def verify_pack_cmd(path: Path, expect_head: str | None, as_json: bool) -> None:
+def verify_pack_cmd(path: Path, expect_head: str | None, expect_manifest: str | None, as_json: bool) -> None:
     """Check an evidence pack without the database; name the first problem.
 
     Checks every member against the manifest, recomputes the run's hash chain from
-    events.json, the definition's hash and the documents' hashes. Exit code 0 when the
-    pack holds, 1 when it does not.
+    events.json, the definition's hash and the documents' hashes, makes events.csv again
+    from the events and compares it, and checks run.json against the events. Exit code 0
+    when the pack holds, 1 when it does not.
 
     Example:
 
-        sopengine audit verify-pack k7m-x3q.zip
+        sopengine audit verify-pack k7m-x3q.zip --expect-manifest 97e5…2d94
     """
     from sopengine import audit
 
-    result = audit.verify_pack(path, expect_head=expect_head)
+    result = audit.verify_pack(path, expect_head=expect_head, expect_manifest=expect_manifest)
     if as_json:
         print_json(result)
     elif result["ok"]:
