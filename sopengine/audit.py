@@ -40,6 +40,9 @@ from sopengine.store import Store
 BACKDATED_AFTER = 300
 """Seconds by which ``at`` may precede ``recorded_at`` before an entry counts as backdated."""
 
+POSTDATED_AFTER = 300
+"""Seconds by which ``at`` may follow ``recorded_at`` before an entry counts as postdated."""
+
 KINDS: dict[str, str] = {
     "run_started": "run started",
     "step_completed": "step completed",
@@ -1053,6 +1056,7 @@ def _entry(row: tuple[Any, ...], defs: _Definitions) -> dict[str, Any]:
         "at": at,
         "recorded_at": recorded_at,
         "backdated": lag is not None and lag > BACKDATED_AFTER,
+        "postdated": lag is not None and -lag > POSTDATED_AFTER,
         "recorded_later_by": lag,
         "person": person,
         "os_user": os_user,
@@ -1111,7 +1115,7 @@ def history(db: str | Path, **filters: Any) -> list[dict[str, Any]]:
 
 
 CSV_COLUMNS = (
-    "seq", "run", "definition", "period", "time", "zone", "time_utc", "recorded_at_utc", "backdated", "person",
+    "seq", "run", "definition", "period", "time", "zone", "time_utc", "recorded_at_utc", "backdated", "postdated", "person",
     "os_user", "action", "kind", "step", "no", "kegiatan", "actor", "outcome", "documents", "note",
 )
 
@@ -1135,7 +1139,7 @@ def write_history_csv(entries: Iterator[dict[str, Any]] | list[dict[str, Any]], 
         local, zone_name = local_parts(e["at"], e["timezone"])
         writer.writerow([
             e["seq"], e["run_id"], e["definition"] or "", e["period"] or "", local, zone_name, e["at"], e["recorded_at"],
-            "yes" if e["backdated"] else "", e["person"], e["os_user"], e["action"], e["kind"], e["step"] or "",
+            "yes" if e["backdated"] else "", "yes" if e["postdated"] else "", e["person"], e["os_user"], e["action"], e["kind"], e["step"] or "",
             "" if e["step_no"] is None else e["step_no"], e["kegiatan"] or "", e["actor_name"] or e["actor"] or "",
             e["outcome"] or "", "; ".join(d["name"] or "" for d in e["documents"]), e["note"] or "",
         ])

@@ -196,6 +196,40 @@ def m0002_audit_views(db: Database) -> None:
     )
 
 
+@migrations(name="0003_audit_events_postdated")
+def m0003_audit_events_postdated(db: Database) -> None:
+    """``audit_events`` marks entries dated more than 5 minutes after they were recorded
+    (``postdated``: a --now in the future) beside those dated before (``backdated``)."""
+    db.execute("DROP VIEW IF EXISTS audit_events")
+    db.execute(
+        """CREATE VIEW audit_events AS
+        SELECT
+            e.seq,
+            e.run_id AS run,
+            r.definition_id AS definition,
+            r.period,
+            e.at AS at_utc,
+            e.recorded_at AS recorded_at_utc,
+            e.person,
+            e.os_user,
+            e.kind,
+            e.step_id AS step,
+            json_extract(e.payload, '$.actor') AS actor,
+            json_extract(e.payload, '$.outcome') AS outcome,
+            COALESCE(json_extract(e.payload, '$.note'), json_extract(e.payload, '$.reason')) AS note,
+            (SELECT group_concat(json_extract(d.value, '$.name'), '; ')
+               FROM json_each(e.payload, '$.documents') AS d) AS documents,
+            CAST(strftime('%s', e.recorded_at) AS INTEGER) - CAST(strftime('%s', e.at) AS INTEGER) AS recorded_later_seconds,
+            -- recorded more than 5 minutes after the time it claims: work entered later with --now
+            CAST(strftime('%s', e.recorded_at) AS INTEGER) - CAST(strftime('%s', e.at) AS INTEGER) > 300 AS backdated,
+            -- dated more than 5 minutes after it was recorded: a --now in the future
+            CAST(strftime('%s', e.at) AS INTEGER) - CAST(strftime('%s', e.recorded_at) AS INTEGER) > 300 AS postdated,
+            e.prev_hash,
+            e.hash
+        FROM events AS e LEFT JOIN runs AS r ON r.id = e.run_id"""
+    )
+
+
 LATEST = len(migrations._migrations)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, NotADatabase, RunNotFound
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000

@@ -56,10 +56,10 @@ def hist(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 # -- the schema ------------------------------------------------------------------------------
 
-def test_the_views_migration_is_the_second_and_latest() -> None:
+def test_the_migrations_in_order_and_the_store_knows_the_latest() -> None:
     names = [m.name for m in schema.migrations._migrations]
-    assert names[:2] == ["0001_initial", "0002_audit_views"]
-    assert schema.LATEST == len(names) == 2
+    assert names[:3] == ["0001_initial", "0002_audit_views", "0003_audit_events_postdated"]
+    assert schema.LATEST == len(names) == store.SCHEMA_VERSION
 
 
 def test_a_new_database_has_the_views_and_the_version_the_store_knows(hist: dict) -> None:
@@ -76,12 +76,12 @@ def test_a_version_1_database_is_migrated_on_open(tmp_path: Path) -> None:
     conn = sqlite3.connect(hist["db"])  # turn it back into what the first release wrote
     for view in VIEWS:
         conn.execute(f"DROP VIEW {view}")
-    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0002_audit_views'")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name != '0001_initial'")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
     with Store(hist["db"]) as opened:
-        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
         views = {r[0] for r in opened.conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert set(VIEWS) <= views
     assert audit.verify(hist["db"])["ok"]
@@ -99,6 +99,7 @@ def test_audit_events_reads_every_event(hist: dict) -> None:
         assert (r["actor"], r["outcome"], r["note"] if e["kind"] not in ("assigned", "decided") else e["note"]) == (
             e["actor"], e["outcome"], e["note"])
         assert r["backdated"] == int(e["backdated"]) and r["recorded_later_seconds"] == e["recorded_later_by"]
+        assert r["postdated"] == int(e["postdated"]) == 0
         assert (r["documents"] or "") == "; ".join(d["name"] for d in e["documents"])
         assert r["definition"] == "pengumpulan-data" and r["hash"] == e["hash"]
 
@@ -219,3 +220,19 @@ def test_the_independent_check_sees_a_key_written_twice_where_the_engine_does(tm
     engine = audit.verify(hist["db"])
     assert (engine["first_problem"]["kind"], engine["first_problem"]["seq"]) == ("noncanonical", seq)
     assert _run_snippet(tmp_path) == f"({seq}, '{hist['a']}', 'its payload is not stored as its canonical text') {engine['head']}"
+
+
+def test_a_version_2_database_gains_the_postdated_column(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    conn = sqlite3.connect(hist["db"])  # as the release before postdated entries wrote it
+    conn.execute("DROP VIEW audit_events")
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0003_audit_events_postdated'")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    assert audit.verify(hist["db"])["ok"]  # read as it is: a read migrates nothing
+    assert sqlite3.connect(hist["db"]).execute("PRAGMA user_version").fetchone()[0] == 2
+    with Store(hist["db"]) as opened:
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    columns = [r[1] for r in sqlite3.connect(hist["db"]).execute("PRAGMA table_info(audit_events)")]
+    assert columns[columns.index("backdated") + 1] == "postdated"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 from datetime import timedelta
@@ -58,6 +59,26 @@ def test_entries_recorded_later_than_they_claim_are_marked(tmp_path: Path) -> No
     assert [(e["kind"], e["backdated"]) for e in entries] == [("run_started", True), ("assigned", False), ("assigned", False)]
     assert entries[0]["recorded_later_by"] >= 360
     assert entries[1]["note"] == "Kepala Seksi: Sari"
+
+
+def test_entries_dated_after_they_were_recorded_are_marked_postdated(tmp_path: Path) -> None:
+    db = tmp_path / "sopengine.db"
+    real = clock.real_now()
+    run_id = start_run("pengumpulan-data", db=db, period="2026-10", now=clock.iso(real - timedelta(minutes=1)), by="ani")["run_id"]
+    assign(db, run_id, "kepala-seksi", "Sari", by="ani", now=clock.iso(real + timedelta(minutes=4)))
+    assign(db, run_id, "kepala-bidang", "Rina", by="ani", now=clock.iso(real + timedelta(days=2)))  # a typing slip
+    entries = audit.history(db, run=run_id)
+    assert [(e["backdated"], e["postdated"]) for e in entries] == [(False, False), (False, False), (False, True)]
+    assert entries[2]["recorded_later_by"] <= -2 * 86400 + 60
+    rows = _csv_rows(CliRunner().invoke(cli, ["history", "--db", str(db), "--format", "csv"]).stdout_bytes)
+    assert [r[rows[0].index("postdated")] for r in rows[1:]] == ["", "", "yes"]
+    assert [e["postdated"] for e in json.loads(CliRunner().invoke(cli, ["history", "--db", str(db), "--json"]).stdout)] == [
+        False, False, True]
+    table = CliRunner().invoke(cli, ["history", "--db", str(db)])
+    assert "? " + clock.local(entries[2]["recorded_at"])[:-4] in table.stdout
+    assert "? recorded more than 5 minutes before the time it claims" in table.stderr
+    view = sqlite3.connect(db).execute("SELECT backdated, postdated FROM audit_events ORDER BY seq").fetchall()
+    assert view == [(0, 0), (0, 0), (0, 1)]
 
 
 def test_filter_by_run_person_actor_step_and_kind(hist: dict) -> None:

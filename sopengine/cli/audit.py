@@ -48,7 +48,8 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
 
     Times show in the SOP's zone (WIB) in the table and CSV, and in UTC in JSON. Entries
     recorded more than 5 minutes after the time they claim (work recorded later with
-    --now) are marked as backdated.
+    --now) are marked as backdated, those recorded more than 5 minutes before it (a --now
+    in the future) as postdated.
 
     Example:
 
@@ -118,11 +119,15 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
         return audit.local_time(text, tz)[: -len(one_zone) - 1] if one_zone else audit.local_time(text, tz)
 
     table = Table(title="History", title_justify="left")
-    for col in ("#", f"Time ({one_zone})" if one_zone else "Time", "Run", "Person", "OS user", "Action", "Step", "Outcome", "Documents", "Note", "Recorded later"):
+    for col in ("#", f"Time ({one_zone})" if one_zone else "Time", "Run", "Person", "OS user", "Action", "Step", "Outcome", "Documents", "Note", "Recorded"):
         table.add_column(col, overflow="fold")
     for e in entries:
         step = f"{e['step_no']}. {e['step']}" if e["step_no"] is not None else (e["step"] or "")
-        later = f"! {shown(e['recorded_at'], e['timezone'])}" if e["backdated"] else ""
+        later = ""
+        if e["backdated"]:
+            later = f"! {shown(e['recorded_at'], e['timezone'])}"
+        elif e["postdated"]:
+            later = f"? {shown(e['recorded_at'], e['timezone'])}"
         table.add_row(
             str(e["seq"]), shown(e["at"], e["timezone"]), e["run_id"], e["person"], e["os_user"], e["action"],
             step, e["outcome"] or "", ", ".join(d["name"] or "" for d in e["documents"]), e["note"] or "", later,
@@ -130,6 +135,8 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
     console().print(table)
     if any(e["backdated"] for e in entries):
         note("! recorded more than 5 minutes after the time it claims (entered later with --now).")
+    if any(e["postdated"] for e in entries):
+        note("? recorded more than 5 minutes before the time it claims (dated in the future with --now).")
 
 
 # -- audit --------------------------------------------------------------------------------------
