@@ -323,7 +323,8 @@ def test_html_repeats_the_table_header_on_every_page(definition: Definition) -> 
     for section in tables:
         actors = [a["data-actor"] for a in Elements(section).having("data-actor")]
         assert actors == [a.id for a in definition.actors]
-        assert section.count("<thead>") == 1 and "Mutu Baku" in section and "Keterangan" in section
+        assert section.count("<thead>") == 1 and "Mutu Baku" in section
+        assert ("Keterangan</th>" in section) == any(s.keterangan is not None for s in definition.steps)
     assert "break-after: page" in text
 
 
@@ -396,7 +397,7 @@ def test_markdown_escapes_cells(tmp_path: Path) -> None:
     for line in table.splitlines():
         if line.startswith("| ") and "---" not in line:
             cells = re.split(r"(?<!\\)\|", line)[1:-1]
-            assert len(cells) in (2, 3, 7), line
+            assert len(cells) in (2, 3, 6), line  # no Keterangan column: no step has one
 
 
 # -- a run's progress --------------------------------------------------------------------------
@@ -593,6 +594,29 @@ def test_pengumpulan_data_marks_its_two_gates() -> None:
     d = api.get_definition("pengumpulan-data", ROOT / "definitions")
     parsed = Elements(render_html(d))
     assert sorted(a["data-step"] for a in parsed.having("data-added") if a.get("data-kind") is None) == ["akhir-semester", "akhir-tahun"]
+
+
+def test_the_keterangan_column_only_where_the_sop_has_it(tmp_path: Path) -> None:
+    from sopengine.render.layout import has_keterangan
+
+    for name, expected in (("surat-keluar", True), ("permohonan-informasi-publik", False), ("pengumpulan-data", False)):
+        d = api.get_definition(name, ROOT / "definitions")
+        assert has_keterangan(d) is expected, name
+        html, md, terminal = render_html(d), render_markdown(d), shown(d)
+        assert ('class="col-keterangan"' in html) is expected
+        assert (html.count('<td class="keterangan">') == len(d.steps)) is expected
+        assert ("| Output | Keterangan |" in md) is expected and ("| Output |\n" in md) is not expected
+        assert ("Keterangan" in terminal) is expected
+        columns = {c.key for c in build_layout(d).columns}
+        assert ("keterangan" in columns) is expected
+        assert abs(sum(c.width for c in build_layout(d).columns) - 277.0) < 0.01  # the columns fill the page's width
+    # An SOP that prints the column empty says so with an empty keterangan.
+    (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML.replace("next: arsip}", 'next: arsip, keterangan: ""}'), encoding="utf-8")
+    d = load_definition(tmp_path / "berhenti.yaml")[0]
+    assert has_keterangan(d) and 'class="col-keterangan"' in render_html(d)
+    # A run's progress is written in Keterangan, so with a run the column is there.
+    progress = {"run_id": "abc-def", "status": "active", "open_steps": [], "timeline": []}
+    assert 'class="col-keterangan"' in render_html(api.get_definition("pengumpulan-data", ROOT / "definitions"), progress)
 
 
 def test_a_blank_header_field_stays_blank_in_html(tmp_path: Path) -> None:

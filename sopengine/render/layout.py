@@ -201,6 +201,7 @@ class Layout:
     pages: list[Page]
     note_pages: list[list[Note]] = field(default_factory=list)
     progress: dict[str, Any] | None = None
+    keterangan: bool = True  # the table has a Keterangan column
 
     @property
     def lanes_width(self) -> float:
@@ -276,6 +277,15 @@ def flow_edges(definition: Definition) -> list[tuple[int, str, str]]:
                 if not is_end(target):
                     edges.append((i, target, ""))
     return edges
+
+
+def has_keterangan(definition: Definition) -> bool:
+    """Whether the SOP's table has a Keterangan column: some row gives ``keterangan``.
+
+    Not every SOP prints the column; one that prints it empty says so with ``keterangan: ""``
+    on a row.
+    """
+    return any(s.keterangan is not None for s in definition.steps)
 
 
 def target_name(definition: Definition, target: str) -> str:
@@ -372,11 +382,15 @@ class _Builder:
         self.centres: set[tuple[int, str, float]] = set()
         # (step id, lane) -> the sides of that symbol an arrow already leaves or enters by
         self.sides: dict[tuple[str, str], set[str]] = {}
+        # A run's progress is written in Keterangan: with one, the column is always there.
+        self.keterangan = progress is not None or has_keterangan(definition)
 
     # columns and heights ---------------------------------------------------------------------
     def columns(self) -> tuple[list[Column], float]:
         n = len(self.actor_ids)
         fixed = dict(FIXED_COLUMNS)
+        if not self.keterangan:
+            del fixed["keterangan"]
         available = CONTENT_WIDTH - sum(fixed.values())
         lane = min(LANE_MAX, available / n)
         if lane < LANE_MIN:
@@ -384,11 +398,16 @@ class _Builder:
             lane = max(6.0, min(LANE_MIN, (available + fixed["kegiatan"] - KEGIATAN_MIN) / n))
         fixed["kegiatan"] = max(KEGIATAN_MIN, min(KEGIATAN_MAX, fixed["kegiatan"] + available - lane * n))
         leftover = CONTENT_WIDTH - sum(fixed.values()) - lane * n
-        if leftover > 0:
+        if leftover > 0 and self.keterangan:
             fixed["keterangan"] += leftover
+        elif leftover > 0:
+            # No Keterangan: the document columns share what is left, as wide as they were.
+            share = fixed["kelengkapan"] + fixed["output"]
+            for key in ("kelengkapan", "output"):
+                fixed[key] += leftover * fixed[key] / share
         cols = [Column("no", fixed["no"]), Column("kegiatan", fixed["kegiatan"])]
         cols += [Column("lane", lane, actor=a) for a in self.actor_ids]
-        cols += [Column(k, fixed[k]) for k in ("kelengkapan", "waktu", "output", "keterangan")]
+        cols += [Column(k, fixed[k]) for k in ("kelengkapan", "waktu", "output", "keterangan") if k in fixed]
         return cols, lane
 
     def row_height(self, i: int, widths: dict[str, float], notes: list[dict[str, str]]) -> float:
@@ -399,8 +418,9 @@ class _Builder:
             "kelengkapan": [doc.name for doc in step.inputs],
             "waktu": [step.waktu or ""],
             "output": [doc.name for doc in step.outputs],
-            "keterangan": ([step.keterangan] if step.keterangan else []) + [n["text"] for n in notes],
         }
+        if self.keterangan:
+            texts["keterangan"] = ([step.keterangan] if step.keterangan else []) + [n["text"] for n in notes]
         tallest = max(text_height(lines, widths[key], BODY_FONT) for key, lines in texts.items())
         return round(max(MIN_ROW_HEIGHT, tallest + 2.0), 1)
 
@@ -441,7 +461,7 @@ class _Builder:
             if (p, "bottom") in self.strips:
                 rows.append(self.strips[(p, "bottom")])
             pages.append(Page(p + 2, rows))
-        return Layout(self.d, columns, self.W, names_height, pages, progress=self.progress)
+        return Layout(self.d, columns, self.W, names_height, pages, progress=self.progress, keterangan=self.keterangan)
 
     # symbols ---------------------------------------------------------------------------------
     def lane_x(self, lane: int) -> float:

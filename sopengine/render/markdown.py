@@ -29,7 +29,7 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
 
     With *notes*, the steps' interpretations follow the flowchart.
     """
-    from sopengine.render.layout import NOT_A_ROW, flow_text, placed_lanes, progress_notes
+    from sopengine.render.layout import NOT_A_ROW, flow_text, has_keterangan, placed_lanes, progress_notes
     from sopengine.render.mermaid import render_mermaid
     from sopengine.render.terminal import header_rows
 
@@ -44,7 +44,8 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
         out.append(f"| **{markdown_cell(label)}** | {markdown_cell(text)} |")
     out += ["", "## Pelaksana", ""]
     out += [f"- {markdown_cell(a.name)}" for a in definition.actors]
-    columns = ["No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output", "Keterangan"]
+    keterangan = has_keterangan(definition)
+    columns = ["No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output"] + (["Keterangan"] if keterangan else [])
     if progress:
         columns.append("Progress")
     out += ["", "## Kegiatan", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
@@ -62,8 +63,9 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
             "<br>".join(markdown_cell(d.name) for d in step.inputs),
             markdown_cell(step.waktu or ""),
             "<br>".join(markdown_cell(d.name) for d in step.outputs),
-            markdown_cell(step.keterangan or ""),
         ]
+        if keterangan:
+            cells.append(markdown_cell(step.keterangan or ""))
         if progress:
             cells.append("<br>".join(markdown_cell(n["text"]) for n in progress_notes(definition, step.id, progress)))
         out.append("| " + " | ".join(cells) + " |")

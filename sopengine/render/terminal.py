@@ -52,7 +52,7 @@ def print_definition(console: Console, d: Definition) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from sopengine.render.layout import flow_text
+    from sopengine.render.layout import flow_text, has_keterangan
 
     names = {a.id: a.name for a in d.actors}
     head = Table.grid(padding=(0, 2))
@@ -65,7 +65,8 @@ def print_definition(console: Console, d: Definition) -> None:
     if d.deadline:
         console.print(f"Process deadline: {d.deadline}")
     table = Table(show_lines=True)
-    for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output", "Keterangan"):
+    keterangan = has_keterangan(d)
+    for col in ("No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output") + (("Keterangan",) if keterangan else ()):
         table.add_column(col, overflow="fold")
     for i, s in enumerate(d.steps):
         lanes = " → ".join(names.get(a, a) for a in s.lanes)
@@ -79,13 +80,15 @@ def print_definition(console: Console, d: Definition) -> None:
         # calendar), or a duration given beside the SOP's own wording.
         if parsed and (parsed.get("days") or s.duration):
             waktu.append("\n" + format_duration(parsed), style="dim")
-        table.add_row(
+        cells: list[str | Text] = [
             str(s.no) if s.no is not None else "–",
             kegiatan,
             lanes or "(engine)",
             "\n".join(i.name for i in s.inputs) or "-",
             waktu,
             "\n".join(o.name + (" (wajib)" if o.required else "") for o in s.outputs) or "-",
-            s.keterangan or "",
-        )
+        ]
+        if keterangan:
+            cells.append(s.keterangan or "")
+        table.add_row(*cells)
     console.print(table)
