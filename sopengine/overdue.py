@@ -30,7 +30,7 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.calendar import lateness
+from sopengine.calendar import late_days, lateness
 from sopengine.store import Store
 from sopengine.store import use as use_store
 
@@ -274,6 +274,7 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
         "opened_at": opened_at,
         "due_at": due_at,
         "late_by": lateness(cal, due, at, calendar_days=calendar_days),
+        "late_by_days": late_days(cal, due, at, calendar_days=calendar_days),
         "counted_in": "calendar" if calendar_days else "working",
         "timezone": clock.run_zone(cal, d.timezone),
     }, due
@@ -402,6 +403,7 @@ def _scan_deadlines(
             "opened_at": started_at,
             "due_at": due_at,
             "late_by": lateness(cal, due, at, calendar_days=d.deadline_calendar_days),
+            "late_by_days": late_days(cal, due, at, calendar_days=d.deadline_calendar_days),
             "counted_in": "calendar" if d.deadline_calendar_days else "working",
             "timezone": clock.run_zone(cal, d.timezone),
             "waiting_on": [],

@@ -24,7 +24,7 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
-from sopengine.calendar import lateness
+from sopengine.calendar import late_days, lateness
 from sopengine.store import Store
 from sopengine.store import use as use_store
 
@@ -145,8 +145,9 @@ def judge(row: dict[str, Any]) -> tuple[str | None, str, str]:
 def judge_deadline(figures: dict[str, Any]) -> tuple[str | None, str, str]:
     """``(penilaian, catatan, tindakan)`` for the process deadline over the runs, by :data:`RULE`.
 
-    ``figures`` is a form's ``deadline`` block: ``text``, ``runs_judged``, ``runs_late`` and
-    ``max_late_seconds`` (office time, or plain time when ``counted_in`` is ``calendar``).
+    ``figures`` is a form's ``deadline`` block: ``text``, ``runs_judged``, ``runs_late``,
+    ``max_late_seconds`` (office time, or plain time when ``counted_in`` is ``calendar``) and
+    ``max_late_days`` (whole working days of it, None for calendar days).
     ``penilaian`` is None while no run has reached the deadline.
     """
     text, judged, late = figures["text"], figures["runs_judged"], figures["runs_late"]
@@ -162,7 +163,10 @@ def judge_deadline(figures: dict[str, Any]) -> tuple[str | None, str, str]:
 
 def _late_words(figures: dict[str, Any]) -> str:
     words = clock.format_seconds(figures["max_late_seconds"] or 0)
-    return f"{words} (calendar)" if figures.get("counted_in") == "calendar" else words
+    if figures.get("counted_in") == "calendar":
+        return f"{words} (calendar)"
+    days = figures.get("max_late_days")
+    return f"{words} ({days} hari kerja)" if days else words
 
 
 def _deadline_figures(compiled: dict[str, Any], runs: list[dict[str, Any]], at: datetime) -> dict[str, Any] | None:
@@ -176,7 +180,7 @@ def _deadline_figures(compiled: dict[str, Any], runs: list[dict[str, Any]], at: 
     if not text:
         return None
     calendar_days = bool((compiled.get("deadline") or {}).get("calendar"))
-    judged, late = 0, []
+    judged, late = 0, []  # late: (office seconds, working days) per run that missed it
     for r in runs:
         due = clock.from_iso(r["due_at"])
         if due is None or r["status"] not in ("completed", "active"):
@@ -188,13 +192,15 @@ def _deadline_figures(compiled: dict[str, Any], runs: list[dict[str, Any]], at: 
             continue  # not finished and not yet late: nothing to judge
         judged += 1
         if by > 0:
-            late.append(by)
+            late.append((by, late_days(r["cal"], due, end, calendar_days=calendar_days)))
+    worst = max(late, key=lambda pair: pair[0]) if late else (None, None)
     return {
         "text": text,
         "counted_in": "calendar" if calendar_days else "working",
         "runs_judged": judged,
         "runs_late": len(late),
-        "max_late_seconds": max(late) if late else None,
+        "max_late_seconds": worst[0],
+        "max_late_days": worst[1],
     }
 
 
@@ -457,6 +463,9 @@ def report(
             "deadline": compiled.get("deadline_text"),
             "deadline_late_by": (
                 lateness(cal, due, end, calendar_days=bool(deadline.get("calendar"))) if due else 0
+            ),
+            "deadline_late_by_days": (
+                late_days(cal, due, end, calendar_days=bool(deadline.get("calendar"))) if due else None
             ),
             "steps": [_step_row(compiled, sid, part, actor, vs) for sid, part, actor, vs in _ordered(compiled, r["visits"])],
         })

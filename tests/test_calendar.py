@@ -530,3 +530,20 @@ def test_resolve_calendar_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv(CALENDAR_ENV_VAR, str(tmp_path / "gone.yaml"))
     with pytest.raises(InputError, match=CALENDAR_ENV_VAR):
         resolve_calendar_path(None, [defs_b])
+
+
+@pytest.mark.parametrize("opened", [(2026, 3, 10, 10), (2026, 3, 10, 16), (2026, 3, 7, 10), (2026, 3, 13, 8)])
+@pytest.mark.parametrize("days", [1, 2, 17, 120])
+def test_working_days_counts_back_the_days_of_a_due_time(cal: WorkCalendar, opened: tuple[int, ...], days: int) -> None:
+    start = wib(*opened)
+    due = cal.due(start, {"days": days})
+    assert cal.working_days(start, due) == days
+    assert cal.working_days(start, due - timedelta(minutes=1)) == days - 1
+    assert cal.working_days(start, due + timedelta(hours=30)) >= days
+
+
+def test_working_days_of_a_lateness_across_holidays(cal: WorkCalendar) -> None:
+    due = wib(2026, 8, 14, 9)  # Friday; Monday 17 August is Hari Kemerdekaan
+    assert cal.working_days(due, wib(2026, 8, 18, 9)) == 1
+    assert cal.working_days(due, wib(2026, 8, 18, 8, 59)) == 0
+    assert cal.working_days(due, due) == 0 and cal.working_days(due, wib(2026, 8, 1)) == 0

@@ -455,3 +455,21 @@ def test_the_step_query_walks_the_partial_index(tmp_path: Path) -> None:
     assert "USING INDEX tasks_open_due" in plan and "TEMP B-TREE" not in plan, plan
     plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + COUNT_SQL, ["2026-10-09T04:00:00Z"]))
     assert "tasks_open_due" in plan, plan
+
+
+def test_a_lateness_of_a_working_day_or_more_is_also_given_in_days(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sopengine.cli import cli
+
+    defs, db = tmp_path / "defs", tmp_path / "d.db"
+    one_step(defs, "1 jam")
+    run = start("satu-langkah", db, "2026-10-05T09:00", defs)  # due Monday 10:00
+    [row] = overdue(db, now="2026-10-07T10:00")
+    assert (row["run_id"], row["late_by"], row["late_by_days"]) == (run, 16 * HOUR, 2)
+    [row] = overdue(db, now="2026-10-05T15:00")
+    assert (row["late_by"], row["late_by_days"]) == (5 * HOUR, 0)
+    shown = CliRunner().invoke(cli, ["overdue", "--db", str(db), "--now", "2026-10-07T10:00"], catch_exceptions=False)
+    assert "16 h (2 hari kerja)" in shown.output
+    shown = CliRunner().invoke(cli, ["overdue", "--db", str(db), "--now", "2026-10-05T15:00"], catch_exceptions=False)
+    assert "5 h" in shown.output and "hari kerja" not in shown.output

@@ -305,7 +305,7 @@ def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None
     [form] = monitoring(db, definition="permohonan-informasi-publik", now="2026-12-01T09:00")
     deadline = form["deadline"]
     assert (deadline["text"], deadline["runs_judged"], deadline["runs_late"]) == ("Paling lambat 17 hari kerja", 2, 1)
-    assert deadline["max_late_seconds"] == 17 * 8 * HOUR
+    assert (deadline["max_late_seconds"], deadline["max_late_days"]) == (17 * 8 * HOUR, 17)
     assert deadline["penilaian"] == TIDAK_BAIK  # one run in two missed it
     rows = {r["no"]: r for r in form["rows"]}
     # Rows with no standard time are reported, not judged.
@@ -313,10 +313,11 @@ def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None
     assert rows[3]["catatan"].startswith("No standard time (Waktu: Pada hari dan jam kerja): not judged; 2 visits completed")
     # Row 8's waktu is the deadline's text: it carries the deadline's judgement.
     assert rows[8]["penilaian"] == TIDAK_BAIK
-    assert rows[8]["catatan"].startswith("1 of 2 runs missed the deadline (Paling lambat 17 hari kerja); by up to 136 h")
+    assert rows[8]["catatan"] == "1 of 2 runs missed the deadline (Paling lambat 17 hari kerja); by up to 136 h (17 hari kerja)"
     assert rows[8]["tindakan"] != "-"
     by_run = {r["run_id"]: r for r in report(db, definition="permohonan-informasi-publik")["runs"]}
     assert by_run[late]["status"] == "completed" and by_run[late]["deadline_late_by"] == 17 * 8 * HOUR
+    assert by_run[late]["deadline_late_by_days"] == 17
 
 
 def test_a_run_still_active_before_its_deadline_is_not_judged_against_it(tmp_path: Path) -> None:

@@ -18,7 +18,14 @@ def _late_text(row: dict[str, Any]) -> str:
     from sopengine.clock import format_seconds
 
     text = format_seconds(row["late_by"])
-    return f"{text} (calendar)" if row["counted_in"] == "calendar" else text
+    if row["counted_in"] == "calendar":
+        return f"{text} (calendar)"
+    return _with_days(text, row.get("late_by_days"))
+
+
+def _with_days(text: str, days: int | None) -> str:
+    """``136 h`` -> ``136 h (17 hari kerja)`` once the office time makes a working day or more."""
+    return f"{text} ({days} hari kerja)" if days else text
 
 
 def _who(actor_name: str | None, actor: str | None, assigned: list[str]) -> str:
@@ -283,7 +290,8 @@ def _print_report(data: dict[str, Any]) -> None:
             f" {_seconds(r['taken_seconds'])} of office time since {clock.local(r['started_at'], r['timezone'])}"
         )
         if r["deadline"]:
-            late = f", {_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else ""
+            late = _with_days(_seconds(r["deadline_late_by"]), r["deadline_late_by_days"])
+            late = f", {late} late" if r["deadline_late_by"] else ""
             out.print(f"Deadline: {r['deadline']} → {clock.local(r['due_at'], r['timezone'])}{late}")
         out.print(_steps_table("Standard against actual time", r["steps"]))
         return
@@ -300,7 +308,8 @@ def _print_report(data: dict[str, Any]) -> None:
         corrections = sum(st["corrections"] for st in r["steps"])
         deadline = "-"
         if r["deadline"]:
-            deadline = f"{_seconds(r['deadline_late_by'])} late" if r["deadline_late_by"] else "met"
+            behind = _with_days(_seconds(r["deadline_late_by"]), r["deadline_late_by_days"])
+            deadline = f"{behind} late" if r["deadline_late_by"] else "met"
         runs.add_row(
             r["run_id"], r["definition"], r["period"] or "-", r["status"], clock.local(r["started_at"], r["timezone"]),
             _seconds(r["taken_seconds"]), str(late), str(corrections), deadline,
