@@ -17,7 +17,8 @@ import pytest
 from sopengine import audit, schema, store
 from sopengine.chain import GENESIS, canonical, database_head, event_hash
 from sopengine.store import Store
-from test_audit import build_history, run_seqs, tamper
+from sopengine.runs import cancel, reopen, start_run
+from test_audit import build_history, run_seqs, step, tamper
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "auditing.md"
 VIEWS = ("audit_definition_steps", "audit_events", "audit_open_steps", "audit_step_visits")
@@ -148,6 +149,43 @@ def test_question_who_approved_the_semester_report(hist: dict) -> None:
     assert [(r["run"], r["no"], r["person"]) for r in rows] == [(hist["a"], 7, "Dr. Rina"), (hist["a"], 8, "Dr. Rina")]
     assert rows[1]["note"] == "Laporan semester disetujui"
     assert rows[1]["at_utc"] == "2026-07-06T07:00:00Z" and rows[1]["documents"] == "Draft Laporan Kinerja"
+
+
+def finish(db: Path, run_id: str, person: str, day: str) -> None:
+    """Complete every step of a run in turn, at hourly times on *day*, until it ends."""
+    hour = 9
+    while sqlite3.connect(db).execute("SELECT 1 FROM tasks WHERE run_id = ? AND state = 'open'", (run_id,)).fetchone():
+        step(db, run_id, person, f"{day}T{hour:02d}:00")
+        hour += 1
+
+
+def test_question_semester_report_covers_every_period_that_ends_the_semester_and_only_what_stands(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    db = hist["db"]
+    june = start_run("pengumpulan-data", db=db, period="2026-06", now="2026-06-30T08:00", by="ani")["run_id"]
+    finish(db, june, "Joko", "2026-06-30")
+    q2 = start_run("pengumpulan-data", db=db, period="2026-Q2", now="2026-07-01T08:00", by="ani")["run_id"]
+    finish(db, q2, "Wati", "2026-07-01")
+    # step 8 of the June run is sent back and presented again by someone else
+    reopen(db, june, "sosialisasi-semester", reason="Salah lampiran", by="ani", now="2026-07-08T08:00")
+    finish(db, june, "Dr. Rina", "2026-07-08")
+    # a second Q2 run gets as far as composing the report, then is cancelled: it produced none
+    cancelled = start_run("pengumpulan-data", db=db, period="2026-Q2", now="2026-07-02T08:00", by="ani",
+                          allow_duplicate=True)["run_id"]
+    for hour in range(9, 16):  # steps 1 to 7
+        step(db, cancelled, "Mallory", f"2026-07-02T{hour:02d}:00")
+    cancel(db, cancelled, reason="Dobel", by="ani", now="2026-07-02T16:30")
+    third_quarter = start_run("pengumpulan-data", db=db, period="2026-09", now="2026-09-30T08:00", by="ani")["run_id"]
+    finish(db, third_quarter, "Budi", "2026-09-30")  # ends no semester: never reaches steps 7 and 8
+    rows = query(db, doc_sql("semester-report"))
+    got = [(r["run"], r["period"], r["no"], r["person"]) for r in rows]
+    assert got == [
+        (hist["a"], "2026-S1", 7, "Dr. Rina"), (hist["a"], "2026-S1", 8, "Dr. Rina"),
+        (june, "2026-06", 7, "Joko"),
+        (q2, "2026-Q2", 7, "Wati"), (q2, "2026-Q2", 8, "Wati"),
+        (june, "2026-06", 8, "Dr. Rina"),
+    ]
+    assert [e["step"] for e in audit.history(db, run=cancelled, kind="step_completed")][-1] == "susun-laporan-semester"
 
 
 def test_question_backdated_and_overdue(hist: dict) -> None:
