@@ -296,3 +296,34 @@ def test_report_errors_are_one_line(surat: tuple[Path, str]) -> None:
     assert result.exit_code == 2
     result = invoke("report", "--db", db, "--definition", "surat-keluar", "--period", "2026-11")
     assert result.exit_code == 0 and "No runs in that scope." in result.stderr
+
+
+def test_calendar_with_a_definition_applies_its_timezone_and_hours(tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    (defs / "kantor-wita.yaml").write_text(
+        """format: 1
+id: kantor-wita
+title: Uji kalender
+timezone: WITA
+hours:
+  jumat: "07:30-11:00"
+actors:
+  - {id: staf, name: Staf Pelaksana}
+steps:
+  - {id: kerjakan, no: 1, kegiatan: Mengerjakan tugas, actor: staf, waktu: 1 Jam}
+""",
+        encoding="utf-8",
+    )
+    base = ["calendar", "--year", "2026", "--definitions", defs, "--json"]
+    plain = json.loads(invoke(*base).output)
+    own = json.loads(invoke(*base, "--definition", "kantor-wita").output)
+    assert (plain["timezone"], plain["definition"]) == ("Asia/Jakarta", None)
+    assert (own["timezone"], own["definition"]) == ("Asia/Makassar", "kantor-wita")
+    hours = {h["weekday"]: h["hours"] for h in own["hours"]}
+    assert hours["friday"] == "07:30–11:00" and hours["monday"] == "08:00–16:00"  # the rest from the file
+    assert own["closed"] == plain["closed"]
+    shown = invoke("calendar", "--year", "2026", "--definitions", defs, "--definition", "kantor-wita")
+    assert "with the timezone and hours of kantor-wita (Asia/Makassar)" in shown.output
+    missing = CliRunner().invoke(cli, ["calendar", "--definitions", str(defs), "--definition", "tidak-ada"])
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ") and "tidak-ada" in missing.output

@@ -110,8 +110,14 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
 # -- calendar --------------------------------------------------------------------------------------
 
 
-def calendar_view(option: str | None, definitions: str | None, year: int | None, now: str | None) -> dict[str, Any]:
-    """The calendar in force for ``year`` as plain data: where it came from, hours, closed days."""
+def calendar_view(
+    option: str | None, definitions: str | None, year: int | None, now: str | None, definition: str | None = None,
+) -> dict[str, Any]:
+    """The calendar in force for ``year`` as plain data: where it came from, hours, closed days.
+
+    With ``definition`` (an SOP's id), that SOP's own ``timezone`` and ``hours`` are applied
+    over the file, as they are for its runs.
+    """
     from sopengine import clock
     from sopengine.calendar import DAY_NAMES_ID, WEEKDAYS, load_calendar, resolve_calendar_path
     from sopengine.definition.catalog import search_dirs
@@ -120,11 +126,18 @@ def calendar_view(option: str | None, definitions: str | None, year: int | None,
     if year is None:
         # The year is read in the default zone first; the calendar's own zone rarely differs by a year.
         year = clock.now(now).astimezone(clock.zone()).year
-    cal = load_calendar(path, years=[year])
+    zone, hours = None, None
+    if definition:
+        from sopengine import api
+
+        sop = api.get_definition(definition, definitions)
+        zone, hours = sop.timezone, sop.hours
+    cal = load_calendar(path, years=[year], timezone=zone, hours=hours)
     return {
         "year": year,
         "source": str(path) if path else "packaged default",
         "file": str(path) if path else None,
+        "definition": definition or None,
         "timezone": cal.zone,
         "hours": [
             {"weekday": WEEKDAYS[i], "day": day, "hours": None if span == "tutup" else span}
@@ -143,27 +156,31 @@ def calendar_view(option: str | None, definitions: str | None, year: int | None,
 
 @click.command("calendar")
 @click.option("--year", type=click.IntRange(1, 9998), metavar="YEAR", help="Year to list (default: this year).")
+@click.option("--definition", "definition_id", metavar="ID",
+              help="Apply this SOP's own timezone and hours, as its runs do.")
 @global_options()
 @json_option
-def calendar_cmd(year: int | None, as_json: bool) -> None:
+def calendar_cmd(year: int | None, definition_id: str | None, as_json: bool) -> None:
     """Show the working calendar in force: office hours and the days the office is closed.
 
     The calendar file is --calendar FILE (or SOPENGINE_CALENDAR), else calendar.yaml in the
     definitions folder, else the packaged default. Holidays on a weekend are listed too.
+    With --definition, the SOP's own timezone and hours win over the file, as for its runs.
 
     Example:
 
-        sopengine calendar --year 2026
+        sopengine calendar --year 2026 --definition permohonan-informasi-publik
     """
     s = settings()
-    view = calendar_view(s.calendar, s.definitions, year, s.now)
+    view = calendar_view(s.calendar, s.definitions, year, s.now, definition_id)
     if as_json:
         print_json(view)
         return
     from rich.table import Table
 
     out = console()
-    out.print(f"Working calendar {view['year']} — {view['source']} ({view['timezone']})")
+    sop = f", with the timezone and hours of {view['definition']}" if view["definition"] else ""
+    out.print(f"Working calendar {view['year']} — {view['source']}{sop} ({view['timezone']})")
     hours = Table(title="Jam kerja", title_justify="left")
     hours.add_column("Hari")
     hours.add_column("Jam")
