@@ -1129,20 +1129,33 @@ def local_parts(utc_text: str | None, tz: str | None) -> tuple[str, str]:
     return shown.strftime("%Y-%m-%d %H:%M:%S"), shown.tzname() or ""
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: one that starts like a formula (``= + - @``,
+    a tab or a carriage return) gets a leading ``'``, so that a name or note typed as
+    ``=HYPERLINK(...)`` is never run when the file is opened. Numbers stay as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_history_csv(entries: Iterator[dict[str, Any]] | list[dict[str, Any]], out: IO[bytes]) -> int:
-    """Write entries as CSV a spreadsheet opens cleanly: UTF-8 with BOM, one header row, CRLF."""
+    """Write entries as CSV a spreadsheet opens cleanly: UTF-8 with BOM, one header row, CRLF,
+    and no text cell that a spreadsheet would run as a formula (see :func:`csv_cell`)."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=True)
     writer = csv.writer(text)
     writer.writerow(CSV_COLUMNS)
     n = 0
     for e in entries:
         local, zone_name = local_parts(e["at"], e["timezone"])
-        writer.writerow([
+        writer.writerow([csv_cell(cell) for cell in (
             e["seq"], e["run_id"], e["definition"] or "", e["period"] or "", local, zone_name, e["at"], e["recorded_at"],
             "yes" if e["backdated"] else "", "yes" if e["postdated"] else "", e["person"], e["os_user"], e["action"], e["kind"], e["step"] or "",
             "" if e["step_no"] is None else e["step_no"], e["kegiatan"] or "", e["actor_name"] or e["actor"] or "",
             e["outcome"] or "", "; ".join(d["name"] or "" for d in e["documents"]), e["note"] or "",
-        ])
+        )])
         n += 1
     text.flush()
     text.detach()  # leave the caller's stream open

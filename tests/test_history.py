@@ -19,7 +19,7 @@ from sopengine.cli import cli
 from sopengine.identity import os_user
 from sopengine.errors import InputError, RunNotFound
 from sopengine.runs import assign, start_run
-from test_audit import build_history
+from test_audit import build_history, step
 
 BOM = b"\xef\xbb\xbf"
 
@@ -195,3 +195,18 @@ def test_history_csv_in_a_real_process(hist: dict) -> None:
     assert proc.returncode == 0, proc.stderr
     rows = _csv_rows(proc.stdout)
     assert [r[rows[0].index("run")] for r in rows[1:]] == [hist["a"], hist["b"]]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_kept_as_text(tmp_path: Path) -> None:
+    db = tmp_path / "sopengine.db"
+    run_id = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="@ani")["run_id"]
+    step(db, run_id, "+62 812", "2026-10-01T09:05", note='=HYPERLINK("http://x","klik")')
+    assign(db, run_id, "kepala-bidang", "-Rina", by="-dedi", now="2026-10-01T09:06")
+    rows = _csv_rows(CliRunner().invoke(cli, ["history", "--db", str(db), "--format", "csv"]).stdout_bytes)
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert [r["person"] for r in body] == ["'@ani", "'+62 812", "'-dedi"]
+    assert body[1]["note"] == '\'=HYPERLINK("http://x","klik")'
+    assert body[2]["note"] == "Kepala Bidang: -Rina"  # starts with a letter: left as it is
+    assert (body[0]["time"], body[0]["seq"], body[0]["period"]) == ("2026-10-01 09:00:00", "1", "2026-10")
+    assert [audit.csv_cell(v) for v in ("=1+1", "-", "\tx", "\r", "2026-10", 5, None)] == [
+        "'=1+1", "'-", "'\tx", "'\r", "2026-10", 5, None]
