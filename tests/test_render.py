@@ -628,3 +628,19 @@ def test_a_blank_header_field_stays_blank_in_html(tmp_path: Path) -> None:
         assert re.search(rf'data-field="{field}">\s*</td>', html), field
     # the title names the document elsewhere (its caption), never the SOP's judul
     assert "SOP Berhenti" in html
+
+
+@pytest.mark.parametrize("written", ["  keterkaitan: []\n", "  keterkaitan:\n"])
+def test_an_empty_list_renders_as_a_field_left_out(written: str, tmp_path: Path) -> None:
+    with_header = ENDS_EARLY_YAML.replace("title: Berhenti\n", "title: Berhenti\nheader:\n  nomor: 1/X\n")
+    with_list = with_header.replace("  nomor: 1/X\n", "  nomor: 1/X\n" + written)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "berhenti.yaml").write_text(with_header, encoding="utf-8")
+    (tmp_path / "b" / "berhenti.yaml").write_text(with_list, encoding="utf-8")
+    left_out = load_definition(tmp_path / "a" / "berhenti.yaml")[0]
+    empty = load_definition(tmp_path / "b" / "berhenti.yaml")[0]
+    assert empty.header.keterkaitan == [] == left_out.header.keterkaitan
+    assert render_html(empty) == render_html(left_out)
+    assert render_markdown(empty) == render_markdown(left_out)
+    assert shown(empty) == shown(left_out)
