@@ -141,3 +141,23 @@ def test_a_process_deadline_past_the_calendars_years_is_flagged(tmp_path: Path) 
     assert status["due_at"] > "2030" and status["deadline_beyond_calendar"] is True
     assert status["open_steps"][0]["beyond_calendar"] is False
     assert event_payloads(db, run)["run_started"]["beyond_calendar"] is True
+
+
+# -- editing the calendar file --------------------------------------------------------------------
+
+
+def test_editing_the_calendar_file_changes_new_runs_only(tmp_path: Path) -> None:
+    defs, db = one_step(tmp_path / "defs", "1 Hari"), tmp_path / "a.db"
+    old = start_run("satu", db=db, definitions=defs, now="2026-10-06T10:00", by="ani")["run_id"]  # Tuesday
+    # The office then closes on Wednesday 7 October (a local holiday added to the file).
+    (defs / "calendar.yaml").write_text(
+        'closed:\n  - {date: 2026-10-07, name: "Hari Jadi Kabupaten"}\n', encoding="utf-8"
+    )
+    new = start_run("satu", db=db, definitions=defs, now="2026-10-06T10:00", by="ani")["run_id"]
+    assert run_status(db, old)["open_steps"][0]["due_at"] == "2026-10-07T03:00:00Z"  # Wednesday 10:00
+    assert run_status(db, new)["open_steps"][0]["due_at"] == "2026-10-08T03:00:00Z"  # Thursday 10:00
+    # A step the old run opens after the edit is still counted with the old run's snapshot.
+    complete(db, old, by="ani", now="2026-10-06T11:00")
+    complete(db, new, by="ani", now="2026-10-06T11:00")
+    assert run_status(db, old)["open_steps"][0]["due_at"] == "2026-10-07T04:00:00Z"
+    assert run_status(db, new)["open_steps"][0]["due_at"] == "2026-10-08T04:00:00Z"
