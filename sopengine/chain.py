@@ -1,16 +1,21 @@
-"""The canonical form of an event and its hash chain.
+r"""The canonical form of an event and its hash chain.
 
 Each event stores ``prev_hash``, the hash of the run's previous event (64 zeros for the
 first), and ``hash``, the sha256 of its canonical JSON:
 
 * the object ``{"at", "kind", "os_user", "payload", "person", "prev_hash", "recorded_at",
   "run_id", "step_id"}`` — ``payload`` as a JSON object, ``step_id`` null when none;
-* keys sorted, separators ``","`` and ``":"`` (no spaces), non-ASCII kept as UTF-8
-  (``ensure_ascii=False``), encoded as UTF-8;
+* keys sorted by code point at every level, none twice; separators ``","`` and ``":"``
+  (no spaces); every character as itself (``ensure_ascii=False``) but ``"``, ``\`` and
+  U+0000–U+001F (``\n`` and the like, else ``\u00xx`` in lowercase hex); floats as
+  Python's ``repr``; the whole encoded as UTF-8;
 * times as stored: UTC ``YYYY-MM-DDTHH:MM:SSZ``.
 
-``docs/auditing.md`` states this for auditors; keep the two in step. Standard library only:
-the step path imports this module.
+The store writes each payload as exactly ``canonical(payload)``, so any other stored text is
+an edit (``sopengine.audit.payload_problem`` names it). ``docs/auditing.md`` states all this
+for auditors; keep the two in step. ``seq`` is not hashed: the order of a run's events is
+held by ``prev_hash``, the numbering across runs by nothing but the database head. Standard
+library only: the step path imports this module.
 """
 
 from __future__ import annotations

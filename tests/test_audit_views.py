@@ -5,6 +5,7 @@ database written by real runs."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -211,6 +212,21 @@ def test_the_documented_test_values_are_what_the_engine_computes() -> None:
         previous = digest
     head = re.search(r"head of a database holding only this run: ([0-9a-f]{64})@2", text)
     assert head and database_head({"k7m-x3q": previous}) == head.group(1)
+
+
+def test_the_documented_hard_cases_are_canonical_and_hash_as_shown() -> None:
+    text = doc_text()
+    line = re.search(r"^canonical: (\{.*\})\nsha256: ([0-9a-f]{64})$", text, re.M)
+    assert line, "docs/auditing.md shows no canonical payload with its sha256"
+    shown, digest = line.group(1), line.group(2)
+    value = json.loads(shown)
+    assert canonical(value) == shown
+    assert hashlib.sha256(shown.encode("utf-8")).hexdigest() == digest
+    # what the text says about it: code point order, lowercase escapes, floats as repr
+    assert list(value) == sorted(value) != sorted(value, key=lambda k: k.encode("utf-16-be"))
+    assert "\\u001f" in shown and "\\u001F" not in shown and '"jumlah":1000.0' in shown and '"besar":1e+16' in shown
+    assert audit.payload_problem(shown) is None
+    assert audit.payload_problem(shown.replace("\\u001f", "\\u001F")) is not None  # upper case is another text
 
 
 def _run_snippet(folder: Path) -> str:
