@@ -216,6 +216,10 @@ class _Loaded:
         if self.owned:
             self.store.close()
 
+    def local(self, when: str | datetime | None) -> str:
+        """A time as people read it, in the run's own zone."""
+        return clock.local(when, clock.run_zone(self.store.work_calendar(self.run["calendar_hash"]), self.compiled.get("timezone")))
+
     def advance(self) -> _Advance:
         iterations: dict[tuple[str, int], int] = {}
         for row in self.store.conn.execute(
@@ -257,13 +261,13 @@ def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime 
     finally:
         store.conn.execute("COMMIT")
     if run["status"] != "active" and not allow_closed:
-        when = clock.local(run["finished_at"])
+        when = clock.local(run["finished_at"], clock.run_zone(store.work_calendar(run["calendar_hash"])))
         raise RunClosed(
             f"run {run_id} is {run['status']} (since {when}); nothing can be changed — start a new run, or 'sopengine reopen' a completed one",
             run_id=run_id,
         )
     compiled = store.compiled(run["definition_hash"])
-    tz = compiled.get("timezone")
+    tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
     return _Loaded(
         store, run, compiled, workflow(compiled), tasks,
         _person(by), os_user(), clock.coerce(now, tz), clock.iso(clock.real_now()) or "", owned,
@@ -300,7 +304,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
                 "SELECT closed_by, closed_at, state FROM tasks WHERE run_id = ? AND step_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
                 (run_id, step_id),
             ).fetchone()
-            done = f" (last completed by {last[0]} at {clock.local(last[1])})" if last else ""
+            done = f" (last completed by {last[0]} at {loaded.local(last[1])})" if last else ""
             waiting = [t for t in loaded.tasks if t["state"] == "waiting" and t["step_id"] == step_id]
             if waiting:
                 done = " (it waits for the other branches to arrive)"
@@ -380,8 +384,8 @@ def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> 
 def _check_not_before_start(loaded: _Loaded) -> None:
     if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
         raise InputError(
-            f"the time given ({clock.local(loaded.at)}) is before run {loaded.run['id']} started "
-            f"({clock.local(loaded.run['started_at'])}); check --now",
+            f"the time given ({loaded.local(loaded.at)}) is before run {loaded.run['id']} started "
+            f"({loaded.local(loaded.run['started_at'])}); check --now",
         )
 
 
@@ -390,8 +394,8 @@ def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
     opened = task["opened_at"]
     if clock.iso(loaded.at) < opened:  # same fixed-width UTC text: compares as time
         raise InputError(
-            f"the time given ({clock.local(loaded.at)}) is before step {task['step_id']} opened "
-            f"({clock.local(opened)}); check --now",
+            f"the time given ({loaded.local(loaded.at)}) is before step {task['step_id']} opened "
+            f"({loaded.local(opened)}); check --now",
         )
 
 
@@ -406,7 +410,7 @@ def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> No
             if row and row[2] != "open":
                 raise ConcurrentChange(
                     f"step {task['step_id']} of run {loaded.run['id']} was already {'completed' if row[2] == 'done' else row[2]}"
-                    f" by {row[0]} at {clock.local(row[1])}; see 'sopengine status {loaded.run['id']}'",
+                    f" by {row[0]} at {loaded.local(row[1])}; see 'sopengine status {loaded.run['id']}'",
                     run_id=loaded.run["id"], step=task["step_id"], closed_by=row[0], closed_at=row[1],
                 ) from None
         raise _stale(loaded) from None

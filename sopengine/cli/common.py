@@ -56,7 +56,7 @@ _GLOBALS: dict[str, tuple[str, str, str | None]] = {
     "db": ("--db", "SQLite database file (default: sopengine.db here; env SOPENGINE_DB).", "SOPENGINE_DB"),
     "definitions": ("--definitions", "Folder of definition files, searched first (env SOPENGINE_DEFINITIONS).", "SOPENGINE_DEFINITIONS"),
     "calendar": ("--calendar", "Working calendar file (env SOPENGINE_CALENDAR).", "SOPENGINE_CALENDAR"),
-    "now": ("--now", "Use this time as now: ISO 8601, WIB unless an offset is given (env SOPENGINE_NOW).", "SOPENGINE_NOW"),
+    "now": ("--now", "Use this time as now: ISO 8601, in the SOP's time zone (WIB unless the SOP or its calendar says otherwise) (env SOPENGINE_NOW).", "SOPENGINE_NOW"),
     "by": ("--by", "Who acts (env SOPENGINE_USER, default the OS login).", "SOPENGINE_USER"),
 }
 
