@@ -644,3 +644,18 @@ def test_an_empty_list_renders_as_a_field_left_out(written: str, tmp_path: Path)
     assert render_html(empty) == render_html(left_out)
     assert render_markdown(empty) == render_markdown(left_out)
     assert shown(empty) == shown(left_out)
+
+
+def test_required_outputs_are_marked_wajib_in_every_table(tmp_path: Path) -> None:
+    text = ENDS_EARLY_YAML.replace(
+        "next: arsip}", "next: arsip, outputs: [{name: Surat izin cuti, required: true}, Salinan]}"
+    ).replace("next: selesai}", "next: selesai, outputs: [{name: Arsip, required: true}]}")
+    (tmp_path / "berhenti.yaml").write_text(text, encoding="utf-8")
+    d = load_definition(tmp_path / "berhenti.yaml")[0]
+    html = render_html(d)
+    assert re.findall(r'([^<>]+) <span class="required" data-required="yes">\(wajib\)</span>', html) == ["Surat izin cuti", "Arsip"]
+    assert "Salinan <span" not in html
+    md = render_markdown(d)
+    assert "| Surat izin cuti (wajib)<br>Salinan |" in md and "| Arsip (wajib) |" in md
+    terminal = shown(d)
+    assert "Surat izin cuti (wajib)" in terminal and "Arsip (wajib)" in terminal and "Salinan (wajib)" not in terminal

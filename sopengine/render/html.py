@@ -27,7 +27,7 @@ def render_html(definition: Definition, progress: dict[str, Any] | None = None, 
     With *notes*, the steps' interpretations follow the table, marked as not part of the SOP.
     """
     from sopengine import __version__
-    from sopengine.render.layout import NOT_A_ROW, NOTE_COLUMNS, build_layout
+    from sopengine.render.layout import NOT_A_ROW, NOTE_COLUMNS, REQUIRED_MARK, build_layout
 
     layout = build_layout(definition, progress, notes=notes)
     labels, extra = header_labels(definition)
@@ -46,6 +46,7 @@ def render_html(definition: Definition, progress: dict[str, Any] | None = None, 
         run=progress,
         note_columns=NOTE_COLUMNS,
         not_a_row=NOT_A_ROW,
+        required_mark=REQUIRED_MARK,
         version=__version__,
     )
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sopengine.definition.models import StepKind, is_end
 
 if TYPE_CHECKING:
-    from sopengine.definition.models import Definition, Step
+    from sopengine.definition.models import Definition, Document, Step
 
 Point = tuple[float, float]
 
@@ -279,6 +279,15 @@ def flow_edges(definition: Definition) -> list[tuple[int, str, str]]:
     return edges
 
 
+REQUIRED_MARK = "(wajib)"
+"""After an output that must be attached to complete its step (``required: true``)."""
+
+
+def document_label(document: Document) -> str:
+    """A document as the tables print it: its name, and ``(wajib)`` after a required output."""
+    return f"{document.name} {REQUIRED_MARK}" if document.required else document.name
+
+
 def has_keterangan(definition: Definition) -> bool:
     """Whether the SOP's table has a Keterangan column: some row gives ``keterangan``.
 
@@ -417,7 +426,7 @@ class _Builder:
             "kegiatan": [step.kegiatan] + ([NOT_A_ROW] if step.no is None else []),
             "kelengkapan": [doc.name for doc in step.inputs],
             "waktu": [step.waktu or ""],
-            "output": [doc.name for doc in step.outputs],
+            "output": [document_label(doc) for doc in step.outputs],
         }
         if self.keterangan:
             texts["keterangan"] = ([step.keterangan] if step.keterangan else []) + [n["text"] for n in notes]

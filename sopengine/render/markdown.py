@@ -29,7 +29,7 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
 
     With *notes*, the steps' interpretations follow the flowchart.
     """
-    from sopengine.render.layout import NOT_A_ROW, flow_text, has_keterangan, placed_lanes, progress_notes
+    from sopengine.render.layout import NOT_A_ROW, document_label, flow_text, has_keterangan, placed_lanes, progress_notes
     from sopengine.render.mermaid import render_mermaid
     from sopengine.render.terminal import header_rows
 
@@ -62,7 +62,7 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
             " → ".join(markdown_cell(names[a]) for a in lanes[i]),
             "<br>".join(markdown_cell(d.name) for d in step.inputs),
             markdown_cell(step.waktu or ""),
-            "<br>".join(markdown_cell(d.name) for d in step.outputs),
+            "<br>".join(markdown_cell(document_label(d)) for d in step.outputs),
         ]
         if keterangan:
             cells.append(markdown_cell(step.keterangan or ""))

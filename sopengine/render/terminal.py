@@ -52,7 +52,7 @@ def print_definition(console: Console, d: Definition) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from sopengine.render.layout import flow_text, has_keterangan
+    from sopengine.render.layout import document_label, flow_text, has_keterangan
 
     names = {a.id: a.name for a in d.actors}
     head = Table.grid(padding=(0, 2))
@@ -86,7 +86,7 @@ def print_definition(console: Console, d: Definition) -> None:
             lanes or "(engine)",
             "\n".join(i.name for i in s.inputs) or "-",
             waktu,
-            "\n".join(o.name + (" (wajib)" if o.required else "") for o in s.outputs) or "-",
+            "\n".join(document_label(o) for o in s.outputs) or "-",
         ]
         if keterangan:
             cells.append(s.keterangan or "")
