@@ -144,8 +144,19 @@ def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tupl
             continue
         before = rows[i - 1][0] if i else None
         if prev == expected:
-            follows_ok = i + 1 == len(rows) or rows[i + 1][9] == stored
-            detail = "" if follows_ok else "; its stored hash was changed too"
+            if i + 1 == len(rows):
+                return _problem(
+                    "edited", f"event {seq} of run {run_id} does not match its hash: its payload, times, people or kind"
+                    " were edited, or its stored hash (it is the run's last event: which of the two cannot be told)",
+                    seq=seq, run_id=run_id,
+                )
+            after = rows[i + 1][9]
+            if after != stored and after == _exact_hash(row):
+                return _problem(
+                    "edited", f"event {seq} of run {run_id}: its stored hash does not match its row, whose fields still"
+                    f" hash to what event {rows[i + 1][0]} links to: the hash column was edited", seq=seq, run_id=run_id,
+                )
+            detail = "" if after == stored else "; its stored hash was changed too"
             return _problem(
                 "edited", f"event {seq} of run {run_id} does not match its hash: its payload, times, people or kind"
                 f" were edited{detail}", seq=seq, run_id=run_id,
@@ -716,11 +727,15 @@ def _pin_problems(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     return problems
 
 
+_DOCUMENT_FIELDS = ("run_id", "step_id", "name", "path", "sha256", "size", "recorded_at", "recorded_by")
+"""What a documents row records, each also in its event (the last two as its recorded_at and person)."""
+
+
 def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Re-hash every output file the (chained) events recorded; compare the documents table too."""
     recorded = []
-    for seq, run_id, step_id, payload in conn.execute(
-        "SELECT seq, run_id, step_id, payload FROM events"
+    for seq, run_id, step_id, recorded_at, person, payload in conn.execute(
+        "SELECT seq, run_id, step_id, recorded_at, person, payload FROM events"
         " WHERE kind IN ('step_completed', 'decided') AND instr(payload, '\"documents\"') > 0 ORDER BY seq"
     ):
         try:
@@ -730,20 +745,23 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
         for d in docs:
             if isinstance(d, dict):
                 recorded.append({"event": seq, "run_id": run_id, "step": step_id, "name": d.get("name"),
-                                 "path": d.get("path"), "sha256": d.get("sha256"), "size": d.get("size")})
-    rows = {}
-    for doc_id, run_id, name, path, sha256 in conn.execute("SELECT id, run_id, name, path, sha256 FROM documents ORDER BY id"):
-        rows[(run_id, path, sha256)] = (doc_id, name)
+                                 "path": d.get("path"), "sha256": d.get("sha256"), "size": d.get("size"),
+                                 "recorded_at": recorded_at, "recorded_by": person})
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for doc_id, *values in conn.execute(f"SELECT id, {', '.join(_DOCUMENT_FIELDS)} FROM documents ORDER BY id"):
+        rows.setdefault(tuple(values), []).append(doc_id)
     result: dict[str, Any] = {"checked": len(recorded), "ok": 0, "changed": [], "missing": [], "unrecorded": []}
     problems = []
+    unmatched = []
     for entry in recorded:
-        key = (entry["run_id"], entry["path"], entry["sha256"])
+        key = (entry["run_id"], entry["step"], entry["name"], entry["path"], entry["sha256"], entry["size"],
+               entry["recorded_at"], entry["recorded_by"])
+        ids = rows.get(key)
+        if ids:
+            ids.pop(0)
+        else:
+            unmatched.append((entry, key))
         where = f"document {entry['name']!r} of run {entry['run_id']} (event {entry['event']})"
-        if rows.pop(key, None) is None:
-            problems.append(_problem(
-                "document_record", f"{where} has no row in the documents table: the table was edited",
-                seq=entry["event"], run_id=entry["run_id"],
-            ))
         current = file_sha256(entry["path"]) if entry["path"] else None
         if current is None:
             result["missing"].append(entry)
@@ -755,7 +773,21 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
                                      seq=entry["event"], run_id=entry["run_id"]))
         else:
             result["ok"] += 1
-    for (run_id, path, sha256), (doc_id, name) in rows.items():
+    left = [(key, doc_id) for key, ids in rows.items() for doc_id in ids]
+    for entry, key in unmatched:
+        where = f"document {entry['name']!r} of run {entry['run_id']} (event {entry['event']})"
+        # a row of the same document that differs: say in what (recorded_by against the event's person)
+        twin = next((row for row, _ in left if row[:3] == key[:3]), None)
+        detail = ""
+        if twin is not None:
+            detail = "; its row differs in " + "; ".join(
+                f"{name} ({twin[i]!r} in the table, {key[i]!r} in the event)"
+                for i, name in enumerate(_DOCUMENT_FIELDS) if twin[i] != key[i])
+        problems.append(_problem(
+            "document_record", f"{where} has no row in the documents table that matches it{detail}: the table was edited",
+            seq=entry["event"], run_id=entry["run_id"],
+        ))
+    for (run_id, _, name, path, sha256, *_), doc_id in sorted(left, key=lambda item: item[1]):
         result["unrecorded"].append({"id": doc_id, "run_id": run_id, "name": name, "path": path, "sha256": sha256})
         problems.append(_problem(
             "document_record", f"document {name!r} of run {run_id} ({path}) in the documents table matches no event:"
@@ -1517,7 +1549,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         expected = GENESIS
         recorded_docs: list[tuple[Any, Any, Any]] = []
         last_seq = 0
-        for e in events:
+        for k, e in enumerate(events):
             seq = e.get("seq")
             if e.get("run_id") != run_id:
                 problems.append(f"events.json: event {seq} belongs to run {e.get('run_id')}, not {run_id}")
@@ -1534,7 +1566,12 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             except (KeyError, TypeError, ValueError):
                 recomputed = None
             if recomputed != e.get("hash"):
-                problems.append(f"events.json: event {seq} does not match its hash (its fields were edited)")
+                following = events[k + 1].get("prev_hash") if k + 1 < len(events) else None
+                if recomputed is not None and following == recomputed:
+                    problems.append(f"events.json: event {seq} does not match its stored hash, but its fields hash to what"
+                                    " the next event links to (its hash was edited)")
+                else:
+                    problems.append(f"events.json: event {seq} does not match its hash (its fields were edited)")
                 break
             expected = e["hash"]
             payload = e.get("payload")

@@ -186,6 +186,26 @@ def test_an_edit_whose_hash_was_recomputed_is_found_at_the_next_link(hist: dict)
     assert f"event {seqs[2]} was edited and re-hashed" in problem["message"]
 
 
+def test_only_the_hash_column_edited_is_named_as_such(hist: dict) -> None:
+    seqs = run_seqs(hist["db"], hist["a"])
+    tamper(hist["db"], ("UPDATE events SET hash = ? WHERE seq = ?", ("ab" * 32, seqs[2])), drop_triggers=True)
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"]) == ("edited", seqs[2])
+    assert problem["message"] == (
+        f"event {seqs[2]} of run {hist['a']}: its stored hash does not match its row, whose fields still hash to what"
+        f" event {seqs[3]} links to: the hash column was edited"
+    )
+
+
+def test_an_edited_last_event_says_which_cannot_be_told(hist: dict) -> None:
+    last = run_seqs(hist["db"], hist["b"])[-1]
+    tamper(hist["db"], ("UPDATE events SET hash = ? WHERE seq = ?", ("ab" * 32, last)), drop_triggers=True)
+    assert first(hist["db"])["message"] == (
+        f"event {last} of run {hist['b']} does not match its hash: its payload, times, people or kind were edited, or"
+        " its stored hash (it is the run's last event: which of the two cannot be told)"
+    )
+
+
 def test_a_deleted_row_is_named_as_a_gap(hist: dict) -> None:
     seqs = run_seqs(hist["db"], hist["a"])
     tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (seqs[3],)), drop_triggers=True)
@@ -324,6 +344,19 @@ def test_a_rebuilt_history_verifies_alone_but_not_against_the_noted_head(hist: d
     tamper(hist["db"], *updates, drop_triggers=True)
     assert audit.verify(hist["db"])["ok"]
     assert not audit.verify(hist["db"], expect_head=noted)["ok"]
+
+
+def test_renumbering_events_of_different_runs_is_not_detected_as_the_docs_say(hist: dict) -> None:
+    """seq is outside the hash: two adjacent events of different runs may swap numbers unseen."""
+    noted = audit.verify(hist["db"])["head"]
+    a, b = run_seqs(hist["db"], hist["a"]), run_seqs(hist["db"], hist["b"])
+    x = next(s for s in a if s + 1 in b)  # an event of a followed at once by one of b
+    tamper(hist["db"], ("UPDATE events SET seq = -1 WHERE seq = ?", (x,)),
+           ("UPDATE events SET seq = ? WHERE seq = ?", (x, x + 1)),
+           ("UPDATE events SET seq = ? WHERE seq = -1", (x + 1,)), drop_triggers=True)
+    assert run_seqs(hist["db"], hist["a"]) != a
+    result = audit.verify(hist["db"], expect_head=noted)
+    assert result["ok"] and result["head_matches"]
 
 
 def test_a_run_whose_status_contradicts_its_events_is_named(hist: dict) -> None:
@@ -574,6 +607,25 @@ def test_a_document_row_rewritten_to_match_an_edited_file_is_caught(hist: dict) 
     assert sorted(p["kind"] for p in result["problems"]) == ["document_changed", "document_record", "document_record"]
     assert [d["path"] for d in result["documents"]["changed"]] == [path]
     assert any("in the documents table matches no event" in p["message"] for p in result["problems"])
+
+
+def test_a_document_row_is_compared_on_every_recorded_field(hist: dict) -> None:
+    """Who recorded a file and when are the event's person and recorded_at: a row saying otherwise is named."""
+    conn = sqlite3.connect(hist["db"])
+    doc_id, name, event_person = conn.execute(
+        "SELECT d.id, d.name, d.recorded_by FROM documents d WHERE d.run_id = ? ORDER BY d.id LIMIT 1", (hist["a"],)
+    ).fetchone()
+    conn.close()
+    assert audit.verify(hist["db"], documents=True)["ok"]
+    tamper(hist["db"], ("UPDATE documents SET recorded_by = 'mallory' WHERE id = ?", (doc_id,)))
+    result = audit.verify(hist["db"], documents=True)
+    assert sorted(p["kind"] for p in result["problems"]) == ["document_record", "document_record"]
+    seq = run_seqs(hist["db"], hist["a"])[1]
+    assert result["first_problem"]["message"] == (
+        f"document {name!r} of run {hist['a']} (event {seq}) has no row in the documents table that matches it; its row"
+        f" differs in recorded_by ('mallory' in the table, {event_person!r} in the event): the table was edited"
+    )
+    assert audit.verify(hist["db"])["ok"]  # without --documents the table is not read
 
 
 def test_a_deleted_document_row_is_caught(hist: dict) -> None:

@@ -316,3 +316,14 @@ def test_the_noted_manifest_sha256_is_compared(packed: dict, tmp_path: Path) -> 
     assert f"differs from the noted {noted[:16]}…: this is not the pack that was noted" in other.stdout
     bad = CliRunner().invoke(cli, ["audit", "verify-pack", str(rebuilt), "--expect-manifest", "abc"])
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: cannot read manifest sha256 'abc'")
+
+
+def test_a_pack_event_with_only_its_hash_edited_is_named_as_such(packed: dict, tmp_path: Path) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        events = json.loads(zf.read("events.json"))
+    events[2]["hash"] = "ab" * 32
+    altered = rewrite(packed["zip"], tmp_path / "m.zip", {"events.json": json.dumps(events).encode()}, fix_manifest=True)
+    assert audit.verify_pack(altered)["first_problem"] == (
+        f"events.json: event {events[2]['seq']} does not match its stored hash, but its fields hash to what the next event"
+        " links to (its hash was edited)"
+    )
