@@ -41,7 +41,7 @@ def test_a_number_yaml_11_would_change_stays_the_text_written(written: str) -> N
 
 
 @pytest.mark.parametrize("written, value", [("3", 3), ("-2", -2), ("0", 0), ("2026", 2026), ("1.5", 1.5), ("1.0", 1.0)])
-def test_a_plainly_written_number_stays_a_number(written: str, value: int | float) -> None:
+def test_a_plainly_written_number_stays_a_number(written: str, value: float) -> None:
     data, _ = load_with_lines(f"value: {written}\n")
     assert data == {"value": value}
     assert type(data["value"]) is type(value)
