@@ -1114,7 +1114,7 @@ def iter_history(
     db: str | Path, *, run: str | None = None, person: str | None = None, actor: str | None = None,
     step: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
     limit: int | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> HistoryStream:
     """The events matching every filter given, in the order they were recorded.
 
     ``step`` is a step id or its number; ``actor`` a role id or name; ``person`` any case.
@@ -1130,15 +1130,36 @@ def iter_history(
     except BaseException:
         store.close()
         raise
-    return _rows(store, cursor, defs)
+    return HistoryStream(store, cursor, defs)
 
 
-def _rows(store: Store, cursor: sqlite3.Cursor, defs: _Definitions) -> Iterator[dict[str, Any]]:
+class HistoryStream(Iterator[dict[str, Any]]):
+    """History entries read as they are asked for (:func:`iter_history`); the database closes
+    at the end, or on :meth:`close` even before the first entry."""
+
+    def __init__(self, store: Store, cursor: sqlite3.Cursor, defs: _Definitions) -> None:
+        self.store, self.cursor, self.defs = store, cursor, defs
+
+    def __next__(self) -> dict[str, Any]:
+        try:
+            row = next(self.cursor)
+        except BaseException:
+            self.close()
+            raise
+        return _entry(row, self.defs)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_output(path: str | Path) -> IO[bytes]:
+    """A file to write history or a report to, or :class:`AuditError` saying why it cannot be."""
+    target = Path(path)
     try:
-        for row in cursor:
-            yield _entry(row, defs)
-    finally:
-        store.close()
+        return target.open("wb")
+    except OSError as exc:
+        raise AuditError(f"cannot write {target} ({exc.strerror or exc}); check the folder exists and may be written",
+                         path=str(target)) from None
 
 
 def history(db: str | Path, **filters: Any) -> list[dict[str, Any]]:
@@ -1197,6 +1218,42 @@ def write_history_csv(entries: Iterator[dict[str, Any]] | list[dict[str, Any]], 
 def history_json(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry as history's JSON shows it (UTC times with ``Z``; no display-only fields)."""
     return {k: v for k, v in entry.items() if k != "timezone"}
+
+
+def write_history_json(entries: Iterator[dict[str, Any]] | list[dict[str, Any]], out: IO[bytes]) -> int:
+    """A JSON array written entry by entry, so that a million events need no million-item list."""
+    n = 0
+    out.write(b"[")
+    for entry in entries:
+        out.write((",\n  " if n else "\n  ").encode("utf-8"))
+        text = json.dumps(history_json(entry), ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
+        out.write(text.encode("utf-8"))
+        n += 1
+    out.write(b"\n]\n" if n else b"]\n")
+    return n
+
+
+def export_history(db: str | Path, out: str | Path | IO[bytes], *, fmt: str = "csv", **filters: Any) -> int:
+    """Write the matching events as ``csv`` or ``json`` to a file or an open binary stream; the count.
+
+    A file is made only once the filters are known to be good (a mistyped filter leaves an
+    existing file as it was); one that cannot be written is an :class:`AuditError`.
+    """
+    write = {"csv": write_history_csv, "json": write_history_json}[fmt]
+    entries = iter_history(db, **filters)
+    try:
+        if not isinstance(out, (str, Path)):
+            return write(entries, out)
+        target = Path(out)
+        fh = open_output(target)
+        try:
+            with fh:  # closing flushes: a full disk may only show here
+                return write(entries, fh)
+        except OSError as exc:
+            raise AuditError(f"could not finish writing {target} ({exc.strerror or exc}); the file is incomplete",
+                             path=str(target)) from None
+    finally:
+        entries.close()
 
 
 # -- evidence packs ---------------------------------------------------------------------------
@@ -1350,14 +1407,23 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     }
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        try:
+            zf = zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED)
+        except OSError as exc:
+            raise _cannot_write(target, exc) from None
+        with zf:
             for name, data in members.items():
                 zf.writestr(name, data)
             for member, path in files.items():
                 # hash what goes into the zip, not what was checked a moment ago
                 digest = hashlib.sha256()
                 size = 0
-                with open(path, "rb") as src, zf.open(member, "w") as dst:
+                try:
+                    src = open(path, "rb")
+                except OSError as exc:
+                    raise AuditError(f"cannot read the recorded file {path} ({exc.strerror or exc}); no pack was written",
+                                     path=str(path)) from None
+                with src, zf.open(member, "w") as dst:
                     for chunk in iter(lambda: src.read(1 << 20), b""):
                         digest.update(chunk)
                         size += len(chunk)
@@ -1376,6 +1442,8 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
             zf.writestr("manifest.json", manifest_bytes)
         os.replace(tmp, target)
+    except OSError as exc:  # the disk filled up, the folder went away
+        raise _cannot_write(target, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
     return {
@@ -1391,8 +1459,20 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     }
 
 
+def _json_member(data: bytes) -> Any:
+    """A pack member's JSON; a key written twice is refused (readers differ on which one counts)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"the key {next(k for k in keys if keys.count(k) > 1)!r} is written twice")
+        return dict(items)
+
+    return json.loads(data.decode("utf-8"), object_pairs_hook=pairs)
+
+
 def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
-    return json.loads(zf.read(name).decode("utf-8"))
+    return _json_member(zf.read(name))
 
 
 def _parse_sha256(text: str, what: str) -> str:
@@ -1413,7 +1493,10 @@ def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes
     if not checked.ok or checked.definition is None:
         return ["definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and compared"]
     buf = io.BytesIO()
-    write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
+    try:
+        write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
+    except (TypeError, ValueError, AttributeError) as exc:  # times or names of a kind the engine never writes
+        return [f"events.csv cannot be made again from events.json ({exc}): its events hold values the engine never writes"]
     if buf.getvalue() != stored:
         return ["events.csv: it differs from the events of events.json (made again from them and the definition):"
                 " the spreadsheet was altered"]
@@ -1438,7 +1521,8 @@ def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> 
     for name in differ:
         problems.append(f"its {name} {row[name]!r} differs from the run_started event's {recorded.get(name)!r}")
     last = events[-1]
-    want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(info.get("status"))
+    status = info.get("status")
+    want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status) if isinstance(status, str) else None
     if want and (last.get("kind") != want or last.get("at") != info.get("finished_at")):
         problems.append(f"the run is {info.get('status')} there, but the last event is {last.get('kind')} at {last.get('at')}")
     elif info.get("status") == "active" and last.get("kind") in ("run_completed", "run_cancelled"):
@@ -1471,8 +1555,10 @@ def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> 
              for t in tasks if t.get("state") in ("cancelled", "joined")]
     odd = [t for t in tasks if t.get("state") not in ("open", "waiting", "done", "cancelled", "joined")]
     found = _compare_done(str(run_id), expected, done) + _closed_task_problems(str(run_id), closings, other)
-    held = {str(run_id): {(a.get("role"), a.get("person")): (a.get("acting"), a.get("assigned_at"), a.get("assigned_by"))
-                          for a in assignments}}
+    named = [a for a in assignments if isinstance(a.get("role"), str) and isinstance(a.get("person"), str)]
+    problems += [f"an assignment names no role or person: {canonical(a)}" for a in assignments if a not in named]
+    held = {str(run_id): {(a["role"], a["person"]): (a.get("acting"), a.get("assigned_at"), a.get("assigned_by"))
+                          for a in named}}
     found += _compare_assignments(held, replayed)
     problems += [f"task {t.get('id')} has an unknown state {t.get('state')!r}" for t in odd]
     problems += [p["message"] for p in found]
@@ -1515,10 +1601,13 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         manifest_bytes = zf.read("manifest.json")
         result["manifest_sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
         try:
-            manifest = json.loads(manifest_bytes.decode("utf-8"))
+            manifest = _json_member(manifest_bytes)
             listed: dict[str, dict[str, Any]] = manifest["members"]
         except (ValueError, KeyError, TypeError):
-            raise AuditError(f"{file}: manifest.json cannot be read", path=str(file)) from None
+            listed = None  # type: ignore[assignment]
+        if not (isinstance(listed, dict) and all(isinstance(v, dict) for v in listed.values())):
+            raise AuditError(f"{file}: manifest.json cannot be read as a pack's manifest (an object whose members map"
+                             " each name to its sha256 and size)", path=str(file))
         if manifest.get("format") != PACK_FORMAT:
             problems.append(f"manifest.json: format {manifest.get('format')!r} is not {PACK_FORMAT}")
         run_id = manifest.get("run_id")
@@ -1538,17 +1627,28 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             problems.append(f"{', '.join(missing)}: missing from the pack")
             result.update(ok=False, first_problem=problems[0])
             return result
-        try:
-            events = _read_json(zf, "events.json")
-            verification = _read_json(zf, "verification.json")
-            documents = _read_json(zf, "documents.json")
-        except ValueError as exc:
-            problems.append(f"a JSON member cannot be read ({exc})")
+        shapes = {"events.json": (list, "a list of events"), "verification.json": (dict, "an object"),
+                  "documents.json": (list, "a list of documents")}
+        read: dict[str, Any] = {}
+        for name, (kind, what) in shapes.items():
+            try:
+                value = _read_json(zf, name)
+            except ValueError as exc:
+                problems.append(f"{name} cannot be read ({exc})")
+                continue
+            items_ok = kind is dict or all(isinstance(item, dict) for item in value) if isinstance(value, kind) else False
+            if not items_ok:
+                problems.append(f"{name} is not {what}{' (each an object)' if kind is list else ''}")
+                continue
+            read[name] = value
+        if len(read) < len(shapes):
             result.update(ok=False, first_problem=problems[0])
             return result
+        events, verification, documents = read["events.json"], read["verification.json"], read["documents.json"]
         expected = GENESIS
         recorded_docs: list[tuple[Any, Any, Any]] = []
         last_seq = 0
+        before_chain = len(problems)
         for k, e in enumerate(events):
             seq = e.get("seq")
             if e.get("run_id") != run_id:
@@ -1579,14 +1679,16 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                 for d in payload.get("documents") or []:
                     if isinstance(d, dict):
                         recorded_docs.append((seq, d.get("name"), d.get("sha256")))
-        run_head = events[-1]["hash"] if events else GENESIS
+        chain_ok = len(problems) == before_chain
+        run_head = events[-1].get("hash") if events else GENESIS
         result["events"] = len(events)
         result["run_head"] = run_head
         if verification.get("run_head") != run_head:
             problems.append("verification.json: its run head differs from the last event of events.json")
-        if not verification.get("ok", False):
-            problems.append(f"verification.json: the chain was already broken when the pack was made: "
-                            f"{(verification.get('problem') or {}).get('message', 'see the file')}")
+        if verification.get("ok") is not True:
+            recorded_problem = verification.get("problem")
+            said = recorded_problem.get("message") if isinstance(recorded_problem, dict) else None
+            problems.append(f"verification.json: the chain was already broken when the pack was made: {said or 'see the file'}")
         if manifest.get("run_head") != run_head:
             problems.append("manifest.json: its run head differs from the last event of events.json")
         started = events[0] if events else {}
@@ -1594,9 +1696,10 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
             problems.append("definition.yaml: its sha256 is not the definition hash the run_started event recorded")
         # every file the chain recorded is accounted for: included, or listed as changed or missing
-        remaining = Counter(recorded_docs)
+        # keyed by their JSON text: a name or hash of the wrong type must not stop the check
+        remaining = Counter(canonical(list(r)) for r in recorded_docs)
         for d in documents:
-            key = (d.get("event"), d.get("name"), d.get("sha256"))
+            key = canonical([d.get("event"), d.get("name"), d.get("sha256")])
             if remaining[key] <= 0:
                 problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} is not a file the chain recorded")
                 continue
@@ -1608,22 +1711,25 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                 problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} has an unknown status {status!r}")
                 continue
             member = d.get("member")
-            if member not in names:
+            if not isinstance(member, str) or member not in names:
                 problems.append(f"documents.json: {d.get('name')!r} is marked included but {member} is not in the pack")
                 continue
             if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
                 problems.append(f"{member}: its sha256 differs from the one recorded for {d.get('name')!r}")
-        for (seq, name, digest), n in sorted(remaining.items(), key=lambda item: (item[0][0], str(item[0][1]))):
-            if n > 0:
+        for seq, name, digest in recorded_docs:
+            key = canonical([seq, name, digest])
+            if remaining[key] > 0:
+                remaining[key] -= 1
                 problems.append(f"documents.json: event {seq} recorded {name!r} (sha256 {str(digest)[:12]}…), which the pack"
                                 " neither includes nor lists as changed or missing")
-        problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
-        try:
-            run_info = _read_json(zf, "run.json")
-        except ValueError as exc:
-            problems.append(f"run.json cannot be read ({exc})")
-        else:
-            problems.extend(f"run.json: {m}" for m in _run_json_problems(run_info, events, run_id))
+        if chain_ok:  # held to a chain that does not hold, they would only repeat its problem
+            problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
+            try:
+                run_info = _read_json(zf, "run.json")
+            except ValueError as exc:
+                problems.append(f"run.json cannot be read ({exc})")
+            else:
+                problems.extend(f"run.json: {m}" for m in _run_json_problems(run_info, events, run_id))
         if noted_head is not None:
             result["expected_head"] = noted_head
             if noted_head != run_head:
@@ -1640,6 +1746,12 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
 
 
 # -- backup -----------------------------------------------------------------------------------
+
+def _cannot_write(target: Path, exc: BaseException) -> AuditError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return AuditError(f"cannot write {target} ({reason}); choose a folder you may write to — nothing was written",
+                      path=str(target))
+
 
 def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[str, Any]:
     """Copy the live database to *target* with SQLite's online backup API.
@@ -1659,20 +1771,32 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[s
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     with Store(source, readonly=True) as store:
         try:
-            copy = sqlite3.connect(str(tmp))
+            try:
+                # made here first, so that a folder that cannot be written is named as the target's
+                # fault (SQLite would only say "unable to open database file")
+                with open(tmp, "wb"):
+                    pass
+                copy = sqlite3.connect(str(tmp))
+            except (OSError, sqlite3.Error) as exc:
+                raise _cannot_write(dest, exc) from None
             try:
                 # pages=-1 copies in one step under one read snapshot; writers in WAL mode are not blocked.
                 store.conn.backup(copy, pages=-1)
                 check = copy.execute("PRAGMA quick_check").fetchone()[0]
                 summary = _stored_head(copy)
+            except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
+                raise AuditError(f"the backup to {dest} could not be written ({exc}); nothing was replaced", path=str(dest)) from None
             finally:
                 copy.close()
             if check != "ok":
                 raise AuditError(f"the copy at {dest} failed SQLite's quick_check ({check}); the database may be damaged")
-            for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
-                # an old copy's leftover log would be replayed into the new file when it is opened
-                stale.unlink(missing_ok=True)
-            os.replace(tmp, dest)
+            try:
+                for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+                    # an old copy's leftover log would be replayed into the new file when it is opened
+                    stale.unlink(missing_ok=True)
+                os.replace(tmp, dest)
+            except OSError as exc:
+                raise _cannot_write(dest, exc) from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
                 leftover.unlink(missing_ok=True)

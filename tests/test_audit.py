@@ -8,6 +8,7 @@ with the file and a SQL tool could.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -68,6 +69,18 @@ def build_history(folder: Path) -> dict:
 @pytest.fixture
 def hist(tmp_path: Path) -> dict:
     return build_history(tmp_path)
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder that exists and cannot be written to, even by root (for whom /proc is such a folder)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        if not Path("/proc/self").is_dir():
+            pytest.skip("running as root on a system without /proc: no folder root cannot write")
+        return Path("/proc")
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
 
 
 def run_seqs(db: Path, run_id: str) -> list[int]:

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sopengine import audit
 from sopengine.cli import cli
 from sopengine.errors import RunNotFound
-from test_audit import build_history
+from test_audit import build_history, unwritable_folder
 
 
 @pytest.fixture
@@ -327,3 +329,92 @@ def test_a_pack_event_with_only_its_hash_edited_is_named_as_such(packed: dict, t
         f"events.json: event {events[2]['seq']} does not match its stored hash, but its fields hash to what the next event"
         " links to (its hash was edited)"
     )
+
+
+_json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def pack_members(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    hist = build_history(folder)
+    target = folder / "bukti.zip"
+    audit.pack(hist["db"], hist["a"], target)
+    with zipfile.ZipFile(target) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(member=st.sampled_from(["events.json", "documents.json", "run.json", "verification.json"]),
+       path=st.lists(st.integers(min_value=0, max_value=40) | st.sampled_from(
+           ["payload", "documents", "tasks", "assignments", "hash", "seq", "at", "name", "event", "sha256", "status",
+            "member", "kind", "person", "step_id", "run_head", "ok", "problem", "case_data", "period", "status"]), min_size=0, max_size=3),
+       value=_json_value)
+def test_verify_pack_on_any_shape_of_member_answers_without_a_traceback(
+    pack_members: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory, member: str, path: list, value: object,
+) -> None:
+    data = json.loads(pack_members[member])
+    node = data
+    for key in path[:-1]:  # walk as far as the path leads, then put the value there
+        if isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        elif isinstance(node, dict) and isinstance(key, str) and key in node:
+            node = node[key]
+    last = path[-1] if path else None
+    if isinstance(node, list) and isinstance(last, int) and last < len(node):
+        node[last] = value
+    elif isinstance(node, dict) and isinstance(last, str):
+        node[last] = value
+    else:
+        data = value
+    members = dict(pack_members, **{member: json.dumps(data).encode()})
+    manifest = json.loads(members["manifest.json"])
+    manifest["members"] = {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in members.items()
+                           if n != "manifest.json"}
+    members["manifest.json"] = json.dumps(manifest).encode()
+    target = tmp_path_factory.mktemp("f") / "p.zip"
+    with zipfile.ZipFile(target, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    try:
+        result = audit.verify_pack(target)
+    except audit.AuditError:
+        return
+    assert isinstance(result["ok"], bool)
+    if not result["ok"]:
+        assert isinstance(result["first_problem"], str)
+
+
+def test_a_pack_into_a_folder_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    target = unwritable_folder(tmp_path) / "bukti.zip"
+    result = CliRunner().invoke(cli, ["audit", "pack", hist["a"], "--db", str(hist["db"]), "-o", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {target} (") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("member,data,said", [
+    ("events.json", b'{"events": []}', "events.json is not a list of events (each an object)"),
+    ("events.json", b'["run_started"]', "events.json is not a list of events (each an object)"),
+    ("documents.json", b"{}", "documents.json is not a list of documents (each an object)"),
+    ("verification.json", b"[]", "verification.json is not an object"),
+    ("run.json", b"[1, 2]", "run.json: it is not a JSON object"),
+    ("verification.json", b'{"ok": true, "ok": false}', "verification.json cannot be read (the key 'ok' is written twice)"),
+])
+def test_members_of_the_wrong_shape_are_named_without_a_traceback(packed: dict, tmp_path: Path, member: str, data: bytes,
+                                                                  said: str) -> None:
+    altered = rewrite(packed["zip"], tmp_path / "n.zip", {member: data}, fix_manifest=True)
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(altered)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == f"FAILED: {altered}: {said}"
+
+
+def test_a_manifest_of_the_wrong_shape_is_a_one_line_error(packed: dict, tmp_path: Path) -> None:
+    altered = rewrite(packed["zip"], tmp_path / "o.zip", {"manifest.json": b'{"members": ["events.json"]}'})
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(altered)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {altered}: manifest.json cannot be read as a pack's manifest")

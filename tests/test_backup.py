@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sopengine import audit
 from sopengine.cli import cli
 from sopengine.runs import assign, start_run
-from test_audit import build_history
+from test_audit import build_history, unwritable_folder
 
 WRITER = """
 import sys
@@ -157,3 +157,14 @@ def test_backup_into_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
     hist = build_history(tmp_path)
     result = CliRunner().invoke(cli, ["backup", "--db", str(hist["db"]), str(tmp_path / "nowhere" / "copy.db")])
     assert result.exit_code == 1 and "does not exist; create it first" in result.output
+
+
+def test_backup_into_a_folder_that_cannot_be_written_blames_the_target(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    target = unwritable_folder(tmp_path) / "copy.db"
+    result = CliRunner().invoke(cli, ["backup", "--db", str(hist["db"]), str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot write {target} (")
+    assert "choose a folder you may write to" in result.stderr and "database cannot be read" not in result.stderr
+    assert result.stderr.count("\n") == 1 and not target.exists()
+    assert audit.verify(hist["db"])["ok"]  # the source is untouched

@@ -19,7 +19,7 @@ from sopengine.cli import cli
 from sopengine.identity import os_user
 from sopengine.errors import InputError, RunNotFound
 from sopengine.runs import assign, start_run
-from test_audit import build_history, step
+from test_audit import build_history, step, unwritable_folder
 
 BOM = b"\xef\xbb\xbf"
 
@@ -210,3 +210,18 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_kept_as_text(tmp
     assert (body[0]["time"], body[0]["seq"], body[0]["period"]) == ("2026-10-01 09:00:00", "1", "2026-10")
     assert [audit.csv_cell(v) for v in ("=1+1", "-", "\tx", "\r", "2026-10", 5, None)] == [
         "'=1+1", "'-", "'\tx", "'\r", "2026-10", 5, None]
+
+
+def test_writing_history_where_it_cannot_be_written_is_a_one_line_error(hist: dict, tmp_path: Path) -> None:
+    for target in (tmp_path / "nowhere" / "x.csv", unwritable_folder(tmp_path) / "x.csv"):
+        result = CliRunner().invoke(cli, ["history", "--db", str(hist["db"]), "--format", "csv", "-o", str(target)])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"Error: cannot write {target} (") and result.stderr.count("\n") == 1
+        assert "check the folder exists and may be written" in result.stderr and not target.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full, a device whose every write fails")
+def test_a_write_that_fails_midway_is_a_one_line_error(hist: dict) -> None:
+    result = CliRunner().invoke(cli, ["history", "--db", str(hist["db"]), "--format", "json", "-o", "/dev/full"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: could not finish writing /dev/full (") and result.stderr.count("\n") == 1

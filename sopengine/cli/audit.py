@@ -71,37 +71,13 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
         if more:
             note(f"Showing the first {shown} entries; --limit 0 shows all, --format csv writes them for a spreadsheet.")
         return
-    stream = audit.iter_history(db, **filters, limit=limit or None)
-    if not output:
-        sys.stdout.flush()
-    out = output.open("wb") if output else sys.stdout.buffer
-    try:
-        if fmt == "csv":
-            count = audit.write_history_csv(stream, out)
-        else:
-            count = _write_json_list((audit.history_json(e) for e in stream), out)
-    finally:
-        if output:
-            out.close()
-        else:
-            out.flush()
     if output:
+        count = audit.export_history(db, output, fmt=fmt, **filters, limit=limit or None)
         note(f"Wrote {count} entries to {output}.")
-
-
-def _write_json_list(items: Any, out: Any) -> int:
-    """A JSON array written item by item, so that a million events need no million-item list."""
-    import json
-
-    n = 0
-    out.write(b"[")
-    for item in items:
-        out.write((",\n  " if n else "\n  ").encode("utf-8"))
-        text = json.dumps(item, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  ")
-        out.write(text.encode("utf-8"))
-        n += 1
-    out.write(b"\n]\n" if n else b"]\n")
-    return n
+    else:
+        sys.stdout.flush()
+        audit.export_history(db, sys.stdout.buffer, fmt=fmt, **filters, limit=limit or None)
+        sys.stdout.buffer.flush()
 
 
 def _history_table(entries: list[dict[str, Any]]) -> None:
