@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from sopengine.chain import GENESIS, canonical, event_hash
-from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, NotADatabase, RunNotFound
+from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 
 SCHEMA_VERSION = 3
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
@@ -199,6 +199,13 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+        except UnicodeEncodeError as exc:
+            # A name or note that is not text (bytes from a terminal in another encoding).
+            self.conn.execute("ROLLBACK")
+            raise InputError(
+                f"a name or text given is not valid UTF-8 ({exc.object[exc.start:exc.end]!r}); "
+                "set the terminal to UTF-8 and type it again"
+            ) from None
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise

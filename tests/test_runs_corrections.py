@@ -161,3 +161,14 @@ def test_an_assignment_records_who_made_it_and_when_it_took_effect(tmp_path: Pat
     rows = {(a["role"], a["person"]): (a["assigned_by"], a["assigned_at"]) for a in api.run_status(db, run_id)["assignments"]}
     assert rows == {("kasubag-pep", "Rina"): ("Admin", "2026-10-01T02:00:00Z"),
                     ("kepala-bidang", "Siti"): ("Sekretariat", "2026-10-02T01:30:00Z")}
+
+
+def test_a_name_that_is_not_text_is_a_one_line_error_and_writes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
+    before = counts(db, run_id)
+    # what a terminal in another encoding hands Python for the byte 0xff
+    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--now", NOW, "--note", "catatan\udcff"])
+    assert result.exit_code == 1
+    assert result.stderr == "Error: a name or text given is not valid UTF-8 ('\\udcff'); set the terminal to UTF-8 and type it again\n"
+    assert counts(db, run_id) == before
