@@ -29,6 +29,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
+from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
@@ -959,8 +960,21 @@ class _Definitions:
         return [self.get(h) for (h,) in self.conn.execute("SELECT hash FROM definitions")]
 
 
-def _is_date(text: str) -> bool:
-    return len(text.strip()) == 10
+def _as_date(text: str) -> date | None:
+    """The day a bound names when it is a date alone (``2026-10-01``, ``20261001``), else None."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def _bound(column: str, text: str, *, upper: bool) -> tuple[str, str]:
+    """A WHERE clause and its UTC value: a date covers its whole day in WIB, a time is exact."""
+    day = _as_date(text)
+    if day is not None:
+        value = clock.iso(clock.parse_time(day.isoformat(), end_of_day=upper))
+        return (f"{column} < ?" if upper else f"{column} >= ?"), value or ""
+    return (f"{column} <= ?" if upper else f"{column} >= ?"), clock.iso(clock.parse_time(text)) or ""
 
 
 def _resolve_steps(defs: _Definitions, step: str) -> list[str]:
@@ -1005,7 +1019,8 @@ def _persons(conn: sqlite3.Connection, person: str) -> list[str]:
 
 
 def _query(conn: sqlite3.Connection, defs: _Definitions, *, run: str | None, person: str | None, actor: str | None,
-           step: str | None, kind: str | None, since: str | None, until: str | None, limit: int | None) -> tuple[str, list[Any]]:
+           step: str | None, kind: str | None, since: str | None, until: str | None, limit: int | None,
+           recorded_since: str | None = None, recorded_until: str | None = None) -> tuple[str, list[Any]]:
     where: list[str] = []
     args: list[Any] = []
     if run:
@@ -1030,12 +1045,12 @@ def _query(conn: sqlite3.Connection, defs: _Definitions, *, run: str | None, per
         roles = _resolve_actor(defs, actor)
         where.append(f"json_extract(e.payload, '$.actor') IN ({','.join('?' * len(roles))})")
         args.extend(roles)
-    if since:
-        where.append("e.at >= ?")
-        args.append(clock.iso(clock.parse_time(since)))
-    if until:
-        where.append("e.at < ?" if _is_date(until) else "e.at <= ?")
-        args.append(clock.iso(clock.parse_time(until, end_of_day=True)))
+    for column, text, upper in (("e.at", since, False), ("e.at", until, True),
+                                ("e.recorded_at", recorded_since, False), ("e.recorded_at", recorded_until, True)):
+        if text:
+            clause, value = _bound(column, text, upper=upper)
+            where.append(clause)
+            args.append(value)
     sql = (
         "SELECT e.seq, e.run_id, r.definition_id, r.period, r.definition_hash, e.at, e.recorded_at, e.person,"
         " e.os_user, e.kind, e.step_id, e.payload, e.hash FROM events e LEFT JOIN runs r ON r.id = e.run_id"
@@ -1113,19 +1128,22 @@ def _entry(row: tuple[Any, ...], defs: _Definitions) -> dict[str, Any]:
 def iter_history(
     db: str | Path, *, run: str | None = None, person: str | None = None, actor: str | None = None,
     step: str | None = None, kind: str | None = None, since: str | None = None, until: str | None = None,
-    limit: int | None = None,
+    recorded_since: str | None = None, recorded_until: str | None = None, limit: int | None = None,
 ) -> HistoryStream:
     """The events matching every filter given, in the order they were recorded.
 
     ``step`` is a step id or its number; ``actor`` a role id or name; ``person`` any case.
-    ``since``/``until`` are dates or times, in WIB unless an offset is given; a date-only
-    ``until`` covers that whole day. Filters are checked before the first entry is yielded.
+    ``since``/``until`` bound when the act happened (``at``), ``recorded_since`` /
+    ``recorded_until`` when it was written down (``recorded_at``): each a date
+    (``2026-10-01`` or ``20261001``) or a time, in WIB unless an offset is given; a date
+    covers its whole day. Filters are checked before the first entry is yielded.
     """
     store = Store(db, readonly=True)
     try:
         defs = _Definitions(store.conn)
         sql, args = _query(store.conn, defs, run=run, person=person, actor=actor, step=step, kind=kind,
-                           since=since, until=until, limit=limit)
+                           since=since, until=until, limit=limit, recorded_since=recorded_since,
+                           recorded_until=recorded_until)
         cursor = store.conn.execute(sql, args)
     except BaseException:
         store.close()

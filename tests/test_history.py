@@ -112,6 +112,37 @@ def test_since_and_until_read_dates_in_wib_and_a_date_until_covers_the_day(hist:
     assert [e["person"] for e in at_one] == ["budi", "sopengine"]
 
 
+def test_a_date_is_told_from_a_time_by_reading_it_not_by_its_length(hist: dict) -> None:
+    db = hist["db"]
+    day = audit.history(db, since="2026-07-02", until="2026-07-02")
+    # the basic ISO form is a date too (it was once read as the time 00:00, so that day showed nothing)
+    assert audit.history(db, since="20260702", until="20260702") == day
+    assert len(day) == 4
+    # a time stays a time: up to 10:00 WIB that day, inclusive
+    assert [e["person"] for e in audit.history(db, since="20260702", until="2026-07-02T10")] == ["citra", "citra"]
+
+
+def test_recorded_since_and_until_bound_when_entries_were_written_down(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    db = hist["db"]
+    seqs = [e["seq"] for e in audit.history(db)]
+    conn = sqlite3.connect(db)  # give the entries recording times of their own, behind the engine's back
+    conn.execute("DROP TRIGGER events_append_only_update")
+    for i, seq in enumerate(seqs):
+        conn.execute("UPDATE events SET recorded_at = ? WHERE seq = ?", (f"2026-11-{1 + i:02d}T16:30:00Z", seq))
+    conn.commit()
+    conn.close()
+    # 16:30 UTC is 23:30 WIB: each entry belongs to its own WIB day
+    assert [e["seq"] for e in audit.history(db, recorded_since="2026-11-03", recorded_until="20261104")] == seqs[2:4]
+    assert [e["seq"] for e in audit.history(db, recorded_until="2026-11-02T16:30:00Z")] == seqs[:2]
+    result = CliRunner().invoke(cli, ["history", "--db", str(db), "--json", "--recorded-since", "2026-11-10",
+                                      "--since", "2026-07-06"])
+    assert [e["seq"] for e in json.loads(result.stdout)] == [s for s in seqs[9:] if s in
+                                                            {e["seq"] for e in audit.history(db, since="2026-07-06")}]
+    with pytest.raises(InputError, match="cannot read time 'kemarin'"):
+        audit.history(db, recorded_since="kemarin")
+
+
 def test_a_late_evening_entry_belongs_to_its_wib_date(tmp_path: Path) -> None:
     db = tmp_path / "sopengine.db"
     start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T23:30", by="ani")  # 16:30 UTC

@@ -34,6 +34,8 @@ def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
 @click.option("--kind", metavar="KIND", help="Only this kind of event (run_started, step_completed, decided, ...).")
 @click.option("--since", metavar="WHEN", help="From this date or time (WIB unless an offset is given).")
 @click.option("--until", metavar="WHEN", help="Up to this time, or the end of this date (WIB unless an offset is given).")
+@click.option("--recorded-since", metavar="WHEN", help="Only what was written down from this date or time on (recorded_at).")
+@click.option("--recorded-until", metavar="WHEN", help="Only what was written down up to this time, or the end of this date.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
               help="Output format; CSV is UTF-8 with BOM for spreadsheets.")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
@@ -43,7 +45,8 @@ def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
 @global_options()
 @json_option
 def history_cmd(run_id: str | None, person: str | None, actor: str | None, step: str | None, kind: str | None,
-                since: str | None, until: str | None, fmt: str, limit: int | None, output: Path | None, as_json: bool) -> None:
+                since: str | None, until: str | None, recorded_since: str | None, recorded_until: str | None, fmt: str,
+                limit: int | None, output: Path | None, as_json: bool) -> None:
     """Show every recorded event: when, who (and the OS user), what, with documents and notes.
 
     Times show in the SOP's zone (WIB) in the table and CSV, and in UTC in JSON. Entries
@@ -56,13 +59,16 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
         sopengine history --run k7m-x3q
 
         sopengine history --since 2026-10-01 --format csv -o oktober.csv
+
+        sopengine history --recorded-since 2026-11-01 --recorded-until 2026-11-30
     """
     from sopengine import audit
 
     if as_json:
         fmt = "json"
     db = settings().db_path
-    filters = dict(run=run_id, person=person, actor=actor, step=step, kind=kind, since=since, until=until)
+    filters = dict(run=run_id, person=person, actor=actor, step=step, kind=kind, since=since, until=until,
+                   recorded_since=recorded_since, recorded_until=recorded_until)
     if fmt == "table":
         shown = TABLE_LIMIT if limit is None else limit
         entries = audit.history(db, **filters, limit=shown + 1 if shown else None)
