@@ -1288,7 +1288,26 @@ documents.json    every recorded output file: included, changed since recorded, 
 documents/        the output files that still match the hash their event recorded
 
 Check it without the database: sopengine audit verify-pack {name}
-The canonical form and an independent check are described in docs/auditing.md.
+(with --expect-manifest and the manifest sha256 noted when the pack was made).
+
+Checking the chain by hand
+--------------------------
+Each event's "hash" is the sha256 (64 lowercase hex digits) of the UTF-8 bytes of its
+canonical form: the JSON object of its nine fields at, kind, os_user, payload, person,
+prev_hash, recorded_at, run_id, step_id (not seq, not hash), written
+ - with keys sorted by Unicode code point at every level, no key twice;
+ - with no whitespace: "," between members, ":" between key and value;
+ - with every character as itself (non-ASCII as UTF-8) except '"' as \\", '\\' as \\\\ and
+   U+0000..U+001F as \\n \\r \\t \\b \\f or else \\u00xx in lowercase hex;
+ - with true, false, null, integers in decimal and other numbers as Python's repr (1000.0);
+that is Python's json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False).
+"prev_hash" is the "hash" of the run's event before it; the first event's is 64 zeros.
+The run head is the hash of the last event. sopengine's docs (Auditing) show test values
+and a short program that checks a whole database the same way.
+
+This run's first event in canonical form, and the sha256 of those bytes (its "hash"):
+{first}
+{first_hash}
 """
 
 
@@ -1307,6 +1326,22 @@ def _chain_events(conn: sqlite3.Connection, run_id: str) -> list[dict[str, Any]]
             pass  # kept as text; the pack's check then names the event
         out.append(event)
     return out
+
+
+def _zip_time(utc_text: str, tz: str | None) -> tuple[int, int, int, int, int, int]:
+    """A stored UTC time as a zip member's date: zip keeps local time, here the SOP's zone."""
+    when = clock.from_iso(utc_text)
+    if when is None:
+        return (1980, 1, 1, 0, 0, 0)
+    local = when.astimezone(clock.zone(tz))
+    return max((local.year, local.month, local.day, local.hour, local.minute, local.second), (1980, 1, 1, 0, 0, 0))
+
+
+def _zip_entry(name: str, stamp: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=stamp)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16  # readable once unpacked (a bare ZipInfo says no permissions at all)
+    return info
 
 
 class _Pinned:
@@ -1393,6 +1428,7 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     members["run.json"] = (json.dumps(run_info, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
     doc_list = []
     files: dict[str, Path] = {}
+    stamps: dict[str, tuple[int, int, int, int, int, int]] = {}  # a file's date in the zip: when it was recorded
     # The documents come from the chained events, not from the documents table: what the
     # hashes cover is what the pack vouches for.
     for event in events:
@@ -1415,14 +1451,19 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
                 entry["status"] = "included"
                 entry["member"] = member
                 files[member] = Path(d["path"])
+                stamps[member] = _zip_time(event["recorded_at"], defs_tz)
             doc_list.append(entry)
     members["documents.json"] = (json.dumps(doc_list, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    first_text = canonical({k: events[0][k] for k in CHAIN_FIELDS}) if events else "(the run has no events)"
     members["README.txt"] = _PACK_README.format(
         run_id=run_id, definition=run["definition_id"], period=run["period"] or "-", zone=defs_tz, name=target.name,
+        first=first_text, first_hash=events[0]["hash"] if events else "-",
     ).encode("utf-8")
     listing: dict[str, dict[str, Any]] = {
         name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in members.items()
     }
+    created_at = clock.iso(clock.real_now()) or ""
+    made = _zip_time(created_at, defs_tz)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         try:
@@ -1431,7 +1472,7 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             raise _cannot_write(target, exc) from None
         with zf:
             for name, data in members.items():
-                zf.writestr(name, data)
+                zf.writestr(_zip_entry(name, made), data)
             for member, path in files.items():
                 # hash what goes into the zip, not what was checked a moment ago
                 digest = hashlib.sha256()
@@ -1441,7 +1482,7 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
                 except OSError as exc:
                     raise AuditError(f"cannot read the recorded file {path} ({exc.strerror or exc}); no pack was written",
                                      path=str(path)) from None
-                with src, zf.open(member, "w") as dst:
+                with src, zf.open(_zip_entry(member, stamps[member]), "w") as dst:
                     for chunk in iter(lambda: src.read(1 << 20), b""):
                         digest.update(chunk)
                         size += len(chunk)
@@ -1452,13 +1493,13 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
                 "run_id": run_id,
                 "definition": run["definition_id"],
                 "period": run["period"],
-                "created_at": clock.iso(clock.real_now()),
+                "created_at": created_at,
                 "run_head": run_head,
                 "database_head": db_head["head"],
                 "members": dict(sorted(listing.items())),
             }
             manifest_bytes = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-            zf.writestr("manifest.json", manifest_bytes)
+            zf.writestr(_zip_entry("manifest.json", made), manifest_bytes)
         os.replace(tmp, target)
     except OSError as exc:  # the disk filled up, the folder went away
         raise _cannot_write(target, exc) from None

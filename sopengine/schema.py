@@ -230,6 +230,30 @@ def m0003_audit_events_postdated(db: Database) -> None:
     )
 
 
+@migrations(name="0004_definition_steps_lanes")
+def m0004_definition_steps_lanes(db: Database) -> None:
+    """``audit_definition_steps`` lists every lane of a row (a JSON array), not only the first:
+    a row the SOP gives to two officials is done by both."""
+    db.execute("DROP VIEW IF EXISTS audit_definition_steps")
+    db.execute(
+        """CREATE VIEW audit_definition_steps AS
+        SELECT
+            d.hash AS definition_hash,
+            d.id AS definition,
+            s.key AS step,
+            json_extract(s.value, '$.no') AS no,
+            json_extract(s.value, '$.kegiatan') AS kegiatan,
+            json_extract(s.value, '$.kind') AS kind,
+            json_extract(s.value, '$.lanes[0]') AS actor,
+            json_extract(s.value, '$.lanes') AS lanes,
+            json_extract(s.value, '$.waktu') AS waktu,
+            json_extract(s.value, '$.duration.minutes') AS standard_minutes,
+            json_extract(s.value, '$.duration.days') AS standard_days,
+            json_extract(s.value, '$.duration.calendar') AS calendar_days
+        FROM definitions AS d, json_each(d.compiled, '$.steps') AS s"""
+    )
+
+
 LATEST = len(migrations._migrations)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000

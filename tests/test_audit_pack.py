@@ -418,3 +418,34 @@ def test_a_manifest_of_the_wrong_shape_is_a_one_line_error(packed: dict, tmp_pat
     result = CliRunner().invoke(cli, ["audit", "verify-pack", str(altered)])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {altered}: manifest.json cannot be read as a pack's manifest")
+
+
+def test_the_readme_holds_the_canonical_form_and_the_first_event_to_check_by_hand(packed: dict) -> None:
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        readme = zf.read("README.txt").decode("utf-8")
+        first = json.loads(zf.read("events.json"))[0]
+    assert "keys sorted by Unicode code point" in readme and "lowercase hex" in readme
+    assert 'json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)' in readme
+    lines = readme.rstrip("\n").splitlines()
+    line, digest = lines[-2], lines[-1]
+    assert json.loads(line)["kind"] == "run_started" and digest == first["hash"]
+    assert hashlib.sha256(line.encode("utf-8")).hexdigest() == digest  # by hand, as the README says
+
+
+def test_zip_member_dates_are_when_things_were_recorded(packed: dict) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    def wib(utc_text: str) -> tuple:
+        local = datetime.fromisoformat(utc_text.replace("Z", "+00:00")).astimezone(ZoneInfo("Asia/Jakarta"))
+        return (local.year, local.month, local.day, local.hour, local.minute, local.second - local.second % 2)  # zip: 2 s steps
+
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        documents = {d.get("member"): d for d in json.loads(zf.read("documents.json"))}
+        created = json.loads(zf.read("manifest.json"))["created_at"]
+        infos = zf.infolist()
+    assert all(info.date_time[0] > 1980 for info in infos)
+    for info in infos:
+        expected = wib(documents[info.filename]["recorded_at"]) if info.filename in documents else wib(created)
+        assert info.date_time == expected, info.filename
+        assert (info.external_attr >> 16) & 0o444 == 0o444  # readable once unpacked

@@ -60,7 +60,7 @@ def hist(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_the_migrations_in_order_and_the_store_knows_the_latest() -> None:
     names = [m.name for m in schema.migrations._migrations]
-    assert names[:3] == ["0001_initial", "0002_audit_views", "0003_audit_events_postdated"]
+    assert names[:4] == ["0001_initial", "0002_audit_views", "0003_audit_events_postdated", "0004_definition_steps_lanes"]
     assert schema.LATEST == len(names) == store.SCHEMA_VERSION
 
 
@@ -287,6 +287,20 @@ def test_a_version_2_database_gains_the_postdated_column(tmp_path: Path) -> None
     assert audit.verify(hist["db"])["ok"]  # read as it is: a read migrates nothing
     assert sqlite3.connect(hist["db"]).execute("PRAGMA user_version").fetchone()[0] == 2
     with Store(hist["db"]) as opened:
-        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert opened.conn.execute("PRAGMA user_version").fetchone()[0] == store.SCHEMA_VERSION
     columns = [r[1] for r in sqlite3.connect(hist["db"]).execute("PRAGMA table_info(audit_events)")]
     assert columns[columns.index("backdated") + 1] == "postdated"
+
+
+def test_audit_definition_steps_lists_every_lane_of_a_row(tmp_path: Path) -> None:
+    from sopengine.runs import start_run as start
+
+    db = tmp_path / "sopengine.db"
+    start("permohonan-informasi-publik", db=db, now="2026-10-01T09:00", by="ani")
+    rows = query(db, "SELECT step, actor, lanes FROM audit_definition_steps WHERE definition = 'permohonan-informasi-publik'")
+    compiled = json.loads(sqlite3.connect(db).execute("SELECT compiled FROM definitions").fetchone()[0])
+    assert {r["step"]: json.loads(r["lanes"]) for r in rows} == {sid: s["lanes"] for sid, s in compiled["steps"].items()}
+    several = [r for r in rows if len(json.loads(r["lanes"])) > 1]
+    assert [r["step"] for r in several] == ["siapkan-informasi"]  # a row done by two officials
+    assert all(r["actor"] == json.loads(r["lanes"])[0] for r in rows)
+    assert "`lanes`" in doc_text()
