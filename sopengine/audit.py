@@ -207,7 +207,7 @@ def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tupl
 def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
     """One pass over every event in ``seq`` order; each run's chain is followed by a dict of tails."""
     tails: dict[str, tuple[str, int, str, str, int]] = {}  # run -> (hash, seq, kind, at, count)
-    firsts: dict[str, tuple[int, str, str, str, str]] = {}  # run -> (seq, kind, at, person, payload)
+    firsts: dict[str, tuple[int, str, str, str, dict[str, Any] | None]] = {}  # run -> (seq, kind, at, person, run fields)
     broken: dict[str, int] = {}  # run -> seq of the first event found wrong in the pass
     gaps: list[tuple[int, int]] = []
     snapshot: dict[str, str] | None = None
@@ -239,7 +239,7 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
             last_seq = seq
             tail = tails.get(run_id)
             if tail is None:
-                firsts[run_id] = (seq, kind, at, person, payload if isinstance(payload, str) else "")
+                firsts[run_id] = (seq, kind, at, person, None)  # the run's fields are added below, once parsed
                 expected = GENESIS
                 n = 1
             else:
@@ -255,7 +255,13 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
             if type(obj) is dict:
                 if kind in _CLOSING_KINDS:
                     if person != _ENGINE:  # the engine's own decisions close no task
-                        h = _key_hash(_event_closing(step_id, at, person, obj))
+                        get = obj.get  # _event_closing, written out: this runs once per event
+                        key = (step_id, at, person, get("outcome"), get("iteration"), get("actor"), get("part"),
+                               get("note") or None, get("on_behalf_of") or None)
+                        try:
+                            h = hash(key)
+                        except TypeError:
+                            h = _key_hash(key)
                         c = closes.get(run_id)
                         if c is None:
                             closes[run_id] = [h, 1]
@@ -264,6 +270,8 @@ def _scan(conn: sqlite3.Connection, head_seq: int | None) -> dict[str, Any]:
                             c[1] += 1
                 elif kind in _STATE_KINDS:
                     _note_state_event(closings, assigned, seq, run_id, kind, at, person, step_id, obj)
+                    if tail is None and kind == "run_started":
+                        firsts[run_id] = (seq, kind, at, person, _started_fields(obj))
             if prev != expected:
                 broken.setdefault(run_id, seq)
                 continue
@@ -571,22 +579,23 @@ _RUN_FIELDS = ("definition_id", "definition_hash", "calendar_hash", "period", "c
 """Columns of a ``runs`` row that its ``run_started`` event records."""
 
 
-def _run_differences(row: dict[str, Any], at: str, person: str, payload_text: str) -> tuple[list[str], dict[str, Any]]:
-    """The columns of a runs row that differ from its run_started event, and what the event records."""
-    try:
-        payload = json.loads(payload_text)
-    except (TypeError, ValueError):
-        payload = None
-    if not isinstance(payload, dict):
-        return list(_RUN_FIELDS), {}
+def _started_fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The columns of a runs row as its run_started payload records them."""
     case = payload.get("case")
-    recorded = {
+    return {
         "definition_id": payload.get("definition"), "definition_hash": payload.get("definition_hash"),
         "calendar_hash": payload.get("calendar_hash"), "period": payload.get("period"),
         # the store writes case data as the canonical text of what the event records
-        "case_data": canonical(case if case is not None else {}), "due_at": payload.get("due_at"),
-        "started_at": at, "started_by": person,
+        "case_data": _ENCODE(case if case is not None else {}), "due_at": payload.get("due_at"),
     }
+
+
+def _run_differences(row: dict[str, Any], at: str, person: str,
+                     fields: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
+    """The columns of a runs row that differ from its run_started event, and what the event records."""
+    if fields is None:  # the payload cannot be read: every column is unconfirmed
+        return list(_RUN_FIELDS), {}
+    recorded = dict(fields, started_at=at, started_by=person)
     return [name for name in _RUN_FIELDS if row[name] != recorded[name]], recorded
 
 
@@ -605,14 +614,14 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
             problems.append(_problem("deleted", f"run {run_id} has no events: its history was deleted", run_id=run_id))
             continue
         last_hash, last_seq, last_kind, last_at, n = tail
-        first_seq, first_kind, first_at, first_person, first_payload = firsts[run_id]
+        first_seq, first_kind, first_at, first_person, first_fields = firsts[run_id]
         if first_kind != "run_started":
             problems.append(_problem(
                 "deleted", f"run {run_id} starts with a {first_kind} event (event {first_seq}), not run_started:"
                 " its first events were deleted", seq=first_seq, run_id=run_id,
             ))
         else:
-            differ, recorded = _run_differences(row, first_at, first_person, first_payload)
+            differ, recorded = _run_differences(row, first_at, first_person, first_fields)
             if differ:
                 shown = "; ".join(f"{c} ({row[c]!r} in the table, {recorded.get(c)!r} in the event)" for c in differ)
                 problems.append(_problem(
@@ -1576,7 +1585,11 @@ def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> 
     row["case_data"] = canonical(case) if isinstance(case, dict) else case
     if info.get("id") != run_id:
         problems.append(f"its run id {info.get('id')!r} is not the pack's {run_id!r}")
-    differ, recorded = _run_differences(row, first.get("at"), first.get("person"), canonical(started))
+    try:
+        fields = _started_fields(started)
+    except TypeError:  # case data that is no JSON value
+        fields = None
+    differ, recorded = _run_differences(row, first.get("at"), first.get("person"), fields)
     for name in differ:
         problems.append(f"its {name} {row[name]!r} differs from the run_started event's {recorded.get(name)!r}")
     last = events[-1]

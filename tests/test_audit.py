@@ -745,3 +745,21 @@ def test_a_re_spelled_payload_hashed_as_written_at_a_tail_is_named(hist: dict) -
     tamper(hist["db"], ("UPDATE events SET payload = ?, hash = ? WHERE seq = ?", (text, digest, row["seq"])), drop_triggers=True)
     problem = first(hist["db"])
     assert (problem["kind"], problem["seq"]) == ("noncanonical", row["seq"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.dictionaries(st.sampled_from(["outcome", "iteration", "actor", "part", "note", "on_behalf_of", "x"]),
+                               _json, max_size=6))
+def test_the_pass_s_closing_key_is_the_one_the_row_by_row_check_uses(tmp_path_factory, payload: dict) -> None:
+    """The pass writes the closing key out for speed; it must stay the key _event_closing makes."""
+    db = tmp_path_factory.mktemp("k") / "k.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id, at, recorded_at, person, os_user, kind, step_id,"
+                 " payload, prev_hash, hash)")
+    conn.execute("INSERT INTO events VALUES (1, 'r', 'a', 'b', 'p', 'o', 'step_completed', 's', ?, ?, 'h')",
+                 (canonical(payload), GENESIS))
+    conn.commit()
+    scan = audit._scan(conn, None)
+    conn.close()
+    stored = json.loads(canonical(payload))  # as the pass reads it back
+    assert scan["closes"]["r"] == [audit._key_hash(audit._event_closing("s", "a", "p", stored)), 1]
