@@ -27,9 +27,9 @@ import sqlite3
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
-from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
+from collections.abc import Callable, Iterator
 from datetime import date
+from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
 from pathlib import Path
 from typing import IO, Any
 
@@ -292,14 +292,15 @@ def _no_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _canonical_encoder() -> Any:
+def _canonical_encoder() -> Callable[[Any], str]:
     """:func:`sopengine.chain.canonical` without json.dumps' setup on every call: the C encoder
     it uses, made once with the same settings (tests/test_audit.py checks they agree)."""
-    from json.encoder import c_make_encoder, encode_basestring
+    from json import encoder
 
-    if c_make_encoder is None:  # a Python built without the json accelerator
+    make_encoder = getattr(encoder, "c_make_encoder", None)  # not in the typeshed stubs
+    if make_encoder is None:  # a Python built without the json accelerator
         return canonical
-    make = c_make_encoder(None, _no_default, encode_basestring, None, ":", ",", True, False, True)
+    make = make_encoder(None, _no_default, encoder.encode_basestring, None, ":", ",", True, False, True)
     return lambda value: "".join(make(value, 0))
 
 
@@ -342,7 +343,7 @@ _ENGINE = "sopengine"
 """The person of what the engine records by itself (``sopengine.runs.ENGINE``; not imported:
 that module brings the state machine library with it)."""
 
-_SCAN_JSON = json.JSONDecoder().scan_once
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 """The C scanner behind ``json.loads``, without its whitespace skipping: the payloads the
 engine writes have none, and the pass reads a million of them."""
 _CLOSING_KINDS = frozenset(("step_completed", "decided"))
@@ -375,7 +376,7 @@ def _key_hash(key: tuple[Any, ...]) -> int:
 
 
 def _note_state_event(closings: dict[str, list[tuple[Any, ...]]], assigned: dict[str, dict[tuple[str, str], tuple[int, str, str]]],
-                      seq: int, run_id: str, kind: str, at: str, person: str, step_id: str | None, p: dict[str, Any]) -> None:
+                      seq: Any, run_id: str, kind: Any, at: Any, person: Any, step_id: Any, p: dict[str, Any]) -> None:
     """Keep what a rarer event says about task rows and assignments (the pass is in seq order)."""
     if kind in ("reopened", "joined", "run_cancelled"):
         closed = p.get("closed") if kind == "reopened" else None
@@ -461,7 +462,7 @@ def _done_task_problems(conn: sqlite3.Connection, run_id: str) -> list[dict[str,
     return _compare_done(run_id, expected, rows)
 
 
-def _compare_done(run_id: str, expected: list[tuple[int, str, tuple[Any, ...]]],
+def _compare_done(run_id: str, expected: list[tuple[Any, Any, tuple[Any, ...]]],
                   rows: list[tuple[Any, tuple[Any, ...]]]) -> list[dict[str, Any]]:
     """Closing keys of events ``(seq, kind, key)`` against those of done rows ``(task_id, key)``."""
     unmatched = list(rows)
@@ -520,9 +521,9 @@ def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list
                 " but no joined event of the run records it: the tasks table was edited", run_id=run_id, task_id=task_id,
             ))
             continue
-        match = next((r for r in reopened if r[1:] == (step_id, closed_at, closed_by)), None)
-        if match is not None:
-            reopened.remove(match)
+        closed = next((r for r in reopened if r[1:] == (step_id, closed_at, closed_by)), None)
+        if closed is not None:
+            reopened.remove(closed)
         elif cancel is None or (closed_at, closed_by) != cancel[1:]:
             problems.append(_problem(
                 "tasks", f"task {task_id} of run {run_id} (step {step_id}) is cancelled at {closed_at} by {closed_by},"
@@ -590,7 +591,7 @@ def _started_fields(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _run_differences(row: dict[str, Any], at: str, person: str,
+def _run_differences(row: dict[str, Any], at: Any, person: Any,
                      fields: dict[str, Any] | None) -> tuple[list[str], dict[str, Any]]:
     """The columns of a runs row that differ from its run_started event, and what the event records."""
     if fields is None:  # the payload cannot be read: every column is unconfirmed
@@ -1089,7 +1090,7 @@ def _note(kind: str, payload: dict[str, Any], actors: dict[str, Any]) -> str | N
     return None
 
 
-def _entry(row: tuple[Any, ...], defs: _Definitions) -> dict[str, Any]:
+def _entry(row: tuple[Any, ...], defs: _Definitions | _Pinned) -> dict[str, Any]:
     seq, run_id, definition, period, definition_hash, at, recorded_at, person, os_user, kind, step_id, payload_text, digest = row
     d = defs.get(definition_hash)
     try:
@@ -1353,6 +1354,24 @@ def _zip_entry(name: str, stamp: tuple[int, int, int, int, int, int]) -> zipfile
     return info
 
 
+def _copy_into(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> dict[str, Any]:
+    """Copy a recorded file into the zip; the sha256 and size of what went in, not of what
+    was checked a moment before."""
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        src = path.open("rb")
+    except OSError as exc:
+        raise AuditError(f"cannot read the recorded file {path} ({exc.strerror or exc}); no pack was written",
+                         path=str(path)) from None
+    with src, zf.open(info, "w") as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+            dst.write(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
 class _Pinned:
     """One compiled definition, read the way :class:`_Definitions` reads the database's."""
 
@@ -1483,20 +1502,7 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             for name, data in members.items():
                 zf.writestr(_zip_entry(name, made), data)
             for member, path in files.items():
-                # hash what goes into the zip, not what was checked a moment ago
-                digest = hashlib.sha256()
-                size = 0
-                try:
-                    src = open(path, "rb")
-                except OSError as exc:
-                    raise AuditError(f"cannot read the recorded file {path} ({exc.strerror or exc}); no pack was written",
-                                     path=str(path)) from None
-                with src, zf.open(_zip_entry(member, stamps[member]), "w") as dst:
-                    for chunk in iter(lambda: src.read(1 << 20), b""):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        dst.write(chunk)
-                listing[member] = {"sha256": digest.hexdigest(), "size": size}
+                listing[member] = _copy_into(zf, _zip_entry(member, stamps[member]), path)
             manifest = {
                 "format": PACK_FORMAT,
                 "run_id": run_id,
@@ -1566,8 +1572,8 @@ def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes
     except (TypeError, ValueError, AttributeError) as exc:  # times or names of a kind the engine never writes
         return [f"events.csv cannot be made again from events.json ({exc}): its events hold values the engine never writes"]
     if buf.getvalue() != stored:
-        return ["events.csv: it differs from the events of events.json (made again from them and the definition):"
-                " the spreadsheet was altered"]
+        return [("events.csv: it differs from the events of events.json (made again from them and the definition):"
+                 " the spreadsheet was altered")]
     return []
 
 
