@@ -1,14 +1,18 @@
 """The audit trail: verify the hash chains, query the history, evidence packs, backups.
 
 * :func:`verify` walks every run's events in ``seq`` order, recomputes each event's hash
-  from its canonical form (:mod:`sopengine.chain`), checks the ``prev_hash`` links, checks
-  the ``runs`` and ``tasks`` tables against the events, and names the first bad event.
-  It returns the *database head* (one hash over every run's last hash) as ``HASH@SEQ``:
-  noted by an auditor, it later reveals a cut-off tail or a rebuilt history.
+  from its canonical form (:mod:`sopengine.chain`), checks the ``prev_hash`` links and that
+  each payload is stored as its canonical text, rebuilds the ``runs``, ``tasks`` and
+  ``assignments`` tables from the events and compares, checks the pinned definitions and
+  calendars against their hashes, and names the first bad event. It returns the *database
+  head* (one hash over every run's last hash) as ``HASH@SEQ``: noted by an auditor, it
+  later reveals a cut-off tail or a rebuilt history.
 * :func:`history` / :func:`iter_history` read the events with filters, for people and
-  spreadsheets; :func:`write_history_csv` writes them as a spreadsheet opens them.
-* :func:`pack` writes a run's evidence into one zip; :func:`verify_pack` checks such a zip
-  without the database.
+  spreadsheets; :func:`export_history` writes them as CSV (:func:`write_history_csv`,
+  which a spreadsheet opens safely) or JSON.
+* :func:`pack` writes a run's evidence into one zip, its documents taken from the chained
+  events; :func:`verify_pack` checks such a zip without the database, the members the
+  chain does not cover included.
 * :func:`backup` copies the live database with SQLite's online backup API.
 
 Read-only queries for auditors run here on the store's connection; every write goes
