@@ -87,6 +87,7 @@ def build(folder: Path, runs: int, per_run: int, seed: int = 11) -> Path:
               clock.iso(started[rid] + timedelta(hours=per_run - 1)), per_run - 1) for rid in ids],
         )
         rows = []
+        tasks = []  # the done task row each completion leaves, as the engine writes it
         for k in range(per_run):
             for rid in ids:
                 at = started[rid] + timedelta(hours=k)
@@ -112,6 +113,9 @@ def build(folder: Path, runs: int, per_run: int, seed: int = 11) -> Path:
                     "run_id": rid, "at": clock.iso(at), "recorded_at": clock.iso(recorded), "person": person,
                     "os_user": "staf", "kind": kind, "step_id": step, "payload": payload, "prev_hash": prev[rid],
                 }
+                if kind == "step_completed":
+                    tasks.append((rid, step, actor, clock.iso(at - timedelta(hours=1)), record["at"], person,
+                                  payload.get("note")))
                 digest = event_hash(record)
                 rows.append((rid, record["at"], record["recorded_at"], person, "staf", kind, step, canonical(payload),
                              prev[rid], digest))
@@ -119,6 +123,10 @@ def build(folder: Path, runs: int, per_run: int, seed: int = 11) -> Path:
         conn.executemany(
             "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+        )
+        conn.executemany(
+            "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at, closed_at, closed_by, note)"
+            " VALUES (?, ?, 0, 1, ?, 'done', ?, NULL, ?, ?, ?)", tasks,
         )
         written += len(rows)
     conn.execute("COMMIT")
