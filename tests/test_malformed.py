@@ -130,7 +130,7 @@ CASES = [
     Case("input as number", edit("    inputs: [Konsep]\n", "    inputs: [12]\n"), 20, "steps[2].inputs[1]", "must be a document's name or a mapping (got 12)"),
     Case("unknown step kind", edit("    kind: decision\n", "    kind: diamond\n"), 18, "steps[2].kind", "must be 'process' or 'decision' (got 'diamond')"),
     Case("unknown actor kind", edit("    name: Staf\n", "    name: Staf\n    kind: warga\n"), 6, "actors[1].kind", "must be 'internal', 'external' or 'system'"),
-    Case("format 2", "format: 2\n" + BASE, 1, "format", "must be 1 (got 2)"),
+    Case("format 3", "format: 3\n" + BASE, 1, "format", "format 3 is not known; this version of sopengine reads format 1 and format 2"),
     Case("unknown time zone", BASE + "timezone: Asia/Bandung\n", 25, "timezone", "unknown time zone 'Asia/Bandung'; use an IANA name"),
     Case("deadline not a duration", BASE + "deadline: Setiap Saat\n", 25, "deadline", "a deadline is one duration"),
     Case("actor and actors", edit("    actor: staf\n", "    actor: staf\n    actors: [staf, kepala]\n"), 9, "steps[1]", "the row has both 'actor' and 'actors'; keep one"),

@@ -245,34 +245,42 @@ def _hours_problems(hours: dict[str, str | None], err: Callable[..., Problem]) -
 
 
 def _time_problems(i: int, s: Step, err: Callable[..., Problem]) -> Iterator[Problem]:
-    if s.duration is not None:
-        if s.untimed:
-            yield err(("steps", i, "untimed"), "an untimed step has no 'duration'; remove one of the two")
+    if s.duration is None and s.waktu is None and not s.untimed:
+        if not s.automatic:
+            yield err(("steps", i), "the step has no waktu; give the SOP's waktu, or 'untimed: true' if it has none")
+        return
+    yield from duration_problems(("steps", i), s.waktu, s.duration, s.untimed, err)
+
+
+def duration_problems(loc: tuple[Any, ...], waktu: str | None, duration: str | None, untimed: bool,
+                      err: Callable[..., Problem]) -> Iterator[Problem]:
+    """Problems of a waktu (the SOP's text), a duration to count instead, and 'untimed'."""
+    if duration is not None:
+        if untimed:
+            yield err(loc + ("untimed",), "an untimed step has no 'duration'; remove one of the two")
             return
         try:
-            parse_duration(s.duration)
+            parse_duration(duration)
         except DurationError as exc:
-            yield err(("steps", i, "duration"), f"{exc}; 'duration' must be one duration, e.g. '30 menit' (keep the SOP's text in waktu)")
-    elif s.waktu is not None and not s.untimed:
+            yield err(loc + ("duration",), f"{exc}; 'duration' must be one duration, e.g. '30 menit' (keep the SOP's text in waktu)")
+    elif waktu is not None and not untimed:
         try:
-            parse_duration(s.waktu)
+            parse_duration(waktu)
         except DurationError as exc:
             # waktu is the SOP's text, kept verbatim: the fix is never to rewrite it, but to
             # say beside it how long to count (or that it is a window).
             if exc.window:
                 msg = f"{exc.reason}; add 'untimed: true' to keep it as text with no due time"
-            elif not s.waktu.strip():
+            elif not waktu.strip():
                 msg = "waktu is empty; give the SOP's waktu, or remove the field and add 'untimed: true' if the SOP gives none"
             else:
-                example = suggest_duration(s.waktu)
+                example = suggest_duration(waktu)
                 bound = " (the upper bound)" if "is a range" in exc.reason else ""
                 msg = (f"{exc.reason}; keep waktu as written and add 'duration:' with the time to count, "
                        f"e.g. 'duration: {example}'{bound}")
                 if exc.reason.startswith("cannot read"):
                     msg += ", or 'untimed: true' if the SOP gives a window, not a duration"
-            yield err(("steps", i, "waktu"), msg)
-    elif s.waktu is None and not s.untimed and not s.automatic:
-        yield err(("steps", i), "the step has no waktu; give the SOP's waktu, or 'untimed: true' if it has none")
+            yield err(loc + ("waktu",), msg)
 
 
 def _target_problems(d: Definition, i: int, s: Step, step_ids: dict[str, int], err: Callable[..., Problem]) -> Iterator[Problem]:

@@ -22,6 +22,8 @@ from pydantic import ValidationError
 
 from sopengine.definition.durations import parse_duration
 from sopengine.definition.flow import PERIOD_FACTS, flow_problems, reach, step_targets
+from sopengine.definition.flow2 import flow_problems2
+from sopengine.definition.format2 import DASH, Definition2
 from sopengine.definition.models import END, Definition, StepKind, is_end, slug
 from sopengine.definition.problems import display_path, make_problem, short, structure_problems
 from sopengine.definition.yamlmarks import YamlProblem, load_with_lines
@@ -45,7 +47,7 @@ class Checked:
 
     path: Path
     text: str | None
-    definition: Definition | None
+    definition: Definition | Definition2 | None
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -65,7 +67,7 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def check_file(path: Path | str) -> Checked:
+def check_file(path: Path | str, known_sops: set[str] | None = None) -> Checked:
     """Read and check one definition file; never raises for a bad file."""
     path = Path(path)
     name = str(path)
@@ -79,13 +81,15 @@ def check_file(path: Path | str) -> Checked:
         return Checked(path, None, None, [make_problem(name, None, "file", f"is not UTF-8 text ({exc.reason}); save the file as UTF-8")])
     except OSError as exc:
         return Checked(path, None, None, [make_problem(name, None, "file", f"cannot be read ({exc.strerror}); check its permissions")])
-    return check_text(text, name, expected_id=path.stem)
+    return check_text(text, name, expected_id=path.stem, known_sops=known_sops)
 
 
-def check_text(text: str, filename: str = "<text>", expected_id: str | None = None) -> Checked:
+def check_text(text: str, filename: str = "<text>", expected_id: str | None = None,
+               known_sops: set[str] | None = None) -> Checked:
     """Check definition *text*; ``filename`` names it in problems.
 
-    ``expected_id`` is the id the text must declare (the file name without ``.yaml``).
+    ``expected_id`` is the id the text must declare (the file name without ``.yaml``);
+    ``known_sops``, the definition ids a format-2 ``handover`` may name (unchecked when None).
     Never raises for bad text: every problem is a :class:`~sopengine.errors.Problem`.
     """
     path = Path(filename)
@@ -107,14 +111,24 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
             "'id:', 'title:', 'actors:' and 'steps:' at the left margin",
         )])
 
+    fmt = data.get("format")
+    if fmt is not None and (fmt not in (1, 2) or isinstance(fmt, bool)):
+        return Checked(path, text, None, [make_problem(
+            filename, lines.get(("format",)), "format",
+            f"format {short(fmt)} is not known; this version of sopengine reads format 1 and format 2 (write 'format: 2')",
+        )])
+    model: type[Definition] | type[Definition2] = Definition2 if fmt == 2 else Definition
     try:
-        definition = Definition.model_validate(data)
+        definition = model.model_validate(data)
     except ValidationError as exc:
-        problems = structure_problems(exc, data, lines, filename)
+        problems = structure_problems(exc, data, lines, filename, model)
         problems.sort(key=lambda p: (p.line or 0, p.field))
         return Checked(path, text, None, problems)
 
-    problems = list(flow_problems(definition, lines, filename))
+    if isinstance(definition, Definition2):
+        problems = list(flow_problems2(definition, lines, filename, known_sops))
+    else:
+        problems = list(flow_problems(definition, lines, filename))
     if expected_id is not None and definition.id != expected_id:
         problems.append(make_problem(
             filename, lines.get(("id",)), "id",
@@ -124,7 +138,7 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
     return Checked(path, text, definition, problems)
 
 
-def load_definition(path: Path | str) -> tuple[Definition, str]:
+def load_definition(path: Path | str) -> tuple[Definition | Definition2, str]:
     """The valid definition in *path* and its text; raises :class:`DefinitionInvalid`."""
     checked = check_file(path)
     if not checked.ok:
@@ -135,8 +149,12 @@ def load_definition(path: Path | str) -> tuple[Definition, str]:
 
 # -- compiled form -----------------------------------------------------------------------------
 
-def compile_definition(d: Definition, text: str) -> dict[str, Any]:
+def compile_definition(d: Definition | Definition2, text: str) -> dict[str, Any]:
     """The plain, JSON-ready form a run keeps: everything the engine needs, nothing to re-validate."""
+    if isinstance(d, Definition2):
+        from sopengine.definition.compile2 import compile_format2
+
+        return compile_format2(d, text_hash(text))
     steps: dict[str, Any] = {}
     graph: dict[str, list[str]] = {}
     for i, s in enumerate(d.steps):

@@ -50,9 +50,13 @@ def display_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+_ROOT: list[type[BaseModel]] = [Definition]
+"""The model of the file being explained (format 1's or format 2's), set by structure_problems."""
+
+
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The model that validates the mapping at *loc* (None for plain dicts)."""
-    model: Any = Definition
+    model: Any = _ROOT[-1]
     for part in loc:
         if isinstance(part, int):
             continue
@@ -161,7 +165,16 @@ def _collapse(items: list[tuple[list[tuple[str, Any]], dict[str, Any]]]) -> list
     return out
 
 
-def structure_problems(exc: ValidationError, data: Any, lines: Lines, filename: str) -> list[Problem]:
+def structure_problems(exc: ValidationError, data: Any, lines: Lines, filename: str,
+                       root: type[BaseModel] = Definition) -> list[Problem]:
+    _ROOT.append(root)
+    try:
+        return _structure_problems(exc, data, lines, filename)
+    finally:
+        _ROOT.pop()
+
+
+def _structure_problems(exc: ValidationError, data: Any, lines: Lines, filename: str) -> list[Problem]:
     items = [(_tagged_loc(tuple(err["loc"]), data, err["type"]), dict(err)) for err in exc.errors()]
     seen: set[tuple[Any, ...]] = set()
     problems = []
@@ -213,7 +226,7 @@ def _explain(loc: tuple[Any, ...], err: dict[str, Any]) -> tuple[str, str]:
         nouns = err["nouns"]
         return where, f"must be {err['text']}{_got(given)}" + _type_hint(nouns[0], given, loc)
     noun = _noun(err)
-    if noun == "a mapping" and _model_at(loc) is Document:
+    if noun == "a mapping" and _model_at(loc) is not None and issubclass(_model_at(loc), Document):  # type: ignore[arg-type]
         noun = "a document's name or a mapping"
     if noun is not None:
         return where, f"must be {noun}{_got(given)}" + _type_hint(noun, given, loc)
@@ -255,7 +268,7 @@ def _type_hint(noun: str, given: Any, loc: tuple[Any, ...]) -> str:
             return f"; write {plain}: {NUMBER_KEPT_AS_TEXT}"
         return "; write a number such as 3, without quotes"
     if loc == ("format",):
-        return "; this version of sopengine reads format 1"
+        return "; this version of sopengine reads format 1 and format 2 (write 'format: 2')"
     if noun.startswith("'"):
         choices = re.findall(r"'([^']*)'", noun)
         close = difflib.get_close_matches(str(given), choices, n=1) if isinstance(given, str) else []

@@ -1,0 +1,325 @@
+"""The flow of a format-2 definition: tables, rows, symbols and arrows.
+
+The checks of format 1 (:mod:`sopengine.definition.flow`) over the symbol graph: every lane
+is a known actor drawn in its table, every arrow points at a symbol of its own table, every
+symbol can be reached from the table's start and can reach an end, diamonds have their
+exits (an exit the paper does not draw is declared ``drawn: false``), automatic diamonds
+name facts the engine knows, the row's waktu reads as a duration, documents come from an
+earlier output, from outside or from a party, and the case state rows set is declared.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Iterator
+from typing import Any, Callable
+
+from sopengine.definition.flow import (
+    _CASE_VALUES,
+    _comes_back,
+    _did_you_mean,
+    _doc_key,
+    _fact_problems,
+    _fix_number,
+    _hours_problems,
+    duration_problems,
+    reach,
+)
+from sopengine.definition.format2 import DASH, Definition2, Header2, Row, SymbolKind
+from sopengine.definition.graph import Placed, resolve, start_symbol, symbol_graph
+from sopengine.definition.models import END, is_end, slug
+from sopengine.definition.problems import Lines, display_path, lookup_line, make_problem, short
+from sopengine.errors import Problem
+
+Err = Callable[..., Problem]
+
+
+def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[str] | None = None) -> Iterator[Problem]:
+    def err(loc: tuple[Any, ...], message: str, severity: str = "error") -> Problem:
+        return make_problem(filename, lookup_line(loc, lines), display_path(loc), message, severity)
+
+    yield from _header_problems(d, err)
+    if d.hours is not None:
+        yield from _hours_problems(d.hours, err)
+    actor_ids = [a.id for a in d.actors]
+    names = {a.id for a in d.actors} | {p.id for p in d.parties}
+    for i, a in enumerate(d.actors):
+        if a.id in actor_ids[:i]:
+            yield err(("actors", i, "id"), f"actor id {a.id!r} is used twice; give each pelaksana column its own id")
+        if len(a.alternatives) == 1:
+            yield err(("actors", i, "alternatives"), "one alternative is no choice; list two or more roles, or remove 'alternatives'")
+    for i, p in enumerate(d.parties):
+        if p.id in actor_ids or p.id in [x.id for x in d.parties[:i]]:
+            yield err(("parties", i, "id"), f"id {p.id!r} is already an actor's or a party's; give the party its own id")
+    case_fields = {c.name: c for c in d.case}
+    for i, c in enumerate(d.case):
+        if c.name in [x.name for x in d.case[:i]]:
+            yield err(("case", i, "name"), f"case field {c.name!r} is declared twice; keep one")
+        check, words = _CASE_VALUES[c.type.value]
+        for j, v in enumerate(c.values or []):
+            if not check(v):
+                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); " + _fix_number(v, "fix the value or the type"))
+    states = {s.name: s for s in d.state}
+    for i, s in enumerate(d.state):
+        if s.name in [x.name for x in d.state[:i]]:
+            yield err(("state", i, "name"), f"state {s.name!r} is declared twice; keep one")
+        if s.values is not None and s.initial is not None and s.initial not in s.values:
+            yield err(("state", i, "initial"), f"{short(s.initial)} is not one of the state's values; add it to 'values' or fix it")
+
+    # -- tables: ids, lanes, rows ---------------------------------------------------------------
+    table_ids = [d.table_id(i) for i in range(len(d.tables))]
+    if len(d.tables) > 1:
+        for i, t in enumerate(d.tables):
+            if t.id is None:
+                yield err(("tables", i), "an SOP with several tables gives each an 'id' (staff choose it with --table); add 'id:'")
+            elif t.id in table_ids[:i]:
+                yield err(("tables", i, "id"), f"table id {t.id!r} is used twice; give each table its own id")
+    for i, t in enumerate(d.tables):
+        if t.lanes is not None:
+            if len(set(t.lanes)) != len(t.lanes):
+                yield err(("tables", i, "lanes"), "a lane is named twice; name each lane once, left to right")
+            for j, lane in enumerate(t.lanes):
+                if lane not in actor_ids:
+                    yield err(("tables", i, "lanes", j), f"unknown actor {lane!r}" + _did_you_mean(lane, actor_ids, "declared actors are"))
+        if t.when is not None:
+            for fact, value in t.when.items():
+                yield from _fact_problems(("tables", i, "when", fact), fact, value, case_fields, err)
+        seen_no: dict[str, int] = {}
+        for r_i, r in enumerate(t.rows):
+            if r.no is not None:
+                if r.no in seen_no:
+                    yield err(("tables", i, "rows", r_i, "no"), f"row {r.no!r} is printed twice in this table; put every symbol of a row under one 'no'")
+                seen_no.setdefault(r.no, r_i)
+    if len(d.tables) > 1 and not any(t.when for t in d.tables):
+        pass  # staff choose the table with --table: nothing to check
+
+    # -- symbols ---------------------------------------------------------------------------------
+    graph = symbol_graph(d)
+    first_at: dict[str, tuple[int, int, int]] = {}
+    for ti, ri, si, s in d.symbols():
+        loc = ("tables", ti, "rows", ri, "symbols", si)
+        if is_end(s.id):
+            yield err(loc + ("id",), f"symbol id {s.id!r} is reserved for the end of the process; choose another id")
+            continue
+        if s.id in first_at:
+            a = first_at[s.id]
+            yield err(loc + ("id",), f"symbol id {s.id!r} is used twice (also table {a[0] + 1}, row {a[1] + 1}); give each symbol its own id")
+            continue
+        first_at[s.id] = (ti, ri, si)
+    for ti, ri, si, s in d.symbols():
+        if first_at.get(s.id) != (ti, ri, si):
+            continue
+        loc = ("tables", ti, "rows", ri, "symbols", si)
+        placed = graph[s.id]
+        row = d.tables[ti].rows[ri]
+        lanes = d.lanes(ti)
+        if s.lane is None:
+            if not s.automatic and placed.task:
+                yield err(loc, "a symbol that is work stands in a lane; add 'lane: <actor id>' (only an automatic diamond may go without)")
+        elif s.lane not in actor_ids:
+            yield err(loc + ("lane",), f"unknown actor {s.lane!r}" + _did_you_mean(s.lane, actor_ids, "declared actors are"))
+        elif s.lane not in lanes:
+            yield err(loc + ("lane",), f"lane {s.lane!r} is not drawn in table {table_ids[ti]!r}; add it to the table's 'lanes'")
+        if row.band and placed.task and not s.text and not s.automatic:
+            yield err(loc, "work between rows has no kegiatan; give the symbol its 'text', or put it in a numbered row")
+        if s.kind is SymbolKind.decision:
+            yield from _decision_problems(loc, s, case_fields, err)
+        if s.waktu is not None or s.duration is not None:
+            yield from duration_problems(loc, s.waktu, s.duration, False, err)
+        if s.pair is not None:
+            other = graph.get(s.pair)
+            if other is None or other.symbol.kind is not SymbolKind.connector:
+                yield err(loc + ("pair",), f"no connector {s.pair!r}" + _did_you_mean(s.pair, [x for x, p in graph.items() if p.symbol.kind is SymbolKind.connector], "connectors are"))
+            elif s.next is not None:
+                yield err(loc + ("next",), "a connector with a 'pair' goes on at its pair; remove 'next'")
+        yield from _target_problems(d, graph, placed, loc, err)
+        if s.next is not None and isinstance(s.next, list) and len(set(s.next)) != len(s.next):
+            yield err(loc + ("next",), "the same symbol is named twice in a fork; name each branch once")
+    for ti, t in enumerate(d.tables):
+        for ri, r in enumerate(t.rows):
+            yield from _row_problems(d, ti, ri, r, graph, states, names, known_sops, err)
+
+    # -- reachability, per table -------------------------------------------------------------------
+    if len(first_at) != len(list(d.symbols())):
+        return
+    if not all(t == END or t in graph for p in graph.values() for t in p.targets):
+        return
+    edges = {sid: [t for t in p.targets if t != END] for sid, p in graph.items()}
+    reverse: dict[str, list[str]] = {k: [] for k in edges}
+    for src, dests in edges.items():
+        for dst in dests:
+            reverse[dst].append(src)
+    ends = {sid for sid, p in graph.items() if END in p.targets}
+    can_finish: set[str] = set()
+    queue = deque(ends)
+    while queue:
+        node = queue.popleft()
+        if node in can_finish:
+            continue
+        can_finish.add(node)
+        queue.extend(reverse[node])
+    for ti in range(len(d.tables)):
+        reached = reach(edges, start_symbol(d, ti))
+        for ri, r in enumerate(d.tables[ti].rows):
+            for si, s in enumerate(r.symbols):
+                loc = ("tables", ti, "rows", ri, "symbols", si, "id")
+                if s.id not in reached:
+                    yield err(loc, f"symbol {s.id!r} can never be reached from the start of its table; draw an arrow to it ('next' or an outcome), or remove it")
+                elif s.id not in can_finish:
+                    yield err(loc, f"from symbol {s.id!r} the end can never be reached (it only loops); give it a way to '{END}'")
+    for sid, p in graph.items():
+        if p.symbol.join and len(reverse[sid]) < 2:
+            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "join"), "a join needs two or more arrows leading into it; remove 'join: true'")
+    automatic = {sid for sid, p in graph.items() if p.symbol.automatic}
+    task_edges = {sid: [x for t in p.targets for x in resolve(graph, t) if x != END] for sid, p in graph.items()}
+    auto_graph = {sid: [t for t in task_edges[sid] if t in automatic] for sid in automatic}
+    for sid in automatic:
+        p = graph[sid]
+        if _comes_back(auto_graph, sid):
+            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "id"), f"automatic decision {sid!r} can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop")
+    yield from _input_problems(d, graph, task_edges, err)
+
+
+def _header_problems(d: Definition2, err: Err) -> Iterator[Problem]:
+    fields = [name for name in Header2.model_fields if name not in ("labels", "extra", "markers")]
+    lists = [name for name, f in Header2.model_fields.items() if f.annotation == list[str]]
+    for key in d.header.labels:
+        if key not in fields:
+            yield err(("header", "labels", key), f"{key!r} is not a header field" + _did_you_mean(key, fields, "header fields are"))
+    for key in d.header.extra:
+        if key in fields:
+            yield err(("header", "extra", key), f"{key!r} is a header field; write it under 'header:' itself, not under 'extra'")
+    for key in d.header.markers:
+        if key not in lists:
+            yield err(("header", "markers", key), f"{key!r} is not a header list" + _did_you_mean(key, lists, "header lists are"))
+
+
+def _decision_problems(loc: tuple[Any, ...], s: Any, case_fields: dict[str, Any], err: Err) -> Iterator[Problem]:
+    drawn = [o for o in s.outcomes if o.drawn]
+    if not s.outcomes:
+        yield err(loc + ("outcomes",), "a diamond needs its exits; add 'outcomes:' with the arrows drawn (label: as printed, name: where none is printed)")
+        return
+    if len(s.outcomes) < 2 and not s.automatic:
+        yield err(loc + ("outcomes",), "a diamond with one drawn exit declares what its other exit does; add e.g. '{name: Tidak, drawn: false, next: selesai}' (not drawn on paper, the run ends there)")
+    if not drawn and not s.automatic:
+        yield err(loc + ("outcomes",), "no exit of this diamond is drawn; mark the exits the paper draws (drawn is true by default)")
+    seen: set[str] = set()
+    for j, o in enumerate(s.outcomes):
+        key = slug(o.title)
+        field = "label" if o.label is not None else "name"
+        if not key:
+            yield err(loc + ("outcomes", j, field), f"outcome {o.title!r} has no letters or digits; name it as the SOP does (Ya, Tidak ...)")
+        elif key in seen:
+            yield err(loc + ("outcomes", j, field), f"outcome {o.title!r} is given twice; an arrow that forks lists its targets in one 'next: [a, b]'")
+        seen.add(key)
+        if isinstance(o.next, list):
+            if not o.next:
+                yield err(loc + ("outcomes", j, "next"), "an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'")
+            if any(is_end(t) for t in o.next) and len(o.next) > 1:
+                yield err(loc + ("outcomes", j, "next"), "a fork's branch cannot be the end; each branch goes to a symbol (a branch that ends just has no arrow out)")
+            if len(set(o.next)) != len(o.next):
+                yield err(loc + ("outcomes", j, "next"), "the same symbol is named twice in a fork; name each branch once")
+        if not s.automatic and o.when is not None:
+            yield err(loc + ("outcomes", j, "when"), "only an automatic decision has 'when'; add 'automatic: true' to the symbol or remove 'when'")
+    if not s.automatic:
+        return
+    otherwise = [j for j, o in enumerate(s.outcomes) if o.when == "otherwise"]
+    for j, o in enumerate(s.outcomes):
+        if o.when is None:
+            yield err(loc + ("outcomes", j), "an automatic decision needs 'when' on every outcome; add 'when: {fact: value}', or 'when: otherwise' on the last one")
+        elif isinstance(o.when, dict):
+            if not o.when:
+                yield err(loc + ("outcomes", j, "when"), "'when' needs at least one fact, e.g. {period.ends_year: true}; or write 'when: otherwise'")
+            for fact, value in o.when.items():
+                yield from _fact_problems(loc + ("outcomes", j, "when", fact), fact, value, case_fields, err)
+    if len(otherwise) > 1 or (otherwise and otherwise[0] != len(s.outcomes) - 1):
+        yield err(loc + ("outcomes", otherwise[0], "when"), "'otherwise' may be used once, on the last outcome; move it there")
+    elif not otherwise and len(s.outcomes) >= 2:
+        yield err(loc + ("outcomes",), "when none of the facts hold no outcome applies and the run would stop; give the last outcome 'when: otherwise'", "warning")
+
+
+def _target_problems(d: Definition2, graph: dict[str, Placed], placed: Placed, loc: tuple[Any, ...], err: Err) -> Iterator[Problem]:
+    s = placed.symbol
+    pairs: list[tuple[tuple[Any, ...], str]] = []
+    if s.kind is SymbolKind.decision:
+        pairs = [(loc + ("outcomes", j, "next"), t) for j, o in enumerate(s.outcomes) for t in o.targets]
+    elif s.next is not None:
+        pairs = [(loc + ("next",), t) for t in (s.targets or [])]
+        if isinstance(s.next, list):
+            if not s.next:
+                yield err(loc + ("next",), "an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'")
+            elif any(is_end(t) for t in s.next) and len(s.next) > 1:
+                yield err(loc + ("next",), "a fork's branch cannot be the end; each branch goes to a symbol")
+    numbers: dict[str, list[str]] = {}
+    for r in d.tables[placed.table].rows:
+        if r.no is not None:
+            numbers[r.no] = [x.id for x in r.symbols]
+    for where, t in pairs:
+        if is_end(t):
+            continue
+        if t not in graph:
+            if t in numbers:
+                yield err(where, f"{t!r} is a row number; arrows go to a symbol: {', '.join(repr(x) for x in numbers[t])}")
+                continue
+            hint = difflib.get_close_matches(t, list(graph), n=1)
+            yield err(where, f"no symbol {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; use a symbol id, or '{END}' to end the process"))
+        elif graph[t].table != placed.table:
+            yield err(where, f"symbol {t!r} is in another table; an arrow stays in its own table")
+
+
+def _row_problems(d: Definition2, ti: int, ri: int, r: Row, graph: dict[str, Placed], states: dict[str, Any],
+                  names: set[str], known_sops: set[str] | None, err: Err) -> Iterator[Problem]:
+    loc = ("tables", ti, "rows", ri)
+    own_time = [s for s in r.symbols if s.waktu is not None or s.duration is not None]
+    needs_row_time = any(graph[s.id].task and not s.automatic and s not in own_time for s in r.symbols if s.id in graph)
+    if not r.band:
+        if r.waktu is not None and r.waktu.strip() == DASH and r.duration is None:
+            pass  # a dash as printed: no standard time, no warning
+        elif r.waktu is not None or r.duration is not None or r.untimed:
+            yield from duration_problems(loc, r.waktu, r.duration, r.untimed, err)
+        elif needs_row_time:
+            yield err(loc, "the row has no waktu; give the SOP's waktu, '-' as printed, or 'untimed: true' if it has none")
+    for key, value in r.sets.items():
+        spec = states.get(key)
+        if spec is None:
+            yield err(loc + ("sets", key), f"state {key!r} is not declared; add it under 'state:' (name: {key})")
+        elif spec.values is not None and value not in spec.values:
+            yield err(loc + ("sets", key), f"{short(value)} is not one of the values of {key!r} ({', '.join(map(str, spec.values))}); use one of them")
+    for field in ("kelengkapan", "output"):
+        for j, doc in enumerate(getattr(r, field)):
+            for side in ("from_", "to"):
+                who = getattr(doc, side, None)
+                if who is not None and who not in names:
+                    yield err(loc + (field, j, side.rstrip("_")), f"no actor or party {who!r}; declare it under 'parties:'" + _did_you_mean(who, sorted(names), "known are"))
+            if field == "output" and doc.external:
+                yield err(loc + (field, j, "external"), "'external' is for kelengkapan; remove it from the output")
+            if field == "kelengkapan" and doc.required:
+                yield err(loc + (field, j, "required"), "'required' is for outputs (a file the row must attach); remove it from the kelengkapan")
+            if doc.produced_by is not None:
+                if field == "output":
+                    yield err(loc + (field, j, "produced_by"), "'produced_by' is for kelengkapan; remove it from the output")
+                elif doc.produced_by not in graph:
+                    yield err(loc + (field, j, "produced_by"), f"no symbol {doc.produced_by!r}" + _did_you_mean(doc.produced_by, list(graph), "symbol ids are"))
+    if r.handover is not None and known_sops is not None and r.handover.sop not in known_sops:
+        yield err(loc + ("handover", "sop"), f"no definition {r.handover.sop!r} is known; write the other SOP's id (definitions found: {', '.join(sorted(known_sops)) or 'none'}), or keep the name as printed if it is not run here", "warning")
+
+
+def _input_problems(d: Definition2, graph: dict[str, Placed], task_edges: dict[str, list[str]], err: Err) -> Iterator[Problem]:
+    """Kelengkapan comes from an earlier output of its table, from outside, or from a party."""
+    for ti, t in enumerate(d.tables):
+        produced: set[str] = set()
+        for ri, r in enumerate(t.rows):
+            for j, doc in enumerate(r.kelengkapan):
+                loc = ("tables", ti, "rows", ri, "kelengkapan", j)
+                if doc.name.strip() == DASH or doc.external or doc.from_ is not None:
+                    continue
+                if doc.produced_by is not None:
+                    src = graph.get(doc.produced_by)
+                    if src is not None and not any(x in reach(task_edges, doc.produced_by) - {doc.produced_by} or x == doc.produced_by
+                                                   for x in [s.id for s in r.symbols]):
+                        yield err(loc + ("produced_by",), f"symbol {doc.produced_by!r} never leads to row {r.no or ri + 1}, so it cannot produce this; name a symbol before it")
+                    continue
+                if _doc_key(doc.name) not in produced:
+                    yield err(loc, f"{doc.name!r} is not an output of an earlier row; mark it 'external: true' if it comes from outside (or 'from: <party>'), or name its symbol with 'produced_by'", "warning")
+            produced.update(_doc_key(o.name) for o in r.output)
