@@ -200,6 +200,9 @@ def render(
         definition = get_definition(definition_id, definitions)
     else:
         raise InputError("give a definition ID, or --run RUN to render a run's progress")
+    from sopengine.definition.upgrade import as_format2
+
+    definition = as_format2(definition)  # renderings draw format 2; a format-1 file as its upgrade
     if fmt == "html":
         from sopengine.render.html import render_html
 

@@ -53,7 +53,7 @@ def upgrade_data(d: Definition) -> dict[str, Any]:
         lanes: list[str | None] = list(step.lanes) or [None]
         ids = [step.id]
         for k in range(1, len(lanes)):
-            candidate = f"{step.id}-{k + 1}"
+            candidate = lane_symbol(step.id, k + 1)
             while candidate in used:
                 candidate += "-lane"
             used.add(candidate)
@@ -156,3 +156,20 @@ def upgrade_text(text: str, filename: str = "<text>") -> str:
     if not after.ok:  # never write a file that does not validate
         raise DefinitionInvalid(after.problems)
     return new
+
+
+def as_format2(d: Any) -> Any:
+    """A definition as format 2: a format-2 definition as it is, a format-1 one upgraded in memory.
+
+    Renderings and ``show`` read format 2 only; a format-1 file shows as its upgrade would.
+    """
+    from sopengine.definition.format2 import Definition2
+
+    if isinstance(d, Definition2):
+        return d
+    return Definition2.model_validate(upgrade_data(d))
+
+
+def lane_symbol(step_id: str, part: int) -> str:
+    """The symbol id the upgrade gives lane *part* (1-based) of a format-1 step."""
+    return step_id if part <= 1 else f"{step_id}-{part}"
