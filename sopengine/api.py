@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sopengine.definition import catalog
 from sopengine.errors import DefinitionInvalid
+from sopengine.i18n import _
 
 if TYPE_CHECKING:
     from sopengine.definition.loader import Checked
@@ -53,12 +54,64 @@ def get_definition(definition_id: str, definitions_dir: str | Path | None = None
     return load(definition_id, definitions_dir)[0]
 
 
-def definition_json(definition: Definition) -> dict[str, Any]:
-    """The definition as plain JSON data, with parsed durations beside the SOP's text."""
+def definition_json(definition: Any) -> dict[str, Any]:
+    """The definition as plain JSON data, with parsed durations beside the SOP's text.
+
+    Format 2: ``tables``, each with its ``id``, ``title``, ``lanes`` (``id`` and ``name``)
+    and ``rows``, each row with ``no`` (printed text) and its ``symbols`` (``id``, ``kind``,
+    ``lane``, ``text``) — the contract outside tools rely on — and every other field as written.
+    """
+    from sopengine.definition.format2 import Definition2
+
+    if isinstance(definition, Definition2):
+        data = definition.model_dump(mode="json", exclude_none=False, by_alias=True)
+        names = {a.id: a.name for a in definition.actors}
+        for i, (table, raw) in enumerate(zip(definition.tables, data["tables"])):
+            raw["id"] = definition.table_id(i)
+            raw["lanes"] = [{"id": lane, "name": names.get(lane, lane)} for lane in definition.lanes(i)]
+            for row, raw_row in zip(table.rows, raw["rows"]):
+                raw_row["parsed_duration"] = row.parsed_duration
+        return data
     data = definition.model_dump(mode="json", exclude_none=False)
     for step, raw in zip(definition.steps, data["steps"]):
         raw["parsed_duration"] = step.parsed_duration
     return data
+
+
+def upgrade_file(path: str | Path) -> str:
+    """The format-2 text of a format-1 definition file; :class:`DefinitionInvalid` if it is not valid."""
+    from sopengine.definition.upgrade import upgrade_text
+    from sopengine.errors import InputError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(_("{file} does not exist; give the path of a definition file").format(file=path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(_("{file} cannot be read ({reason}); give a UTF-8 definition file").format(file=path, reason=exc)) from None
+    return upgrade_text(text, str(path))
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write *text* to *path* whole or not at all (a temporary file beside it, then renamed)."""
+    import os
+    import tempfile
+
+    from sopengine.errors import InputError
+
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise InputError(_("cannot write {file} ({reason}); check the folder and its permissions").format(file=path, reason=exc.strerror)) from None
 
 
 def validate(paths: list[Path] | None = None, definitions_dir: str | Path | None = None) -> list[Checked]:

@@ -112,7 +112,12 @@ class Workflow:
                         })
                 else:
                     for outcome in step["outcomes"]:
-                        transitions.append({"trigger": decide_trigger(outcome["key"]), "source": source, "dest": outcome["next"]})
+                        t = {"trigger": decide_trigger(outcome["key"]), "source": source, "dest": outcome["next"]}
+                        if outcome.get("spawn"):
+                            # An outcome drawn as several arrows (format 2): the token follows the
+                            # first, the others become new tokens, as a split does.
+                            t["after"] = self._spawner(outcome["spawn"])
+                        transitions.append(t)
         self.machine = Machine(
             model=None,
             states=states,

@@ -337,6 +337,35 @@ def _measure(row: tuple[Any, ...], cal: Any, step: dict[str, Any], at: datetime)
     )
 
 
+def _row_visits(compiled: dict[str, Any], rows: list[tuple[Any, ...]], cal: Any, at: datetime) -> dict[str, list[_Visit]]:
+    """Format 2: each visit of a printed row, measured as one, by row key.
+
+    The symbols of a row that share the row's waktu share one due time given when the flow
+    entered the row; one visit runs from the first of them opening to the last closing, and is
+    judged against the printed waktu — never a symbol's share against the row's figure.
+    """
+    groups: dict[tuple[str, Any], list[tuple[Any, ...]]] = {}
+    entered: dict[str, int] = defaultdict(int)
+    for t in rows:
+        step = compiled["steps"].get(t[1], {})
+        if not step.get("row_timed") or not step.get("row"):
+            continue
+        row_key = step["row"]
+        first = compiled["rows"].get(row_key, {}).get("symbols", [None])[0]
+        if t[6] is None and t[1] == first:
+            entered[row_key] += 1
+        key = (row_key, t[6] if t[6] is not None else entered[row_key])
+        groups.setdefault(key, []).append(t)
+    out: dict[str, list[_Visit]] = defaultdict(list)
+    for (row_key, _), members in groups.items():
+        done = all(m[4] == "done" for m in members)
+        closed = max((m[7] for m in members if m[7]), default=None) if done else None
+        head = members[0]
+        merged = (head[0], head[1], 0, head[3], "done" if done else "open", min(m[5] for m in members), head[6], closed)
+        out[row_key].append(_measure(merged, cal, compiled["steps"].get(head[1], {}), at))
+    return out
+
+
 def _step_row(compiled: dict[str, Any], step_id: str, part: int, actor: str | None, visits: list[_Visit]) -> dict[str, Any]:
     step = compiled["steps"].get(step_id, {})
     calendar_days = bool(step.get("duration") and step["duration"].get("calendar"))
@@ -401,6 +430,8 @@ def _evidence(
                 continue  # nothing of this run happened in the window
             r["compiled"], r["cal"] = compiled, cal
             r["visits"] = [_measure(t, cal, compiled["steps"].get(t[1], {}), at) for t in rows]
+            if compiled.get("format") == 2:
+                r["row_visits"] = _row_visits(compiled, rows, cal, at)
             if latest.get(compiled["id"]) is not compiled:  # runs come by start time: the last one wins
                 latest[compiled["id"]] = compiled
                 found = store.definition_source(r["definition_hash"])
@@ -532,7 +563,9 @@ def monitoring(
         if deadline is not None:
             deadline["penilaian"], deadline["catatan"], deadline["tindakan"] = judge_deadline(deadline)
         rows = []
-        for sid in compiled["order"]:
+        if compiled.get("format") == 2:
+            rows = _monitoring_rows2(compiled, runs, deadline)
+        for sid in compiled["order"] if compiled.get("format") != 2 else []:
             step = compiled["steps"][sid]
             if step.get("no") is None:
                 continue  # an unnumbered gate is not a row of the SOP's table
@@ -573,6 +606,46 @@ def monitoring(
             "rows": rows,
         })
     return forms
+
+
+def _monitoring_rows2(compiled: dict[str, Any], runs: list[dict[str, Any]], deadline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The monitoring form's rows of a format-2 SOP: one per printed row of the tables the runs
+    followed, judged against the row's waktu; a symbol with its own waktu gets a row of its own."""
+    used = {t["table"] for r in runs for v in r["visits"] for t in [compiled["steps"].get(v.step_id, {})] if t.get("table")}
+    out = []
+    for table in compiled["table_order"]:
+        if used and table not in used:
+            continue
+        for row_key in compiled["tables"][table]["rows"]:
+            row = compiled["rows"][row_key]
+            if row["no"] is None or not row["symbols"]:
+                continue  # a band between rows is not a row of the SOP's table
+            first = compiled["steps"][row["symbols"][0]]
+            lanes = [ln for sid in row["symbols"] for ln in compiled["steps"][sid]["lanes"]]
+            visits = [v for r in runs for v in r.get("row_visits", {}).get(row_key, [])]
+            pieces: list[tuple[str, dict[str, Any], list[_Visit], list[str]]] = [(row["symbols"][0], first, visits, lanes)]
+            for sid in row["symbols"]:
+                step = compiled["steps"][sid]
+                if not step.get("row_timed"):
+                    pieces.append((sid, step, [v for r in runs for v in r["visits"] if v.step_id == sid], step["lanes"]))
+            for k, (sid, step, mine, lanes_) in enumerate(pieces):
+                figures = _step_row(compiled, sid, 0, lanes_[0] if lanes_ else None, mine)
+                figures["actor_name"] = " / ".join(dict.fromkeys(compiled["actors"].get(a, {}).get("name", a) for a in lanes_)) or None
+                if k == 0:
+                    figures["waktu"] = row["waktu"]
+                penilaian, catatan, tindakan = judge(figures)
+                if deadline is not None and _same_text(figures["waktu"], deadline["text"]):
+                    penilaian, catatan, tindakan = _with_deadline((penilaian, catatan, tindakan), figures, deadline)
+                prosedur = row["kegiatan"] if k == 0 else f"{row['kegiatan']} — {step.get('text') or sid}"
+                out.append({
+                    "no": row["no"], "prosedur": prosedur, "penilaian": penilaian, "catatan": catatan, "tindakan": tindakan,
+                    "step": sid, "table": table, "row": row_key,
+                    "evidence": {key: figures[key] for key in (
+                        "waktu", "standard_seconds", "visits", "late", "open", "open_overdue",
+                        "median_seconds", "max_seconds", "corrections", "counted_in",
+                    )},
+                })
+    return out
 
 
 def _with_deadline(

@@ -34,6 +34,7 @@ from sopengine.errors import (
     StepNotOpen,
     UnknownOutcome,
 )
+from sopengine.i18n import _
 from sopengine.identity import os_user
 from sopengine.identity import person as _person
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
@@ -80,6 +81,11 @@ class _Advance:
     live: list[_Live]
     iterations: dict[tuple[str, int], int]
     opened: list[str] = field(default_factory=list)
+    # Format 2: a row's symbols share one due time. A row entered from another row starts its
+    # clock; a move inside the row (a chain of approvals, a return to the diamond before)
+    # keeps the due time already given.
+    row_due: dict[str, str | None] = field(default_factory=dict)
+    ended_by: dict[str, Any] | None = None  # an exit the paper does not draw that ended a branch
 
     def enter(self, state: str) -> None:
         """A token arrives at *state*."""
@@ -101,11 +107,17 @@ class _Advance:
             dest = token.moves[-1][2]
             outcome = next(o for o in step["outcomes"] if o["next"] == dest and _holds(o, self.facts))
             used = {k: self.facts.get(k) for o in step["outcomes"] if isinstance(o["when"], dict) for k in o["when"]}
+            payload = {"outcome": outcome["name"], "automatic": True, "facts": used, "triggered_by": self.person, "next": dest}
+            if token.spawned:
+                payload["forks"] = list(token.spawned)
+            if outcome.get("drawn") is False:
+                payload["undrawn"] = True
             self.changes.events.append(Event(
                 kind="decided", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
-                payload={"outcome": outcome["name"], "automatic": True, "facts": used, "triggered_by": self.person, "next": dest},
+                payload=payload,
             ))
-            self.enter(dest)
+            for target in [dest, *token.spawned]:
+                self.enter(target)
             return
         if part == 0 and step["join"]:
             # Every arrival waits; finish() opens the join once no branch can still reach it.
@@ -139,13 +151,18 @@ class _Advance:
         if state == "open":
             self.iterations[key] = iteration
         due = None
-        if state == "open" and step["duration"] and self.cal is not None:
+        row = step.get("row") if step.get("row_timed") else None
+        if state == "open" and row is not None and row in self.row_due:
+            due = self.row_due[row]
+        elif state == "open" and step["duration"] and self.cal is not None:
             moment = self.cal.due(self.at, step["duration"])
             due = clock.iso(moment)
             if self.cal.beyond(moment) and self.changes.events:
                 # Past the calendar's years holidays are not counted: the event that opened the
                 # step says so, as status does beside the due time.
                 self.changes.events[-1].payload["beyond_calendar"] = True
+        if state == "open" and row is not None:
+            self.row_due[row] = due
         lanes = step["lanes"] or [None]
         self.changes.open.append(NewTask(step_id, part, iteration, lanes[part], state, clock.iso(self.at) or "", due))
         self.live.append(_Live(step_id, part, state))
@@ -177,7 +194,7 @@ class _Advance:
             self.changes.finished_at = clock.iso(self.at)
             self.changes.events.append(Event(
                 kind="run_completed", at=clock.iso(self.at), person=self.person, os_user=self.os_user,
-                payload={},
+                payload={"ended_by": self.ended_by} if self.ended_by else {},
             ))
 
 
@@ -279,9 +296,34 @@ def _describe_step(compiled: dict[str, Any], step_id: str) -> str:
     return f"{step_id} (no. {step['no']})" if step.get("no") else step_id
 
 
-def _find_step(compiled: dict[str, Any], key: str) -> str:
+def run_table(store: Store, run: dict[str, Any], compiled: dict[str, Any]) -> str | None:
+    """The table a run follows (format 2): recorded when it started; None for format 1."""
+    tables = compiled.get("table_order")
+    if not tables:
+        return None
+    if len(tables) == 1:
+        return tables[0]
+    row = store.conn.execute(
+        "SELECT json_extract(payload, '$.table') FROM events WHERE run_id = ? AND kind = 'run_started' ORDER BY seq LIMIT 1",
+        (run["id"],),
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _row_symbols(compiled: dict[str, Any], key: str, table: str | None) -> list[str]:
+    """Format 2: the steps of the row printed *key* in *table*, in the order drawn."""
+    key = str(key).strip()
+    return [sid for sid in compiled["order"]
+            if compiled["steps"][sid].get("no") == key and (table is None or compiled["steps"][sid].get("table") == table)]
+
+
+def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> str:
     if key in compiled["steps"]:
         return key
+    if compiled.get("format") == 2:
+        row = _row_symbols(compiled, key, table)
+        if row:
+            return row[0]  # a row is entered at its first symbol
     for sid, step in compiled["steps"].items():
         if step.get("no") is not None and str(step["no"]) == str(key).strip():
             return sid
@@ -296,6 +338,17 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     open_tasks = [t for t in loaded.tasks if t["state"] == "open"]
     open_names = ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or "none"
     run_id = loaded.run["id"]
+    if step is not None and compiled.get("format") == 2 and step not in compiled["steps"]:
+        row = [t for t in open_tasks if compiled["steps"][t["step_id"]].get("no") == str(step).strip()]
+        if len(row) == 1:
+            return row[0]
+        if len(row) > 1:
+            names = ", ".join(_describe_step(compiled, t["step_id"]) for t in row)
+            raise StepNotOpen(
+                _("row {row} of run {run} has {n} open steps ({names}); say which with --step SYMBOL").format(
+                    row=step, run=run_id, n=len(row), names=names),
+                run_id=run_id, step=str(step),
+            )
     if step is not None:
         step_id = _find_step(compiled, step)
         matching = [t for t in open_tasks if t["step_id"] == step_id]
@@ -469,8 +522,20 @@ def _close_task(
     docs = _record_outputs(loaded, task, outputs)
     behalf = _on_behalf(loaded, task, on_behalf)
     adv = loaded.advance()
+    spec = loaded.compiled["steps"][task["step_id"]]
+    if spec.get("row_timed") and spec.get("row"):
+        adv.row_due[spec["row"]] = task["due_at"]
     token = loaded.wf.fire(state_name(task["step_id"], task["part"]), trigger)
     at = clock.iso(adv.at) or ""
+    chosen = next((o for o in spec["outcomes"] if trigger == decide_trigger(o["key"])), None)
+    # Case state the row changes is recorded when the row is done: the flow leaves it.
+    sets = spec.get("sets") or {}
+    if chosen is not None and not chosen.get("leaves", True):
+        sets = {}
+    if chosen is not None and chosen.get("drawn") is False:
+        extra = {**(extra or {}), "undrawn": True}
+        if chosen["next"] == END and not chosen.get("spawn"):
+            adv.ended_by = {"step": task["step_id"], "outcome": chosen["name"], "undrawn": True}
     adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, outcome, note, behalf))
     adv.live = [t for t in adv.live if t.task_id != task["id"]]
     adv.changes.documents.extend(docs)
@@ -483,6 +548,10 @@ def _close_task(
         payload["on_behalf_of"] = behalf
     if docs:
         payload["documents"] = [{"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs]
+    if chosen is not None and token.spawned:
+        payload["forks"] = list(token.spawned)
+    if sets:
+        payload["state"] = dict(sets)
     adv.changes.events.append(Event(kind, at, loaded.person, loaded.os_user, task["step_id"], payload))
     for dest in [token.moves[-1][2], *token.spawned]:
         adv.enter(dest)
@@ -558,7 +627,7 @@ def reopen(
     try:
         if loaded.run["status"] == "cancelled":
             raise RunClosed(f"run {run_id} is cancelled; start a new run instead", run_id=run_id)
-        step_id = _find_step(loaded.compiled, step)
+        step_id = _find_step(loaded.compiled, step, run_table(loaded.store, loaded.run, loaded.compiled))
         visited = loaded.store.conn.execute(
             "SELECT 1 FROM tasks WHERE run_id = ? AND step_id = ? AND state != 'waiting'"
             " UNION ALL SELECT 1 FROM events WHERE run_id = ? AND step_id = ? AND kind = 'decided' LIMIT 1",
@@ -707,12 +776,56 @@ def check_case(compiled: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def choose_table(compiled: dict[str, Any], table: str | None, case: dict[str, Any], period: str | None) -> str | None:
+    """The table a new run follows (format 2), or None for a format-1 definition."""
+    tables = compiled.get("tables")
+    if not tables:
+        if table is not None:
+            raise InputError(_("{sop} has one table; leave out --table").format(sop=compiled["id"]))
+        return None
+    from sopengine.engine import matches
+
+    order = compiled["table_order"]
+    facts = _facts({"period": period, "case_data": case})
+    fits = [t for t in order if tables[t]["when"] is None or matches(tables[t]["when"], facts)]
+    chosen_by_data = [t for t in order if tables[t]["when"] is not None and matches(tables[t]["when"], facts)]
+
+    def described(ids: list[str]) -> str:
+        return "; ".join(f"{t}" + (f" ({tables[t]['title']})" if tables[t]["title"] else "") for t in ids)
+
+    if table is not None:
+        key = table.strip()
+        found = key if key in tables else next((t for t in order if (tables[t]["title"] or "").casefold() == key.casefold()), None)
+        if found is None:
+            raise InputError(_("{sop} has no table {table!r}; its tables: {tables}").format(sop=compiled["id"], table=table, tables=described(order)))
+        if found not in fits:
+            given = ", ".join(f"{k}={v}" for k, v in case.items()) or _("no case data")
+            raise InputError(_("table {table} is not for this case ({case}); tables that fit: {tables}").format(
+                table=found, case=given, tables=described(fits) or _("none")))
+        return found
+    if len(order) == 1:
+        return order[0]
+    candidates = chosen_by_data or fits
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise InputError(_("no table of {sop} is for this case; check --set, or choose one with --table: {tables}").format(
+            sop=compiled["id"], tables=described(order)))
+    raise InputError(_("{n} tables of {sop} fit; choose one with --table: {tables}").format(
+        n=len(candidates), sop=compiled["id"], tables=described(candidates)))
+
+
 def start_run(
     definition_id: str, *, db: str | Path | Store, definitions: str | Path | None = None, calendar: str | None = None,
     period: str | None = None, case: dict[str, Any] | None = None, assign: list[tuple[str, str]] | None = None,
     by: str | None = None, now: datetime | str | None = None, allow_duplicate: bool = False, if_missing: bool = False,
+    table: str | None = None,
 ) -> dict[str, Any]:
-    """Start a run of a definition; returns its id, open steps and the database path."""
+    """Start a run of a definition; returns its id, open steps and the database path.
+
+    A format-2 SOP of several tables runs one of them: the one whose ``when`` the case data
+    meets, or *table* as the person starting it chooses.
+    """
     from sopengine import api
     from sopengine.calendar import load_calendar, resolve_calendar_path
     from sopengine.chain import canonical
@@ -727,6 +840,7 @@ def start_run(
         raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
     period_n = normalise(period) if period else None
     case_data = check_case(compiled, case or {})
+    table_id = choose_table(compiled, table, case_data, period_n)
     assignments: list[tuple[str, str]] = []
     for role, name in assign or []:
         role_id, name = _find_role(compiled, role), name.strip()
@@ -775,8 +889,10 @@ def start_run(
             "period": period_n, "case": case_data, "calendar_hash": cal_hash, "due_at": due,
             "assignments": [{"role": r, "person": p} for r, p in assignments],
             **({"beyond_calendar": True} if deadline is not None and cal.beyond(deadline) else {}),
+            **({"table": table_id} if table_id is not None else {}),
         }))
-        adv.enter(compiled["first"])
+        for first in (compiled["tables"][table_id]["first"] if table_id is not None else [compiled["first"]]):
+            adv.enter(first)
         adv.finish()
         try:
             store.create_run(
@@ -795,7 +911,7 @@ def start_run(
         return {
             "run_id": run_id, "existing": False, "definition": compiled["id"], "title": compiled["title"],
             "period": period_n, "status": changes.status or "active", "started_at": clock.iso(at), "due_at": due,
-            "opened": [split_state(s)[0] for s in adv.opened], "db": str(store.path),
+            "opened": [split_state(s)[0] for s in adv.opened], "db": str(store.path), "table": table_id,
         }
     finally:
         if owned:

@@ -30,6 +30,9 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
     view = {
         "step": t["step_id"],
         "no": step.get("no"),
+        "table": step.get("table"),
+        "row": step.get("row"),
+        "shape": step.get("shape"),
         "kegiatan": step.get("kegiatan"),
         "kind": step.get("kind"),
         "actor": t["actor"],
@@ -94,6 +97,31 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
     return out
 
 
+def _recorded(store: Store, compiled: dict[str, Any], run_id: str) -> dict[str, Any]:
+    """What a run's events say beyond its tasks: the table it follows, the case state its rows
+    set (format 2), and how it ended when an exit the paper does not draw ended it."""
+    import json
+
+    state = {name: spec.get("initial") for name, spec in (compiled.get("state") or {}).items()}
+    out: dict[str, Any] = {"table": None, "state": state, "ended_by": None}
+    for kind, payload in store.conn.execute(
+        "SELECT kind, payload FROM events WHERE run_id = ? AND (kind = 'run_started' OR payload LIKE '%\"state\"%'"
+        " OR payload LIKE '%\"ended_by\"%') ORDER BY seq", (run_id,),
+    ):
+        data = json.loads(payload)
+        if kind == "run_started":
+            out["table"] = data.get("table")
+        if isinstance(data.get("state"), dict):
+            state.update(data["state"])
+        if kind == "run_completed":
+            out["ended_by"] = data.get("ended_by")
+        if kind == "reopened":
+            out["ended_by"] = None
+    if out["table"] is None and compiled.get("table_order"):
+        out["table"] = compiled["table_order"][0]
+    return out
+
+
 def current_definition_hash(definition_id: str, definitions: str | Path | None = None, started_from: str | None = None) -> str | None:
     """The hash of the definition file as it is now, or None when it is gone.
 
@@ -136,6 +164,8 @@ def run_status(
         open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
         source = store.definition_source(run["definition_hash"]) or {}
         current = current_definition_hash(run["definition_id"], definitions, source.get("path"))
+        recorded = _recorded(store, compiled, run_id)
+        table = recorded["table"]
         deadline_late = _late_by(cal, {"duration": compiled.get("deadline")}, run["due_at"], clock.from_iso(run["finished_at"]) or at) if run["due_at"] else 0
         return {
             "run_id": run_id,
@@ -159,6 +189,11 @@ def run_status(
             "open_steps": [{k: v for k, v in s.items() if k not in ("closed_at", "closed_by", "outcome", "on_behalf_of")} for s in open_steps],
             "timeline": timeline,
             "assignments": [dict(a, acting=bool(a["acting"])) for a in store.assignments(run_id)],
+            "format": compiled.get("format", 1),
+            "table": table,
+            "table_title": (compiled.get("tables") or {}).get(table or "", {}).get("title"),
+            "state": recorded["state"],
+            "ended_by": recorded["ended_by"],
             "next": _next_hint(compiled, open_steps),
         }
     finally:
@@ -195,12 +230,19 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             at = clock.coerce(now, tz)
             tasks = store.tasks(run["id"], ("open", "waiting"))
             steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
+            table = steps[0]["table"] if steps else None
+            if table is None and len(compiled.get("table_order") or []) == 1:
+                table = compiled["table_order"][0]
+            elif table is None and compiled.get("table_order"):
+                from sopengine.runs import run_table
+
+                table = run_table(store, run, compiled)
             out.append({
                 "run_id": run["id"], "definition": run["definition_id"], "title": compiled["title"], "timezone": tz,
                 "period": run["period"], "status": run["status"], "started_at": run["started_at"],
-                "finished_at": run["finished_at"], "due_at": run["due_at"],
+                "finished_at": run["finished_at"], "due_at": run["due_at"], "table": table,
                 "open_steps": [
-                    {k: s[k] for k in ("step", "no", "kind", "actor", "actor_name", "state", "due_at", "late_by", "overdue", "iteration")}
+                    {k: s[k] for k in ("step", "no", "table", "kind", "actor", "actor_name", "state", "due_at", "late_by", "overdue", "iteration")}
                     for s in steps
                 ],
                 "overdue": any(s["overdue"] for s in steps),

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("sopengine.cli.definitions:show_cmd", "Show an SOP's header and its table as the SOP prints it."),
     "validate": ("sopengine.cli.definitions:validate_cmd", "Check definition files; report every problem as FILE:LINE: field: message."),
     "schema": ("sopengine.cli.definitions:schema_cmd", "Print the JSON Schema of the definition format, for editors."),
+    "upgrade": ("sopengine.cli.definitions:upgrade_cmd", "Rewrite a format-1 definition file as format 2, losing nothing."),
     "run": ("sopengine.cli.runs:run_cmd", "Start a run of an SOP and show its first open step."),
     "status": ("sopengine.cli.runs:status_cmd", "Show the active runs, or one run's timeline and what comes next."),
     "complete": ("sopengine.cli.runs:complete_cmd", "Complete the open step of a run (or your part of a multi-actor row)."),

@@ -75,9 +75,41 @@ def show_cmd(definition_id: str, as_json: bool) -> None:
     if as_json:
         print_json(api.definition_json(d))
         return
+    from sopengine.definition.upgrade import as_format2
     from sopengine.render.terminal import print_definition
 
-    print_definition(console(), d)
+    print_definition(console(), as_format2(d))
+
+
+@click.command("upgrade")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the format-2 file here instead of stdout.")
+@click.option("--in-place", is_flag=True, help="Replace FILE with its format-2 text (written whole, or not at all).")
+@global_options()
+def upgrade_cmd(path: Path, output: Path | None, in_place: bool) -> None:
+    """Rewrite a format-1 definition file as format 2, losing nothing.
+
+    Each step becomes a row with its printed cells and one symbol per lane; the first row's
+    symbol and a row that ends the process become the terminators the renderings drew;
+    outcomes keep their names as printed labels. The new text is validated before it is
+    written. Runs already started keep their pinned definition.
+
+    Example:
+
+        sopengine upgrade definitions/surat-keluar.yaml --in-place
+    """
+    from sopengine import api
+    from sopengine.i18n import _
+
+    if output and in_place:
+        raise click.UsageError(_("give -o FILE or --in-place, not both"))
+    text = api.upgrade_file(path)
+    target = path if in_place else output
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    api.write_text_atomic(target, text)
+    note(_("Wrote {file} (format 2); check it with 'sopengine validate {file}'").format(file=target))
 
 
 @click.command("validate")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sopengine.cli.common import global_options, json_option, note, print_json, settings
+from sopengine.i18n import _
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -36,10 +37,11 @@ def _late(seconds: int) -> str:
 @click.option("--assign", "assigns", multiple=True, metavar="ROLE=NAME", help="Assign a person to a role.")
 @click.option("--allow-duplicate", is_flag=True, help="Start even if a run for this period is active.")
 @click.option("--if-missing", is_flag=True, help="Start only if no run exists for --period; exit 0 either way.")
+@click.option("--table", metavar="TABLE", help="The table to follow, for an SOP of several tables (its id or title).")
 @global_options()
 @json_option
 def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assigns: tuple[str, ...],
-            allow_duplicate: bool, if_missing: bool, as_json: bool) -> None:
+            allow_duplicate: bool, if_missing: bool, table: str | None, as_json: bool) -> None:
     """Start a run of an SOP and show its first open step.
 
     Example:
@@ -52,7 +54,7 @@ def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assig
     result = api.start_run(
         definition_id, db=s.db_path, definitions=s.definitions, calendar=s.calendar, period=period,
         case=dict(_pairs(sets, "--set")), assign=_pairs(assigns, "--assign"), by=s.person, now=s.now,
-        allow_duplicate=allow_duplicate, if_missing=if_missing,
+        allow_duplicate=allow_duplicate, if_missing=if_missing, table=table,
     )
     if result.get("existing"):
         if as_json:
@@ -65,6 +67,8 @@ def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assig
         return
     click.echo(f"Started run {result['run_id']} of {result['definition']} ({result['title']})"
                + (f" for {result['period']}" if result["period"] else ""))
+    if status.get("table_title") or (result.get("table") and result["table"] != "utama"):
+        click.echo(_("Table:    {table}").format(table=status.get("table_title") or result["table"]))
     _print_open(status)
     if result.get("due_at"):
         click.echo(f"Process deadline: {_when(result['due_at'], status['timezone'])}")
