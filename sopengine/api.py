@@ -133,10 +133,24 @@ def validate(paths: list[Path] | None = None, definitions_dir: str | Path | None
 
 
 def schema() -> dict[str, Any]:
-    """The JSON Schema of the definition format, generated from the models."""
+    """The JSON Schema of the definition format, generated from the models.
+
+    A file is format 2 or format 1 (``anyOf``, format 2 first, so that an editor offers its
+    fields in a new file); format-1 files keep validating in editors.
+    """
+    from typing import Annotated
+
+    from pydantic import Field, TypeAdapter
+
+    from sopengine.definition.format2 import Definition2
     from sopengine.definition.models import Definition
 
-    data = Definition.model_json_schema()
+    either = Annotated[Definition2 | Definition, Field(
+        title="sopengine SOP definition",
+        description="Format 2 ('format: 2'): the SOP's tables of rows as printed and its flowchart's "
+        "symbols as drawn; write new files so. Format 1 (steps, no 'format: 2') still validates and runs.",
+    )]
+    data = TypeAdapter(either).json_schema()
     data["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return data
 
