@@ -108,7 +108,8 @@ def test_audit_events_reads_every_event(hist: dict) -> None:
 
 def test_audit_step_visits_compares_standard_and_actual(hist: dict) -> None:
     rows = query(hist["db"], f"SELECT * FROM audit_step_visits WHERE run = '{hist['a']}' ORDER BY task_id")
-    assert [r["no"] for r in rows] == [1, 2, 3, 4, 5, 6, 7, 8]
+    # format 2 keeps the row number as printed: text (runs pinned to format 1 keep their numbers)
+    assert [r["no"] for r in rows] == ["1", "2", "3", "4", "5", "6", "7", "8"]
     first = rows[0]
     assert (first["step"], first["kegiatan"], first["actor"], first["waktu"]) == (
         "kumpulkan-data", "Mengumpulkan data laporan kinerja bulanan/triwulan kepada subbag/seksi.", "sekretaris-dinas", "15 Menit")
@@ -123,7 +124,7 @@ def test_audit_step_visits_compares_standard_and_actual(hist: dict) -> None:
 
 def test_audit_open_steps_lists_open_steps_with_due_times(hist: dict) -> None:
     rows = query(hist["db"], "SELECT * FROM audit_open_steps")
-    assert [(r["run"], r["step"], r["no"], r["actor"]) for r in rows] == [(hist["b"], "olah-data", 3, "staf-evaluasi")]
+    assert [(r["run"], r["step"], r["no"], r["actor"]) for r in rows] == [(hist["b"], "olah-data", "3", "staf-evaluasi")]
     assert rows[0]["due_at"] == "2026-10-01T02:32:00Z"  # 2 Menit after 09:30 WIB
     assert rows[0]["assigned"] is None
 
@@ -135,7 +136,7 @@ def test_question_steps_completed_by_someone_not_assigned(hist: dict) -> None:
     # joko did step 6 while nobody was assigned; Sari was assigned to the role afterwards.
     # In run b Budi was assigned before budi completed step 2: the same person in another case.
     assert [(r["run"], r["no"], r["actor"], r["closed_by"], r["assigned"]) for r in rows] == [
-        (hist["a"], 6, "kepala-seksi", "joko", "Sari"),
+        (hist["a"], "6", "kepala-seksi", "joko", "Sari"),
     ]
 
 
@@ -147,7 +148,7 @@ def test_question_runs_slower_than_the_standard(hist: dict) -> None:
 
 def test_question_who_approved_the_semester_report(hist: dict) -> None:
     rows = query(hist["db"], doc_sql("semester-report"))
-    assert [(r["run"], r["no"], r["person"]) for r in rows] == [(hist["a"], 7, "Dr. Rina"), (hist["a"], 8, "Dr. Rina")]
+    assert [(r["run"], r["no"], r["person"]) for r in rows] == [(hist["a"], "7", "Dr. Rina"), (hist["a"], "8", "Dr. Rina")]
     assert rows[1]["note"] == "Laporan semester disetujui"
     assert rows[1]["at_utc"] == "2026-07-06T07:00:00Z" and rows[1]["documents"] == "Draft Laporan Kinerja"
 
@@ -181,10 +182,10 @@ def test_question_semester_report_covers_every_period_that_ends_the_semester_and
     rows = query(db, doc_sql("semester-report"))
     got = [(r["run"], r["period"], r["no"], r["person"]) for r in rows]
     assert got == [
-        (hist["a"], "2026-S1", 7, "Dr. Rina"), (hist["a"], "2026-S1", 8, "Dr. Rina"),
-        (june, "2026-06", 7, "Joko"),
-        (q2, "2026-Q2", 7, "Wati"), (q2, "2026-Q2", 8, "Wati"),
-        (june, "2026-06", 8, "Dr. Rina"),
+        (hist["a"], "2026-S1", "7", "Dr. Rina"), (hist["a"], "2026-S1", "8", "Dr. Rina"),
+        (june, "2026-06", "7", "Joko"),
+        (q2, "2026-Q2", "7", "Wati"), (q2, "2026-Q2", "8", "Wati"),
+        (june, "2026-06", "8", "Dr. Rina"),
     ]
     assert [e["step"] for e in audit.history(db, run=cancelled, kind="step_completed")][-1] == "susun-laporan-semester"
 
@@ -194,7 +195,7 @@ def test_question_backdated_and_overdue(hist: dict) -> None:
     # every event of the fixture was entered with --now, months before the real clock
     assert len(backdated) == len(audit.history(hist["db"]))
     overdue = query(hist["db"], doc_sql("overdue-now"))
-    assert [(r["run"], r["no"]) for r in overdue] == [(hist["b"], 3)]
+    assert [(r["run"], r["no"]) for r in overdue] == [(hist["b"], "3")]
 
 
 # -- the canonical form as documented --------------------------------------------------------------
@@ -296,7 +297,9 @@ def test_audit_definition_steps_lists_every_lane_of_a_row(tmp_path: Path) -> Non
     from sopengine.runs import start_run as start
 
     db = tmp_path / "sopengine.db"
-    start("permohonan-informasi-publik", db=db, now="2026-10-01T09:00", by="ani")
+    # a definition pinned in format 1, whose two-lane row is one step with two lanes
+    start("permohonan-informasi-publik", db=db, now="2026-10-01T09:00", by="ani",
+          definitions=Path(__file__).resolve().parent / "data" / "format1")
     rows = query(db, "SELECT step, actor, lanes FROM audit_definition_steps WHERE definition = 'permohonan-informasi-publik'")
     compiled = json.loads(sqlite3.connect(db).execute("SELECT compiled FROM definitions").fetchone()[0])
     assert {r["step"]: json.loads(r["lanes"]) for r in rows} == {sid: s["lanes"] for sid, s in compiled["steps"].items()}

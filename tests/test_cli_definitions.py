@@ -114,21 +114,23 @@ def test_show_json_has_parsed_durations() -> None:
     result = run("show", "surat-keluar", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    steps = {s["id"]: s for s in data["steps"]}
-    assert steps["konsep-surat"]["waktu"] == "30 menit"
-    assert steps["konsep-surat"]["parsed_duration"] == {"days": 0, "minutes": 30, "calendar": False}
-    assert steps["periksa-sekretaris"]["parsed_duration"] == {"days": 0, "minutes": 120, "calendar": False}
+    # format 2: the waktu belongs to the printed row, its symbols share it
+    rows = {s["id"]: r for r in data["tables"][0]["rows"] for s in r["symbols"]}
+    assert rows["konsep-surat"]["waktu"] == "30 menit"
+    assert rows["konsep-surat"]["parsed_duration"] == {"days": 0, "minutes": 30, "calendar": False}
+    assert rows["periksa-sekretaris"]["parsed_duration"] == {"days": 0, "minutes": 120, "calendar": False}
     assert data["header"]["labels"] == {"judul": "Judul SOP"}
     assert data["header"]["disahkan_oleh"]["nama"] is None
 
 
 def test_show_json_untimed_steps_and_deadline() -> None:
     data = json.loads(run("show", "permohonan-informasi-publik", "--json").stdout)
-    steps = {s["no"]: s for s in data["steps"]}
-    assert steps[1]["waktu"] == "Setiap Saat" and steps[1]["untimed"] is True
-    assert steps[1]["parsed_duration"] is None
+    rows = {r["no"]: r for r in data["tables"][0]["rows"]}
+    assert rows["1"]["waktu"] == "Setiap Saat" and rows["1"]["untimed"] is True
+    assert rows["1"]["parsed_duration"] is None
     assert data["deadline"] == "Paling lambat 17 hari kerja"
-    assert steps[6]["actors"] == ["perangkat-daerah", "ppid"]
+    # format 2: the two-lane row is two symbols, one in each lane
+    assert [s["lane"] for s in rows["6"]["symbols"]] == ["perangkat-daerah", "ppid"]
 
 
 def test_show_prints_labels_as_the_sop_does() -> None:
@@ -210,7 +212,7 @@ def test_validate_json(folder: Path) -> None:
 def test_validate_warnings_do_not_fail(tmp_path: Path) -> None:
     text = (DEFINITIONS / "surat-keluar.yaml").read_text(encoding="utf-8")
     path = tmp_path / "surat-keluar.yaml"
-    path.write_text(text.replace("inputs: [Konsep surat]\n", "inputs: [Konsep surat, Nota Dinas]\n"), encoding="utf-8")
+    path.write_text(text.replace("    kelengkapan:\n    - Konsep surat\n", "    kelengkapan:\n    - Konsep surat\n    - Nota Dinas\n"), encoding="utf-8")
     result = run("validate", "--json", str(path))
     assert result.exit_code == 0
     [checked] = json.loads(result.stdout)

@@ -74,10 +74,21 @@ def test_decisions_have_one_trigger_per_outcome() -> None:
         wf.fire("periksa-kasubag", "complete")
 
 
+FORMAT1 = Path(__file__).resolve().parent / "data" / "format1"
+
+
 def test_a_two_actor_row_is_one_state_per_lane() -> None:
-    wf = Workflow(compiled("permohonan-informasi-publik"))
+    # Runs pinned to a format-1 definition keep its lanes as parts of one step
+    wf = Workflow(compiled("permohonan-informasi-publik", FORMAT1))
     assert wf.fire("siapkan-informasi", "complete").moves[-1][2] == "siapkan-informasi#2"
     assert wf.fire("siapkan-informasi#2", "complete").moves[-1][2] == "hubungi-pengguna"
+
+
+def test_a_row_of_two_symbols_is_two_states() -> None:
+    # format 2: each box of the row is a step of its own, drawn in its lane
+    wf = Workflow(compiled("permohonan-informasi-publik"))
+    assert wf.fire("siapkan-informasi", "complete").moves[-1][2] == "siapkan-informasi-2"
+    assert wf.fire("siapkan-informasi-2", "complete").moves[-1][2] == "hubungi-pengguna"
 
 
 @pytest.mark.parametrize(("period_facts", "dest"), [

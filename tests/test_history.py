@@ -36,7 +36,7 @@ def test_an_entry_carries_time_people_action_step_documents_and_note(hist: dict)
     assert first_step["person"] == "Agus Supriyadi"
     assert first_step["os_user"] == os_user()
     assert first_step["action"] == "step completed"
-    assert (first_step["step"], first_step["step_no"]) == ("kumpulkan-data", 1)
+    assert (first_step["step"], first_step["step_no"]) == ("kumpulkan-data", "1")  # format 2: printed text
     assert first_step["kegiatan"] == "Mengumpulkan data laporan kinerja bulanan/triwulan kepada subbag/seksi."
     assert (first_step["actor"], first_step["actor_name"]) == ("sekretaris-dinas", "Sekretaris Dinas")
     assert [d["name"] for d in first_step["documents"]] == ["Disposisi"]

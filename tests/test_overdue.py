@@ -100,7 +100,7 @@ def test_lists_exactly_the_late_steps_of_a_run_started_at_a_known_time(tmp_path:
     assert row["kind"] == "step"
     assert row["due_at"] == "2026-10-01T03:32:00Z"
     assert row["opened_at"] == "2026-10-01T03:30:00Z"
-    assert row["no"] == 3 and row["waktu"] == "2 Menit"
+    assert row["no"] == "3" and row["waktu"] == "2 Menit"  # format 2: the row number as printed, text
     assert row["kegiatan"] == "Mengolah data laporan bulanan dan triwulan"
     assert row["actor"] == "staf-evaluasi"
     assert row["actor_name"] == "Staf Penyusun Evaluasi Kinerja"

@@ -84,7 +84,7 @@ def test_a_run_with_a_correction_round(loop_run: tuple[Path, str]) -> None:
     assert figures(steps["periksa-kasubag"]) == (2, 0, 0, 0, 1050, 20 * MINUTE, 30 * MINUTE, 1)
     assert figures(steps["periksa-sekretaris"]) == (0, 0, 1, 1, None, None, 2 * HOUR, 0)
     assert steps["ketik-konsep"]["actor_name"] == "Pengadministrasi Umum/ Arsiparis"
-    assert steps["ketik-konsep"]["waktu"] == "15 menit" and steps["ketik-konsep"]["no"] == 2
+    assert steps["ketik-konsep"]["waktu"] == "15 menit" and steps["ketik-konsep"]["no"] == "2"
     # One run: the figures across runs are the same.
     assert [figures(s) for s in data["steps"]] == [figures(s) for s in r["steps"]]
 
@@ -224,7 +224,7 @@ def test_monitoring_of_the_loop_run(loop_run: tuple[Path, str]) -> None:
     db, _ = loop_run
     [form] = monitoring(db, definition="surat-keluar", now="2026-10-05T15:00")
     assert form["title"] == "Pengurusan Surat Keluar"
-    rows = {r["no"]: r for r in form["rows"]}
+    rows = {int(r["no"]): r for r in form["rows"]}  # format 2: printed text
     assert list(rows) == [1, 2, 3, 4, 5, 6, 7]
     assert rows[1]["penilaian"] == BAIK
     assert rows[1]["catatan"] == "0 of 1 visit late; median 20 min against 30 menit"
@@ -247,7 +247,7 @@ def test_monitoring_lists_numbered_rows_only(tmp_path: Path) -> None:
     run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
     complete(db, run, by="ani", now="2026-10-01T09:10")
     [form] = monitoring(db, now="2026-10-01T09:20")
-    assert [r["no"] for r in form["rows"]] == list(range(1, 10))  # the two gates have no number
+    assert [r["no"] for r in form["rows"]] == [str(n) for n in range(1, 10)]  # the two gates have no number
     assert form["nomor"] == "03/24 - Satpol PP/2022"
     assert form["periods"] == ["2026-10"]
     assert form["rows"][0]["penilaian"] == BAIK
@@ -307,7 +307,7 @@ def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None
     assert (deadline["text"], deadline["runs_judged"], deadline["runs_late"]) == ("Paling lambat 17 hari kerja", 2, 1)
     assert (deadline["max_late_seconds"], deadline["max_late_days"]) == (17 * 8 * HOUR, 17)
     assert deadline["penilaian"] == TIDAK_BAIK  # one run in two missed it
-    rows = {r["no"]: r for r in form["rows"]}
+    rows = {int(r["no"]): r for r in form["rows"]}  # format 2: printed text
     # Rows with no standard time are reported, not judged.
     assert all(rows[no]["penilaian"] is None for no in range(1, 8))
     assert rows[3]["catatan"].startswith("No standard time (Waktu: Pada hari dan jam kerja): not judged; 2 visits completed")

@@ -81,6 +81,7 @@ def replay(db: Path, run_id: str, workdir: Path) -> list[tuple[Any, ...]]:
             new_id = api.start_run(
                 source[0], db=target, definitions=defs, period=p["period"], case=p["case"],
                 assign=[(a["role"], a["person"]) for a in p["assignments"]], by=who, now=at, allow_duplicate=True,
+                table=p.get("table"),  # the table a format-2 run followed, as recorded when it started
             )["run_id"]
         elif e["kind"] == "step_completed":
             api.complete(target, new_id, step=e["step_id"], by=who, now=at, on_behalf=p.get("on_behalf_of"), note=p.get("note"),
