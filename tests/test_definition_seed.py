@@ -11,26 +11,68 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sopengine.definition.durations import DurationError, parse_duration
-from sopengine.definition.loader import check_file, step_targets
-from sopengine.definition.models import END, Definition, StepKind
+from sopengine.definition.format2 import Definition2, SymbolKind
+from sopengine.definition.graph import symbol_graph
+from sopengine.definition.loader import check_file, compile_definition
+from sopengine.definition.models import END, StepKind
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 DEFINITIONS = ROOT / "definitions"
 
 
-def load(definition_id: str) -> Definition:
+@dataclass
+class Rows:
+    """A format-2 definition read row by row, as the paper's table compares with it."""
+
+    d: Definition2
+    steps: list[Any]
+    targets: dict[str, list[str]]  # a row's first symbol -> where its last work symbol leads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.d, name)
+
+    def step(self, key: str) -> Any:
+        return next((s for s in self.steps if s.id == key or key in s.symbols), None)
+
+
+def _rows(d: Definition2, text: str) -> Rows:
+    compiled = compile_definition(d, text)
+    graph = symbol_graph(d)
+    steps, targets = [], {}
+    for row in d.tables[0].rows:
+        work = [x for x in row.symbols if graph[x.id].task]
+        decision = next((x for x in work if x.kind is SymbolKind.decision), None)
+        lanes = [x.lane for x in work if x.lane]
+        view = SimpleNamespace(
+            id=row.symbols[0].id if row.no is not None else work[0].id, symbols=[x.id for x in row.symbols],
+            no=int(row.no) if row.no is not None else None, kegiatan=row.kegiatan if row.no is not None else work[0].text,
+            waktu=row.waktu, inputs=list(row.kelengkapan), outputs=list(row.output), keterangan=row.keterangan,
+            untimed=row.untimed, parsed_duration=row.parsed_duration,
+            interpretation=row.interpretation or next((x.interpretation for x in row.symbols if x.interpretation), None),
+            lanes=lanes, actors=lanes if len(lanes) > 1 else None,
+            kind=StepKind.decision if decision is not None else StepKind.process,
+            automatic=bool(decision and decision.automatic),
+            outcomes=[SimpleNamespace(name=o.title, meaning=o.meaning, next=o.targets[0]) for o in (decision.outcomes if decision else [])],
+        )
+        steps.append(view)
+        targets[view.id] = compiled["steps"][work[-1].id]["next"] if work else [END]
+    return Rows(d, steps, targets)
+
+
+def load(definition_id: str) -> Rows:
     checked = check_file(DEFINITIONS / f"{definition_id}.yaml")
     assert checked.ok, [str(p) for p in checked.problems]
     assert checked.problems == [], [str(p) for p in checked.problems]
-    assert checked.definition is not None
-    return checked.definition
+    assert isinstance(checked.definition, Definition2) and checked.text is not None  # shipped in format 2
+    return _rows(checked.definition, checked.text)
 
 
 def norm(text: str) -> str:
@@ -38,7 +80,7 @@ def norm(text: str) -> str:
     return " ".join(text.replace(",", " ").split())
 
 
-def by_no(d: Definition) -> dict[int, Any]:
+def by_no(d: Rows) -> dict[int, Any]:
     return {s.no: s for s in d.steps if s.no is not None}
 
 
@@ -146,7 +188,7 @@ def test_seed_labels_as_printed() -> None:
     d = load("pengumpulan-data")
     # Every label a rendering prints is printed on the SOP, capitals and spelling included
     # (the agency box's lines have no labels on paper), and none is added.
-    for (key, _), (label, _) in zip(HEADER_LABELS, header_rows(d)):
+    for (key, _), (label, _) in zip(HEADER_LABELS, header_rows(d.d)):
         if key not in ("instansi", "unit"):
             assert label in flat, label
     assert d.header.extra == {}
@@ -313,7 +355,7 @@ def test_example_steps_verbatim(definition_id: str, source: str) -> None:
     d = load(definition_id)
     steps = by_no(d)
     names = {a.id: a.name for a in d.actors}
-    ids = {s.id: s.no for s in d.steps}
+    ids = {x: s.no for s in d.steps for x in s.symbols}
     assert sorted(steps) == sorted(t.steps) and len(d.steps) == len(t.steps)
     for no, row in t.steps.items():
         s = steps[no]
@@ -340,8 +382,7 @@ def test_example_steps_verbatim(definition_id: str, source: str) -> None:
         else:
             target = re.match(r"^(\d+)", row["Next"])
             expected = [int(target.group(1))] if target else [END]
-            index = d.steps.index(s)
-            assert [ids.get(x, x) for x in step_targets(d, index)] == expected, no
+            assert [ids.get(x, x) for x in d.targets[s.id]] == expected, no
 
 
 @pytest.mark.parametrize(("definition_id", "source"), EXAMPLES)
@@ -380,7 +421,7 @@ def test_permohonan_loop_and_two_actor_row() -> None:
     assert parse_duration(d.deadline or "") == {"days": 17, "minutes": 0, "calendar": False}
 
 
-def by_no_of(d: Definition, step_id: str) -> int | None:
+def by_no_of(d: Rows, step_id: str) -> int | None:
     step = d.step(step_id)
     return step.no if step else None
 
