@@ -130,12 +130,13 @@ def upgrade_text(text: str, filename: str = "<text>") -> str:
 
     from sopengine.definition.loader import check_text
     from sopengine.errors import DefinitionInvalid, InputError
+    from sopengine.i18n import _
 
     checked = check_text(text, filename)
     if not checked.ok or checked.definition is None:
         raise DefinitionInvalid(checked.problems)
     if not isinstance(checked.definition, Definition):
-        raise InputError(f"{filename} is format 2 already; nothing to upgrade")
+        raise InputError(_("{file} is format 2 already; nothing to upgrade").format(file=filename))
     data = upgrade_data(checked.definition)
     lead: list[str] = []
     for line in text.splitlines():
