@@ -1,8 +1,11 @@
-"""docs/definition-format.md and the interpretation pages tell the truth about the code.
+"""docs/definition-format.md, the admin guide and the interpretation pages tell the truth
+about the code.
 
-Every field of the format and every period fact is documented; every duration the page
-says is accepted is accepted and every one it says is refused is refused; the example
-files it shows check as it says, with the very lines it prints.
+Every field of both formats and every period fact is documented, and every message the
+checks can print has its line; every duration the page says is accepted is accepted and
+every one it says is refused is refused; the example files it shows check as it says, with
+the very lines it prints; every YAML block of the two pages is YAML, and every example file
+of the admin guide's cookbook is a valid definition.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from click.testing import CliRunner
 from pydantic import BaseModel
 
 from sopengine.cli import cli
-from sopengine.definition import models
+from sopengine.definition import format2, models
 from sopengine.definition.durations import DurationError, parse_duration
 from sopengine.definition.loader import PERIOD_FACTS
+from sopengine.definition.yamlmarks import load_with_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "definition-format.md"
 TEXT = PAGE.read_text(encoding="utf-8")
+GUIDE = ROOT / "docs" / "admin-guide.md"
+GUIDE_TEXT = GUIDE.read_text(encoding="utf-8")
 
 
 def blocks(text: str, language: str) -> list[str]:
@@ -40,12 +46,39 @@ def table_rows(text: str, header: str) -> list[list[str]]:
     return rows
 
 
-MODELS = [m for m in vars(models).values() if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == models.__name__ and m is not models._Model]
+MODELS = [m for module in (models, format2) for m in vars(module).values()
+          if isinstance(m, type) and issubclass(m, BaseModel) and m.__module__ == module.__name__ and m.__name__ != "_Model"]
+
+
+def test_both_formats_models_are_looked_at() -> None:
+    names = {m.__name__ for m in MODELS}
+    assert {"Step", "Definition", "Definition2", "Table", "Row", "Symbol", "Outcome2", "Party", "StateField", "Header2"} <= names
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 def test_every_field_is_documented(model: type[BaseModel]) -> None:
-    missing = [name for name in model.model_fields if f"`{name}`" not in TEXT]
+    # a field is written in YAML under its alias where it has one ('from')
+    missing = [info.alias or name for name, info in model.model_fields.items() if f"`{info.alias or name}`" not in TEXT]
+    assert missing == []
+
+
+def _message_fragment(message: str) -> str:
+    """The longest fixed words of a message before its fix (';') and any aside (' (')."""
+    head = message.split(";")[0].split(" (")[0]
+    parts = re.split(r"\{[^}]*\}|, e\.g\.|, which", head)
+    return max((p.strip() for p in parts), key=len)
+
+
+CHECKS = ["flow2.py", "flow.py", "format2.py", "models.py"]
+
+
+@pytest.mark.parametrize("module", CHECKS)
+def test_every_message_of_the_checks_is_listed(module: str) -> None:
+    source = (ROOT / "sopengine" / "definition" / module).read_text(encoding="utf-8")
+    messages = re.findall(r'err\((?:[^()]|\([^()]*\))*?,\s*f?"([^"]+)"', source)
+    messages += re.findall(r'raise ValueError\(\s*f?"([^"]+)"', source)
+    assert len(messages) >= 10, "the pattern no longer finds the messages"
+    missing = [m for m in messages if _message_fragment(m) not in TEXT]
     assert missing == []
 
 
@@ -99,12 +132,57 @@ def test_example_files_check_as_shown(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.parametrize("page", sorted((ROOT / "docs" / "definitions").glob("*.md")), ids=lambda p: p.name)
-def test_interpretation_pages_name_their_steps(page: Path) -> None:
-    """Each page covers every step of its definition, by row number or id."""
+def test_interpretation_pages_name_their_rows(page: Path) -> None:
+    """Each page covers every row of its definition, naming a symbol of it by id, and names
+    every diamond (where the reading of the paper matters most)."""
     from sopengine.definition.loader import check_file
 
     checked = check_file(ROOT / "definitions" / f"{page.stem}.yaml")
-    assert checked.definition is not None
+    d = checked.definition
+    assert d is not None
     text = page.read_text(encoding="utf-8")
-    for step in checked.definition.steps:
-        assert f"`{step.id}`" in text, step.id
+    if isinstance(d, models.Definition):
+        for step in d.steps:
+            assert f"`{step.id}`" in text, step.id
+        return
+    for table in d.tables:
+        for row in table.rows:
+            assert any(f"`{s.id}`" in text for s in row.symbols), f"row {row.no or '(band)'}: {[s.id for s in row.symbols]}"
+            for s in row.symbols:
+                if s.kind is format2.SymbolKind.decision:
+                    assert f"`{s.id}`" in text, s.id
+
+
+@pytest.mark.parametrize("page", [PAGE, GUIDE], ids=lambda p: p.name)
+def test_every_yaml_block_is_yaml(page: Path) -> None:
+    found = blocks(page.read_text(encoding="utf-8"), "yaml")
+    assert found
+    for block in found:
+        if block.lstrip().startswith("..."):
+            continue
+        text = "\n".join(line for line in block.splitlines() if line.strip() != "...")
+        load_with_lines(text)  # raises on a syntax error
+
+
+def _guide_files() -> dict[str, str]:
+    files = {}
+    for block in blocks(GUIDE_TEXT, "yaml"):
+        first = block.splitlines()[0]
+        if first.startswith("# file: "):
+            files[first[len("# file: "):]] = block
+    return files
+
+
+def test_the_cookbook_has_its_example_files() -> None:
+    assert len(_guide_files()) >= 15
+
+
+@pytest.mark.parametrize("name", sorted(_guide_files()))
+def test_every_cookbook_file_is_a_valid_format_2_definition(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sopengine.definition.loader import check_file
+
+    (tmp_path / name).write_text(_guide_files()[name], encoding="utf-8")
+    checked = check_file(tmp_path / name)
+    assert checked.ok, [str(p) for p in checked.problems]
+    assert isinstance(checked.definition, format2.Definition2)
+    assert [str(p) for p in checked.warnings] == []
