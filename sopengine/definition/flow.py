@@ -85,19 +85,8 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
         yield from _hours_problems(d.hours, err)
 
     actor_ids = [a.id for a in d.actors]
-    for i, a in enumerate(d.actors):
-        if a.id in actor_ids[:i]:
-            yield err(("actors", i, "id"), f"actor id {a.id!r} is used twice; give each pelaksana column its own id")
-        if len(a.alternatives) == 1:
-            yield err(("actors", i, "alternatives"), "one alternative is no choice; list two or more roles, or remove 'alternatives'")
     case_fields = {c.name: c for c in d.case}
-    for i, c in enumerate(d.case):
-        if c.name in [x.name for x in d.case[:i]]:
-            yield err(("case", i, "name"), f"case field {c.name!r} is declared twice; keep one")
-        check, words = _CASE_VALUES[c.type.value]
-        for j, v in enumerate(c.values or []):
-            if not check(v):
-                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); " + _fix_number(v, "fix the value or the type"))
+    yield from actor_and_case_problems(d, err)
 
     step_ids: dict[str, int] = {}
     numbers: dict[int, int] = {}
@@ -181,6 +170,23 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
     for i, s in enumerate(d.steps):
         if s.id in automatic and _comes_back(auto_graph, s.id):
             yield err(("steps", i, "id"), f"automatic decision {s.id!r} can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop")
+
+def actor_and_case_problems(d: Any, err: Callable[..., Problem]) -> Iterator[Problem]:
+    """Actors (ids once, alternatives two or more) and case fields (names once, values of their type); both formats."""
+    actor_ids = [a.id for a in d.actors]
+    for i, a in enumerate(d.actors):
+        if a.id in actor_ids[:i]:
+            yield err(("actors", i, "id"), f"actor id {a.id!r} is used twice; give each pelaksana column its own id")
+        if len(a.alternatives) == 1:
+            yield err(("actors", i, "alternatives"), "one alternative is no choice; list two or more roles, or remove 'alternatives'")
+    for i, c in enumerate(d.case):
+        if c.name in [x.name for x in d.case[:i]]:
+            yield err(("case", i, "name"), f"case field {c.name!r} is declared twice; keep one")
+        check, words = _CASE_VALUES[c.type.value]
+        for j, v in enumerate(c.values or []):
+            if not check(v):
+                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); " + _fix_number(v, "fix the value or the type"))
+
 
 def _input_problems(d: Definition, step_ids: dict[str, int], graph: dict[str, list[str]] | None,
                     err: Callable[..., Problem]) -> Iterator[Problem]:

@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 from sopengine.definition.flow import (
-    _CASE_VALUES,
     _comes_back,
     _did_you_mean,
     _doc_key,
     _fact_problems,
-    _fix_number,
     _hours_problems,
+    actor_and_case_problems,
     duration_problems,
     reach,
 )
@@ -44,22 +43,11 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         yield from _hours_problems(d.hours, err)
     actor_ids = [a.id for a in d.actors]
     names = {a.id for a in d.actors} | {p.id for p in d.parties}
-    for i, a in enumerate(d.actors):
-        if a.id in actor_ids[:i]:
-            yield err(("actors", i, "id"), f"actor id {a.id!r} is used twice; give each pelaksana column its own id")
-        if len(a.alternatives) == 1:
-            yield err(("actors", i, "alternatives"), "one alternative is no choice; list two or more roles, or remove 'alternatives'")
+    yield from actor_and_case_problems(d, err)
     for i, p in enumerate(d.parties):
         if p.id in actor_ids or p.id in [x.id for x in d.parties[:i]]:
             yield err(("parties", i, "id"), f"id {p.id!r} is already an actor's or a party's; give the party its own id")
     case_fields = {c.name: c for c in d.case}
-    for i, c in enumerate(d.case):
-        if c.name in [x.name for x in d.case[:i]]:
-            yield err(("case", i, "name"), f"case field {c.name!r} is declared twice; keep one")
-        check, words = _CASE_VALUES[c.type.value]
-        for j, v in enumerate(c.values or []):
-            if not check(v):
-                yield err(("case", i, "values", j), f"{short(v)} is not {words} (the field's type is {c.type.value}); " + _fix_number(v, "fix the value or the type"))
     states = {s.name: s for s in d.state}
     for i, s in enumerate(d.state):
         if s.name in [x.name for x in d.state[:i]]:
