@@ -76,6 +76,7 @@ def _definition(store: Store, text_hash: str) -> _Definition:
                 "no": s.get("no"),
                 "kegiatan": s.get("kegiatan"),
                 "waktu": s.get("waktu"),
+                "table": s.get("table"),  # format 2: the table the run follows
                 "calendar_days": bool(s.get("duration") and s["duration"].get("calendar")),
             }
             for sid, s in compiled["steps"].items()
@@ -264,6 +265,7 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
         "period": period,
         "step": step_id,
         "no": step.get("no"),
+        "table": step.get("table"),
         "kegiatan": step.get("kegiatan"),
         "waktu": step.get("waktu"),
         "iteration": iteration,
@@ -393,6 +395,7 @@ def _scan_deadlines(
             "period": period,
             "step": None,
             "no": None,
+            "table": None,
             "kegiatan": None,
             "waktu": d.deadline_text,
             "iteration": None,

@@ -210,3 +210,25 @@ def test_the_key_flow_as_a_real_process(tmp_path: Path) -> None:
     assert run_("decide", run, "Tidak", "--step", "2", "--now", "2026-12-07T09:40").returncode == 0
     st = json.loads(run_("status", run, "--json").stdout)
     assert st["status"] == "completed" and st["ended_by"]["undrawn"] is True
+
+
+def test_overdue_and_report_name_the_table_a_run_follows(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run = start(db, "paket")
+    late = as_json(db, "overdue", "--now", "2026-12-08T09:00")
+    steps = late["steps"] if isinstance(late, dict) else late
+    assert [(s["step"], s["table"]) for s in steps if s.get("run_id") == run and s["kind"] == "step"] == [("p-siapkan", "paket")]
+    data = as_json(db, "report", "--run", run, "--now", "2026-12-08T09:00")
+    assert data["runs"][0]["table"] == "paket"
+    assert {s["table"] for s in data["runs"][0]["steps"]} == {"paket"}
+
+
+def test_status_in_words_names_the_table_the_state_and_an_undrawn_end(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run = start(db)
+    sop(db, "complete", run, "--step", "susun", "--now", "2026-12-07T09:30")
+    sop(db, "decide", run, "Tidak", "--step", "periksa-kabid", "--now", "2026-12-07T10:00")
+    out = CliRunner().invoke(cli, ["--db", str(db), "--definitions", str(DEFS), "status", run], env={"COLUMNS": "200"}).output
+    assert "Table: Surat Biasa (biasa)" in out
+    assert "State: status_surat: belum efektif" in out
+    assert "Ended at periksa-kabid by the exit Tidak, which the SOP does not draw" in out

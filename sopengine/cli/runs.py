@@ -165,6 +165,13 @@ def _print_timeline(st: dict) -> None:
         out.print("The definition file is gone; the run goes on from the text it started with.", style="yellow")
     elif st["definition_changed"]:
         out.print("The definition file has changed since this run started; the run follows the text it started with.", style="yellow")
+    if st.get("table_title") or (st.get("table") and st["table"] != "utama"):
+        out.print(_("Table: {table}").format(table=st.get("table_title") or st["table"]) + (f" ({st['table']})" if st.get("table_title") else ""))
+    if st.get("state"):
+        out.print(_("State: {state}").format(state="; ".join(f"{k}: {v}" for k, v in st["state"].items())))
+    if st.get("ended_by"):
+        e = st["ended_by"]
+        out.print(_("Ended at {step} by the exit {outcome}, which the SOP does not draw").format(step=e["step"], outcome=e["outcome"]), style="yellow")
     if st["assignments"]:
         out.print("Assigned: " + "; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"]))
     table = Table(title="Timeline", title_justify="left")

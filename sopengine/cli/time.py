@@ -87,7 +87,8 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
             if r["iteration"] and r["iteration"] > 1:
                 kegiatan += f" (round {r['iteration']})"
             table.add_row(
-                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"], r["definition"], r["period"] or "-",
+                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"],
+                r["definition"] + (f" / {r['table']}" if r.get("table") and r["table"] != "utama" else ""), r["period"] or "-",
                 str(r["no"] or ""), kegiatan, r["waktu"] or "-", _who(r["actor_name"], r["actor"], r["assigned"]),
             )
         out.print(table)
@@ -100,7 +101,8 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
                 f"{w['no'] or w['step']}: {_who(w['actor_name'], w['actor'], w['assigned'])}" for w in r["waiting_on"]
             ) or "-"
             table.add_row(
-                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"], r["definition"], r["period"] or "-",
+                _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"],
+                r["definition"] + (f" / {r['table']}" if r.get("table") and r["table"] != "utama" else ""), r["period"] or "-",
                 r["waktu"] or "-", waiting,
             )
         out.print(table)

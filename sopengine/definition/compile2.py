@@ -41,9 +41,8 @@ def compile_format2(d: Definition2, text_hash: str) -> dict[str, Any]:
     order: list[str] = []
     for ti, t in enumerate(d.tables):
         tid = d.table_id(ti)
+        # where a run of this table begins: its start terminator, or the work it leads to
         first = resolve(graph, start_symbol(d, ti))
-        if not graph[start_symbol(d, ti)].task or graph[start_symbol(d, ti)].symbol.kind is not SymbolKind.start:
-            first = resolve(graph, start_symbol(d, ti))
         tables[tid] = {
             "title": t.title,
             "lanes": d.lanes(ti),
