@@ -119,8 +119,9 @@ def validate(paths: list[Path] | None = None, definitions_dir: str | Path | None
     from sopengine.definition.loader import check_file
 
     files: list[Path] = []
+    found = catalog.discover(definitions_dir)
     if not paths:
-        files = [f.path for f in catalog.discover(definitions_dir).values()]
+        files = [f.path for f in found.values()]
     for p in paths or []:
         p = Path(p)
         if p.is_dir():
@@ -129,7 +130,9 @@ def validate(paths: list[Path] | None = None, definitions_dir: str | Path | None
             files.append(p)
         else:
             files.append(catalog.find(str(p), definitions_dir).path)
-    return [check_file(f) for f in files]
+    # a format-2 handover names another SOP: known when its definition is found here too
+    known = set(found) | {Path(f).stem for f in files}
+    return [check_file(f, known) for f in files]
 
 
 def schema() -> dict[str, Any]:

@@ -44,6 +44,7 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
         "opened_at": t["opened_at"],
         "due_at": t["due_at"],
         "waktu": step.get("waktu"),
+        "handover": step.get("handover"),
         "closed_at": t["closed_at"],
         "closed_by": t["closed_by"],
         "on_behalf_of": t["on_behalf_of"],

@@ -232,3 +232,22 @@ def test_status_in_words_names_the_table_the_state_and_an_undrawn_end(tmp_path: 
     assert "Table: Surat Biasa (biasa)" in out
     assert "State: status_surat: belum efektif" in out
     assert "Ended at periksa-kabid by the exit Tidak, which the SOP does not draw" in out
+
+
+def test_a_handover_is_checked_against_known_definitions_and_shown_when_reached(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    checked = as_json(db, "validate", str(DEFS / f"{SOP}.yaml"))
+    assert checked[0]["valid"] and checked[0]["problems"] == []  # surat-keluar is shipped
+    other = tmp_path / f"{SOP}.yaml"
+    other.write_text((DEFS / f"{SOP}.yaml").read_text(encoding="utf-8").replace("sop: surat-keluar", "sop: surat-kluar"), encoding="utf-8")
+    [found] = as_json(db, "validate", str(other))
+    assert found["valid"] is True
+    assert [(p["severity"], p["field"]) for p in found["problems"]] == [("warning", "tables[1].rows[3].handover.sop")]
+    assert "no definition 'surat-kluar' is known" in found["problems"][0]["message"]
+    run = start(db)
+    sop(db, "complete", run, "--step", "susun", "--now", "2026-12-07T09:30")
+    for step in ("periksa-kabid", "periksa-sekretaris"):
+        sop(db, "decide", run, "Ya", "--step", step, "--now", "2026-12-07T10:00")
+    out = sop(db, "decide", run, "Ya", "--step", "periksa-kasat", "--now", "2026-12-07T10:00").output
+    assert "Hand-over: surat-keluar — surat dicatat sebagai surat keluar" in out
+    assert status(db, run)["open_steps"][0]["handover"] == {"sop": "surat-keluar", "note": "surat dicatat sebagai surat keluar"}

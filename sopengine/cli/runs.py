@@ -88,6 +88,9 @@ def _print_open(status: dict) -> None:
             continue
         click.echo(f"Open:     {no}{s['kegiatan']}{part}")
         click.echo(f"Actor:    {s['actor_name']} ({s['actor']})")
+        if s.get("handover"):
+            h = s["handover"]
+            click.echo(_("Hand-over: {sop}").format(sop=h["sop"]) + (f" — {h['note']}" if h.get("note") else ""))
         if s.get("outcomes"):
             click.echo(f"Decide:   {' / '.join(s['outcomes'])}")
         due = _when(s["due_at"], tz) if s["due_at"] else f"no due time ({s.get('waktu') or 'untimed'})"
