@@ -1,7 +1,10 @@
 """Rendering: the SOP document's layout, HTML, Mermaid and Markdown, and the render command.
 
 The geometry is checked here on the layout the HTML prints; tests/test_render_browser.py
-checks the same in a real browser, where the document is laid out by Chromium.
+checks the same in a real browser, where the document is laid out by Chromium. Every
+renderer draws format 2 (a format-1 file as its upgrade), so the fixtures here are a format-1
+file (the upgrade's drawing) and a format-2 file with several tables and several symbols per
+row, beside every shipped definition.
 """
 
 from __future__ import annotations
@@ -9,17 +12,20 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from sopengine import api
 from sopengine.cli import cli
+from sopengine.definition.format2 import Definition2
 from sopengine.definition.loader import load_definition
-from sopengine.definition.models import Definition
+from sopengine.definition.upgrade import as_format2
 from sopengine.render.html import render_html
 from sopengine.render.layout import (
     CONTENT_HEIGHT,
+    KINDS,
     Layout,
     Segment,
     Symbol,
@@ -28,7 +34,7 @@ from sopengine.render.layout import (
     placed_lanes,
 )
 from sopengine.render.markdown import markdown_cell, render_markdown
-from sopengine.render.mermaid import render_mermaid
+from sopengine.render.mermaid import node_ids, render_mermaid
 from sopengine.render.terminal import header_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +110,118 @@ steps:
 """
 
 
+
+# A format-2 definition with two tables, each drawing its own lanes, and the symbols the paper
+# can draw: several in one row (three diamonds in three lanes and a connector under the last),
+# printed and unprinted labels, undrawn exits, a fork, a connector pair across a band, a
+# document, a manual operation, another shape, terminators with and without their words. Its
+# header leaves fields out, gives one blank and marks its lists as printed.
+DUA_YAML = r"""
+format: 2
+id: uji-dua
+title: Uji Dua Tabel
+header:
+  instansi: PEMERINTAH KOTA UJI
+  nomor: 7/UJI/2026
+  tanggal_revisi:
+  judul: Uji Dua Tabel
+  dasar_hukum: [Undang-undang satu, Peraturan dua]
+  keterkaitan:
+  peralatan: [Komputer, ATK]
+  peringatan: Hati-hati
+  markers: {dasar_hukum: "a.", peralatan: "-"}
+actors:
+  - {id: pemohon, name: Pemohon, kind: external}
+  - {id: petugas, name: Petugas}
+  - {id: kepala, name: Kepala Bidang}
+  - {id: sekretaris, name: Sekretaris}
+tables:
+  - id: umum
+    title: "Tabel A. Pengajuan umum"
+    lanes: [pemohon, petugas, kepala]
+    columns: {kegiatan: Uraian Prosedur, mutu_baku: Mutu Buku, keterangan: Ket}
+    footnotes: ["*) Kelengkapan dibawa asli", "**) Waktu hari kerja"]
+    rows:
+      - no: "1"
+        kegiatan: Mengajukan permohonan
+        waktu: 10 menit
+        kelengkapan: [{name: KTP, external: true}]
+        output: [Formulir]
+        symbols:
+          - {id: mulai, kind: start, lane: pemohon, text: Mulai}
+          - {id: ajukan, kind: process, lane: pemohon}
+      - no: "2"
+        kegiatan: Memeriksa kelengkapan
+        waktu: 15 menit
+        kelengkapan: [Formulir]
+        output: [Formulir]
+        keterangan: "-"
+        symbols:
+          - {id: terima, kind: process, lane: petugas}
+          - id: lengkap
+            kind: decision
+            lane: petugas
+            text: Lengkap?
+            outcomes:
+              - {label: "Ya", next: setuju}
+              - {label: Kurang, next: ajukan}
+              - {name: Batal, drawn: false, next: selesai}
+      - no: "3"
+        kegiatan: Memutuskan bersama
+        waktu: 1 jam
+        symbols:
+          - id: setuju
+            kind: decision
+            lane: pemohon
+            text: Setuju?
+            outcomes:
+              - {label: "Ya", next: setuju-petugas}
+              - {name: Menolak, next: selesai}
+          - id: setuju-petugas
+            kind: decision
+            lane: petugas
+            text: Benar <b>?</b>
+            outcomes:
+              - {label: "Ya", next: setuju-kepala}
+              - {label: Ulang, next: [ajukan, terima]}
+          - id: setuju-kepala
+            kind: decision
+            lane: kepala
+            text: Disetujui Kepala?
+            outcomes:
+              - {label: "Ya", next: ke-b}
+              - {name: Tidak, next: selesai, drawn: false}
+          - {id: ke-b, kind: connector, lane: kepala, text: "1", pair: dari-b}
+      - symbols:
+          - {id: dari-b, kind: connector, lane: petugas, text: "1"}
+      - no: 1a
+        kegiatan: Mengarsipkan dan mencatat
+        waktu: 30 menit
+        output: [Arsip]
+        symbols:
+          - {id: arsip, kind: document, lane: petugas, text: Arsip surat}
+          - {id: catat, kind: manual, lane: kepala, text: Catat manual}
+          - {id: lain, kind: other, shape: dashed box, lane: kepala, label: Kirim, interpretation: Kotak bergaris putus-putus}
+          - {id: selesai-a, kind: end, lane: pemohon, text: Selesai}
+  - id: khusus
+    title: "Tabel B. Pengajuan khusus"
+    lanes: [petugas, sekretaris]
+    rows:
+      - no: "1"
+        kegiatan: Menerima berkas khusus
+        waktu: 10 menit
+        interpretation: Dua simbol dalam satu baris
+        symbols:
+          - {id: b-mulai, kind: start, lane: petugas}
+          - {id: b-terima, kind: process, lane: sekretaris, drawn: false, next: b-selesai}
+      - no: "2"
+        kegiatan: Menyelesaikan
+        waktu: 10 menit
+        symbols:
+          - {id: b-selesai, kind: end, lane: sekretaris}
+"""
+
+
 def write_uji(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "uji-tata-letak.yaml"
@@ -111,24 +229,41 @@ def write_uji(folder: Path) -> Path:
     return path
 
 
-def uji_definition(folder: Path) -> Definition:
-    return load_definition(write_uji(folder))[0]
+def uji_definition(folder: Path) -> Definition2:
+    return as_format2(load_definition(write_uji(folder))[0])
 
 
-def definitions_under_test(tmp_path: Path) -> dict[str, Definition]:
-    found = {name: api.get_definition(name, ROOT / "definitions") for name in SHIPPED}
-    found["uji-tata-letak"] = uji_definition(tmp_path / "defs")
-    return found
+def write_dua(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "uji-dua.yaml"
+    path.write_text(DUA_YAML, encoding="utf-8")
+    return path
 
 
-CASES = SHIPPED + ["uji-tata-letak"]
+def dua_definition(folder: Path) -> Definition2:
+    definition = load_definition(write_dua(folder))[0]
+    assert isinstance(definition, Definition2)
+    return definition
+
+
+def shipped(name: str) -> Definition2:
+    return as_format2(api.get_definition(name, ROOT / "definitions"))
+
+
+CASES = SHIPPED + ["uji-tata-letak", "uji-dua"]
+
+
+def definition_for(name: str, folder: Path) -> Definition2:
+    if name == "uji-tata-letak":
+        return uji_definition(folder / "defs")
+    if name == "uji-dua":
+        return dua_definition(folder / "defs")
+    return shipped(name)
 
 
 @pytest.fixture(params=CASES)
-def definition(request: pytest.FixtureRequest, tmp_path: Path) -> Definition:
-    if request.param == "uji-tata-letak":
-        return uji_definition(tmp_path / "defs")
-    return api.get_definition(request.param, ROOT / "definitions")
+def definition(request: pytest.FixtureRequest, tmp_path: Path) -> Definition2:
+    return definition_for(request.param, tmp_path)
 
 
 class Elements(HTMLParser):
@@ -153,46 +288,233 @@ class Elements(HTMLParser):
         return [a for _, a in self.tags if attribute in a and all(a.get(k.replace("_", "-")) == v for k, v in values.items())]
 
 
+ROW = re.compile(r'<tr class="(?:row|band)[^"]*" data-row="(?P<key>[^"]+)" data-no="(?P<no>[^"]*)".*?</tr>', re.S)
+
+
+def row_html(html: str, table: str, no: str) -> str:
+    """The HTML of one printed row: table id and row number as printed."""
+    found = [m.group(0) for m in ROW.finditer(html) if m.group("key").startswith(table + "/") and m.group("no") == no]
+    assert len(found) == 1, (table, no)
+    return found[0]
+
+
+def all_symbols(d: Definition2) -> list[str]:
+    return [s.id for _, _, _, s in d.symbols()]
+
+
 # -- layout ------------------------------------------------------------------------------------
 
 def test_the_shipped_definitions_are_all_rendered() -> None:
     assert {"pengumpulan-data", "surat-keluar", "permohonan-informasi-publik"} <= set(SHIPPED)
 
 
-def step_symbols(layout: Layout) -> dict[str, list[Symbol]]:
-    out: dict[str, list[Symbol]] = {}
-    for page in layout.pages:
-        for row in page.rows:
-            if row.step:
-                out[row.step.id] = [s for s in row.symbols if s.step == row.step.id]
-    return out
+def drawn_symbols(layout: Layout) -> dict[str, Symbol]:
+    return {s.step: s for page in layout.pages for row in page.rows for s in row.symbols if s.step}
 
 
-def test_each_symbol_stands_in_its_actors_column(definition: Definition) -> None:
+def test_each_symbol_stands_in_its_lane_inside_its_row(definition: Definition2) -> None:
     layout = build_layout(definition)
-    actor_ids = [a.id for a in definition.actors]
-    symbols = step_symbols(layout)
-    assert list(symbols) == [s.id for s in definition.steps]
-    for step, lanes in zip(definition.steps, placed_lanes(definition)):
-        if step.lanes:
-            assert lanes == step.lanes
-        assert [s.lane for s in symbols[step.id]] == lanes
-        for sym in symbols[step.id]:
-            k = actor_ids.index(sym.lane)
-            assert k * layout.lane_width < sym.left < sym.right < (k + 1) * layout.lane_width
+    lanes = placed_lanes(definition)
+    symbols = drawn_symbols(layout)
+    assert sorted(symbols) == sorted(all_symbols(definition))
+    for table in layout.tables:
+        ids = [a.id for a in table.actors]
+        assert ids == definition.lanes(table.index)
+        for page in table.pages:
+            for row in page.rows:
+                for sym in row.symbols:
+                    if sym.letter:
+                        continue
+                    assert sym.lane == lanes[sym.step]
+                    k = ids.index(sym.lane)
+                    assert k * table.lane_width < sym.left < sym.right < (k + 1) * table.lane_width, sym.step
+                    assert 0 < sym.top < sym.bottom < row.height, sym.step
+                if row.row is not None:
+                    assert [s.step for s in row.symbols] == [s.id for s in row.row.symbols]
 
 
-def test_symbol_kinds_follow_the_sop_ap_rules() -> None:
-    d = api.get_definition("pengumpulan-data", ROOT / "definitions")
-    kinds = {step: [s.kind for s in syms] for step, syms in step_symbols(build_layout(d)).items()}
-    assert kinds["kumpulkan-data"] == ["terminator"]  # the first row
-    assert kinds["susun-laporan-tahunan"] == ["terminator"]  # its flow ends the process
-    assert kinds["akhir-semester"] == ["decision"]
-    assert kinds["rekap-laporan"] == ["process"]
-    p = api.get_definition("permohonan-informasi-publik", ROOT / "definitions")
-    multi = next(s for s in p.steps if len(s.lanes) > 1)
-    symbols = step_symbols(build_layout(p))[multi.id]
-    assert [s.lane for s in symbols] == multi.lanes and all(s.kind == "process" for s in symbols)
+def test_symbols_are_drawn_as_the_definition_draws_them() -> None:
+    d = shipped("pengumpulan-data")
+    symbols = drawn_symbols(build_layout(d))
+    assert (symbols["kumpulkan-data"].kind, symbols["kumpulkan-data"].lines) == ("start", ["Mulai"])
+    assert (symbols["susun-laporan-tahunan"].kind, symbols["susun-laporan-tahunan"].lines) == ("end", [])
+    assert symbols["akhir-semester"].kind == "decision" and " ".join(symbols["akhir-semester"].lines) == "Akhir semester?"
+    assert (symbols["rekap-laporan"].kind, symbols["rekap-laporan"].lines) == ("process", [])
+
+
+def test_several_symbols_in_one_row_stand_in_their_lanes(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    html = render_html(d)
+    row = Elements(row_html(html, "umum", "3"))
+    shapes = [a for t, a in row.tags if "shape" in a.get("class", "").split()]
+    assert len(shapes) == 4  # three diamonds and a connector
+    symbols = row.having("data-kind")
+    assert [(m["data-step"], m["data-kind"], m["data-lane"], m["data-level"]) for m in symbols] == [
+        ("setuju", "decision", "pemohon", "0"),
+        ("setuju-petugas", "decision", "petugas", "0"),
+        ("setuju-kepala", "decision", "kepala", "0"),
+        ("ke-b", "connector", "kepala", "1"),  # under the diamond of its lane
+    ]
+    placed = drawn_symbols(build_layout(d))
+    diamonds = [placed[x] for x in ("setuju", "setuju-petugas", "setuju-kepala")]
+    assert len({s.cy for s in diamonds}) == 1 and [s.lane_index for s in diamonds] == [0, 1, 2]
+    assert placed["ke-b"].top > placed["setuju-kepala"].bottom and placed["ke-b"].cx == placed["setuju-kepala"].cx
+    # the arrows between them: straight across, and down the lane to the connector
+    layout = build_layout(d)
+    segments = {(g.source, g.target): g for p in layout.pages for r in p.rows for g in r.segments}
+    across = segments[("setuju", "setuju-petugas")].points
+    assert across == [placed["setuju"].port("right"), placed["setuju-petugas"].port("left")]
+    assert segments[("setuju-kepala", "ke-b")].points == [placed["setuju-kepala"].port("bottom"), placed["ke-b"].port("top")]
+    # shapes of the other kinds
+    kinds = Elements(row_html(html, "umum", "1a"))
+    assert [(m["data-step"], m["data-kind"]) for m in kinds.having("data-kind")] == [
+        ("arsip", "document"), ("catat", "manual"), ("lain", "other"), ("selesai-a", "end")]
+    text = row_html(html, "umum", "1a")
+    assert '<path class="shape"' in text  # the document's wavy bottom
+    assert re.search(r'data-shape="dashed box"><title>dashed box</title>', text)  # the shape seen on paper, as a tooltip
+
+
+def test_several_lanes_of_a_format_1_row_are_symbols_chained_left_to_right(tmp_path: Path) -> None:
+    d = uji_definition(tmp_path)
+    row = Elements(row_html(render_html(d), "utama", "6"))
+    assert [(m["data-step"], m["data-lane"]) for m in row.having("data-kind")] == [("gabung", "petugas"), ("gabung-2", "kepala")]
+    assert row.having("data-edge", data_from="gabung", data_to="gabung-2")
+
+
+def test_a_diamonds_question_is_printed_inside_it(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    html = render_html(d)
+    for no, step, question in (("2", "lengkap", "Lengkap?"), ("3", "setuju-kepala", "Disetujui Kepala?")):
+        text = row_html(html, "umum", no)
+        group = re.search(rf'<g class="symbol decision[^"]*" data-step="{step}".*?</g>', text, re.S)
+        assert group is not None
+        inside = " ".join(re.findall(r'<text class="inside"[^>]*>([^<]*)</text>', group.group(0)))
+        assert inside == question
+    # escaped like every text
+    group = re.search(r'<g class="symbol decision[^"]*" data-step="setuju-petugas".*?</g>', html, re.S)
+    assert group is not None and "<b>" not in html
+    assert " ".join(Elements(group.group(0)).text).split() == ["Benar", "<b>?</b>"]
+    # a terminator prints its words only where the definition gives them
+    symbols = drawn_symbols(build_layout(d))
+    assert symbols["mulai"].lines == ["Mulai"] and symbols["selesai-a"].lines == ["Selesai"]
+    assert symbols["b-mulai"].lines == [] and symbols["b-selesai"].lines == []
+
+
+def test_labels_appear_only_where_printed(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    html = render_html(d)
+    parsed = Elements(html)
+    printed = sorted(re.findall(r'<text class="arrow-label"[^>]*>([^<]*)</text>', html))
+    # each printed label once (a fork prints its label on its first branch), unprinted names never
+    assert printed == sorted(["Ya", "Kurang", "Ya", "Ya", "Ulang", "Ya", "Kirim"])
+    assert "Menolak" not in html and "Batal" not in html
+    refusal = parsed.having("data-edge", data_from="setuju", data_to="selesai")
+    assert refusal and all(a["data-label"] == "" for a in refusal)  # drawn, without a label
+    fork = parsed.having("data-edge", data_from="setuju-petugas", data_label="Ulang")
+    assert {a["data-to"] for a in fork} == {"ajukan", "terima"}  # a forking outcome draws two arrows
+    assert ("setuju", "selesai", "") in flow_edges(d)
+
+
+def test_an_undrawn_exit_draws_nothing(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    parsed = Elements(render_html(d))
+    assert not parsed.having("data-edge", data_from="lengkap", data_to="selesai")  # Batal, drawn: false
+    assert not parsed.having("data-edge", data_from="setuju-kepala", data_to="selesai")
+    assert not parsed.having("data-edge", data_from="b-terima")  # a box's arrow the paper does not draw
+    edges = flow_edges(d)
+    assert not [e for e in edges if e[0] in ("b-terima",) or (e[0], e[1]) in (("lengkap", "selesai"), ("setuju-kepala", "selesai"))]
+    assert "Batal → selesai (tidak digambar)" in render_markdown(d)
+
+
+def test_a_connector_draws_no_line_to_its_pair(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    parsed = Elements(render_html(d))
+    assert not parsed.having("data-edge", data_from="ke-b")
+    assert parsed.having("data-edge", data_from="setuju-kepala", data_to="ke-b")
+    assert parsed.having("data-edge", data_from="dari-b", data_to="arsip")
+    pentagons = [a for a in parsed.having("data-kind", data_kind="connector") if a.get("data-step") in ("ke-b", "dari-b")]
+    assert len(pentagons) == 2
+
+
+def test_a_multi_table_sop_is_one_document_each_table_with_its_own_lanes(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    layout = build_layout(d)
+    html = render_html(d)
+    sections = re.split(r"<section ", html)[1:]
+    assert len(sections) == layout.page_count
+    assert sum('class="page header-page"' in s for s in sections) == 1 and 'class="page header-page"' in sections[0]
+    tables = [s for s in sections if 'class="page table-page"' in s]
+    order = [re.search(r'data-table="([^"]+)"', s).group(1) for s in tables]  # type: ignore[union-attr]
+    assert order == sorted(order, key=["umum", "khusus"].index) and set(order) == {"umum", "khusus"}
+    for section, table in zip(tables, order):
+        parsed = Elements(section)
+        actors = [a["data-actor"] for a in parsed.having("data-actor")]
+        lanes = {"umum": ["pemohon", "petugas", "kepala"], "khusus": ["petugas", "sekretaris"]}[table]
+        assert actors == lanes
+        assert {m["data-lane"] for m in parsed.having("data-lane") if "data-step" in m} <= set(lanes)
+        words = " ".join(parsed.text)
+        title = {"umum": "Tabel A. Pengajuan umum", "khusus": "Tabel B. Pengajuan khusus"}[table]
+        assert title in words
+        if table == "umum":
+            assert "Uraian Prosedur" in words and "Mutu Buku" in words and "Ket" in words and "Kegiatan" not in words
+        else:
+            assert "Kegiatan" in words and "Mutu Baku" in words and "Ket" not in words
+    # the footnotes under the last page of their table only
+    last = [s for s, t in zip(tables, order) if t == "umum"][-1]
+    assert [s.count("*) Kelengkapan dibawa asli") for s in tables] == [int(s is last) for s in tables]
+    # row numbers as printed
+    assert row_html(html, "umum", "1a") and row_html(html, "khusus", "1")
+    assert re.search(r'<td class="no">1a</td>', html)
+    # Markdown: a section per table; Mermaid: a subgraph per table, its lanes inside it
+    md = render_markdown(d)
+    assert "## Tabel A. Pengajuan umum" in md and "## Tabel B. Pengajuan khusus" in md
+    assert md.index("## Tabel A.") < md.index("## Tabel B.") < md.index("## Diagram alir")
+    assert "| No | Uraian Prosedur | Pelaksana | Kelengkapan | Waktu | Output | Ket |" in md
+    mermaid = render_mermaid(d)
+    assert re.findall(r'^  subgraph (table\d)\["(.*)"\]$', mermaid, re.M) == [
+        ("table0", "Tabel A. Pengajuan umum"), ("table1", "Tabel B. Pengajuan khusus")]
+    assert re.findall(r'^    subgraph t1lane\d\["(.*)"\]$', mermaid, re.M) == ["Petugas", "Sekretaris"]
+
+
+def test_an_absent_header_field_is_absent_and_a_blank_one_a_blank_box(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    html = render_html(d)
+    fields = {a["data-field"] for a in Elements(html).having("data-field")}
+    absent = {"tanggal_pembuatan", "tanggal_efektif", "disahkan_oleh", "kualifikasi_pelaksana", "pencatatan"}
+    assert not fields & absent
+    assert {"nomor", "tanggal_revisi", "judul", "dasar_hukum", "keterkaitan", "peralatan", "peringatan"} <= fields
+    assert re.search(r'data-field="tanggal_revisi">\s*</td>', html)  # given blank: a blank box
+    assert re.search(r'<td data-field="keterkaitan"[^>]*><div class="title">Keterkaitan:</div></td>', html)
+    words = " ".join(Elements(html).text)
+    for label in ("Tanggal Pembuatan", "Tanggal Efektif", "Disahkan oleh", "Kualifikasi Pelaksana", "Pencatatan"):
+        assert label not in words
+    # markers as printed
+    assert '<span class="marker">a.</span><span class="item">Undang-undang satu</span>' in html
+    assert '<span class="marker">b.</span><span class="item">Peraturan dua</span>' in html
+    assert '<span class="marker">-</span><span class="item">ATK</span>' in html
+    assert "<p>Hati-hati</p>" in html  # one item, no marker given: none printed
+    rows = dict(header_rows(d))
+    assert "Tanggal Pembuatan" not in rows and rows["Tanggal Revisi"] == "" and rows["Keterkaitan"] == ""
+    assert rows["Dasar Hukum"] == "a. Undang-undang satu\nb. Peraturan dua" and rows["Peralatan/Perlengkapan"] == "- Komputer\n- ATK"
+    md = render_markdown(d)
+    assert "| **Tanggal Revisi** |  |" in md and "Tanggal Pembuatan" not in md
+    terminal = shown(d)
+    assert "Tanggal Revisi" in terminal and "Tanggal Pembuatan" not in terminal and "a. Undang-undang satu" in terminal
+
+
+@pytest.mark.parametrize(("marker", "printed"), [("1.", ["1.", "2."]), ("1)", ["1)", "2)"]), ("a.", ["a.", "b."]),
+                                                   ("-", ["-", "-"]), ("•", ["•", "•"]), ("", ["", ""])])
+def test_header_lists_carry_their_printed_markers(marker: str, printed: list[str], tmp_path: Path) -> None:
+    text = DUA_YAML.replace('markers: {dasar_hukum: "a.", peralatan: "-"}', f'markers: {{dasar_hukum: "{marker}"}}')
+    (tmp_path / "uji-dua.yaml").write_text(text, encoding="utf-8")
+    d = load_definition(tmp_path / "uji-dua.yaml")[0]
+    html = render_html(d)
+    cell = re.search(r'<td data-field="dasar_hukum".*?</td>', html, re.S)
+    assert cell is not None
+    assert re.findall(r'<span class="marker">([^<]*)</span>', cell.group(0)) == printed
+    # the default, "1.", on the list that gives none
+    cell = re.search(r'<td data-field="peralatan".*?</td>', html, re.S)
+    assert cell is not None and re.findall(r'<span class="marker">([^<]*)</span>', cell.group(0)) == ["1.", "2."]
 
 
 def chains(layout: Layout) -> dict[str, list[tuple[int, int, str, Segment]]]:
@@ -207,14 +529,14 @@ def chains(layout: Layout) -> dict[str, list[tuple[int, int, str, Segment]]]:
     return out
 
 
-def on_boundary(point: tuple[float, float], sym: Symbol, tol: float = 1e-6) -> bool:
+def on_box(point: tuple[float, float], sym: Symbol, tol: float = 1e-6) -> bool:
     x, y = point
     inside = sym.left - tol <= x <= sym.right + tol and sym.top - tol <= y <= sym.bottom + tol
     edge = min(abs(x - sym.left), abs(x - sym.right), abs(y - sym.top), abs(y - sym.bottom)) <= tol
     return inside and edge
 
 
-def test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(definition: Definition) -> None:
+def test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(definition: Definition2) -> None:
     layout = build_layout(definition)
     rows = [(p.number, r, row) for p in layout.pages for r, row in enumerate(p.rows)]
     where = {(p, r): row for p, r, row in rows}
@@ -223,9 +545,13 @@ def test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(definition:
         assert [p[3].part for p in parts] == list(range(len(parts))), edge
         first, last = parts[0][3], parts[-1][3]
         source = [s for s in where[parts[0][:2]].symbols if s.step == first.source and s.lane == first.source_lane]
-        target = [s for s in where[parts[-1][:2]].symbols if s.step == last.target and s.lane == last.target_lane]
-        assert len(source) == 1 and on_boundary(first.points[0], source[0]), edge
-        assert len(target) == 1 and on_boundary(last.points[-1], target[0]), edge
+        assert len(source) == 1 and source[0].on_outline(first.points[0]), edge
+        if last.target == "selesai":
+            # a drawn exit to the end, with no symbol to point at: a short arrow in its row
+            assert len(parts) == 1 and last.head and 0 < math_length(last.points) <= 5.01, edge
+        else:
+            target = [s for s in where[parts[-1][:2]].symbols if s.step == last.target and s.lane == last.target_lane]
+            assert len(target) == 1 and target[0].on_outline(last.points[-1]), edge
         assert last.head
         for (pa, ra, _, a), (pb, rb, _, b) in zip(parts, parts[1:]):
             end, start = a.points[-1], b.points[0]
@@ -237,14 +563,16 @@ def test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(definition:
                 assert {end[1], start[1]} in ({height, 0.0}, {0.0, where[(pb, rb)].height})
             else:
                 # a page break: an arrow into a connector, out of the one with the same letter
-                leaving = [s for s in where[(pa, ra)].symbols if s.kind == "connector" and on_boundary(end, s)]
-                arriving = [s for s in where[(pb, rb)].symbols if s.kind == "connector" and on_boundary(start, s)]
-                assert len(leaving) == len(arriving) == 1 and leaving[0].label == arriving[0].label, edge
+                leaving = [s for s in where[(pa, ra)].symbols if s.letter and on_box(end, s)]
+                arriving = [s for s in where[(pb, rb)].symbols if s.letter and on_box(start, s)]
+                assert len(leaving) == len(arriving) == 1 and leaving[0].letter == arriving[0].letter, edge
                 assert a.head
-        if first.source != first.target:
-            drawn.add((first.source, last.target, first.label))
-    expected = {(definition.steps[i].id, target, label) for i, target, label in flow_edges(definition)}
-    assert drawn == expected
+        drawn.add((first.source, last.target, first.label))
+    assert drawn == set(flow_edges(definition))
+
+
+def math_length(points: list[tuple[float, float]]) -> float:
+    return sum(abs(b[0] - a[0]) + abs(b[1] - a[1]) for a, b in zip(points, points[1:]))
 
 
 def test_flows_crossing_pages_meet_at_lettered_connectors(tmp_path: Path) -> None:
@@ -254,19 +582,29 @@ def test_flows_crossing_pages_meet_at_lettered_connectors(tmp_path: Path) -> Non
     for page in layout.pages:
         for row in page.rows:
             for sym in row.symbols:
-                if sym.kind == "connector":
-                    assert row.kind in ("strip-top", "strip-bottom")
-                    seen.setdefault(sym.label, []).append((page.number, row.kind))
+                if sym.letter:
+                    assert sym.kind == "connector" and row.kind in ("strip-top", "strip-bottom")
+                    seen.setdefault(sym.letter, []).append((page.number, row.kind))
     assert sorted(seen)[:2] == ["A", "B"]
     for letter, places in seen.items():
         assert len(places) == 2 and places[0][0] != places[1][0], letter
 
 
-def test_pages_keep_within_a4(definition: Definition) -> None:
+def test_page_connectors_skip_the_letters_the_sop_prints(tmp_path: Path) -> None:
+    text = DUA_YAML.replace('text: "1", pair: dari-b', 'text: "A", pair: dari-b').replace(
+        '{id: dari-b, kind: connector, lane: petugas, text: "1"}', '{id: dari-b, kind: connector, lane: petugas, text: "A"}')
+    (tmp_path / "uji-dua.yaml").write_text(text, encoding="utf-8")
+    layout = build_layout(load_definition(tmp_path / "uji-dua.yaml")[0])
+    letters = {s.letter for p in layout.pages for r in p.rows for s in r.symbols if s.letter}
+    assert letters and "A" not in letters
+
+
+def test_pages_keep_within_a4(definition: Definition2) -> None:
     layout = build_layout(definition)
-    for page in layout.pages:
-        assert sum(row.height for row in page.rows) < CONTENT_HEIGHT - 30
-        assert any(row.step for row in page.rows)
+    for table in layout.tables:
+        for page in table.pages:
+            assert sum(row.height for row in page.rows) < CONTENT_HEIGHT - 30
+            assert any(row.row for row in page.rows)
 
 
 # -- HTML --------------------------------------------------------------------------------------
@@ -284,7 +622,7 @@ def test_html_escapes_every_text(tmp_path: Path) -> None:
 
 
 def test_html_is_self_contained_and_sized_for_a4_landscape() -> None:
-    text = render_html(api.get_definition("pengumpulan-data", ROOT / "definitions"))
+    text = render_html(shipped("pengumpulan-data"))
     assert "@page { size: A4 landscape" in text
     urls = set(re.findall(r"(?:https?:)?//[\w.-]+[^\s\"')]*", text))
     assert urls <= {"http://www.w3.org/2000/svg"}
@@ -293,7 +631,7 @@ def test_html_is_self_contained_and_sized_for_a4_landscape() -> None:
 
 
 def test_html_header_page_uses_the_printed_labels() -> None:
-    d = api.get_definition("pengumpulan-data", ROOT / "definitions")
+    d = shipped("pengumpulan-data")
     parsed = Elements(render_html(d))
     words = " ".join(parsed.text)
     for label, _ in header_rows(d):
@@ -313,56 +651,75 @@ def test_html_prints_the_extra_header_fields(tmp_path: Path) -> None:
     assert "Lampiran:" in words and "Satu" in words and "Dua" in words
 
 
-def test_html_repeats_the_table_header_on_every_page(definition: Definition) -> None:
+def test_html_repeats_each_tables_header_on_every_page(definition: Definition2) -> None:
     layout = build_layout(definition)
     text = render_html(definition)
     sections = re.split(r"<section ", text)[1:]
     assert len(sections) == layout.page_count
     tables = [s for s in sections if 'class="page table-page"' in s]
     assert len(tables) == len(layout.pages)
-    for section in tables:
+    for section, page in zip(tables, layout.pages):
+        assert page.table is not None
         actors = [a["data-actor"] for a in Elements(section).having("data-actor")]
-        assert actors == [a.id for a in definition.actors]
-        assert section.count("<thead>") == 1 and "Mutu Baku" in section
-        assert ("Keterangan</th>" in section) == any(s.keterangan is not None for s in definition.steps)
+        assert actors == definition.lanes(page.table.index)
+        assert section.count("<thead>") == 1 and page.table.labels["mutu_baku"] in section
+        assert ('class="col-keterangan"' in section) == page.table.keterangan
     assert "break-after: page" in text
 
 
-def test_html_symbols_and_arrows_carry_data_attributes(definition: Definition) -> None:
+def test_html_symbols_and_arrows_carry_data_attributes(definition: Definition2) -> None:
     parsed = Elements(render_html(definition))
-    for step, lanes in zip(definition.steps, placed_lanes(definition)):
-        marks = parsed.having("data-kind", data_step=step.id)
-        assert [m["data-lane"] for m in marks] == lanes
-        assert {m["data-kind"] for m in marks} <= {"terminator", "process", "decision"}
-    for i, target, label in flow_edges(definition):
-        arrows = parsed.having("data-edge", data_from=definition.steps[i].id, data_to=target, data_label=label)
-        assert arrows, (definition.steps[i].id, target)
+    lanes = placed_lanes(definition)
+    marks = [m for m in parsed.having("data-kind") if "data-step" in m]
+    assert sorted(m["data-step"] for m in marks) == sorted(all_symbols(definition))
+    for m in marks:
+        assert m["data-lane"] == lanes[m["data-step"]] and m["data-kind"] in KINDS
+    for source, target, label in flow_edges(definition):
+        assert parsed.having("data-edge", data_from=source, data_to=target, data_label=label), (source, target)
+
+
+def test_the_notes_page_holds_the_interpretations_of_rows_and_symbols(tmp_path: Path) -> None:
+    d = dua_definition(tmp_path)
+    html = render_html(d)
+    assert 'class="page notes-page"' in html
+    notes = html.split('class="page notes-page"')[1]
+    assert "Kotak bergaris putus-putus" in notes and "Dua simbol dalam satu baris" in notes
+    assert "Tabel A. Pengajuan umum" in notes and "Tabel B. Pengajuan khusus" in notes  # named by their tables
+    without = render_html(d, notes=False)
+    assert 'class="page notes-page"' not in without and "Kotak bergaris" not in without
+    assert "## Transcription notes" in render_markdown(d) and "## Transcription notes" not in render_markdown(d, notes=False)
+    assert api.render("uji-dua", definitions=tmp_path, notes=False) == without
 
 
 # -- Mermaid -----------------------------------------------------------------------------------
 
 def mermaid_nodes(text: str) -> dict[str, str]:
-    return dict(re.findall(r"^\s+(\w+)(\(\[|\[|\{)\"", text, re.M))
+    return dict(re.findall(r"^\s+(\w+)(\(\[|\[\\|\[|\{|\(\(|@\{ shape: \w+(?:-\w+)?)", text, re.M))
 
 
-def test_mermaid_has_a_lane_per_actor_and_the_sop_shapes(definition: Definition) -> None:
+def test_mermaid_has_a_lane_per_actor_and_the_sop_shapes(definition: Definition2) -> None:
     text = render_mermaid(definition)
     assert text.startswith("flowchart TD\n")
-    used = {lane for lanes in placed_lanes(definition) for lane in lanes}
-    names = re.findall(r'^  subgraph lane\d+\["(.*)"\]$', text, re.M)
-    assert len(names) == len(used)
+    lanes = placed_lanes(definition)
+    names = re.findall(r'^\s+subgraph \w*lane\d+\["(.*)"\]$', text, re.M)
+    used = sum(len({lanes[s.id] for r in t.rows for s in r.symbols}) for t in definition.tables)
+    assert len(names) == used
     nodes = mermaid_nodes(text)
-    ends = [t for _, t, _ in flow_edges(definition) if t == "selesai"]
-    assert len(nodes) == sum(len(lanes) for lanes in placed_lanes(definition)) + len(ends)
-    assert nodes["s0"] == "([" or definition.steps[0].kind.value == "decision"
-    for i, step in enumerate(definition.steps):
-        if step.kind.value == "decision":
-            assert nodes[f"s{i}"] == "{"
-            for outcome in step.outcomes:
-                assert f'-->|"{outcome.name.replace(chr(34), "#quot;")}"|' in text
-    edges = re.findall(r"^  (\w+) -->(?:\|\"[^\"]*\"\|)? (\w+)$", text, re.M)
-    multi = sum(len(lanes) - 1 for lanes in placed_lanes(definition))
-    assert len(edges) == len(flow_edges(definition)) + multi
+    edges = flow_edges(definition)
+    ends = [t for _, t, _ in edges if t == "selesai"]
+    assert len(nodes) == len(all_symbols(definition)) + len(ends)
+    ids = node_ids(definition)
+    shapes = {"start": "([", "end": "([", "process": "[", "decision": "{", "manual": "[\\", "connector": "((",
+              "other": "[", "document": "@{ shape: doc"}
+    for _, _, _, s in definition.symbols():
+        assert nodes[ids[s.id]] == shapes[s.kind.value], s.id
+    links = re.findall(r"^  (\w+) -->(?:\|\"([^\"]*)\"\|)? (\w+)$", text, re.M)
+    assert len(links) == len(edges)
+    assert sorted(label for _, label, _ in links if label) == sorted(markdown_free(label) for _, _, label in edges if label)
+
+
+def markdown_free(label: str) -> str:
+    return label.replace('"', "#quot;")
 
 
 def test_mermaid_escapes_what_mermaid_reads(tmp_path: Path) -> None:
@@ -376,16 +733,50 @@ def test_mermaid_escapes_what_mermaid_reads(tmp_path: Path) -> None:
     assert '"Tidak #quot;Lengkap#quot;"' in text
 
 
+def test_mermaid_prints_labels_only_where_printed(tmp_path: Path) -> None:
+    text = render_mermaid(dua_definition(tmp_path))
+    ids = node_ids(dua_definition(tmp_path))
+    assert f'{ids["setuju"]} --> selesai1' in text  # drawn, no label printed
+    assert "Menolak" not in text and "Batal" not in text
+    assert f'{ids["setuju-petugas"]} -->|"Ulang"| {ids["ajukan"]}' in text
+    assert f'{ids["setuju-petugas"]} -->|"Ulang"| {ids["terima"]}' in text
+    assert not re.search(rf"^  {ids['ke-b']} --> ", text, re.M)  # a connector's pair: no line
+    assert not re.search(rf"^  {ids['b-terima']} --> ", text, re.M)  # not drawn
+
+
 # -- Markdown ----------------------------------------------------------------------------------
 
-def test_markdown_has_header_table_and_mermaid_block(definition: Definition) -> None:
+def test_markdown_has_header_table_and_mermaid_block(definition: Definition2) -> None:
     text = render_markdown(definition)
-    rows = re.findall(r"^\| (\d*) \| ", text.split("## Kegiatan")[1].split("## Diagram alir")[0], re.M)
-    assert len(rows) == len(definition.steps)
+    tables = text.split("## Diagram alir")[0].split("\n## ")[2:]
+    assert len(tables) == len(definition.tables)
+    for section, table in zip(tables, definition.tables):
+        rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| No") and "---" not in line]
+        rows = [line for line in rows if not re.match(r"^\| [^|]*(Kegiatan|Prosedur)", line)]
+        assert len(rows) == len(table.rows)
+        for line, r in zip(rows, table.rows):
+            assert line.startswith(f"| {markdown_cell(r.no or '')} | ")
+            # every symbol of the row listed: its kind and its lane
+            assert line.count("<br>") >= len(r.symbols) - 1
+            for s in r.symbols:
+                assert s.kind.value in line
     block = re.search(r"^```mermaid\n(.*?)^```$", text, re.M | re.S)
     assert block and block.group(1) == render_mermaid(definition)
     for label, _ in header_rows(definition):
         assert f"| **{markdown_cell(label)}** |" in text
+
+
+def test_markdown_lists_every_symbol_of_a_row(tmp_path: Path) -> None:
+    md = render_markdown(dua_definition(tmp_path))
+    row = next(line for line in md.splitlines() if line.startswith("| 3 | "))
+    assert row.split(" | ")[2].split("<br>") == [
+        "decision · Pemohon · Setuju? · ◇ Ya → 3 (setuju-petugas) · Menolak → selesai",
+        "decision · Petugas · Benar &lt;b&gt;?&lt;/b&gt; · ◇ Ya → 3 (setuju-kepala) · Ulang → 1 (ajukan), 2 (terima)",
+        "decision · Kepala Bidang · Disetujui Kepala? · ◇ Ya → 3 (ke-b) · Tidak → selesai (tidak digambar)",
+        "connector · Kepala Bidang · 1 · → dari-b",
+    ]
+    row = next(line for line in md.splitlines() if line.startswith("| 1a | "))
+    assert "other (dashed box) · Kepala Bidang · Kirim → 1a (selesai-a)" in row
 
 
 def test_markdown_escapes_cells(tmp_path: Path) -> None:
@@ -397,7 +788,7 @@ def test_markdown_escapes_cells(tmp_path: Path) -> None:
     for line in table.splitlines():
         if line.startswith("| ") and "---" not in line:
             cells = re.split(r"(?<!\\)\|", line)[1:-1]
-            assert len(cells) in (2, 3, 6), line  # no Keterangan column: no step has one
+            assert len(cells) in (2, 3, 6), line  # no Keterangan column: no row has one
 
 
 # -- a run's progress --------------------------------------------------------------------------
@@ -416,8 +807,9 @@ def test_progress_of_a_real_run(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     run_id = drive_surat_keluar(db)
     status = api.run_status(db, run_id, now="2026-10-01T13:00")
-    parsed = Elements(render_html(api.run_definition(db, run_id), status))
-    marks = {m["data-step"]: m for m in parsed.having("data-kind") if m.get("data-kind") != "connector"}
+    definition = api.run_definition(db, run_id)
+    parsed = Elements(render_html(definition, status))
+    marks = {m["data-step"]: m for m in parsed.having("data-kind") if "data-step" in m}
     state = {k: (m.get("data-state", ""), m.get("data-late", "")) for k, m in marks.items()}
     assert state["konsep-surat"] == ("done", "")
     assert state["ketik-konsep"] == ("done", "yes")  # its first round was late
@@ -431,29 +823,32 @@ def test_progress_of_a_real_run(tmp_path: Path) -> None:
     assert "Done 2026-10-01 09:40 WIB by Rina: Tidak" in words
     assert "Open, due 2026-10-01 11:50 WIB, late by 1h 10m" in words
     assert parsed.having("data-run")[0]["data-run"] == run_id
-    mermaid = render_mermaid(api.run_definition(db, run_id), status)
-    assert re.search(r"^  class [\w,]*\bs3\b[\w,]* open$", mermaid, re.M)
-    assert re.search(r"^  class [\w,]*\bs1\b[\w,]* late$", mermaid, re.M)
+    mermaid = render_mermaid(definition, status)
+    ids = node_ids(as_format2(definition))
+    assert re.search(rf"^  class [\w,]*\b{ids['periksa-sekretaris']}\b[\w,]* open$", mermaid, re.M)
+    assert re.search(rf"^  class [\w,]*\b{ids['ketik-konsep']}\b[\w,]* late$", mermaid, re.M)
 
 
-def test_progress_without_a_database_shape() -> None:
-    # The renderer takes the status dict as documented, whatever produced it.
-    d = api.get_definition("permohonan-informasi-publik", ROOT / "definitions")
-    multi = next(s for s in d.steps if len(s.lanes) > 1)
-    progress = {
-        "run_id": "abc-def", "definition": d.id, "period": None, "status": "active",
-        "open_steps": [{"step": multi.id, "kind": "process", "actor": multi.lanes[1], "due_at": "2026-10-01T02:00:00Z", "late_by": 0}],
-        "timeline": [{"step": multi.id, "iteration": 1, "actor": multi.lanes[0], "opened_at": "2026-10-01T01:00:00Z",
-                      "closed_at": "2026-10-01T01:30:00Z", "closed_by": "Sari", "outcome": None,
-                      "due_at": "2026-10-01T02:00:00Z", "late_by": 0}],
-    }
-    marks = [m for m in Elements(render_html(d, progress)).having("data-kind", data_step=multi.id)]
-    assert [(m["data-lane"], m.get("data-state")) for m in marks] == [(multi.lanes[0], "done"), (multi.lanes[1], "open")]
+def test_progress_of_a_format_1_run_marks_each_lane_of_a_row(tmp_path: Path) -> None:
+    # A run pinned to a format-1 definition names lane k of a multi-lane row by its step and
+    # part k; the status dict is taken as documented, whatever produced it.
+    d = uji_definition(tmp_path)
+    base = {"run_id": "abc-def", "definition": d.id, "period": None, "status": "active"}
+    done = {"step": "gabung", "iteration": 1, "actor": "petugas", "opened_at": "2026-10-01T01:00:00Z",
+            "closed_at": "2026-10-01T01:30:00Z", "closed_by": "Sari", "outcome": None, "due_at": "2026-10-01T02:00:00Z",
+            "late_by": 0, "state": "done"}
+    opened = {"step": "gabung", "kind": "process", "actor": "kepala", "due_at": "2026-10-01T02:00:00Z", "late_by": 0, "state": "open"}
+    for extra in ({"part": 1}, {}):  # with its part, and (older dicts) with its actor only
+        progress = dict(base, timeline=[dict(done, **extra)], open_steps=[dict(opened, **({"part": 2} if extra else {}))])
+        marks = Elements(row_html(render_html(d, progress), "utama", "6")).having("data-kind")
+        assert [(m["data-step"], m.get("data-state")) for m in marks] == [("gabung", "done"), ("gabung-2", "open")]
+        row = row_html(render_html(d, progress), "utama", "6")
+        assert "Petugas &lt;i&gt;Pelayanan&lt;/i&gt;: Done" in row and "Kepala Bidang: Open" in row
 
 
 # -- the command -------------------------------------------------------------------------------
 
-def invoke(*args: str) -> object:
+def invoke(*args: str) -> Any:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
@@ -468,11 +863,13 @@ def test_render_html_to_stdout_and_to_a_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["md", "mermaid"])
-def test_render_other_formats(fmt: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["uji-tata-letak", "uji-dua"])
+def test_render_other_formats(fmt: str, name: str, tmp_path: Path) -> None:
     write_uji(tmp_path / "defs")
-    result = invoke("render", "uji-tata-letak", "--format", fmt, "--definitions", str(tmp_path / "defs"))
+    write_dua(tmp_path / "defs")
+    result = invoke("render", name, "--format", fmt, "--definitions", str(tmp_path / "defs"))
     assert result.exit_code == 0
-    d = uji_definition(tmp_path / "defs")
+    d = definition_for(name, tmp_path)
     assert result.stdout == (render_markdown(d) if fmt == "md" else render_mermaid(d))
 
 
@@ -504,7 +901,8 @@ def test_the_docs_show_the_current_rendering() -> None:
     page = (ROOT / "docs" / "rendering.md").read_text(encoding="utf-8")
     block = re.search(r"^```mermaid\n(.*?)^```$", page, re.M | re.S)
     assert block and block.group(1) == render_mermaid(api.get_definition("pengumpulan-data", ROOT / "definitions"))
-    assert "](img/pengumpulan-data.png)" in page and (ROOT / "docs" / "img" / "pengumpulan-data.png").is_file()
+    for image in ("pengumpulan-data.png", "operasi-penegakan-perda-row6.png"):
+        assert f"](img/{image})" in page and (ROOT / "docs" / "img" / image).is_file()
 
 
 # -- where arrows go, in the tables ------------------------------------------------------------
@@ -520,7 +918,9 @@ steps:
 """
 
 
-def shown(d: Definition) -> str:
+
+
+def shown(d: Any) -> str:
     from rich.console import Console
 
     from sopengine.render.terminal import print_definition
@@ -530,17 +930,17 @@ def shown(d: Definition) -> str:
     return console.export_text()
 
 
-def test_markdown_and_show_name_every_jump_and_the_end_by_row_number(tmp_path: Path) -> None:
+def test_markdown_and_show_name_every_jump_by_row_number(tmp_path: Path) -> None:
     (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML, encoding="utf-8")
     d = load_definition(tmp_path / "berhenti.yaml")[0]
-    expected = {"1": "→ 3", "2": "→ selesai", "3": "→ 2"}
+    # row 2 ends the process: its symbol is the end terminator, which draws no arrow
+    expected = {"1": "start · Staf · → 3", "2": "end · Kepala", "3": "process · Staf · → 2"}
     md = render_markdown(d)
     terminal = shown(d)
-    for no, flow in expected.items():
-        assert re.search(rf"^\| {no} \| [^|]*<br>{flow} \|", md, re.M), md
-        row = next(line for line in terminal.splitlines() if re.match(rf"^│ {no} ", line))
-        following = terminal.splitlines()[terminal.splitlines().index(row) + 1]
-        assert f"│ {flow} " in following, terminal
+    for no, line in expected.items():
+        assert re.search(rf"^\| {no} \| [^|]* \| {line} \|", md, re.M), md
+        row = next(x for x in terminal.splitlines() if re.match(rf"^│ {no} ", x))
+        assert f"│ {line} " in row, terminal
 
 
 def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
@@ -549,62 +949,59 @@ def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
     terminal = shown(d)
     flows = [
         "⇉ 4, 5",  # catat
-        "→ 6",  # telaah
+        "→ 6 (gabung)",  # telaah: row 6 has a symbol in each of its two lanes
         "◇ Lengkap → 3 · Tidak \"Lengkap\" → 1",  # periksa
-        "◇ automatic: Ya → 7 · Tidak → 12",  # jenis, the gate without a row number
+        "◇ automatic: Ya → 7 · Tidak → 12",  # jenis, the gate between rows
         "◇ Setuju → 8 · Perbaiki → 3 · Tolak → selesai",  # setujui
         "◇ Ya → 11 · Tidak → 2",  # s10
     ]
     for flow in flows:
         assert flow in terminal, (flow, terminal)
         assert markdown_cell(flow) in md, (flow, md)
-    # a row that goes on to the next one says nothing
-    assert "<br>→" not in md.split("| 1 |")[1].split("\n")[0]
+    # a symbol that goes on to the next one drawn says nothing more than its kind and lane
+    assert "| start · Pemohon |" in next(line for line in md.splitlines() if line.startswith("| 1 | "))
 
 
-# -- steps that are not rows of the SOP ---------------------------------------------------------
+# -- symbols between rows ----------------------------------------------------------------------
 
-def test_steps_without_a_row_number_are_marked_in_every_format(definition: Definition) -> None:
-    from sopengine.render.layout import NOT_A_ROW
-
-    added = [s.id for s in definition.steps if s.no is None]
+def test_a_band_between_rows_is_drawn_with_its_symbols_in_every_format(definition: Definition2) -> None:
+    bands = [(ti, r) for ti, t in enumerate(definition.tables) for r in t.rows if r.band]
     parsed = Elements(render_html(definition))
-    rows = {a["data-step"]: a for _, a in parsed.tags if "step" in a.get("class", "").split()}
-    assert {k for k, a in rows.items() if a.get("data-added") == "yes"} == set(added)
-    assert {k for k, a in rows.items() if "added" in a["class"].split()} == set(added)
-    symbols = [m for m in parsed.having("data-step") if m.get("data-kind") not in (None, "connector") and m["data-step"] != "selesai"]
-    assert {m["data-step"] for m in symbols if m.get("data-added") == "yes"} == set(added)
-    assert {m["data-step"] for m in symbols if "added" in m["class"].split()} == set(added)
-    assert " ".join(parsed.text).count(NOT_A_ROW) == len(added)
-
+    rows = [a for _, a in parsed.tags if a.get("class", "").split()[:1] == ["band"]]
+    assert len(rows) == len(bands)
+    for attrs, (_, r) in zip(rows, bands):
+        assert attrs["data-no"] == "" and attrs["data-symbols"] == " ".join(s.id for s in r.symbols)
+    html = render_html(definition)
+    for m in ROW.finditer(html):
+        if m.group(0).startswith('<tr class="band'):
+            assert re.search(r'<td class="no"></td>\s*<td class="kegiatan"></td>', m.group(0))
     md = render_markdown(definition)
-    table = md.split("## Kegiatan")[1].split("## Diagram alir")[0]
-    marked = [line for line in table.splitlines() if f"_({NOT_A_ROW})_" in line]
-    assert len(marked) == len(added)
-    assert all(line.startswith("|  | ") for line in marked)
-
+    assert sum(1 for line in md.splitlines() if line.startswith("|  |  | ")) == len(bands)
+    ids = node_ids(definition)
     mermaid = render_mermaid(definition)
-    index = {s.id: i for i, s in enumerate(definition.steps)}
-    classed = re.findall(r"^  class ([\w,]+) added$", mermaid, re.M)
-    assert sorted(",".join(classed).split(",") if classed else []) == sorted(f"s{index[a]}" for a in added)
-    assert ("classDef added stroke-dasharray" in mermaid) == bool(added)
+    for _, r in bands:
+        for s in r.symbols:
+            assert re.search(rf"^\s+{ids[s.id]}\W", mermaid, re.M)
 
 
-def test_pengumpulan_data_marks_its_two_gates() -> None:
-    d = api.get_definition("pengumpulan-data", ROOT / "definitions")
-    parsed = Elements(render_html(d))
-    assert sorted(a["data-step"] for a in parsed.having("data-added") if a.get("data-kind") is None) == ["akhir-semester", "akhir-tahun"]
+def test_pengumpulan_data_draws_its_two_gates_between_rows() -> None:
+    d = shipped("pengumpulan-data")
+    html = render_html(d)
+    bands = [m.group(0) for m in ROW.finditer(html) if m.group(0).startswith('<tr class="band')]
+    assert [re.search(r'data-symbols="([^"]*)"', b).group(1) for b in bands] == ["akhir-semester", "akhir-tahun"]  # type: ignore[union-attr]
+    questions = [" ".join(re.findall(r'<text class="inside"[^>]*>([^<]*)</text>', b)) for b in bands]
+    assert questions == ["Akhir semester?", "Akhir tahun?"]
 
 
 def test_the_keterangan_column_only_where_the_sop_has_it(tmp_path: Path) -> None:
     from sopengine.render.layout import has_keterangan
 
     for name, expected in (("surat-keluar", True), ("permohonan-informasi-publik", False), ("pengumpulan-data", False)):
-        d = api.get_definition(name, ROOT / "definitions")
+        d = shipped(name)
         assert has_keterangan(d) is expected, name
         html, md, terminal = render_html(d), render_markdown(d), shown(d)
         assert ('class="col-keterangan"' in html) is expected
-        assert (html.count('<td class="keterangan">') == len(d.steps)) is expected
+        assert (html.count('<td class="keterangan">') == len(d.tables[0].rows)) is expected
         assert ("| Output | Keterangan |" in md) is expected and ("| Output |\n" in md) is not expected
         assert ("Keterangan" in terminal) is expected
         columns = {c.key for c in build_layout(d).columns}
@@ -612,11 +1009,14 @@ def test_the_keterangan_column_only_where_the_sop_has_it(tmp_path: Path) -> None
         assert abs(sum(c.width for c in build_layout(d).columns) - 277.0) < 0.01  # the columns fill the page's width
     # An SOP that prints the column empty says so with an empty keterangan.
     (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML.replace("next: arsip}", 'next: arsip, keterangan: ""}'), encoding="utf-8")
-    d = load_definition(tmp_path / "berhenti.yaml")[0]
+    d = as_format2(load_definition(tmp_path / "berhenti.yaml")[0])
     assert has_keterangan(d) and 'class="col-keterangan"' in render_html(d)
+    # A table says so itself with keterangan_column.
+    dua = dua_definition(tmp_path / "dua")
+    assert has_keterangan(dua, 0) and not has_keterangan(dua, 1)
     # A run's progress is written in Keterangan, so with a run the column is there.
     progress = {"run_id": "abc-def", "status": "active", "open_steps": [], "timeline": []}
-    assert 'class="col-keterangan"' in render_html(api.get_definition("pengumpulan-data", ROOT / "definitions"), progress)
+    assert 'class="col-keterangan"' in render_html(shipped("pengumpulan-data"), progress)
 
 
 def test_a_blank_header_field_stays_blank_in_html(tmp_path: Path) -> None:
@@ -632,6 +1032,7 @@ def test_a_blank_header_field_stays_blank_in_html(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("written", ["  keterkaitan: []\n", "  keterkaitan:\n"])
 def test_an_empty_list_renders_as_a_field_left_out(written: str, tmp_path: Path) -> None:
+    # Format 1 prints every header field: one left out and one given empty are the same paper.
     with_header = ENDS_EARLY_YAML.replace("title: Berhenti\n", "title: Berhenti\nheader:\n  nomor: 1/X\n")
     with_list = with_header.replace("  nomor: 1/X\n", "  nomor: 1/X\n" + written)
     (tmp_path / "a").mkdir()

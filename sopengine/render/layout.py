@@ -1,33 +1,51 @@
-"""The printed SOP AP table as geometry: columns, pages, rows, symbols and arrows.
+"""The printed SOP AP tables as geometry: pages, rows, the symbols in their lanes, the arrows.
 
 Permenpan RB 35/2012 lays a flowchart out as a table: one row per *kegiatan*, one column per
-*pelaksana*, and the symbol of each row standing in its actor's column. This module decides
-everything the HTML template draws, in millimetres, so that the template only prints numbers:
+*pelaksana*, and the flowchart drawn across the rows in those columns. A definition (format
+2) keeps that paper as printed and drawn, and this module decides everything the HTML
+template draws, in millimetres, so that the template only prints numbers:
 
-* **Columns.** A4 landscape, fixed column widths; the actor (lane) columns share what the
-  text columns leave.
-* **Rows and pages.** Each row's height is estimated from its texts (conservatively, since a
-  row that grows in the browser would break its arrows). Rows fill a page until its height
-  budget is used; every page repeats the table header. A flow that crosses a page break
-  ends in an off-page connector (a pentagon, lettered A, B, ...) and resumes at the
-  connector with the same letter, drawn in a thin strip row at the page's edge.
-* **Arrows.** Every row's actor cells hold one SVG spanning the lanes. An arrow is a chain
-  of polylines, one per row it passes through, meeting at the row edges: the next row is
-  reached through the row's bottom channel; longer jumps and loop-backs run on vertical
-  tracks in the lane margins, chosen so that no two arrows share a track over the same rows.
+* **Tables.** A definition has one or more tables; each is laid out on pages of its own, with
+  its title, its own lanes (only those are drawn), its column labels as printed and its
+  footnotes under it on its last page. The header page comes once, before the first table.
+* **Columns.** A4 landscape, fixed column widths; the lane columns share what the text
+  columns leave.
+* **Symbols.** Each symbol stands in its lane inside its row, in the order the row lists
+  them: side by side when in different lanes, one under the other when in the same lane. A
+  symbol's *level* is how far down the row it stands: the first symbol of a lane stands
+  level with the symbol listed before it, a later one a level lower. Texts inside shapes
+  (a diamond's question, "Mulai") are wrapped to fit, and the shape grows with its text.
+* **Rows and pages.** Each row's height is the larger of its texts' (estimated
+  conservatively, since a row that grows in the browser would break its arrows) and its
+  levels'. Rows fill a page until its height budget is used; every page repeats the table
+  header. A flow that crosses a page break ends in an off-page connector (a pentagon,
+  lettered A, B, ... skipping the letters the definition's own connectors print) and
+  resumes at the connector with the same letter, drawn in a thin strip row at the page's edge.
+* **Arrows.** Only what the paper draws: a box's arrow (forks draw one arrow per branch), a
+  diamond's drawn exits, each with its label where one is printed. An arrow the definition
+  declares undrawn (``drawn: false``) is not drawn, a connector does not draw a line to its
+  pair, and a box whose flow ends draws no arrow. A diamond's drawn exit to the end of the
+  process, with no end symbol to point at, is a short arrow out of the diamond.
+  Every row's lane cells hold one SVG spanning the lanes. An arrow is a chain of polylines,
+  one per row it passes through, meeting at the row edges; it runs along the row's top and
+  bottom channels and on vertical tracks in the lane margins, chosen so that no two arrows
+  share a track over the same rows.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sopengine.definition.models import StepKind, is_end
+from sopengine.definition.models import END, is_end
 
 if TYPE_CHECKING:
-    from sopengine.definition.models import Definition, Document, Step
+    from sopengine.definition.format2 import Definition2
+    from sopengine.definition.format2 import Row as SopRow
+    from sopengine.definition.models import Actor, Document
 
 Point = tuple[float, float]
 
@@ -39,6 +57,7 @@ MARGIN_Y = 8.0
 CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN_X
 CONTENT_HEIGHT = PAGE_HEIGHT - 2 * MARGIN_Y
 CAPTION_HEIGHT = 7.0
+TITLE_LINE = 4.4  # one line of a table's title, under the caption
 FOOTER_HEIGHT = 6.0
 HEAD_TOP_HEIGHT = 6.0  # "Pelaksana" / "Mutu Baku" header row
 STRIP_HEIGHT = 9.0  # the row that holds off-page connectors
@@ -54,6 +73,7 @@ LINE_HEIGHT = 1.3
 CHAR_WIDTH = 0.56  # of the font size
 CELL_PAD = 1.2
 MIN_ROW_HEIGHT = 22.0
+MIN_BAND_HEIGHT = 12.0
 
 # Fixed columns (mm); lanes take the rest.
 FIXED_COLUMNS = {"no": 8.0, "kegiatan": 54.0, "kelengkapan": 32.0, "waktu": 17.0, "output": 28.0, "keterangan": 26.0}
@@ -69,29 +89,49 @@ TERMINATOR_HEIGHT = 7.0
 DECISION_HEIGHT = 11.0
 CONNECTOR_WIDTH = 5.0
 CONNECTOR_HEIGHT = 5.5
-LABEL_FONT = 2.4  # outcome labels on arrows
-CHANNEL = 2.6  # distance of the top/bottom channel from the row edge
+SYMBOL_FONT = 2.3  # text inside a shape
+DECISION_FONT = 2.1  # a diamond's question
+CONNECTOR_FONT = 2.8
+GLYPH = 0.56  # average glyph width of the texts inside shapes, of the font size
+TEXT_LINE = 1.18  # line height of the texts inside shapes, of the font size
+TEXT_PAD = 0.9
+LABEL_FONT = 2.4  # printed labels on arrows
+ROW_MARGIN = 5.0  # above the first level of symbols and below the last: the channels
+LEVEL_GAP = 5.0  # between two levels of symbols
+SLOT_FIRST = 1.3  # the channel nearest a row edge, from the edge
+SLOT_STEP = 1.1  # between two channels
+SLOTS = 3
+CHANNEL = SLOT_FIRST  # kept for readers of the geometry: the first channel
+STUB = 5.0  # an arrow out of a diamond to the end of the process, with no symbol to point at
 HEAD_LENGTH = 1.6
 HEAD_WIDTH = 1.3
+
+KINDS = ("start", "end", "process", "decision", "document", "connector", "manual", "other")
+TERMINATORS = ("start", "end")
 
 
 @dataclass
 class Symbol:
     """One flowchart symbol in a row's lanes."""
 
-    step: str  # the step id, "selesai" for an end terminator, or the connector's letter
-    lane: str  # actor id of the column it stands in ("" for connectors)
+    step: str  # the symbol's id; "" for an off-page connector the layout adds at a page break
+    lane: str  # actor id of the lane it stands in
     lane_index: int
-    kind: str  # terminator, process, decision or connector
+    kind: str  # start, end, process, decision, document, connector, manual or other
     cx: float
     cy: float
     w: float
     h: float
-    label: str = ""
-    pointing: str = ""  # connectors: "down" or "up"
+    text: str = ""  # the text printed inside the shape, as written
+    lines: list[str] = field(default_factory=list)  # the text, wrapped
+    font: float = SYMBOL_FONT
+    shape: str = ""  # kind other: the shape as seen on paper
+    letter: str = ""  # an off-page connector the layout adds: its letter
+    pointing: str = "down"  # connectors: the way the flow goes
+    row: int = -1  # the row's index in its table
+    level: int = 0  # how far down its row the symbol stands
     state: str = ""  # with progress: "done", "open" or ""
     late: bool = False
-    added: bool = False  # the step is not a row of the SOP (an automatic gate without 'no')
 
     @property
     def top(self) -> float:
@@ -110,16 +150,63 @@ class Symbol:
         return self.cx + self.w / 2
 
     @property
+    def inset(self) -> float:
+        """A manual operation's trapezium: how far its bottom corners stand in."""
+        return 0.16 * self.w if self.kind == "manual" else 0.0
+
+    @property
+    def wave(self) -> float:
+        """A document's wavy bottom: how far its wave rises and falls."""
+        return min(1.2, 0.12 * self.h) if self.kind == "document" else 0.0
+
+    def port(self, side: str) -> Point:
+        """Where an arrow leaves or enters the outline on *side* (top, bottom, left, right)."""
+        if side == "top":
+            return (self.cx, self.top)
+        if side == "bottom":
+            return (self.cx, self.bottom - self.wave)  # the wave crosses the middle there
+        if side == "right":
+            return (self.right - self.inset / 2, self.cy)
+        return (self.left + self.inset / 2, self.cy)
+
+    def on_outline(self, point: Point, tol: float = 1e-6) -> bool:
+        """Whether *point* is one of the places an arrow meets this symbol."""
+        return any(abs(point[0] - x) <= tol and abs(point[1] - y) <= tol
+                   for x, y in (self.port(s) for s in ("top", "bottom", "left", "right")))
+
+    @property
     def points(self) -> str:
-        """The outline as SVG polygon points (diamonds and connectors)."""
+        """The outline as SVG polygon points (diamonds, connectors, manual operations)."""
         x0, x1, y0, y1 = self.left, self.right, self.top, self.bottom
         if self.kind == "decision":
             pts = [(self.cx, y0), (x1, self.cy), (self.cx, y1), (x0, self.cy)]
+        elif self.kind == "manual":
+            pts = [(x0, y0), (x1, y0), (x1 - self.inset, y1), (x0 + self.inset, y1)]
         elif self.pointing == "up":
             pts = [(self.cx, y0), (x1, y0 + 0.4 * self.h), (x1, y1), (x0, y1), (x0, y0 + 0.4 * self.h)]
         else:
             pts = [(x0, y0), (x1, y0), (x1, y0 + 0.6 * self.h), (self.cx, y1), (x0, y0 + 0.6 * self.h)]
         return " ".join(f"{x:.2f},{y:.2f}" for x, y in pts)
+
+    @property
+    def path(self) -> str:
+        """A document's outline: a box with a wavy bottom."""
+        x0, x1, y0, y1, a = self.left, self.right, self.top, self.bottom, self.wave
+        q = self.w / 4
+        return (f"M {x0:.2f} {y0:.2f} L {x1:.2f} {y0:.2f} L {x1:.2f} {y1 - a:.2f} "
+                f"C {x1 - q:.2f} {y1 - 3 * a:.2f} {x0 + q:.2f} {y1 + a:.2f} {x0:.2f} {y1 - a:.2f} Z")
+
+    @property
+    def text_rows(self) -> list[tuple[float, str]]:
+        """Each line of the text inside the shape with the height of its middle."""
+        if not self.lines:
+            return []
+        step = self.font * TEXT_LINE
+        middle = self.cy - self.wave / 2
+        if self.kind == "connector":
+            middle += -0.12 * self.h if self.pointing == "down" else 0.15 * self.h
+        first = middle - (len(self.lines) - 1) * step / 2
+        return [(first + k * step, line) for k, line in enumerate(self.lines)]
 
 
 @dataclass
@@ -129,12 +216,12 @@ class Segment:
     edge: str
     part: int
     source: str
-    target: str
+    target: str  # a symbol id, or "selesai" for an arrow to the end with no symbol
     source_lane: str
     target_lane: str
-    label: str
+    label: str  # the label printed on the arrow ("" where none is printed)
     points: list[Point]
-    head: bool  # ends in an arrowhead (at a symbol or a connector)
+    head: bool  # ends in an arrowhead (at a symbol, a connector, or the end of a short exit)
     label_at: tuple[float, float, str] | None = None  # x, y, text-anchor
 
     @property
@@ -155,22 +242,22 @@ class Segment:
 
 @dataclass
 class Row:
-    """One table row: a step, or a strip holding off-page connectors."""
+    """One table row as printed, a band of symbols between rows, or a strip of off-page connectors."""
 
-    kind: str  # "step", "strip-top" or "strip-bottom"
+    kind: str  # "row", "band", "strip-top" or "strip-bottom"
     height: float
-    step: Step | None = None
+    row: SopRow | None = None
+    index: int = -1  # the row's index in its table
+    key: str = ""  # the row's key: table id / place, as the compiled definition names it
     symbols: list[Symbol] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
-    notes: list[dict[str, str]] = field(default_factory=list)  # progress of the step
+    notes: list[dict[str, str]] = field(default_factory=list)  # progress of the row's symbols
     state: str = ""  # "open", "done" or ""
     late: bool = False
 
-
-@dataclass
-class Page:
-    number: int  # of the whole document; the header page is 1
-    rows: list[Row]
+    @property
+    def no(self) -> str:
+        return (self.row.no or "") if self.row is not None else ""
 
 
 @dataclass
@@ -180,107 +267,174 @@ class Column:
     actor: str = ""  # lanes: the actor id
 
 
+COLUMN_LABELS = {
+    "no": "No",
+    "kegiatan": "Kegiatan",
+    "pelaksana": "Pelaksana",
+    "mutu_baku": "Mutu Baku",
+    "kelengkapan": "Kelengkapan",
+    "waktu": "Waktu",
+    "output": "Output",
+    "keterangan": "Keterangan",
+}
+"""The usual column labels; a table's ``columns`` gives them as printed where they differ."""
+
+
+@dataclass
+class TableLayout:
+    """One table of the SOP: its lanes, columns, labels, footnotes and pages."""
+
+    index: int
+    id: str
+    title: str | None
+    actors: list[Actor]  # the lanes drawn, left to right
+    columns: list[Column]
+    labels: dict[str, str]  # column labels as printed
+    lane_width: float
+    head_names_height: float
+    caption_height: float
+    keterangan: bool  # the table prints a Keterangan column
+    footnotes: list[str]
+    pages: list[Page] = field(default_factory=list)
+
+    @property
+    def lanes_width(self) -> float:
+        return self.lane_width * len(self.actors)
+
+
+@dataclass
+class Page:
+    number: int  # of the whole document; the header page is 1
+    rows: list[Row]
+    table: TableLayout | None = None
+    first: bool = False  # the table's first page
+    last: bool = False  # the table's last page: its footnotes go under it
+
+
 @dataclass
 class Note:
-    """A step's interpretation, printed after the table."""
+    """An interpretation of a row or a symbol, printed after the tables."""
 
     no: str
-    step: str
+    step: str  # the symbol's id, or "" for a row's own note
     kegiatan: str
     text: str
+    table: str = ""  # the table's title (or id) when the SOP has several tables
+    symbol_text: str = ""  # the text inside the symbol the note is about
 
 
 @dataclass
 class Layout:
     """The whole document's geometry."""
 
-    definition: Definition
-    columns: list[Column]
-    lane_width: float
-    head_names_height: float
-    pages: list[Page]
+    definition: Definition2
+    tables: list[TableLayout]
     note_pages: list[list[Note]] = field(default_factory=list)
     progress: dict[str, Any] | None = None
-    keterangan: bool = True  # the table has a Keterangan column
 
     @property
-    def lanes_width(self) -> float:
-        return self.lane_width * len(self.definition.actors)
+    def pages(self) -> list[Page]:
+        """Every table page, in order."""
+        return [p for t in self.tables for p in t.pages]
 
     @property
     def page_count(self) -> int:
         return 1 + len(self.pages) + len(self.note_pages)
 
+    # A single-table SOP's table, for readers of the first table's geometry.
+    @property
+    def columns(self) -> list[Column]:
+        return self.tables[0].columns
 
-# -- public entry points ----------------------------------------------------------------------
+    @property
+    def lane_width(self) -> float:
+        return self.tables[0].lane_width
 
-NOT_A_ROW = "not a row of the SOP"
-"""The note every rendering prints on a step without a row number: an automatic gate the
-definition adds to the signed SOP (see docs/definition-format.md), which must never pass for
-one of its signed rows."""
+    @property
+    def keterangan(self) -> bool:
+        return self.tables[0].keterangan
 
 
-def placed_lanes(definition: Definition) -> list[list[str]]:
-    """The actor columns each step's symbols stand in, in order.
+# -- the definition as drawn -------------------------------------------------------------------
 
-    A step's own lanes; an automatic gate without an actor stands in the column of the
-    step before it (the first actor's for a first step), where the flow already is.
+@dataclass(frozen=True)
+class Arrow:
+    """One arrow the paper draws: from a symbol to a symbol, or to the end of the process."""
+
+    source: str
+    target: str  # a symbol id, or END
+    label: str  # printed on the arrow; "" where none is printed
+    group: int  # the exit it leaves by: a diamond's outcome (index), 0 for other symbols
+    first: bool  # the first branch of its exit: its label is printed there
+
+
+def drawn_arrows(d: Definition2) -> list[Arrow]:
+    """Every arrow drawn, in the order the symbols are listed.
+
+    A box's arrow (one per branch of a fork) unless ``drawn: false``; a diamond's drawn exits;
+    no arrow out of an end terminator, none from a connector to its pair. A box whose flow
+    ends draws no arrow (unless a label is printed on it); a diamond's drawn exit to the end does.
     """
-    out: list[list[str]] = []
-    for i, step in enumerate(definition.steps):
-        if step.lanes:
-            out.append(step.lanes)
-        elif i:
-            out.append([out[-1][-1]])
-        else:
-            out.append([definition.actors[0].id])
+    from sopengine.definition.format2 import SymbolKind
+    from sopengine.definition.graph import symbol_graph
+
+    graph = symbol_graph(d)
+    out: list[Arrow] = []
+    for ti, ri, si, s in d.symbols():
+        placed = graph.get(s.id)
+        if placed is None or (placed.table, placed.row, placed.place) != (ti, ri, si):
+            continue
+        if s.kind is SymbolKind.decision:
+            for j, o in enumerate(s.outcomes):
+                if not o.drawn:
+                    continue
+                for k, target in enumerate(o.targets):
+                    target = END if is_end(target) else target
+                    if target == END or target in graph:
+                        out.append(Arrow(s.id, target, o.label or "", j, k == 0))
+            continue
+        if s.kind is SymbolKind.end or (s.kind is SymbolKind.connector and s.pair is not None) or not s.drawn:
+            continue
+        for k, target in enumerate(placed.targets):
+            if target == END and not s.label:
+                continue
+            if target == END or target in graph:
+                out.append(Arrow(s.id, target, s.label or "", 0, k == 0))
     return out
 
 
-def symbol_kinds(definition: Definition) -> list[list[str]]:
-    """Each step's symbol per lane: terminator, process or decision.
+def flow_edges(d: Definition2) -> list[tuple[str, str, str]]:
+    """The arrows drawn: (source symbol id, target symbol id or 'selesai', printed label)."""
+    return [(a.source, a.target, a.label) for a in drawn_arrows(d)]
 
-    The first row starts with a terminator, and a row whose flow ends the process ends with
-    one; a decision is always a diamond, so that its outcomes keep their labelled arrows.
+
+def placed_lanes(d: Definition2) -> dict[str, str]:
+    """The lane (actor id) each symbol stands in, by symbol id.
+
+    A symbol's own lane; one without (a connector, an automatic diamond) stands in the lane
+    the flow is already in: the lane of the symbol listed before it in its table, else of the
+    first one after it with a lane, else the table's first lane.
     """
-    from sopengine.definition.loader import step_targets
-
-    lanes = placed_lanes(definition)
-    kinds: list[list[str]] = []
-    for i, step in enumerate(definition.steps):
-        if step.kind is StepKind.decision:
-            kinds.append(["decision"] * len(lanes[i]))
-            continue
-        row = ["process"] * len(lanes[i])
-        if i == 0:
-            row[0] = "terminator"
-        if any(is_end(t) for t in step_targets(definition, i)):
-            row[-1] = "terminator"
-        kinds.append(row)
-    return kinds
-
-
-def flow_edges(definition: Definition) -> list[tuple[int, str, str]]:
-    """The arrows between steps: (source index, target step id or 'selesai', label).
-
-    A process row that ends the process draws no arrow: its own symbol is the terminator.
-    """
-    from sopengine.definition.loader import step_targets
-
-    edges = []
-    for i, step in enumerate(definition.steps):
-        if step.kind is StepKind.decision:
-            for outcome in step.outcomes:
-                edges.append((i, "selesai" if is_end(outcome.next) else outcome.next, outcome.name))
-        else:
-            for target in step_targets(definition, i):
-                if not is_end(target):
-                    edges.append((i, target, ""))
-    return edges
+    out: dict[str, str] = {}
+    for ti, t in enumerate(d.tables):
+        lanes = d.lanes(ti)
+        listed = [s for r in t.rows for s in r.symbols]
+        previous: str | None = None
+        for k, s in enumerate(listed):
+            lane = s.lane if s.lane in lanes else None
+            if lane is None:
+                after = next((x.lane for x in listed[k + 1:] if x.lane in lanes), None)
+                lane = previous or after or (lanes[0] if lanes else "")
+            out.setdefault(s.id, lane)
+            previous = lane
+    return out
 
 
 REQUIRED_MARK = "(wajib)"
-"""After an output that must be attached to complete its step (``required: true``)."""
+"""After an output that must be attached to complete its row (``required: true``)."""
+
+NOT_DRAWN = "tidak digambar"
+"""How the tables write an arrow the paper does not draw (``drawn: false``)."""
 
 
 def document_label(document: Document) -> str:
@@ -288,48 +442,130 @@ def document_label(document: Document) -> str:
     return f"{document.name} {REQUIRED_MARK}" if document.required else document.name
 
 
-def has_keterangan(definition: Definition) -> bool:
-    """Whether the SOP's table has a Keterangan column: some row gives ``keterangan``.
+def has_keterangan(d: Definition2, table: int | None = None) -> bool:
+    """Whether a table prints a Keterangan column (any table, without *table*).
 
-    Not every SOP prints the column; one that prints it empty says so with ``keterangan: ""``
-    on a row.
+    As the table says (``keterangan_column``), else when some row gives ``keterangan``: not
+    every SOP prints the column, and one that prints it empty says so.
     """
-    return any(s.keterangan is not None for s in definition.steps)
+    indexes = range(len(d.tables)) if table is None else [table]
+    for ti in indexes:
+        t = d.tables[ti]
+        if t.keterangan_column is not None:
+            if t.keterangan_column:
+                return True
+        elif any(r.keterangan is not None for r in t.rows):
+            return True
+    return False
 
 
-def target_name(definition: Definition, target: str) -> str:
-    """How a table names where an arrow goes: the row number, or the id of a step without one
-    (an automatic gate that is not a row of the SOP), or 'selesai'."""
+def column_labels(d: Definition2, table: int) -> dict[str, str]:
+    """A table's column labels as printed: the usual ones where ``columns`` gives none."""
+    given = d.tables[table].columns
+    return {key: getattr(given, key) or label for key, label in COLUMN_LABELS.items()}
+
+
+def table_name(d: Definition2, table: int) -> str:
+    """How the documents name a table: its title, else 'Tabel N'."""
+    return d.tables[table].title or f"Tabel {table + 1}"
+
+
+def target_name(d: Definition2, target: str) -> str:
+    """How the tables name where an arrow goes: the row number (with the symbol's id where the
+    row has several symbols), the id of a symbol between rows, or 'selesai'."""
     if is_end(target):
-        return "selesai"
-    step = next((s for s in definition.steps if s.id == target), None)
-    return str(step.no) if step is not None and step.no is not None else target
+        return END
+    for t in d.tables:
+        for r in t.rows:
+            if any(s.id == target for s in r.symbols):
+                if r.no is None:
+                    return target
+                return r.no if len(r.symbols) == 1 else f"{r.no} ({target})"
+    return target
 
 
-def flow_text(definition: Definition, index: int) -> str:
-    """The arrows of a row that the table's order does not show, as one line.
+def arrow_text(d: Definition2, symbol_id: str) -> str:
+    """A symbol's arrows that the order of the symbols does not show, as one line.
 
-    A decision lists its outcomes (``◇ Ya → 3 · Tidak → selesai``, ``automatic:`` first for a
-    gate the engine takes); a split its branches (``⇉ 4, 5``); a process row with ``next``
-    its jump or the end (``→ 2``, ``→ selesai``). Empty for a row that goes on to the next.
+    A diamond lists its exits (``◇ Ya → 3 · Tidak → selesai``, ``automatic:`` first for one
+    the engine takes; a fork ``Ya → 4, 5``); a fork of a box its branches (``⇉ 4, 5``); a box
+    whose arrow goes elsewhere than the next symbol listed its target (``→ 2``, ``→ selesai``),
+    with the label printed on it. An arrow the paper does not draw is marked
+    ``(tidak digambar)``. Empty for a symbol whose arrow goes on to the next one.
     """
-    step = definition.steps[index]
-    if step.kind is StepKind.decision:
-        ways = " · ".join(f"{o.name} → {target_name(definition, o.next)}" for o in step.outcomes)
-        return f"◇ {'automatic: ' if step.automatic else ''}{ways}"
-    if isinstance(step.next, list):
-        return "⇉ " + ", ".join(target_name(definition, t) for t in step.next)
-    if step.next is not None:
-        return f"→ {target_name(definition, step.next)}"
-    return ""
+    from sopengine.definition.format2 import SymbolKind
+    from sopengine.definition.graph import default_next, symbol_graph
+
+    graph = symbol_graph(d)
+    placed = graph.get(symbol_id)
+    if placed is None:
+        return ""
+    s = placed.symbol
+
+    def names(targets: list[str]) -> str:
+        return ", ".join(target_name(d, t) for t in targets)
+
+    undrawn = f" ({NOT_DRAWN})"
+    if s.kind is SymbolKind.decision:
+        ways = " · ".join(f"{o.title} → {names(o.targets)}{'' if o.drawn else undrawn}" for o in s.outcomes)
+        return f"◇ {'automatic: ' if s.automatic else ''}{ways}"
+    if s.kind is SymbolKind.end:
+        return ""
+    targets = placed.targets
+    mark = "" if s.drawn else undrawn
+    label = f"{s.label} " if s.label else ""
+    if len(targets) > 1:
+        return f"⇉ {label}{names(targets)}{mark}"
+    following = default_next(d, placed.table, placed.row, placed.place)
+    if s.next is None and s.pair is None and s.drawn and not s.label and targets == [following]:
+        return ""
+    if targets == [END] and s.next is None and s.drawn and not s.label:
+        return ""  # the last symbol of the table: the flow ends there, as drawn
+    return f"{label}→ {names(targets)}{mark}"
 
 
-def build_layout(definition: Definition, progress: dict[str, Any] | None = None, notes: bool = True) -> Layout:
-    """Lay the SOP table out on A4 landscape pages.
+def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = None) -> str:
+    """A symbol as the tables list it: kind, lane, the text inside it, and its arrows.
 
-    With *notes*, the steps' interpretations follow the table on pages of their own.
+    ``decision · Kepala Bidang · Akhir semester? · ◇ Ya → 6 · Tidak → selesai``
     """
-    layout = _Builder(definition, progress).build()
+    from sopengine.definition.graph import symbol_graph
+
+    placed = symbol_graph(d)[symbol_id]
+    s = placed.symbol
+    names = names if names is not None else {a.id: a.name for a in d.actors}
+    lane = placed_lanes(d).get(symbol_id, "")
+    kind = s.kind.value + (f" ({s.shape})" if s.shape else "")
+    parts = [kind, names.get(lane, lane)]
+    if s.text:
+        parts.append(s.text)
+    flow = arrow_text(d, symbol_id)
+    if flow:
+        parts.append(flow)
+    return " · ".join(p for p in parts if p)
+
+
+# -- the layout --------------------------------------------------------------------------------
+
+def build_layout(definition: Definition2, progress: dict[str, Any] | None = None, notes: bool = True) -> Layout:
+    """Lay the SOP's tables out on A4 landscape pages, the header page being page 1.
+
+    With *notes*, the interpretations of rows and symbols follow the tables on pages of their own.
+    """
+    from sopengine.definition.graph import symbol_graph
+
+    graph = symbol_graph(definition)
+    by_symbol = symbol_progress(definition, progress)
+    arrows = drawn_arrows(definition)
+    own = {(s.text or "").strip().upper() for _, _, _, s in definition.symbols() if s.kind.value == "connector"}
+    letters = _Letters(own)
+    tables: list[TableLayout] = []
+    number = 2
+    for ti in range(len(definition.tables)):
+        table = _TableBuilder(definition, ti, graph, arrows, progress, by_symbol, letters).build(number)
+        tables.append(table)
+        number += len(table.pages)
+    layout = Layout(definition, tables, progress=progress)
     if notes:
         layout.note_pages = note_pages(definition)
     return layout
@@ -338,72 +574,207 @@ def build_layout(definition: Definition, progress: dict[str, Any] | None = None,
 NOTE_COLUMNS = {"no": 12.0, "kegiatan": 80.0, "text": CONTENT_WIDTH - 92.0}
 
 
-def note_pages(definition: Definition) -> list[list[Note]]:
+def interpretations(d: Definition2) -> list[Note]:
+    """The interpretations of rows and of symbols, in the order printed."""
+    several = len(d.tables) > 1
+    out: list[Note] = []
+    for ti, t in enumerate(d.tables):
+        name = table_name(d, ti) if several else ""
+        for r in t.rows:
+            kegiatan = r.kegiatan or ""
+            if r.interpretation:
+                out.append(Note(r.no or "", "", kegiatan, r.interpretation, name))
+            for s in r.symbols:
+                if s.interpretation:
+                    out.append(Note(r.no or "", s.id, kegiatan, s.interpretation, name, s.text or ""))
+    return out
+
+
+def note_pages(d: Definition2) -> list[list[Note]]:
     """The interpretations, as many to a page as fit."""
-    notes = [
-        Note(str(s.no or ""), s.id, s.kegiatan, s.interpretation) for s in definition.steps if s.interpretation
-    ]
     budget = CONTENT_HEIGHT - CAPTION_HEIGHT - FOOTER_HEIGHT - 2 * HEAD_TOP_HEIGHT - PAGE_SLACK
     pages: list[list[Note]] = []
     used = budget
-    for note in notes:
-        h = max(text_height([note.kegiatan], NOTE_COLUMNS["kegiatan"], BODY_FONT),
+    table = None
+    for note in interpretations(d):
+        h = max(text_height([note.kegiatan, note.symbol_text], NOTE_COLUMNS["kegiatan"], BODY_FONT),
                 text_height([note.text], NOTE_COLUMNS["text"], BODY_FONT)) + 1.0
+        if note.table != table:
+            h += HEAD_TOP_HEIGHT  # the table's name, on a row of its own
         if used + h > budget:
             pages.append([])
             used = 0.0
+            if note.table == table and note.table:
+                h += HEAD_TOP_HEIGHT  # a new page names the table again
         pages[-1].append(note)
         used += h
+        table = note.table
     return pages
 
 
-# -- the builder ------------------------------------------------------------------------------
+class _Letters:
+    """A, B, ..., Z, AA, AB, ... skipping the letters the definition's own connectors print."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = taken
+        self.count = 0
+
+    def next(self) -> str:
+        while True:
+            self.count += 1
+            n, letters = self.count, ""
+            while n:
+                n, r = divmod(n - 1, 26)
+                letters = chr(65 + r) + letters
+            if letters not in self.taken:
+                return letters
+
 
 @dataclass
 class _Edge:
     id: str
-    source: int  # step index
-    target: int | None  # step index, None for the end terminator beside a decision
+    src: Symbol
+    tgt: Symbol | None  # None: a short exit to the end of the process
     label: str
-    exit: str = "bottom"  # where it leaves the source symbol: bottom, left or right
-    kind: str = "long"  # adjacent (the next row on the page), long, or end (within the row)
-    end_lane: int = -1  # end arrows: the lane of their terminator
+    show_label: bool  # the first branch of its exit carries the printed label
+    group: tuple[str, int]
+    kind: str = "long"  # row (within one row), stub (to the end), long (to another row)
+    exit: str = "bottom"
+    into: str = ""  # arrows within a row: the side they enter their target by
+    mode: str = ""  # arrows within a row: straight, stack, elbow, under, over or around
 
 
-class _Builder:
-    def __init__(self, definition: Definition, progress: dict[str, Any] | None) -> None:
-        self.d = definition
+def _wrap(text: str, chars: int, breaking: bool = True) -> list[str]:
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        lines += textwrap.wrap(paragraph, max(1, chars), break_long_words=breaking, break_on_hyphens=False) or []
+    return lines
+
+
+def _longest_word(text: str) -> int:
+    return max((len(w) for w in text.split()), default=0)
+
+
+FONT_STEPS = (1.0, 0.9, 0.8, 0.7)
+"""A shape's text is made smaller, down to these shares of its size, before a word is broken."""
+DECISION_TALLEST = 24.0  # a diamond's question is made smaller rather than the diamond taller
+
+
+def symbol_size(kind: str, text: str, lane_width: float) -> tuple[float, float, list[str], float]:
+    """A symbol's width, height, wrapped text and font size in a lane *lane_width* wide.
+
+    A shape grows with its text, up to the lane's width (less its two arrow tracks); its text
+    is made smaller before a word is broken.
+    """
+    widest = max(4.0, lane_width - 2 * track_margin(lane_width) - 1.0)
+    if kind == "connector":
+        w = min(widest, max(CONNECTOR_WIDTH, len(text) * CONNECTOR_FONT * GLYPH + 1.6))
+        return w, CONNECTOR_HEIGHT, ([text] if text else []), CONNECTOR_FONT
+    if kind == "decision":
+        base = min(SYMBOL_WIDTH_MAX, lane_width * 0.72, widest)
+        if not text:
+            return base, DECISION_HEIGHT, [], DECISION_FONT
+        return _diamond(text, base, widest)
+    base = min(SYMBOL_WIDTH_MAX, lane_width * 0.66, widest)
+    h0 = {"start": TERMINATOR_HEIGHT, "end": TERMINATOR_HEIGHT, "document": PROCESS_HEIGHT + 1.0}.get(kind, PROCESS_HEIGHT)
+    if not text:
+        return base, h0, [], SYMBOL_FONT
+    share = 0.68 if kind == "manual" else 1.0  # the trapezium's text keeps off its slanted sides
+    pad = 2 * TEXT_PAD + (h0 * 0.6 if kind in TERMINATORS else 0.0)
+    for step in FONT_STEPS:
+        font = SYMBOL_FONT * step
+        glyph = font * GLYPH
+        w = min(widest, max(base, (len(text) * glyph + pad) / share))
+        inner = w * share - pad
+        if _longest_word(text) * glyph <= inner:
+            lines = _wrap(text, int(inner / glyph), breaking=False)
+            break
+    else:
+        lines = _wrap(text, int(inner / glyph))
+    wave = min(1.2, 0.12 * h0) if kind == "document" else 0.0
+    h = max(h0, len(lines) * font * TEXT_LINE + 2 * TEXT_PAD + 2 * wave)
+    return w, round(h, 2), lines, round(font, 3)
+
+
+def _diamond(text: str, base: float, widest: float) -> tuple[float, float, list[str], float]:
+    """A diamond holding *text*: the smallest height over its widths, line lengths and fonts."""
+    best: tuple[float, float, list[str], float] | None = None
+    for step in FONT_STEPS:
+        font = DECISION_FONT * step
+        glyph = font * GLYPH
+        for w in (base, widest):
+            for chars in range(max(1, _longest_word(text)), max(2, int(w / glyph)) + 1):
+                lines = _wrap(text, chars, breaking=False)
+                used = max(len(x) for x in lines) * glyph
+                if used > 0.9 * w:
+                    break
+                tall = len(lines) * font * TEXT_LINE + 0.8
+                # the text's box fits inside the diamond when used/w + tall/h <= 1
+                h = max(DECISION_HEIGHT, tall / (1 - used / w) + 0.6)
+                if best is None or h < best[1] - 0.5:
+                    best = (w, h, lines, font)
+            if best is not None and best[1] <= DECISION_HEIGHT * 1.4:
+                break
+        if best is not None and best[1] <= DECISION_TALLEST:
+            break
+    if best is None:  # a word wider than the lane: broken where it must be
+        font = DECISION_FONT * FONT_STEPS[-1]
+        lines = _wrap(text, max(1, int(0.5 * widest / (font * GLYPH))))
+        best = (widest, max(DECISION_HEIGHT, 2 * (len(lines) * font * TEXT_LINE + 0.8) + 0.6), lines, font)
+    return best[0], round(best[1], 2), best[2], round(best[3], 3)
+
+
+def track_margin(lane_width: float) -> float:
+    """How far from a lane's edges its two vertical tracks run."""
+    return min(3.0, lane_width * 0.12)
+
+
+class _TableBuilder:
+    def __init__(self, d: Definition2, ti: int, graph: dict[str, Any], arrows: list[Arrow],
+                 progress: dict[str, Any] | None, by_symbol: dict[str, list[dict[str, str]]], letters: _Letters) -> None:
+        self.d = d
+        self.ti = ti
+        self.t = d.tables[ti]
+        self.graph = graph
+        self.arrows = [a for a in arrows if graph[a.source].table == ti]
         self.progress = progress
-        self.actor_ids = [a.id for a in definition.actors]
-        self.lanes = placed_lanes(definition)
-        self.kinds = symbol_kinds(definition)
-        self.index = {s.id: i for i, s in enumerate(definition.steps)}
-        self.letters = 0
+        self.by_symbol = by_symbol
+        self.letters = letters
+        self.lane_ids = d.lanes(ti)
+        self.actors = [a for lane in self.lane_ids for a in d.actors if a.id == lane]
+        self.placed = placed_lanes(d)
         self.W = LANE_MAX
-        self.rows: dict[int, Row] = {}
+        self.rows: list[Row] = []
+        self.symbols: dict[str, Symbol] = {}
         self.strips: dict[tuple[int, str], Row] = {}
         self.groups: list[list[int]] = []
         self.page_of: dict[int, int] = {}
         self.local: dict[int, int] = {}
         # page -> track x -> (first, last) local rows it is busy over; strips are -1 and len(page)
         self.tracks: dict[int, dict[float, list[tuple[int, int]]]] = {}
+        # (row, "top"|"bottom") -> per channel, the x spans already running along it
+        self.channels: dict[tuple[int, str], list[list[tuple[float, float]]]] = {}
         # (page, strip) -> lane centres already holding a connector
         self.centres: set[tuple[int, str, float]] = set()
-        # (step id, lane) -> the sides of that symbol an arrow already leaves or enters by
-        self.sides: dict[tuple[str, str], set[str]] = {}
+        # symbol id -> the sides of that symbol arrows leave by, and enter by
+        self.exits: dict[str, set[str]] = {}
+        self.entries: dict[str, set[str]] = {}
+        # (symbol id, exit) -> the side an exit leaves by, shared by the branches of a fork
+        self.group_exit: dict[tuple[str, int], str] = {}
         # A run's progress is written in Keterangan: with one, the column is always there.
-        self.keterangan = progress is not None or has_keterangan(definition)
+        self.keterangan = progress is not None or has_keterangan(d, ti)
+        self.count = 0
 
     # columns and heights ---------------------------------------------------------------------
     def columns(self) -> tuple[list[Column], float]:
-        n = len(self.actor_ids)
+        n = max(1, len(self.lane_ids))
         fixed = dict(FIXED_COLUMNS)
         if not self.keterangan:
             del fixed["keterangan"]
         available = CONTENT_WIDTH - sum(fixed.values())
         lane = min(LANE_MAX, available / n)
         if lane < LANE_MIN:
-            # Many actors: they get what the Kegiatan column can spare.
+            # Many lanes: they get what the Kegiatan column can spare.
             lane = max(6.0, min(LANE_MIN, (available + fixed["kegiatan"] - KEGIATAN_MIN) / n))
         fixed["kegiatan"] = max(KEGIATAN_MIN, min(KEGIATAN_MAX, fixed["kegiatan"] + available - lane * n))
         leftover = CONTENT_WIDTH - sum(fixed.values()) - lane * n
@@ -415,40 +786,51 @@ class _Builder:
             for key in ("kelengkapan", "output"):
                 fixed[key] += leftover * fixed[key] / share
         cols = [Column("no", fixed["no"]), Column("kegiatan", fixed["kegiatan"])]
-        cols += [Column("lane", lane, actor=a) for a in self.actor_ids]
+        cols += [Column("lane", lane, actor=a) for a in self.lane_ids]
         cols += [Column(k, fixed[k]) for k in ("kelengkapan", "waktu", "output", "keterangan") if k in fixed]
         return cols, lane
 
-    def row_height(self, i: int, widths: dict[str, float], notes: list[dict[str, str]]) -> float:
-        step = self.d.steps[i]
+    def text_height(self, ri: int, widths: dict[str, float], notes: list[dict[str, str]]) -> float:
+        r = self.t.rows[ri]
         texts = {
-            "no": [str(step.no or "")],
-            "kegiatan": [step.kegiatan] + ([NOT_A_ROW] if step.no is None else []),
-            "kelengkapan": [doc.name for doc in step.inputs],
-            "waktu": [step.waktu or ""],
-            "output": [document_label(doc) for doc in step.outputs],
+            "no": [r.no or ""],
+            "kegiatan": [r.kegiatan or ""],
+            "kelengkapan": [doc.name for doc in r.kelengkapan],
+            "waktu": [r.waktu or ""],
+            "output": [document_label(doc) for doc in r.output],
         }
         if self.keterangan:
-            texts["keterangan"] = ([step.keterangan] if step.keterangan else []) + [n["text"] for n in notes]
-        tallest = max(text_height(lines, widths[key], BODY_FONT) for key, lines in texts.items())
-        return round(max(MIN_ROW_HEIGHT, tallest + 2.0), 1)
+            texts["keterangan"] = ([r.keterangan] if r.keterangan else []) + [n["text"] for n in notes]
+        return max(text_height(lines, widths[key], BODY_FONT) for key, lines in texts.items())
 
-    # the whole document ----------------------------------------------------------------------
-    def build(self) -> Layout:
+    # the table -------------------------------------------------------------------------------
+    def build(self, first_number: int) -> TableLayout:
         columns, self.W = self.columns()
         widths = {c.key: c.width for c in columns if c.key != "lane"}
-        names_height = max(text_height([a.name], self.W, HEAD_FONT) for a in self.d.actors)
+        names_height = max([text_height([a.name], self.W, HEAD_FONT) for a in self.actors] or [0.0])
         names_height = round(max(names_height, 6.0), 1)
-        notes = [progress_notes(self.d, s.id, self.progress) for s in self.d.steps]
-        heights = [self.row_height(i, widths, notes[i]) for i in range(len(self.d.steps))]
+        labels = column_labels(self.d, self.ti)
+        caption = CAPTION_HEIGHT + (len(_wrap(self.t.title, int(CONTENT_WIDTH / (8 * PT * CHAR_WIDTH)))) * TITLE_LINE if self.t.title else 0.0)
+        heights: list[float] = []
+        for ri, r in enumerate(self.t.rows):
+            notes = self.row_notes(ri)
+            key = f"{self.d.table_id(self.ti)}/{ri + 1}"
+            row = Row("band" if r.band else "row", 0.0, row=r, index=ri, key=key, notes=notes)
+            row.state, row.late = step_state(notes)
+            self.rows.append(row)
+            needed = self.make_symbols(ri, row)
+            text = 0.0 if r.band and not notes else self.text_height(ri, widths, notes) + 2.0
+            least = MIN_BAND_HEIGHT if r.band else MIN_ROW_HEIGHT
+            heights.append(round(max(least, text, needed), 1))
         budget = (
-            CONTENT_HEIGHT - CAPTION_HEIGHT - FOOTER_HEIGHT - HEAD_TOP_HEIGHT - names_height
-            - 2 * STRIP_HEIGHT - PAGE_SLACK
+            CONTENT_HEIGHT - caption - FOOTER_HEIGHT - HEAD_TOP_HEIGHT - names_height - 2 * STRIP_HEIGHT - PAGE_SLACK
         )
+        footnotes = text_height(self.t.footnotes, CONTENT_WIDTH, BODY_FONT) + 1.5 if self.t.footnotes else 0.0
         groups: list[list[int]] = [[]]
         used = 0.0
         for i, h in enumerate(heights):
-            if groups[-1] and used + h > budget:
+            need = h + (footnotes if i == len(heights) - 1 else 0.0)
+            if groups[-1] and used + need > budget:
                 groups.append([])
                 used = 0.0
             groups[-1].append(i)
@@ -457,177 +839,91 @@ class _Builder:
         self.page_of = {i: p for p, g in enumerate(groups) for i in g}
         self.local = {i: k for g in groups for k, i in enumerate(g)}
         self.tracks = {p: {} for p in range(len(groups))}
-        for i, step in enumerate(self.d.steps):
-            state, late = step_state(notes[i])
-            row = Row("step", heights[i], step=step, notes=notes[i], state=state, late=late)
-            self.rows[i] = row
-            self.place_symbols(i, row)
+        for i, h in enumerate(heights):
+            self.rows[i].height = h
+            self.place_levels(self.rows[i])
         self.route_all()
-        pages = []
+        table = TableLayout(
+            self.ti, self.d.table_id(self.ti), self.t.title, self.actors, columns, labels, self.W, names_height,
+            round(caption, 1), self.keterangan, list(self.t.footnotes),
+        )
         for p, group in enumerate(groups):
             rows = [self.strips[(p, "top")]] if (p, "top") in self.strips else []
             rows += [self.rows[i] for i in group]
             if (p, "bottom") in self.strips:
                 rows.append(self.strips[(p, "bottom")])
-            pages.append(Page(p + 2, rows))
-        return Layout(self.d, columns, self.W, names_height, pages, progress=self.progress, keterangan=self.keterangan)
+            table.pages.append(Page(first_number + p, rows, table, first=p == 0, last=p == len(groups) - 1))
+        return table
+
+    def row_notes(self, ri: int) -> list[dict[str, str]]:
+        return row_notes(self.d, self.graph, self.t.rows[ri], self.by_symbol, self.placed)
 
     # symbols ---------------------------------------------------------------------------------
     def lane_x(self, lane: int) -> float:
         return (lane + 0.5) * self.W
 
-    def symbol_width(self, kind: str) -> float:
-        share = 0.72 if kind == "decision" else 0.66
-        return min(SYMBOL_WIDTH_MAX, self.W * share)
+    def make_symbols(self, ri: int, row: Row) -> float:
+        """The row's symbols, sized and given their levels; the height their levels need."""
+        r = self.t.rows[ri]
+        last_level: dict[int, int] = {}
+        previous = 0
+        for s in r.symbols:
+            lane = self.placed.get(s.id, self.lane_ids[0] if self.lane_ids else "")
+            k = self.lane_ids.index(lane) if lane in self.lane_ids else 0
+            level = max(previous, last_level[k] + 1) if k in last_level else previous
+            last_level[k] = level
+            previous = level
+            kind = s.kind.value
+            w, h, lines, font = symbol_size(kind, s.text or "", self.W)
+            notes = self.by_symbol.get(s.id, [])
+            state, late = step_state(notes)
+            sym = Symbol(s.id, lane, k, kind, self.lane_x(k), 0.0, w, h, text=s.text or "", lines=lines, font=font,
+                         shape=s.shape or "", row=ri, level=level, state=state, late=late)
+            row.symbols.append(sym)
+            self.symbols.setdefault(s.id, sym)
+        return self.levels_height(row)
 
-    def place_symbols(self, i: int, row: Row) -> None:
-        step = self.d.steps[i]
-        for lane, kind in zip(self.lanes[i], self.kinds[i]):
-            h = {"decision": DECISION_HEIGHT, "terminator": TERMINATOR_HEIGHT, "process": PROCESS_HEIGHT}[kind]
-            k = self.actor_ids.index(lane)
-            state, late = step_state(row.notes, lane)
-            row.symbols.append(Symbol(
-                step.id, lane, k, kind, self.lane_x(k), row.height / 2, self.symbol_width(kind), h, state=state, late=late,
-                added=step.no is None,
-            ))
+    def level_heights(self, row: Row) -> list[float]:
+        count = max((s.level for s in row.symbols), default=-1) + 1
+        return [max(s.h for s in row.symbols if s.level == j) if any(s.level == j for s in row.symbols) else 0.0
+                for j in range(count)]
 
-    def source_symbol(self, i: int) -> Symbol:
-        """Arrows leave a row from its last lane's symbol ..."""
-        step_id = self.d.steps[i].id
-        return [s for s in self.rows[i].symbols if s.step == step_id][-1]
+    def levels_height(self, row: Row) -> float:
+        levels = self.level_heights(row)
+        return 2 * ROW_MARGIN + sum(levels) + LEVEL_GAP * max(0, len(levels) - 1)
 
-    def target_symbol(self, i: int) -> Symbol:
-        """... and enter it at its first lane's symbol."""
-        return self.rows[i].symbols[0]
+    def place_levels(self, row: Row) -> None:
+        levels = self.level_heights(row)
+        block = sum(levels) + LEVEL_GAP * max(0, len(levels) - 1)
+        y = (row.height - block) / 2
+        middles = []
+        for h in levels:
+            middles.append(y + h / 2)
+            y += h + LEVEL_GAP
+        for sym in row.symbols:
+            sym.cy = round(middles[sym.level], 3)
 
-    # routing ---------------------------------------------------------------------------------
-    def route_all(self) -> None:
-        edges = [
-            _Edge(f"e{n}", i, None if target == "selesai" else self.index[target], label)
-            for n, (i, target, label) in enumerate(flow_edges(self.d), 1)
-        ]
-        n = len(edges)
-        # A multi-actor row: one symbol per lane, joined in the SOP's order.
-        for row in self.rows.values():
-            for a, b in zip(row.symbols, row.symbols[1:]):
-                n += 1
-                rightwards = b.cx > a.cx
-                ends = [(a.right, a.cy), (b.left, b.cy)] if rightwards else [(a.left, a.cy), (b.right, b.cy)]
-                self.sides.setdefault((a.step, a.lane), set()).add("right" if rightwards else "left")
-                self.sides.setdefault((b.step, b.lane), set()).add("left" if rightwards else "right")
-                row.segments.append(Segment(f"e{n}", 0, a.step, b.step, a.lane, b.lane, "", ends, True))
-        self.assign_exits(edges)
-        for e in edges:
-            src = self.source_symbol(e.source)
-            self.sides.setdefault((src.step, src.lane), set()).add(e.exit)
-        for e in edges:
-            if e.kind == "end":
-                self.route_end(e)
-            elif e.kind == "adjacent":
-                self.route_adjacent(e)
-        # Long arrows last, shortest first, so that short loops get the tracks nearest them.
-        longs = sorted((e for e in edges if e.kind == "long"), key=lambda e: (abs((e.target or 0) - e.source), e.source))
-        for e in longs:
-            self.route_long(e)
+    def above(self, sym: Symbol) -> list[Symbol]:
+        return [s for s in self.rows[sym.row].symbols if s.lane_index == sym.lane_index and s.level < sym.level]
 
-    def assign_exits(self, edges: list[_Edge]) -> None:
-        by_source: dict[int, list[_Edge]] = {}
-        for e in edges:
-            by_source.setdefault(e.source, []).append(e)
-        for i, out in by_source.items():
-            decision = self.d.steps[i].kind is StepKind.decision
-            used: set[str] = set()
-            for e in out:
-                # The next row on the same page is reached straight down.
-                if e.target == i + 1 and self.page_of[i] == self.page_of[i + 1] and "bottom" not in used:
-                    e.kind, e.exit = "adjacent", "bottom"
-                    used.add("bottom")
-            # Then the end terminators, which need a free lane beside the diamond.
-            for e in out:
-                if e.kind != "adjacent" and e.target is None:
-                    e.kind = "end"
-                    e.exit, e.end_lane = self.end_place(i, used)
-                    used.add(e.exit)
-            for e in out:
-                if e.kind in ("adjacent", "end") or e.target is None:
-                    continue
-                if not decision:
-                    # A process leaves by its bottom, except when it loops back up.
-                    e.exit = "bottom" if e.target > i else "right"
-                else:
-                    src, tgt = self.source_symbol(i), self.target_symbol(e.target)
-                    want = ["right", "left"] if tgt.cx >= src.cx else ["left", "right"]
-                    if e.target > i:
-                        want.insert(0, "bottom")
-                    e.exit = next((s for s in want + ["bottom"] if s not in used), "bottom")
-                    used.add(e.exit)
+    def below(self, sym: Symbol) -> list[Symbol]:
+        return [s for s in self.rows[sym.row].symbols if s.lane_index == sym.lane_index and s.level > sym.level]
 
-    def end_place(self, i: int, used: set[str]) -> tuple[str, int]:
-        """Where a decision's 'selesai' terminator stands: the nearest free lane beside it."""
-        k = self.source_symbol(i).lane_index
-        taken = {s.lane_index for s in self.rows[i].symbols}
-        n = len(self.actor_ids)
-        for distance in range(1, n):
-            for side, lane in (("right", k + distance), ("left", k - distance)):
-                if 0 <= lane < n and lane not in taken and side not in used:
-                    return side, lane
-        # One lane only: the terminator stands beside the diamond in the same column.
-        return ("right" if "right" not in used else "left"), k
+    # channels and tracks ---------------------------------------------------------------------
+    def channel(self, row: int, where: str, x0: float, x1: float) -> float:
+        """A free channel along the top or bottom of *row* for a run from x0 to x1: its y."""
+        a, b = min(x0, x1) - 0.6, max(x0, x1) + 0.6
+        slots = self.channels.setdefault((row, where), [[] for _ in range(SLOTS)])
+        k = next((k for k, spans in enumerate(slots) if all(b < s0 or a > s1 for s0, s1 in spans)), 0)
+        slots[k].append((a, b))
+        h = self.rows[row].height
+        offset = SLOT_FIRST + k * SLOT_STEP
+        return offset if where == "top" else h - offset
 
-    def exit_point(self, sym: Symbol, exit: str) -> Point:
-        if exit == "bottom":
-            return (sym.cx, sym.bottom)
-        return (sym.right if exit == "right" else sym.left, sym.cy)
-
-    def segment(self, e: _Edge, part: int, points: list[Point], head: bool, first: bool = False) -> Segment:
-        src = self.source_symbol(e.source)
-        if e.target is None:
-            target, target_lane = "selesai", self.actor_ids[e.end_lane]
-        else:
-            tgt = self.target_symbol(e.target)
-            target, target_lane = tgt.step, tgt.lane
-        label_at = self.label_place(src, e) if first and e.label else None
-        return Segment(e.id, part, src.step, target, src.lane, target_lane, e.label, points, head, label_at)
-
-    def label_place(self, src: Symbol, e: _Edge) -> tuple[float, float, str]:
-        """Where an outcome's label starts: beside its exit, kept inside the lanes."""
-        width = len(e.label) * LABEL_FONT * CHAR_WIDTH
-        if e.exit == "bottom":
-            x, y = src.cx + 0.8, src.bottom + 2.6
-        elif e.exit == "right":
-            x, y = src.right + 0.5, src.cy - 0.9
-        else:
-            x, y = src.left - 0.5 - width, src.cy - 0.9
-        x = max(0.4, min(x, self.W * len(self.actor_ids) - 0.4 - width))
-        return (x, y, "start")
-
-    def route_end(self, e: _Edge) -> None:
-        row = self.rows[e.source]
-        src = self.source_symbol(e.source)
-        w = min(self.symbol_width("terminator"), 13.0)
-        if e.end_lane == src.lane_index:
-            cx = src.right + 2.5 + w / 2 if e.exit == "right" else src.left - 2.5 - w / 2
-        else:
-            cx = self.lane_x(e.end_lane)
-        end = Symbol("selesai", self.actor_ids[e.end_lane], e.end_lane, "terminator", cx, src.cy, w,
-                     TERMINATOR_HEIGHT, label="Selesai")
-        row.symbols.append(end)
-        stop = (end.left, end.cy) if end.cx > src.cx else (end.right, end.cy)
-        row.segments.append(self.segment(e, 0, [self.exit_point(src, e.exit), stop], True, first=True))
-
-    def route_adjacent(self, e: _Edge) -> None:
-        assert e.target is not None
-        src, tgt = self.source_symbol(e.source), self.target_symbol(e.target)
-        h = self.rows[e.source].height
-        pts = [(src.cx, src.bottom), (src.cx, h - CHANNEL), (tgt.cx, h - CHANNEL), (tgt.cx, h)]
-        self.rows[e.source].segments.append(self.segment(e, 0, pts, False, first=True))
-        self.rows[e.target].segments.append(self.segment(e, 1, [(tgt.cx, 0.0), (tgt.cx, tgt.top)], True))
-
-    # long arrows -----------------------------------------------------------------------------
     def track_positions(self) -> list[float]:
-        m = min(3.0, self.W * 0.14)
+        m = track_margin(self.W)
         xs = []
-        for k in range(len(self.actor_ids)):
+        for k in range(len(self.lane_ids)):
             xs += [round(k * self.W + m, 3), round((k + 1) * self.W - m, 3)]
         return xs
 
@@ -654,26 +950,269 @@ class _Builder:
         busy.setdefault(x, []).append((lo, hi))
         return x
 
+    # routing ---------------------------------------------------------------------------------
+    def route_all(self) -> None:
+        edges: list[_Edge] = []
+        for a in self.arrows:
+            src = self.symbols.get(a.source)
+            tgt = self.symbols.get(a.target) if a.target != END else None
+            if src is None or (a.target != END and tgt is None):
+                continue
+            self.count += 1
+            e = _Edge(f"t{self.ti + 1}e{self.count}", src, tgt, a.label, a.first, (a.source, a.group))
+            if tgt is None:
+                e.kind = "stub"
+            elif tgt.row == src.row and tgt is not src:
+                e.kind = "row"
+            edges.append(e)
+        # Arrows within a row first, in the order listed: they fix sides of both their symbols.
+        for e in edges:
+            if e.kind == "row":
+                self.plan_row(e)
+        self.assign_exits([e for e in edges if e.kind != "row"])
+        for e in edges:
+            if e.kind == "row":
+                self.route_row(e)
+        for e in edges:
+            if e.kind == "stub":
+                self.route_stub(e)
+        # Long arrows last, shortest first, so that short loops get the tracks nearest them.
+        longs = [e for e in edges if e.kind == "long"]
+        longs.sort(key=lambda e: (abs(e.tgt.row - e.src.row) if e.tgt else 0, e.src.row, e.id))
+        for e in longs:
+            self.route_long(e)
+
+    # sides -----------------------------------------------------------------------------------
+    def can_leave(self, sym: Symbol, side: str, group: tuple[str, int] | None = None, down_to: Symbol | None = None) -> bool:
+        """Whether an arrow may leave *sym* by *side*: its exit's side already, or a free side
+        with nothing standing in the way (no symbol under a bottom exit but *down_to*, over a
+        top one)."""
+        if group is not None and group in self.group_exit:
+            return self.group_exit[group] == side
+        if side in self.exits.get(sym.step, set()) or side in self.entries.get(sym.step, set()):
+            return False
+        if side == "bottom" and [u for u in self.below(sym) if down_to is None or u.level < down_to.level]:
+            return False
+        if side == "top" and self.above(sym):
+            return False
+        return True
+
+    def can_enter(self, sym: Symbol, side: str, down_from: Symbol | None = None) -> bool:
+        """Whether an arrow may enter *sym* by *side*: arrows merge at its top (where nothing
+        stands over it but *down_from*); a side is entered once and never where an arrow leaves."""
+        if side in self.exits.get(sym.step, set()):
+            return False
+        if side == "top":
+            return not [u for u in self.above(sym) if down_from is None or u.level > down_from.level]
+        if side == "bottom" and self.below(sym):
+            return False
+        return side not in self.entries.get(sym.step, set())
+
+    def leave_by(self, e: _Edge, side: str) -> None:
+        e.exit = side
+        self.group_exit[e.group] = side
+        self.exits.setdefault(e.src.step, set()).add(side)
+
+    def enter_by(self, sym: Symbol, side: str) -> None:
+        self.entries.setdefault(sym.step, set()).add(side)
+
+    def toward(self, src: Symbol, tgt: Symbol) -> str:
+        return "left" if tgt.cx < src.cx - 1e-6 else "right"
+
+    def clear_between(self, a: Symbol, b: Symbol) -> bool:
+        """Nothing stands between two symbols of one row at the same height."""
+        lo, hi = sorted((a.cx, b.cx))
+        return not any(s is not a and s is not b and lo < s.cx < hi and abs(s.cy - a.cy) < (s.h + a.h) / 2
+                       for s in self.rows[a.row].symbols)
+
+    def plan_row(self, e: _Edge) -> None:
+        """How an arrow between two symbols of one row is drawn, and by which sides.
+
+        Beside each other on one level: straight across. One under the other in a lane:
+        straight down. Down into a lane further on: across, then down into its top. An arrow
+        back to a symbol already joined (a loop-back) runs under the level (bottom to bottom)
+        or over it (top to top); anything else goes round on the lanes' tracks.
+        """
+        s, t = e.src, e.tgt
+        assert t is not None
+        g = e.group
+        plans: list[tuple[str, str, str]] = []
+        if s.lane_index == t.lane_index:
+            between = [u for u in self.below(s) if u.level < t.level]
+            if t.level > s.level and not between:
+                plans.append(("bottom", "top", "stack"))
+        else:
+            side = self.toward(s, t)
+            facing = "left" if side == "right" else "right"
+            if abs(s.cy - t.cy) < 1e-6 and self.clear_between(s, t):
+                plans.append((side, facing, "straight"))
+            if (t.level > s.level and not [u for u in self.above(t) if u.level >= s.level]
+                    and self.clear_run(s.row, s.cy, s.port(side)[0], t.cx, (s, t))):
+                plans.append((side, "top", "elbow"))
+            plans.append(("bottom", "bottom", "under"))
+            plans.append(("top", "top", "over"))
+        for out, into, mode in plans:
+            if self.can_leave(s, out, g, t if mode == "stack" else None) and self.can_enter(t, into, s if mode == "stack" else None):
+                break
+        else:
+            out = next((x for x in ("right", "left", "bottom", "top") if self.can_leave(s, x, g)),
+                       self.group_exit.get(g, self.toward(s, t)))
+            into, mode = "", "around"
+        e.mode, e.into = mode, into
+        self.leave_by(e, out)
+        if into:
+            self.enter_by(t, into)
+
+    def assign_exits(self, edges: list[_Edge]) -> None:
+        """The side each exit (an outcome, a box's arrow or fork) leaves its symbol by."""
+        by_source: dict[str, dict[tuple[str, int], list[_Edge]]] = {}
+        for e in edges:
+            by_source.setdefault(e.src.step, {}).setdefault(e.group, []).append(e)
+        for sid, groups in by_source.items():
+            sym = self.symbols[sid]
+            order = sorted(groups.values(), key=lambda g: (0 if any(self.adjacent(e) for e in g) else
+                                                           1 if any(e.kind == "long" for e in g) else 2))
+            for group in order:
+                e = group[0]
+                if e.group in self.group_exit:
+                    chosen = self.group_exit[e.group]
+                else:
+                    if e.tgt is None:
+                        want = ["right", "left", "bottom"]
+                    elif e.tgt.row > sym.row:
+                        toward = self.toward(sym, e.tgt)
+                        want = ["bottom", toward, "left" if toward == "right" else "right"]
+                    else:
+                        toward = "right" if e.tgt.cx >= sym.cx else "left"
+                        want = [toward, "left" if toward == "right" else "right", "bottom"]
+                    chosen = next((w for w in want if self.can_leave(sym, w)),
+                                  next((w for w in ("right", "left", "bottom") if w not in self.exits.get(sid, set())), want[0]))
+                for x in group:
+                    self.leave_by(x, chosen)
+
+    def adjacent(self, e: _Edge) -> bool:
+        """The next row on the same page."""
+        return (e.tgt is not None and e.tgt.row == e.src.row + 1
+                and self.page_of[e.src.row] == self.page_of[e.tgt.row])
+
+    def segment(self, e: _Edge, part: int, points: list[Point], head: bool, first: bool = False) -> Segment:
+        target = e.tgt.step if e.tgt is not None else END
+        target_lane = e.tgt.lane if e.tgt is not None else e.src.lane
+        label_at = self.label_place(e) if first and e.label and e.show_label else None
+        return Segment(e.id, part, e.src.step, target, e.src.lane, target_lane, e.label, points, head, label_at)
+
+    def label_place(self, e: _Edge) -> tuple[float, float, str]:
+        """Where a printed label starts: beside its exit, kept inside the lanes."""
+        width = len(e.label) * LABEL_FONT * CHAR_WIDTH
+        x, y = e.src.port(e.exit)
+        if e.exit == "bottom":
+            x, y = x + 0.8, y + 2.6
+        elif e.exit == "top":
+            x, y = x + 0.8, y - 1.4
+        elif e.exit == "right":
+            x, y = x + 0.5, y - 0.9
+        else:
+            x, y = x - 0.5 - width, y - 0.9
+        x = max(0.4, min(x, self.W * len(self.lane_ids) - 0.4 - width))
+        return (x, y, "start")
+
+    def side_toward(self, sym: Symbol, x: float) -> str:
+        return "right" if x > sym.cx else "left"
+
+    def clear_run(self, row: int, y: float, xa: float, xb: float, skip: tuple[Symbol, ...]) -> bool:
+        """No symbol of *row* but those in *skip* stands across a level run from xa to xb at y."""
+        lo, hi = sorted((xa, xb))
+        return not any(all(u is not k for k in skip) and u.top - 0.3 < y < u.bottom + 0.3 and u.right > lo and u.left < hi
+                       for u in self.rows[row].symbols)
+
+    def route_row(self, e: _Edge) -> None:
+        """An arrow between two symbols of one row, as planned."""
+        s, t = e.src, e.tgt
+        assert t is not None
+        row = self.rows[s.row]
+        start = s.port(e.exit)
+        if e.mode in ("straight", "stack"):
+            pts = [start, t.port(e.into)]
+        elif e.mode == "elbow":
+            pts = [start, (t.cx, start[1]), t.port("top")]
+        elif e.mode in ("under", "over"):
+            y = self.channel(s.row, "bottom" if e.mode == "under" else "top", s.cx, t.cx)
+            pts = [start, (start[0], y), (t.cx, y), t.port(e.into)]
+        else:
+            pts = self.around(e, start)
+        row.segments.append(self.segment(e, 0, pts, True, first=True))
+
+    def around(self, e: _Edge, start: Point) -> list[Point]:
+        """Round about within a row: out to a track beside the source, in by the target's
+        side; along a channel to a track beside the target where the way is not clear."""
+        s, t = e.src, e.tgt
+        assert t is not None
+        page = self.page_of[s.row]
+        lo = hi = self.local[s.row]
+        if e.exit in ("bottom", "top"):
+            y = self.channel(s.row, e.exit, s.cx, t.cx)
+            x = self.take_track(page, lo, hi, t.cx, t.cx, "", t.cx)
+            side = self.side_toward(t, x)
+            self.enter_by(t, side)
+            return [start, (start[0], y), (x, y), (x, t.cy), t.port(side)]
+        x1 = self.take_track(page, lo, hi, s.cx, t.cx, e.exit, s.cx)
+        side = self.side_toward(t, x1)
+        if self.clear_run(s.row, start[1], start[0], x1, (s, t)) and self.clear_run(s.row, t.cy, x1, t.port(side)[0], (s, t)):
+            self.enter_by(t, side)
+            return [start, (x1, start[1]), (x1, t.cy), t.port(side)]
+        self.tracks[page][x1].remove((lo, hi))
+        x1 = self.take_track(page, lo, hi, s.cx, s.cx, e.exit, s.cx)
+        x2 = self.take_track(page, lo, hi, t.cx, t.cx, self.side_toward(t, s.cx), t.cx)
+        side = self.side_toward(t, x2)
+        self.enter_by(t, side)
+        y = self.channel(s.row, "bottom", x1, x2)
+        return [start, (x1, start[1]), (x1, y), (x2, y), (x2, t.cy), t.port(side)]
+
+    def route_stub(self, e: _Edge) -> None:
+        """A diamond's drawn exit to the end of the process: a short arrow with its label."""
+        s = e.src
+        row = self.rows[s.row]
+        x, y = s.port(e.exit)
+        if e.exit == "bottom":
+            end = (x, min(row.height - 0.8, y + STUB))
+        elif e.exit == "top":
+            end = (x, max(0.8, y - STUB))
+        elif e.exit == "right":
+            end = (min(self.W * len(self.lane_ids) - 0.5, x + STUB), y)
+        else:
+            end = (max(0.5, x - STUB), y)
+        row.segments.append(self.segment(e, 0, [(x, y), end], True, first=True))
+
+    def arrival(self, t: Symbol, x: float, down: bool) -> list[Point]:
+        """The target row's part of an arrow that enters it at *x*, from its top or its bottom."""
+        h = self.rows[t.row].height
+        edge = 0.0 if down else h
+        side = self.side_toward(t, x)
+        top = self.can_enter(t, "top")
+        if down and top:
+            if abs(x - t.cx) < 1e-6:
+                return [(x, 0.0), t.port("top")]
+            y = self.channel(t.row, "top", x, t.cx)
+            return [(x, 0.0), (x, y), (t.cx, y), t.port("top")]
+        if not self.can_enter(t, side) and top:
+            # That side is taken by an arrow of the symbol's own: come in from the top instead.
+            y = self.channel(t.row, "top", x, t.cx)
+            return [(x, edge), (x, y), (t.cx, y), t.port("top")]
+        self.enter_by(t, side)
+        return [(x, edge), (x, t.cy), t.port(side)]
+
+    # long arrows -----------------------------------------------------------------------------
     def strip(self, page: int, where: str) -> Row:
         if (page, where) not in self.strips:
             self.strips[(page, where)] = Row("strip-" + where, STRIP_HEIGHT)
         return self.strips[(page, where)]
 
-    def next_letter(self) -> str:
-        """A, B, ..., Z, AA, AB, ..."""
-        self.letters += 1
-        n, letters = self.letters, ""
-        while n:
-            n, r = divmod(n - 1, 26)
-            letters = chr(65 + r) + letters
-        return letters
-
     def connector(self, letter: str, x: float, strip: Row, down: bool, leaving: bool) -> Symbol:
         """An off-page connector pointing the way the flow goes, at the strip's page edge."""
         at_top = down != leaving
         cy = 1.0 + CONNECTOR_HEIGHT / 2 if at_top else STRIP_HEIGHT - 1.0 - CONNECTOR_HEIGHT / 2
-        sym = Symbol(letter, "", -1, "connector", x, cy, CONNECTOR_WIDTH, CONNECTOR_HEIGHT,
-                     label=letter, pointing="down" if down else "up")
+        sym = Symbol("", "", -1, "connector", x, cy, CONNECTOR_WIDTH, CONNECTOR_HEIGHT, text=letter, lines=[letter],
+                     font=CONNECTOR_FONT, letter=letter, pointing="down" if down else "up")
         strip.symbols.append(sym)
         return sym
 
@@ -684,23 +1223,31 @@ class _Builder:
         return True
 
     def route_long(self, e: _Edge) -> None:
-        assert e.target is not None
-        s, t = e.source, e.target
-        src, tgt = self.source_symbol(s), self.target_symbol(t)
+        src, tgt = e.src, e.tgt
+        assert tgt is not None
+        s, t = src.row, tgt.row
         down = t > s
         ps, pt = self.page_of[s], self.page_of[t]
-        start = self.exit_point(src, e.exit)
+        start = src.port(e.exit)
+        if self.adjacent(e) and e.exit == "bottom" and not self.above(tgt):
+            h = self.rows[s].height
+            y = self.channel(s, "bottom", src.cx, tgt.cx)
+            pts = [start, (src.cx, y), (tgt.cx, y), (tgt.cx, h)] if abs(src.cx - tgt.cx) > 1e-6 else [start, (src.cx, h)]
+            self.rows[s].segments.append(self.segment(e, 0, pts, False, first=True))
+            self.rows[t].segments.append(self.segment(e, 1, [(tgt.cx, 0.0), tgt.port("top")], True))
+            return
         if ps == pt:
             ls, lt = self.local[s], self.local[t]
             x = self.take_track(ps, min(ls, lt), max(ls, lt), src.cx, tgt.cx, e.exit, src.cx)
-            part = self.leave(e, s, x, down, start, stop=t)
             if s == t:
+                self.loop(e, x)
                 return
-            self.rows[t].segments.append(self.segment(e, part, self.arrival(t, x, down, tgt), True))
+            part = self.leave(e, x, down, start, stop=t)
+            self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, x, down), True))
             return
         # Across pages: the source page's part ends at a connector in the strip at its edge;
         # the target page's part starts at the connector with the same letter.
-        letter = self.next_letter()
+        letter = self.letters.next()
         last = len(self.groups[ps]) - 1
         if down:
             # The last row of a page drops straight down its own column when it can.
@@ -708,14 +1255,14 @@ class _Builder:
                 xs = src.cx
             else:
                 xs = self.take_track(ps, self.local[s], last + 1, src.cx, src.cx, e.exit, src.cx)
-            if self.local[t] == 0 and self.free_centre(pt, "top", tgt.cx):
+            if self.local[t] == 0 and not self.above(tgt) and self.free_centre(pt, "top", tgt.cx):
                 xt = tgt.cx
             else:
                 xt = self.take_track(pt, -1, self.local[t], tgt.cx, tgt.cx, "", tgt.cx)
         else:
             xs = self.take_track(ps, -1, self.local[s], src.cx, src.cx, e.exit, src.cx)
             xt = self.take_track(pt, self.local[t], len(self.groups[pt]), tgt.cx, tgt.cx, "", tgt.cx)
-        part = self.leave(e, s, xs, down, start, stop=None)
+        part = self.leave(e, xs, down, start, stop=None)
         strip = self.strip(ps, "bottom" if down else "top")
         conn = self.connector(letter, xs, strip, down, leaving=True)
         edge_y, conn_y = (0.0, conn.top) if down else (STRIP_HEIGHT, conn.bottom)
@@ -728,22 +1275,30 @@ class _Builder:
         group = self.groups[pt]
         for i in (range(group[0], t) if down else range(group[-1], t, -1)):
             part = self.through(e, i, xt, down, part)
-        self.rows[t].segments.append(self.segment(e, part, self.arrival(t, xt, down, tgt), True))
+        self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, xt, down), True))
 
-    def leave(self, e: _Edge, s: int, x: float, down: bool, start: Point, stop: int | None) -> int:
+    def loop(self, e: _Edge, x: float) -> None:
+        """A symbol whose arrow comes back to itself: out by the side, back in from the top."""
+        src = e.src
+        start = src.port(e.exit)
+        y = self.channel(src.row, "top", x, src.cx)
+        pts = [start, (x, start[1]), (x, y), (src.cx, y), src.port("top")]
+        self.rows[src.row].segments.append(self.segment(e, 0, pts, True, first=True))
+
+    def leave(self, e: _Edge, x: float, down: bool, start: Point, stop: int | None) -> int:
         """The source row's part and the rows passed on the source page; the next part number.
 
         *stop* is the target row on the same page, or None to run to the page's edge.
         """
-        src = self.source_symbol(s)
+        src = e.src
+        s = src.row
         h = self.rows[s].height
-        if s == stop:
-            # A step that loops to itself: out by the side, back in from the top.
-            pts = [start, (x, start[1]), (x, CHANNEL), (src.cx, CHANNEL), (src.cx, src.top)]
-            self.rows[s].segments.append(self.segment(e, 0, pts, True, first=True))
-            return 1
-        if e.exit == "bottom":
-            pts = [start, (src.cx, h - CHANNEL), (x, h - CHANNEL), (x, h)]
+        if e.exit in ("bottom", "top"):
+            if abs(x - src.cx) < 1e-6 and down == (e.exit == "bottom"):
+                pts = [start, (x, h if down else 0.0)]
+            else:
+                y = self.channel(s, e.exit, src.cx, x)
+                pts = [start, (src.cx, y), (x, y), (x, h if down else 0.0)]
         else:
             pts = [start, (x, start[1]), (x, h if down else 0.0)]
         self.rows[s].segments.append(self.segment(e, 0, pts, False, first=True))
@@ -761,18 +1316,6 @@ class _Builder:
         h = self.rows[i].height
         self.rows[i].segments.append(self.segment(e, part, [(x, 0.0), (x, h)] if down else [(x, h), (x, 0.0)], False))
         return part + 1
-
-    def arrival(self, t: int, x: float, down: bool, tgt: Symbol) -> list[Point]:
-        if down:
-            if abs(x - tgt.cx) < 1e-6:
-                return [(x, 0.0), (x, tgt.top)]
-            return [(x, 0.0), (x, CHANNEL), (tgt.cx, CHANNEL), (tgt.cx, tgt.top)]
-        h = self.rows[t].height
-        side = "right" if x > tgt.cx else "left"
-        if side in self.sides.get((tgt.step, tgt.lane), set()):
-            # That side is taken by an arrow of the symbol's own: come in from the top instead.
-            return [(x, h), (x, CHANNEL), (tgt.cx, CHANNEL), (tgt.cx, tgt.top)]
-        return [(x, h), (x, tgt.cy), (tgt.right if side == "right" else tgt.left, tgt.cy)]
 
 
 # -- text estimate -----------------------------------------------------------------------------
@@ -806,11 +1349,11 @@ def text_height(paragraphs: list[str], width: float, font: float) -> float:
 # -- progress ---------------------------------------------------------------------------------
 
 def step_state(notes: list[dict[str, str]], lane: str | None = None) -> tuple[str, bool]:
-    """A symbol's state from its step's notes, and whether it is late.
+    """A symbol's (or a row's) state from its notes, and whether it is late.
 
     The state is "open" (open or waiting now), else "done" (done at least once), else "".
     Late means the open visit is late, or (when none is open) a done visit was. With *lane*,
-    only the notes of that lane's actor count (a multi-actor row has one task per lane).
+    only the notes of that lane's actor count.
     """
     if lane is not None and any(n.get("actor") == lane for n in notes):
         notes = [n for n in notes if n.get("actor") in (lane, "")]
@@ -823,49 +1366,99 @@ def step_state(notes: list[dict[str, str]], lane: str | None = None) -> tuple[st
     return "", False
 
 
-def progress_notes(definition: Definition, step_id: str, progress: dict[str, Any] | None) -> list[dict[str, str]]:
-    """What a run has done at one step, as short lines for the Keterangan column.
+def progress_symbol(d: Definition2, entry: dict[str, Any], lanes: dict[str, str] | None = None) -> str | None:
+    """The symbol a run's step entry (of ``timeline`` or ``open_steps``) is about.
+
+    A step is a symbol; a run pinned to a format-1 definition names a multi-lane row's lane
+    k by its step and ``part`` k, which is the symbol :func:`~sopengine.definition.upgrade.lane_symbol`
+    names (or, without ``part``, the symbol of the step's row standing in the entry's ``actor`` lane).
+    """
+    from sopengine.definition.upgrade import lane_symbol
+
+    step = entry.get("step")
+    if not step:
+        return None
+    lanes = lanes if lanes is not None else placed_lanes(d)
+    part = entry.get("part")
+    if isinstance(part, int) and part > 1:
+        for candidate in (lane_symbol(step, part), lane_symbol(step, part) + "-lane"):
+            if candidate in lanes:
+                return candidate
+    family = [step] + [lane_symbol(step, k) for k in range(2, 10) if lane_symbol(step, k) in lanes]
+    actor = entry.get("actor")
+    if part is None and actor and len(family) > 1:
+        found = next((x for x in family if lanes.get(x) == actor), None)
+        if found:
+            return found
+    return step if step in lanes else None
+
+
+def symbol_progress(d: Definition2, progress: dict[str, Any] | None) -> dict[str, list[dict[str, str]]]:
+    """What a run has done at each symbol, as short lines for the Keterangan column.
 
     Each note is ``{"kind": done|cancelled|open|waiting, "text", "late": "yes" or "", "actor"}``.
     """
     if not progress:
-        return []
-    zone = progress.get("timezone") or definition.timezone or "Asia/Jakarta"
-    step = definition.step(step_id)
-    several = step is not None and len(step.lanes) > 1
-    names = {a.id: a.name for a in definition.actors}
-    notes = []
-
-    def who(entry: dict[str, Any]) -> str:
-        return f"{names.get(entry.get('actor') or '', entry.get('actor'))}: " if several and entry.get("actor") else ""
-
+        return {}
+    zone = progress.get("timezone") or d.timezone or "Asia/Jakarta"
+    lanes = placed_lanes(d)
+    out: dict[str, list[dict[str, str]]] = {}
     for visit in progress.get("timeline", []):
         state = visit.get("state") or ("done" if visit.get("closed_at") else "")
-        if visit.get("step") != step_id or state not in ("done", "cancelled") or not visit.get("closed_at"):
+        if state not in ("done", "cancelled") or not visit.get("closed_at"):
+            continue
+        sid = progress_symbol(d, visit, lanes)
+        if sid is None:
             continue
         late = (visit.get("late_by") or 0) if state == "done" else 0
-        text = who(visit) + ("Done" if state == "done" else "Cancelled") + f" {local_time(visit['closed_at'], zone)}"
+        text = ("Done" if state == "done" else "Cancelled") + f" {local_time(visit['closed_at'], zone)}"
         if visit.get("closed_by"):
             text += f" by {visit['closed_by']}"
         if visit.get("outcome"):
             text += f": {visit['outcome']}"
         if late:
             text += f", late by {format_seconds(late)}"
-        notes.append({"kind": state, "text": text, "late": "yes" if late else "", "actor": visit.get("actor") or ""})
+        out.setdefault(sid, []).append({"kind": state, "text": text, "late": "yes" if late else "", "actor": visit.get("actor") or ""})
     for entry in progress.get("open_steps", []):
-        if entry.get("step") != step_id:
+        sid = progress_symbol(d, entry, lanes)
+        if sid is None:
             continue
         if entry.get("state") == "waiting":
-            notes.append({"kind": "waiting", "text": who(entry) + "Waiting for the other branches", "late": "", "actor": entry.get("actor") or ""})
+            out.setdefault(sid, []).append({"kind": "waiting", "text": "Waiting for the other branches", "late": "", "actor": entry.get("actor") or ""})
             continue
         late = entry.get("late_by") or 0
-        text = who(entry) + "Open"
+        text = "Open"
         if entry.get("due_at"):
             text += f", due {local_time(entry['due_at'], zone)}"
         if late:
             text += f", late by {format_seconds(late)}"
-        notes.append({"kind": "open", "text": text, "late": "yes" if late else "", "actor": entry.get("actor") or ""})
-    return notes
+        out.setdefault(sid, []).append({"kind": "open", "text": text, "late": "yes" if late else "", "actor": entry.get("actor") or ""})
+    return out
+
+
+def row_progress(d: Definition2, table: int, row: int, progress: dict[str, Any] | None) -> list[dict[str, str]]:
+    """What a run has done in one row: its symbols' notes, each named by its lane's actor where
+    the row has several symbols that are work."""
+    from sopengine.definition.graph import symbol_graph
+
+    if not progress:
+        return []
+    return row_notes(d, symbol_graph(d), d.tables[table].rows[row], symbol_progress(d, progress), placed_lanes(d))
+
+
+def row_notes(d: Definition2, graph: dict[str, Any], r: SopRow, by_symbol: dict[str, list[dict[str, str]]],
+               lanes: dict[str, str]) -> list[dict[str, str]]:
+    several = sum(1 for s in r.symbols if s.id in graph and graph[s.id].task) > 1
+    names = {a.id: a.name for a in d.actors}
+    out = []
+    for s in r.symbols:
+        for note in by_symbol.get(s.id, []):
+            note = dict(note, symbol=s.id)
+            if several:
+                who = note.get("actor") or lanes.get(s.id, "")
+                note["text"] = f"{names.get(who, who)}: {note['text']}"
+            out.append(note)
+    return out
 
 
 def local_time(stamp: str, zone: str) -> str:

@@ -1,9 +1,11 @@
-"""The SOP as Markdown: header, table of kegiatan and the Mermaid flowchart.
+"""The SOP as Markdown: header, a table of rows per SOP table, and the Mermaid flowchart.
 
 GitHub and GitLab render the ```` ```mermaid ```` block as a diagram, so the file reads as
-the SOP in a repository or a wiki. Table cells go through :func:`markdown_cell`: HTML's
-special characters become entities (Markdown passes raw HTML through) and the characters
-Markdown reads (``|``, ``*``, ``_`` ...) are escaped with a backslash.
+the SOP in a repository or a wiki. Each row lists every symbol drawn in it (kind, lane, the
+text inside it) with the arrows the order of the symbols does not show, written as text.
+Table cells go through :func:`markdown_cell`: HTML's special characters become entities
+(Markdown passes raw HTML through) and the characters Markdown reads (``|``, ``*``, ``_``
+...) are escaped with a backslash.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sopengine.definition.models import Definition
+    from sopengine.definition.format2 import Definition2
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 
@@ -24,17 +26,32 @@ def markdown_cell(text: str) -> str:
     return "<br>".join(line for line in lines if line)
 
 
-def render_markdown(definition: Definition, progress: dict[str, Any] | None = None, notes: bool = True) -> str:
+def render_markdown(definition: Definition2, progress: dict[str, Any] | None = None, notes: bool = True) -> str:
     """The document; with a run's *progress*, a column shows what the run has done.
 
-    With *notes*, the steps' interpretations follow the flowchart.
+    With *notes*, the interpretations of rows and symbols follow the flowchart.
     """
-    from sopengine.render.layout import NOT_A_ROW, document_label, flow_text, has_keterangan, placed_lanes, progress_notes
+    from sopengine.definition.graph import symbol_graph
+    from sopengine.definition.upgrade import as_format2
+    from sopengine.render.layout import (
+        row_notes,
+        column_labels,
+        document_label,
+        has_keterangan,
+        interpretations,
+        placed_lanes,
+        symbol_line,
+        symbol_progress,
+        table_name,
+    )
     from sopengine.render.mermaid import render_mermaid
     from sopengine.render.terminal import header_rows
 
+    definition = as_format2(definition)
     names = {a.id: a.name for a in definition.actors}
+    graph = symbol_graph(definition)
     lanes = placed_lanes(definition)
+    by_symbol = symbol_progress(definition, progress)
     out = [f"# SOP {markdown_cell(definition.title)}", ""]
     if progress:
         period = f", period {progress['period']}" if progress.get("period") else ""
@@ -44,37 +61,46 @@ def render_markdown(definition: Definition, progress: dict[str, Any] | None = No
         out.append(f"| **{markdown_cell(label)}** | {markdown_cell(text)} |")
     out += ["", "## Pelaksana", ""]
     out += [f"- {markdown_cell(a.name)}" for a in definition.actors]
-    keterangan = has_keterangan(definition)
-    columns = ["No", "Kegiatan", "Pelaksana", "Kelengkapan", "Waktu", "Output"] + (["Keterangan"] if keterangan else [])
-    if progress:
-        columns.append("Progress")
-    out += ["", "## Kegiatan", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    for i, step in enumerate(definition.steps):
-        kegiatan = markdown_cell(step.kegiatan)
-        if step.no is None:
-            kegiatan += f"<br>_({NOT_A_ROW})_"
-        flow = flow_text(definition, i)
-        if flow:
-            kegiatan += "<br>" + markdown_cell(flow)
-        cells = [
-            str(step.no or ""),
-            kegiatan,
-            " → ".join(markdown_cell(names[a]) for a in lanes[i]),
-            "<br>".join(markdown_cell(d.name) for d in step.inputs),
-            markdown_cell(step.waktu or ""),
-            "<br>".join(markdown_cell(document_label(d)) for d in step.outputs),
-        ]
-        if keterangan:
-            cells.append(markdown_cell(step.keterangan or ""))
-        if progress:
-            cells.append("<br>".join(markdown_cell(n["text"]) for n in progress_notes(definition, step.id, progress)))
-        out.append("| " + " | ".join(cells) + " |")
+    several = len(definition.tables) > 1
+    for ti, t in enumerate(definition.tables):
+        labels = column_labels(definition, ti)
+        keys = ["no", "kegiatan", "pelaksana", "kelengkapan", "waktu", "output"]
+        if has_keterangan(definition, ti):
+            keys.append("keterangan")
+        columns = [markdown_cell(labels[k]) for k in keys] + (["Progress"] if progress else [])
+        out += ["", f"## {markdown_cell(table_name(definition, ti))}" if several else "## Kegiatan", ""]
+        if t.title and not several:
+            out += [f"**{markdown_cell(t.title)}**", ""]
+        out += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+        for r in t.rows:
+            cells = {
+                "no": markdown_cell(r.no or ""),
+                "kegiatan": markdown_cell(r.kegiatan or ""),
+                "pelaksana": "<br>".join(markdown_cell(symbol_line(definition, s.id, names)) for s in r.symbols),
+                "kelengkapan": "<br>".join(markdown_cell(d.name) for d in r.kelengkapan),
+                "waktu": markdown_cell(r.waktu or ""),
+                "output": "<br>".join(markdown_cell(document_label(d)) for d in r.output),
+                "keterangan": markdown_cell(r.keterangan or ""),
+            }
+            row = [cells[k] for k in keys]
+            if progress:
+                row.append("<br>".join(markdown_cell(n["text"]) for n in row_notes(definition, graph, r, by_symbol, lanes)))
+            out.append("| " + " | ".join(row) + " |")
+        if t.footnotes:
+            out.append("")
+            out += [markdown_cell(note) + "  " for note in t.footnotes]
+            out[-1] = out[-1].rstrip()
     out += ["", "## Diagram alir", "", "```mermaid", render_mermaid(definition, progress).rstrip("\n"), "```", ""]
-    interpreted = [s for s in definition.steps if s.interpretation]
+    interpreted = interpretations(definition)
     if notes and interpreted:
         out += ["## Transcription notes", "", "How this definition reads the signed SOP (not part of it).", ""]
-        out += ["| No | Kegiatan | Interpretation |", "| --- | --- | --- |"]
-        for step in interpreted:
-            out.append(f"| {step.no or ''} | {markdown_cell(step.kegiatan)} | {markdown_cell(step.interpretation or '')} |")
+        head = (["Tabel"] if several else []) + ["No", "Kegiatan", "Interpretation"]
+        out += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+        for note in interpreted:
+            kegiatan = markdown_cell(note.kegiatan)
+            if note.symbol_text:
+                kegiatan += ("<br>" if kegiatan else "") + f"_{markdown_cell(note.symbol_text)}_"
+            cells = ([markdown_cell(note.table)] if several else []) + [markdown_cell(note.no), kegiatan, markdown_cell(note.text)]
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)

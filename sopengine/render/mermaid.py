@@ -1,10 +1,15 @@
-"""The SOP's flowchart as Mermaid text, with one lane (subgraph) per actor.
+"""The SOP's flowchart as Mermaid text: one flowchart, a lane (subgraph) per actor.
 
 ``transitions`` can draw its machine as a state diagram, but an SOP reader wants the
-swim lanes of the paper table: so this writes a ``flowchart TD`` itself. Shapes follow the
-SOP AP symbols: a stadium for the terminators (the first row, rows that end the process,
-and the *Selesai* a decision may lead to), a box for a process and a rhombus for a
-decision, whose arrows carry the outcome's name.
+swim lanes of the paper table: so this writes a ``flowchart TD`` itself, drawing what the
+paper draws. An SOP with several tables gets one subgraph per table, with that table's
+lanes inside it. Shapes follow the SOP AP symbols: a stadium for a terminator, a box for a
+process, a rhombus for a decision, Mermaid's document shape for a document, a trapezium for
+a manual operation, a circle for a connector and a plain box for any other shape. A node
+shows the text printed inside its shape, else its row's number and kegiatan. Arrows carry
+a label only where the paper prints one; arrows the paper does not draw are left out, and
+a connector draws no line to its pair. A diamond's drawn exit to the end of the process
+ends at a small stop point.
 
 Every text goes through :func:`mermaid_text`: Mermaid reads quotes, brackets and ``<``
 specially, so they are written as Mermaid's entity codes (``#quot;``, ``#lt;`` ...).
@@ -16,9 +21,20 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sopengine.definition.models import Definition
+    from sopengine.definition.format2 import Definition2
 
 WRAP = 30  # characters per line in a node
+
+SHAPES = {
+    "start": ('(["', '"])'),
+    "end": ('(["', '"])'),
+    "process": ('["', '"]'),
+    "decision": ('{"', '"}'),
+    "manual": ('[\\"', '"/]'),
+    "connector": ('(("', '"))'),
+    "other": ('["', '"]'),
+}
+"""Each kind's Mermaid brackets; a document uses the ``@{ shape: doc }`` form."""
 
 
 def mermaid_text(text: str, wrap: int | None = WRAP) -> str:
@@ -30,62 +46,89 @@ def mermaid_text(text: str, wrap: int | None = WRAP) -> str:
     return "<br>".join(escaped)
 
 
-def render_mermaid(definition: Definition, progress: dict[str, Any] | None = None) -> str:
-    """The flowchart; with a run's *progress*, done, open and late steps get classes."""
-    from sopengine.render.layout import flow_edges, placed_lanes, progress_notes, step_state, symbol_kinds
+def node_ids(definition: Definition2) -> dict[str, str]:
+    """Each symbol's node id: ``s0``, ``s1`` ... in the order the symbols are listed."""
+    out: dict[str, str] = {}
+    for k, (_, _, _, s) in enumerate(definition.symbols()):
+        out.setdefault(s.id, f"s{k}")
+    return out
 
+
+def node(definition: Definition2, symbol: Any, row: Any, node_id: str) -> str:
+    """One symbol as a Mermaid node of its kind's shape."""
+    if symbol.text:
+        text = symbol.text
+    elif row.no is not None:
+        text = f"{row.no}. {row.kegiatan}"
+    else:
+        text = symbol.id
+    body = mermaid_text(text)
+    kind = symbol.kind.value
+    if kind == "document":
+        return f'{node_id}@{{ shape: doc, label: "{body}" }}'
+    open_, close = SHAPES[kind]
+    return f"{node_id}{open_}{body}{close}"
+
+
+def render_mermaid(definition: Definition2, progress: dict[str, Any] | None = None) -> str:
+    """The flowchart; with a run's *progress*, done, open and late symbols get classes."""
+    from sopengine.definition.upgrade import as_format2
+    from sopengine.render.layout import drawn_arrows, placed_lanes, step_state, symbol_progress, table_name
+
+    definition = as_format2(definition)
+    ids = node_ids(definition)
     lanes = placed_lanes(definition)
-    kinds = symbol_kinds(definition)
-    index = {s.id: i for i, s in enumerate(definition.steps)}
-
-    def node(i: int, j: int = 0) -> str:
-        return f"s{i}" if j == 0 else f"s{i}_{j}"
-
-    shapes = {"terminator": ('(["', '"])'), "process": ('["', '"]'), "decision": ('{"', '"}')}
-    members: dict[str, list[str]] = {a.id: [] for a in definition.actors}
-    links: list[str] = []
-    states: dict[str, list[str]] = {}
-    added: list[str] = []
-    end_count = 0
-    for i, step in enumerate(definition.steps):
-        text = f"{step.no}. {step.kegiatan}" if step.no is not None else step.kegiatan
-        for j, (lane, kind) in enumerate(zip(lanes[i], kinds[i])):
-            open_, close = shapes[kind]
-            members[lane].append(f"{node(i, j)}{open_}{mermaid_text(text)}{close}")
-            if j:
-                links.append(f"{node(i, j - 1)} --> {node(i, j)}")
-            if step.no is None:
-                added.append(node(i, j))
-        notes = progress_notes(definition, step.id, progress)
-        for j, lane in enumerate(lanes[i]):
-            state, late = step_state(notes, lane)
-            if state:
-                states.setdefault(state, []).append(node(i, j))
-            if late:
-                states.setdefault("late", []).append(node(i, j))
-    for i, target, label in flow_edges(definition):
-        source = node(i, len(lanes[i]) - 1)
-        arrow = f'-->|"{mermaid_text(label, None)}"|' if label else "-->"
-        if target == "selesai":
-            end_count += 1
-            end = f"selesai{end_count}"
-            members[lanes[i][-1]].append(f'{end}(["Selesai"])')
-            links.append(f"{source} {arrow} {end}")
-        else:
-            links.append(f"{source} {arrow} {node(index[target])}")
+    names = {a.id: a.name for a in definition.actors}
+    by_symbol = symbol_progress(definition, progress)
+    several = len(definition.tables) > 1
     out = ["flowchart TD"]
-    for k, actor in enumerate(definition.actors):
-        if not members[actor.id]:
-            continue
-        out.append(f'  subgraph lane{k}["{mermaid_text(actor.name, None)}"]')
-        out.append("    direction TB")
-        out += [f"    {m}" for m in members[actor.id]]
-        out.append("  end")
+    states: dict[str, list[str]] = {}
+    ends = 0
+    links: list[str] = []
+    stops: dict[int, dict[str, list[str]]] = {}
+    for a in drawn_arrows(definition):
+        source = ids[a.source]
+        arrow = f'-->|"{mermaid_text(a.label, None)}"|' if a.label else "-->"
+        if a.target == "selesai":
+            ends += 1
+            stop = f"selesai{ends}"
+            ti = next(ti for ti, _, _, s in definition.symbols() if s.id == a.source)
+            stops.setdefault(ti, {}).setdefault(lanes[a.source], []).append(f"{stop}@{{ shape: fr-circ }}")
+            links.append(f"{source} {arrow} {stop}")
+        else:
+            links.append(f"{source} {arrow} {ids[a.target]}")
+    for ti, t in enumerate(definition.tables):
+        members: dict[str, list[str]] = {lane: [] for lane in definition.lanes(ti)}
+        seen: set[str] = set()
+        for r in t.rows:
+            for s in r.symbols:
+                if s.id in seen or ids.get(s.id) is None:
+                    continue
+                seen.add(s.id)
+                members.setdefault(lanes[s.id], []).append(node(definition, s, r, ids[s.id]))
+                state, late = step_state(by_symbol.get(s.id, []))
+                if state:
+                    states.setdefault(state, []).append(ids[s.id])
+                if late:
+                    states.setdefault("late", []).append(ids[s.id])
+        for lane, extra in stops.get(ti, {}).items():
+            members.setdefault(lane, []).extend(extra)
+        indent = "  "
+        if several:
+            out.append(f'  subgraph table{ti}["{mermaid_text(table_name(definition, ti), None)}"]')
+            out.append("    direction TB")
+            indent = "    "
+        for k, lane in enumerate(members):
+            if not members[lane]:
+                continue
+            sub = f"t{ti}lane{k}" if several else f"lane{k}"
+            out.append(f'{indent}subgraph {sub}["{mermaid_text(names.get(lane, lane), None)}"]')
+            out.append(f"{indent}  direction TB")
+            out += [f"{indent}  {m}" for m in members[lane]]
+            out.append(f"{indent}end")
+        if several:
+            out.append("  end")
     out += [f"  {link}" for link in links]
-    if added:
-        # Steps that are not rows of the SOP (automatic gates the definition adds): dashed.
-        out.append("  classDef added stroke-dasharray:5 3,font-style:italic")
-        out.append(f"  class {','.join(added)} added")
     if states:
         styles = {
             "done": "fill:#d6ecd2,stroke:#333",
