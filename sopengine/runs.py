@@ -320,15 +320,19 @@ def _row_symbols(compiled: dict[str, Any], key: str, table: str | None) -> list[
 def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> str:
     if key in compiled["steps"]:
         return key
+    steps = compiled["steps"]
     if compiled.get("format") == 2:
         row = _row_symbols(compiled, key, table)
         if row:
             return row[0]  # a row is entered at its first symbol
-    for sid, step in compiled["steps"].items():
+        # a row number of another table is no step of this run: list the run's own
+        mine = [sid for sid in compiled["order"] if table is None or steps[sid].get("table") == table]
+        known = ", ".join(f"{steps[sid]['no']}={sid}" if steps[sid].get("no") else sid for sid in mine)
+        raise StepNotOpen(_("the SOP has no step {key!r} here; steps are: {known}").format(key=key, known=known), step=key)
+    for sid, step in steps.items():
         if step.get("no") is not None and str(step["no"]) == str(key).strip():
             return sid
     # in the SOP's row order: the stored compiled form keeps its dicts with sorted keys
-    steps = compiled["steps"]
     known = ", ".join(f"{steps[sid]['no']}={sid}" if steps[sid].get("no") else sid for sid in compiled["order"])
     raise StepNotOpen(f"the SOP has no step {key!r}; steps are: {known}", step=key)
 
@@ -350,7 +354,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
                 run_id=run_id, step=str(step),
             )
     if step is not None:
-        step_id = _find_step(compiled, step)
+        step_id = _find_step(compiled, step, run_table(loaded.store, loaded.run, compiled))
         matching = [t for t in open_tasks if t["step_id"] == step_id]
         if not matching:
             last = loaded.store.conn.execute(
@@ -536,6 +540,11 @@ def _close_task(
         extra = {**(extra or {}), "undrawn": True}
         if chosen["next"] == END and not chosen.get("spawn"):
             adv.ended_by = {"step": task["step_id"], "outcome": chosen["name"], "undrawn": True}
+    elif chosen is None and spec.get("drawn") is False:
+        # a box whose arrow the paper does not draw: the office's declaration, recorded as such
+        extra = {**(extra or {}), "undrawn": True}
+        if spec["next"] == [END]:
+            adv.ended_by = {"step": task["step_id"], "outcome": None, "undrawn": True}
     adv.changes.close.append(CloseTask(task["id"], "done", at, loaded.person, outcome, note, behalf))
     adv.live = [t for t in adv.live if t.task_id != task["id"]]
     adv.changes.documents.extend(docs)

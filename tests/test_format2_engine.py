@@ -251,3 +251,43 @@ def test_a_handover_is_checked_against_known_definitions_and_shown_when_reached(
     out = sop(db, "decide", run, "Ya", "--step", "periksa-kasat", "--now", "2026-12-07T10:00").output
     assert "Hand-over: surat-keluar — surat dicatat sebagai surat keluar" in out
     assert status(db, run)["open_steps"][0]["handover"] == {"sop": "surat-keluar", "note": "surat dicatat sebagai surat keluar"}
+
+
+def test_case_state_is_not_set_on_a_return_or_an_undrawn_exit(tmp_path: Path) -> None:
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    text = (DEFS / f"{SOP}.yaml").read_text(encoding="utf-8")
+    # the diamonds' row changes the state: only the Kasat's Ya takes the work on past the row
+    text = text.replace("        waktu: 1 hari\n        output: [Surat]\n", "        waktu: 1 hari\n        output: [Surat]\n        sets: {status_surat: berlaku efektif}\n")
+    (defs / f"{SOP}.yaml").write_text(text, encoding="utf-8")
+    db = tmp_path / "x.db"
+
+    def cli_(*args: str) -> Result:
+        result = CliRunner().invoke(cli, ["--db", str(db), "--definitions", str(defs), "--by", "T", *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    def state(run: str) -> dict[str, Any]:
+        return json.loads(cli_("status", run, "--json").stdout)["state"]
+
+    run = json.loads(cli_("run", SOP, "--set", "jenis=biasa", "--now", MON, "--json").stdout)["run_id"]
+    cli_("complete", run, "--step", "susun", "--now", MON)
+    cli_("decide", run, "Ya", "--step", "periksa-kabid", "--now", MON)
+    cli_("decide", run, "Ya", "--step", "periksa-sekretaris", "--now", MON)
+    cli_("decide", run, "Tidak", "--step", "periksa-kasat", "--now", MON)  # a return inside the row
+    assert state(run) == {"status_surat": "belum efektif"}
+    cli_("decide", run, "Ya", "--step", "periksa-sekretaris", "--now", MON)
+    cli_("decide", run, "Ya", "--step", "periksa-kasat", "--now", MON)
+    assert state(run) == {"status_surat": "berlaku efektif"}
+    other = json.loads(cli_("run", SOP, "--set", "jenis=biasa", "--now", MON, "--json", "--allow-duplicate").stdout)["run_id"]
+    cli_("complete", other, "--step", "susun", "--now", MON)
+    cli_("decide", other, "Tidak", "--step", "periksa-kabid", "--now", MON)  # the exit the paper does not draw
+    assert state(other) == {"status_surat": "belum efektif"}
+
+
+def test_a_row_number_is_read_in_the_runs_own_table(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run = start(db, "paket")
+    # row 3 of the other table is no step of this run; its own row 3 is not open yet
+    result = sop(db, "complete", run, "--step", "3", "--now", MON, code=1)
+    assert "p-serahkan (no. 3)" in result.output and "kirim" not in result.output

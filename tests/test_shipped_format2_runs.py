@@ -86,3 +86,19 @@ def test_pengajuan_the_account_code_chooses_the_table_and_the_fork_meets_at_the_
     sop(db, "complete", run, "--step", "8", "--now", MON)
     assert status(db, run)["status"] == "completed"
     assert sop(db, "audit", "verify").exit_code == 0
+
+
+def test_pengajuan_a_branch_the_paper_leaves_without_an_arrow_ends_there_recorded(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run = json.loads(sop(db, "run", "pengajuan-pembayaran", "--set", "akun=521811", "--now", MON, "--json").stdout)["run_id"]
+    for step, action in (("1", "complete"), ("2", "decide"), ("3", "complete"), ("4", "complete"), ("5", "decide")):
+        sop(db, action, run, *(["Ya"] if action == "decide" else []), "--step", step, "--now", MON)
+    assert [s for s, _, st in opened(db, run)] == ["v3-menyampaikan", "v3-perekaman"]
+    sop(db, "complete", run, "--step", "6", "--now", MON)  # no arrow out on paper: the branch ends
+    assert [s for s, _, _ in opened(db, run)] == ["v3-perekaman"]
+    history = json.loads(sop(db, "history", "--run", run, "--format", "json").stdout)
+    done6 = [e for e in history if e.get("step") == "v3-menyampaikan"]
+    assert done6 and "undrawn" in json.dumps(done6[-1])
+    sop(db, "complete", run, "--step", "7", "--now", MON)  # its arrow to row 8 is declared, not drawn
+    sop(db, "complete", run, "--step", "8", "--now", MON)
+    assert status(db, run)["status"] == "completed"

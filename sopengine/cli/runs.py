@@ -174,7 +174,10 @@ def _print_timeline(st: dict) -> None:
         out.print(_("State: {state}").format(state="; ".join(f"{k}: {v}" for k, v in st["state"].items())))
     if st.get("ended_by"):
         e = st["ended_by"]
-        out.print(_("Ended at {step} by the exit {outcome}, which the SOP does not draw").format(step=e["step"], outcome=e["outcome"]), style="yellow")
+        if e.get("outcome"):
+            out.print(_("Ended at {step} by the exit {outcome}, which the SOP does not draw").format(step=e["step"], outcome=e["outcome"]), style="yellow")
+        else:
+            out.print(_("Ended at {step}, by an arrow the SOP does not draw").format(step=e["step"]), style="yellow")
     if st["assignments"]:
         out.print("Assigned: " + "; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"]))
     table = Table(title="Timeline", title_justify="left")

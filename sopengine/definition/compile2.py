@@ -75,7 +75,12 @@ def compile_format2(d: Definition2, text_hash: str) -> dict[str, Any]:
                 order.append(s.id)
                 own = s.duration or s.waktu
                 targets = [x for t_ in placed.targets for x in resolve(graph, t_)]
-                leaves = all(x == END or graph[x].row != ri or graph[x].table != ti for x in targets)
+
+                def onward(dests: list[str], ri: int = ri, ti: int = ti) -> bool:
+                    """Does the flow go on past this row (to a later row, or to the end)?"""
+                    return all(x == END or (graph[x].table == ti and graph[x].row > ri) for x in dests)
+
+                leaves = onward(targets)
                 step: dict[str, Any] = {
                     "no": r.no,
                     "kegiatan": r.kegiatan if r.kegiatan is not None else s.text,
@@ -99,15 +104,18 @@ def compile_format2(d: Definition2, text_hash: str) -> dict[str, Any]:
                     "shape": s.kind.value,
                     "text": s.text,
                     "row_timed": not own,
-                    "sets": dict(r.sets) if leaves else {},
+                    # the case state the row changes is recorded when the work goes on past the row,
+                    # not on a return or on an arrow the paper does not draw
+                    "sets": dict(r.sets) if leaves and s.drawn else {},
+                    "drawn": s.drawn,
                 }
                 for o in s.outcomes:
                     dests = _dedupe([x for t_ in o.targets for x in resolve(graph, t_)])
                     step["outcomes"].append({
                         "name": o.title, "key": slug(o.title), "next": dests[0], "spawn": dests[1:],
                         "when": o.when, "drawn": o.drawn, "printed": o.label is not None,
-                        # the row's state is set when the outcome leaves the row
-                        "leaves": all(x == END or graph[x].row != ri or graph[x].table != ti for x in dests),
+                        # the row's state is set when the outcome takes the work on past the row
+                        "leaves": onward(dests) and o.drawn,
                     })
                 if s.kind is SymbolKind.decision:
                     step["sets"] = dict(r.sets)

@@ -79,8 +79,6 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
                 if r.no in seen_no:
                     yield err(("tables", i, "rows", r_i, "no"), f"row {r.no!r} is printed twice in this table; put every symbol of a row under one 'no'")
                 seen_no.setdefault(r.no, r_i)
-    if len(d.tables) > 1 and not any(t.when for t in d.tables):
-        pass  # staff choose the table with --table: nothing to check
 
     # -- symbols ---------------------------------------------------------------------------------
     graph = symbol_graph(d)
@@ -166,7 +164,50 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         p = graph[sid]
         if _comes_back(auto_graph, sid):
             yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "id"), f"automatic decision {sid!r} can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop")
+    yield from _join_problems(graph, task_edges, err)
     yield from _input_problems(d, graph, task_edges, err)
+
+
+def _join_problems(graph: dict[str, Placed], task_edges: dict[str, list[str]], err: Err) -> Iterator[Problem]:
+    """Branches of a fork that meet again at a symbol that is not a join: it would open twice."""
+    joins = {sid for sid, p in graph.items() if p.symbol.join}
+
+    def ahead(start: str) -> set[str]:
+        seen: set[str] = set()
+        queue = deque([start])
+        while queue:
+            node = queue.popleft()
+            if node in seen:
+                continue
+            seen.add(node)
+            if node not in joins:  # branches stop meeting at a join
+                queue.extend(task_edges.get(node, []))
+        return seen
+
+    warned: set[str] = set()
+    for sid, branches in _fork_branches(graph):
+        reaches = [ahead(b) for b in branches]
+        for i, a in enumerate(reaches):
+            for b in reaches[i + 1:]:
+                for meet in sorted((a & b) - joins - warned):
+                    if sid in a & b:
+                        continue  # a loop back to before the fork, not a meeting of branches
+                    p = graph[meet]
+                    warned.add(meet)
+                    yield err(("tables", p.table, "rows", p.row, "symbols", p.place),
+                              f"branches of the fork at {sid!r} both reach symbol {meet!r}, which would open once for each; "
+                              "add 'join: true' where they meet", "warning")
+
+
+def _fork_branches(graph: dict[str, Placed]) -> Iterator[tuple[str, list[str]]]:
+    """Each fork (a box's arrow or a diamond's exit into several symbols) with its branches' work."""
+    for sid, p in graph.items():
+        arrows = [o.targets for o in p.symbol.outcomes] if p.symbol.kind is SymbolKind.decision else [p.targets]
+        for targets in arrows:
+            if len(targets) > 1:
+                branches = list(dict.fromkeys(x for t in targets for x in resolve(graph, t) if x != END))
+                if len(branches) > 1:
+                    yield sid, branches
 
 
 def _header_problems(d: Definition2, err: Err) -> Iterator[Problem]:
@@ -280,6 +321,12 @@ def _row_problems(d: Definition2, ti: int, ri: int, r: Row, graph: dict[str, Pla
                 who = getattr(doc, side, None)
                 if who is not None and who not in names:
                     yield err(loc + (field, j, side.rstrip("_")), f"no actor or party {who!r}; declare it under 'parties:'" + _did_you_mean(who, sorted(names), "known are"))
+            if field == "output" and doc.from_ is not None:
+                yield err(loc + (field, j, "from"), "'from' is for kelengkapan (where a document comes from); an output names where it goes with 'to'")
+            if field == "kelengkapan" and doc.to is not None:
+                yield err(loc + (field, j, "to"), "'to' is for outputs (where a document goes); kelengkapan names where it comes from with 'from'")
+            if doc.external and doc.produced_by is not None:
+                yield err(loc + (field, j), "a document is either 'external' or 'produced_by' a symbol, not both; remove one")
             if field == "output" and doc.external:
                 yield err(loc + (field, j, "external"), "'external' is for kelengkapan; remove it from the output")
             if field == "kelengkapan" and doc.required:

@@ -160,7 +160,7 @@ class Symbol(_Model):
     def _row_numbers(cls, value: Any) -> Any:
         return _target_text(value)
 
-    @field_validator("text", "waktu", "duration", mode="before")
+    @field_validator("text", "waktu", "duration", mode="before", json_schema_input_type=str | int | float | None)
     @classmethod
     def _text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
@@ -240,7 +240,8 @@ class Row(_Model):
     def _docs(cls, value: Any) -> Any:
         return _cell_documents(value)
 
-    @field_validator("no", "waktu", "duration", "keterangan", "kegiatan", mode="before")
+    @field_validator("no", "waktu", "duration", "keterangan", "kegiatan", mode="before",
+                     json_schema_input_type=str | int | float | None)
     @classmethod
     def _text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
@@ -266,7 +267,8 @@ class Row(_Model):
             raise ValueError("a row with a kegiatan needs its number as printed; add 'no:' (a band between rows has neither)")
         if self.no is not None and self.kegiatan is None:
             raise ValueError("a numbered row needs its 'kegiatan', verbatim")
-        if self.band and (self.kelengkapan or self.output or self.waktu or self.sets or self.handover):
+        if self.band and (self.kelengkapan or self.output or self.waktu or self.sets or self.handover
+                          or self.keterangan is not None or self.duration or self.untimed):
             raise ValueError("a band between rows has no cells; give it 'no:' and 'kegiatan:' if the SOP prints it as a row")
         return self
 

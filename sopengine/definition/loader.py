@@ -117,6 +117,11 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
             filename, lines.get(("format",)), "format",
             f"format {short(fmt)} is not known; this version of sopengine reads format 1 and format 2 (write 'format: 2')",
         )])
+    if fmt is None and "tables" in data and "steps" not in data:
+        return Checked(path, text, None, [make_problem(
+            filename, 1, "format",
+            "the file has 'tables' but no 'format: 2'; add 'format: 2' at the top (a file without it is read as format 1)",
+        )])
     model: type[Definition] | type[Definition2] = Definition2 if fmt == 2 else Definition
     try:
         definition = model.model_validate(data)

@@ -102,6 +102,7 @@ SLOT_FIRST = 1.3  # the channel nearest a row edge, from the edge
 SLOT_STEP = 1.1  # between two channels
 SLOTS = 3
 CHANNEL = SLOT_FIRST  # kept for readers of the geometry: the first channel
+LOOP_GAP = 2.2  # a loop-back within a row: how far under (or over) the symbols it passes
 STUB = 5.0  # an arrow out of a diamond to the end of the process, with no symbol to point at
 HEAD_LENGTH = 1.6
 HEAD_WIDTH = 1.3
@@ -320,7 +321,7 @@ class Note:
     kegiatan: str
     text: str
     table: str = ""  # the table's title (or id) when the SOP has several tables
-    symbol_text: str = ""  # the text inside the symbol the note is about
+    symbol_text: str = ""  # the symbol the note is about: its kind, its lane and the text inside it
 
 
 @dataclass
@@ -577,6 +578,8 @@ NOTE_COLUMNS = {"no": 12.0, "kegiatan": 80.0, "text": CONTENT_WIDTH - 92.0}
 def interpretations(d: Definition2) -> list[Note]:
     """The interpretations of rows and of symbols, in the order printed."""
     several = len(d.tables) > 1
+    names = {a.id: a.name for a in d.actors}
+    lanes = placed_lanes(d)
     out: list[Note] = []
     for ti, t in enumerate(d.tables):
         name = table_name(d, ti) if several else ""
@@ -586,7 +589,8 @@ def interpretations(d: Definition2) -> list[Note]:
                 out.append(Note(r.no or "", "", kegiatan, r.interpretation, name))
             for s in r.symbols:
                 if s.interpretation:
-                    out.append(Note(r.no or "", s.id, kegiatan, s.interpretation, name, s.text or ""))
+                    which = " · ".join(x for x in (s.kind.value, names.get(lanes.get(s.id, ""), ""), s.text or "") if x)
+                    out.append(Note(r.no or "", s.id, kegiatan, s.interpretation, name, which))
     return out
 
 
@@ -819,6 +823,10 @@ class _TableBuilder:
             row.state, row.late = step_state(notes)
             self.rows.append(row)
             needed = self.make_symbols(ri, row)
+            listed = [x.id for x in r.symbols]
+            if any(a.source in listed and a.target in listed and listed.index(a.target) < listed.index(a.source)
+                   for a in self.arrows):
+                needed += 2 * (LOOP_GAP + 0.5)  # room for a loop-back under (or over) its level
             text = 0.0 if r.band and not notes else self.text_height(ri, widths, notes) + 2.0
             least = MIN_BAND_HEIGHT if r.band else MIN_ROW_HEIGHT
             heights.append(round(max(least, text, needed), 1))
@@ -1136,11 +1144,26 @@ class _TableBuilder:
         elif e.mode == "elbow":
             pts = [start, (t.cx, start[1]), t.port("top")]
         elif e.mode in ("under", "over"):
-            y = self.channel(s.row, "bottom" if e.mode == "under" else "top", s.cx, t.cx)
+            y = self.beside_level(e)
             pts = [start, (start[0], y), (t.cx, y), t.port(e.into)]
         else:
             pts = self.around(e, start)
         row.segments.append(self.segment(e, 0, pts, True, first=True))
+
+    def beside_level(self, e: _Edge) -> float:
+        """The height a loop-back runs at: just under (or over) the symbols it passes, where
+        nothing else stands; else along the row's bottom (or top) channel."""
+        s, t = e.src, e.tgt
+        assert t is not None
+        under = e.mode == "under"
+        lo, hi = sorted((s.cx, t.cx))
+        passed = [u for u in self.rows[s.row].symbols if u.right > lo and u.left < hi and u.level <= max(s.level, t.level)
+                  and u.level >= min(s.level, t.level)]
+        y = max(u.bottom for u in passed) + LOOP_GAP if under else min(u.top for u in passed) - LOOP_GAP
+        h = self.rows[s.row].height
+        if SLOT_FIRST + SLOTS * SLOT_STEP < y < h - SLOT_FIRST - SLOTS * SLOT_STEP and self.clear_run(s.row, y, lo, hi, ()):
+            return y
+        return self.channel(s.row, "bottom" if under else "top", s.cx, t.cx)
 
     def around(self, e: _Edge, start: Point) -> list[Point]:
         """Round about within a row: out to a track beside the source, in by the target's
