@@ -571,6 +571,30 @@ def test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(definition:
     assert drawn == set(flow_edges(definition))
 
 
+def shared_length(a: tuple[tuple[float, float], tuple[float, float]], b: tuple[tuple[float, float], tuple[float, float]]) -> float:
+    """How long two straight pieces run on one line (0 when they only cross or touch)."""
+    (p, q), (r, s) = a, b
+    for axis in (0, 1):
+        other = 1 - axis
+        if abs(p[axis] - q[axis]) < 1e-6 and abs(r[axis] - s[axis]) < 1e-6 and abs(p[axis] - r[axis]) < 1e-6:
+            return max(0.0, min(max(p[other], q[other]), max(r[other], s[other])) - max(min(p[other], q[other]), min(r[other], s[other])))
+    return 0.0
+
+
+def test_no_two_arrows_run_on_one_line(definition: Definition2) -> None:
+    # Arrows may merge into one symbol's top and a fork's branches share their way out;
+    # otherwise no arrow lies on another (a loop-back never runs on the arrow forward).
+    for page in build_layout(definition).pages:
+        for row in page.rows:
+            for k, a in enumerate(row.segments):
+                for b in row.segments[k + 1:]:
+                    if a.edge == b.edge or (a.target == b.target != "selesai") or (a.source, a.exit) == (b.source, b.exit):
+                        continue
+                    for pa in zip(a.points, a.points[1:]):
+                        for pb in zip(b.points, b.points[1:]):
+                            assert shared_length(pa, pb) < 0.3, (page.number, row.no, a, b)
+
+
 def math_length(points: list[tuple[float, float]]) -> float:
     return sum(abs(b[0] - a[0]) + abs(b[1] - a[1]) for a, b in zip(points, points[1:]))
 

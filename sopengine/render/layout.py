@@ -224,6 +224,7 @@ class Segment:
     points: list[Point]
     head: bool  # ends in an arrowhead (at a symbol, a connector, or the end of a short exit)
     label_at: tuple[float, float, str] | None = None  # x, y, text-anchor
+    exit: int = 0  # which exit of its source it leaves by: a diamond's outcome (index), 0 otherwise
 
     @property
     def d(self) -> str:
@@ -1107,7 +1108,7 @@ class _TableBuilder:
         target = e.tgt.step if e.tgt is not None else END
         target_lane = e.tgt.lane if e.tgt is not None else e.src.lane
         label_at = self.label_place(e) if first and e.label and e.show_label else None
-        return Segment(e.id, part, e.src.step, target, e.src.lane, target_lane, e.label, points, head, label_at)
+        return Segment(e.id, part, e.src.step, target, e.src.lane, target_lane, e.label, points, head, label_at, e.group[1])
 
     def label_place(self, e: _Edge) -> tuple[float, float, str]:
         """Where a printed label starts: beside its exit, kept inside the lanes."""
