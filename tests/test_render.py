@@ -708,6 +708,8 @@ def test_the_notes_page_holds_the_interpretations_of_rows_and_symbols(tmp_path: 
     assert 'class="page notes-page"' in html
     notes = html.split('class="page notes-page"')[1]
     assert "Kotak bergaris putus-putus" in notes and "Dua simbol dalam satu baris" in notes
+    # a note about one symbol of a row names it: its shape, its lane
+    assert '<span class="symbol-text">Bentuk lain · Kepala Bidang</span>' in notes
     assert "Tabel A. Pengajuan umum" in notes and "Tabel B. Pengajuan khusus" in notes  # named by their tables
     without = render_html(d, notes=False)
     assert 'class="page notes-page"' not in without and "Kotak bergaris" not in without

@@ -108,6 +108,17 @@ HEAD_LENGTH = 1.6
 HEAD_WIDTH = 1.3
 
 KINDS = ("start", "end", "process", "decision", "document", "connector", "manual", "other")
+SYMBOL_NAMES = {
+    "start": "Terminator",
+    "end": "Terminator",
+    "process": "Proses",
+    "decision": "Keputusan",
+    "document": "Dokumen",
+    "connector": "Penghubung",
+    "manual": "Operasi manual",
+    "other": "Bentuk lain",
+}
+"""Each kind's name where the document itself names a symbol (a note about it)."""
 TERMINATORS = ("start", "end")
 
 
@@ -322,7 +333,7 @@ class Note:
     kegiatan: str
     text: str
     table: str = ""  # the table's title (or id) when the SOP has several tables
-    symbol_text: str = ""  # the symbol the note is about: its kind, its lane and the text inside it
+    symbol_text: str = ""  # the symbol the note is about: its shape's name, its lane and the text inside it
 
 
 @dataclass
@@ -590,7 +601,7 @@ def interpretations(d: Definition2) -> list[Note]:
                 out.append(Note(r.no or "", "", kegiatan, r.interpretation, name))
             for s in r.symbols:
                 if s.interpretation:
-                    which = " · ".join(x for x in (s.kind.value, names.get(lanes.get(s.id, ""), ""), s.text or "") if x)
+                    which = " · ".join(x for x in (SYMBOL_NAMES[s.kind.value], names.get(lanes.get(s.id, ""), ""), s.text or "") if x)
                     out.append(Note(r.no or "", s.id, kegiatan, s.interpretation, name, which))
     return out
 
