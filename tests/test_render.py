@@ -595,6 +595,68 @@ def test_no_two_arrows_run_on_one_line(definition: Definition2) -> None:
                             assert shared_length(pa, pb) < 0.3, (page.number, row.no, a, b)
 
 
+def test_no_arrow_runs_through_a_symbol(definition: Definition2) -> None:
+    for page in build_layout(definition).pages:
+        for row in page.rows:
+            for seg in row.segments:
+                for (x0, y0), (x1, y1) in zip(seg.points, seg.points[1:]):
+                    for sym in row.symbols:
+                        if sym.step and sym.step in (seg.source, seg.target):
+                            continue
+                        crosses = (min(x0, x1) < sym.right - 0.3 and max(x0, x1) > sym.left + 0.3
+                                   and min(y0, y1) < sym.bottom - 0.3 and max(y0, y1) > sym.top + 0.3)
+                        assert not crosses, (page.number, row.no, seg.edge, sym.step or sym.letter)
+
+
+# Symbols crowded in one row: a fork sharing its way down, arrows coming up to taken sides.
+CROWDED_YAML = """
+format: 2
+id: tepi
+title: Tepi
+actors: [{id: a, name: A}, {id: b, name: B}, {id: c, name: C}]
+tables:
+  - rows:
+      - no: "1"
+        kegiatan: Satu
+        waktu: 1 jam
+        symbols:
+          - {id: s1, kind: start, lane: a}
+          - {id: p1, kind: process, lane: a}
+          - {id: p2, kind: process, lane: a, next: p1b}
+          - {id: p1b, kind: process, lane: b}
+          - {id: p1c, kind: process, lane: c, next: [p1c2, p2b]}
+          - {id: p1c2, kind: process, lane: c}
+          - {id: p2b, kind: process, lane: b}
+      - no: "2"
+        kegiatan: Dua
+        waktu: 1 jam
+        symbols:
+          - id: d
+            kind: decision
+            lane: b
+            text: Empat jalan?
+            outcomes:
+              - {label: Dua, next: p1}
+              - {label: Tiga, next: e}
+              - {label: Empat, next: p2}
+          - {id: e, kind: end, lane: c}
+"""
+
+
+def test_crowded_rows_keep_their_arrows_apart(tmp_path: Path) -> None:
+    (tmp_path / "tepi.yaml").write_text(CROWDED_YAML, encoding="utf-8")
+    d = load_definition(tmp_path / "tepi.yaml")[0]
+    test_no_two_arrows_run_on_one_line(d)
+    test_no_arrow_runs_through_a_symbol(d)
+    test_every_arrow_is_one_unbroken_chain_between_the_right_symbols(d)
+    layout = build_layout(d)
+    symbols = drawn_symbols(layout)
+    ends = {(g.source, g.target): g.points[-1] for p in layout.pages for r in p.rows for g in r.segments if g.head}
+    # p2's right side is its arrow out: the arrow up from the diamond enters by its left
+    assert ends[("d", "p2")] == symbols["p2"].port("left")
+    assert ends[("p2", "p1b")] == symbols["p1b"].port("left")
+
+
 def math_length(points: list[tuple[float, float]]) -> float:
     return sum(abs(b[0] - a[0]) + abs(b[1] - a[1]) for a, b in zip(points, points[1:]))
 

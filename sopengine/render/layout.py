@@ -947,21 +947,31 @@ class _TableBuilder:
             xs += [round(k * self.W + m, 3), round((k + 1) * self.W - m, 3)]
         return xs
 
-    def take_track(self, page: int, lo: int, hi: int, x_from: float, x_to: float, side: str, centre: float) -> float:
-        """A free vertical track on *page* over local rows lo..hi, near the arrow's ends."""
+    def take_track(self, page: int, lo: int, hi: int, x_from: float, x_to: float, side: str, centre: float,
+                   into: str = "", target: float = 0.0) -> float:
+        """A free vertical track on *page* over local rows lo..hi, near the arrow's ends.
+
+        Preferred: on the *side* of *centre* its source leaves by, and on the side of *target*
+        its target is entered by (*into*); where both cannot be had, the target's side first.
+        """
         candidates = self.track_positions()
-        if side in ("right", "left"):
-            preferred = [x for x in candidates if (x > centre) == (side == "right")]
-        else:
-            preferred = list(candidates)
-        rest = [x for x in candidates if x not in preferred]
+
+        def on(x: float, which: str, middle: float) -> bool:
+            return which not in ("right", "left") or (x > middle) == (which == "right")
+
+        groups = [
+            [x for x in candidates if on(x, side, centre) and on(x, into, target)],
+            [x for x in candidates if on(x, into, target)],
+            [x for x in candidates if on(x, side, centre)],
+            list(candidates),
+        ]
 
         def cost(x: float) -> float:
             return abs(x - x_from) + abs(x - x_to)
 
         busy = self.tracks[page]
-        for group in (sorted(preferred, key=cost), sorted(rest, key=cost)):
-            for x in group:
+        for group in groups:
+            for x in sorted(group, key=cost):
                 if all(hi < a or lo > b for a, b in busy.get(x, [])):
                     busy.setdefault(x, []).append((lo, hi))
                     return x
@@ -1069,8 +1079,10 @@ class _TableBuilder:
             if (t.level > s.level and not [u for u in self.above(t) if u.level >= s.level]
                     and self.clear_run(s.row, s.cy, s.port(side)[0], t.cx, (s, t))):
                 plans.append((side, "top", "elbow"))
-            plans.append(("bottom", "bottom", "under"))
-            plans.append(("top", "top", "over"))
+            if not self.below(s):
+                plans.append(("bottom", "bottom", "under"))
+            if not self.above(s):
+                plans.append(("top", "top", "over"))
         for out, into, mode in plans:
             if self.can_leave(s, out, g, t if mode == "stack" else None) and self.can_enter(t, into, s if mode == "stack" else None):
                 break
@@ -1185,8 +1197,15 @@ class _TableBuilder:
         page = self.page_of[s.row]
         lo = hi = self.local[s.row]
         if e.exit in ("bottom", "top"):
-            y = self.channel(s.row, e.exit, s.cx, t.cx)
-            x = self.take_track(page, lo, hi, t.cx, t.cx, "", t.cx)
+            if e.exit == "bottom" and self.below(s):
+                y = s.bottom + LEVEL_GAP / 2  # a fork sharing the way down to the symbol under it
+            elif e.exit == "top" and self.above(s):
+                y = s.top - LEVEL_GAP / 2
+            else:
+                y = self.channel(s.row, e.exit, s.cx, t.cx)
+            into = next((x for x in ("left", "right") if self.can_enter(t, x) and (x == "right") == (s.cx > t.cx)),
+                        "right" if s.cx > t.cx else "left")
+            x = self.take_track(page, lo, hi, t.cx, s.cx, "", t.cx, into, t.cx)
             side = self.side_toward(t, x)
             self.enter_by(t, side)
             return [start, (start[0], y), (x, y), (x, t.cy), t.port(side)]
@@ -1218,19 +1237,26 @@ class _TableBuilder:
             end = (max(0.5, x - STUB), y)
         row.segments.append(self.segment(e, 0, [(x, y), end], True, first=True))
 
-    def arrival(self, t: Symbol, x: float, down: bool) -> list[Point]:
+    def entry(self, t: Symbol, down: bool, toward: float) -> str:
+        """The side an arrow from another row enters *t* by: its top when coming down (where
+        arrows merge), else the side facing *toward*, else the other side; an arrow coming up
+        takes the top only when both sides are taken."""
+        if down and self.can_enter(t, "top"):
+            return "top"
+        facing = "right" if toward > t.cx else "left"
+        other = "left" if facing == "right" else "right"
+        for side in (facing, other, "top"):
+            if self.can_enter(t, side):
+                return side
+        return facing
+
+    def arrival(self, t: Symbol, x: float, down: bool, side: str) -> list[Point]:
         """The target row's part of an arrow that enters it at *x*, from its top or its bottom."""
         h = self.rows[t.row].height
         edge = 0.0 if down else h
-        side = self.side_toward(t, x)
-        top = self.can_enter(t, "top")
-        if down and top:
-            if abs(x - t.cx) < 1e-6:
+        if side == "top":
+            if down and abs(x - t.cx) < 1e-6:
                 return [(x, 0.0), t.port("top")]
-            y = self.channel(t.row, "top", x, t.cx)
-            return [(x, 0.0), (x, y), (t.cx, y), t.port("top")]
-        if not self.can_enter(t, side) and top:
-            # That side is taken by an arrow of the symbol's own: come in from the top instead.
             y = self.channel(t.row, "top", x, t.cx)
             return [(x, edge), (x, y), (t.cx, y), t.port("top")]
         self.enter_by(t, side)
@@ -1264,7 +1290,8 @@ class _TableBuilder:
         down = t > s
         ps, pt = self.page_of[s], self.page_of[t]
         start = src.port(e.exit)
-        if self.adjacent(e) and e.exit == "bottom" and not self.above(tgt):
+        into = self.entry(tgt, down, src.cx)
+        if self.adjacent(e) and e.exit == "bottom" and into == "top" and not self.below(src):
             h = self.rows[s].height
             y = self.channel(s, "bottom", src.cx, tgt.cx)
             pts = [start, (src.cx, y), (tgt.cx, y), (tgt.cx, h)] if abs(src.cx - tgt.cx) > 1e-6 else [start, (src.cx, h)]
@@ -1273,12 +1300,12 @@ class _TableBuilder:
             return
         if ps == pt:
             ls, lt = self.local[s], self.local[t]
-            x = self.take_track(ps, min(ls, lt), max(ls, lt), src.cx, tgt.cx, e.exit, src.cx)
             if s == t:
-                self.loop(e, x)
+                self.loop(e, self.take_track(ps, ls, ls, src.cx, src.cx, e.exit, src.cx))
                 return
+            x = self.take_track(ps, min(ls, lt), max(ls, lt), src.cx, tgt.cx, e.exit, src.cx, into, tgt.cx)
             part = self.leave(e, x, down, start, stop=t)
-            self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, x, down), True))
+            self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, x, down, into), True))
             return
         # Across pages: the source page's part ends at a connector in the strip at its edge;
         # the target page's part starts at the connector with the same letter.
@@ -1290,13 +1317,13 @@ class _TableBuilder:
                 xs = src.cx
             else:
                 xs = self.take_track(ps, self.local[s], last + 1, src.cx, src.cx, e.exit, src.cx)
-            if self.local[t] == 0 and not self.above(tgt) and self.free_centre(pt, "top", tgt.cx):
+            if self.local[t] == 0 and into == "top" and self.free_centre(pt, "top", tgt.cx):
                 xt = tgt.cx
             else:
-                xt = self.take_track(pt, -1, self.local[t], tgt.cx, tgt.cx, "", tgt.cx)
+                xt = self.take_track(pt, -1, self.local[t], tgt.cx, tgt.cx, "", tgt.cx, into, tgt.cx)
         else:
             xs = self.take_track(ps, -1, self.local[s], src.cx, src.cx, e.exit, src.cx)
-            xt = self.take_track(pt, self.local[t], len(self.groups[pt]), tgt.cx, tgt.cx, "", tgt.cx)
+            xt = self.take_track(pt, self.local[t], len(self.groups[pt]), tgt.cx, tgt.cx, "", tgt.cx, into, tgt.cx)
         part = self.leave(e, xs, down, start, stop=None)
         strip = self.strip(ps, "bottom" if down else "top")
         conn = self.connector(letter, xs, strip, down, leaving=True)
@@ -1310,7 +1337,7 @@ class _TableBuilder:
         group = self.groups[pt]
         for i in (range(group[0], t) if down else range(group[-1], t, -1)):
             part = self.through(e, i, xt, down, part)
-        self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, xt, down), True))
+        self.rows[t].segments.append(self.segment(e, part, self.arrival(tgt, xt, down, into), True))
 
     def loop(self, e: _Edge, x: float) -> None:
         """A symbol whose arrow comes back to itself: out by the side, back in from the top."""
@@ -1328,7 +1355,11 @@ class _TableBuilder:
         src = e.src
         s = src.row
         h = self.rows[s].height
-        if e.exit in ("bottom", "top"):
+        if e.exit == "bottom" and self.below(src):
+            # the exit is shared with the arrow down to the symbol under it: branch off in the gap
+            y = src.bottom + LEVEL_GAP / 2
+            pts = [start, (src.cx, y), (x, y), (x, h if down else 0.0)]
+        elif e.exit in ("bottom", "top"):
             if abs(x - src.cx) < 1e-6 and down == (e.exit == "bottom"):
                 pts = [start, (x, h if down else 0.0)]
             else:
