@@ -29,7 +29,10 @@ template draws, in millimetres, so that the template only prints numbers:
   Every row's lane cells hold one SVG spanning the lanes. An arrow is a chain of polylines,
   one per row it passes through, meeting at the row edges; it runs along the row's top and
   bottom channels and on vertical tracks in the lane margins, chosen so that no two arrows
-  share a track over the same rows.
+  share a track over the same rows. Each side of a symbol is either a way out or a way in:
+  arrows within a row are planned first (straight across, straight down, or a loop-back
+  just under or over the level), then each exit's side, then the side each arrow from
+  another row enters by (arrows merge at a symbol's top) and the track on that side.
 """
 
 from __future__ import annotations
@@ -101,7 +104,6 @@ LEVEL_GAP = 5.0  # between two levels of symbols
 SLOT_FIRST = 1.3  # the channel nearest a row edge, from the edge
 SLOT_STEP = 1.1  # between two channels
 SLOTS = 3
-CHANNEL = SLOT_FIRST  # kept for readers of the geometry: the first channel
 LOOP_GAP = 2.2  # a loop-back within a row: how far under (or over) the symbols it passes
 STUB = 5.0  # an arrow out of a diamond to the end of the process, with no symbol to point at
 HEAD_LENGTH = 1.6
