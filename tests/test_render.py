@@ -934,6 +934,19 @@ def test_progress_of_a_format_1_run_marks_each_lane_of_a_row(tmp_path: Path) -> 
         assert "Petugas &lt;i&gt;Pelayanan&lt;/i&gt;: Done" in row and "Kepala Bidang: Open" in row
 
 
+def test_a_run_of_release_0_1_marks_the_lane_it_is_at(tmp_path: Path) -> None:
+    # tests/data/release-0.1: a run pinned to the format-1 Permohonan Informasi Publik, done in
+    # the first lane of its two-lane row 6 and open in the second.
+    import shutil
+
+    db = tmp_path / "sopengine.db"
+    shutil.copy(ROOT / "tests" / "data" / "release-0.1" / "sopengine.db", db)
+    html = api.render(run="8jn-sbh", db=db, now="2026-11-20T10:00")
+    marks = Elements(row_html(html, "utama", "6")).having("data-kind")
+    assert [(m["data-step"], m["data-lane"], m.get("data-state")) for m in marks] == [
+        ("siapkan-informasi", "perangkat-daerah", "done"), ("siapkan-informasi-2", "ppid", "open")]
+
+
 # -- the command -------------------------------------------------------------------------------
 
 def invoke(*args: str) -> Any:
