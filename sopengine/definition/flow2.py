@@ -107,6 +107,8 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
             yield err(loc + ("lane",), f"unknown actor {s.lane!r}" + _did_you_mean(s.lane, actor_ids, "declared actors are"))
         elif s.lane not in lanes:
             yield err(loc + ("lane",), f"lane {s.lane!r} is not drawn in table {table_ids[ti]!r}; add it to the table's 'lanes'")
+        if not s.printed and not s.interpretation and not row.interpretation:
+            yield err(loc + ("printed",), "a symbol the paper does not print is an interpretation; say why it is there in 'interpretation'")
         if row.band and placed.task and not s.text and not s.automatic:
             yield err(loc, "work between rows has no kegiatan; give the symbol its 'text', or put it in a numbered row")
         if s.kind is SymbolKind.decision:

@@ -147,6 +147,9 @@ class Symbol(_Model):
     )
     label: str | None = Field(None, description="A label printed on the arrow of a box")
     drawn: StrictBool = Field(True, description="false: the paper draws no arrow out of this symbol; 'next' is the office's declaration")
+    printed: StrictBool = Field(
+        True, description="false: the symbol is not on the paper; the office added it to run the SOP (say why in 'interpretation')"
+    )
     pair: str | None = Field(None, description="Connectors: the id of the connector where the flow goes on")
     join: StrictBool = Field(False, description="Wait until every branch that can reach this symbol arrives")
     outcomes: list[Outcome2] = []

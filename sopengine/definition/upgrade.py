@@ -74,6 +74,7 @@ def upgrade_data(d: Definition) -> dict[str, Any]:
                 sym["lane"] = lane
             if step.no is None:
                 sym["text"] = step.kegiatan
+                sym["printed"] = False  # format 1's unnumbered gates are not rows of the SOP
             if sym["kind"] in ("start", "end") and len(lanes) > 1:
                 sym["task"] = True  # a terminator beside other symbols carries its lane's work
             if step.kind is StepKind.decision:
