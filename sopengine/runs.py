@@ -328,7 +328,10 @@ def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> 
         # a row number of another table is no step of this run: list the run's own
         mine = [sid for sid in compiled["order"] if table is None or steps[sid].get("table") == table]
         known = ", ".join(f"{steps[sid]['no']}={sid}" if steps[sid].get("no") else sid for sid in mine)
-        raise StepNotOpen(_("the SOP has no step {key!r} here; steps are: {known}").format(key=key, known=known), step=key)
+        if table is not None and len(compiled["table_order"]) > 1:
+            raise StepNotOpen(_("table {table} of the SOP has no step {key!r}; its steps are: {known}").format(
+                table=table, key=key, known=known), step=key)
+        raise StepNotOpen(_("the SOP has no step {key!r}; steps are: {known}").format(key=key, known=known), step=key)
     for sid, step in steps.items():
         if step.get("no") is not None and str(step["no"]) == str(key).strip():
             return sid
