@@ -14,7 +14,8 @@ from typing import Any
 import click
 
 from sopengine import __version__
-from sopengine.cli.common import Settings, global_options
+from sopengine.cli.common import Settings, SopGroup, global_options
+from sopengine.i18n import LANGUAGES, _, set_language
 
 # command name -> ("module:attribute", short help), in the order --help lists them. The short
 # help is repeated here so that --help lists the commands without importing them all
@@ -43,8 +44,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+def _lang_in(args: list[str]) -> str | None:
+    """The ``--lang`` given anywhere on the command line (before ``--``), if any."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--lang" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--lang="):
+            return arg.partition("=")[2]
+    return None
+
+
+class LazyGroup(SopGroup):
     """Imports a command's module only when the command is used or listed."""
+
+    def main(self, args: Any = None, *a: Any, **kw: Any) -> Any:
+        # The language is set before click reads anything, so that every word it prints —
+        # help, errors, its own "Usage:" — is in the language asked for, wherever --lang stands.
+        given = _lang_in(list(sys.argv[1:] if args is None else args))
+        set_language(given if given and given.lower() in LANGUAGES else None)
+        return super().main(args, *a, **kw)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -61,10 +81,10 @@ class LazyGroup(click.Group):
         # Same layout as click's, from the table above: listing imports no command module.
         limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
         rows = [
-            (name, click.Command(name, help=help_text).get_short_help_str(limit))
-            for name, (_, help_text) in COMMANDS.items()
+            (name, click.Command(name, help=_(help_text)).get_short_help_str(limit))
+            for name, (_module, help_text) in COMMANDS.items()
         ]
-        with formatter.section("Commands"):
+        with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:

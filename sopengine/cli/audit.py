@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, SopGroup, console, global_options, json_option, note, print_json, settings
 
 TABLE_LIMIT = 1000
 """Entries the history table shows unless --limit says otherwise (CSV and JSON show all)."""
@@ -26,7 +26,7 @@ def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
 
 # -- history ------------------------------------------------------------------------------------
 
-@click.command("history")
+@click.command("history", cls=SopCommand)
 @click.option("--run", "run_id", metavar="RUN", help="Only this run.")
 @click.option("--person", metavar="NAME", help="Only what this person recorded (any case).")
 @click.option("--actor", metavar="ROLE", help="Only steps of this role (id or name, e.g. kepala-bidang).")
@@ -123,7 +123,7 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
 
 # -- audit --------------------------------------------------------------------------------------
 
-@click.group("audit")
+@click.group("audit", cls=SopGroup)
 @global_options()
 def audit_group() -> None:
     """Check the tamper-evident history; make and check evidence packs.
@@ -269,7 +269,7 @@ def verify_pack_cmd(path: Path, expect_head: str | None, expect_manifest: str | 
 
 # -- backup -------------------------------------------------------------------------------------
 
-@click.command("backup")
+@click.command("backup", cls=SopCommand)
 @click.argument("target", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @global_options()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from sopengine.i18n import LANGUAGES, _, set_language
 from sopengine.identity import person
 
 import click
@@ -33,6 +34,7 @@ class Settings:
     calendar: str | None = None
     now: str | None = None
     by: str | None = None
+    lang: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -47,6 +49,8 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is not None:
             setattr(ctx.ensure_object(Settings), name, value)
+            if name == "lang":
+                set_language(value)
         return value
 
     return callback
@@ -58,6 +62,7 @@ _GLOBALS: dict[str, tuple[str, str, str | None]] = {
     "calendar": ("--calendar", "Working calendar file (env SOPENGINE_CALENDAR).", "SOPENGINE_CALENDAR"),
     "now": ("--now", "Use this time as now: ISO 8601, in the SOP's time zone (WIB unless the SOP or its calendar says otherwise) (env SOPENGINE_NOW).", "SOPENGINE_NOW"),
     "by": ("--by", "Who acts (env SOPENGINE_USER, default the OS login).", "SOPENGINE_USER"),
+    "lang": ("--lang", "Language of what people read: id (Bahasa Indonesia, the default) or en (env SOPENGINE_LANG); JSON never changes.", "SOPENGINE_LANG"),
 }
 
 
@@ -76,7 +81,8 @@ def global_options(group: bool = False) -> Callable[[Any], Any]:
                 name,
                 default=None,
                 envvar=env if group else None,
-                metavar={"db": "PATH", "definitions": "DIR", "calendar": "FILE", "now": "TIME", "by": "NAME"}[name],
+                metavar={"db": "PATH", "definitions": "DIR", "calendar": "FILE", "now": "TIME", "by": "NAME", "lang": "id|en"}[name],
+                type=click.Choice(LANGUAGES, case_sensitive=False) if name == "lang" else None,
                 expose_value=False,
                 is_eager=False,
                 callback=_store(name),
@@ -88,6 +94,56 @@ def global_options(group: bool = False) -> Callable[[Any], Any]:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
+class SopCommand(click.Command):
+    """A command whose help (its text and its options') is shown in the language in force.
+
+    Help texts are written in English in the code, where click reads them at import; they are
+    translated when shown, so that ``--lang`` given anywhere on the line applies.
+    """
+
+    def get_help(self, ctx: click.Context) -> str:
+        with _translated_help(self, ctx):
+            return super().get_help(ctx)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        with _translated_help(self, None):
+            return super().get_short_help_str(limit)
+
+
+class SopGroup(SopCommand, click.Group):
+    """A group of commands, with its help in the language in force."""
+
+    command_class = SopCommand
+
+
+class _translated_help:
+    """Swap a command's and its options' help for their translations while click formats them."""
+
+    def __init__(self, command: click.Command, ctx: click.Context | None) -> None:
+        self.command = command
+        self.params = command.get_params(ctx) if ctx is not None else []
+        self.saved: list[tuple[Any, str | None]] = []
+
+    def __enter__(self) -> None:
+        import inspect
+
+        for obj in [self.command, *self.params]:
+            text = getattr(obj, "help", None)
+            self.saved.append((obj, text))
+            if text:
+                obj.help = _(inspect.cleandoc(text).partition("\f")[0])
+        short = self.command.short_help
+        self.saved.append((None, short))
+        if short:
+            self.command.short_help = _(short)
+
+    def __exit__(self, *exc: object) -> None:
+        short = self.saved.pop()[1]
+        self.command.short_help = short
+        for obj, text in self.saved:
+            obj.help = text
 
 
 def settings() -> Settings:

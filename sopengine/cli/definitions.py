@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, console, global_options, json_option, note, print_json, settings
 
 
 def _definitions_dir() -> str | None:
@@ -25,7 +25,7 @@ def _definitions_dir() -> str | None:
     return settings().definitions
 
 
-@click.command("list")
+@click.command("list", cls=SopCommand)
 @global_options()
 @json_option
 def list_cmd(as_json: bool) -> None:
@@ -58,7 +58,7 @@ def list_cmd(as_json: bool) -> None:
     console().print(table)
 
 
-@click.command("show")
+@click.command("show", cls=SopCommand)
 @click.argument("definition_id", metavar="ID")
 @global_options()
 @json_option
@@ -81,7 +81,7 @@ def show_cmd(definition_id: str, as_json: bool) -> None:
     print_definition(console(), as_format2(d))
 
 
-@click.command("upgrade")
+@click.command("upgrade", cls=SopCommand)
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the format-2 file here instead of stdout.")
 @click.option("--in-place", is_flag=True, help="Replace FILE with its format-2 text (written whole, or not at all).")
@@ -112,7 +112,7 @@ def upgrade_cmd(path: Path, output: Path | None, in_place: bool) -> None:
     note(_("Wrote {file} (format 2); check it with 'sopengine validate {file}'").format(file=target))
 
 
-@click.command("validate")
+@click.command("validate", cls=SopCommand)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @global_options()
 @json_option
@@ -156,7 +156,7 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@click.command("schema")
+@click.command("schema", cls=SopCommand)
 @global_options()
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 def schema_cmd(output: Path | None) -> None:

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from sopengine.cli.common import global_options, note, settings
+from sopengine.cli.common import SopCommand, global_options, note, settings
 
 
-@click.command("render")
+@click.command("render", cls=SopCommand)
 @click.argument("definition_id", metavar="[ID]", required=False)
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "md", "mermaid"]), default="html", show_default=True,

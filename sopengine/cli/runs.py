@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sopengine.cli.common import global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings
 from sopengine.i18n import _
 
 
@@ -30,7 +30,7 @@ def _late(seconds: int) -> str:
     return f"late by {format_seconds(seconds)}" if seconds else ""
 
 
-@click.command("run")
+@click.command("run", cls=SopCommand)
 @click.argument("definition_id", metavar="ID")
 @click.option("--period", help="The period this run is for: 2026-10, 2026-Q3, 2026-S2 or 2026.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Case data that automatic decisions read.")
@@ -98,7 +98,7 @@ def _print_open(status: dict) -> None:
         click.echo(f"Due:      {due}" + (f"  [{late}]" if late else ""))
 
 
-@click.command("status")
+@click.command("status", cls=SopCommand)
 @click.argument("run_id", metavar="[RUN]", required=False)
 @click.option("--all", "include_closed", is_flag=True, help="Include completed and cancelled runs.")
 @global_options()
@@ -228,7 +228,7 @@ def _work_options(what: str):
     return decorate
 
 
-@click.command("complete")
+@click.command("complete", cls=SopCommand)
 @click.argument("run_id", metavar="RUN")
 @_work_options("step")
 def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: str | None,
@@ -250,7 +250,7 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
     _after_change(result, f"Completed {result['step']} of run {run_id} ({result['completed_by']}).")
 
 
-@click.command("decide")
+@click.command("decide", cls=SopCommand)
 @click.argument("run_id", metavar="RUN")
 @click.argument("outcome")
 @_work_options("decision")
@@ -273,7 +273,7 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
     _after_change(result, f"Decided {result['outcome']} at {result['step']} of run {run_id} ({result['decided_by']}).")
 
 
-@click.command("reopen")
+@click.command("reopen", cls=SopCommand)
 @click.argument("run_id", metavar="RUN")
 @click.argument("step")
 @click.option("--reason", required=True, help="Why the run goes back (kept in the history).")
@@ -296,7 +296,7 @@ def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
     _after_change(result, f"Run {run_id} reopened at {result['step']}.")
 
 
-@click.command("assign")
+@click.command("assign", cls=SopCommand)
 @click.argument("run_id", metavar="RUN")
 @click.argument("role")
 @click.argument("name")
@@ -324,7 +324,7 @@ def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as
         click.echo(f"Assigned {result['person']} to {result['role']} in run {run_id}" + (" (acting, Plt.)." if acting else "."))
 
 
-@click.command("cancel")
+@click.command("cancel", cls=SopCommand)
 @click.argument("run_id", metavar="RUN")
 @click.option("--reason", required=True, help="Why the run is cancelled (kept in the history).")
 @global_options()
@@ -346,7 +346,7 @@ def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
     click.echo(f"Run {run_id} cancelled.")
 
 
-@click.command("inbox")
+@click.command("inbox", cls=SopCommand)
 @click.option("--person", help="Steps waiting for this person, through the roles assigned to them.")
 @click.option("--actor", help="Steps waiting for this role (actor id).")
 @global_options()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from sopengine.cli.common import console, global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, console, global_options, json_option, note, print_json, settings
 
 EXIT_OVERDUE = 3
 """Exit code of ``overdue --fail-if-any`` when something is overdue."""
@@ -36,7 +36,7 @@ def _who(actor_name: str | None, actor: str | None, assigned: list[str]) -> str:
 # -- overdue ---------------------------------------------------------------------------------------
 
 
-@click.command("overdue")
+@click.command("overdue", cls=SopCommand)
 @click.option("--actor", metavar="ROLE", help="Only steps of this role (its id or its name as the SOP writes it).")
 @click.option("--person", metavar="NAME", help="Only steps of roles this person is assigned to in the run.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Show the N most overdue only.")
@@ -156,7 +156,7 @@ def calendar_view(
     }
 
 
-@click.command("calendar")
+@click.command("calendar", cls=SopCommand)
 @click.option("--year", type=click.IntRange(1, 9998), metavar="YEAR", help="Year to list (default: this year).")
 @click.option("--definition", "definition_id", metavar="ID",
               help="Apply this SOP's own timezone and hours, as its runs do.")
@@ -214,7 +214,7 @@ _STEP_COLUMNS = (
 _FORM_COLUMNS = ("definition", "nomor", "no", "prosedur", "penilaian", "catatan", "tindakan")
 
 
-@click.command("report")
+@click.command("report", cls=SopCommand)
 @click.option("--run", "run_id", metavar="RUN", help="One run.")
 @click.option("--definition", "definition_id", metavar="ID", help="The runs of one SOP.")
 @click.option("--period", metavar="P", help="With --definition: one period (2026-10, 2026-Q3, 2026-S2, 2026).")
