@@ -1,5 +1,6 @@
 """The documentation stays honest: every command is documented with an example, every page
-is in the navigation, every relative link resolves, and the site builds in strict mode."""
+is in the navigation (a translation through the page it translates), every relative link
+resolves, and the site builds in strict mode in every language."""
 
 from __future__ import annotations
 
@@ -54,6 +55,47 @@ def _nav_pages(nav: object) -> list[str]:
     return []
 
 
+def _nav_titles(nav: object) -> list[str]:
+    """The nav's titles, sections included; an SOP's interpretation page is titled by the SOP's
+    own (Indonesian) name, which needs no translation."""
+    if isinstance(nav, list):
+        return [title for item in nav for title in _nav_titles(item)]
+    if isinstance(nav, dict):
+        return [title for key, value in nav.items()
+                for title in ([] if isinstance(value, str) and value.startswith("definitions/") else [key])
+                + _nav_titles(value)]
+    return []
+
+
+def _i18n() -> dict:
+    """The i18n plugin's settings in mkdocs.yml."""
+    for plugin in _mkdocs_config().get("plugins", []):
+        if isinstance(plugin, dict) and "i18n" in plugin:
+            return plugin["i18n"]
+    raise AssertionError("mkdocs.yml does not configure the i18n plugin")
+
+
+def _translation_locales() -> set[str]:
+    """The languages other than the default one: a page ``x.<locale>.md`` translates ``x.md``."""
+    return {lang["locale"] for lang in _i18n()["languages"] if not lang.get("default")}
+
+
+_LOCALE_SUFFIX = re.compile(r"^(?P<stem>.+)\.(?P<locale>[a-z]{2}(?:[-_][A-Za-z]{2,4})?)\.md$")
+
+
+def _split_pages() -> tuple[list[str], dict[str, str]]:
+    """The pages of the default language, and each translation with the page it translates."""
+    originals, translations = [], {}
+    for path in sorted(DOCS.rglob("*.md")):
+        page = str(path.relative_to(DOCS))
+        found = _LOCALE_SUFFIX.match(page)
+        if found:
+            translations[page] = f"{found['stem']}.md"
+        else:
+            originals.append(page)
+    return originals, translations
+
+
 def test_the_walk_finds_the_core_commands() -> None:
     names = {name for name, _ in _commands()}
     assert {"list", "show", "validate", "schema", "run", "status", "complete", "decide", "reopen",
@@ -96,9 +138,37 @@ def test_every_command_appears_in_the_rendered_reference() -> None:
 
 def test_every_page_is_in_the_nav_and_every_nav_entry_exists() -> None:
     nav = _nav_pages(_mkdocs_config()["nav"])
-    pages = sorted(str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md"))
+    pages, _ = _split_pages()
     assert sorted(set(pages) - set(nav)) == [], "pages missing from the mkdocs.yml nav"
     assert sorted(p for p in nav if not (DOCS / p).is_file()) == [], "nav entries without a page"
+    assert not any(_LOCALE_SUFFIX.match(p) for p in nav), "the nav names translations; name the English page"
+
+
+def test_every_translation_translates_a_page_in_the_nav() -> None:
+    """``x.id.md`` is shown in the Indonesian site where the nav puts ``x.md``: so ``x.md`` must
+    exist and be in the nav, and ``id`` must be a language the site is built in."""
+    nav = set(_nav_pages(_mkdocs_config()["nav"]))
+    _, translations = _split_pages()
+    locales = _translation_locales()
+    assert translations, "no translated pages found (x.id.md); the language pattern may be wrong"
+    for page, original in translations.items():
+        locale = _LOCALE_SUFFIX.match(page)["locale"]
+        assert locale in locales, f"{page}: language {locale!r} is not among the site's languages {sorted(locales)}"
+        assert original in nav, f"{page} translates {original}, which is not a page in the nav"
+
+
+def test_the_languages_are_configured() -> None:
+    """English is the default and Indonesian is built beside it; untranslated pages fall back
+    to English, so the Indonesian site has every page."""
+    i18n = _i18n()
+    assert i18n.get("docs_structure", "suffix") == "suffix"
+    assert i18n.get("fallback_to_default", True) is True
+    languages = {lang["locale"]: lang for lang in i18n["languages"]}
+    assert languages["en"].get("default") is True and languages["en"].get("build", True) is True
+    assert languages["id"].get("build", True) is True and not languages["id"].get("default")
+    assert languages["id"]["name"] == "Bahasa Indonesia"
+    untranslated = set(_nav_titles(_mkdocs_config()["nav"])) - set(languages["id"].get("nav_translations", {}))
+    assert untranslated == set(), "nav titles without an Indonesian title in nav_translations"
 
 
 def test_the_site_needs_no_network() -> None:
@@ -141,6 +211,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install '.[docs]')")
     pytest.importorskip("material", reason="mkdocs-material is not installed (pip install '.[docs]')")
     pytest.importorskip("mkdocs_click", reason="mkdocs-click is not installed (pip install '.[docs]')")
+    pytest.importorskip("mkdocs_static_i18n", reason="mkdocs-static-i18n is not installed (pip install '.[docs]')")
     site = tmp_path / "site"
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file", str(MKDOCS_YML), "--site-dir", str(site)],
@@ -151,4 +222,15 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     reference = (site / "cli.html").read_text(encoding="utf-8")
     for name, _ in _commands():
         assert f"sopengine {name}" in reference
+    # The Indonesian site has every page: the translations, and the English pages in their place.
+    originals, translations = _split_pages()
+    for page in originals:
+        assert (site / "id" / page).with_suffix(".html").is_file(), f"id/{page} was not built"
+    for page, original in translations.items():
+        locale = _LOCALE_SUFFIX.match(page)["locale"]
+        built = (site / locale / original).with_suffix(".html")
+        text = built.read_text(encoding="utf-8")
+        assert f'<html lang="{locale}"' in text, f"{built.relative_to(site)} is not marked as {locale}"
+        english = (site / original).with_suffix(".html").read_text(encoding="utf-8")
+        assert f'hreflang="{locale}"' in english and 'hreflang="en"' in text, f"{original}: no language switcher"
     shutil.rmtree(site)
