@@ -801,9 +801,13 @@ def test_mermaid_has_a_lane_per_actor_and_the_sop_shapes(definition: Definition2
               "other": "[", "document": "@{ shape: doc"}
     for _, _, _, s in definition.symbols():
         assert nodes[ids[s.id]] == shapes[s.kind.value], s.id
-    links = re.findall(r"^  (\w+) -->(?:\|\"([^\"]*)\"\|)? (\w+)$", text, re.M)
+    links = re.findall(r"^  (\w+) (-->|-\.->)(?:\|\"([^\"]*)\"\|)? (\w+)$", text, re.M)
     assert len(links) == len(edges)
-    assert sorted(label for _, label, _ in links if label) == sorted(markdown_free(label) for _, _, label in edges if label)
+    assert sorted(label for _, _, label, _ in links if label) == sorted(markdown_free(label) for _, _, label in edges if label)
+    # dotted: the arrows into and out of a symbol the paper does not have, and only those
+    unprinted = {ids[s.id] for _, _, _, s in definition.symbols() if not s.printed}
+    for source, link, _, target in links:
+        assert (link == "-.->") == (source in unprinted or target in unprinted), (source, target)
 
 
 def markdown_free(label: str) -> str:
@@ -1092,6 +1096,131 @@ def test_pengumpulan_data_draws_its_two_gates_between_rows() -> None:
     assert [re.search(r'data-symbols="([^"]*)"', b).group(1) for b in bands] == ["akhir-semester", "akhir-tahun"]  # type: ignore[union-attr]
     questions = [" ".join(re.findall(r'<text class="inside"[^>]*>([^<]*)</text>', b)) for b in bands]
     assert questions == ["Akhir semester?", "Akhir tahun?"]
+
+
+# -- symbols the paper does not have (printed: false) ------------------------------------------
+
+GATES = ["akhir-semester", "akhir-tahun"]
+FOOTNOTE = re.compile(r'<p class="unprinted-note" data-footnote="unprinted">([^<]*)</p>')
+SYMBOL_G = re.compile(r'<g class="symbol (?P<cls>[^"]*)" data-step="(?P<step>[^"]+)".*?</g>', re.S)
+ARROW_G = re.compile(r'<g class="arrow(?P<cls>[^"]*)" data-edge="[^"]*" data-part="[^"]*" data-from="(?P<src>[^"]*)" data-to="(?P<dst>[^"]*)"[^>]*>')
+
+
+def unprinted_ids(d: Definition2) -> set[str]:
+    return {s.id for _, _, _, s in d.symbols() if not s.printed}
+
+
+def table_pages(html: str) -> list[str]:
+    return re.findall(r'<section class="page table-page".*?</section>', html, re.S)
+
+
+def test_pengumpulan_data_draws_its_two_gates_dashed_with_a_footnote() -> None:
+    d = shipped("pengumpulan-data")
+    assert sorted(unprinted_ids(d)) == GATES
+    html = render_html(d)
+    parsed = Elements(html)
+    dashed = [a["data-step"] for a in parsed.having("data-step", data_printed="no") if "data-kind" in a]
+    assert dashed == GATES
+    for m in SYMBOL_G.finditer(html):
+        if m.group("step") in GATES:
+            assert "unprinted" in m.group("cls").split()
+            assert re.search(r'<text class="mark"[^>]*>\*</text>', m.group(0)), m.group("step")
+    # the arrows into and out of the gates, and only those, are dashed; their labels too
+    arrows = [(m.group("src"), m.group("dst"), "unprinted" in m.group("cls").split()) for m in ARROW_G.finditer(html)]
+    assert {(a, b) for a, b, dash in arrows if dash} == {
+        ("sosialisasi-laporan", "akhir-semester"), ("akhir-semester", "rekap-dua-laporan"), ("akhir-semester", "selesai"),
+        ("sosialisasi-semester", "akhir-tahun"), ("akhir-tahun", "susun-laporan-tahunan"), ("akhir-tahun", "selesai"),
+    }
+    assert sorted(re.findall(r'<text class="arrow-label unprinted"[^>]*>([^<]*)</text>', html)) == ["Tidak", "Tidak", "Ya", "Ya"]
+    # the page connectors on a dashed arrow are dashed; the style is a light grey dash
+    assert re.search(r'class="symbol connector page-connector unprinted"', html)
+    assert re.search(r"svg \.unprinted \.shape, svg \.arrow\.unprinted \.line \{[^}]*stroke-dasharray: [\d.]+ [\d.]+", html)
+    # the footnote: once on each page that draws a gate, and it points at the notes' page
+    layout = build_layout(d)
+    notes_page = 2 + len(layout.pages)
+    pages = table_pages(html)
+    assert len(pages) == len(layout.pages)
+    for text, page in zip(pages, layout.pages):
+        drawn = [g for g in GATES if f'data-step="{g}"' in text]
+        assert page.unprinted == drawn
+        expected = [f"* Simbol tambahan (garis putus-putus), tidak tercetak pada SOP; lihat catatan transkripsi, halaman {notes_page}."]
+        assert FOOTNOTE.findall(text) == (expected if drawn else [])
+    assert sum(1 for page in pages if FOOTNOTE.search(page)) == sum(1 for page in layout.pages if page.unprinted) >= 1
+    # the notes' page names both gates as not on the SOP, beside why they are there
+    notes = html.split('class="page notes-page"')[1]
+    for gate in GATES:
+        row = re.search(rf'<tr data-step="{gate}" data-printed="no">.*?</tr>', notes, re.S)
+        assert row and '<span class="unprinted-mark">* tidak tercetak pada SOP</span>' in row.group(0)
+        assert "Not a row of the SOP" in row.group(0)
+    assert notes.count("tidak tercetak pada SOP") == 2
+
+
+def test_a_printed_symbol_is_never_dashed(definition: Definition2) -> None:
+    html = render_html(definition)
+    unprinted = unprinted_ids(definition)
+    for m in SYMBOL_G.finditer(html):
+        assert ("unprinted" in m.group("cls").split()) == (m.group("step") in unprinted), m.group("step")
+        assert ('class="mark"' in m.group(0)) == (m.group("step") in unprinted), m.group("step")
+    for m in ARROW_G.finditer(html):
+        touches = m.group("src") in unprinted or m.group("dst") in unprinted
+        assert ("unprinted" in m.group("cls").split()) == touches, m.group(0)
+    layout = build_layout(definition)
+    for text, page in zip(table_pages(html), layout.pages):
+        assert len(FOOTNOTE.findall(text)) == (1 if page.unprinted else 0)
+    for page in layout.pages:
+        for row in page.rows:
+            for sym in row.symbols:
+                assert sym.printed == (sym.step not in unprinted) or not sym.step
+            for seg in row.segments:
+                assert seg.printed == (seg.source not in unprinted and seg.target not in unprinted)
+    if not unprinted:
+        assert "data-printed" not in html and "tidak tercetak" not in html
+
+
+def test_a_format_1_gate_between_rows_is_drawn_dashed(tmp_path: Path) -> None:
+    d = uji_definition(tmp_path)
+    assert unprinted_ids(d) == {"jenis"}  # the upgrade marks the unnumbered gate
+    html = render_html(d)
+    assert re.search(r'<g class="symbol decision unprinted" data-step="jenis"', html)
+    # no interpretation of its own: the notes still name it, as not on the SOP
+    notes = html.split('class="page notes-page"')[1]
+    assert re.search(r'<tr data-step="jenis" data-printed="no">.*?\* tidak tercetak pada SOP', notes, re.S)
+
+
+def test_without_notes_the_footnote_points_nowhere(tmp_path: Path) -> None:
+    out = tmp_path / "pd.html"
+    assert invoke("render", "pengumpulan-data", "--definitions", str(ROOT / "definitions"), "--no-notes", "-o", str(out)).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    assert 'class="page notes-page"' not in html
+    footnotes = FOOTNOTE.findall(html)
+    assert footnotes and set(footnotes) == {"* Simbol tambahan (garis putus-putus), tidak tercetak pada SOP."}
+    for text in footnotes:
+        assert "catatan" not in text.lower() and "lihat" not in text and "halaman" not in text
+    assert len(re.findall(r'<g class="symbol decision unprinted"', html)) == 2  # still dashed
+
+
+def test_markdown_show_and_mermaid_mark_the_symbols_not_on_the_paper() -> None:
+    d = shipped("pengumpulan-data")
+    md = render_markdown(d)
+    table = md.split("## Diagram alir")[0]
+    marked = [line for line in table.splitlines() if "(tidak tercetak pada SOP)" in line]
+    assert [line.split(" | ")[2] for line in marked] == [
+        "decision · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ automatic: Ya → 6 · Tidak → selesai",
+        "decision · Kepala Bidang · Akhir tahun? (tidak tercetak pada SOP) · ◇ automatic: Ya → 9 · Tidak → selesai",
+    ]
+    notes = md.split("## Transcription notes")[1]
+    assert "_Keputusan · Kepala Bidang · Akhir semester?_ (tidak tercetak pada SOP)" in notes
+    assert notes.count("(tidak tercetak pada SOP)") == 2
+    terminal = " ".join(shown(d).split())
+    assert terminal.count("(tidak tercetak pada SOP)") == 2
+    mermaid = render_mermaid(d)
+    ids = node_ids(d)
+    style = re.search(r"^  classDef unprinted (.*)$", mermaid, re.M)
+    assert style and "stroke-dasharray:" in style.group(1)
+    assert re.findall(r"^  class ([\w,]+) unprinted$", mermaid, re.M) == [f"{ids['akhir-semester']},{ids['akhir-tahun']}"]
+    # a definition whose symbols are all on the paper marks nothing
+    plain = shipped("surat-keluar")
+    assert "tidak tercetak" not in render_markdown(plain) and "unprinted" not in render_mermaid(plain)
 
 
 def test_the_keterangan_column_only_where_the_sop_has_it(tmp_path: Path) -> None:

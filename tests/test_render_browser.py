@@ -82,6 +82,7 @@ MEASURE = """() => {
   const symbols = [...document.querySelectorAll('g.symbol')].map(g => ({
     page: pageOf(g), step: g.dataset.step || null, lane: g.dataset.lane || null, kind: g.dataset.kind,
     letter: g.dataset.connector || null, box: abs(g.querySelector('.shape').getBoundingClientRect()),
+    dashed: getComputedStyle(g.querySelector('.shape')).strokeDasharray !== 'none',
   }));
   const arrows = [...document.querySelectorAll('g.arrow')].map(g => {
     const path = g.querySelector('path.line');
@@ -89,7 +90,7 @@ MEASURE = """() => {
     const at = (l) => { const q = path.getPointAtLength(l).matrixTransform(ctm); return [q.x + scrollX, q.y + scrollY]; };
     return {page: pageOf(g), edge: g.dataset.edge, part: Number(g.dataset.part), from: g.dataset.from, to: g.dataset.to,
             fromLane: g.dataset.fromLane, toLane: g.dataset.toLane, label: g.dataset.label,
-            start: at(0), end: at(path.getTotalLength())};
+            start: at(0), end: at(path.getTotalLength()), dashed: getComputedStyle(path).strokeDasharray !== 'none'};
   });
   const rows = [...document.querySelectorAll('tr.row, tr.band, tr.strip')].map(tr => ({
     page: pageOf(tr), no: tr.dataset.no || null,
@@ -175,6 +176,14 @@ def test_the_document_in_chromium(browser: Any, name: str, tmp_path: Path) -> No
         assert abs(centre - column["x"] - column["w"] / 2) <= 0.05 * column["w"], sym
         found[sym["step"]] = sym["lane"]
     assert found == expected
+
+    # a symbol the paper does not have, and every arrow into or out of it, is drawn dashed; nothing else
+    unprinted = {s.id for _, _, _, s in definition.symbols() if not s.printed}
+    for sym in m["symbols"]:
+        if sym["step"]:
+            assert sym["dashed"] == (sym["step"] in unprinted), sym
+    for arrow in m["arrows"]:
+        assert arrow["dashed"] == (arrow["from"] in unprinted or arrow["to"] in unprinted), arrow
 
     # arrows: each a chain from its source symbol to its target, across rows and pages
     parts: dict[str, list[dict[str, Any]]] = {}

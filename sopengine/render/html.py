@@ -9,6 +9,10 @@ so that any text of the SOP shows as text.
 
 With a run's progress (the dict :func:`sopengine.api.run_status` returns), the same
 document marks the symbols done (who, when), the open ones and the late ones.
+
+A symbol the paper does not have (``printed: false``) and its arrows are drawn dashed and
+grey, with an asterisk that a line under the table explains, in Indonesian like the rest of
+the official document.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ def render_html(definition: Definition2, progress: dict[str, Any] | None = None,
     """
     from sopengine import __version__
     from sopengine.definition.upgrade import as_format2
-    from sopengine.render.layout import NOTE_COLUMNS, REQUIRED_MARK, build_layout
+    from sopengine.render.layout import NOT_PRINTED, NOTE_COLUMNS, REQUIRED_MARK, UNPRINTED_MARK, build_layout
 
     definition = as_format2(definition)
     layout = build_layout(definition, progress, notes=notes)
@@ -44,6 +48,8 @@ def render_html(definition: Definition2, progress: dict[str, Any] | None = None,
         run=progress,
         note_columns=NOTE_COLUMNS,
         required_mark=REQUIRED_MARK,
+        unprinted_mark=UNPRINTED_MARK,
+        not_printed=NOT_PRINTED,
         version=__version__,
     )
 

@@ -33,6 +33,10 @@ template draws, in millimetres, so that the template only prints numbers:
   arrows within a row are planned first (straight across, straight down, or a loop-back
   just under or over the level), then each exit's side, then the side each arrow from
   another row enters by (arrows merge at a symbol's top) and the track on that side.
+* **Symbols the paper does not have.** A symbol the office added so that the SOP can run
+  (``printed: false``) is drawn dashed and grey, and so are the arrows into and out of it,
+  with an asterisk beside it; every page that draws one says under its table, in Indonesian,
+  that it is not on the SOP (and where the notes say why, when they are printed).
 """
 
 from __future__ import annotations
@@ -146,6 +150,7 @@ class Symbol:
     level: int = 0  # how far down its row the symbol stands
     state: str = ""  # with progress: "done", "open" or ""
     late: bool = False
+    printed: bool = True  # false: not on the paper (drawn dashed, marked with an asterisk)
 
     @property
     def top(self) -> float:
@@ -211,6 +216,14 @@ class Symbol:
                 f"C {x1 - q:.2f} {y1 - 3 * a:.2f} {x0 + q:.2f} {y1 + a:.2f} {x0:.2f} {y1 - a:.2f} Z")
 
     @property
+    def mark_at(self) -> Point:
+        """Where the asterisk of a symbol not on the paper stands: by its top right corner
+        (inside a diamond's bounding box, where the diamond leaves it empty)."""
+        if self.kind == "decision":
+            return (self.right - 1.7, self.top + 2.0)
+        return (self.right + 1.1, self.top + 1.0)
+
+    @property
     def text_rows(self) -> list[tuple[float, str]]:
         """Each line of the text inside the shape with the height of its middle."""
         if not self.lines:
@@ -238,6 +251,7 @@ class Segment:
     head: bool  # ends in an arrowhead (at a symbol, a connector, or the end of a short exit)
     label_at: tuple[float, float, str] | None = None  # x, y, text-anchor
     exit: int = 0  # which exit of its source it leaves by: a diamond's outcome (index), 0 otherwise
+    printed: bool = True  # false: into or out of a symbol not on the paper (drawn dashed)
 
     @property
     def d(self) -> str:
@@ -324,6 +338,8 @@ class Page:
     table: TableLayout | None = None
     first: bool = False  # the table's first page
     last: bool = False  # the table's last page: its footnotes go under it
+    unprinted: list[str] = field(default_factory=list)  # the symbols not on the paper it draws
+    footnote: str = ""  # under the table, where it draws one: what its dashed symbols are
 
 
 @dataclass
@@ -336,6 +352,7 @@ class Note:
     text: str
     table: str = ""  # the table's title (or id) when the SOP has several tables
     symbol_text: str = ""  # the symbol the note is about: its shape's name, its lane and the text inside it
+    printed: bool = True  # false: the symbol is not on the paper
 
 
 @dataclass
@@ -451,6 +468,25 @@ REQUIRED_MARK = "(wajib)"
 NOT_DRAWN = "tidak digambar"
 """How the tables write an arrow the paper does not draw (``drawn: false``)."""
 
+NOT_PRINTED = "tidak tercetak pada SOP"
+"""How every rendering marks a symbol the paper does not have (``printed: false``)."""
+
+UNPRINTED_MARK = "*"
+"""Beside a symbol the paper does not have, tying it to the line under its table."""
+
+UNPRINTED_FOOTNOTE = f"{UNPRINTED_MARK} Simbol tambahan (garis putus-putus), {NOT_PRINTED}"
+"""The line under a table page that draws such a symbol; the notes' pages follow it, if printed."""
+
+
+def unprinted_footnote(note_pages: list[int] | None = None) -> str:
+    """The line under a table page drawing a symbol the paper does not have: with the pages
+    of the transcription notes that say why it is there, or, without notes, pointing nowhere."""
+    if not note_pages:
+        return UNPRINTED_FOOTNOTE + "."
+    numbers = [str(n) for n in sorted(set(note_pages))]
+    pages = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " dan " + numbers[-1]
+    return f"{UNPRINTED_FOOTNOTE}; lihat catatan transkripsi, halaman {pages}."
+
 
 def document_label(document: Document) -> str:
     """A document as the tables print it: its name, and ``(wajib)`` after a required output."""
@@ -540,9 +576,10 @@ def arrow_text(d: Definition2, symbol_id: str) -> str:
 
 
 def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = None) -> str:
-    """A symbol as the tables list it: kind, lane, the text inside it, and its arrows.
+    """A symbol as the tables list it: kind, lane, the text inside it, and its arrows; a symbol
+    the paper does not have is marked so.
 
-    ``decision · Kepala Bidang · Akhir semester? · ◇ Ya → 6 · Tidak → selesai``
+    ``decision · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ automatic: Ya → 6 · Tidak → selesai``
     """
     from sopengine.definition.graph import symbol_graph
 
@@ -554,6 +591,8 @@ def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = N
     parts = [kind, names.get(lane, lane)]
     if s.text:
         parts.append(s.text)
+    if not s.printed:
+        parts[-1] += f" ({NOT_PRINTED})"
     flow = arrow_text(d, symbol_id)
     if flow:
         parts.append(flow)
@@ -583,6 +622,12 @@ def build_layout(definition: Definition2, progress: dict[str, Any] | None = None
     layout = Layout(definition, tables, progress=progress)
     if notes:
         layout.note_pages = note_pages(definition)
+    # Where the notes say why each symbol not on the paper is there: the page of its note.
+    first_note_page = 2 + len(layout.pages)
+    note_page = {n.step: first_note_page + k for k, page in enumerate(layout.note_pages) for n in page if n.step}
+    for page in layout.pages:
+        if page.unprinted:
+            page.footnote = unprinted_footnote([note_page[x] for x in page.unprinted if x in note_page])
     return layout
 
 
@@ -590,7 +635,11 @@ NOTE_COLUMNS = {"no": 12.0, "kegiatan": 80.0, "text": CONTENT_WIDTH - 92.0}
 
 
 def interpretations(d: Definition2) -> list[Note]:
-    """The interpretations of rows and of symbols, in the order printed."""
+    """The interpretations of rows and of symbols, in the order printed.
+
+    A symbol the paper does not have is always there, marked so (``printed`` false): it is
+    an interpretation even where its row's note, not its own, says why.
+    """
     several = len(d.tables) > 1
     names = {a.id: a.name for a in d.actors}
     lanes = placed_lanes(d)
@@ -602,9 +651,9 @@ def interpretations(d: Definition2) -> list[Note]:
             if r.interpretation:
                 out.append(Note(r.no or "", "", kegiatan, r.interpretation, name))
             for s in r.symbols:
-                if s.interpretation:
+                if s.interpretation or not s.printed:
                     which = " · ".join(x for x in (SYMBOL_NAMES[s.kind.value], names.get(lanes.get(s.id, ""), ""), s.text or "") if x)
-                    out.append(Note(r.no or "", s.id, kegiatan, s.interpretation, name, which))
+                    out.append(Note(r.no or "", s.id, kegiatan, s.interpretation or "", name, which, s.printed))
     return out
 
 
@@ -615,7 +664,8 @@ def note_pages(d: Definition2) -> list[list[Note]]:
     used = budget
     table = None
     for note in interpretations(d):
-        h = max(text_height([note.kegiatan, note.symbol_text], NOTE_COLUMNS["kegiatan"], BODY_FONT),
+        marked = [note.kegiatan, note.symbol_text] + ([f"{UNPRINTED_MARK} {NOT_PRINTED}"] if not note.printed else [])
+        h = max(text_height(marked, NOTE_COLUMNS["kegiatan"], BODY_FONT),
                 text_height([note.text], NOTE_COLUMNS["text"], BODY_FONT)) + 1.0
         if note.table != table:
             h += HEAD_TOP_HEIGHT  # the table's name, on a row of its own
@@ -848,15 +898,25 @@ class _TableBuilder:
             CONTENT_HEIGHT - caption - FOOTER_HEIGHT - HEAD_TOP_HEIGHT - names_height - 2 * STRIP_HEIGHT - PAGE_SLACK
         )
         footnotes = text_height(self.t.footnotes, CONTENT_WIDTH, BODY_FONT) + 1.5 if self.t.footnotes else 0.0
+        # A page drawing a symbol not on the paper keeps room under its table for the line
+        # that says so.
+        marked = [any(not s.printed for s in r.symbols) for r in self.t.rows]
+        mark_line = footnote_height([unprinted_footnote([100, 101, 102])]) if any(marked) else 0.0  # its longest wording
         groups: list[list[int]] = [[]]
         used = 0.0
+        # The table's first page has no off-page connectors at its top: no flow comes down to
+        # it, nor leaves it upwards.
+        room = budget + STRIP_HEIGHT
         for i, h in enumerate(heights):
             need = h + (footnotes if i == len(heights) - 1 else 0.0)
-            if groups[-1] and used + need > budget:
+            line = mark_line if marked[i] and not any(marked[k] for k in groups[-1]) else 0.0
+            if groups[-1] and used + need + line > room:
                 groups.append([])
                 used = 0.0
+                room = budget
+                line = mark_line if marked[i] else 0.0
             groups[-1].append(i)
-            used += h
+            used += h + line
         self.groups = groups
         self.page_of = {i: p for p, g in enumerate(groups) for i in g}
         self.local = {i: k for g in groups for k, i in enumerate(g)}
@@ -874,7 +934,9 @@ class _TableBuilder:
             rows += [self.rows[i] for i in group]
             if (p, "bottom") in self.strips:
                 rows.append(self.strips[(p, "bottom")])
-            table.pages.append(Page(first_number + p, rows, table, first=p == 0, last=p == len(groups) - 1))
+            page = Page(first_number + p, rows, table, first=p == 0, last=p == len(groups) - 1)
+            page.unprinted = [x.step for row in rows for x in row.symbols if x.step and not x.printed]
+            table.pages.append(page)
         return table
 
     def row_notes(self, ri: int) -> list[dict[str, str]]:
@@ -900,7 +962,7 @@ class _TableBuilder:
             notes = self.by_symbol.get(s.id, [])
             state, late = step_state(notes)
             sym = Symbol(s.id, lane, k, kind, self.lane_x(k), 0.0, w, h, text=s.text or "", lines=lines, font=font,
-                         shape=s.shape or "", row=ri, level=level, state=state, late=late)
+                         shape=s.shape or "", row=ri, level=level, state=state, late=late, printed=s.printed)
             row.symbols.append(sym)
             self.symbols.setdefault(s.id, sym)
         return self.levels_height(row)
@@ -1129,11 +1191,17 @@ class _TableBuilder:
         return (e.tgt is not None and e.tgt.row == e.src.row + 1
                 and self.page_of[e.src.row] == self.page_of[e.tgt.row])
 
+    @staticmethod
+    def printed(e: _Edge) -> bool:
+        """Whether the paper has the arrow: not when it leaves or enters a symbol it does not have."""
+        return e.src.printed and (e.tgt is None or e.tgt.printed)
+
     def segment(self, e: _Edge, part: int, points: list[Point], head: bool, first: bool = False) -> Segment:
         target = e.tgt.step if e.tgt is not None else END
         target_lane = e.tgt.lane if e.tgt is not None else e.src.lane
         label_at = self.label_place(e) if first and e.label and e.show_label else None
-        return Segment(e.id, part, e.src.step, target, e.src.lane, target_lane, e.label, points, head, label_at, e.group[1])
+        return Segment(e.id, part, e.src.step, target, e.src.lane, target_lane, e.label, points, head, label_at, e.group[1],
+                       printed=self.printed(e))
 
     def label_place(self, e: _Edge) -> tuple[float, float, str]:
         """Where a printed label starts: beside its exit, kept inside the lanes."""
@@ -1270,12 +1338,13 @@ class _TableBuilder:
             self.strips[(page, where)] = Row("strip-" + where, STRIP_HEIGHT)
         return self.strips[(page, where)]
 
-    def connector(self, letter: str, x: float, strip: Row, down: bool, leaving: bool) -> Symbol:
-        """An off-page connector pointing the way the flow goes, at the strip's page edge."""
+    def connector(self, letter: str, x: float, strip: Row, down: bool, leaving: bool, printed: bool = True) -> Symbol:
+        """An off-page connector pointing the way the flow goes, at the strip's page edge;
+        dashed (not *printed*) on an arrow into or out of a symbol the paper does not have."""
         at_top = down != leaving
         cy = 1.0 + CONNECTOR_HEIGHT / 2 if at_top else STRIP_HEIGHT - 1.0 - CONNECTOR_HEIGHT / 2
         sym = Symbol("", "", -1, "connector", x, cy, CONNECTOR_WIDTH, CONNECTOR_HEIGHT, text=letter, lines=[letter],
-                     font=CONNECTOR_FONT, letter=letter, pointing="down" if down else "up")
+                     font=CONNECTOR_FONT, letter=letter, pointing="down" if down else "up", printed=printed)
         strip.symbols.append(sym)
         return sym
 
@@ -1328,11 +1397,12 @@ class _TableBuilder:
             xt = self.take_track(pt, self.local[t], len(self.groups[pt]), tgt.cx, tgt.cx, "", tgt.cx, into, tgt.cx)
         part = self.leave(e, xs, down, start, stop=None)
         strip = self.strip(ps, "bottom" if down else "top")
-        conn = self.connector(letter, xs, strip, down, leaving=True)
+        printed = self.printed(e)
+        conn = self.connector(letter, xs, strip, down, leaving=True, printed=printed)
         edge_y, conn_y = (0.0, conn.top) if down else (STRIP_HEIGHT, conn.bottom)
         strip.segments.append(self.segment(e, part, [(xs, edge_y), (xs, conn_y)], True))
         strip = self.strip(pt, "top" if down else "bottom")
-        conn = self.connector(letter, xt, strip, down, leaving=False)
+        conn = self.connector(letter, xt, strip, down, leaving=False, printed=printed)
         conn_y, edge_y = (conn.bottom, STRIP_HEIGHT) if down else (conn.top, 0.0)
         strip.segments.append(self.segment(e, part + 1, [(xt, conn_y), (xt, edge_y)], False))
         part += 2
@@ -1412,6 +1482,16 @@ def text_height(paragraphs: list[str], width: float, font: float) -> float:
                 used += size + (1 if used else 0)
         lines += count
     return lines * font * LINE_HEIGHT + 2 * CELL_PAD
+
+
+FOOTNOTE_FONT = 7.0 * PT
+FOOTNOTE_GAP = 1.2 + 0.4  # above the footnotes, and under each line
+
+
+def footnote_height(lines: list[str]) -> float:
+    """The height (mm) of footnote *lines* under a table: 7pt text the width of the page."""
+    cell = text_height(lines, CONTENT_WIDTH + 2 * CELL_PAD, FOOTNOTE_FONT) - 2 * CELL_PAD
+    return cell + FOOTNOTE_GAP * max(1, len(lines))
 
 
 # -- progress ---------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 GitHub and GitLab render the ```` ```mermaid ```` block as a diagram, so the file reads as
 the SOP in a repository or a wiki. Each row lists every symbol drawn in it (kind, lane, the
-text inside it) with the arrows the order of the symbols does not show, written as text.
+text inside it) with the arrows the order of the symbols does not show, written as text; a
+symbol the paper does not have (``printed: false``) is marked "(tidak tercetak pada SOP)".
 Table cells go through :func:`markdown_cell`: HTML's special characters become entities
 (Markdown passes raw HTML through) and the characters Markdown reads (``|``, ``*``, ``_``
 ...) are escaped with a backslash.
@@ -34,6 +35,7 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
     from sopengine.definition.graph import symbol_graph
     from sopengine.definition.upgrade import as_format2
     from sopengine.render.layout import (
+        NOT_PRINTED,
         row_notes,
         column_labels,
         document_label,
@@ -100,6 +102,8 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
             kegiatan = markdown_cell(note.kegiatan)
             if note.symbol_text:
                 kegiatan += ("<br>" if kegiatan else "") + f"_{markdown_cell(note.symbol_text)}_"
+            if not note.printed:
+                kegiatan += f" ({NOT_PRINTED})"
             cells = ([markdown_cell(note.table)] if several else []) + [markdown_cell(note.no), kegiatan, markdown_cell(note.text)]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")

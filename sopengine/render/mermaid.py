@@ -9,7 +9,8 @@ a manual operation, a circle for a connector and a plain box for any other shape
 shows the text printed inside its shape, else its row's number and kegiatan. Arrows carry
 a label only where the paper prints one; arrows the paper does not draw are left out, and
 a connector draws no line to its pair. A diamond's drawn exit to the end of the process
-ends at a small stop point.
+ends at a small stop point. A symbol the paper does not have (``printed: false``) is a dashed
+grey node (class ``unprinted``), and the arrows into and out of it are dotted.
 
 Every text goes through :func:`mermaid_text`: Mermaid reads quotes, brackets and ``<``
 specially, so they are written as Mermaid's entity codes (``#quot;``, ``#lt;`` ...).
@@ -35,6 +36,9 @@ SHAPES = {
     "other": ('["', '"]'),
 }
 """Each kind's Mermaid brackets; a document uses the ``@{ shape: doc }`` form."""
+
+UNPRINTED_STYLE = "stroke:#6e6e6e,stroke-dasharray:5 4,color:#3c3c3c"
+"""The node of a symbol the paper does not have: dashed and grey, as in the document."""
 
 
 def mermaid_text(text: str, wrap: int | None = WRAP) -> str:
@@ -86,9 +90,11 @@ def render_mermaid(definition: Definition2, progress: dict[str, Any] | None = No
     ends = 0
     links: list[str] = []
     stops: dict[int, dict[str, list[str]]] = {}
+    unprinted = {s.id for _, _, _, s in definition.symbols() if not s.printed}
     for a in drawn_arrows(definition):
         source = ids[a.source]
-        arrow = f'-->|"{mermaid_text(a.label, None)}"|' if a.label else "-->"
+        link = "-.->" if a.source in unprinted or a.target in unprinted else "-->"
+        arrow = f'{link}|"{mermaid_text(a.label, None)}"|' if a.label else link
         if a.target == "selesai":
             ends += 1
             stop = f"selesai{ends}"
@@ -129,6 +135,10 @@ def render_mermaid(definition: Definition2, progress: dict[str, Any] | None = No
         if several:
             out.append("  end")
     out += [f"  {link}" for link in links]
+    marked = [ids[x] for x in ids if x in unprinted]
+    if marked:
+        out.append(f"  classDef unprinted {UNPRINTED_STYLE}")
+        out.append(f"  class {','.join(marked)} unprinted")
     if states:
         styles = {
             "done": "fill:#d6ecd2,stroke:#333",
