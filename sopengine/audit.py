@@ -17,6 +17,10 @@
 
 Read-only queries for auditors run here on the store's connection; every write goes
 through :mod:`sopengine.store` (a backup writes only its new file).
+
+What the checks find (problems, history's action words and notes) is data: JSON, CSV and
+the files of a pack hold it in English whatever the language. Each such text is a
+:class:`Text`, which a command shows to a person in the language in force with :func:`shown`.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import IO, Any
 from sopengine import clock
 from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical, database_head, event_hash
 from sopengine.errors import InputError, RunNotFound, SopError
+from sopengine.i18n import N_, _
 from sopengine.store import Store
 
 BACKDATED_AFTER = 300
@@ -48,18 +53,62 @@ BACKDATED_AFTER = 300
 POSTDATED_AFTER = 300
 """Seconds by which ``at`` may follow ``recorded_at`` before an entry counts as postdated."""
 
+
+
+class Text(str):
+    """A text that is data in English and can be shown to a person in their language.
+
+    Its value, what JSON, CSV and a pack's files hold, is the English message; it keeps the
+    template it was made from (marked for the catalogue) and the values put into it, so that
+    :func:`shown` can say it in the language in force. Made by :func:`_text` and :func:`_joined`;
+    anything that treats it as a string (``json``, ``csv``, ``==``, ``+``) sees the English.
+    """
+
+    template: str | None = None
+    values: dict[str, Any] = {}
+    parts: tuple[Any, ...] = ()
+    sep: str = ""
+
+    def shown(self) -> str:
+        """The text in the language in force (a :class:`Text` put into it, too)."""
+        if self.template is None:
+            return self.sep.join(shown(part) for part in self.parts)
+        return _(self.template).format(**{k: shown(v) for k, v in self.values.items()})
+
+
+def _text(template: str, **values: Any) -> Text:
+    """The English *template* filled with *values*, remembering both (mark it with ``N_``)."""
+    text = Text(template.format(**values))
+    text.template = template
+    text.values = values
+    return text
+
+
+def _joined(parts: list[Any], sep: str = "; ") -> Text:
+    """*parts* joined by *sep*, each shown in the language in force when the whole is."""
+    text = Text(sep.join(parts))
+    text.parts = tuple(parts)
+    text.sep = sep
+    return text
+
+
+def shown(text: Any) -> Any:
+    """*text* as a person reads it: a :class:`Text` in the language in force, anything else as it is."""
+    return text.shown() if isinstance(text, Text) else text
+
+
 KINDS: dict[str, str] = {
-    "run_started": "run started",
-    "step_completed": "step completed",
-    "decided": "decided",
-    "joined": "branches joined",
-    "reopened": "reopened",
-    "assigned": "assigned",
-    "unassigned": "unassigned",
-    "run_completed": "run completed",
-    "run_cancelled": "run cancelled",
+    "run_started": _text(N_("run started")),
+    "step_completed": _text(N_("step completed")),
+    "decided": _text(N_("decided")),
+    "joined": _text(N_("branches joined")),
+    "reopened": _text(N_("reopened")),
+    "assigned": _text(N_("assigned")),
+    "unassigned": _text(N_("unassigned")),
+    "run_completed": _text(N_("run completed")),
+    "run_cancelled": _text(N_("run cancelled")),
 }
-"""Event kinds the engine writes, with the words history shows for them."""
+"""Event kinds the engine writes, with the words history shows for them (each a :class:`Text`)."""
 
 PACK_FORMAT = "sopengine-evidence-pack/1"
 
@@ -107,13 +156,13 @@ def _row_hash(row: tuple[Any, ...]) -> str | None:
 def parse_head(text: str) -> tuple[str, int | None]:
     """Read a noted head: ``HASH`` or ``HASH@SEQ`` (as :func:`verify` and :func:`backup` print it)."""
     raw = text.strip().lower()
-    digest, _, seq = raw.partition("@")
+    digest, _at, seq = raw.partition("@")
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InputError(f"cannot read head {text!r}; give the 64-hex head as printed, e.g. 3f2a…c9@1234")
+        raise InputError(_("cannot read head {text!r}; give the 64-hex head as printed, e.g. 3f2a…c9@1234").format(text=text))
     if not seq:
         return digest, None
     if not seq.isdigit():
-        raise InputError(f"cannot read head {text!r}: after '@' comes the event number it was noted at")
+        raise InputError(_("cannot read head {text!r}: after '@' comes the event number it was noted at").format(text=text))
     return digest, int(seq)
 
 
@@ -121,14 +170,15 @@ def _head_token(digest: str, seq: int) -> str:
     return f"{digest}@{seq}"
 
 
-def _problem(kind: str, message: str, *, seq: int | None = None, run_id: str | None = None, **extra: Any) -> dict[str, Any]:
+def _problem(kind: str, message: Text, *, seq: int | None = None, run_id: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "seq": seq, "run_id": run_id, "message": message, **extra}
 
 
 def _noncanonical(seq: int, run_id: str, reason: str) -> dict[str, Any]:
     return _problem(
-        "noncanonical", f"event {seq} of run {run_id} has a payload that is not the canonical text the engine writes"
-        f" ({reason}): it was written behind sopengine's back", seq=seq, run_id=run_id,
+        "noncanonical", _text(N_("event {seq} of run {run} has a payload that is not the canonical text the engine writes"
+                                 " ({reason}): it was written behind sopengine's back"), seq=seq, run=run_id, reason=reason),
+        seq=seq, run_id=run_id,
     )
 
 
@@ -151,58 +201,71 @@ def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tupl
         if prev == expected:
             if i + 1 == len(rows):
                 return _problem(
-                    "edited", f"event {seq} of run {run_id} does not match its hash: its payload, times, people or kind"
-                    " were edited, or its stored hash (it is the run's last event: which of the two cannot be told)",
+                    "edited", _text(N_("event {seq} of run {run} does not match its hash: its payload, times, people or"
+                                       " kind were edited, or its stored hash (it is the run's last event: which of the"
+                                       " two cannot be told)"), seq=seq, run=run_id),
                     seq=seq, run_id=run_id,
                 )
             after = rows[i + 1][9]
             if after != stored and after == _exact_hash(row):
                 return _problem(
-                    "edited", f"event {seq} of run {run_id}: its stored hash does not match its row, whose fields still"
-                    f" hash to what event {rows[i + 1][0]} links to: the hash column was edited", seq=seq, run_id=run_id,
+                    "edited", _text(N_("event {seq} of run {run}: its stored hash does not match its row, whose fields"
+                                       " still hash to what event {next} links to: the hash column was edited"),
+                                    seq=seq, run=run_id, next=rows[i + 1][0]),
+                    seq=seq, run_id=run_id,
                 )
-            detail = "" if after == stored else "; its stored hash was changed too"
-            return _problem(
-                "edited", f"event {seq} of run {run_id} does not match its hash: its payload, times, people or kind"
-                f" were edited{detail}", seq=seq, run_id=run_id,
-            )
+            if after == stored:
+                message = _text(N_("event {seq} of run {run} does not match its hash: its payload, times, people or kind"
+                                   " were edited"), seq=seq, run=run_id)
+            else:
+                message = _text(N_("event {seq} of run {run} does not match its hash: its payload, times, people or kind"
+                                   " were edited; its stored hash was changed too"), seq=seq, run=run_id)
+            return _problem("edited", message, seq=seq, run_id=run_id)
         j = position.get(prev)
         if j is not None and j > i:
             return _problem(
-                "reordered", f"event {seq} of run {run_id} links to event {rows[j][0]}, which comes after it:"
-                " rows were reordered or swapped", seq=seq, run_id=run_id,
+                "reordered", _text(N_("event {seq} of run {run} links to event {target}, which comes after it:"
+                                      " rows were reordered or swapped"), seq=seq, run=run_id, target=rows[j][0]),
+                seq=seq, run_id=run_id,
             )
         if j == i:
             return _problem(
-                "forged", f"event {seq} of run {run_id} links to itself: a forged row", seq=seq, run_id=run_id,
+                "forged", _text(N_("event {seq} of run {run} links to itself: a forged row"), seq=seq, run=run_id),
+                seq=seq, run_id=run_id,
             )
-        if j is not None or (prev == GENESIS and i > 0):
-            target = f"event {rows[j][0]}" if j is not None else "the start of the chain"
-            taken = rows[j + 1][0] if j is not None else rows[0][0]
-            return _problem(
-                "forged", f"event {seq} of run {run_id} links to {target}, which event {taken} already follows:"
-                " a forged row was inserted", seq=seq, run_id=run_id,
-            )
+        if j is not None:
+            message = _text(N_("event {seq} of run {run} links to event {target}, which event {taken} already follows:"
+                               " a forged row was inserted"), seq=seq, run=run_id, target=rows[j][0], taken=rows[j + 1][0])
+            return _problem("forged", message, seq=seq, run_id=run_id)
+        if prev == GENESIS and i > 0:
+            message = _text(N_("event {seq} of run {run} links to the start of the chain, which event {taken} already"
+                               " follows: a forged row was inserted"), seq=seq, run=run_id, taken=rows[0][0])
+            return _problem("forged", message, seq=seq, run_id=run_id)
         if before is None:
             return _problem(
-                "deleted", f"event {seq} is the first of run {run_id} but links to an earlier event that is not there:"
-                " the run's first events were deleted", seq=seq, run_id=run_id, between=(0, seq),
+                "deleted", _text(N_("event {seq} is the first of run {run} but links to an earlier event that is not"
+                                    " there: the run's first events were deleted"), seq=seq, run=run_id),
+                seq=seq, run_id=run_id, between=(0, seq),
             )
         # numbers between the two that no run holds any more: a deletion rather than an edit
         present = conn.execute("SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?", (before, seq)).fetchone()[0]
         missing = seq - before - 1 - present
         if missing > 0:
             return _problem(
-                "deleted", f"event {seq} of run {run_id} links to an event that is not there ({missing} event number(s)"
-                f" between {before} and {seq} are missing): a row was deleted", seq=seq, run_id=run_id, between=(before, seq),
+                "deleted", _text(N_("event {seq} of run {run} links to an event that is not there ({missing} event"
+                                    " number(s) between {before} and {seq} are missing): a row was deleted"),
+                                 seq=seq, run=run_id, missing=missing, before=before),
+                seq=seq, run_id=run_id, between=(before, seq),
             )
         if content_ok:
             return _problem(
-                "relinked", f"event {seq} of run {run_id} does not link to event {before} before it: event {before}"
-                f" was edited and re-hashed, or event {seq} is forged", seq=seq, run_id=run_id,
+                "relinked", _text(N_("event {seq} of run {run} does not link to event {before} before it: event {before}"
+                                     " was edited and re-hashed, or event {seq} is forged"), seq=seq, run=run_id, before=before),
+                seq=seq, run_id=run_id,
             )
         return _problem(
-            "forged", f"event {seq} of run {run_id} matches neither its own hash nor the chain: a forged or rewritten row",
+            "forged", _text(N_("event {seq} of run {run} matches neither its own hash nor the chain: a forged or"
+                               " rewritten row"), seq=seq, run=run_id),
             seq=seq, run_id=run_id,
         )
     return None
@@ -331,13 +394,14 @@ def payload_problem(text: Any) -> str | None:
     try:
         value = json.loads(text, object_pairs_hook=pairs)
     except (TypeError, ValueError, RecursionError):
-        return "it is not JSON"
+        return _text(N_("it is not JSON"))
     if not isinstance(value, dict):
-        return "it is not a JSON object"
+        return _text(N_("it is not a JSON object"))
     if duplicate:
-        return f"the key {duplicate[0]!r} appears twice; SQL tools read the first value, the hash covers the last"
+        return _text(N_("the key {key!r} appears twice; SQL tools read the first value, the hash covers the last"),
+                     key=duplicate[0])
     if canonical(value) != text:
-        return "its spacing, key order, escapes or numbers differ from the canonical text"
+        return _text(N_("its spacing, key order, escapes or numbers differ from the canonical text"))
     return None
 
 
@@ -432,8 +496,9 @@ def _table_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
             others.setdefault(run_id, []).append((task_id, step_id, state, closed_at, closed_by))
         else:
             problems.append(_problem(
-                "tasks", f"task {task_id} (step {step_id}) of run {run_id} has an unknown state {state!r}: the tasks table"
-                " was edited", run_id=run_id,
+                "tasks", _text(N_("task {task} (step {step}) of run {run} has an unknown state {state!r}: the tasks table"
+                                  " was edited"), task=task_id, step=step_id, run=run_id, state=state),
+                run_id=run_id,
             ))
     closes = scan["closes"]
     for run_id in sorted(set(closes) | set(actual)):
@@ -485,25 +550,33 @@ def _compare_done(run_id: str, expected: list[tuple[Any, Any, tuple[Any, ...]]],
             (r for r in unmatched if r[1][0] == key[0]), None)
         if twin is not None:
             unmatched.remove(twin)
-            shown = "; ".join(
-                f"{name} ({twin[1][i]!r} in the table, {key[i]!r} in the event)"
+            differ = _joined([
+                _text(N_("{field} ({table!r} in the table, {event!r} in the event)"), field=name, table=twin[1][i], event=key[i])
                 for i, name in enumerate(_CLOSING_FIELDS) if twin[1][i] != key[i]
-            )
+            ])
             problems.append(_problem(
-                "tasks", f"task {twin[0]} of run {run_id} (step {key[0]}) differs from event {seq} in {shown}:"
-                " the row was edited, or the event", seq=seq, run_id=run_id, task_id=twin[0],
+                "tasks", _text(N_("task {task} of run {run} (step {step}) differs from event {seq} in {differences}:"
+                                  " the row was edited, or the event"),
+                               task=twin[0], run=run_id, step=key[0], seq=seq, differences=differ),
+                seq=seq, run_id=run_id, task_id=twin[0],
                 fields=[name for i, name in enumerate(_CLOSING_FIELDS) if twin[1][i] != key[i]],
             ))
         else:
-            what = "completed" if kind == "step_completed" else "decided"
+            if kind == "step_completed":
+                template = N_("event {seq} of run {run} ({step} completed by {person} at {at}) has no done task row:"
+                              " the row was deleted from the tasks table, or the event was forged")
+            else:
+                template = N_("event {seq} of run {run} ({step} decided by {person} at {at}) has no done task row:"
+                              " the row was deleted from the tasks table, or the event was forged")
             problems.append(_problem(
-                "tasks", f"event {seq} of run {run_id} ({key[0]} {what} by {key[2]} at {key[1]}) has no done task row:"
-                " the row was deleted from the tasks table, or the event was forged", seq=seq, run_id=run_id,
+                "tasks", _text(template, seq=seq, run=run_id, step=key[0], person=key[2], at=key[1]), seq=seq, run_id=run_id,
             ))
     for task_id, key in unmatched:
         problems.append(_problem(
-            "tasks", f"task {task_id} of run {run_id} (step {key[0]} done by {key[2]} at {key[1]}) matches no event:"
-            " the row was added to or edited in the tasks table, or its event was deleted", run_id=run_id, task_id=task_id,
+            "tasks", _text(N_("task {task} of run {run} (step {step} done by {person} at {at}) matches no event: the row"
+                              " was added to or edited in the tasks table, or its event was deleted"),
+                           task=task_id, run=run_id, step=key[0], person=key[2], at=key[1]),
+            run_id=run_id, task_id=task_id,
         ))
     return problems
 
@@ -521,8 +594,10 @@ def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list
                 joins.remove(match)  # a joined event releases one waiting row at most
                 continue
             problems.append(_problem(
-                "tasks", f"task {task_id} of run {run_id} (step {step_id}) is marked joined at {closed_at} by {closed_by},"
-                " but no joined event of the run records it: the tasks table was edited", run_id=run_id, task_id=task_id,
+                "tasks", _text(N_("task {task} of run {run} (step {step}) is marked joined at {at} by {person}, but no"
+                                  " joined event of the run records it: the tasks table was edited"),
+                               task=task_id, run=run_id, step=step_id, at=closed_at, person=closed_by),
+                run_id=run_id, task_id=task_id,
             ))
             continue
         closed = next((r for r in reopened if r[1:] == (step_id, closed_at, closed_by)), None)
@@ -530,13 +605,17 @@ def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list
             reopened.remove(closed)
         elif cancel is None or (closed_at, closed_by) != cancel[1:]:
             problems.append(_problem(
-                "tasks", f"task {task_id} of run {run_id} (step {step_id}) is cancelled at {closed_at} by {closed_by},"
-                " but no reopened or run_cancelled event closed it: the tasks table was edited", run_id=run_id, task_id=task_id,
+                "tasks", _text(N_("task {task} of run {run} (step {step}) is cancelled at {at} by {person}, but no"
+                                  " reopened or run_cancelled event closed it: the tasks table was edited"),
+                               task=task_id, run=run_id, step=step_id, at=closed_at, person=closed_by),
+                run_id=run_id, task_id=task_id,
             ))
     for seq, step, at, person in reopened:
         problems.append(_problem(
-            "tasks", f"event {seq} of run {run_id} reopened the run and closed step {step}, but no cancelled task row"
-            f" of step {step} at {at} by {person} records it: the tasks table was edited", seq=seq, run_id=run_id,
+            "tasks", _text(N_("event {seq} of run {run} reopened the run and closed step {step}, but no cancelled task"
+                              " row of step {step} at {at} by {person} records it: the tasks table was edited"),
+                           seq=seq, run=run_id, step=step, at=at, person=person),
+            seq=seq, run_id=run_id,
         ))
     return problems
 
@@ -562,20 +641,26 @@ def _compare_assignments(table: dict[str, dict[tuple[str, str], tuple[Any, Any, 
             want = events.get((role, person))
             if want is None:
                 problems.append(_problem(
-                    "assignments", f"{person} is assigned to {role} in run {run_id} in the assignments table, but no event"
-                    " assigned them: the row was added to the table", run_id=run_id,
+                    "assignments", _text(N_("{person} is assigned to {role} in run {run} in the assignments table, but"
+                                            " no event assigned them: the row was added to the table"),
+                                         person=person, role=role, run=run_id),
+                    run_id=run_id,
                 ))
             elif tuple(values) != want:
-                shown = "; ".join(f"{n} ({values[i]!r} in the table, {want[i]!r} from the events)"
-                                  for i, n in enumerate(names) if values[i] != want[i])
+                differ = _joined([_text(N_("{field} ({table!r} in the table, {event!r} from the events)"),
+                                        field=n, table=values[i], event=want[i])
+                                  for i, n in enumerate(names) if values[i] != want[i]])
                 problems.append(_problem(
-                    "assignments", f"the assignment of {person} to {role} in run {run_id} differs from its events in"
-                    f" {shown}: the assignments table was edited", run_id=run_id,
+                    "assignments", _text(N_("the assignment of {person} to {role} in run {run} differs from its events"
+                                            " in {differences}: the assignments table was edited"),
+                                         person=person, role=role, run=run_id, differences=differ),
+                    run_id=run_id,
                 ))
         for role, person in sorted(set(events) - set(rows)):
             problems.append(_problem(
-                "assignments", f"{person} is assigned to {role} in run {run_id} by its events, but the assignments table"
-                " has no such row: the row was deleted", run_id=run_id,
+                "assignments", _text(N_("{person} is assigned to {role} in run {run} by its events, but the assignments"
+                                        " table has no such row: the row was deleted"), person=person, role=role, run=run_id),
+                run_id=run_id,
             ))
     return problems
 
@@ -616,54 +701,66 @@ def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict
         seen.add(run_id)
         tail = tails.get(run_id)
         if tail is None:
-            problems.append(_problem("deleted", f"run {run_id} has no events: its history was deleted", run_id=run_id))
+            problems.append(_problem("deleted", _text(N_("run {run} has no events: its history was deleted"), run=run_id),
+                                     run_id=run_id))
             continue
         last_hash, last_seq, last_kind, last_at, n = tail
         first_seq, first_kind, first_at, first_person, first_fields = firsts[run_id]
         if first_kind != "run_started":
             problems.append(_problem(
-                "deleted", f"run {run_id} starts with a {first_kind} event (event {first_seq}), not run_started:"
-                " its first events were deleted", seq=first_seq, run_id=run_id,
+                "deleted", _text(N_("run {run} starts with a {kind} event (event {seq}), not run_started: its first"
+                                    " events were deleted"), run=run_id, kind=first_kind, seq=first_seq),
+                seq=first_seq, run_id=run_id,
             ))
         else:
             differ, recorded = _run_differences(row, first_at, first_person, first_fields)
             if differ:
-                shown = "; ".join(f"{c} ({row[c]!r} in the table, {recorded.get(c)!r} in the event)" for c in differ)
+                differences = _joined([_text(N_("{field} ({table!r} in the table, {event!r} in the event)"),
+                                             field=c, table=row[c], event=recorded.get(c)) for c in differ])
                 problems.append(_problem(
-                    "state", f"run {run_id} in the runs table differs from its run_started event {first_seq} in {shown}:"
-                    " the run's row was edited", seq=first_seq, run_id=run_id, fields=differ,
+                    "state", _text(N_("run {run} in the runs table differs from its run_started event {seq} in"
+                                      " {differences}: the run's row was edited"),
+                                   run=run_id, seq=first_seq, differences=differences),
+                    seq=first_seq, run_id=run_id, fields=differ,
                 ))
         want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status)
         if want and (last_kind != want or last_at != finished_at):
             problems.append(_problem(
-                "state", f"run {run_id} is {status} in the runs table but its last event {last_seq} is {last_kind}"
-                f" at {last_at}: events were deleted or the run was edited", seq=last_seq, run_id=run_id,
+                "state", _text(N_("run {run} is {status} in the runs table but its last event {seq} is {kind} at {at}:"
+                                  " events were deleted or the run was edited"),
+                               run=run_id, status=status, seq=last_seq, kind=last_kind, at=last_at),
+                seq=last_seq, run_id=run_id,
             ))
         elif status == "active" and last_kind in ("run_completed", "run_cancelled"):
             problems.append(_problem(
-                "state", f"run {run_id} is active in the runs table but its last event {last_seq} is {last_kind}:"
-                " events were deleted or the run was edited", seq=last_seq, run_id=run_id,
+                "state", _text(N_("run {run} is active in the runs table but its last event {seq} is {kind}: events were"
+                                  " deleted or the run was edited"), run=run_id, seq=last_seq, kind=last_kind),
+                seq=last_seq, run_id=run_id,
             ))
         elif status not in ("active", "completed", "cancelled"):
-            problems.append(_problem("state", f"run {run_id} has an unknown status {status!r}", run_id=run_id))
+            problems.append(_problem("state", _text(N_("run {run} has an unknown status {status!r}"), run=run_id, status=status),
+                                     run_id=run_id))
         if isinstance(version, int) and n < version:
             problems.append(_problem(
-                "deleted", f"run {run_id} was changed {version} times but has only {n} events: events were deleted",
+                "deleted", _text(N_("run {run} was changed {version} times but has only {n} events: events were deleted"),
+                                 run=run_id, version=version, n=n),
                 run_id=run_id,
             ))
     for run_id in tails:
         if run_id not in seen:
             first_seq = firsts[run_id][0]
             problems.append(_problem(
-                "forged", f"event {first_seq} belongs to run {run_id}, which is not in the runs table: forged rows"
-                " or a deleted run", seq=first_seq, run_id=run_id,
+                "forged", _text(N_("event {seq} belongs to run {run}, which is not in the runs table: forged rows or a"
+                                   " deleted run"), seq=first_seq, run=run_id),
+                seq=first_seq, run_id=run_id,
             ))
     for run_id, status, step_id, task_id in conn.execute(
         "SELECT t.run_id, r.status, t.step_id, t.id FROM tasks t JOIN runs r ON r.id = t.run_id"
         " WHERE t.state IN ('open', 'waiting') AND r.status != 'active'"
     ):
         problems.append(_problem(
-            "state", f"step {step_id} (task {task_id}) of run {run_id} is still open although the run is {status}",
+            "state", _text(N_("step {step} (task {task}) of run {run} is still open although the run is {status}"),
+                           step=step_id, task=task_id, run=run_id, status=status),
             seq=tails[run_id][1] if run_id in tails else None, run_id=run_id,
         ))
     return problems
@@ -677,15 +774,15 @@ def definition_problem(text_hash: str, def_id: Any, title: Any, source: Any, com
     sopengine compiles from the source whenever it compiles that source in the same format.
     """
     if not isinstance(source, str) or hashlib.sha256(source.encode("utf-8")).hexdigest() != text_hash:
-        return "its source text does not match its hash: the stored definition was edited"
+        return _text(N_("its source text does not match its hash: the stored definition was edited"))
     try:
         data = json.loads(compiled)
     except (TypeError, ValueError):
         data = None
     if not isinstance(data, dict) or canonical(data) != compiled:
-        return "its compiled form is not the canonical JSON the engine writes: it was edited"
+        return _text(N_("its compiled form is not the canonical JSON the engine writes: it was edited"))
     if data.get("hash") != text_hash or data.get("id") != def_id or data.get("title") != title:
-        return "its compiled form names another hash, id or title than its row: it was edited"
+        return _text(N_("its compiled form names another hash, id or title than its row: it was edited"))
     from sopengine.definition.loader import check_text, compile_definition
 
     checked = check_text(source)
@@ -694,7 +791,7 @@ def definition_problem(text_hash: str, def_id: Any, title: Any, source: Any, com
     if checked.ok and checked.definition is not None:
         fresh = compile_definition(checked.definition, source)
         if fresh.get("format") == data.get("format") and canonical(fresh) != compiled:
-            return "its compiled form differs from what its source compiles to: the compiled form was edited"
+            return _text(N_("its compiled form differs from what its source compiles to: the compiled form was edited"))
     return None
 
 
@@ -705,9 +802,9 @@ def calendar_problem(cal_hash: str, data: Any) -> str | None:
     except (TypeError, ValueError):
         snapshot = None
     if snapshot is None or canonical(snapshot) != data:
-        return "its snapshot is not the canonical JSON the engine writes: it was edited"
+        return _text(N_("its snapshot is not the canonical JSON the engine writes: it was edited"))
     if hashlib.sha256(data.encode("utf-8")).hexdigest() != cal_hash:
-        return "its snapshot does not match its hash: the stored calendar was edited"
+        return _text(N_("its snapshot does not match its hash: the stored calendar was edited"))
     return None
 
 
@@ -721,23 +818,26 @@ def _pin_problems(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         definitions.add(text_hash)
         reason = definition_problem(text_hash, def_id, title, source, compiled)
         if reason:
-            problems.append(_problem("definition", f"definition {def_id} {str(text_hash)[:12]}: {reason}"))
+            problems.append(_problem("definition", _text(N_("definition {id} {hash}: {reason}"), id=def_id,
+                                                         hash=str(text_hash)[:12], reason=reason)))
     calendars = set()
     for cal_hash, data in conn.execute("SELECT hash, data FROM calendars ORDER BY first_seen, hash"):
         calendars.add(cal_hash)
         reason = calendar_problem(cal_hash, data)
         if reason:
-            problems.append(_problem("calendar", f"calendar {str(cal_hash)[:12]}: {reason}"))
+            problems.append(_problem("calendar", _text(N_("calendar {hash}: {reason}"), hash=str(cal_hash)[:12], reason=reason)))
     for run_id, definition_hash, calendar_hash in conn.execute("SELECT id, definition_hash, calendar_hash FROM runs ORDER BY id"):
         if definition_hash not in definitions:
             problems.append(_problem(
-                "definition", f"run {run_id} is pinned to definition {str(definition_hash)[:12]}, which is not in the"
-                " definitions table: the row was deleted", run_id=run_id,
+                "definition", _text(N_("run {run} is pinned to definition {hash}, which is not in the definitions table:"
+                                       " the row was deleted"), run=run_id, hash=str(definition_hash)[:12]),
+                run_id=run_id,
             ))
         if calendar_hash is not None and calendar_hash not in calendars:
             problems.append(_problem(
-                "calendar", f"run {run_id} is pinned to calendar {str(calendar_hash)[:12]}, which is not in the"
-                " calendars table: the row was deleted", run_id=run_id,
+                "calendar", _text(N_("run {run} is pinned to calendar {hash}, which is not in the calendars table: the"
+                                     " row was deleted"), run=run_id, hash=str(calendar_hash)[:12]),
+                run_id=run_id,
             ))
     return problems
 
@@ -776,37 +876,42 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
             ids.pop(0)
         else:
             unmatched.append((entry, key))
-        where = f"document {entry['name']!r} of run {entry['run_id']} (event {entry['event']})"
+        where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"], "path": entry["path"]}
         current = file_sha256(entry["path"]) if entry["path"] else None
         if current is None:
             result["missing"].append(entry)
-            problems.append(_problem("document_missing", f"{where} is missing: {entry['path']}",
+            problems.append(_problem("document_missing", _text(N_("document {name!r} of run {run} (event {seq}) is"
+                                                                  " missing: {path}"), **where),
                                      seq=entry["event"], run_id=entry["run_id"]))
         elif current != entry["sha256"]:
             result["changed"].append(dict(entry, current_sha256=current))
-            problems.append(_problem("document_changed", f"{where} has changed since it was recorded: {entry['path']}",
+            problems.append(_problem("document_changed", _text(N_("document {name!r} of run {run} (event {seq}) has"
+                                                                  " changed since it was recorded: {path}"), **where),
                                      seq=entry["event"], run_id=entry["run_id"]))
         else:
             result["ok"] += 1
     left = [(key, doc_id) for key, ids in rows.items() for doc_id in ids]
     for entry, key in unmatched:
-        where = f"document {entry['name']!r} of run {entry['run_id']} (event {entry['event']})"
+        where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"]}
         # a row of the same document that differs: say in what (recorded_by against the event's person)
         twin = next((row for row, _ in left if row[:3] == key[:3]), None)
-        detail = ""
-        if twin is not None:
-            detail = "; its row differs in " + "; ".join(
-                f"{name} ({twin[i]!r} in the table, {key[i]!r} in the event)"
-                for i, name in enumerate(_DOCUMENT_FIELDS) if twin[i] != key[i])
-        problems.append(_problem(
-            "document_record", f"{where} has no row in the documents table that matches it{detail}: the table was edited",
-            seq=entry["event"], run_id=entry["run_id"],
-        ))
-    for (run_id, _, name, path, sha256, *_), doc_id in sorted(left, key=lambda item: item[1]):
+        if twin is None:
+            message = _text(N_("document {name!r} of run {run} (event {seq}) has no row in the documents table that"
+                               " matches it: the table was edited"), **where)
+        else:
+            differ = _joined([_text(N_("{field} ({table!r} in the table, {event!r} in the event)"),
+                                    field=name, table=twin[i], event=key[i])
+                              for i, name in enumerate(_DOCUMENT_FIELDS) if twin[i] != key[i]])
+            message = _text(N_("document {name!r} of run {run} (event {seq}) has no row in the documents table that"
+                               " matches it; its row differs in {differences}: the table was edited"),
+                            **where, differences=differ)
+        problems.append(_problem("document_record", message, seq=entry["event"], run_id=entry["run_id"]))
+    for (run_id, _step, name, path, sha256, *_rest), doc_id in sorted(left, key=lambda item: item[1]):
         result["unrecorded"].append({"id": doc_id, "run_id": run_id, "name": name, "path": path, "sha256": sha256})
         problems.append(_problem(
-            "document_record", f"document {name!r} of run {run_id} ({path}) in the documents table matches no event:"
-            " the table was edited", run_id=run_id,
+            "document_record", _text(N_("document {name!r} of run {run} ({path}) in the documents table matches no"
+                                        " event: the table was edited"), name=name, run=run_id, path=path),
+            run_id=run_id,
         ))
     return result, problems
 
@@ -865,23 +970,29 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
             problems = []
             for run_id, seq in scan["broken"].items():
                 found = _describe_run_problem(conn, run_id)
-                problems.append(found or _problem("edited", f"event {seq} of run {run_id} does not match the chain", seq=seq, run_id=run_id))
+                problems.append(found or _problem("edited", _text(N_("event {seq} of run {run} does not match the chain"),
+                                                                  seq=seq, run=run_id), seq=seq, run_id=run_id))
             named = {p["seq"] for p in problems}
             for seq, run_id in scan["noncanonical"]:
                 if seq not in named:
                     text = conn.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()[0]
-                    problems.append(_noncanonical(seq, run_id, payload_problem(text) or "it differs"))
+                    problems.append(_noncanonical(seq, run_id, payload_problem(text) or _text(N_("it differs"))))
             explained = [p["between"] for p in problems if "between" in p]
             for low, high in scan["gaps"]:
                 if any(a < low and high < b for a, b in explained):
                     continue  # already named by the run whose chain it broke
-                span = f"{low}" if low == high else f"{low} to {high}"
-                problems.append(_problem("deleted", f"event(s) {span} are missing from the events table: rows were deleted", seq=low))
+                if low == high:
+                    message = _text(N_("event(s) {first} are missing from the events table: rows were deleted"), first=low)
+                else:
+                    message = _text(N_("event(s) {first} to {last} are missing from the events table: rows were deleted"),
+                                    first=low, last=high)
+                problems.append(_problem("deleted", message, seq=low))
             issued = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
             if issued and issued[0] > scan["last_seq"]:
                 problems.append(_problem(
-                    "deleted", f"events up to {issued[0]} were written but the last one now is {scan['last_seq']}:"
-                    " the newest rows were deleted", seq=scan["last_seq"] + 1,
+                    "deleted", _text(N_("events up to {issued} were written but the last one now is {last}: the newest"
+                                        " rows were deleted"), issued=issued[0], last=scan["last_seq"]),
+                    seq=scan["last_seq"] + 1,
                 ))
             problems.extend(_state_problems(conn, scan))
             problems.extend(_table_problems(conn, scan))
@@ -906,20 +1017,20 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
         digest, at_seq = expected
         if at_seq is None:
             matches = digest == head
-            what = "the head now"
+            template = N_("the noted head {noted}… differs from the head now: events were cut off, added before that"
+                          " point, or the history was rebuilt")
         elif at_seq > scan["last_seq"]:
             matches = False
-            what = f"the head after event {at_seq}, but the last event now is {scan['last_seq']}"
+            template = N_("the noted head {noted}… differs from the head after event {seq}, but the last event now is"
+                          " {last}: events were cut off, added before that point, or the history was rebuilt")
         else:
             matches = digest == database_head(scan["snapshot"] or {})
-            what = f"the head recomputed over events 1 to {at_seq}"
+            template = N_("the noted head {noted}… differs from the head recomputed over events 1 to {seq}: events were"
+                          " cut off, added before that point, or the history was rebuilt")
         result["expected_head"] = expect_head
         result["head_matches"] = matches
         if not matches:
-            problems.append(_problem(
-                "head", f"the noted head {digest[:16]}… differs from {what}: events were cut off, added before that"
-                " point, or the history was rebuilt",
-            ))
+            problems.append(_problem("head", _text(template, noted=digest[:16], seq=at_seq, last=scan["last_seq"])))
     problems.sort(key=_order)
     result["ok"] = not problems
     result["problems"] = problems
@@ -1001,7 +1112,8 @@ def _resolve_steps(defs: _Definitions, step: str) -> list[str]:
             if sid == key or (spec.get("no") is not None and str(spec["no"]) == key):
                 ids.add(sid)
     if not ids:
-        raise InputError(f"no SOP in this database has a step {step!r}; steps are: {', '.join(sorted(known)) or 'none'}")
+        raise InputError(_("no SOP in this database has a step {step!r}; steps are: {steps}").format(
+            step=step, steps=", ".join(sorted(known)) or _("none")))
     return sorted(ids)
 
 
@@ -1015,7 +1127,8 @@ def _resolve_actor(defs: _Definitions, actor: str) -> list[str]:
             if aid.casefold() == key or str(spec.get("name", "")).casefold() == key:
                 ids.add(aid)
     if not ids:
-        raise InputError(f"no SOP in this database has a role {actor!r}; roles are: {', '.join(sorted(known)) or 'none'}")
+        raise InputError(_("no SOP in this database has a role {role!r}; roles are: {roles}").format(
+            role=actor, roles=", ".join(sorted(known)) or _("none")))
     return sorted(ids)
 
 
@@ -1039,7 +1152,8 @@ def _query(conn: sqlite3.Connection, defs: _Definitions, *, run: str | None, per
     args: list[Any] = []
     if run:
         if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run,)).fetchone() is None:
-            raise RunNotFound(f"no run {run!r} in this database; 'sopengine status --all' lists the runs", run_id=run)
+            raise RunNotFound(_("no run {run!r} in this database; 'sopengine status --all' lists the runs").format(run=run),
+                              run_id=run)
         where.append("e.run_id = ?")
         args.append(run)
     if person:
@@ -1048,7 +1162,7 @@ def _query(conn: sqlite3.Connection, defs: _Definitions, *, run: str | None, per
         args.extend(names)
     if kind:
         if kind not in KINDS:
-            raise InputError(f"no event kind {kind!r}; kinds are: {', '.join(KINDS)}")
+            raise InputError(_("no event kind {kind!r}; kinds are: {kinds}").format(kind=kind, kinds=", ".join(KINDS)))
         where.append("e.kind = ?")
         args.append(kind)
     if step:
@@ -1086,11 +1200,12 @@ def _note(kind: str, payload: dict[str, Any], actors: dict[str, Any]) -> str | N
     if kind in ("assigned", "unassigned"):
         role = payload.get("role")
         name = actors.get(role or "", {}).get("name", role)
-        acting = " (acting)" if payload.get("acting") else ""
-        return f"{name}: {payload.get('person')}{acting}"
+        if payload.get("acting"):
+            return _text(N_("{role}: {person} (acting)"), role=name, person=payload.get("person"))
+        return f"{name}: {payload.get('person')}"
     if kind == "decided" and payload.get("automatic"):
         facts = ", ".join(f"{k}={v}" for k, v in (payload.get("facts") or {}).items())
-        return f"automatic ({facts})" if facts else "automatic"
+        return _text(N_("automatic ({facts})"), facts=facts) if facts else _text(N_("automatic"))
     return None
 
 
@@ -1190,8 +1305,8 @@ def open_output(path: str | Path) -> IO[bytes]:
     try:
         return target.open("wb")
     except OSError as exc:
-        raise AuditError(f"cannot write {target} ({exc.strerror or exc}); check the folder exists and may be written",
-                         path=str(target)) from None
+        raise AuditError(_("cannot write {file} ({reason}); check the folder exists and may be written").format(
+            file=target, reason=exc.strerror or exc), path=str(target)) from None
 
 
 def history(db: str | Path, **filters: Any) -> list[dict[str, Any]]:
@@ -1282,8 +1397,8 @@ def export_history(db: str | Path, out: str | Path | IO[bytes], *, fmt: str = "c
             with fh:  # closing flushes: a full disk may only show here
                 return write(entries, fh)
         except OSError as exc:
-            raise AuditError(f"could not finish writing {target} ({exc.strerror or exc}); the file is incomplete",
-                             path=str(target)) from None
+            raise AuditError(_("could not finish writing {file} ({reason}); the file is incomplete").format(
+                file=target, reason=exc.strerror or exc), path=str(target)) from None
     finally:
         entries.close()
 
@@ -1366,8 +1481,8 @@ def _copy_into(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> dict[s
     try:
         src = path.open("rb")
     except OSError as exc:
-        raise AuditError(f"cannot read the recorded file {path} ({exc.strerror or exc}); no pack was written",
-                         path=str(path)) from None
+        raise AuditError(_("cannot read the recorded file {file} ({reason}); no pack was written").format(
+            file=path, reason=exc.strerror or exc), path=str(path)) from None
     with src, zf.open(info, "w") as dst:
         while chunk := src.read(1 << 20):
             digest.update(chunk)
@@ -1405,9 +1520,9 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     """Write one run's evidence into a zip at *output*; returns its summary and manifest hash."""
     target = Path(output)
     if target.exists() and not force:
-        raise AuditError(f"{target} already exists; choose another name or pass --force", path=str(target))
+        raise AuditError(_("{file} already exists; choose another name or pass --force").format(file=target), path=str(target))
     if not target.parent.exists():
-        raise AuditError(f"folder {target.parent} does not exist; create it first", path=str(target))
+        raise AuditError(_("folder {folder} does not exist; create it first").format(folder=target.parent), path=str(target))
     with Store(db, readonly=True) as store:
         conn = store.conn
         conn.execute("BEGIN")  # the pack shows one moment of the database
@@ -1417,11 +1532,13 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
             pinned = conn.execute(
                 "SELECT hash, id, title, source, compiled FROM definitions WHERE hash = ?", (run["definition_hash"],)
             ).fetchone()
-            reason = definition_problem(*pinned) if pinned else "it is not in the definitions table (the row was deleted)"
+            reason = definition_problem(*pinned) if pinned else _text(
+                N_("it is not in the definitions table (the row was deleted)"))
             if reason:
                 raise AuditError(
-                    f"no pack written: the definition run {run_id} is pinned to ({str(run['definition_hash'])[:12]}) fails its"
-                    f" check — {reason}; run 'sopengine audit verify' and restore the database from a backup",
+                    _("no pack written: the definition run {run} is pinned to ({hash}) fails its check — {reason}; run"
+                      " 'sopengine audit verify' and restore the database from a backup").format(
+                        run=run_id, hash=str(run["definition_hash"])[:12], reason=shown(reason)),
                     run_id=run_id,
                 )
             rows = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
@@ -1543,7 +1660,7 @@ def _json_member(data: bytes) -> Any:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [k for k, _ in items]
         if len(set(keys)) != len(keys):
-            raise ValueError(f"the key {next(k for k in keys if keys.count(k) > 1)!r} is written twice")
+            raise ValueError(_text(N_("the key {key!r} is written twice"), key=next(k for k in keys if keys.count(k) > 1)))
         return dict(items)
 
     return json.loads(data.decode("utf-8"), object_pairs_hook=pairs)
@@ -1554,68 +1671,80 @@ def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
 
 
 def _parse_sha256(text: str, what: str) -> str:
+    """*text* as a sha256; *what* (marked with ``N_``) names it in the error."""
     digest = text.strip().lower()
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InputError(f"cannot read {what} {text!r}; give the 64 hexadecimal digits as printed")
+        raise InputError(_("cannot read {what} {text!r}; give the 64 hexadecimal digits as printed").format(
+            what=_(what), text=text))
     return digest
 
 
-def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes) -> list[str]:
+def _reason(exc: BaseException) -> Any:
+    """What an exception says: the :class:`Text` it was raised with, or its text."""
+    said = exc.args[0] if len(exc.args) == 1 else None
+    return said if isinstance(said, Text) else str(exc)
+
+
+def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes) -> list[Text]:
     """events.csv made again from events.json and definition.yaml, and compared byte for byte."""
     from sopengine.definition.loader import check_text, compile_definition
 
     try:
         checked = check_text(definition.decode("utf-8"), "definition.yaml")
     except UnicodeDecodeError:
-        return ["definition.yaml is not UTF-8 text, so events.csv cannot be made again from it"]
+        return [_text(N_("definition.yaml is not UTF-8 text, so events.csv cannot be made again from it"))]
     if not checked.ok or checked.definition is None:
-        return ["definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and compared"]
+        return [_text(N_("definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and"
+                         " compared"))]
     buf = io.BytesIO()
     try:
         write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
     except (TypeError, ValueError, AttributeError) as exc:  # times or names of a kind the engine never writes
-        return [f"events.csv cannot be made again from events.json ({exc}): its events hold values the engine never writes"]
+        return [_text(N_("events.csv cannot be made again from events.json ({error}): its events hold values the engine"
+                         " never writes"), error=_reason(exc))]
     if buf.getvalue() != stored:
-        return [("events.csv: it differs from the events of events.json (made again from them and the definition):"
-                 " the spreadsheet was altered")]
+        return [_text(N_("events.csv: it differs from the events of events.json (made again from them and the"
+                         " definition): the spreadsheet was altered"))]
     return []
 
 
-def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> list[str]:
+def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> list[Text]:
     """The run as run.json holds it, against what its events record."""
     if not isinstance(info, dict):
-        return ["it is not a JSON object"]
+        return [_text(N_("it is not a JSON object"))]
     problems = []
     first = events[0] if events else {}
     started = first.get("payload") if first.get("kind") == "run_started" else None
     if not isinstance(started, dict):
-        return ["the run has no run_started event to compare it with"]
+        return [_text(N_("the run has no run_started event to compare it with"))]
     case = info.get("case_data")
     row = {name: info.get(name) for name in _RUN_FIELDS}
     row["case_data"] = canonical(case) if isinstance(case, dict) else case
     if info.get("id") != run_id:
-        problems.append(f"its run id {info.get('id')!r} is not the pack's {run_id!r}")
+        problems.append(_text(N_("its run id {id!r} is not the pack's {run!r}"), id=info.get("id"), run=run_id))
     try:
         fields = _started_fields(started)
     except TypeError:  # case data that is no JSON value
         fields = None
     differ, recorded = _run_differences(row, first.get("at"), first.get("person"), fields)
     for name in differ:
-        problems.append(f"its {name} {row[name]!r} differs from the run_started event's {recorded.get(name)!r}")
+        problems.append(_text(N_("its {field} {value!r} differs from the run_started event's {recorded!r}"),
+                              field=name, value=row[name], recorded=recorded.get(name)))
     last = events[-1]
     status = info.get("status")
     want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status) if isinstance(status, str) else None
     if want and (last.get("kind") != want or last.get("at") != info.get("finished_at")):
-        problems.append(f"the run is {info.get('status')} there, but the last event is {last.get('kind')} at {last.get('at')}")
+        problems.append(_text(N_("the run is {status} there, but the last event is {kind} at {at}"),
+                              status=info.get("status"), kind=last.get("kind"), at=last.get("at")))
     elif info.get("status") == "active" and last.get("kind") in ("run_completed", "run_cancelled"):
-        problems.append(f"the run is active there, but the last event is {last.get('kind')}")
+        problems.append(_text(N_("the run is active there, but the last event is {kind}"), kind=last.get("kind")))
     elif info.get("status") not in ("active", "completed", "cancelled"):
-        problems.append(f"the run has an unknown status {info.get('status')!r}")
+        problems.append(_text(N_("the run has an unknown status {status!r}"), status=info.get("status")))
     tasks, assignments = info.get("tasks"), info.get("assignments")
     if not (isinstance(tasks, list) and all(isinstance(t, dict) for t in tasks)):
-        return problems + ["its tasks are not a list of objects"]
+        return problems + [_text(N_("its tasks are not a list of objects"))]
     if not (isinstance(assignments, list) and all(isinstance(a, dict) for a in assignments)):
-        return problems + ["its assignments are not a list of objects"]
+        return problems + [_text(N_("its assignments are not a list of objects"))]
     # the same rebuild audit verify makes of the tables, from this run's events
     expected = []
     replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {}
@@ -1638,11 +1767,12 @@ def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> 
     odd = [t for t in tasks if t.get("state") not in ("open", "waiting", "done", "cancelled", "joined")]
     found = _compare_done(str(run_id), expected, done) + _closed_task_problems(str(run_id), closings, other)
     named = [a for a in assignments if isinstance(a.get("role"), str) and isinstance(a.get("person"), str)]
-    problems += [f"an assignment names no role or person: {canonical(a)}" for a in assignments if a not in named]
+    problems += [_text(N_("an assignment names no role or person: {assignment}"), assignment=canonical(a))
+                 for a in assignments if a not in named]
     held = {str(run_id): {(a["role"], a["person"]): (a.get("acting"), a.get("assigned_at"), a.get("assigned_by"))
                           for a in named}}
     found += _compare_assignments(held, replayed)
-    problems += [f"task {t.get('id')} has an unknown state {t.get('state')!r}" for t in odd]
+    problems += [_text(N_("task {task} has an unknown state {state!r}"), task=t.get("id"), state=t.get("state")) for t in odd]
     problems += [p["message"] for p in found]
     return problems
 
@@ -1656,16 +1786,18 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
     ``expect_manifest`` the manifest's sha256 noted when the pack was made.
     """
     noted_head = parse_head(expect_head)[0] if expect_head is not None else None
-    noted_manifest = _parse_sha256(expect_manifest, "manifest sha256") if expect_manifest is not None else None
+    noted_manifest = _parse_sha256(expect_manifest, N_("manifest sha256")) if expect_manifest is not None else None
     file = Path(path)
     if not file.is_file():
-        raise AuditError(f"no pack at {file}; give the path of a zip written by 'sopengine audit pack'", path=str(file))
-    problems: list[str] = []
+        raise AuditError(_("no pack at {file}; give the path of a zip written by 'sopengine audit pack'").format(file=file),
+                         path=str(file))
+    problems: list[Text] = []
     result: dict[str, Any] = {"path": str(file), "problems": problems}
     try:
         zf = zipfile.ZipFile(file)
     except zipfile.BadZipFile:
-        raise AuditError(f"{file} is not a zip file; give the pack written by 'sopengine audit pack'", path=str(file)) from None
+        raise AuditError(_("{file} is not a zip file; give the pack written by 'sopengine audit pack'").format(file=file),
+                         path=str(file)) from None
     with zf:
         listed_names = zf.namelist()
         twice = sorted({n for n in listed_names if listed_names.count(n) > 1})
@@ -1673,13 +1805,15 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             # zipfile reads the last of two equal names, other tools the first: what was checked
             # need not be what an auditor opens
             raise AuditError(
-                f"{file} holds more than one member named {twice[0]}: a zip with repeated names reads differently in"
-                " different tools, and sopengine never writes one; it is not a pack to trust",
+                _("{file} holds more than one member named {member}: a zip with repeated names reads differently in"
+                  " different tools, and sopengine never writes one; it is not a pack to trust").format(
+                    file=file, member=twice[0]),
                 path=str(file),
             )
         names = set(listed_names)
         if "manifest.json" not in names:
-            raise AuditError(f"{file} has no manifest.json: it is not a sopengine evidence pack", path=str(file))
+            raise AuditError(_("{file} has no manifest.json: it is not a sopengine evidence pack").format(file=file),
+                             path=str(file))
         manifest_bytes = zf.read("manifest.json")
         result["manifest_sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
         try:
@@ -1688,39 +1822,44 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         except (ValueError, KeyError, TypeError):
             listed = None  # type: ignore[assignment]
         if not (isinstance(listed, dict) and all(isinstance(v, dict) for v in listed.values())):
-            raise AuditError(f"{file}: manifest.json cannot be read as a pack's manifest (an object whose members map"
-                             " each name to its sha256 and size)", path=str(file))
+            raise AuditError(_("{file}: manifest.json cannot be read as a pack's manifest (an object whose members map"
+                               " each name to its sha256 and size)").format(file=file), path=str(file))
         if manifest.get("format") != PACK_FORMAT:
-            problems.append(f"manifest.json: format {manifest.get('format')!r} is not {PACK_FORMAT}")
+            problems.append(_text(N_("manifest.json: format {format!r} is not {expected}"), format=manifest.get("format"),
+                                  expected=PACK_FORMAT))
         run_id = manifest.get("run_id")
         result["run_id"] = run_id
         for name in sorted(listed):
             if name not in names:
-                problems.append(f"{name}: listed in the manifest but not in the pack")
+                problems.append(_text(N_("{member}: listed in the manifest but not in the pack"), member=name))
                 continue
             data = zf.read(name)
             if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):
-                problems.append(f"{name}: its sha256 differs from the manifest (the member was altered)")
+                problems.append(_text(N_("{member}: its sha256 differs from the manifest (the member was altered)"),
+                                      member=name))
         for name in sorted(names - set(listed) - {"manifest.json"}):
-            problems.append(f"{name}: in the pack but not in the manifest (a member was added)")
+            problems.append(_text(N_("{member}: in the pack but not in the manifest (a member was added)"), member=name))
         required = ("events.json", "events.csv", "verification.json", "definition.yaml", "documents.json", "run.json")
         missing = [n for n in required if n not in names]
         if missing:
-            problems.append(f"{', '.join(missing)}: missing from the pack")
+            problems.append(_text(N_("{members}: missing from the pack"), members=", ".join(missing)))
             result.update(ok=False, first_problem=problems[0])
             return result
-        shapes = {"events.json": (list, "a list of events"), "verification.json": (dict, "an object"),
-                  "documents.json": (list, "a list of documents")}
+        shapes = {
+            "events.json": (list, N_("{member} is not a list of events (each an object)")),
+            "verification.json": (dict, N_("{member} is not an object")),
+            "documents.json": (list, N_("{member} is not a list of documents (each an object)")),
+        }
         read: dict[str, Any] = {}
-        for name, (kind, what) in shapes.items():
+        for name, (kind, wrong) in shapes.items():
             try:
                 value = _read_json(zf, name)
             except ValueError as exc:
-                problems.append(f"{name} cannot be read ({exc})")
+                problems.append(_text(N_("{member} cannot be read ({error})"), member=name, error=_reason(exc)))
                 continue
             items_ok = kind is dict or all(isinstance(item, dict) for item in value) if isinstance(value, kind) else False
             if not items_ok:
-                problems.append(f"{name} is not {what}{' (each an object)' if kind is list else ''}")
+                problems.append(_text(wrong, member=name))
                 continue
             read[name] = value
         if len(read) < len(shapes):
@@ -1734,14 +1873,16 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         for k, e in enumerate(events):
             seq = e.get("seq")
             if e.get("run_id") != run_id:
-                problems.append(f"events.json: event {seq} belongs to run {e.get('run_id')}, not {run_id}")
+                problems.append(_text(N_("events.json: event {seq} belongs to run {other}, not {run}"), seq=seq,
+                                      other=e.get("run_id"), run=run_id))
                 break
             if not isinstance(seq, int) or seq <= last_seq:
-                problems.append(f"events.json: event {seq} is out of order")
+                problems.append(_text(N_("events.json: event {seq} is out of order"), seq=seq))
                 break
             last_seq = seq
             if e.get("prev_hash") != expected:
-                problems.append(f"events.json: event {seq} does not link to the event before it (deleted, reordered or forged)")
+                problems.append(_text(N_("events.json: event {seq} does not link to the event before it (deleted,"
+                                         " reordered or forged)"), seq=seq))
                 break
             try:
                 recomputed = event_hash(e)
@@ -1750,10 +1891,11 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             if recomputed != e.get("hash"):
                 following = events[k + 1].get("prev_hash") if k + 1 < len(events) else None
                 if recomputed is not None and following == recomputed:
-                    problems.append(f"events.json: event {seq} does not match its stored hash, but its fields hash to what"
-                                    " the next event links to (its hash was edited)")
+                    problems.append(_text(N_("events.json: event {seq} does not match its stored hash, but its fields"
+                                             " hash to what the next event links to (its hash was edited)"), seq=seq))
                 else:
-                    problems.append(f"events.json: event {seq} does not match its hash (its fields were edited)")
+                    problems.append(_text(N_("events.json: event {seq} does not match its hash (its fields were edited)"),
+                                          seq=seq))
                 break
             expected = e["hash"]
             payload = e.get("payload")
@@ -1766,61 +1908,69 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         result["events"] = len(events)
         result["run_head"] = run_head
         if verification.get("run_head") != run_head:
-            problems.append("verification.json: its run head differs from the last event of events.json")
+            problems.append(_text(N_("verification.json: its run head differs from the last event of events.json")))
         if verification.get("ok") is not True:
             recorded_problem = verification.get("problem")
             said = recorded_problem.get("message") if isinstance(recorded_problem, dict) else None
-            problems.append(f"verification.json: the chain was already broken when the pack was made: {said or 'see the file'}")
+            problems.append(_text(N_("verification.json: the chain was already broken when the pack was made: {problem}"),
+                                  problem=said or _text(N_("see the file"))))
         if manifest.get("run_head") != run_head:
-            problems.append("manifest.json: its run head differs from the last event of events.json")
+            problems.append(_text(N_("manifest.json: its run head differs from the last event of events.json")))
         started = events[0] if events else {}
         pinned = (started.get("payload") or {}).get("definition_hash") if isinstance(started.get("payload"), dict) else None
         if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
-            problems.append("definition.yaml: its sha256 is not the definition hash the run_started event recorded")
+            problems.append(_text(N_("definition.yaml: its sha256 is not the definition hash the run_started event recorded")))
         # every file the chain recorded is accounted for: included, or listed as changed or missing
         # keyed by their JSON text: a name or hash of the wrong type must not stop the check
         remaining = Counter(canonical(list(r)) for r in recorded_docs)
         for d in documents:
             key = canonical([d.get("event"), d.get("name"), d.get("sha256")])
             if remaining[key] <= 0:
-                problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} is not a file the chain recorded")
+                problems.append(_text(N_("documents.json: {name!r} of event {seq} is not a file the chain recorded"),
+                                      name=d.get("name"), seq=d.get("event")))
                 continue
             remaining[key] -= 1
             status = d.get("status")
             if status in ("changed", "missing"):
                 continue
             if status != "included":
-                problems.append(f"documents.json: {d.get('name')!r} of event {d.get('event')} has an unknown status {status!r}")
+                problems.append(_text(N_("documents.json: {name!r} of event {seq} has an unknown status {status!r}"),
+                                      name=d.get("name"), seq=d.get("event"), status=status))
                 continue
             member = d.get("member")
             if not isinstance(member, str) or member not in names:
-                problems.append(f"documents.json: {d.get('name')!r} is marked included but {member} is not in the pack")
+                problems.append(_text(N_("documents.json: {name!r} is marked included but {member} is not in the pack"),
+                                      name=d.get("name"), member=member))
                 continue
             if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
-                problems.append(f"{member}: its sha256 differs from the one recorded for {d.get('name')!r}")
+                problems.append(_text(N_("{member}: its sha256 differs from the one recorded for {name!r}"), member=member,
+                                      name=d.get("name")))
         for seq, name, digest in recorded_docs:
             key = canonical([seq, name, digest])
             if remaining[key] > 0:
                 remaining[key] -= 1
-                problems.append(f"documents.json: event {seq} recorded {name!r} (sha256 {str(digest)[:12]}…), which the pack"
-                                " neither includes nor lists as changed or missing")
+                problems.append(_text(N_("documents.json: event {seq} recorded {name!r} (sha256 {sha256}…), which the"
+                                         " pack neither includes nor lists as changed or missing"),
+                                      seq=seq, name=name, sha256=str(digest)[:12]))
         if chain_ok:  # held to a chain that does not hold, they would only repeat its problem
             problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
             try:
                 run_info = _read_json(zf, "run.json")
             except ValueError as exc:
-                problems.append(f"run.json cannot be read ({exc})")
+                problems.append(_text(N_("{member} cannot be read ({error})"), member="run.json", error=_reason(exc)))
             else:
-                problems.extend(f"run.json: {m}" for m in _run_json_problems(run_info, events, run_id))
+                problems.extend(_text("run.json: {problem}", problem=m) for m in _run_json_problems(run_info, events, run_id))
         if noted_head is not None:
             result["expected_head"] = noted_head
             if noted_head != run_head:
-                problems.append(f"the run head {run_head[:16]}… differs from the noted head {noted_head[:16]}…")
+                problems.append(_text(N_("the run head {head}… differs from the noted head {noted}…"), head=run_head[:16],
+                                      noted=noted_head[:16]))
         if noted_manifest is not None:
             result["expected_manifest"] = noted_manifest
             if noted_manifest != result["manifest_sha256"]:
-                problems.append(f"the manifest's sha256 {result['manifest_sha256'][:16]}… differs from the noted"
-                                f" {noted_manifest[:16]}…: this is not the pack that was noted")
+                problems.append(_text(N_("the manifest's sha256 {sha256}… differs from the noted {noted}…: this is not"
+                                         " the pack that was noted"), sha256=result["manifest_sha256"][:16],
+                                      noted=noted_manifest[:16]))
     result["ok"] = not problems
     result["first_problem"] = problems[0] if problems else None
     result["documents"] = {s: sum(1 for d in documents if d.get("status") == s) for s in ("included", "changed", "missing")}
@@ -1831,8 +1981,8 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
 
 def _cannot_write(target: Path, exc: BaseException) -> AuditError:
     reason = getattr(exc, "strerror", None) or str(exc)
-    return AuditError(f"cannot write {target} ({reason}); choose a folder you may write to — nothing was written",
-                      path=str(target))
+    return AuditError(_("cannot write {file} ({reason}); choose a folder you may write to — nothing was written").format(
+        file=target, reason=reason), path=str(target))
 
 
 def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[str, Any]:
@@ -1845,11 +1995,12 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[s
     source = Path(db)
     dest = Path(target)
     if dest.exists() and not force:
-        raise AuditError(f"{dest} already exists; choose another name or pass --force to replace it", path=str(dest))
+        raise AuditError(_("{file} already exists; choose another name or pass --force to replace it").format(file=dest),
+                         path=str(dest))
     if not dest.parent.exists():
-        raise AuditError(f"folder {dest.parent} does not exist; create it first", path=str(dest))
+        raise AuditError(_("folder {folder} does not exist; create it first").format(folder=dest.parent), path=str(dest))
     if dest.exists() and source.exists() and dest.resolve() == source.resolve():
-        raise AuditError(f"{dest} is the database itself; back up to another file", path=str(dest))
+        raise AuditError(_("{file} is the database itself; back up to another file").format(file=dest), path=str(dest))
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     with Store(source, readonly=True) as store:
         try:
@@ -1867,11 +2018,13 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[s
                 check = copy.execute("PRAGMA quick_check").fetchone()[0]
                 summary = _stored_head(copy)
             except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
-                raise AuditError(f"the backup to {dest} could not be written ({exc}); nothing was replaced", path=str(dest)) from None
+                raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
+                    file=dest, reason=exc), path=str(dest)) from None
             finally:
                 copy.close()
             if check != "ok":
-                raise AuditError(f"the copy at {dest} failed SQLite's quick_check ({check}); the database may be damaged")
+                raise AuditError(_("the copy at {file} failed SQLite's quick_check ({result}); the database may be"
+                                   " damaged").format(file=dest, result=check))
             try:
                 for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
                     # an old copy's leftover log would be replayed into the new file when it is opened
