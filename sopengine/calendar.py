@@ -41,6 +41,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sopengine.errors import InputError
+from sopengine.i18n import _
 
 __all__ = [
     "CALENDAR_ENV_VAR",
@@ -174,20 +175,22 @@ class WorkCalendar:
         open: Mapping[date, tuple[str, Span]] | None = None,
         years: Iterable[int] = (),
     ) -> None:
-        self.tz = _zone(zone, "time zone")
+        self.tz = _zone(zone, None)
         self.zone = self.tz.key  # WITA and the like are kept as the IANA name they stand for
         if len(hours) != 7:
-            raise InputError(f"calendar hours: expected 7 weekdays, got {len(hours)}; give Monday to Sunday")
+            raise InputError(
+                _("calendar hours: expected 7 weekdays, got {count}; give Monday to Sunday").format(count=len(hours))
+            )
         self._hours: tuple[Span | None, ...] = tuple(hours)
         if all(span is None for span in self._hours):
-            raise InputError("calendar hours: every weekday is closed; give office hours for at least one day")
+            raise InputError(_("calendar hours: every weekday is closed; give office hours for at least one day"))
         self._open: dict[date, tuple[str, Span]] = dict(open or {})
         self._closed: dict[date, str] = {d: n for d, n in (closed or {}).items() if d not in self._open}
         self.years: tuple[int, ...] = tuple(sorted(set(years)))
 
         self._week_us: tuple[_SpanUs | None, ...] = tuple(_span_us(s) for s in self._hours)
         special: dict[int, _SpanUs | None] = {d.toordinal(): None for d in self._closed}
-        for d, (_, span) in self._open.items():
+        for d, (_name, span) in self._open.items():
             special[d.toordinal()] = _span_us(span)
         self._special = special
         self._minutes = _Counter(
@@ -218,13 +221,14 @@ class WorkCalendar:
     @classmethod
     def from_snapshot(cls, data: Mapping[str, Any]) -> WorkCalendar:
         """Rebuild a calendar from :meth:`snapshot` output, without ``holidays`` or ``yaml``."""
-        where = "calendar snapshot"
+        where = None  # the snapshot: named only in a message, so a good one reads no catalogue
         try:
             version = data.get("version")
             if version != SNAPSHOT_VERSION:
                 raise InputError(
-                    f"{where}: version {version!r} is not supported (expected {SNAPSHOT_VERSION}); "
-                    "upgrade sopengine"
+                    _("{where}: version {version!r} is not supported (expected {expected}); upgrade sopengine").format(
+                        where=_place(where), version=version, expected=SNAPSHOT_VERSION,
+                    )
                 )
             hours = tuple(
                 _parse_span(data["hours"].get(name), where, f"hours.{name}", allow_none=True)
@@ -240,7 +244,9 @@ class WorkCalendar:
                 opened[_parse_date(e["date"], where, "open.date")] = (str(e["name"]), span)
             return cls(zone=data["zone"], hours=hours, closed=closed, open=opened, years=data.get("years", ()))
         except (KeyError, TypeError, AttributeError) as exc:
-            raise InputError(f"{where}: malformed ({exc!r}); store the output of WorkCalendar.snapshot()") from exc
+            raise InputError(
+                _("{where}: malformed ({exc!r}); store the output of WorkCalendar.snapshot()").format(where=_place(where), exc=exc)
+            ) from exc
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WorkCalendar):
@@ -276,7 +282,7 @@ class WorkCalendar:
 
     def extra_working_days(self, year: int) -> list[tuple[date, str]]:
         """Extra working days in ``year`` (from the file's ``open`` list), by date, with names."""
-        return sorted((d, n) for d, (n, _) in self._open.items() if d.year == year)
+        return sorted((d, n) for d, (n, _span) in self._open.items() if d.year == year)
 
     def beyond(self, moment: datetime) -> bool:
         """True when ``moment`` falls after the last year the calendar covers (or it covers none).
@@ -311,7 +317,7 @@ class WorkCalendar:
             return local.astimezone(_UTC) + timedelta(minutes=minutes)
         ordinal, clock = self._locate_start(self._position(opened_at))
         if days:
-            ordinal, _ = self._days.find(self._days.before(ordinal) + days + 1)
+            ordinal, _before = self._days.find(self._days.before(ordinal) + days + 1)
             opening, closing = self._span_us(ordinal)  # type: ignore[misc]
             clock = min(max(clock, opening), closing)
             if not minutes and clock == opening:
@@ -336,8 +342,8 @@ class WorkCalendar:
         if end <= start:
             return 0
         last = self._position(end)
-        first_day, _ = self._locate_start(self._position(start))
-        end_day, _ = self._locate_start(last)
+        first_day, _clock = self._locate_start(self._position(start))
+        end_day, _clock = self._locate_start(last)
         # The day count is right to within one; the due times settle it.
         n = max(0, self._days.before(end_day) - self._days.before(first_day))
         while n and self._position(self.due(start, {"days": n})) > last:
@@ -425,32 +431,48 @@ def load_calendar(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a mapping of keys ({', '.join(_FILE_KEYS)}), got {_kind(data)}")
+        raise InputError(
+            _("{where}: expected a mapping of keys ({keys}), got {kind}").format(
+                where=where, keys=", ".join(_FILE_KEYS), kind=_kind(data),
+            )
+        )
     for key in data:
         if key not in _FILE_KEYS:
-            raise InputError(f"{where}: unknown key {key!r}; allowed keys are {', '.join(_FILE_KEYS)}")
+            raise InputError(
+                _("{where}: unknown key {key!r}; allowed keys are {keys}").format(
+                    where=where, key=key, keys=", ".join(_FILE_KEYS),
+                )
+            )
 
     zone = data.get("timezone") or DEFAULT_ZONE
     if not isinstance(zone, str):
-        raise InputError(f"{where}: timezone: expected a zone name such as Asia/Jakarta, got {zone!r}")
+        raise InputError(
+            _("{where}: timezone: expected a zone name such as Asia/Jakarta, got {zone!r}").format(where=where, zone=zone)
+        )
     _zone(zone, f"{where}: timezone")
     if timezone is not None:
-        _zone(timezone, "definition timezone")
+        _zone(timezone, _("definition timezone"))
         zone = timezone
 
     week = list(DEFAULT_HOURS)
     _apply_hours(week, data.get("hours"), where)
     if hours is not None:
-        _apply_hours(week, hours, "definition")
+        _apply_hours(week, hours, _("definition"))
     if all(span is None for span in week):
-        raise InputError(f"{where}: hours: every weekday is closed; give office hours for at least one day")
+        raise InputError(
+            _("{where}: hours: every weekday is closed; give office hours for at least one day").format(where=where)
+        )
 
     country, cuti_bersama = _read_holiday_options(data.get("holidays"), where)
     closed_extra = _read_day_list(data.get("closed"), where, "closed", _CLOSED_KEYS)
     open_extra = _read_day_list(data.get("open"), where, "open", _OPEN_KEYS)
     for d in closed_extra:
         if d in open_extra:
-            raise InputError(f"{where}: {d.isoformat()} is listed under both closed and open; keep only one")
+            raise InputError(
+                _("{where}: {date} is listed under both closed and open; keep only one").format(
+                    where=where, date=d.isoformat(),
+                )
+            )
 
     covered = _read_years(years)
     wanted = set(covered)
@@ -481,7 +503,9 @@ def resolve_calendar_path(option: str | None, definitions_dirs: list[Path]) -> P
             candidate = Path(value).expanduser()
             if not candidate.is_file():
                 raise InputError(
-                    f"calendar file {candidate} (from {origin}) not found; give the path of an existing calendar.yaml"
+                    _("calendar file {path} (from {origin}) not found; give the path of an existing calendar.yaml").format(
+                        path=candidate, origin=origin,
+                    )
                 )
             return candidate
     for folder in definitions_dirs:
@@ -508,16 +532,22 @@ def _read_yaml(source: Path) -> Any:
     try:
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"calendar file {source} not found; check the path or remove the setting") from None
+        raise InputError(
+            _("calendar file {path} not found; check the path or remove the setting").format(path=source)
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"calendar file {source} cannot be read ({exc}); check the file") from None
+        raise InputError(
+            _("calendar file {path} cannot be read ({problem}); check the file").format(path=source, problem=exc)
+        ) from None
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{source}{line}: not valid YAML ({problem}); fix the syntax") from None
+        raise InputError(
+            _("{where}: not valid YAML ({problem}); fix the syntax").format(where=f"{source}{line}", problem=problem)
+        ) from None
 
 
 def _apply_hours(week: list[Span | None], value: Any, where: str) -> None:
@@ -525,45 +555,77 @@ def _apply_hours(week: list[Span | None], value: Any, where: str) -> None:
     if value is None:
         return
     if not isinstance(value, Mapping):
-        raise InputError(f"{where}: hours: expected weekday: \"HH:MM-HH:MM\" lines, got {_kind(value)}")
+        raise InputError(
+            _("{where}: hours: expected weekday: \"HH:MM-HH:MM\" lines, got {kind}").format(where=where, kind=_kind(value))
+        )
     seen: dict[int, str] = {}
     for key, span in value.items():
         index = _WEEKDAY_KEYS.get(str(key).strip().lower())
         if index is None:
-            raise InputError(f"{where}: hours: unknown weekday {key!r}; use monday … sunday (or senin … minggu)")
+            raise InputError(
+                _("{where}: hours: unknown weekday {key!r}; use monday … sunday (or senin … minggu)").format(
+                    where=where, key=key,
+                )
+            )
         if index in seen:
-            raise InputError(f"{where}: hours: {seen[index]!r} and {key!r} name the same day; keep one")
+            raise InputError(
+                _("{where}: hours: {first!r} and {key!r} name the same day; keep one").format(
+                    where=where, first=seen[index], key=key,
+                )
+            )
         seen[index] = str(key)
         week[index] = _parse_span(span, where, f"hours.{key}", allow_none=True)
 
 
-def _parse_span(value: Any, where: str, field: str, *, allow_none: bool) -> Span | None:
+def _parse_span(value: Any, where: str | None, field: str, *, allow_none: bool) -> Span | None:
     if value is None:
         if allow_none:
             return None
-        raise InputError(f"{where}: {field}: missing; write the hours as \"HH:MM-HH:MM\", e.g. \"08:00-16:00\"")
+        raise InputError(
+            _("{where}: {field}: missing; write the hours as \"HH:MM-HH:MM\", e.g. \"08:00-16:00\"").format(
+                where=_place(where), field=field,
+            )
+        )
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(t, time) for t in value):
         opening, closing = value
     else:
         match = _SPAN_RE.match(value) if isinstance(value, str) else None
         if match is None:
-            closed_hint = " (null for a closed day)" if allow_none else ""
-            raise InputError(
-                f"{where}: {field}: {value!r} is not a time range; write \"HH:MM-HH:MM\" in quotes, "
-                f"e.g. \"08:00-16:00\"{closed_hint}"
-            )
+            if allow_none:
+                message = _(
+                    "{where}: {field}: {value!r} is not a time range; write \"HH:MM-HH:MM\" in quotes, "
+                    "e.g. \"08:00-16:00\" (null for a closed day)"
+                )
+            else:
+                message = _(
+                    "{where}: {field}: {value!r} is not a time range; write \"HH:MM-HH:MM\" in quotes, "
+                    "e.g. \"08:00-16:00\""
+                )
+            raise InputError(message.format(where=_place(where), field=field, value=value))
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
-            raise InputError(f"{where}: {field}: {value!r} has an impossible time; use 00:00 to 23:59")
+            raise InputError(
+                _("{where}: {field}: {value!r} has an impossible time; use 00:00 to 23:59").format(
+                    where=_place(where), field=field, value=value,
+                )
+            )
         opening, closing = time(h1, m1), time(h2, m2)
     if opening.tzinfo is not None or closing.tzinfo is not None:
-        raise InputError(f"{where}: {field}: times carry no zone of their own; set the calendar's timezone")
+        raise InputError(
+            _("{where}: {field}: times carry no zone of their own; set the calendar's timezone").format(
+                where=_place(where), field=field,
+            )
+        )
     if closing <= opening:
-        raise InputError(f"{where}: {field}: closing {closing:%H:%M} is not after opening {opening:%H:%M}; swap or fix them")
+        raise InputError(
+            _("{where}: {field}: closing {closing} is not after opening {opening}; swap or fix them").format(
+                where=_place(where), field=field, closing=f"{closing:%H:%M}", opening=f"{opening:%H:%M}",
+            )
+        )
     return opening, closing
 
 
-def _parse_date(value: Any, where: str, field: str) -> date:
+def _parse_date(value: Any, where: str | None, field: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _DATE_RE.match(value.strip()):
@@ -571,7 +633,11 @@ def _parse_date(value: Any, where: str, field: str) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InputError(f"{where}: {field}: {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-31")
+    raise InputError(
+        _("{where}: {field}: {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-12-31").format(
+            where=_place(where), field=field, value=value,
+        )
+    )
 
 
 def _read_holiday_options(value: Any, where: str) -> tuple[str | None, bool]:
@@ -581,16 +647,30 @@ def _read_holiday_options(value: Any, where: str) -> tuple[str | None, bool]:
     if value is False:
         return None, False
     if not isinstance(value, Mapping):
-        raise InputError(f"{where}: holidays: expected country and cuti_bersama keys (or false), got {_kind(value)}")
+        raise InputError(
+            _("{where}: holidays: expected country and cuti_bersama keys (or false), got {kind}").format(
+                where=where, kind=_kind(value),
+            )
+        )
     for key in value:
         if key not in _HOLIDAY_KEYS:
-            raise InputError(f"{where}: holidays: unknown key {key!r}; allowed keys are {', '.join(_HOLIDAY_KEYS)}")
+            raise InputError(
+                _("{where}: holidays: unknown key {key!r}; allowed keys are {keys}").format(
+                    where=where, key=key, keys=", ".join(_HOLIDAY_KEYS),
+                )
+            )
     country = value.get("country", "ID")
     if not isinstance(country, str) or not country.strip():
-        raise InputError(f"{where}: holidays.country: expected a country code such as ID, got {country!r}")
+        raise InputError(
+            _("{where}: holidays.country: expected a country code such as ID, got {country!r}").format(
+                where=where, country=country,
+            )
+        )
     cuti_bersama = value.get("cuti_bersama", True)
     if not isinstance(cuti_bersama, bool):
-        raise InputError(f"{where}: holidays.cuti_bersama: expected true or false, got {cuti_bersama!r}")
+        raise InputError(
+            _("{where}: holidays.cuti_bersama: expected true or false, got {value!r}").format(where=where, value=cuti_bersama)
+        )
     return country.strip().upper(), cuti_bersama
 
 
@@ -599,25 +679,47 @@ def _read_day_list(value: Any, where: str, field: str, keys: tuple[str, ...]) ->
     if value is None:
         return {}
     if not isinstance(value, list):
-        raise InputError(f"{where}: {field}: expected a list of {{date: YYYY-MM-DD, name: ...}} entries, got {_kind(value)}")
+        raise InputError(
+            _("{where}: {field}: expected a list of {{date: YYYY-MM-DD, name: ...}} entries, got {kind}").format(
+                where=where, field=field, kind=_kind(value),
+            )
+        )
     days: dict[date, dict[str, Any]] = {}
     for number, entry in enumerate(value, start=1):
         item = f"{field}[{number}]"
         if not isinstance(entry, Mapping):
-            raise InputError(f"{where}: {item}: expected {{date: YYYY-MM-DD, name: ...}}, got {_kind(entry)}")
+            raise InputError(
+                _("{where}: {item}: expected {{date: YYYY-MM-DD, name: ...}}, got {kind}").format(
+                    where=where, item=item, kind=_kind(entry),
+                )
+            )
         for key in entry:
             if key not in keys:
-                raise InputError(f"{where}: {item}: unknown key {key!r}; allowed keys are {', '.join(keys)}")
+                raise InputError(
+                    _("{where}: {item}: unknown key {key!r}; allowed keys are {keys}").format(
+                        where=where, item=item, key=key, keys=", ".join(keys),
+                    )
+                )
         if "date" not in entry:
-            raise InputError(f"{where}: {item}: missing date; add date: YYYY-MM-DD")
+            raise InputError(_("{where}: {item}: missing date; add date: YYYY-MM-DD").format(where=where, item=item))
         d = _parse_date(entry["date"], where, f"{item}.date")
         name = entry.get("name")
         if field == "closed" and (not isinstance(name, str) or not name.strip()):
-            raise InputError(f"{where}: {item}.name: missing; say why the office is closed, e.g. name: \"Cuti bersama\"")
+            raise InputError(
+                _("{where}: {item}.name: missing; say why the office is closed, e.g. name: \"Cuti bersama\"").format(
+                    where=where, item=item,
+                )
+            )
         if name is not None and not isinstance(name, str):
-            raise InputError(f"{where}: {item}.name: expected text, got {name!r}")
+            raise InputError(
+                _("{where}: {item}.name: expected text, got {name!r}").format(where=where, item=item, name=name)
+            )
         if d in days:
-            raise InputError(f"{where}: {item}.date: {d.isoformat()} is listed twice under {field}; keep one")
+            raise InputError(
+                _("{where}: {item}.date: {date} is listed twice under {field}; keep one").format(
+                    where=where, item=item, date=d.isoformat(), field=field,
+                )
+            )
         parsed: dict[str, Any] = {"name": name.strip() if isinstance(name, str) else None}
         if "hours" in entry:
             parsed["hours"] = _parse_span(entry["hours"], where, f"{item}.hours", allow_none=False)
@@ -629,10 +731,12 @@ def _read_years(years: Iterable[int]) -> list[int]:
     try:
         covered = sorted({int(y) for y in years})
     except (TypeError, ValueError):
-        raise InputError(f"calendar years: {years!r} are not whole years; give years such as [2025, 2026]") from None
+        raise InputError(
+            _("calendar years: {years!r} are not whole years; give years such as [2025, 2026]").format(years=years)
+        ) from None
     for y in covered:
         if not 1 <= y <= 9998:
-            raise InputError(f"calendar years: {y} is out of range; give years between 1 and 9998")
+            raise InputError(_("calendar years: {year} is out of range; give years between 1 and 9998").format(year=y))
     return covered
 
 
@@ -647,20 +751,30 @@ def _package_holidays(country: str, cuti_bersama: bool, years: list[int], where:
     try:
         found = holidays.country_holidays(country, **options)
     except NotImplementedError:
-        raise InputError(f"{where}: holidays.country: {country!r} is not known to the holidays package; use ID") from None
+        raise InputError(
+            _("{where}: holidays.country: {country!r} is not known to the holidays package; use ID").format(
+                where=where, country=country,
+            )
+        ) from None
     except ValueError as exc:
-        raise InputError(f"{where}: holidays: {str(exc).rstrip('.')}; set cuti_bersama: false for this country") from None
+        raise InputError(
+            _("{where}: holidays: {problem}; set cuti_bersama: false for this country").format(
+                where=where, problem=str(exc).rstrip("."),
+            )
+        ) from None
     return dict(found.items())
 
 
-def _zone(name: str, where: str) -> ZoneInfo:
+def _zone(name: str, where: str | None) -> ZoneInfo:
     from sopengine.clock import zone_name
 
     try:
         return ZoneInfo(zone_name(name))
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise InputError(
-            f"{where}: unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT"
+            _("{where}: unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT").format(
+                where=_("time zone") if where is None else where, name=name,
+            )
         ) from None
 
 
@@ -682,31 +796,46 @@ def _format_span(span: Span | None, dash: str) -> str | None:
 
 def _read_duration(duration: Mapping[str, Any]) -> tuple[int, int, bool]:
     if not isinstance(duration, Mapping):
-        raise InputError(f"duration: expected {{'minutes': int, 'days': int, 'calendar': bool}}, got {_kind(duration)}")
+        raise InputError(
+            _("duration: expected {{'minutes': int, 'days': int, 'calendar': bool}}, got {kind}").format(kind=_kind(duration))
+        )
     for key in duration:
         if key not in _DURATION_KEYS:
-            raise InputError(f"duration: unknown key {key!r}; allowed keys are minutes, days, calendar")
+            raise InputError(_("duration: unknown key {key!r}; allowed keys are minutes, days, calendar").format(key=key))
     values = []
     for key in ("days", "minutes"):
         value = duration.get(key) or 0
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InputError(f"duration: {key} must be a whole number of 0 or more, got {duration.get(key)!r}")
+            raise InputError(
+                _("duration: {key} must be a whole number of 0 or more, got {value!r}").format(
+                    key=key, value=duration.get(key),
+                )
+            )
         values.append(value)
     plain = duration.get("calendar") or False
     if not isinstance(plain, bool):
-        raise InputError(f"duration: calendar must be true or false, got {plain!r}")
+        raise InputError(_("duration: calendar must be true or false, got {value!r}").format(value=plain))
     return values[0], values[1], plain
 
 
 def _check_aware(moment: datetime, name: str) -> None:
     if not isinstance(moment, datetime):
-        raise InputError(f"{name}: expected a datetime, got {_kind(moment)}")
+        raise InputError(_("{name}: expected a datetime, got {kind}").format(name=name, kind=_kind(moment)))
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InputError(f"{name}: {moment.isoformat()} has no time zone; give an aware datetime (e.g. +07:00)")
+        raise InputError(
+            _("{name}: {moment} has no time zone; give an aware datetime (e.g. +07:00)").format(
+                name=name, moment=moment.isoformat(),
+            )
+        )
+
+
+def _place(where: str | None) -> str:
+    """The place a message names: ``None`` stands for a stored calendar snapshot."""
+    return _("calendar snapshot") if where is None else where
 
 
 def _kind(value: Any) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
+    return _("nothing") if value is None else f"{type(value).__name__} {value!r}"[:80]
 
 
 def late_days(cal: WorkCalendar | None, due: datetime, at: datetime, *, calendar_days: bool = False) -> int | None:

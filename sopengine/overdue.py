@@ -30,6 +30,7 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
+from sopengine.i18n import _
 from sopengine.calendar import late_days, lateness
 from sopengine.store import Store
 from sopengine.store import use as use_store
@@ -110,8 +111,10 @@ def roles_named(store: Store, actor: str) -> list[str]:
             if aid == wanted or name.casefold() == wanted.casefold():
                 ids.add(aid)
     if not ids:
-        listing = ", ".join(f"{aid} ({name})" for aid, name in sorted(known.items())) or "none (no runs yet)"
-        raise InputError(f"no SOP in {store.path} has a role {actor!r}; roles are: {listing}")
+        listing = ", ".join(f"{aid} ({name})" for aid, name in sorted(known.items())) or _("none (no runs yet)")
+        raise InputError(
+            _("no SOP in {db} has a role {actor!r}; roles are: {roles}").format(db=store.path, actor=actor, roles=listing)
+        )
     return sorted(ids)
 
 
@@ -156,7 +159,7 @@ def overdue(
     open :class:`~sopengine.store.Store` that a long-lived caller keeps (and closes).
     """
     if limit is not None and limit < 1:
-        raise InputError(f"limit must be 1 or more, got {limit}; give --limit N with N >= 1")
+        raise InputError(_("limit must be 1 or more, got {limit}; give --limit N with N >= 1").format(limit=limit))
     store, owned = use_store(db, readonly=True)
     try:
         at = clock.coerce(now)

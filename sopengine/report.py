@@ -12,6 +12,10 @@ counts lateness, and *overdue* when it is still open past it.
 Pelaksanaan SOP AP) per SOP from that evidence; :data:`RULE` states how a step is judged.
 Plain ``sqlite3`` through the store; ``yaml`` is imported only to read an SOP's header
 for the form.
+
+The form's sentences (``catatan``, ``tindakan``, ``rule``) are data, in English, as JSON and
+CSV carry them whatever the language; ``monitoring(..., translated=True)`` words them in the
+language in force for a person to read.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from gettext import NullTranslations
 from pathlib import Path
 from typing import Any
 
 from sopengine import clock
 from sopengine.errors import InputError
+from sopengine.i18n import N_, _, translation
 from sopengine.calendar import late_days, lateness
 from sopengine.store import Store
 from sopengine.store import use as use_store
 
-__all__ = ["BAIK", "RULE", "TIDAK_BAIK", "judge", "judge_deadline", "monitoring", "report"]
+__all__ = ["BAIK", "RULE", "TIDAK_BAIK", "duration_text", "judge", "judge_deadline", "monitoring", "report"]
 
 BAIK = "Berjalan dengan baik"
 TIDAK_BAIK = "Tidak berjalan dengan baik"
@@ -37,15 +43,44 @@ TIDAK_BAIK = "Tidak berjalan dengan baik"
 #: visits were late (as a fraction: numerator, denominator).
 LATE_SHARE = (1, 5)
 
-RULE = (
-    f"A step is '{TIDAK_BAIK}' when more than a fifth of its judged visits were late, or when the "
-    f"median time of its completed visits exceeds its standard time; otherwise '{BAIK}'. A visit is "
+_RULE = N_(
+    "A step is '{tidak_baik}' when more than a fifth of its judged visits were late, or when the "
+    "median time of its completed visits exceeds its standard time; otherwise '{baik}'. A visit is "
     "judged once it is completed or still open past its due time; times are office time by the "
     "run's calendar (elapsed time for hari kalender steps). A step without a standard time is not "
     "judged. The process deadline is judged the same way over the runs: a run is judged once it is "
     "completed or active with office time past the deadline, and late when it finished (or is) past "
     "it; the row whose Waktu is the deadline's text carries that judgement."
 )
+RULE = _RULE.format(tidak_baik=TIDAK_BAIK, baik=BAIK)
+
+
+def _words(translated: bool) -> NullTranslations:
+    """Where the form's sentences take their words: the language in force when ``translated``
+    (for a person to read), else English, as JSON and CSV carry them whatever the language."""
+    return translation() if translated else translation("en")
+
+
+def _rule(tr: NullTranslations) -> str:
+    return tr.gettext(_RULE).format(tidak_baik=TIDAK_BAIK, baik=BAIK)
+
+
+def _duration(seconds: int, tr: NullTranslations) -> str:
+    """``5400`` -> ``1 h 30 min`` (``1 jam 30 menit``), worded as :func:`clock.format_seconds` words it."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return tr.gettext(N_("{seconds} s")).format(seconds=seconds)
+    h, m = divmod(seconds // 60, 60)
+    if h and m:
+        return tr.gettext(N_("{h} h {m} min")).format(h=h, m=m)
+    if h:
+        return tr.gettext(N_("{h} h")).format(h=h)
+    return tr.gettext(N_("{m} min")).format(m=m)
+
+
+def duration_text(seconds: int) -> str:
+    """``5400`` -> ``1 h 30 min``, in the language in force (``1 jam 30 menit``)."""
+    return _duration(seconds, translation())
 
 
 @dataclass(frozen=True)
@@ -99,74 +134,98 @@ def _summary(visits: list[_Visit]) -> dict[str, Any]:
     }
 
 
-def judge(row: dict[str, Any]) -> tuple[str | None, str, str]:
+def judge(row: dict[str, Any], *, translated: bool = False) -> tuple[str | None, str, str]:
     """``(penilaian, catatan, tindakan)`` for a step's figures, by :data:`RULE`.
 
     ``row`` carries the keys of a report step row: ``visits``, ``late``,
     ``open_overdue``, ``median_seconds``, ``standard_seconds``, ``corrections``,
     ``waktu`` and ``actor_name``. ``penilaian`` is None when there is no evidence.
+    ``catatan`` and ``tindakan`` are English unless ``translated`` (the language in force).
     """
+    tr = _words(translated)
     judged = row["visits"] + row["open_overdue"]
     late = row["late"] + row["open_overdue"]
     if judged == 0:
-        return None, "Not carried out in the runs assessed.", "-"
+        return None, tr.gettext(N_("Not carried out in the runs assessed.")), "-"
     median, standard = row["median_seconds"], row["standard_seconds"]
+    waktu = row.get("waktu")
     if standard is None:
         # Nothing to measure against ("Setiap saat", "Pada hari dan jam kerja"): report, do not judge.
-        said = f" (Waktu: {row['waktu']})" if row.get("waktu") else ""
-        notes = [f"No standard time{said}: not judged", f"{row['visits']} visit{'s' if row['visits'] != 1 else ''} completed"]
+        if waktu:
+            said = tr.gettext(N_("No standard time (Waktu: {waktu}): not judged")).format(waktu=waktu)
+        else:
+            said = tr.gettext(N_("No standard time: not judged"))
+        notes = [said, tr.ngettext("{n} visit completed", "{n} visits completed", row["visits"]).format(n=row["visits"])]
         if median is not None:
-            notes.append(f"median {clock.format_seconds(median)}")
+            notes.append(tr.gettext(N_("median {time}")).format(time=_duration(median, tr)))
         if row["corrections"]:
-            notes.append(f"{row['corrections']} correction round{'s' if row['corrections'] != 1 else ''}")
+            notes.append(_corrections(row["corrections"], tr))
         return None, "; ".join(notes), "-"
-    notes = [f"{late} of {judged} visit{'s' if judged != 1 else ''} late"]
-    waktu = row.get("waktu") or "its standard time"
+    notes = [tr.ngettext("{late} of {n} visit late", "{late} of {n} visits late", judged).format(late=late, n=judged)]
     if median is not None:
-        notes.append(f"median {clock.format_seconds(median)} against {waktu}")
+        if waktu:
+            notes.append(tr.gettext(N_("median {time} against {waktu}")).format(time=_duration(median, tr), waktu=waktu))
+        else:
+            notes.append(tr.gettext(N_("median {time} against its standard time")).format(time=_duration(median, tr)))
     if row["open_overdue"]:
-        notes.append(f"{row['open_overdue']} still open past due")
+        notes.append(tr.gettext(N_("{n} still open past due")).format(n=row["open_overdue"]))
     if row["corrections"]:
-        notes.append(f"{row['corrections']} correction round{'s' if row['corrections'] != 1 else ''}")
+        notes.append(_corrections(row["corrections"], tr))
     too_late = late * LATE_SHARE[1] > judged * LATE_SHARE[0]
     too_slow = median is not None and standard is not None and median > standard
     if not (too_late or too_slow):
         return BAIK, "; ".join(notes), "-"
-    who = row.get("actor_name") or "the officials"
-    action = (
-        f"Find out why {who} needs more than {waktu} (workload, absence, missing inputs) and act on it;"
-        " if the standard time cannot be met, revise the SOP's Waktu."
-    )
+    who = row.get("actor_name") or tr.gettext(N_("the officials"))
+    if waktu:
+        action = tr.gettext(N_(
+            "Find out why {who} needs more than {waktu} (workload, absence, missing inputs) and act on it;"
+            " if the standard time cannot be met, revise the SOP's Waktu."
+        )).format(who=who, waktu=waktu)
+    else:
+        action = tr.gettext(N_(
+            "Find out why {who} needs more than its standard time (workload, absence, missing inputs) and act"
+            " on it; if the standard time cannot be met, revise the SOP's Waktu."
+        )).format(who=who)
     if row["corrections"]:
-        action += " Reduce the correction rounds: agree on the content before the first submission."
+        action += " " + tr.gettext(N_("Reduce the correction rounds: agree on the content before the first submission."))
     return TIDAK_BAIK, "; ".join(notes), action
 
 
-def judge_deadline(figures: dict[str, Any]) -> tuple[str | None, str, str]:
+def _corrections(n: int, tr: NullTranslations) -> str:
+    return tr.ngettext("{n} correction round", "{n} correction rounds", n).format(n=n)
+
+
+def judge_deadline(figures: dict[str, Any], *, translated: bool = False) -> tuple[str | None, str, str]:
     """``(penilaian, catatan, tindakan)`` for the process deadline over the runs, by :data:`RULE`.
 
     ``figures`` is a form's ``deadline`` block: ``text``, ``runs_judged``, ``runs_late``,
     ``max_late_seconds`` (office time, or plain time when ``counted_in`` is ``calendar``) and
     ``max_late_days`` (whole working days of it, None for calendar days).
-    ``penilaian`` is None while no run has reached the deadline.
+    ``penilaian`` is None while no run has reached the deadline. ``catatan`` and ``tindakan``
+    are English unless ``translated`` (the language in force).
     """
+    tr = _words(translated)
     text, judged, late = figures["text"], figures["runs_judged"], figures["runs_late"]
     if judged == 0:
-        return None, f"No run has reached the deadline ({text}) yet.", "-"
-    notes = [f"{late} of {judged} run{'s' if judged != 1 else ''} missed the deadline ({text})"]
+        return None, tr.gettext(N_("No run has reached the deadline ({deadline}) yet.")).format(deadline=text), "-"
+    notes = [tr.ngettext(
+        "{late} of {n} run missed the deadline ({deadline})", "{late} of {n} runs missed the deadline ({deadline})", judged,
+    ).format(late=late, n=judged, deadline=text)]
     if late:
-        notes.append(f"by up to {_late_words(figures)}")
+        notes.append(tr.gettext(N_("by up to {time}")).format(time=_late_words(figures, tr)))
     if late * LATE_SHARE[1] <= judged * LATE_SHARE[0]:
         return BAIK, "; ".join(notes), "-"
-    return TIDAK_BAIK, "; ".join(notes), f"Find out at which steps the runs lose time against the deadline ({text}) and act on it."
+    return TIDAK_BAIK, "; ".join(notes), tr.gettext(
+        N_("Find out at which steps the runs lose time against the deadline ({deadline}) and act on it.")
+    ).format(deadline=text)
 
 
-def _late_words(figures: dict[str, Any]) -> str:
-    words = clock.format_seconds(figures["max_late_seconds"] or 0)
+def _late_words(figures: dict[str, Any], tr: NullTranslations) -> str:
+    words = _duration(figures["max_late_seconds"] or 0, tr)
     if figures.get("counted_in") == "calendar":
-        return f"{words} (calendar)"
+        return tr.gettext(N_("{time} (calendar)")).format(time=words)
     days = figures.get("max_late_days")
-    return f"{words} ({days} hari kerja)" if days else words
+    return tr.gettext(N_("{time} ({days} hari kerja)")).format(time=words, days=days) if days else words
 
 
 def _deadline_figures(compiled: dict[str, Any], runs: list[dict[str, Any]], at: datetime) -> dict[str, Any] | None:
@@ -230,9 +289,9 @@ class _Scope:
 def _check_scope(run: str | None, definition: str | None, period: str | None, since: Any, until: Any) -> str | None:
     """Refuse scopes that contradict themselves; returns the period in its normal form."""
     if run and (definition or period or since or until):
-        raise InputError("--run names one run; leave out --definition, --period, --since and --until")
+        raise InputError(_("--run names one run; leave out --definition, --period, --since and --until"))
     if period and not definition:
-        raise InputError("--period needs --definition: say which SOP's period to report on")
+        raise InputError(_("--period needs --definition: say which SOP's period to report on"))
     if period:
         from sopengine.period import normalise
 
@@ -273,7 +332,9 @@ def _scope(
     start, stop = read(since, False), read(until, True)
     if start and stop and stop <= start:
         raise InputError(
-            f"--until ({clock.local(stop, tz)}) is not after --since ({clock.local(start, tz)}); swap them"
+            _("--until ({until}) is not after --since ({since}); swap them").format(
+                until=clock.local(stop, tz), since=clock.local(start, tz),
+            )
         )
     return _Scope(run, definition, period, start, stop, tz)
 
@@ -294,7 +355,9 @@ def _runs(store: Store, scope: _Scope) -> list[dict[str, Any]]:
     if scope.definition and not runs and not scope.period:
         known = [r for (r,) in store.conn.execute("SELECT DISTINCT definition_id FROM runs ORDER BY 1")]
         raise InputError(
-            f"no runs of SOP {scope.definition!r} in {store.path}; SOPs with runs: {', '.join(known) or 'none'}"
+            _("no runs of SOP {definition!r} in {db}; SOPs with runs: {known}").format(
+                definition=scope.definition, db=store.path, known=", ".join(known) or _("none"),
+            )
         )
     return runs
 
@@ -357,7 +420,7 @@ def _row_visits(compiled: dict[str, Any], rows: list[tuple[Any, ...]], cal: Any,
         key = (row_key, t[6] if t[6] is not None else entered[row_key])
         groups.setdefault(key, []).append(t)
     out: dict[str, list[_Visit]] = defaultdict(list)
-    for (row_key, _), members in groups.items():
+    for (row_key, _entered), members in groups.items():
         done = all(m[4] == "done" for m in members)
         closed = max((m[7] for m in members if m[7]), default=None) if done else None
         head = members[0]
@@ -507,7 +570,7 @@ def report(
             actors.setdefault((compiled["id"], v.step_id, v.part), v.actor)
     steps_out = []
     for def_id, compiled in ev.compiled.items():
-        mine = [v for (d, _, _), vs in across.items() if d == def_id for v in vs]
+        mine = [v for (d, _step, _part), vs in across.items() if d == def_id for v in vs]
         for sid, part, actor, vs in _ordered(compiled, mine):
             steps_out.append(_step_row(compiled, sid, part, actor, vs))
     return {
@@ -545,6 +608,7 @@ def monitoring(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
     now: datetime | str | None = None,
+    translated: bool = False,
 ) -> list[dict[str, Any]]:
     """The monitoring form (Permenpan RB 35/2012, Tabel 7) per SOP, filled from the runs in scope.
 
@@ -554,6 +618,9 @@ def monitoring(
     without a standard time is not judged. When the SOP has a process deadline, the form's
     ``deadline`` block says how many runs were judged against it and how many missed it,
     with its own ``penilaian``; the row whose *waktu* is the deadline's text carries it.
+
+    ``catatan``, ``tindakan`` and ``rule`` are English, as JSON and CSV carry them; with
+    ``translated`` they are worded in the language in force, for a person to read.
     """
     ev = _evidence(db, run, definition, period, since, until, now)
     forms = []
@@ -563,10 +630,10 @@ def monitoring(
         header = _header(ev.sources.get(def_id))
         deadline = _deadline_figures(compiled, runs, ev.at)
         if deadline is not None:
-            deadline["penilaian"], deadline["catatan"], deadline["tindakan"] = judge_deadline(deadline)
+            deadline["penilaian"], deadline["catatan"], deadline["tindakan"] = judge_deadline(deadline, translated=translated)
         rows = []
         if compiled.get("format") == 2:
-            rows = _monitoring_rows2(compiled, runs, deadline)
+            rows = _monitoring_rows2(compiled, runs, deadline, translated)
         for sid in compiled["order"] if compiled.get("format") != 2 else []:
             step = compiled["steps"][sid]
             if step.get("no") is None:
@@ -577,7 +644,7 @@ def monitoring(
             figures["actor_name"] = " / ".join(
                 compiled["actors"].get(a, {}).get("name", a) for a in lanes
             ) or None
-            penilaian, catatan, tindakan = judge(figures)
+            penilaian, catatan, tindakan = judge(figures, translated=translated)
             if deadline is not None and _same_text(step.get("waktu"), deadline["text"]):
                 penilaian, catatan, tindakan = _with_deadline((penilaian, catatan, tindakan), figures, deadline)
             rows.append({
@@ -603,14 +670,16 @@ def monitoring(
             "scope": ev.scope.as_json(),
             "now": clock.iso(ev.at),
             "timezone": clock.run_zone(runs[-1]["cal"], compiled.get("timezone")),
-            "rule": RULE,
+            "rule": _rule(_words(translated)),
             "deadline": deadline,
             "rows": rows,
         })
     return forms
 
 
-def _monitoring_rows2(compiled: dict[str, Any], runs: list[dict[str, Any]], deadline: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _monitoring_rows2(
+    compiled: dict[str, Any], runs: list[dict[str, Any]], deadline: dict[str, Any] | None, translated: bool = False,
+) -> list[dict[str, Any]]:
     """The monitoring form's rows of a format-2 SOP: one per printed row of the tables the runs
     followed, judged against the row's waktu; a symbol with its own waktu gets a row of its own."""
     used = {t["table"] for r in runs for v in r["visits"] for t in [compiled["steps"].get(v.step_id, {})] if t.get("table")}
@@ -635,7 +704,7 @@ def _monitoring_rows2(compiled: dict[str, Any], runs: list[dict[str, Any]], dead
                 figures["actor_name"] = " / ".join(dict.fromkeys(compiled["actors"].get(a, {}).get("name", a) for a in lanes_)) or None
                 if k == 0:
                     figures["waktu"] = row["waktu"]
-                penilaian, catatan, tindakan = judge(figures)
+                penilaian, catatan, tindakan = judge(figures, translated=translated)
                 if deadline is not None and _same_text(figures["waktu"], deadline["text"]):
                     penilaian, catatan, tindakan = _with_deadline((penilaian, catatan, tindakan), figures, deadline)
                 prosedur = row["kegiatan"] if k == 0 else f"{row['kegiatan']} — {step.get('text') or sid}"
