@@ -26,12 +26,19 @@ from sopengine.render.html import render_html
 from sopengine.render.layout import (
     CONTENT_HEIGHT,
     KINDS,
+    SYMBOL_NAMES,
     Layout,
     Segment,
     Symbol,
     build_layout,
     flow_edges,
+    format_seconds,
+    interpretations,
+    local_time,
+    period_text,
     placed_lanes,
+    run_caption,
+    symbol_progress,
 )
 from sopengine.render.markdown import markdown_cell, render_markdown
 from sopengine.render.mermaid import node_ids, render_mermaid
@@ -775,7 +782,7 @@ def test_the_notes_page_holds_the_interpretations_of_rows_and_symbols(tmp_path: 
     assert "Tabel A. Pengajuan umum" in notes and "Tabel B. Pengajuan khusus" in notes  # named by their tables
     without = render_html(d, notes=False)
     assert 'class="page notes-page"' not in without and "Kotak bergaris" not in without
-    assert "## Transcription notes" in render_markdown(d) and "## Transcription notes" not in render_markdown(d, notes=False)
+    assert "## Catatan transkripsi" in render_markdown(d) and "## Catatan transkripsi" not in render_markdown(d, notes=False)
     assert api.render("uji-dua", definitions=tmp_path, notes=False) == without
 
 
@@ -848,10 +855,10 @@ def test_markdown_has_header_table_and_mermaid_block(definition: Definition2) ->
         assert len(rows) == len(table.rows)
         for line, r in zip(rows, table.rows):
             assert line.startswith(f"| {markdown_cell(r.no or '')} | ")
-            # every symbol of the row listed: its kind and its lane
+            # every symbol of the row listed: its shape's name and its lane
             assert line.count("<br>") >= len(r.symbols) - 1
             for s in r.symbols:
-                assert s.kind.value in line
+                assert SYMBOL_NAMES[s.kind.value] in line
     block = re.search(r"^```mermaid\n(.*?)^```$", text, re.M | re.S)
     assert block and block.group(1) == render_mermaid(definition)
     for label, _ in header_rows(definition):
@@ -862,13 +869,13 @@ def test_markdown_lists_every_symbol_of_a_row(tmp_path: Path) -> None:
     md = render_markdown(dua_definition(tmp_path))
     row = next(line for line in md.splitlines() if line.startswith("| 3 | "))
     assert row.split(" | ")[2].split("<br>") == [
-        "decision · Pemohon · Setuju? · ◇ Ya → 3 (setuju-petugas) · Menolak → selesai",
-        "decision · Petugas · Benar &lt;b&gt;?&lt;/b&gt; · ◇ Ya → 3 (setuju-kepala) · Ulang → 1 (ajukan), 2 (terima)",
-        "decision · Kepala Bidang · Disetujui Kepala? · ◇ Ya → 3 (ke-b) · Tidak → selesai (tidak digambar)",
-        "connector · Kepala Bidang · 1 · → dari-b",
+        "Keputusan · Pemohon · Setuju? · ◇ Ya → 3 (setuju-petugas) · Menolak → selesai",
+        "Keputusan · Petugas · Benar &lt;b&gt;?&lt;/b&gt; · ◇ Ya → 3 (setuju-kepala) · Ulang → 1 (ajukan), 2 (terima)",
+        "Keputusan · Kepala Bidang · Disetujui Kepala? · ◇ Ya → 3 (ke-b) · Tidak → selesai (tidak digambar)",
+        "Penghubung · Kepala Bidang · 1 · → dari-b",
     ]
     row = next(line for line in md.splitlines() if line.startswith("| 1a | "))
-    assert "other (dashed box) · Kepala Bidang · Kirim → 1a (selesai-a)" in row
+    assert "Bentuk lain (dashed box) · Kepala Bidang · Kirim → 1a (selesai-a)" in row
 
 
 def test_markdown_escapes_cells(tmp_path: Path) -> None:
@@ -910,10 +917,13 @@ def test_progress_of_a_real_run(tmp_path: Path) -> None:
     assert state["periksa-sekretaris"] == ("open", "yes")
     assert state["periksa-kepala-satuan"] == ("", "")
     words = " ".join(parsed.text)
-    assert "Done 2026-10-01 08:20 WIB by Rina" in words
-    assert "Done 2026-10-01 09:30 WIB by Budi, late by 55m" in words
-    assert "Done 2026-10-01 09:40 WIB by Rina: Tidak" in words
-    assert "Open, due 2026-10-01 11:50 WIB, late by 1h 10m" in words
+    # in Indonesian, as the whole document is: dates as written in Indonesian, one form of duration
+    assert "Selesai 1 Oktober 2026 08.20 WIB oleh Rina" in words
+    assert "Selesai 1 Oktober 2026 09.30 WIB oleh Budi, terlambat 55 menit" in words
+    assert "Selesai 1 Oktober 2026 09.40 WIB oleh Rina: Tidak" in words
+    assert "Terbuka, tenggat 1 Oktober 2026 11.50 WIB, terlambat 1 jam 10 menit" in words
+    assert f"Pelaksanaan <b>{run_id}</b> · berjalan" in render_html(definition, status)
+    assert all(word in words for word in ("Selesai", "Terbuka", "Terlambat"))  # the legend
     assert parsed.having("data-run")[0]["data-run"] == run_id
     mermaid = render_mermaid(definition, status)
     ids = node_ids(as_format2(definition))
@@ -935,7 +945,7 @@ def test_progress_of_a_format_1_run_marks_each_lane_of_a_row(tmp_path: Path) -> 
         marks = Elements(row_html(render_html(d, progress), "utama", "6")).having("data-kind")
         assert [(m["data-step"], m.get("data-state")) for m in marks] == [("gabung", "done"), ("gabung-2", "open")]
         row = row_html(render_html(d, progress), "utama", "6")
-        assert "Petugas &lt;i&gt;Pelayanan&lt;/i&gt;: Done" in row and "Kepala Bidang: Open" in row
+        assert "Petugas &lt;i&gt;Pelayanan&lt;/i&gt;: Selesai" in row and "Kepala Bidang: Terbuka" in row
 
 
 def test_a_run_of_release_0_1_marks_the_lane_it_is_at(tmp_path: Path) -> None:
@@ -985,7 +995,7 @@ def test_render_a_run_from_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert 'data-state="open" data-late="yes"' in result.stdout
     after = invoke("render", "surat-keluar", "--run", run_id, "--db", str(db), "--format", "md")
-    assert after.exit_code == 0 and "| Progress |" in after.stdout
+    assert after.exit_code == 0 and "| Kemajuan Pelaksanaan |" in after.stdout
     wrong = invoke("render", "pengumpulan-data", "--run", run_id, "--db", str(db))
     assert wrong.exit_code == 1
     assert wrong.output.strip() == f"Error: run {run_id} is a run of 'surat-keluar', not 'pengumpulan-data'; leave out ID or give the right one"
@@ -1038,17 +1048,21 @@ def shown(d: Any) -> str:
 def test_markdown_and_show_name_every_jump_by_row_number(tmp_path: Path) -> None:
     (tmp_path / "berhenti.yaml").write_text(ENDS_EARLY_YAML, encoding="utf-8")
     d = load_definition(tmp_path / "berhenti.yaml")[0]
-    # row 2 ends the process: its symbol is the end terminator, which draws no arrow
-    expected = {"1": "start · Staf · → 3", "2": "end · Kepala", "3": "process · Staf · → 2"}
+    # row 2 ends the process: its symbol is the end terminator, which draws no arrow. The
+    # Markdown (a document, always Indonesian) names the shape; show names the kind as written.
+    expected = {"1": ("Terminator · Staf · → 3", "start · Staf · → 3"), "2": ("Terminator · Kepala", "end · Kepala"),
+                "3": ("Proses · Staf · → 2", "process · Staf · → 2")}
     md = render_markdown(d)
     terminal = shown(d)
-    for no, line in expected.items():
-        assert re.search(rf"^\| {no} \| [^|]* \| {line} \|", md, re.M), md
+    for no, (in_md, in_show) in expected.items():
+        assert re.search(rf"^\| {no} \| [^|]* \| {in_md} \|", md, re.M), md
         row = next(x for x in terminal.splitlines() if re.match(rf"^│ {no} ", x))
-        assert f"│ {line} " in row, terminal
+        assert f"│ {in_show} " in row, terminal
 
 
-def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_markdown_and_show_write_the_same_arrows(lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOPENGINE_LANG", lang)
     d = uji_definition(tmp_path)
     md = render_markdown(d)
     terminal = shown(d)
@@ -1056,15 +1070,16 @@ def test_markdown_and_show_write_the_same_arrows(tmp_path: Path) -> None:
         "⇉ 4, 5",  # catat
         "→ 6 (gabung)",  # telaah: row 6 has a symbol in each of its two lanes
         "◇ Lengkap → 3 · Tidak \"Lengkap\" → 1",  # periksa
-        "◇ automatic: Ya → 7 · Tidak → 12",  # jenis, the gate between rows
+        "◇ {automatic}: Ya → 7 · Tidak → 12",  # jenis, the gate between rows
         "◇ Setuju → 8 · Perbaiki → 3 · Tolak → selesai",  # setujui
         "◇ Ya → 11 · Tidak → 2",  # s10
     ]
+    # show speaks the language in force; the Markdown is a document, Indonesian in both
     for flow in flows:
-        assert flow in terminal, (flow, terminal)
-        assert markdown_cell(flow) in md, (flow, md)
-    # a symbol that goes on to the next one drawn says nothing more than its kind and lane
-    assert "| start · Pemohon |" in next(line for line in md.splitlines() if line.startswith("| 1 | "))
+        assert flow.format(automatic="automatic" if lang == "en" else "otomatis") in terminal, (flow, terminal)
+        assert markdown_cell(flow.format(automatic="otomatis")) in md, (flow, md)
+    # a symbol that goes on to the next one drawn says nothing more than its shape and lane
+    assert "| Terminator · Pemohon |" in next(line for line in md.splitlines() if line.startswith("| 1 | "))
 
 
 # -- symbols between rows ----------------------------------------------------------------------
@@ -1205,10 +1220,10 @@ def test_markdown_show_and_mermaid_mark_the_symbols_not_on_the_paper() -> None:
     table = md.split("## Diagram alir")[0]
     marked = [line for line in table.splitlines() if "(tidak tercetak pada SOP)" in line]
     assert [line.split(" | ")[2] for line in marked] == [
-        "decision · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ automatic: Ya → 6 · Tidak → selesai",
-        "decision · Kepala Bidang · Akhir tahun? (tidak tercetak pada SOP) · ◇ automatic: Ya → 9 · Tidak → selesai",
+        "Keputusan · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ otomatis: Ya → 6 · Tidak → selesai",
+        "Keputusan · Kepala Bidang · Akhir tahun? (tidak tercetak pada SOP) · ◇ otomatis: Ya → 9 · Tidak → selesai",
     ]
-    notes = md.split("## Transcription notes")[1]
+    notes = md.split("## Catatan transkripsi")[1]
     assert "_Keputusan · Kepala Bidang · Akhir semester?_ (tidak tercetak pada SOP)" in notes
     assert notes.count("(tidak tercetak pada SOP)") == 2
     terminal = " ".join(shown(d).split())
@@ -1290,3 +1305,175 @@ def test_required_outputs_are_marked_wajib_in_every_table(tmp_path: Path) -> Non
     assert "| Surat izin cuti (wajib)<br>Salinan |" in md and "| Arsip (wajib) |" in md
     terminal = shown(d)
     assert "Surat izin cuti (wajib)" in terminal and "Arsip (wajib)" in terminal and "Salinan (wajib)" not in terminal
+
+
+# -- the document is Indonesian, whatever language sopengine speaks ----------------------------
+
+# Words the renderers said in English once, or could: none may be in a document. Matched as
+# whole words, case as written; the SOPs' own words are Indonesian, and the admins' English
+# interpretations are left out (rendered without notes) where these are looked for.
+ENGLISH = [
+    "Transcription", "transcription", "notes", "Notes", "Interpretation", "how this", "signed", "not part",
+    "Done", "done", "Open", "open", "Late", "late", "late by", "Waiting", "waiting", "Cancelled", "cancelled",
+    "Run", "run", "by", "period", "Period", "active", "Active", "completed", "Completed", "Started", "started",
+    "Page", "page", "of", "Step", "step", "Actor", "actor", "Due", "due", "Outcome", "outcome", "Progress", "progress",
+    "Table", "Legend", "automatic", "decision", "process", "start", "end", "connector", "other", "document",
+    "working day", "working days", "the", "and", "for", "January", "February", "March", "May", "June", "July",
+    "August", "October", "December", "Monday", "Friday",
+]
+ENGLISH_WORD = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in ENGLISH) + r")\b|\b\d+ ?(?:h|m|d|min)\b")
+PROGRESS_DAY = "2026-12-0{day}T{hour:02d}:30"
+
+
+def drive(name: str, db: Path, actions: int, cancel: bool = False) -> dict[str, Any]:
+    """A run of a shipped SOP taken through *actions* steps (first outcome of each decision), an
+    hour apart and three to a day so that some are late; cancelled at the end with *cancel*.
+    The run's status as of the next morning."""
+    case = {"akun": "521211"} if name == "pengajuan-pembayaran" else None
+    run_id = api.start_run(name, db=db, definitions=ROOT / "definitions", now="2026-12-01T08:00", by="Rina",
+                           period="2026-06", case=case, allow_duplicate=True)["run_id"]
+    for k in range(actions):
+        now = PROGRESS_DAY.format(day=1 + k // 3, hour=9 + k % 3)
+        steps = [s for s in api.run_status(db, run_id, now=now)["open_steps"] if s["state"] == "open"]
+        if not steps:
+            break
+        step = steps[0]
+        if step["kind"] == "decision":
+            api.decide(db, run_id, step["outcomes"][0], step=step["step"], now=now, by="Budi Santoso")
+        else:
+            api.complete(db, run_id, step=step["step"], now=now, by="Budi Santoso")
+    if cancel:
+        api.cancel(db, run_id, reason="uji", now="2026-12-04T08:00", by="Rina")
+    return api.run_status(db, run_id, now="2026-12-04T10:00")
+
+
+@pytest.fixture(scope="module")
+def shipped_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    """Each shipped SOP with the progress of four runs: under way (an open step, late), gone far
+    enough to fork and wait at a join where the SOP has one, to its end where it gets there, and
+    cancelled."""
+    db = tmp_path_factory.mktemp("runs") / "runs.db"
+    return {name: [drive(name, db, n) for n in (4, 5, 12)] + [drive(name, db, 2, cancel=True)] for name in SHIPPED}
+
+
+def visible_html(html: str) -> str:
+    """What a reader of the HTML sees: its text, without the style sheet."""
+    return " ".join(Elements(re.sub(r"<style>.*?</style>", "", html, flags=re.S)).text)
+
+
+def visible_mermaid(text: str) -> str:
+    """What a reader of the drawn flowchart sees: the quoted labels (ids and classes are not shown)."""
+    return " ".join(re.findall(r'"([^"]*)"', text))
+
+
+def visible_markdown(text: str) -> str:
+    """The Markdown with its flowchart as the labels a reader sees."""
+    return re.sub(r"^```mermaid\n(.*?)^```$", lambda m: visible_mermaid(m.group(1)), text, flags=re.M | re.S)
+
+
+def documents(d: Definition2, progress: dict[str, Any] | None, notes: bool = True) -> dict[str, str]:
+    return {"html": render_html(d, progress, notes=notes), "md": render_markdown(d, progress, notes=notes),
+            "mermaid": render_mermaid(d, progress)}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_document_is_indonesian_in_both_languages(
+    name: str, shipped_runs: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    d = shipped(name)
+    # the notes print the admins' interpretations as written, in any language: left out here
+    written = sorted({n.text for n in interpretations(d) if n.text}, key=len, reverse=True)
+    seen = {}
+    for lang in ("id", "en"):
+        monkeypatch.setenv("SOPENGINE_LANG", lang)
+        for k, progress in enumerate([None] + shipped_runs[name]):
+            for notes in (False, True):
+                docs = documents(d, progress, notes)
+                seen[(lang, k, notes)] = docs
+                shown = {"html": visible_html(docs["html"]), "md": visible_markdown(docs["md"]),
+                         "mermaid": visible_mermaid(docs["mermaid"])}
+                for text in written:
+                    shown = {fmt: page.replace(text, " ").replace(markdown_cell(text), " ") for fmt, page in shown.items()}
+                if notes and written:
+                    assert "Catatan transkripsi" in shown["html"] and "## Catatan transkripsi" in shown["md"]
+                for fmt, text in shown.items():
+                    found = sorted({m.group(0) for m in ENGLISH_WORD.finditer(text)})
+                    assert not found, (lang, fmt, k, found)
+    # the same document, byte for byte, whatever the language
+    for (lang, k, notes), docs in seen.items():
+        if lang == "en":
+            assert docs == seen[("id", k, notes)], (k, notes)
+
+
+def test_the_runs_drive_every_kind_of_progress_note(shipped_runs: dict[str, list[dict[str, Any]]]) -> None:
+    # so that the test above reads every sentence a document says about a run
+    kinds, late, statuses = set(), False, set()
+    for name, runs in shipped_runs.items():
+        for progress in runs:
+            statuses.add(progress["status"])
+            for notes in symbol_progress(shipped(name), progress).values():
+                kinds |= {n["kind"] for n in notes}
+                late = late or any(n["late"] for n in notes)
+    assert kinds == {"done", "cancelled", "open", "waiting"} and late
+    assert statuses == {"active", "completed", "cancelled"}
+
+
+def test_the_document_writes_dates_durations_and_the_run_in_indonesian() -> None:
+    assert local_time("2026-12-01T02:15:00Z", "Asia/Jakarta") == "1 Desember 2026 09.15 WIB"
+    assert local_time("2026-01-31T16:05:00Z", "Asia/Jayapura") == "1 Februari 2026 01.05 WIT"
+    assert [format_seconds(s) for s in (30, 300, 3600, 23400, 8 * 3600, 2 * 8 * 3600, 9 * 3600 + 300)] == [
+        "kurang dari 1 menit", "5 menit", "1 jam", "6 jam 30 menit", "1 hari kerja", "2 hari kerja", "1 hari kerja 1 jam 5 menit"]
+    assert [period_text(p) for p in ("2026-10", "2026-Q3", "2026-S2", "2026")] == [
+        "Oktober 2026", "Triwulan III 2026", "Semester II 2026", "Tahun 2026"]
+    assert run_caption({"run_id": "k7m-x3q", "period": "2026-10", "status": "completed"}) == {
+        "run": "k7m-x3q", "period": "periode Oktober 2026", "status": "selesai"}
+    d = shipped("pengumpulan-data")
+    progress = {"run_id": "k7m-x3q", "period": "2026-S1", "status": "active", "timezone": "Asia/Jakarta",
+                "timeline": [{"step": "kumpulkan-data", "actor": "sekretaris-dinas", "state": "done", "closed_at": "2026-12-01T02:15:00Z",
+                              "closed_by": "Rina", "late_by": 2 * 8 * 3600}],
+                "open_steps": [{"step": "rekap-laporan", "actor": "kasubag", "state": "open", "due_at": "2026-12-01T03:15:00Z", "late_by": 1800}]}
+    html = render_html(d, progress)
+    assert "Pelaksanaan <b>k7m-x3q</b> · periode Semester I 2026 · berjalan" in html
+    assert ">Selesai 1 Desember 2026 09.15 WIB oleh Rina, terlambat 2 hari kerja<" in html
+    assert ">Terbuka, tenggat 1 Desember 2026 10.15 WIB, terlambat 30 menit<" in html
+    legend = re.findall(r'<span><i class="(\w+)"></i>([^<]*)</span>', html)
+    assert legend == [("done", "Selesai"), ("open", "Terbuka"), ("late", "Terlambat")] * len(build_layout(d, progress).pages)
+    md = render_markdown(d, progress)
+    assert "Pelaksanaan **k7m-x3q**, periode Semester I 2026: berjalan" in md
+    assert "| Kemajuan Pelaksanaan |" in md and "Selesai 1 Desember 2026 09.15 WIB oleh Rina, terlambat 2 hari kerja" in md
+
+
+def test_the_notes_are_headed_in_indonesian_as_the_footnote_names_them() -> None:
+    d = shipped("pengumpulan-data")
+    html = render_html(d)
+    notes = html.split('class="page notes-page"')[1]
+    assert '<span class="notes-heading">Catatan transkripsi</span>: cara definisi ini membaca SOP yang ditandatangani (bukan bagian dari SOP)' in notes
+    assert "<th>No</th><th>Kegiatan</th><th>Interpretasi</th>" in notes
+    assert all("lihat catatan transkripsi, halaman" in text for text in FOOTNOTE.findall(html))
+    md = render_markdown(d)
+    assert "## Catatan transkripsi\n\nCara definisi ini membaca SOP yang ditandatangani (bukan bagian dari SOP).\n" in md
+    assert "| No | Kegiatan | Interpretasi |" in md
+
+
+@pytest.mark.parametrize("fmt", ["html", "md", "mermaid"])
+def test_the_render_command_prints_the_same_document_with_either_language(fmt: str, tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    run_id = drive_surat_keluar(db)
+    outputs = {}
+    for lang in ("id", "en"):
+        result = invoke("--lang", lang, "--db", str(db), "render", "--run", run_id, "--format", fmt, "--now", "2026-10-01T13:00")
+        assert result.exit_code == 0, result.output
+        outputs[lang] = result.stdout
+    assert outputs["id"] == outputs["en"]
+    if fmt != "mermaid":
+        assert "terlambat 1 jam 10 menit" in outputs["id"]
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_show_speaks_the_language_in_force(lang: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sopengine show is no document: its own words follow the language; the SOP's stay as written
+    monkeypatch.setenv("SOPENGINE_LANG", lang)
+    terminal = " ".join(shown(shipped("pengumpulan-data")).split())
+    automatic = {"en": "◇ automatic: Ya → 6", "id": "◇ otomatis: Ya → 6"}
+    assert automatic[lang] in terminal and automatic["id" if lang == "en" else "en"] not in terminal
+    assert "decision · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP)" in terminal

@@ -10,6 +10,12 @@ so that any text of the SOP shows as text.
 With a run's progress (the dict :func:`sopengine.api.run_status` returns), the same
 document marks the symbols done (who, when), the open ones and the late ones.
 
+The document is Indonesian whatever language sopengine speaks (``--lang``): it lies beside
+the signed SOP. Every word it adds to the SOP's own (captions, the run's progress, the
+notes' heading, dates as "1 Oktober 2026 09.15 WIB", durations as "1 jam 10 menit") is
+written here and in :mod:`sopengine.render.layout` in Indonesian, never looked up in the
+message catalogue.
+
 A symbol the paper does not have (``printed: false``) and its arrows are drawn dashed and
 grey, with an asterisk that a line under the table explains, in Indonesian like the rest of
 the official document.
@@ -36,7 +42,15 @@ def render_html(definition: Definition2, progress: dict[str, Any] | None = None,
     """
     from sopengine import __version__
     from sopengine.definition.upgrade import as_format2
-    from sopengine.render.layout import NOT_PRINTED, NOTE_COLUMNS, REQUIRED_MARK, UNPRINTED_MARK, build_layout
+    from sopengine.render.layout import (
+        NOT_PRINTED,
+        NOTE_COLUMNS,
+        PROGRESS_WORDS,
+        REQUIRED_MARK,
+        UNPRINTED_MARK,
+        build_layout,
+        run_caption,
+    )
 
     definition = as_format2(definition)
     layout = build_layout(definition, progress, notes=notes)
@@ -50,6 +64,8 @@ def render_html(definition: Definition2, progress: dict[str, Any] | None = None,
         required_mark=REQUIRED_MARK,
         unprinted_mark=UNPRINTED_MARK,
         not_printed=NOT_PRINTED,
+        words=PROGRESS_WORDS,
+        run_caption=run_caption,
         version=__version__,
     )
 

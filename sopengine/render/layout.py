@@ -37,11 +37,15 @@ template draws, in millimetres, so that the template only prints numbers:
   (``printed: false``) is drawn dashed and grey, and so are the arrows into and out of it,
   with an asterisk beside it; every page that draws one says under its table, in Indonesian,
   that it is not on the SOP (and where the notes say why, when they are printed).
+* **A run's progress.** What a run has done is written in each row's Keterangan in
+  Indonesian, as every word this module adds: the document is Indonesian whatever language
+  sopengine speaks ("Selesai 1 Oktober 2026 08.20 WIB oleh Rina, terlambat 55 menit").
 """
 
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,7 +128,7 @@ SYMBOL_NAMES = {
     "manual": "Operasi manual",
     "other": "Bentuk lain",
 }
-"""Each kind's name where the document itself names a symbol (a note about it)."""
+"""Each kind's name where the document names a symbol: a note about it, the Markdown table."""
 TERMINATORS = ("start", "end")
 
 
@@ -535,11 +539,11 @@ def target_name(d: Definition2, target: str) -> str:
     return target
 
 
-def arrow_text(d: Definition2, symbol_id: str) -> str:
+def arrow_text(d: Definition2, symbol_id: str, *, terminal: bool = False) -> str:
     """A symbol's arrows that the order of the symbols does not show, as one line.
 
-    A diamond lists its exits (``◇ Ya → 3 · Tidak → selesai``, ``automatic:`` first for one
-    the engine takes; a fork ``Ya → 4, 5``); a fork of a box its branches (``⇉ 4, 5``); a box
+    A diamond lists its exits (``◇ Ya → 3 · Tidak → selesai``, ``otomatis:`` first for one
+    the engine takes, ``automatic:`` in the English terminal, see :func:`symbol_line`; a fork ``Ya → 4, 5``); a fork of a box its branches (``⇉ 4, 5``); a box
     whose arrow goes elsewhere than the next symbol listed its target (``→ 2``, ``→ selesai``),
     with the label printed on it. An arrow the paper does not draw is marked
     ``(tidak digambar)``. Empty for a symbol whose arrow goes on to the next one.
@@ -559,7 +563,14 @@ def arrow_text(d: Definition2, symbol_id: str) -> str:
     undrawn = f" ({NOT_DRAWN})"
     if s.kind is SymbolKind.decision:
         ways = " · ".join(f"{o.title} → {names(o.targets)}{'' if o.drawn else undrawn}" for o in s.outcomes)
-        return f"◇ {'automatic: ' if s.automatic else ''}{ways}"
+        if s.automatic:
+            if terminal:
+                from sopengine.i18n import _
+
+                ways = _("automatic: {ways}").format(ways=ways)
+            else:
+                ways = f"otomatis: {ways}"
+        return f"◇ {ways}"
     if s.kind is SymbolKind.end:
         return ""
     targets = placed.targets
@@ -575,11 +586,15 @@ def arrow_text(d: Definition2, symbol_id: str) -> str:
     return f"{label}→ {names(targets)}{mark}"
 
 
-def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = None) -> str:
-    """A symbol as the tables list it: kind, lane, the text inside it, and its arrows; a symbol
-    the paper does not have is marked so.
+def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = None, *, terminal: bool = False) -> str:
+    """A symbol as the tables list it: its shape's name, lane, the text inside it, and its
+    arrows; a symbol the paper does not have is marked so.
 
-    ``decision · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ automatic: Ya → 6 · Tidak → selesai``
+    ``Keputusan · Kepala Bidang · Akhir semester? (tidak tercetak pada SOP) · ◇ otomatis: Ya → 6 · Tidak → selesai``
+
+    The document names the shape in Indonesian (:data:`SYMBOL_NAMES`). With *terminal*
+    (``sopengine show``, which speaks the language in force) the symbol is named by its
+    ``kind`` as the definition writes it (``decision``), and "automatic" is translated.
     """
     from sopengine.definition.graph import symbol_graph
 
@@ -587,13 +602,13 @@ def symbol_line(d: Definition2, symbol_id: str, names: dict[str, str] | None = N
     s = placed.symbol
     names = names if names is not None else {a.id: a.name for a in d.actors}
     lane = placed_lanes(d).get(symbol_id, "")
-    kind = s.kind.value + (f" ({s.shape})" if s.shape else "")
+    kind = (s.kind.value if terminal else SYMBOL_NAMES[s.kind.value]) + (f" ({s.shape})" if s.shape else "")
     parts = [kind, names.get(lane, lane)]
     if s.text:
         parts.append(s.text)
     if not s.printed:
         parts[-1] += f" ({NOT_PRINTED})"
-    flow = arrow_text(d, symbol_id)
+    flow = arrow_text(d, symbol_id, terminal=terminal)
     if flow:
         parts.append(flow)
     return " · ".join(p for p in parts if p)
@@ -1559,27 +1574,27 @@ def symbol_progress(d: Definition2, progress: dict[str, Any] | None) -> dict[str
         if sid is None:
             continue
         late = (visit.get("late_by") or 0) if state == "done" else 0
-        text = ("Done" if state == "done" else "Cancelled") + f" {local_time(visit['closed_at'], zone)}"
+        text = (PROGRESS_WORDS["done"] if state == "done" else "Dibatalkan") + f" {local_time(visit['closed_at'], zone)}"
         if visit.get("closed_by"):
-            text += f" by {visit['closed_by']}"
+            text += f" oleh {visit['closed_by']}"
         if visit.get("outcome"):
             text += f": {visit['outcome']}"
         if late:
-            text += f", late by {format_seconds(late)}"
+            text += f", {late_text(late)}"
         out.setdefault(sid, []).append({"kind": state, "text": text, "late": "yes" if late else "", "actor": visit.get("actor") or ""})
     for entry in progress.get("open_steps", []):
         sid = progress_symbol(d, entry, lanes)
         if sid is None:
             continue
         if entry.get("state") == "waiting":
-            out.setdefault(sid, []).append({"kind": "waiting", "text": "Waiting for the other branches", "late": "", "actor": entry.get("actor") or ""})
+            out.setdefault(sid, []).append({"kind": "waiting", "text": WAITING, "late": "", "actor": entry.get("actor") or ""})
             continue
         late = entry.get("late_by") or 0
-        text = "Open"
+        text = PROGRESS_WORDS["open"]
         if entry.get("due_at"):
-            text += f", due {local_time(entry['due_at'], zone)}"
+            text += f", tenggat {local_time(entry['due_at'], zone)}"
         if late:
-            text += f", late by {format_seconds(late)}"
+            text += f", {late_text(late)}"
         out.setdefault(sid, []).append({"kind": "open", "text": text, "late": "yes" if late else "", "actor": entry.get("actor") or ""})
     return out
 
@@ -1609,24 +1624,82 @@ def row_notes(d: Definition2, graph: dict[str, Any], r: SopRow, by_symbol: dict[
     return out
 
 
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
+          "November", "Desember")
+
+
 def local_time(stamp: str, zone: str) -> str:
-    """An ISO UTC time ('...Z') shown in the SOP's zone, e.g. '2026-10-01 09:15 WIB'."""
+    """An ISO UTC time ('...Z') as the document writes it in the SOP's zone: '1 Oktober 2026 09.15 WIB'.
+
+    The date as Indonesians write it, the time with a period between hours and minutes.
+    """
     from zoneinfo import ZoneInfo
 
     moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
-    return moment.strftime("%Y-%m-%d %H:%M ") + (moment.tzname() or "")
+    text = f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment:%H.%M}"
+    return f"{text} {moment.tzname()}" if moment.tzname() else text
+
+
+WORKING_DAY_HOURS = 8
+"""Office time beyond this many hours is written in working days."""
 
 
 def format_seconds(value: Any) -> str:
-    """Late-by seconds of office time as '2h 05m' (or '1d 3h' beyond a working day of 8 hours)."""
+    """Seconds of office time as the document writes them: '55 menit', '1 jam 10 menit',
+    '2 hari kerja', '1 hari kerja 3 jam' (a working day of 8 hours), 'kurang dari 1 menit'."""
     if not isinstance(value, (int, float)):
         return str(value)
     minutes = int(value) // 60
     hours, minutes = divmod(minutes, 60)
-    if hours >= 8:
-        days, hours = divmod(hours, 8)
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+    days = 0
+    if hours >= WORKING_DAY_HOURS:
+        days, hours = divmod(hours, WORKING_DAY_HOURS)
+    parts = [f"{days} hari kerja"] if days else []
+    parts += [f"{hours} jam"] if hours else []
+    parts += [f"{minutes} menit"] if minutes else []
+    return " ".join(parts) or "kurang dari 1 menit"
+
+
+def late_text(value: Any) -> str:
+    """How late, as the document says it: 'terlambat 1 jam 10 menit'."""
+    return f"{PROGRESS_WORDS['late']} {format_seconds(value)}"
+
+
+PROGRESS_WORDS = {"done": "Selesai", "open": "Terbuka", "late": "terlambat"}
+"""The document's words for a symbol's state, in its Keterangan and its legend."""
+
+WAITING = "Menunggu cabang lain selesai"
+"""A join waiting for its other branches, in Keterangan."""
+
+RUN_STATUS = {"active": "berjalan", "completed": "selesai", "cancelled": "dibatalkan"}
+"""A run's status as the document writes it (the status itself, as ``run_status`` gives it, stays English)."""
+
+
+def period_text(period: Any) -> str:
+    """A run's period as the document writes it: '2026-10' is 'Oktober 2026', '2026-Q3'
+    'Triwulan III 2026', '2026-S2' 'Semester II 2026', '2026' 'Tahun 2026'; else as given."""
+    text = str(period)
+    roman = {"1": "I", "2": "II", "3": "III", "4": "IV"}
+    if m := re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", text):
+        return f"{MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
+    if m := re.fullmatch(r"(\d{4})-(Q(?=[1-4])|S(?=[12]))(\d)", text, re.I):
+        word = "Triwulan" if m.group(2).upper() == "Q" else "Semester"
+        return f"{word} {roman[m.group(3)]} {m.group(1)}"
+    if re.fullmatch(r"\d{4}", text):
+        return f"Tahun {text}"
+    return text
+
+
+def run_caption(progress: dict[str, Any]) -> dict[str, str]:
+    """What the document says about the run it marks: its id, its period as written (``periode
+    Oktober 2026``, "" without one) and its status as written (``berjalan``)."""
+    status = str(progress.get("status") or "")
+    period = progress.get("period")
+    return {
+        "run": str(progress.get("run_id") or ""),
+        "period": f"periode {period_text(period)}" if period else "",
+        "status": RUN_STATUS.get(status, status),
+    }
 
 
 def _dedupe(points: list[Point]) -> list[Point]:

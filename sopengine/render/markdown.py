@@ -4,6 +4,7 @@ GitHub and GitLab render the ```` ```mermaid ```` block as a diagram, so the fil
 the SOP in a repository or a wiki. Each row lists every symbol drawn in it (kind, lane, the
 text inside it) with the arrows the order of the symbols does not show, written as text; a
 symbol the paper does not have (``printed: false``) is marked "(tidak tercetak pada SOP)".
+Like the official document, the page is Indonesian whatever language sopengine speaks.
 Table cells go through :func:`markdown_cell`: HTML's special characters become entities
 (Markdown passes raw HTML through) and the characters Markdown reads (``|``, ``*``, ``_``
 ...) are escaped with a backslash.
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from sopengine.definition.format2 import Definition2
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+
+PROGRESS_COLUMN = "Kemajuan Pelaksanaan"
+"""The column a run's progress is written in, after the SOP's own columns."""
 
 
 def markdown_cell(text: str) -> str:
@@ -42,6 +46,7 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
         has_keterangan,
         interpretations,
         placed_lanes,
+        run_caption,
         symbol_line,
         symbol_progress,
         table_name,
@@ -56,8 +61,10 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
     by_symbol = symbol_progress(definition, progress)
     out = [f"# SOP {markdown_cell(definition.title)}", ""]
     if progress:
-        period = f", period {progress['period']}" if progress.get("period") else ""
-        out += [f"Run **{markdown_cell(progress.get('run_id', ''))}**{markdown_cell(period)}: {markdown_cell(progress.get('status', ''))}", ""]
+        caption = run_caption(progress)
+        period = f", {markdown_cell(caption['period'])}" if caption["period"] else ""
+        status = f": {markdown_cell(caption['status'])}" if caption["status"] else ""
+        out += [f"Pelaksanaan **{markdown_cell(caption['run'])}**{period}{status}", ""]
     out += ["| | |", "| --- | --- |"]
     for label, text in header_rows(definition):
         out.append(f"| **{markdown_cell(label)}** | {markdown_cell(text)} |")
@@ -69,7 +76,7 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
         keys = ["no", "kegiatan", "pelaksana", "kelengkapan", "waktu", "output"]
         if has_keterangan(definition, ti):
             keys.append("keterangan")
-        columns = [markdown_cell(labels[k]) for k in keys] + (["Progress"] if progress else [])
+        columns = [markdown_cell(labels[k]) for k in keys] + ([PROGRESS_COLUMN] if progress else [])
         out += ["", f"## {markdown_cell(table_name(definition, ti))}" if several else "## Kegiatan", ""]
         if t.title and not several:
             out += [f"**{markdown_cell(t.title)}**", ""]
@@ -95,8 +102,8 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
     out += ["", "## Diagram alir", "", "```mermaid", render_mermaid(definition, progress).rstrip("\n"), "```", ""]
     interpreted = interpretations(definition)
     if notes and interpreted:
-        out += ["## Transcription notes", "", "How this definition reads the signed SOP (not part of it).", ""]
-        head = (["Tabel"] if several else []) + ["No", "Kegiatan", "Interpretation"]
+        out += ["## Catatan transkripsi", "", "Cara definisi ini membaca SOP yang ditandatangani (bukan bagian dari SOP).", ""]
+        head = (["Tabel"] if several else []) + ["No", "Kegiatan", "Interpretasi"]
         out += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
         for note in interpreted:
             kegiatan = markdown_cell(note.kegiatan)

@@ -1,10 +1,16 @@
-"""The SOP's header and tables in the terminal, with rich; the header as every rendering prints it."""
+"""The SOP's header and tables in the terminal, with rich; the header as every rendering prints it.
+
+``sopengine show`` is not the official document: its own words follow the language in force
+(:mod:`sopengine.i18n`), while the SOP's words, its labels as printed and each symbol's
+``kind`` as the definition writes it are shown as they are.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from sopengine.definition.durations import format_duration
+from sopengine.i18n import _
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,7 +125,7 @@ def print_definition(console: Console, d: Any) -> None:
     console.print(Text.assemble((f"SOP {d2.title}", "bold"), f" ({d2.id})"))
     console.print(head)
     if d2.deadline:
-        console.print(f"Process deadline: {d2.deadline}")
+        console.print(_("Process deadline: {deadline}").format(deadline=d2.deadline))
     for ti, t in enumerate(d2.tables):
         if len(d2.tables) > 1 or t.title:
             console.print(Text(table_name(d2, ti) if len(d2.tables) > 1 else t.title or "", style="bold"))
@@ -130,7 +136,7 @@ def print_definition(console: Console, d: Any) -> None:
         for key in keys:
             table.add_column(labels[key], overflow="fold")
         for r in t.rows:
-            waktu = Text(r.waktu or ("(automatic)" if r.band and any(s.automatic for s in r.symbols) else "-"))
+            waktu = Text(r.waktu or (_("(automatic)") if r.band and any(s.automatic for s in r.symbols) else "-"))
             parsed = r.parsed_duration
             # Say how the time is counted where the text alone leaves it open: days (working or
             # calendar), or a duration given beside the SOP's own wording.
@@ -139,7 +145,7 @@ def print_definition(console: Console, d: Any) -> None:
             cells: list[str | Text] = [
                 r.no or "–",
                 r.kegiatan or "",
-                "\n".join(symbol_line(d2, s.id, names) for s in r.symbols),
+                "\n".join(symbol_line(d2, s.id, names, terminal=True) for s in r.symbols),
                 "\n".join(x.name for x in r.kelengkapan) or "-",
                 waktu,
                 "\n".join(document_label(o) for o in r.output) or "-",
