@@ -75,11 +75,18 @@ CHECKS = ["flow2.py", "flow.py", "format2.py", "models.py"]
 @pytest.mark.parametrize("module", CHECKS)
 def test_every_message_of_the_checks_is_listed(module: str) -> None:
     source = (ROOT / "sopengine" / "definition" / module).read_text(encoding="utf-8")
-    messages = re.findall(r'err\((?:[^()]|\([^()]*\))*?,\s*f?"([^"]+)"', source)
-    messages += re.findall(r'raise ValueError\(\s*f?"([^"]+)"', source)
+    # A message is marked for the catalogue where it is made: err(loc, N_("...").format(...)),
+    # raise ValueError(N_("...")); its English words are the ones the page lists.
+    messages = re.findall(r'err\((?:[^()]|\([^()]*\))*?,\s*N_\(\s*"([^"]+)"', source)
+    messages += re.findall(r'raise ValueError\(\s*N_\(\s*"([^"]+)"', source)
     assert len(messages) >= 10, "the pattern no longer finds the messages"
     missing = [m for m in messages if _message_fragment(m) not in TEXT]
     assert missing == []
+    # and none is written without the mark, which would leave it out of the catalogue
+    location = r'(?:\((?:[^()]|\([^()]*\))*\)|\w+)(?:\s*\+\s*\((?:[^()]|\([^()]*\))*\))?'
+    unmarked = re.findall(rf'err\(\s*{location}\s*,\s*f?"([^"]+)"', source)
+    unmarked += re.findall(r'raise ValueError\(\s*f?"([^"]+)"', source)
+    assert unmarked == []
 
 
 def test_every_period_fact_is_documented() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sopengine.errors import DefinitionNotFound
+from sopengine.i18n import _
 
 ENV_DEFINITIONS = "SOPENGINE_DEFINITIONS"
 
@@ -76,10 +77,10 @@ def find(definition_id: str, option: str | Path | None = None) -> Found:
     found = discover(option)
     if definition_id in found:
         return found[definition_id]
-    where = ", ".join(str(p) for p, _ in search_dirs(option))
-    known = ", ".join(sorted(found)) or "none"
+    where = ", ".join(str(p) for p, _origin in search_dirs(option))
+    known = ", ".join(sorted(found)) or _("none")
     raise DefinitionNotFound(
-        f"no definition {definition_id!r} (looked in {where}; found: {known}); "
-        "check the id or pass --definitions DIR",
+        _("no definition {id!r} (looked in {where}; found: {found}); check the id or pass --definitions DIR").format(
+            id=definition_id, where=where, found=known),
         definition_id=definition_id,
     )

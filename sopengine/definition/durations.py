@@ -10,12 +10,15 @@ kerja") or a range ("15-30 menit") is not guessed at: :func:`parse_duration` rai
 :class:`DurationError` (a ``ValueError``) and the definition must say ``untimed: true``
 or give a ``duration`` beside the SOP's text.
 
-This module is imported on the step path, so it uses only the standard library.
+This module is imported on the step path, so it imports no library beyond the standard one.
 """
 
 from __future__ import annotations
 
 import re
+
+from sopengine.definition.messages import N_, Message
+from sopengine.i18n import _, ngettext
 
 # unit word -> (field, factor). Days are counted in working days unless "kalender";
 # a week is five working days, or seven calendar days.
@@ -70,13 +73,16 @@ class DurationError(ValueError):
     """A text that is not a duration.
 
     ``reason`` says what is wrong, ``fix`` how a duration would be written (empty when the
-    reason says it all); ``str()`` gives both. ``window`` is true when the text states a
-    time window. Callers that must not ask for the text to be rewritten (an SOP's *waktu*)
-    use ``reason`` with advice of their own.
+    reason says it all); ``str()`` gives both, in English, and ``message`` is the same as a
+    :class:`~sopengine.definition.messages.Message` (shown in the language in force).
+    ``window`` is true when the text states a time window. Callers that must not ask for the
+    text to be rewritten (an SOP's *waktu*) use ``reason`` with advice of their own.
     """
 
-    def __init__(self, reason: str, fix: str = "", *, window: bool = False) -> None:
-        super().__init__(f"{reason}; {fix}" if fix else reason)
+    def __init__(self, reason: Message, fix: Message | str = "", *, window: bool = False) -> None:
+        message = Message("{reason}; {fix}", {"reason": reason, "fix": fix}) if fix else reason
+        super().__init__(message)
+        self.message = message
         self.reason = reason
         self.fix = fix
         self.window = window
@@ -86,7 +92,7 @@ class DurationError(ValueError):
 # with the square of the length, and no SOP writes a standard time that long.
 MAX_TEXT = 200
 
-_EXAMPLES = "write e.g. '15 menit', '2 jam', '3 hari kerja', '2 hari kalender' or 'PT15M'"
+_EXAMPLES = N_("write e.g. '15 menit', '2 jam', '3 hari kerja', '2 hari kalender' or 'PT15M'")
 # "± 30 menit", "kurang lebih 2 jam": an approximate time; the count uses the number.
 _APPROX = re.compile(r"^(±|\+/-|\+-|kurang\s+lebih|kurang-lebih|kira-kira|sekitar|about|approximately)\s*")
 # "1 x 24 jam": Indonesian service standards' way of writing one day. 24 hours of office
@@ -105,23 +111,24 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     """
     raw = text
     if len(str(text)) > MAX_TEXT:
-        raise DurationError(f"the text is {len(str(text))} characters long, too long for a duration (at most {MAX_TEXT})", _EXAMPLES)
+        raise DurationError(N_("the text is {length} characters long, too long for a duration (at most {most})").format(
+            length=len(str(text)), most=MAX_TEXT), _EXAMPLES)
     text = " ".join(str(text).strip().lower().split())
     if not text:
-        raise DurationError("waktu is empty", "write e.g. '15 menit'")
+        raise DurationError(N_("waktu is empty"), N_("write e.g. '15 menit'"))
     iso = _ISO.match(text.upper())
     if iso and any(iso.groupdict().values()):
         g = {k: int(v or 0) for k, v in iso.groupdict().items()}
         return _checked(raw, g["w"] * 5 + g["d"], g["h"] * 60 + g["m"], False)
     if re.fullmatch(r"p[0-9.,ymwdths]*", text):
         raise DurationError(
-            f"{raw!r} is not an ISO 8601 duration this engine reads",
-            "use weeks (W), days (D), hours (H) and minutes (M) only, e.g. 'PT15M' or 'P2D'",
+            N_("{text!r} is not an ISO 8601 duration this engine reads").format(text=raw),
+            N_("use weeks (W), days (D), hours (H) and minutes (M) only, e.g. 'PT15M' or 'P2D'"),
         )
     if _WINDOWS.match(text):
-        raise DurationError(f"{raw!r} says when the step may be done, not how long it takes", window=True)
+        raise DurationError(N_("{text!r} says when the step may be done, not how long it takes").format(text=raw), window=True)
     if _RANGE.search(text):
-        raise DurationError(f"{raw!r} is a range, not one duration")
+        raise DurationError(N_("{text!r} is a range, not one duration").format(text=raw))
     for prefix in (_APPROX, _DEADLINE_PREFIX, _APPROX):
         text = prefix.sub("", text)
     times = _TIMES_24_HOURS.match(text)
@@ -134,60 +141,60 @@ def parse_duration(text: str) -> dict[str, int | bool]:
     for m in _PART.finditer(text):
         between = text[pos:m.start()].strip(" ,")
         if between not in ("", "dan", "and", "+"):
-            raise DurationError(f"cannot read {raw!r} as a duration (unexpected {between!r})", _EXAMPLES)
+            raise DurationError(N_("cannot read {text!r} as a duration (unexpected {rest!r})").format(text=raw, rest=between), _EXAMPLES)
         pos = m.end()
         num_text, unit = m.group("num"), m.group("unit")
         qual = m.group("pre") or m.group("qual")
         if num_text.isalpha():
             if num_text not in _NUMBER_WORDS:
-                raise DurationError(f"cannot read {raw!r} as a duration (no number before {unit!r})", _EXAMPLES)
+                raise DurationError(N_("cannot read {text!r} as a duration (no number before {unit!r})").format(text=raw, unit=unit), _EXAMPLES)
             number = float(_NUMBER_WORDS[num_text])
         else:
             if len(num_text) > 9:
-                raise DurationError(f"{raw!r} is too long a time", "check the number")
+                raise DurationError(N_("{text!r} is too long a time").format(text=raw), N_("check the number"))
             number = float(num_text.replace(",", "."))
         if unit not in _UNITS:
             close = _close_unit(unit)
-            raise DurationError(
-                f"unknown unit of time {unit!r} in {raw!r}" + (f" (did you mean {close!r}?)" if close else ""),
-                "use menit, jam, hari or minggu (or minutes, hours, days, weeks)",
-            )
+            reason = (N_("unknown unit of time {unit!r} in {text!r} (did you mean {close!r}?)").format(unit=unit, text=raw, close=close)
+                      if close else N_("unknown unit of time {unit!r} in {text!r}").format(unit=unit, text=raw))
+            raise DurationError(reason, N_("use menit, jam, hari or minggu (or minutes, hours, days, weeks)"))
         field, factor = _UNITS[unit]
         if field in ("days", "weeks"):
             if qual in ("kalender", "calendar"):
                 if calendar is False:
-                    raise DurationError(f"{raw!r} mixes working and calendar days", "use one kind")
+                    raise DurationError(N_("{text!r} mixes working and calendar days").format(text=raw), N_("use one kind"))
                 calendar = True
             elif calendar is True:
-                raise DurationError(f"{raw!r} mixes working and calendar days", "use one kind")
+                raise DurationError(N_("{text!r} mixes working and calendar days").format(text=raw), N_("use one kind"))
             else:
                 calendar = False
             if field == "weeks":
                 number *= 7 if calendar else 5
             if number != int(number):
-                raise DurationError(f"{raw!r}: days must be whole numbers", "write the rest in jam or menit")
+                raise DurationError(N_("{text!r}: days must be whole numbers").format(text=raw), N_("write the rest in jam or menit"))
             days += int(number)
         else:
             # "2 jam kerja" needs no care: hours and minutes are always office time.
             value = number * factor
             if value != int(value):
-                raise DurationError(f"{raw!r}: give minutes as a whole number")
+                raise DurationError(N_("{text!r}: give minutes as a whole number").format(text=raw))
             minutes += int(value)
         seen = True
     rest = text[pos:].strip(" .,")
     if not seen or rest:
-        unexpected = f" (unexpected {rest!r})" if seen else ""
-        raise DurationError(f"cannot read {raw!r} as a duration{unexpected}", _EXAMPLES)
+        if seen:
+            raise DurationError(N_("cannot read {text!r} as a duration (unexpected {rest!r})").format(text=raw, rest=rest), _EXAMPLES)
+        raise DurationError(N_("cannot read {text!r} as a duration").format(text=raw), _EXAMPLES)
     if calendar and minutes:
-        raise DurationError(f"{raw!r} mixes calendar days with office time", "give whole days or office time")
+        raise DurationError(N_("{text!r} mixes calendar days with office time").format(text=raw), N_("give whole days or office time"))
     return _checked(raw, days, minutes, bool(calendar))
 
 
 def _checked(raw: str, days: int, minutes: int, calendar: bool) -> dict[str, int | bool]:
     if days > MAX_DAYS or minutes > MAX_MINUTES:
-        raise DurationError(f"{raw!r} is longer than the engine counts (ten years)", "check the number")
+        raise DurationError(N_("{text!r} is longer than the engine counts (ten years)").format(text=raw), N_("check the number"))
     if days == 0 and minutes == 0:
-        raise DurationError(f"{raw!r} is no time at all", "give the standard time, e.g. '15 menit'")
+        raise DurationError(N_("{text!r} is no time at all").format(text=raw), N_("give the standard time, e.g. '15 menit'"))
     return {"days": days, "minutes": minutes, "calendar": calendar}
 
 
@@ -229,18 +236,20 @@ def suggest_duration(text: str) -> str:
 
 
 def format_duration(duration: dict | None) -> str:
-    """A short English rendering of a parsed duration, e.g. ``2 working days``."""
+    """A short rendering of a parsed duration in the language in force, e.g. ``2 working days``."""
     if not duration:
         return "-"
     parts = []
     days = int(duration.get("days") or 0)
     minutes = int(duration.get("minutes") or 0)
     if days:
-        kind = "calendar" if duration.get("calendar") else "working"
-        parts.append(f"{days} {kind} day{'s' if days != 1 else ''}")
+        if duration.get("calendar"):
+            parts.append(ngettext("{n} calendar day", "{n} calendar days", days).format(n=days))
+        else:
+            parts.append(ngettext("{n} working day", "{n} working days", days).format(n=days))
     if minutes >= 60:
         h, m = divmod(minutes, 60)
-        parts.append(f"{h} h" + (f" {m} min" if m else ""))
+        parts.append(_("{hours} h {minutes} min").format(hours=h, minutes=m) if m else _("{hours} h").format(hours=h))
     elif minutes:
-        parts.append(f"{minutes} min")
-    return " ".join(parts) or "0 min"
+        parts.append(_("{minutes} min").format(minutes=minutes))
+    return " ".join(parts) or _("{minutes} min").format(minutes=0)

@@ -27,6 +27,7 @@ from sopengine.definition.flow import (
 )
 from sopengine.definition.format2 import DASH, Definition2, Header2, Row, SymbolKind
 from sopengine.definition.graph import Placed, resolve, start_symbol, symbol_graph
+from sopengine.definition.messages import N_
 from sopengine.definition.models import END, is_end, slug
 from sopengine.definition.problems import Lines, display_path, lookup_line, make_problem, short
 from sopengine.errors import Problem
@@ -46,30 +47,30 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
     yield from actor_and_case_problems(d, err)
     for i, p in enumerate(d.parties):
         if p.id in actor_ids or p.id in [x.id for x in d.parties[:i]]:
-            yield err(("parties", i, "id"), f"id {p.id!r} is already an actor's or a party's; give the party its own id")
+            yield err(("parties", i, "id"), N_("id {id!r} is already an actor's or a party's; give the party its own id").format(id=p.id))
     case_fields = {c.name: c for c in d.case}
     states = {s.name: s for s in d.state}
     for i, s in enumerate(d.state):
         if s.name in [x.name for x in d.state[:i]]:
-            yield err(("state", i, "name"), f"state {s.name!r} is declared twice; keep one")
+            yield err(("state", i, "name"), N_("state {name!r} is declared twice; keep one").format(name=s.name))
         if s.values is not None and s.initial is not None and s.initial not in s.values:
-            yield err(("state", i, "initial"), f"{short(s.initial)} is not one of the state's values; add it to 'values' or fix it")
+            yield err(("state", i, "initial"), N_("{value} is not one of the state's values; add it to 'values' or fix it").format(value=short(s.initial)))
 
     # -- tables: ids, lanes, rows ---------------------------------------------------------------
     table_ids = [d.table_id(i) for i in range(len(d.tables))]
     if len(d.tables) > 1:
         for i, t in enumerate(d.tables):
             if t.id is None:
-                yield err(("tables", i), "an SOP with several tables gives each an 'id' (staff choose it with --table); add 'id:'")
+                yield err(("tables", i), N_("an SOP with several tables gives each an 'id' (staff choose it with --table); add 'id:'"))
             elif t.id in table_ids[:i]:
-                yield err(("tables", i, "id"), f"table id {t.id!r} is used twice; give each table its own id")
+                yield err(("tables", i, "id"), N_("table id {id!r} is used twice; give each table its own id").format(id=t.id))
     for i, t in enumerate(d.tables):
         if t.lanes is not None:
             if len(set(t.lanes)) != len(t.lanes):
-                yield err(("tables", i, "lanes"), "a lane is named twice; name each lane once, left to right")
+                yield err(("tables", i, "lanes"), N_("a lane is named twice; name each lane once, left to right"))
             for j, lane in enumerate(t.lanes):
                 if lane not in actor_ids:
-                    yield err(("tables", i, "lanes", j), f"unknown actor {lane!r}" + _did_you_mean(lane, actor_ids, "declared actors are"))
+                    yield err(("tables", i, "lanes", j), N_("unknown actor {lane!r}{hint}").format(lane=lane, hint=_did_you_mean(lane, actor_ids, N_("declared actors are"))))
         if t.when is not None:
             for fact, value in t.when.items():
                 yield from _fact_problems(("tables", i, "when", fact), fact, value, case_fields, err)
@@ -77,7 +78,7 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         for r_i, r in enumerate(t.rows):
             if r.no is not None:
                 if r.no in seen_no:
-                    yield err(("tables", i, "rows", r_i, "no"), f"row {r.no!r} is printed twice in this table; put every symbol of a row under one 'no'")
+                    yield err(("tables", i, "rows", r_i, "no"), N_("row {no!r} is printed twice in this table; put every symbol of a row under one 'no'").format(no=r.no))
                 seen_no.setdefault(r.no, r_i)
 
     # -- symbols ---------------------------------------------------------------------------------
@@ -86,11 +87,12 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
     for ti, ri, si, s in d.symbols():
         loc = ("tables", ti, "rows", ri, "symbols", si)
         if is_end(s.id):
-            yield err(loc + ("id",), f"symbol id {s.id!r} is reserved for the end of the process; choose another id")
+            yield err(loc + ("id",), N_("symbol id {id!r} is reserved for the end of the process; choose another id").format(id=s.id))
             continue
         if s.id in first_at:
             a = first_at[s.id]
-            yield err(loc + ("id",), f"symbol id {s.id!r} is used twice (also table {a[0] + 1}, row {a[1] + 1}); give each symbol its own id")
+            yield err(loc + ("id",), N_("symbol id {id!r} is used twice (also table {table}, row {row}); give each symbol its own id").format(
+                id=s.id, table=a[0] + 1, row=a[1] + 1))
             continue
         first_at[s.id] = (ti, ri, si)
     for ti, ri, si, s in d.symbols():
@@ -102,15 +104,15 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         lanes = d.lanes(ti)
         if s.lane is None:
             if not s.automatic and placed.task:
-                yield err(loc, "a symbol that is work stands in a lane; add 'lane: <actor id>' (only an automatic diamond may go without)")
+                yield err(loc, N_("a symbol that is work stands in a lane; add 'lane: <actor id>' (only an automatic diamond may go without)"))
         elif s.lane not in actor_ids:
-            yield err(loc + ("lane",), f"unknown actor {s.lane!r}" + _did_you_mean(s.lane, actor_ids, "declared actors are"))
+            yield err(loc + ("lane",), N_("unknown actor {lane!r}{hint}").format(lane=s.lane, hint=_did_you_mean(s.lane, actor_ids, N_("declared actors are"))))
         elif s.lane not in lanes:
-            yield err(loc + ("lane",), f"lane {s.lane!r} is not drawn in table {table_ids[ti]!r}; add it to the table's 'lanes'")
+            yield err(loc + ("lane",), N_("lane {lane!r} is not drawn in table {table!r}; add it to the table's 'lanes'").format(lane=s.lane, table=table_ids[ti]))
         if not s.printed and not s.interpretation and not row.interpretation:
-            yield err(loc + ("printed",), "a symbol the paper does not print is an interpretation; say why it is there in 'interpretation'")
+            yield err(loc + ("printed",), N_("a symbol the paper does not print is an interpretation; say why it is there in 'interpretation'"))
         if row.band and placed.task and not s.text and not s.automatic:
-            yield err(loc, "work between rows has no kegiatan; give the symbol its 'text', or put it in a numbered row")
+            yield err(loc, N_("work between rows has no kegiatan; give the symbol its 'text', or put it in a numbered row"))
         if s.kind is SymbolKind.decision:
             yield from _decision_problems(loc, s, case_fields, err)
         if s.waktu is not None or s.duration is not None:
@@ -118,12 +120,13 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         if s.pair is not None:
             other = graph.get(s.pair)
             if other is None or other.symbol.kind is not SymbolKind.connector:
-                yield err(loc + ("pair",), f"no connector {s.pair!r}" + _did_you_mean(s.pair, [x for x, p in graph.items() if p.symbol.kind is SymbolKind.connector], "connectors are"))
+                yield err(loc + ("pair",), N_("no connector {id!r}{hint}").format(
+                    id=s.pair, hint=_did_you_mean(s.pair, [x for x, p in graph.items() if p.symbol.kind is SymbolKind.connector], N_("connectors are"))))
             elif s.next is not None:
-                yield err(loc + ("next",), "a connector with a 'pair' goes on at its pair; remove 'next'")
+                yield err(loc + ("next",), N_("a connector with a 'pair' goes on at its pair; remove 'next'"))
         yield from _target_problems(d, graph, placed, loc, err)
         if s.next is not None and isinstance(s.next, list) and len(set(s.next)) != len(s.next):
-            yield err(loc + ("next",), "the same symbol is named twice in a fork; name each branch once")
+            yield err(loc + ("next",), N_("the same symbol is named twice in a fork; name each branch once"))
     for ti, t in enumerate(d.tables):
         for ri, r in enumerate(t.rows):
             yield from _row_problems(d, ti, ri, r, graph, states, names, known_sops, err)
@@ -153,19 +156,20 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
             for si, s in enumerate(r.symbols):
                 loc = ("tables", ti, "rows", ri, "symbols", si, "id")
                 if s.id not in reached:
-                    yield err(loc, f"symbol {s.id!r} can never be reached from the start of its table; draw an arrow to it ('next' or an outcome), or remove it")
+                    yield err(loc, N_("symbol {id!r} can never be reached from the start of its table; draw an arrow to it ('next' or an outcome), or remove it").format(id=s.id))
                 elif s.id not in can_finish:
-                    yield err(loc, f"from symbol {s.id!r} the end can never be reached (it only loops); give it a way to '{END}'")
+                    yield err(loc, N_("from symbol {id!r} the end can never be reached (it only loops); give it a way to '{end}'").format(id=s.id, end=END))
     for sid, p in graph.items():
         if p.symbol.join and len(reverse[sid]) < 2:
-            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "join"), "a join needs two or more arrows leading into it; remove 'join: true'")
+            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "join"), N_("a join needs two or more arrows leading into it; remove 'join: true'"))
     automatic = {sid for sid, p in graph.items() if p.symbol.automatic}
     task_edges = {sid: [x for t in p.targets for x in resolve(graph, t) if x != END] for sid, p in graph.items()}
     auto_graph = {sid: [t for t in task_edges[sid] if t in automatic] for sid in automatic}
     for sid in automatic:
         p = graph[sid]
         if _comes_back(auto_graph, sid):
-            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "id"), f"automatic decision {sid!r} can come back to itself through automatic decisions only, which would never stop; put a step done by a person in that loop")
+            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "id"), N_("automatic decision {id!r} can come back to itself through automatic decisions only, which would never stop; "
+                         "put a step done by a person in that loop").format(id=sid))
     yield from _join_problems(graph, task_edges, err)
     yield from _input_problems(d, graph, task_edges, err)
 
@@ -197,8 +201,8 @@ def _join_problems(graph: dict[str, Placed], task_edges: dict[str, list[str]], e
                     p = graph[meet]
                     warned.add(meet)
                     yield err(("tables", p.table, "rows", p.row, "symbols", p.place),
-                              f"branches of the fork at {sid!r} both reach symbol {meet!r}, which would open once for each; "
-                              "add 'join: true' where they meet", "warning")
+                              N_("branches of the fork at {fork!r} both reach symbol {id!r}, which would open once for each; "
+                                 "add 'join: true' where they meet").format(fork=sid, id=meet), "warning")
 
 
 def _fork_branches(graph: dict[str, Placed]) -> Iterator[tuple[str, list[str]]]:
@@ -217,57 +221,58 @@ def _header_problems(d: Definition2, err: Err) -> Iterator[Problem]:
     lists = [name for name, f in Header2.model_fields.items() if f.annotation == list[str]]
     for key in d.header.labels:
         if key not in fields:
-            yield err(("header", "labels", key), f"{key!r} is not a header field" + _did_you_mean(key, fields, "header fields are"))
+            yield err(("header", "labels", key), N_("{key!r} is not a header field{hint}").format(key=key, hint=_did_you_mean(key, fields, N_("header fields are"))))
     for key in d.header.extra:
         if key in fields:
-            yield err(("header", "extra", key), f"{key!r} is a header field; write it under 'header:' itself, not under 'extra'")
+            yield err(("header", "extra", key), N_("{key!r} is a header field; write it under 'header:' itself, not under 'extra'").format(key=key))
     for key in d.header.markers:
         if key not in lists:
-            yield err(("header", "markers", key), f"{key!r} is not a header list" + _did_you_mean(key, lists, "header lists are"))
+            yield err(("header", "markers", key), N_("{key!r} is not a header list{hint}").format(key=key, hint=_did_you_mean(key, lists, N_("header lists are"))))
 
 
 def _decision_problems(loc: tuple[Any, ...], s: Any, case_fields: dict[str, Any], err: Err) -> Iterator[Problem]:
     drawn = [o for o in s.outcomes if o.drawn]
     if not s.outcomes:
-        yield err(loc + ("outcomes",), "a diamond needs its exits; add 'outcomes:' with the arrows drawn (label: as printed, name: where none is printed)")
+        yield err(loc + ("outcomes",), N_("a diamond needs its exits; add 'outcomes:' with the arrows drawn (label: as printed, name: where none is printed)"))
         return
     if len(s.outcomes) < 2 and not s.automatic:
-        yield err(loc + ("outcomes",), "a diamond with one drawn exit declares what its other exit does; add e.g. '{name: Tidak, drawn: false, next: selesai}' (not drawn on paper, the run ends there)")
+        yield err(loc + ("outcomes",), N_("a diamond with one drawn exit declares what its other exit does; add e.g. '{name: Tidak, drawn: false, next: selesai}' "
+                  "(not drawn on paper, the run ends there)"))
     if not drawn and not s.automatic:
-        yield err(loc + ("outcomes",), "no exit of this diamond is drawn; mark the exits the paper draws (drawn is true by default)")
+        yield err(loc + ("outcomes",), N_("no exit of this diamond is drawn; mark the exits the paper draws (drawn is true by default)"))
     seen: set[str] = set()
     for j, o in enumerate(s.outcomes):
         key = slug(o.title)
         field = "label" if o.label is not None else "name"
         if not key:
-            yield err(loc + ("outcomes", j, field), f"outcome {o.title!r} has no letters or digits; name it as the SOP does (Ya, Tidak ...)")
+            yield err(loc + ("outcomes", j, field), N_("outcome {name!r} has no letters or digits; name it as the SOP does (Ya, Tidak ...)").format(name=o.title))
         elif key in seen:
-            yield err(loc + ("outcomes", j, field), f"outcome {o.title!r} is given twice; an arrow that forks lists its targets in one 'next: [a, b]'")
+            yield err(loc + ("outcomes", j, field), N_("outcome {name!r} is given twice; an arrow that forks lists its targets in one 'next: [a, b]'").format(name=o.title))
         seen.add(key)
         if isinstance(o.next, list):
             if not o.next:
-                yield err(loc + ("outcomes", j, "next"), "an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'")
+                yield err(loc + ("outcomes", j, "next"), N_("an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'"))
             if any(is_end(t) for t in o.next) and len(o.next) > 1:
-                yield err(loc + ("outcomes", j, "next"), "a fork's branch cannot be the end; each branch goes to a symbol (a branch that ends just has no arrow out)")
+                yield err(loc + ("outcomes", j, "next"), N_("a fork's branch cannot be the end; each branch goes to a symbol (a branch that ends just has no arrow out)"))
             if len(set(o.next)) != len(o.next):
-                yield err(loc + ("outcomes", j, "next"), "the same symbol is named twice in a fork; name each branch once")
+                yield err(loc + ("outcomes", j, "next"), N_("the same symbol is named twice in a fork; name each branch once"))
         if not s.automatic and o.when is not None:
-            yield err(loc + ("outcomes", j, "when"), "only an automatic decision has 'when'; add 'automatic: true' to the symbol or remove 'when'")
+            yield err(loc + ("outcomes", j, "when"), N_("only an automatic decision has 'when'; add 'automatic: true' to the symbol or remove 'when'"))
     if not s.automatic:
         return
     otherwise = [j for j, o in enumerate(s.outcomes) if o.when == "otherwise"]
     for j, o in enumerate(s.outcomes):
         if o.when is None:
-            yield err(loc + ("outcomes", j), "an automatic decision needs 'when' on every outcome; add 'when: {fact: value}', or 'when: otherwise' on the last one")
+            yield err(loc + ("outcomes", j), N_("an automatic decision needs 'when' on every outcome; add 'when: {fact: value}', or 'when: otherwise' on the last one"))
         elif isinstance(o.when, dict):
             if not o.when:
-                yield err(loc + ("outcomes", j, "when"), "'when' needs at least one fact, e.g. {period.ends_year: true}; or write 'when: otherwise'")
+                yield err(loc + ("outcomes", j, "when"), N_("'when' needs at least one fact, e.g. {period.ends_year: true}; or write 'when: otherwise'"))
             for fact, value in o.when.items():
                 yield from _fact_problems(loc + ("outcomes", j, "when", fact), fact, value, case_fields, err)
     if len(otherwise) > 1 or (otherwise and otherwise[0] != len(s.outcomes) - 1):
-        yield err(loc + ("outcomes", otherwise[0], "when"), "'otherwise' may be used once, on the last outcome; move it there")
+        yield err(loc + ("outcomes", otherwise[0], "when"), N_("'otherwise' may be used once, on the last outcome; move it there"))
     elif not otherwise and len(s.outcomes) >= 2:
-        yield err(loc + ("outcomes",), "when none of the facts hold no outcome applies and the run would stop; give the last outcome 'when: otherwise'", "warning")
+        yield err(loc + ("outcomes",), N_("when none of the facts hold no outcome applies and the run would stop; give the last outcome 'when: otherwise'"), "warning")
 
 
 def _target_problems(d: Definition2, graph: dict[str, Placed], placed: Placed, loc: tuple[Any, ...], err: Err) -> Iterator[Problem]:
@@ -279,9 +284,9 @@ def _target_problems(d: Definition2, graph: dict[str, Placed], placed: Placed, l
         pairs = [(loc + ("next",), t) for t in (s.targets or [])]
         if isinstance(s.next, list):
             if not s.next:
-                yield err(loc + ("next",), "an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'")
+                yield err(loc + ("next",), N_("an empty list goes nowhere; give one symbol id, several to fork, or 'selesai'"))
             elif any(is_end(t) for t in s.next) and len(s.next) > 1:
-                yield err(loc + ("next",), "a fork's branch cannot be the end; each branch goes to a symbol")
+                yield err(loc + ("next",), N_("a fork's branch cannot be the end; each branch goes to a symbol"))
     numbers: dict[str, list[str]] = {}
     for r in d.tables[placed.table].rows:
         if r.no is not None:
@@ -291,12 +296,16 @@ def _target_problems(d: Definition2, graph: dict[str, Placed], placed: Placed, l
             continue
         if t not in graph:
             if t in numbers:
-                yield err(where, f"{t!r} is a row number; arrows go to a symbol: {', '.join(repr(x) for x in numbers[t])}")
+                yield err(where, N_("{target!r} is a row number; arrows go to a symbol: {ids}").format(
+                    target=t, ids=", ".join(repr(x) for x in numbers[t])))
                 continue
             hint = difflib.get_close_matches(t, list(graph), n=1)
-            yield err(where, f"no symbol {t!r}" + (f"; did you mean {hint[0]!r}?" if hint else f"; use a symbol id, or '{END}' to end the process"))
+            if hint:
+                yield err(where, N_("no symbol {id!r}; did you mean {name!r}?").format(id=t, name=hint[0]))
+            else:
+                yield err(where, N_("no symbol {id!r}; use a symbol id, or '{end}' to end the process").format(id=t, end=END))
         elif graph[t].table != placed.table:
-            yield err(where, f"symbol {t!r} is in another table; an arrow stays in its own table")
+            yield err(where, N_("symbol {id!r} is in another table; an arrow stays in its own table").format(id=t))
 
 
 def _row_problems(d: Definition2, ti: int, ri: int, r: Row, graph: dict[str, Placed], states: dict[str, Any],
@@ -310,36 +319,41 @@ def _row_problems(d: Definition2, ti: int, ri: int, r: Row, graph: dict[str, Pla
         elif r.waktu is not None or r.duration is not None or r.untimed:
             yield from duration_problems(loc, r.waktu, r.duration, r.untimed, err)
         elif needs_row_time:
-            yield err(loc, "the row has no waktu; give the SOP's waktu, '-' as printed, or 'untimed: true' if it has none")
+            yield err(loc, N_("the row has no waktu; give the SOP's waktu, '-' as printed, or 'untimed: true' if it has none"))
     for key, value in r.sets.items():
         spec = states.get(key)
         if spec is None:
-            yield err(loc + ("sets", key), f"state {key!r} is not declared; add it under 'state:' (name: {key})")
+            yield err(loc + ("sets", key), N_("state {key!r} is not declared; add it under 'state:' (name: {key})").format(key=key))
         elif spec.values is not None and value not in spec.values:
-            yield err(loc + ("sets", key), f"{short(value)} is not one of the values of {key!r} ({', '.join(map(str, spec.values))}); use one of them")
+            yield err(loc + ("sets", key), N_("{value} is not one of the values of {key!r} ({values}); use one of them").format(
+                value=short(value), key=key, values=", ".join(map(str, spec.values))))
     for field in ("kelengkapan", "output"):
         for j, doc in enumerate(getattr(r, field)):
             for side in ("from_", "to"):
                 who = getattr(doc, side, None)
                 if who is not None and who not in names:
-                    yield err(loc + (field, j, side.rstrip("_")), f"no actor or party {who!r}; declare it under 'parties:'" + _did_you_mean(who, sorted(names), "known are"))
+                    yield err(loc + (field, j, side.rstrip("_")), N_("no actor or party {name!r}; declare it under 'parties:'{hint}").format(
+                        name=who, hint=_did_you_mean(who, sorted(names), N_("known are"))))
             if field == "output" and doc.from_ is not None:
-                yield err(loc + (field, j, "from"), "'from' is for kelengkapan (where a document comes from); an output names where it goes with 'to'")
+                yield err(loc + (field, j, "from"), N_("'from' is for kelengkapan (where a document comes from); an output names where it goes with 'to'"))
             if field == "kelengkapan" and doc.to is not None:
-                yield err(loc + (field, j, "to"), "'to' is for outputs (where a document goes); kelengkapan names where it comes from with 'from'")
+                yield err(loc + (field, j, "to"), N_("'to' is for outputs (where a document goes); kelengkapan names where it comes from with 'from'"))
             if doc.external and doc.produced_by is not None:
-                yield err(loc + (field, j), "a document is either 'external' or 'produced_by' a symbol, not both; remove one")
+                yield err(loc + (field, j), N_("a document is either 'external' or 'produced_by' a symbol, not both; remove one"))
             if field == "output" and doc.external:
-                yield err(loc + (field, j, "external"), "'external' is for kelengkapan; remove it from the output")
+                yield err(loc + (field, j, "external"), N_("'external' is for kelengkapan; remove it from the output"))
             if field == "kelengkapan" and doc.required:
-                yield err(loc + (field, j, "required"), "'required' is for outputs (a file the row must attach); remove it from the kelengkapan")
+                yield err(loc + (field, j, "required"), N_("'required' is for outputs (a file the row must attach); remove it from the kelengkapan"))
             if doc.produced_by is not None:
                 if field == "output":
-                    yield err(loc + (field, j, "produced_by"), "'produced_by' is for kelengkapan; remove it from the output")
+                    yield err(loc + (field, j, "produced_by"), N_("'produced_by' is for kelengkapan; remove it from the output"))
                 elif doc.produced_by not in graph:
-                    yield err(loc + (field, j, "produced_by"), f"no symbol {doc.produced_by!r}" + _did_you_mean(doc.produced_by, list(graph), "symbol ids are"))
+                    yield err(loc + (field, j, "produced_by"), N_("no symbol {id!r}{hint}").format(
+                        id=doc.produced_by, hint=_did_you_mean(doc.produced_by, list(graph), N_("symbol ids are"))))
     if r.handover is not None and known_sops is not None and r.handover.sop not in known_sops:
-        yield err(loc + ("handover", "sop"), f"no definition {r.handover.sop!r} is known; write the other SOP's id (definitions found: {', '.join(sorted(known_sops)) or 'none'}), or keep the name as printed if it is not run here", "warning")
+        yield err(loc + ("handover", "sop"), N_("no definition {sop!r} is known; write the other SOP's id (definitions found: {found}), "
+                     "or keep the name as printed if it is not run here").format(
+            sop=r.handover.sop, found=", ".join(sorted(known_sops)) or N_("none")), "warning")
 
 
 def _input_problems(d: Definition2, graph: dict[str, Placed], task_edges: dict[str, list[str]], err: Err) -> Iterator[Problem]:
@@ -355,8 +369,10 @@ def _input_problems(d: Definition2, graph: dict[str, Placed], task_edges: dict[s
                     src = graph.get(doc.produced_by)
                     if src is not None and not any(x in reach(task_edges, doc.produced_by) - {doc.produced_by} or x == doc.produced_by
                                                    for x in [s.id for s in r.symbols]):
-                        yield err(loc + ("produced_by",), f"symbol {doc.produced_by!r} never leads to row {r.no or ri + 1}, so it cannot produce this; name a symbol before it")
+                        yield err(loc + ("produced_by",), N_("symbol {id!r} never leads to row {row}, so it cannot produce this; name a symbol before it").format(
+                            id=doc.produced_by, row=r.no or ri + 1))
                     continue
                 if _doc_key(doc.name) not in produced:
-                    yield err(loc, f"{doc.name!r} is not an output of an earlier row; mark it 'external: true' if it comes from outside (or 'from: <party>'), or name its symbol with 'produced_by'", "warning")
+                    yield err(loc, N_("{name!r} is not an output of an earlier row; mark it 'external: true' if it comes from outside "
+                                      "(or 'from: <party>'), or name its symbol with 'produced_by'").format(name=doc.name), "warning")
             produced.update(_doc_key(o.name) for o in r.output)

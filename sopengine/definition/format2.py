@@ -26,7 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
-from sopengine.definition.durations import parse_duration
+from sopengine.definition.durations import DurationError, parse_duration
+from sopengine.definition.messages import N_
 from sopengine.definition.models import (
     ID_PATTERN,
     Actor,
@@ -44,6 +45,8 @@ DASH = "-"
 """A cell printed as a dash: kept as printed, it names no document and no time."""
 
 
+# A required field's description is marked for the catalogue (N_): the message of a missing
+# field shows it in the language in force. The JSON Schema keeps the English.
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -71,8 +74,8 @@ class Header2(Header):
 class Party(_Model):
     """A party the SOP names without a lane: the applicant, another agency, TNI/Polri."""
 
-    id: Id = Field(description="Short id that documents use in 'from' and 'to'")
-    name: str = Field(min_length=1, description="As the SOP names it")
+    id: Id = Field(description=N_("Short id that documents use in 'from' and 'to'"))
+    name: str = Field(min_length=1, description=N_("As the SOP names it"))
     description: str | None = None
 
 
@@ -99,7 +102,7 @@ class Outcome2(_Model):
     label: str | None = Field(None, min_length=1, description="The label printed on the arrow (Ya, Tidak, Lengkap)")
     name: str | None = Field(None, min_length=1, description="The outcome's name where the paper prints no label")
     meaning: str | None = Field(None, description="What the outcome means, e.g. 'setuju'")
-    next: Targets = Field(description="Symbol id(s) the arrow goes to (a list forks), or 'selesai'")
+    next: Targets = Field(description=N_("Symbol id(s) the arrow goes to (a list forks), or 'selesai'"))
     drawn: StrictBool = Field(True, description="false: the paper draws no such exit; declared so the run knows what to do")
     when: Condition | Literal["otherwise"] | None = Field(
         None, description="Automatic decisions: facts that must all hold, or 'otherwise'"
@@ -113,11 +116,11 @@ class Outcome2(_Model):
     @model_validator(mode="after")
     def _named(self) -> Outcome2:
         if self.label is None and self.name is None:
-            raise ValueError("an outcome needs 'label' (printed on the arrow) or 'name' (when the paper prints none)")
+            raise ValueError(N_("an outcome needs 'label' (printed on the arrow) or 'name' (when the paper prints none)"))
         if self.label is not None and self.name is not None:
-            raise ValueError("give 'label' (printed on the arrow) or 'name' (not printed), not both")
+            raise ValueError(N_("give 'label' (printed on the arrow) or 'name' (not printed), not both"))
         if not self.drawn and self.label is not None:
-            raise ValueError("an exit the paper does not draw has no printed label; write 'name:' instead of 'label:'")
+            raise ValueError(N_("an exit the paper does not draw has no printed label; write 'name:' instead of 'label:'"))
         return self
 
     @property
@@ -133,8 +136,8 @@ class Outcome2(_Model):
 class Symbol(_Model):
     """One symbol drawn in a lane: a terminator, a box, a diamond, a document, a connector."""
 
-    id: Id = Field(description="Short id, unique in the definition; arrows and '--step' use it")
-    kind: SymbolKind = Field(description="start, end, process, decision, document, connector, manual or other")
+    id: Id = Field(description=N_("Short id, unique in the definition; arrows and '--step' use it"))
+    kind: SymbolKind = Field(description=N_("start, end, process, decision, document, connector, manual or other"))
     lane: str | None = Field(None, description="Actor id of the lane the symbol stands in")
     text: str | None = Field(None, description="Text printed inside the shape: a diamond's question, 'Mulai', 'Selesai'")
     shape: str | None = Field(None, description="kind 'other': the shape as seen on paper, e.g. 'dashed box'")
@@ -179,27 +182,27 @@ class Symbol(_Model):
         k = self.kind
         if k is SymbolKind.decision:
             if self.next is not None:
-                raise ValueError("a diamond goes on through its outcomes; remove 'next'")
+                raise ValueError(N_("a diamond goes on through its outcomes; remove 'next'"))
             if self.label is not None:
-                raise ValueError("a diamond's arrows carry their labels in 'outcomes'; remove 'label'")
+                raise ValueError(N_("a diamond's arrows carry their labels in 'outcomes'; remove 'label'"))
             if self.join:
-                raise ValueError("a diamond cannot be a join; put the join on the box before it")
+                raise ValueError(N_("a diamond cannot be a join; put the join on the box before it"))
         else:
             if self.outcomes:
-                raise ValueError("only a diamond has outcomes; write 'kind: decision'")
+                raise ValueError(N_("only a diamond has outcomes; write 'kind: decision'"))
             if self.automatic:
-                raise ValueError("only a diamond can be automatic; write 'kind: decision'")
+                raise ValueError(N_("only a diamond can be automatic; write 'kind: decision'"))
         if k is SymbolKind.end and self.next is not None:
-            raise ValueError("an end terminator ends the flow; remove 'next'")
+            raise ValueError(N_("an end terminator ends the flow; remove 'next'"))
         if k is SymbolKind.connector:
             if self.task:
-                raise ValueError("a connector only carries the flow on; remove 'task'")
+                raise ValueError(N_("a connector only carries the flow on; remove 'task'"))
         elif self.pair is not None:
-            raise ValueError("only a connector has a 'pair'")
+            raise ValueError(N_("only a connector has a 'pair'"))
         if k is SymbolKind.other and not self.shape:
-            raise ValueError("kind 'other' needs 'shape': the shape as seen on paper")
+            raise ValueError(N_("kind 'other' needs 'shape': the shape as seen on paper"))
         if self.task is False and k is SymbolKind.decision:
-            raise ValueError("a diamond is always taken by someone or by the engine; remove 'task: false'")
+            raise ValueError(N_("a diamond is always taken by someone or by the engine; remove 'task: false'"))
         return self
 
 
@@ -236,7 +239,7 @@ class Row(_Model):
     )
     handover: Handover | None = None
     interpretation: str | None = None
-    symbols: list[Symbol] = Field(min_length=1, description="The symbols drawn in the row, left to right, top to bottom")
+    symbols: list[Symbol] = Field(min_length=1, description=N_("The symbols drawn in the row, left to right, top to bottom"))
 
     @field_validator("kelengkapan", "output", mode="before", json_schema_input_type=list[str | Document2] | str | None)
     @classmethod
@@ -267,12 +270,12 @@ class Row(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Row:
         if self.no is None and self.kegiatan is not None:
-            raise ValueError("a row with a kegiatan needs its number as printed; add 'no:' (a band between rows has neither)")
+            raise ValueError(N_("a row with a kegiatan needs its number as printed; add 'no:' (a band between rows has neither)"))
         if self.no is not None and self.kegiatan is None:
-            raise ValueError("a numbered row needs its 'kegiatan', verbatim")
+            raise ValueError(N_("a numbered row needs its 'kegiatan', verbatim"))
         if self.band and (self.kelengkapan or self.output or self.waktu or self.sets or self.handover
                           or self.keterangan is not None or self.duration or self.untimed):
-            raise ValueError("a band between rows has no cells; give it 'no:' and 'kegiatan:' if the SOP prints it as a row")
+            raise ValueError(N_("a band between rows has no cells; give it 'no:' and 'kegiatan:' if the SOP prints it as a row"))
         return self
 
 
@@ -314,7 +317,7 @@ class Table(_Model):
 class StateField(_Model):
     """Case state that rows change (a licence 'belum efektif' -> 'berlaku efektif')."""
 
-    name: Id = Field(description="Used in a row's 'sets'")
+    name: Id = Field(description=N_("Used in a row's 'sets'"))
     initial: str | int | float | bool | None = Field(None, description="The value when a run starts")
     values: list[str | int | float | bool] | None = Field(None, description="Allowed values")
     description: str | None = None
@@ -325,18 +328,18 @@ class Definition2(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, title="sopengine SOP definition (format 2)")
 
-    format: Literal[2] = Field(description="Version of this file format: 2")
-    id: Id = Field(description="Equals the file name without .yaml")
-    title: str = Field(min_length=1, description="Short title of the SOP")
+    format: Literal[2] = Field(description=N_("Version of this file format: 2"))
+    id: Id = Field(description=N_("Equals the file name without .yaml"))
+    title: str = Field(min_length=1, description=N_("Short title of the SOP"))
     header: Header2 = Header2()
     timezone: str | None = Field(None, description="IANA zone, default from the calendar (Asia/Jakarta)")
     hours: dict[str, str | None] | None = Field(None, description="Office hours per weekday, overriding the calendar")
     deadline: str | None = Field(None, description="Process-level deadline, e.g. 'Paling lambat 17 hari kerja'")
     case: list[CaseField] = []
     state: list[StateField] = Field([], description="Case state that rows change, recorded when the row is done")
-    actors: list[Actor] = Field(min_length=1, description="Every lane of every table (pelaksana), left to right")
+    actors: list[Actor] = Field(min_length=1, description=N_("Every lane of every table (pelaksana), left to right"))
     parties: list[Party] = Field([], description="Parties named without a lane")
-    tables: list[Table] = Field(min_length=1, description="The SOP's tables, in order")
+    tables: list[Table] = Field(min_length=1, description=N_("The SOP's tables, in order"))
 
     _zone = field_validator("timezone")(lambda cls, v: _check_zone(v))
     _deadline = field_validator("deadline")(lambda cls, v: _check_deadline(v))
@@ -368,15 +371,15 @@ def _check_zone(value: str | None) -> str | None:
     try:
         return ZoneInfo(zone_name(value)).key
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT") from None
+        raise ValueError(N_("unknown time zone {zone!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT").format(zone=value)) from None
 
 
 def _check_deadline(value: str | None) -> str | None:
     if value is not None:
         try:
             parse_duration(value)
-        except ValueError as exc:
-            raise ValueError(f"{exc}; a deadline is one duration, e.g. 'Paling lambat 17 hari kerja'") from None
+        except DurationError as exc:
+            raise ValueError(N_("{error}; a deadline is one duration, e.g. 'Paling lambat 17 hari kerja'").format(error=exc.message)) from None
     return value
 
 

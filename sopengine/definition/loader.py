@@ -24,6 +24,7 @@ from sopengine.definition.durations import parse_duration
 from sopengine.definition.flow import PERIOD_FACTS, flow_problems, reach, step_targets
 from sopengine.definition.flow2 import flow_problems2
 from sopengine.definition.format2 import DASH, Definition2
+from sopengine.definition.messages import N_
 from sopengine.definition.models import END, Definition, StepKind, is_end, slug
 from sopengine.definition.problems import display_path, make_problem, short, structure_problems
 from sopengine.definition.yamlmarks import YamlProblem, load_with_lines
@@ -74,13 +75,15 @@ def check_file(path: Path | str, known_sops: set[str] | None = None) -> Checked:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Checked(path, None, None, [make_problem(name, None, "file", "not found; check the path")])
+        return Checked(path, None, None, [make_problem(name, None, "file", N_("not found; check the path"))])
     except IsADirectoryError:
-        return Checked(path, None, None, [make_problem(name, None, "file", "is a folder; name a .yaml file in it")])
+        return Checked(path, None, None, [make_problem(name, None, "file", N_("is a folder; name a .yaml file in it"))])
     except UnicodeDecodeError as exc:
-        return Checked(path, None, None, [make_problem(name, None, "file", f"is not UTF-8 text ({exc.reason}); save the file as UTF-8")])
+        return Checked(path, None, None, [make_problem(
+            name, None, "file", N_("is not UTF-8 text ({reason}); save the file as UTF-8").format(reason=exc.reason))])
     except OSError as exc:
-        return Checked(path, None, None, [make_problem(name, None, "file", f"cannot be read ({exc.strerror}); check its permissions")])
+        return Checked(path, None, None, [make_problem(
+            name, None, "file", N_("cannot be read ({reason}); check its permissions").format(reason=exc.strerror))])
     return check_text(text, name, expected_id=path.stem, known_sops=known_sops)
 
 
@@ -100,27 +103,28 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
     if data is None:
         return Checked(path, text, None, [make_problem(
             filename, 1, "file",
-            "has no fields (it is empty or only comments); write id, title, actors and steps "
-            "(docs/definition-format.md shows an example)",
+            N_("has no fields (it is empty or only comments); write id, title, actors and steps "
+               "(docs/definition-format.md shows an example)"),
         )])
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else f"a single value ({short(data)})"
+        kind = N_("a list") if isinstance(data, list) else N_("a single value ({value})").format(value=short(data))
         return Checked(path, text, None, [make_problem(
             filename, 1, "file",
-            f"is {kind}, but a definition is a mapping of fields; start the file with "
-            "'id:', 'title:', 'actors:' and 'steps:' at the left margin",
+            N_("is {kind}, but a definition is a mapping of fields; start the file with "
+               "'id:', 'title:', 'actors:' and 'steps:' at the left margin").format(kind=kind),
         )])
 
     fmt = data.get("format")
     if fmt is not None and (fmt not in (1, 2) or isinstance(fmt, bool)):
         return Checked(path, text, None, [make_problem(
             filename, lines.get(("format",)), "format",
-            f"format {short(fmt)} is not known; this version of sopengine reads format 1 and format 2 (write 'format: 2')",
+            N_("format {value} is not known; this version of sopengine reads format 1 and format 2 (write 'format: 2')").format(
+                value=short(fmt)),
         )])
     if fmt is None and "tables" in data and "steps" not in data:
         return Checked(path, text, None, [make_problem(
             filename, 1, "format",
-            "the file has 'tables' but no 'format: 2'; add 'format: 2' at the top (a file without it is read as format 1)",
+            N_("the file has 'tables' but no 'format: 2'; add 'format: 2' at the top (a file without it is read as format 1)"),
         )])
     model: type[Definition] | type[Definition2] = Definition2 if fmt == 2 else Definition
     try:
@@ -137,7 +141,7 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
     if expected_id is not None and definition.id != expected_id:
         problems.append(make_problem(
             filename, lines.get(("id",)), "id",
-            f"{definition.id!r} must equal the file name {expected_id!r}; rename the file or change the id",
+            N_("{id!r} must equal the file name {name!r}; rename the file or change the id").format(id=definition.id, name=expected_id),
         ))
     problems.sort(key=lambda p: (p.line or 0, p.field))
     return Checked(path, text, definition, problems)

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
-from sopengine.definition.durations import parse_duration
+from sopengine.definition.durations import DurationError, parse_duration
+from sopengine.definition.messages import N_
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 END = "selesai"
@@ -24,6 +25,9 @@ END_ALIASES = {"selesai", "end"}
 Id = Annotated[str, Field(pattern=ID_PATTERN, description="lower-case letters, digits, '-' and '_'")]
 
 
+# A required field's description is marked for the catalogue (N_): the message of a missing
+# field shows it in the language in force. The JSON Schema keeps the English. Messages of the
+# validators are English too (N_): pydantic keeps them, and they are translated when shown.
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -87,8 +91,8 @@ class ActorKind(str, Enum):
 class Actor(_Model):
     """A *pelaksana* column."""
 
-    id: Id = Field(description="Short id that steps use in 'actor', e.g. kepala-bidang")
-    name: str = Field(min_length=1, description="The column heading as the SOP writes it")
+    id: Id = Field(description=N_("Short id that steps use in 'actor', e.g. kepala-bidang"))
+    name: str = Field(min_length=1, description=N_("The column heading as the SOP writes it"))
     kind: ActorKind = ActorKind.internal
     alternatives: list[str] = Field(
         [], description="Alternative roles sharing one column, e.g. ['Sekretaris', 'Kepala Bidang']"
@@ -107,7 +111,7 @@ class CaseType(str, Enum):
 class CaseField(_Model):
     """Case data recorded when a run starts (``sopengine run --set NAME=VALUE``)."""
 
-    name: Id = Field(description="Used as case.<name> in 'when' and as --set NAME=VALUE")
+    name: Id = Field(description=N_("Used as case.<name> in 'when' and as --set NAME=VALUE"))
     type: CaseType = CaseType.string
     values: list[str | int | float | bool] | None = Field(None, description="Allowed values")
     required: StrictBool = False
@@ -117,7 +121,7 @@ class CaseField(_Model):
 class Document(_Model):
     """A document the step needs (*kelengkapan*) or produces (*output*)."""
 
-    name: str = Field(min_length=1, description="The document as the SOP names it")
+    name: str = Field(min_length=1, description=N_("The document as the SOP names it"))
     required: StrictBool = Field(False, description="Outputs only: the step cannot be completed without this file")
     external: StrictBool = Field(False, description="Inputs only: comes from outside the process")
     produced_by: str | None = Field(
@@ -153,9 +157,9 @@ def _target_text(value: Any) -> Any:
 class Outcome(_Model):
     """One way out of a decision."""
 
-    name: str = Field(min_length=1, description="As the SOP writes it: Ya, Tidak, Lengkap, Diterima ...")
+    name: str = Field(min_length=1, description=N_("As the SOP writes it: Ya, Tidak, Lengkap, Diterima ..."))
     meaning: str | None = Field(None, description="What the outcome means, e.g. 'setuju'")
-    next: str = Field(description="Step id to go to, or 'selesai' to end the process")
+    next: str = Field(description=N_("Step id to go to, or 'selesai' to end the process"))
     when: Condition | Literal["otherwise"] | None = Field(
         None, description="Automatic decisions: facts that must all hold, or 'otherwise'"
     )
@@ -169,7 +173,7 @@ class Outcome(_Model):
 class Handover(_Model):
     """A hand-over to another SOP (*keterkaitan*)."""
 
-    sop: str = Field(description="The other SOP's id or name")
+    sop: str = Field(description=N_("The other SOP's id or name"))
     note: str | None = None
 
 
@@ -181,9 +185,9 @@ class StepKind(str, Enum):
 class Step(_Model):
     """One row of the SOP table (*kegiatan*)."""
 
-    id: Id = Field(description="Short id of the step, e.g. periksa-konsep; used by 'next' and outcomes")
+    id: Id = Field(description=N_("Short id of the step, e.g. periksa-konsep; used by 'next' and outcomes"))
     no: StrictInt | None = Field(None, ge=1, description="The row number; only unnumbered gates may omit it")
-    kegiatan: str = Field(min_length=1, description="The activity, verbatim")
+    kegiatan: str = Field(min_length=1, description=N_("The activity, verbatim"))
     kind: StepKind = StepKind.process
     actor: str | None = Field(None, description="Actor id of the lane the symbol stands in")
     actors: list[str] | None = Field(None, description="Several lanes in one row, in order")
@@ -239,23 +243,23 @@ class Step(_Model):
     @model_validator(mode="after")
     def _shape(self) -> Step:
         if self.actor and self.actors:
-            raise ValueError("the row has both 'actor' and 'actors'; keep one ('actors' lists several lanes)")
+            raise ValueError(N_("the row has both 'actor' and 'actors'; keep one ('actors' lists several lanes)"))
         if self.kind is StepKind.decision:
             if self.next is not None:
-                raise ValueError("a decision goes on through its outcomes; remove 'next'")
+                raise ValueError(N_("a decision goes on through its outcomes; remove 'next'"))
             if self.actors and len(self.actors) > 1:
-                raise ValueError("a decision is taken in one lane; give one 'actor'")
+                raise ValueError(N_("a decision is taken in one lane; give one 'actor'"))
             if self.join:
-                raise ValueError("a decision cannot be a join; put the join on a process step before it")
+                raise ValueError(N_("a decision cannot be a join; put the join on a process step before it"))
         else:
             if self.outcomes:
-                raise ValueError("only a decision has outcomes; add 'kind: decision'")
+                raise ValueError(N_("only a decision has outcomes; add 'kind: decision'"))
             if self.automatic:
-                raise ValueError("only a decision can be automatic; add 'kind: decision'")
+                raise ValueError(N_("only a decision can be automatic; add 'kind: decision'"))
         if not self.automatic and not self.lanes:
-            raise ValueError("a step needs an 'actor'; add 'actor: <actor id>' (only an automatic decision may go without)")
+            raise ValueError(N_("a step needs an 'actor'; add 'actor: <actor id>' (only an automatic decision may go without)"))
         if self.no is None and not (self.kind is StepKind.decision and self.automatic):
-            raise ValueError("a step needs its row number; add 'no:' with the number the SOP prints (only an automatic decision may go without)")
+            raise ValueError(N_("a step needs its row number; add 'no:' with the number the SOP prints (only an automatic decision may go without)"))
         return self
 
 
@@ -265,15 +269,15 @@ class Definition(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, title="sopengine SOP definition")
 
     format: Literal[1] = Field(1, description="Version of this file format")
-    id: Id = Field(description="Equals the file name without .yaml")
-    title: str = Field(min_length=1, description="Short title of the SOP")
+    id: Id = Field(description=N_("Equals the file name without .yaml"))
+    title: str = Field(min_length=1, description=N_("Short title of the SOP"))
     header: Header = Header()
     timezone: str | None = Field(None, description="IANA zone, default from the calendar (Asia/Jakarta)")
     hours: dict[str, str | None] | None = Field(None, description="Office hours per weekday, overriding the calendar")
     deadline: str | None = Field(None, description="Process-level deadline, e.g. 'Paling lambat 17 hari kerja'")
     case: list[CaseField] = []
-    actors: list[Actor] = Field(min_length=1, description="The pelaksana columns, left to right")
-    steps: list[Step] = Field(min_length=1, description="The rows of the SOP table, in order")
+    actors: list[Actor] = Field(min_length=1, description=N_("The pelaksana columns, left to right"))
+    steps: list[Step] = Field(min_length=1, description=N_("The rows of the SOP table, in order"))
 
     @field_validator("timezone")
     @classmethod
@@ -289,7 +293,7 @@ class Definition(_Model):
             return ZoneInfo(zone_name(value)).key
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT"
+                N_("unknown time zone {zone!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT").format(zone=value)
             ) from None
 
     @field_validator("deadline")
@@ -298,8 +302,8 @@ class Definition(_Model):
         if value is not None:
             try:
                 parse_duration(value)
-            except ValueError as exc:
-                raise ValueError(f"{exc}; a deadline is one duration, e.g. 'Paling lambat 17 hari kerja'") from None
+            except DurationError as exc:
+                raise ValueError(N_("{error}; a deadline is one duration, e.g. 'Paling lambat 17 hari kerja'").format(error=exc.message)) from None
         return value
 
     def step(self, key: str | int) -> Step | None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from sopengine.definition.messages import N_
+
 Path = tuple[Any, ...]
 
 # A definition has a few hundred values; aliases can multiply that without limit
@@ -72,13 +74,13 @@ class YamlProblem(Exception):
 
 # PyYAML's words for a problem -> what to do about it.
 _HINTS = [
-    ("found character '\\t'", "indent with spaces, not tabs"),
-    ("mapping values are not allowed", "put a text that contains ': ' in quotes"),
-    ("could not find expected ':'", "write 'key: value', or put the text in quotes"),
-    ("found undefined alias", "define the anchor (&name) before using *name"),
-    ("found unexpected end of stream", "close the quote"),
-    ("while scanning a quoted scalar", "close the quote"),
-    ("found unknown escape character", "in double quotes write a backslash as \\\\, or use single quotes"),
+    ("found character '\\t'", N_("indent with spaces, not tabs")),
+    ("mapping values are not allowed", N_("put a text that contains ': ' in quotes")),
+    ("could not find expected ':'", N_("write 'key: value', or put the text in quotes")),
+    ("found undefined alias", N_("define the anchor (&name) before using *name")),
+    ("found unexpected end of stream", N_("close the quote")),
+    ("while scanning a quoted scalar", N_("close the quote")),
+    ("found unknown escape character", N_("in double quotes write a backslash as \\\\, or use single quotes")),
 ]
 
 
@@ -94,16 +96,16 @@ def _dash_value(text: str, index: int) -> str | None:
         return None
     key, value = m.group("key"), m.group("value").strip()
     if value == "-":
-        return f'a lone \'-\' must be quoted: {key}: "-"'
+        return N_("a lone '-' must be quoted: {key}: \"-\"").format(key=key)
     quoted = f"'{value}'" if '"' in value else f'"{value}"'
-    return f"a text that starts with '-' must be quoted: {key}: {quoted}"
+    return N_("a text that starts with '-' must be quoted: {key}: {quoted}").format(key=key, quoted=quoted)
 
 
 def _hint(reason: str, context: str) -> str:
     for needle, hint in _HINTS:
         if needle in reason or needle in context:
             return hint
-    return "check the indentation, quotes and brackets on this line and the one before"
+    return N_("check the indentation, quotes and brackets on this line and the one before")
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
@@ -129,29 +131,29 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
             if "expected a single document" in str(exc.context):
                 # PyYAML words this one backwards ("but found another document").
                 raise YamlProblem(
-                    "a second YAML document starts here; a definition file holds one document, "
-                    "so remove the '---' and what follows or move it to its own file",
+                    N_("a second YAML document starts here; a definition file holds one document, "
+                       "so remove the '---' and what follows or move it to its own file"),
                     mark.line + 1 if mark else None,
                 ) from None
             line = mark.line + 1 if mark else None
             column = mark.column + 1 if mark else None
-            where = f" at column {column}" if column else ""
             dash = _dash_value(text, mark.line) if mark and "sequence entries are not allowed" in reason else None
             if dash is not None:
-                raise YamlProblem(f"syntax error{where}: {reason}; {dash}", line, column) from None
+                raise YamlProblem(_syntax_error(column, reason, dash), line, column) from None
             # Where the unfinished construct began (an unclosed '[' or quote) is often the line to fix.
             began = exc.context_mark
+            hint = _hint(reason, str(exc.context or ""))
             if exc.problem and exc.context and began is not None and mark is not None and began.line != mark.line:
-                reason += f" ({' '.join(str(exc.context).split())} that starts on line {began.line + 1})"
-            raise YamlProblem(
-                f"syntax error{where}: {reason}; {_hint(reason, str(exc.context or ''))}", line, column
-            ) from None
+                # PyYAML's words (what is wrong, what was open) stay as PyYAML wrote them
+                reason = N_("{reason} ({context} that starts on line {line})").format(
+                    reason=reason, context=" ".join(str(exc.context).split()), line=began.line + 1)
+            raise YamlProblem(_syntax_error(column, reason, hint), line, column) from None
         except yaml.reader.ReaderError as exc:
             raise _reader_problem(exc, text) from None
         except yaml.YAMLError as exc:
-            raise YamlProblem(f"not valid YAML ({' '.join(str(exc).split())}); check the file's syntax") from None
+            raise YamlProblem(N_("not valid YAML ({error}); check the file's syntax").format(error=" ".join(str(exc).split()))) from None
         except RecursionError:
-            raise YamlProblem("the YAML is nested too deeply to be a definition; check the brackets") from None
+            raise YamlProblem(N_("the YAML is nested too deeply to be a definition; check the brackets")) from None
         lines: dict[Path, int] = {}
         if node is None:
             return None, lines
@@ -159,7 +161,7 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path, int]]:
         try:
             return walker.walk(node, ()), lines
         except RecursionError:
-            raise YamlProblem("the YAML is nested too deeply to be a definition; check the brackets") from None
+            raise YamlProblem(N_("the YAML is nested too deeply to be a definition; check the brackets")) from None
     finally:
         loader.dispose()
 
@@ -168,11 +170,17 @@ _PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 _NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
 
 
+def _syntax_error(column: int | None, reason: str, fix: str) -> str:
+    if column:
+        return N_("syntax error at column {column}: {reason}; {fix}").format(column=column, reason=reason, fix=fix)
+    return N_("syntax error: {reason}; {fix}").format(reason=reason, fix=fix)
+
+
 def _reader_problem(exc: yaml.reader.ReaderError, text: str) -> YamlProblem:
     line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
     char = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
     return YamlProblem(
-        f"the control character {char} is not allowed in YAML; delete it (or save the file as plain UTF-8 text)", line
+        N_("the control character {char} is not allowed in YAML; delete it (or save the file as plain UTF-8 text)").format(char=char), line
     )
 
 
@@ -187,17 +195,17 @@ class _Walker:
         self.count += 1
         if self.count > MAX_VALUES:
             raise YamlProblem(
-                f"the file expands to more than {MAX_VALUES} values (aliases?); write the definition out plainly",
+                N_("the file expands to more than {most} values (aliases?); write the definition out plainly").format(most=MAX_VALUES),
                 node.start_mark.line + 1,
             )
         self.lines.setdefault(path, node.start_mark.line + 1)
         if id(node) in self.open:
-            raise YamlProblem("an alias (*name) refers to a value that contains it; remove the alias",
+            raise YamlProblem(N_("an alias (*name) refers to a value that contains it; remove the alias"),
                               node.start_mark.line + 1, field=path)
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
             # The safe loader would refuse these too; say so in the admin's words.
             raise YamlProblem(
-                f"the tag {node.tag!r} is not allowed; definitions use plain YAML only (remove the tag)",
+                N_("the tag {tag!r} is not allowed; definitions use plain YAML only (remove the tag)").format(tag=node.tag),
                 node.start_mark.line + 1, node.start_mark.column + 1,
             )
         if isinstance(node, yaml.MappingNode):
@@ -206,14 +214,14 @@ class _Walker:
             for key_node, value_node in node.value:
                 line, column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise YamlProblem("a key must be plain text, not a list or mapping; write 'key: value'", line, column, path)
+                    raise YamlProblem(N_("a key must be plain text, not a list or mapping; write 'key: value'"), line, column, path)
                 # Keys stay the text written: '1: x' names the key "1", never a list index.
                 key = key_node.value
                 if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
-                    raise YamlProblem("merge keys ('<<: *name') are not supported; write the fields out", line, column, path)
+                    raise YamlProblem(N_("merge keys ('<<: *name') are not supported; write the fields out"), line, column, path)
                 if key in result:
                     raise YamlProblem(
-                        f"the key {key!r} is given twice in this mapping (column {column}); keep one",
+                        N_("the key {key!r} is given twice in this mapping (column {column}); keep one").format(key=key, column=column),
                         line, column, path + (key,),
                     )
                 self.lines[path + (key,)] = line
@@ -232,15 +240,15 @@ class _Walker:
             value = self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             mark = exc.problem_mark or node.start_mark
-            reason = " ".join(str(exc.problem or "cannot read this value").split())
+            reason = " ".join(str(exc.problem).split()) if exc.problem else N_("cannot read this value")
             raise YamlProblem(
-                f"{reason}; definitions use plain YAML only (remove the tag or quote the value)",
+                N_("{reason}; definitions use plain YAML only (remove the tag or quote the value)").format(reason=reason),
                 mark.line + 1, mark.column + 1,
             ) from None
         except (ValueError, TypeError, OverflowError) as exc:
             # e.g. an explicit !!int on text, or !!timestamp on an impossible date
             raise YamlProblem(
-                f"cannot read the value {node.value!r} ({exc}); remove the tag or quote the value",
+                N_("cannot read the value {value!r} ({error}); remove the tag or quote the value").format(value=node.value, error=str(exc)),
                 node.start_mark.line + 1, node.start_mark.column + 1,
             ) from None
         if isinstance(value, (_dt.date, _dt.datetime)):
