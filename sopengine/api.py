@@ -259,17 +259,18 @@ def render(
     progress = None
     if run:
         if db is None:
-            raise InputError("give the database of the run (--db)")
+            raise InputError(_("give the database of the run (--db)"))
         progress = run_status(db, run, now=now, definitions=definitions)
         if definition_id and definition_id != progress["definition"]:
             raise InputError(
-                f"run {run} is a run of {progress['definition']!r}, not {definition_id!r}; leave out ID or give the right one"
+                _("run {run} is a run of {sop!r}, not {given!r}; leave out ID or give the right one").format(
+                    run=run, sop=progress["definition"], given=definition_id)
             )
         definition = run_definition(db, run)
     elif definition_id:
         definition = get_definition(definition_id, definitions)
     else:
-        raise InputError("give a definition ID, or --run RUN to render a run's progress")
+        raise InputError(_("give a definition ID, or --run RUN to render a run's progress"))
     from sopengine.definition.upgrade import as_format2
 
     definition = as_format2(definition)  # renderings draw format 2; a format-1 file as its upgrade
@@ -285,7 +286,7 @@ def render(
         from sopengine.render.mermaid import render_mermaid
 
         return render_mermaid(definition, progress)
-    raise InputError(f"unknown format {fmt!r}; use html, md or mermaid")
+    raise InputError(_("unknown format {format!r}; use html, md or mermaid").format(format=fmt))
 
 
 def overdue(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sopengine.errors import InputError
+from sopengine.i18n import N_, _
 
 DEFAULT_ZONE = "Asia/Jakarta"
 ENV_NOW = "SOPENGINE_NOW"
@@ -31,7 +32,9 @@ def zone(name: str | None = None) -> ZoneInfo:
     try:
         return ZoneInfo(zone_name(name) if name else DEFAULT_ZONE)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise InputError(f"unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT") from None
+        raise InputError(
+            _("unknown time zone {name!r}; use an IANA name such as Asia/Jakarta, or WIB, WITA, WIT").format(name=name)
+        ) from None
 
 
 def run_zone(cal: object | None, definition_zone: str | None = None) -> str:
@@ -56,7 +59,7 @@ def parse_time(text: str, tz: str | None = None, *, end_of_day: bool = False) ->
             local = datetime.fromisoformat(raw.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
         raise InputError(
-            f"cannot read time {text!r}; write ISO 8601, e.g. 2026-10-01T09:00 (WIB) or 2026-10-01T02:00:00Z"
+            _("cannot read time {text!r}; write ISO 8601, e.g. 2026-10-01T09:00 (WIB) or 2026-10-01T02:00:00Z").format(text=text)
         ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone(tz))
@@ -109,13 +112,24 @@ def local(text_or_dt: str | datetime | None, tz: str | None = None) -> str:
     return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or "")
 
 
-def format_seconds(seconds: int) -> str:
-    """``5400`` -> ``1 h 30 min``; whole days of 24 h are not assumed."""
+_SECONDS = N_("{s} s")
+_HOURS_MINUTES = N_("{h} h {m} min")
+_HOURS = N_("{h} h")
+_MINUTES = N_("{m} min")
+
+
+def format_seconds(seconds: int, *, for_people: bool = False) -> str:
+    """``5400`` -> ``1 h 30 min``; whole days of 24 h are not assumed.
+
+    In English, as JSON and reports keep it; ``for_people`` says it in the language in force
+    (``1 jam 30 menit``), for a screen.
+    """
+    say = _ if for_people else str
     seconds = int(seconds)
     if seconds < 60:
-        return f"{seconds} s"
+        return say(_SECONDS).format(s=seconds)
     minutes = seconds // 60
     h, m = divmod(minutes, 60)
     if h:
-        return f"{h} h {m} min" if m else f"{h} h"
-    return f"{m} min"
+        return say(_HOURS_MINUTES).format(h=h, m=m) if m else say(_HOURS).format(h=h)
+    return say(_MINUTES).format(m=m)

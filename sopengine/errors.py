@@ -92,9 +92,10 @@ class DefinitionInvalid(DefinitionError):
 
     def __init__(self, problems: list[Problem]) -> None:
         errors = [p for p in problems if p.severity == "error"]
-        first = str(errors[0]) if errors else "invalid definition"
-        more = f" (and {len(errors) - 1} more problem(s); run 'sopengine validate')" if len(errors) > 1 else ""
-        super().__init__(first + more, problems=problems)
+        first = str(errors[0]) if errors else _("invalid definition")
+        if len(errors) > 1:
+            first = _("{problem} (and {n} more problem(s); run 'sopengine validate')").format(problem=first, n=len(errors) - 1)
+        super().__init__(first, problems=problems)
 
 
 class DefinitionNotFound(DefinitionError):

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from sopengine.errors import InputError
+from sopengine.i18n import _
 
 _FORMS = [
     (re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$"), "month"),
@@ -36,7 +37,7 @@ def normalise(text: str) -> str:
                 return f"{year}-S{m.group(2)}"
             return str(year)
     raise InputError(
-        f"cannot read period {text!r}; write a month 2026-10, a quarter 2026-Q3, a semester 2026-S2 or a year 2026"
+        _("cannot read period {text!r}; write a month 2026-10, a quarter 2026-Q3, a semester 2026-S2 or a year 2026").format(text=text)
     )
 
 

@@ -99,9 +99,10 @@ class _Advance:
             except ValueError:
                 used = {k: self.facts.get(k) for o in step["outcomes"] if isinstance(o["when"], dict) for k in o["when"]}
                 raise RunError(
-                    f"no outcome of the automatic decision {step_id} holds for run {self.run['id']} "
-                    f"({', '.join(f'{k} = {v}' for k, v in used.items()) or 'no facts'}); nothing was recorded —"
-                    " the definition needs an 'otherwise' outcome there",
+                    _("no outcome of the automatic decision {step} holds for run {run} ({facts}); nothing was recorded —"
+                      " the definition needs an 'otherwise' outcome there").format(
+                        step=step_id, run=self.run["id"],
+                        facts=", ".join(f"{k} = {v}" for k, v in used.items()) or _("no facts")),
                     run_id=self.run["id"], step=step_id,
                 ) from None
             dest = token.moves[-1][2]
@@ -253,7 +254,9 @@ class _Loaded:
 def _checked_person(by: str | None) -> str:
     name = _person(by)
     if name.casefold() == ENGINE:
-        raise InputError(f"the name {ENGINE!r} is kept for what the engine records by itself; give your own name with --by")
+        raise InputError(
+            _("the name {name!r} is kept for what the engine records by itself; give your own name with --by").format(name=ENGINE)
+        )
     return name
 
 
@@ -279,10 +282,16 @@ def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime 
         store.conn.execute("COMMIT")
     if run["status"] != "active" and not allow_closed:
         when = clock.local(run["finished_at"], clock.run_zone(store.work_calendar(run["calendar_hash"])))
-        raise RunClosed(
-            f"run {run_id} is {run['status']} (since {when}); nothing can be changed — start a new run, or 'sopengine reopen' a completed one",
-            run_id=run_id,
-        )
+        if run["status"] == "completed":
+            message = _("run {run} is completed (since {when}); nothing can be changed — start a new run,"
+                        " or 'sopengine reopen' a completed one")
+        elif run["status"] == "cancelled":
+            message = _("run {run} is cancelled (since {when}); nothing can be changed — start a new run,"
+                        " or 'sopengine reopen' a completed one")
+        else:
+            message = _("run {run} is {status} (since {when}); nothing can be changed — start a new run,"
+                        " or 'sopengine reopen' a completed one")
+        raise RunClosed(message.format(run=run_id, status=run["status"], when=when), run_id=run_id)
     compiled = store.compiled(run["definition_hash"])
     tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
     return _Loaded(
@@ -293,7 +302,7 @@ def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime 
 
 def _describe_step(compiled: dict[str, Any], step_id: str) -> str:
     step = compiled["steps"][step_id]
-    return f"{step_id} (no. {step['no']})" if step.get("no") else step_id
+    return _("{step} (no. {no})").format(step=step_id, no=step["no"]) if step.get("no") else step_id
 
 
 def run_table(store: Store, run: dict[str, Any], compiled: dict[str, Any]) -> str | None:
@@ -337,13 +346,13 @@ def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> 
             return sid
     # in the SOP's row order: the stored compiled form keeps its dicts with sorted keys
     known = ", ".join(f"{steps[sid]['no']}={sid}" if steps[sid].get("no") else sid for sid in compiled["order"])
-    raise StepNotOpen(f"the SOP has no step {key!r}; steps are: {known}", step=key)
+    raise StepNotOpen(_("the SOP has no step {key!r}; steps are: {known}").format(key=key, known=known), step=key)
 
 
 def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     compiled = loaded.compiled
     open_tasks = [t for t in loaded.tasks if t["state"] == "open"]
-    open_names = ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or "none"
+    open_names = ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or _("none")
     run_id = loaded.run["id"]
     if step is not None and compiled.get("format") == 2 and step not in compiled["steps"]:
         row = [t for t in open_tasks if compiled["steps"][t["step_id"]].get("no") == str(step).strip()]
@@ -364,20 +373,26 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
                 "SELECT closed_by, closed_at, state FROM tasks WHERE run_id = ? AND step_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
                 (run_id, step_id),
             ).fetchone()
-            done = f" (last completed by {last[0]} at {loaded.local(last[1])})" if last else ""
             waiting = [t for t in loaded.tasks if t["state"] == "waiting" and t["step_id"] == step_id]
             if waiting:
-                done = " (it waits for the other branches to arrive)"
+                message = _("step {step} of run {run} is not open (it waits for the other branches to arrive); open: {open}")
+            elif last:
+                message = _("step {step} of run {run} is not open (last completed by {person} at {when}); open: {open}")
+            else:
+                message = _("step {step} of run {run} is not open; open: {open}")
             raise StepNotOpen(
-                f"step {_describe_step(compiled, step_id)} of run {run_id} is not open{done}; open: {open_names}",
+                message.format(step=_describe_step(compiled, step_id), run=run_id, open=open_names,
+                               person=last[0] if last else None, when=loaded.local(last[1]) if last else None),
                 run_id=run_id, step=step_id,
             )
         return matching[0]
     if len(open_tasks) == 1:
         return open_tasks[0]
     if not open_tasks:
-        raise StepNotOpen(f"run {run_id} has no open step", run_id=run_id)
-    raise StepNotOpen(f"run {run_id} has several open steps ({open_names}); say which with --step", run_id=run_id)
+        raise StepNotOpen(_("run {run} has no open step").format(run=run_id), run_id=run_id)
+    raise StepNotOpen(
+        _("run {run} has several open steps ({open}); say which with --step").format(run=run_id, open=open_names), run_id=run_id
+    )
 
 
 def _check_person(loaded: _Loaded, task: dict[str, Any]) -> None:
@@ -391,8 +406,9 @@ def _check_person(loaded: _Loaded, task: dict[str, Any]) -> None:
     if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
         name = loaded.compiled["actors"].get(role, {}).get("name", role)
         raise NotAssigned(
-            f"{loaded.person} is not assigned to {name} ({role}) in run {loaded.run['id']}; assigned: {', '.join(assignees)}"
-            f" — act as one of them with --by, or 'sopengine assign {loaded.run['id']} {role} NAME'",
+            _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
+              " — act as one of them with --by, or 'sopengine assign {run} {role} NAME'").format(
+                person=loaded.person, name=name, role=role, run=loaded.run["id"], assigned=", ".join(assignees)),
             run_id=loaded.run["id"], person=loaded.person, role=role,
         )
 
@@ -406,13 +422,18 @@ def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[s
     for name, path in items:
         spec = declared.get(name.strip().casefold())
         if spec is None:
-            names = ", ".join(repr(o["name"]) for o in step["outputs"]) or "none"
-            raise InputError(f"step {task['step_id']} has no output {name!r}; its outputs are: {names}")
+            names = ", ".join(repr(o["name"]) for o in step["outputs"]) or _("none")
+            raise InputError(_("step {step} has no output {name!r}; its outputs are: {names}").format(
+                step=task["step_id"], name=name, names=names))
         file = Path(path).expanduser()
         if file.is_dir():
-            raise OutputMissing(f"output {path} is a folder; give the file of {spec['name']!r}", path=str(path))
+            raise OutputMissing(_("output {path} is a folder; give the file of {output!r}").format(path=path, output=spec["name"]),
+                                path=str(path))
         if not file.is_file():
-            raise OutputMissing(f"output file {path} does not exist; check the path of {spec['name']!r}", path=str(path))
+            raise OutputMissing(
+                _("output file {path} does not exist; check the path of {output!r}").format(path=path, output=spec["name"]),
+                path=str(path),
+            )
         digest = hashlib.sha256()
         with file.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -427,7 +448,8 @@ def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[s
         for o in step["outputs"]:
             if o["required"] and o["name"].casefold() not in given:
                 raise OutputMissing(
-                    f"step {task['step_id']} needs its output {o['name']!r}; add --output '{o['name']}=FILE'",
+                    _("step {step} needs its output {output!r}; add --output '{output}=FILE'").format(
+                        step=task["step_id"], output=o["name"]),
                     step=task["step_id"],
                 )
     return docs
@@ -444,8 +466,8 @@ def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> 
 def _check_not_before_start(loaded: _Loaded) -> None:
     if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
         raise InputError(
-            f"the time given ({loaded.local(loaded.at)}) is before run {loaded.run['id']} started "
-            f"({loaded.local(loaded.run['started_at'])}); check --now",
+            _("the time given ({given}) is before run {run} started ({started}); check --now").format(
+                given=loaded.local(loaded.at), run=loaded.run["id"], started=loaded.local(loaded.run["started_at"])),
         )
 
 
@@ -454,8 +476,8 @@ def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
     opened = task["opened_at"]
     if clock.iso(loaded.at) < opened:  # same fixed-width UTC text: compares as time
         raise InputError(
-            f"the time given ({loaded.local(loaded.at)}) is before step {task['step_id']} opened "
-            f"({loaded.local(opened)}); check --now",
+            _("the time given ({given}) is before step {step} opened ({opened}); check --now").format(
+                given=loaded.local(loaded.at), step=task["step_id"], opened=loaded.local(opened)),
         )
 
 
@@ -468,9 +490,14 @@ def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> No
                 "SELECT closed_by, closed_at, state FROM tasks WHERE id = ?", (task["id"],)
             ).fetchone()
             if row and row[2] != "open":
+                if row[2] == "done":
+                    message = _("step {step} of run {run} was already completed by {person} at {when}; see 'sopengine status {run}'")
+                elif row[2] == "cancelled":
+                    message = _("step {step} of run {run} was already cancelled by {person} at {when}; see 'sopengine status {run}'")
+                else:
+                    message = _("step {step} of run {run} was already {state} by {person} at {when}; see 'sopengine status {run}'")
                 raise ConcurrentChange(
-                    f"step {task['step_id']} of run {loaded.run['id']} was already {'completed' if row[2] == 'done' else row[2]}"
-                    f" by {row[0]} at {loaded.local(row[1])}; see 'sopengine status {loaded.run['id']}'",
+                    message.format(step=task["step_id"], run=loaded.run["id"], state=row[2], person=row[0], when=loaded.local(row[1])),
                     run_id=loaded.run["id"], step=task["step_id"], closed_by=row[0], closed_at=row[1],
                 ) from None
         raise _stale(loaded) from None
@@ -483,7 +510,7 @@ class _Stale(ConcurrentChange):
 def _stale(loaded: _Loaded) -> _Stale:
     run_id = loaded.run["id"]
     return _Stale(
-        f"run {run_id} was changed by another command meanwhile; look at 'sopengine status {run_id}' and try again",
+        _("run {run} was changed by another command meanwhile; look at 'sopengine status {run}' and try again").format(run=run_id),
         run_id=run_id,
     )
 
@@ -585,7 +612,8 @@ def complete(
         if spec["kind"] == "decision":
             names = " / ".join(o["name"] for o in spec["outcomes"])
             raise StepNotOpen(
-                f"step {_describe_step(loaded.compiled, task['step_id'])} is a decision ({names}); use 'sopengine decide {run_id} OUTCOME'",
+                _("step {step} is a decision ({outcomes}); use 'sopengine decide {run} OUTCOME'").format(
+                    step=_describe_step(loaded.compiled, task["step_id"]), outcomes=names, run=run_id),
                 run_id=run_id,
             )
         adv, at = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
@@ -611,7 +639,8 @@ def decide(
         spec = loaded.compiled["steps"][task["step_id"]]
         if spec["kind"] != "decision":
             raise StepNotOpen(
-                f"step {_describe_step(loaded.compiled, task['step_id'])} is not a decision; use 'sopengine complete {run_id}'",
+                _("step {step} is not a decision; use 'sopengine complete {run}'").format(
+                    step=_describe_step(loaded.compiled, task["step_id"]), run=run_id),
                 run_id=run_id,
             )
         wanted = outcome.strip().casefold()
@@ -619,7 +648,9 @@ def decide(
         if chosen is None:
             valid = ", ".join(o["name"] for o in spec["outcomes"])
             raise UnknownOutcome(
-                f"step {task['step_id']} has no outcome {outcome!r}; choose one of: {valid}", run_id=run_id, outcome=outcome
+                _("step {step} has no outcome {outcome!r}; choose one of: {valid}").format(
+                    step=task["step_id"], outcome=outcome, valid=valid),
+                run_id=run_id, outcome=outcome,
             )
         adv, at = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
                               outcome=chosen["name"], extra={"outcome": chosen["name"], "next": chosen["next"]})
@@ -634,11 +665,11 @@ def reopen(
 ) -> dict[str, Any]:
     """Send a run back to *step* to correct a mistake; recorded as a new event, history kept."""
     if not reason or not reason.strip():
-        raise InputError("give the reason for reopening with --reason TEXT")
+        raise InputError(_("give the reason for reopening with --reason TEXT"))
     loaded = _load(db, run_id, by, now, allow_closed=True)
     try:
         if loaded.run["status"] == "cancelled":
-            raise RunClosed(f"run {run_id} is cancelled; start a new run instead", run_id=run_id)
+            raise RunClosed(_("run {run} is cancelled; start a new run instead").format(run=run_id), run_id=run_id)
         step_id = _find_step(loaded.compiled, step, run_table(loaded.store, loaded.run, loaded.compiled))
         visited = loaded.store.conn.execute(
             "SELECT 1 FROM tasks WHERE run_id = ? AND step_id = ? AND state != 'waiting'"
@@ -647,8 +678,9 @@ def reopen(
         ).fetchone()
         if visited is None:
             raise InputError(
-                f"run {run_id} has not reached step {_describe_step(loaded.compiled, step_id)} yet; reopen goes back to a"
-                " step already done — 'sopengine status RUN' lists them",
+                _("run {run} has not reached step {step} yet; reopen goes back to a"
+                  " step already done — 'sopengine status RUN' lists them").format(
+                    run=run_id, step=_describe_step(loaded.compiled, step_id)),
                 run_id=run_id, step=step_id,
             )
         _check_not_before_start(loaded)
@@ -690,15 +722,16 @@ def assign(
         role_id = _find_role(loaded.compiled, role)
         person = person.strip()
         if not person:
-            raise InputError("give the person's name")
+            raise InputError(_("give the person's name"))
         current = [a for a in loaded.store.assignments(run_id) if a["role"] == role_id]
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
         if remove:
             match = [a for a in current if a["person"].casefold() == person.casefold()]
             if not match:
-                names = ", ".join(a["person"] for a in current) or "nobody"
-                raise InputError(f"{person} is not assigned to {role_id} in run {run_id} (assigned: {names})")
+                names = ", ".join(a["person"] for a in current) or _("nobody")
+                raise InputError(_("{person} is not assigned to {role} in run {run} (assigned: {assigned})").format(
+                    person=person, role=role_id, run=run_id, assigned=names))
             person = match[0]["person"]  # the name as it was assigned, not as typed now
             adv.changes.unassign.append((role_id, person))
             adv.changes.events.append(Event("unassigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person}))
@@ -717,7 +750,7 @@ def assign(
 def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
     """Cancel a run: its open steps close, nothing more can be done in it."""
     if not reason or not reason.strip():
-        raise InputError("give the reason for cancelling with --reason TEXT")
+        raise InputError(_("give the reason for cancelling with --reason TEXT"))
     loaded = _load(db, run_id, by, now)
     try:
         _check_not_before_start(loaded)
@@ -741,7 +774,7 @@ def _find_role(compiled: dict[str, Any], role: str) -> str:
         if actor["name"].casefold() == role.strip().casefold():
             return aid
     roles = ", ".join(compiled["actors"])
-    raise InputError(f"the SOP has no role {role!r}; roles are: {roles}")
+    raise InputError(_("the SOP has no role {role!r}; roles are: {roles}").format(role=role, roles=roles))
 
 
 # -- starting a run ----------------------------------------------------------------------------------
@@ -766,10 +799,12 @@ def _case_value(name: str, spec: dict[str, Any], raw: Any) -> Any:
         else:
             value = text
     except ValueError:
-        raise InputError(f"case value {name}={raw!r} is not a {kind}; give e.g. --set {name}=...") from None
+        raise InputError(_("case value {name}={value!r} is not a {kind}; give e.g. --set {name}=...").format(
+            name=name, value=raw, kind=kind)) from None
     allowed = spec.get("values")
     if allowed is not None and value not in allowed and str(value) not in [str(a) for a in allowed]:
-        raise InputError(f"{name}={raw!r} is not allowed; allowed values: {', '.join(map(str, allowed))}")
+        raise InputError(_("{name}={value!r} is not allowed; allowed values: {allowed}").format(
+            name=name, value=raw, allowed=", ".join(map(str, allowed))))
     return value
 
 
@@ -779,12 +814,13 @@ def check_case(compiled: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]
     out: dict[str, Any] = {}
     for name, raw in case.items():
         if name not in declared:
-            names = ", ".join(declared) or "none (this SOP reads no case data)"
-            raise InputError(f"the SOP declares no case field {name!r}; declared: {names}")
+            names = ", ".join(declared) or _("none (this SOP reads no case data)")
+            raise InputError(_("the SOP declares no case field {name!r}; declared: {names}").format(name=name, names=names))
         out[name] = _case_value(name, declared[name], raw)
     missing = [n for n, spec in declared.items() if spec.get("required") and n not in out]
     if missing:
-        raise InputError(f"this SOP needs case data {', '.join(missing)}; give --set {missing[0]}=VALUE")
+        raise InputError(_("this SOP needs case data {names}; give --set {first}=VALUE").format(
+            names=", ".join(missing), first=missing[0]))
     return out
 
 
@@ -849,7 +885,7 @@ def start_run(
     compiled = compile_definition(definition, text)
     tz = compiled.get("timezone")
     if if_missing and not period:
-        raise InputError("--if-missing needs --period (it starts a run only where that period has none)")
+        raise InputError(_("--if-missing needs --period (it starts a run only where that period has none)"))
     period_n = normalise(period) if period else None
     case_data = check_case(compiled, case or {})
     table_id = choose_table(compiled, table, case_data, period_n)
@@ -857,7 +893,7 @@ def start_run(
     for role, name in assign or []:
         role_id, name = _find_role(compiled, role), name.strip()
         if not name:
-            raise InputError(f"--assign {role}= needs a person's name after '='")
+            raise InputError(_("--assign {role}= needs a person's name after '='").format(role=role))
         if not any(r == role_id and n.casefold() == name.casefold() for r, n in assignments):
             assignments.append((role_id, name))
     person = _checked_person(by)
@@ -880,7 +916,8 @@ def start_run(
                 return {"run_id": existing, "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
             if active and not allow_duplicate:
                 raise DuplicateRun(
-                    f"run {active} of {compiled['id']} for {period_n} is still active; continue it, or pass --allow-duplicate",
+                    _("run {run} of {sop} for {period} is still active; continue it, or pass --allow-duplicate").format(
+                        run=active, sop=compiled["id"], period=period_n),
                     run_id=active,
                 )
         run_id = new_run_id()

@@ -2,6 +2,10 @@
 
 Plain ``sqlite3`` through the store; nothing here imports pydantic or sqlite-utils. Read
 functions never create a database.
+
+What these functions return is JSON: its sentences (the ``next`` hints, an automatic gate's
+note) are English in every language. :func:`next_for_people` and :func:`note_for_people`
+give the same sentences in the language people read.
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from sopengine import clock
+from sopengine.i18n import N_, _
 from sopengine.runs import ENGINE
 from sopengine.store import Store
+
+_WAITS = N_("{step} waits for its other branches")
+_DECIDES = N_("{actor} decides {step}: {outcomes}")
+_COMPLETES = N_("{actor} completes {step}")
+_AUTOMATIC = N_("automatic: {facts}")
 
 
 def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: datetime) -> int:
@@ -92,7 +102,7 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
             "actor": lane, "actor_name": compiled["actors"].get(lane or "", {}).get("name"), "part": 1, "parts": 1,
             "iteration": 1, "state": "decided", "opened_at": at, "due_at": None, "waktu": None, "closed_at": at,
             "closed_by": ENGINE, "on_behalf_of": None, "outcome": data.get("outcome"),
-            "note": "automatic: " + ", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items()),
+            "note": _AUTOMATIC.format(facts=", ".join(f"{k} = {v}" for k, v in (data.get("facts") or {}).items())),
             "documents": [], "late_by": 0, "overdue": False, "beyond_calendar": False, "automatic": True,
         }))
     return out
@@ -202,17 +212,41 @@ def run_status(
 
 
 def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> list[str]:
+    """The ``next`` hints of the JSON: in English whatever the language."""
     hints = []
     for s in open_steps:
         if s["state"] == "waiting":
-            hints.append(f"{s['step']} waits for its other branches")
+            hints.append(_WAITS.format(step=s["step"]))
             continue
         step = compiled["steps"][s["step"]]
         if step["kind"] == "decision":
-            hints.append(f"{s['actor_name']} decides {s['step']}: {' / '.join(o['name'] for o in step['outcomes'])}")
+            hints.append(_DECIDES.format(actor=s["actor_name"], step=s["step"], outcomes=" / ".join(o["name"] for o in step["outcomes"])))
         else:
-            hints.append(f"{s['actor_name']} completes {s['step']}")
+            hints.append(_COMPLETES.format(actor=s["actor_name"], step=s["step"]))
     return hints
+
+
+def next_for_people(status: dict[str, Any]) -> list[str]:
+    """The ``next`` hints of a :func:`run_status` result in the language in force, for a screen."""
+    hints = []
+    for s in status["open_steps"]:
+        if s["state"] == "waiting":
+            hints.append(_(_WAITS).format(step=s["step"]))
+        elif s["kind"] == "decision":
+            hints.append(_(_DECIDES).format(actor=s["actor_name"], step=s["step"], outcomes=" / ".join(s.get("outcomes") or [])))
+        else:
+            hints.append(_(_COMPLETES).format(actor=s["actor_name"], step=s["step"]))
+    return hints
+
+
+def note_for_people(view: dict[str, Any]) -> str | None:
+    """A timeline entry's note for a screen: an automatic gate's in the language in force;
+    a note people wrote, or the engine stored, as it is."""
+    note = view.get("note")
+    prefix = _AUTOMATIC.partition("{")[0]
+    if view.get("automatic") and isinstance(note, str) and note.startswith(prefix):
+        return _(_AUTOMATIC).format(facts=note[len(prefix):])
+    return note
 
 
 def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | str | None = None) -> list[dict[str, Any]]:

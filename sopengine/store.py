@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
+from sopengine.i18n import _
 
 SCHEMA_VERSION = 4
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
@@ -97,13 +98,18 @@ class Store:
         if not self.path.exists():
             if not create:
                 raise DatabaseMissing(
-                    f"no database at {self.path}; start a run with 'sopengine run ID' or pass --db PATH",
+                    _("no database at {path}; start a run with 'sopengine run ID' or pass --db PATH").format(path=self.path),
                     path=str(self.path),
                 )
             if self.path.parent and not self.path.parent.exists():
-                raise DatabaseMissing(f"folder {self.path.parent} does not exist; create it or pass another --db", path=str(self.path))
+                raise DatabaseMissing(
+                    _("folder {folder} does not exist; create it or pass another --db").format(folder=self.path.parent),
+                    path=str(self.path),
+                )
         if readonly and self.path.is_file() and self.path.stat().st_size == 0:
-            raise NotADatabase(f"{self.path} is an empty file, not a sopengine database; pass the right --db", path=str(self.path))
+            raise NotADatabase(
+                _("{path} is an empty file, not a sopengine database; pass the right --db").format(path=self.path), path=str(self.path)
+            )
         try:
             # A reader opens the file as writers do (SQLite falls back to read-only where the file
             # cannot be written) but issues no write: a read-only URI would leave -wal and -shm
@@ -113,13 +119,15 @@ class Store:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise NotADatabase(
-                f"{self.path} is not a sopengine database ({exc}); pass the right --db or restore it from a backup",
+                _("{path} is not a sopengine database ({reason}); pass the right --db or restore it from a backup").format(
+                    path=self.path, reason=exc),
                 path=str(self.path),
             ) from None
         if version > SCHEMA_VERSION:
             self.conn.close()
             raise DatabaseTooNew(
-                f"{self.path} was written by a newer sopengine (schema {version}, this one knows {SCHEMA_VERSION}); upgrade sopengine",
+                _("{path} was written by a newer sopengine (schema {version}, this one knows {known}); upgrade sopengine").format(
+                    path=self.path, version=version, known=SCHEMA_VERSION),
                 path=str(self.path),
             )
         if version < SCHEMA_VERSION:
@@ -140,7 +148,8 @@ class Store:
         self.conn.close()
         names = ", ".join(sorted(tables)[:5])
         return NotADatabase(
-            f"{self.path} is an SQLite file but not a sopengine database (it has tables {names}); pass another --db",
+            _("{path} is an SQLite file but not a sopengine database (it has tables {tables}); pass another --db").format(
+                path=self.path, tables=names),
             path=str(self.path),
         )
 
@@ -150,7 +159,7 @@ class Store:
             if tables - {"_sqlite_migrations", "sqlite_sequence"}:
                 raise self._foreign(tables)
             self.conn.close()
-            raise NotADatabase(f"{self.path} holds no sopengine data; pass the right --db", path=str(self.path))
+            raise NotADatabase(_("{path} holds no sopengine data; pass the right --db").format(path=self.path), path=str(self.path))
 
     def _upgrade(self, version: int) -> None:
         from sopengine.schema import migrate
@@ -168,7 +177,8 @@ class Store:
                     foreign = tables - {"_sqlite_migrations", "sqlite_sequence"} if version == 0 else {"runs", "events"} - tables
                     if foreign:
                         raise NotADatabase(
-                            f"{self.path} is an SQLite file but not a sopengine database (it has tables {', '.join(sorted(tables)[:5])}); pass another --db",
+                            _("{path} is an SQLite file but not a sopengine database (it has tables {tables}); pass another --db").format(
+                                path=self.path, tables=", ".join(sorted(tables)[:5])),
                             path=str(self.path),
                         )
                     migrate(self.conn)
@@ -182,7 +192,9 @@ class Store:
             raise
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise NotADatabase(f"{self.path} cannot be prepared ({exc}); check the file and its folder's permissions") from None
+            raise NotADatabase(
+                _("{path} cannot be prepared ({reason}); check the file and its folder's permissions").format(path=self.path, reason=exc)
+            ) from None
 
     def close(self) -> None:
         self.conn.close()
@@ -203,8 +215,8 @@ class Store:
             # A name or note that is not text (bytes from a terminal in another encoding).
             self.conn.execute("ROLLBACK")
             raise InputError(
-                f"a name or text given is not valid UTF-8 ({exc.object[exc.start:exc.end]!r}); "
-                "set the terminal to UTF-8 and type it again"
+                _("a name or text given is not valid UTF-8 ({text!r}); set the terminal to UTF-8 and type it again").format(
+                    text=exc.object[exc.start:exc.end])
             ) from None
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -221,7 +233,10 @@ class Store:
             return cached
         row = self.conn.execute("SELECT compiled FROM definitions WHERE hash = ?", (text_hash,)).fetchone()
         if row is None:
-            raise NotADatabase(f"definition {text_hash[:12]} of a run is missing from {self.path}; restore the database from a backup")
+            raise NotADatabase(
+                _("definition {hash} of a run is missing from {path}; restore the database from a backup").format(
+                    hash=text_hash[:12], path=self.path)
+            )
         compiled = self._compiled[text_hash] = json.loads(row[0])
         return compiled
 
@@ -260,7 +275,7 @@ class Store:
         row = cur.fetchone()
         if row is None:
             raise RunNotFound(
-                f"no run {run_id!r} in {self.path}; 'sopengine status' lists the runs", run_id=run_id
+                _("no run {run!r} in {path}; 'sopengine status' lists the runs").format(run=run_id, path=self.path), run_id=run_id
             )
         data = dict(zip([c[0] for c in cur.description], row))
         data["case_data"] = json.loads(data["case_data"])
@@ -344,7 +359,8 @@ class Store:
                 ).fetchone()
                 if row:
                     raise DuplicateRun(
-                        f"run {row[0]} of {run['definition_id']} for {run['period']} is still active; continue it, or pass --allow-duplicate",
+                        _("run {run} of {sop} for {period} is still active; continue it, or pass --allow-duplicate").format(
+                            run=row[0], sop=run["definition_id"], period=run["period"]),
                         run_id=row[0],
                     )
             db.execute(
@@ -380,7 +396,8 @@ class Store:
         )
         if cur.rowcount != 1:
             raise ConcurrentChange(
-                f"run {ch.run_id} was changed by another command meanwhile; look at 'sopengine status {ch.run_id}' and try again",
+                _("run {run} was changed by another command meanwhile; look at 'sopengine status {run}' and try again").format(
+                    run=ch.run_id),
                 run_id=ch.run_id,
             )
         for c in ch.close:
@@ -390,7 +407,9 @@ class Store:
                 (c.state, c.closed_at, c.closed_by, c.outcome, c.note, c.on_behalf_of, c.task_id),
             )
             if cur.rowcount != 1:
-                raise ConcurrentChange(f"task {c.task_id} of run {ch.run_id} was closed meanwhile; try again", run_id=ch.run_id)
+                raise ConcurrentChange(
+                    _("task {task} of run {run} was closed meanwhile; try again").format(task=c.task_id, run=ch.run_id), run_id=ch.run_id
+                )
         task_ids: list[int] = []
         for t in ch.open:
             cur = db.execute(
