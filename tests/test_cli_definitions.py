@@ -247,7 +247,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_") and k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_") and k != "PYTHONPATH"}
+    env["SOPENGINE_LANG"] = "en"  # the words these tests read are the English ones
+    return env
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 def sopengine(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -m sopengine ARGS`` in a fresh process, this checkout first on the path."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    env["SOPENGINE_LANG"] = "en"  # the words these tests read are the English ones
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "sopengine", *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=60,

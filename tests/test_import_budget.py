@@ -28,6 +28,7 @@ NOW = "2026-10-05T09:00"
 def imported(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     """Run ``python -X importtime -m sopengine ARGS``; the names of every module it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    env["SOPENGINE_LANG"] = "en"  # the words these tests read are the English ones
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "sopengine", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
