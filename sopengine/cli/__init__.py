@@ -66,6 +66,16 @@ class LazyGroup(SopGroup):
         set_language(given if given and given.lower() in LANGUAGES else None)
         return super().main(args, *a, **kw)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # An unknown --lang is a usage error even beside --help, which is eager and would
+        # otherwise print the help in the default language; without --help click says it.
+        given = _lang_in(args)
+        words = args[: args.index("--")] if "--" in args else args
+        if given is not None and ("--help" in words or "-h" in words):
+            lang = next(p for p in self.params if p.name == "lang")
+            lang.type.convert(given, lang, ctx)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -102,17 +112,26 @@ class LazyGroup(SopGroup):
             if type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError):
                 # A damaged file, or an SQLite file of another program that looks like ours.
                 raise click.ClickException(
-                    f"the database cannot be read ({exc}); check --db, or restore it from a backup"
-                    " ('sopengine audit verify' checks a copy)"
+                    _("the database cannot be read ({error}); check --db, or restore it from a backup"
+                      " ('sopengine audit verify' checks a copy)").format(error=exc)
                 ) from None
             raise
         except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was half-written.", err=True)
+            click.echo(_("Interrupted; nothing was half-written."), err=True)
             sys.exit(130)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # click's own --version reads its words when the module is imported, before --lang is known.
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(_("%(prog)s, version %(version)s") % {"prog": "sopengine", "version": __version__}, color=ctx.color)
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", prog_name="sopengine")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 @global_options(group=True)
 @click.pass_context
 def cli(ctx: click.Context) -> None:

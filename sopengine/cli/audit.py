@@ -9,18 +9,26 @@ from typing import Any
 import click
 
 from sopengine.cli.common import SopCommand, SopGroup, console, global_options, json_option, note, print_json, settings
+from sopengine.i18n import _
 
 TABLE_LIMIT = 1000
 """Entries the history table shows unless --limit says otherwise (CSV and JSON show all)."""
+
+
+def _shown(text: Any) -> Any:
+    """What the audit found (English as data), in the language in force."""
+    from sopengine.audit import shown
+
+    return shown(text)
 
 
 def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
     problems = result["problems"]
     lines = []
     for p in problems[1:limit]:
-        lines.append(f"  - {p['message'] if isinstance(p, dict) else p}")
+        lines.append(f"  - {_shown(p['message'] if isinstance(p, dict) else p)}")
     if len(problems) > limit:
-        lines.append(f"  … and {len(problems) - limit} more (--json lists them all)")
+        lines.append(_("  … and {n} more (--json lists them all)").format(n=len(problems) - limit))
     return lines
 
 
@@ -40,7 +48,7 @@ def _problems_text(result: dict[str, Any], limit: int = 20) -> list[str]:
               help="Output format; CSV is UTF-8 with BOM for spreadsheets.")
 @click.option("--limit", type=click.IntRange(min=0), default=None,
               help=f"At most N entries (0 = all; the table shows {TABLE_LIMIT} by default).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write CSV or JSON to this file instead of stdout.")
 @global_options()
 @json_option
@@ -75,11 +83,11 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
         more = bool(shown) and len(entries) > shown
         _history_table(entries[:shown] if shown else entries)
         if more:
-            note(f"Showing the first {shown} entries; --limit 0 shows all, --format csv writes them for a spreadsheet.")
+            note(_("Showing the first {n} entries; --limit 0 shows all, --format csv writes them for a spreadsheet.").format(n=shown))
         return
     if output:
         count = audit.export_history(db, output, fmt=fmt, **filters, limit=limit or None)
-        note(f"Wrote {count} entries to {output}.")
+        note(_("Wrote {n} entries to {file}.").format(n=count, file=output))
     else:
         sys.stdout.flush()
         audit.export_history(db, sys.stdout.buffer, fmt=fmt, **filters, limit=limit or None)
@@ -88,7 +96,7 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
 
 def _history_table(entries: list[dict[str, Any]]) -> None:
     if not entries:
-        note("No events match.")
+        note(_("No events match."))
         return
     from rich.table import Table
 
@@ -100,8 +108,9 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
     def shown(text: str | None, tz: str) -> str:
         return audit.local_time(text, tz)[: -len(one_zone) - 1] if one_zone else audit.local_time(text, tz)
 
-    table = Table(title="History", title_justify="left")
-    for col in ("#", f"Time ({one_zone})" if one_zone else "Time", "Run", "Person", "OS user", "Action", "Step", "Outcome", "Documents", "Note", "Recorded"):
+    table = Table(title=_("History"), title_justify="left")
+    time = _("Time ({zone})").format(zone=one_zone) if one_zone else _("Time")
+    for col in ("#", time, _("Run"), _("Person"), _("OS user"), _("Action"), _("Step"), _("Outcome"), _("Documents"), _("Note"), _("Recorded")):
         table.add_column(col, overflow="fold")
     for e in entries:
         step = f"{e['step_no']}. {e['step']}" if e["step_no"] is not None else (e["step"] or "")
@@ -111,14 +120,14 @@ def _history_table(entries: list[dict[str, Any]]) -> None:
         elif e["postdated"]:
             later = f"? {shown(e['recorded_at'], e['timezone'])}"
         table.add_row(
-            str(e["seq"]), shown(e["at"], e["timezone"]), e["run_id"], e["person"], e["os_user"], e["action"],
-            step, e["outcome"] or "", ", ".join(d["name"] or "" for d in e["documents"]), e["note"] or "", later,
+            str(e["seq"]), shown(e["at"], e["timezone"]), e["run_id"], e["person"], e["os_user"], audit.shown(e["action"]),
+            step, e["outcome"] or "", ", ".join(d["name"] or "" for d in e["documents"]), audit.shown(e["note"]) or "", later,
         )
     console().print(table)
     if any(e["backdated"] for e in entries):
-        note("! recorded more than 5 minutes after the time it claims (entered later with --now).")
+        note(_("! recorded more than 5 minutes after the time it claims (entered later with --now)."))
     if any(e["postdated"] for e in entries):
-        note("? recorded more than 5 minutes before the time it claims (dated in the future with --now).")
+        note(_("? recorded more than 5 minutes before the time it claims (dated in the future with --now)."))
 
 
 # -- audit --------------------------------------------------------------------------------------
@@ -164,34 +173,35 @@ def verify_cmd(documents: bool, expect_head: str | None, as_json: bool) -> None:
 
 
 def _print_verify(r: dict[str, Any]) -> None:
-    runs = f"{r['events']} events in {r['runs']} runs"
     if r["ok"]:
-        click.echo(f"OK: {runs} verified; every chain holds ({r['seconds']:.2f} s).")
+        click.echo(_("OK: {events} events in {runs} runs verified; every chain holds ({seconds:.2f} s).").format(
+            events=r["events"], runs=r["runs"], seconds=r["seconds"]))
     else:
-        click.echo(f"FAILED: {len(r['problems'])} problem(s) among {runs}.")
-        click.echo(f"First problem: {r['first_problem']['message']}")
+        click.echo(_("FAILED: {problems} problem(s) among {events} events in {runs} runs.").format(
+            problems=len(r["problems"]), events=r["events"], runs=r["runs"]))
+        click.echo(_("First problem: {message}").format(message=_shown(r["first_problem"]["message"])))
         for line in _problems_text(r):
             click.echo(line)
     docs = r.get("documents")
     if docs is not None:
-        click.echo(
-            f"Documents: {docs['checked']} recorded, {docs['ok']} unchanged, {len(docs['changed'])} changed,"
-            f" {len(docs['missing'])} missing, {len(docs['unrecorded'])} not matching any event."
-        )
+        click.echo(_("Documents: {checked} recorded, {ok} unchanged, {changed} changed, {missing} missing,"
+                     " {unrecorded} not matching any event.").format(
+            checked=docs["checked"], ok=docs["ok"], changed=len(docs["changed"]), missing=len(docs["missing"]),
+            unrecorded=len(docs["unrecorded"])))
         for d in docs["changed"]:
-            click.echo(f"  changed: {d['name']} (run {d['run_id']}) {d['path']}")
+            click.echo(_("  changed: {name} (run {run}) {path}").format(name=d["name"], run=d["run_id"], path=d["path"]))
         for d in docs["missing"]:
-            click.echo(f"  missing: {d['name']} (run {d['run_id']}) {d['path']}")
+            click.echo(_("  missing: {name} (run {run}) {path}").format(name=d["name"], run=d["run_id"], path=d["path"]))
     if "head_matches" in r:
-        click.echo(f"Expected head: {'matches' if r['head_matches'] else 'DOES NOT MATCH'}")
-    click.echo(f"Head: {r['head']}")
+        click.echo(_("Expected head: matches") if r["head_matches"] else _("Expected head: DOES NOT MATCH"))
+    click.echo(_("Head: {head}").format(head=r["head"]))
     if r["ok"] and "head_matches" not in r:
-        note("Note this head somewhere else; 'sopengine audit verify --expect-head HEAD' compares with it later.")
+        note(_("Note this head somewhere else; 'sopengine audit verify --expect-head HEAD' compares with it later."))
 
 
 @audit_group.command("pack")
 @click.argument("run_id", metavar="RUN")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The zip to write (default: evidence-RUN.zip).")
 @click.option("--force", is_flag=True, help="Replace the zip if it exists.")
 @global_options()
@@ -216,16 +226,14 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
         print_json(result)
     else:
         docs = result["documents"]
-        click.echo(
-            f"Wrote {result['path']}: {result['events']} events; documents {docs['included']} included,"
-            f" {docs['changed']} changed, {docs['missing']} missing."
-        )
-        click.echo(f"Run head: {result['run_head']}")
-        click.echo(f"Manifest sha256: {result['manifest_sha256']}")
+        click.echo(_("Wrote {file}: {events} events; documents {included} included, {changed} changed, {missing} missing.").format(
+            file=result["path"], events=result["events"], included=docs["included"], changed=docs["changed"], missing=docs["missing"]))
+        click.echo(_("Run head: {head}").format(head=result["run_head"]))
+        click.echo(_("Manifest sha256: {sha256}").format(sha256=result["manifest_sha256"]))
         if not result["ok"]:
-            click.echo(f"The run's chain is broken: {result['problem']['message']}")
+            click.echo(_("The run's chain is broken: {message}").format(message=_shown(result["problem"]["message"])))
         else:
-            note("Note the manifest sha256 elsewhere; 'sopengine audit verify-pack FILE --expect-manifest SHA256' compares with it.")
+            note(_("Note the manifest sha256 elsewhere; 'sopengine audit verify-pack FILE --expect-manifest SHA256' compares with it."))
     if not result["ok"]:
         sys.exit(1)
 
@@ -255,12 +263,14 @@ def verify_pack_cmd(path: Path, expect_head: str | None, expect_manifest: str | 
         print_json(result)
     elif result["ok"]:
         docs = result["documents"]
-        click.echo(f"OK: {path} holds; run {result['run_id']}, {result['events']} events; documents {docs['included']}"
-                   f" included, {docs['changed']} changed, {docs['missing']} missing.")
-        click.echo(f"Run head: {result['run_head']}")
-        click.echo(f"Manifest sha256: {result['manifest_sha256']}")
+        click.echo(_("OK: {file} holds; run {run}, {events} events; documents {included} included, {changed} changed,"
+                     " {missing} missing.").format(
+            file=path, run=result["run_id"], events=result["events"], included=docs["included"], changed=docs["changed"],
+            missing=docs["missing"]))
+        click.echo(_("Run head: {head}").format(head=result["run_head"]))
+        click.echo(_("Manifest sha256: {sha256}").format(sha256=result["manifest_sha256"]))
     else:
-        click.echo(f"FAILED: {path}: {result['first_problem']}")
+        click.echo(_("FAILED: {file}: {problem}").format(file=path, problem=_shown(result["first_problem"])))
         for line in _problems_text(result):
             click.echo(line)
     if not result["ok"]:
@@ -290,7 +300,7 @@ def backup_cmd(target: Path, force: bool, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    click.echo(f"Backed up {settings().db_path} to {result['path']}: {result['events']} events in {result['runs']} runs,"
-               f" {result['size']:,} bytes.")
-    click.echo(f"Head of the copy: {result['head']}")
-    note(f"Check it with: sopengine audit verify --db {result['path']} --expect-head {result['head']}")
+    click.echo(_("Backed up {db} to {file}: {events} events in {runs} runs, {size:,} bytes.").format(
+        db=settings().db_path, file=result["path"], events=result["events"], runs=result["runs"], size=result["size"]))
+    click.echo(_("Head of the copy: {head}").format(head=result["head"]))
+    note(_("Check it with: sopengine audit verify --db {file} --expect-head {head}").format(file=result["path"], head=result["head"]))

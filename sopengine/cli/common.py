@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from sopengine.i18n import LANGUAGES, _, set_language
+from sopengine.i18n import LANGUAGES, N_, _, set_language
 from sopengine.identity import person
 
 import click
+from click.core import ParameterSource
 
 ENV_DB = "SOPENGINE_DB"
 ENV_USER = "SOPENGINE_USER"
@@ -49,7 +50,9 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         if value is not None:
             setattr(ctx.ensure_object(Settings), name, value)
-            if name == "lang":
+            # SOPENGINE_LANG is read where the language is resolved; setting it here would undo
+            # a --lang given after the command name before that command's eager --help.
+            if name == "lang" and ctx.get_parameter_source(param.name or name) is not ParameterSource.ENVIRONMENT:
                 set_language(value)
         return value
 
@@ -111,6 +114,9 @@ class SopCommand(click.Command):
         with _translated_help(self, None):
             return super().get_short_help_str(limit)
 
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [_(USAGE_WORDS[piece]) if piece in USAGE_WORDS else piece for piece in super().collect_usage_pieces(ctx)]
+
 
 class SopGroup(SopCommand, click.Group):
     """A group of commands, with its help in the language in force."""
@@ -118,13 +124,35 @@ class SopGroup(SopCommand, click.Group):
     command_class = SopCommand
 
 
+USAGE_WORDS: dict[str, str] = {"[OPTIONS]": N_("[OPTIONS]"), "COMMAND [ARGS]...": N_("COMMAND [ARGS]...")}
+"""click's words in a usage line."""
+
+METAVARS: dict[str, str] = {
+    "DATE": N_("DATE"), "WHEN": N_("WHEN"), "TIME": N_("TIME"), "YEAR": N_("YEAR"), "KIND": N_("KIND"),
+    "TEXT": N_("TEXT"), "INTEGER RANGE": N_("INTEGER RANGE"),
+}
+"""The words --help shows for an option's value that describe it; names that are typed or
+referred to in the help texts as they are (RUN, FILE, ROLE, NAME, ID ...) stay."""
+
+
+def _metavar(param: click.Parameter) -> str | None:
+    """The translated word for *param*'s value in --help, or None to leave it as click shows it."""
+    if param.metavar is not None:
+        return _(METAVARS[param.metavar]) if param.metavar in METAVARS else None
+    if not isinstance(param, click.Option) or param.is_flag or param.count or isinstance(param.type, click.Choice):
+        return None  # an argument shows its name; a flag shows nothing; a choice its choices
+    shown = param.type.name.upper()
+    return _(METAVARS[shown]) if shown in METAVARS else None
+
+
 class _translated_help:
-    """Swap a command's and its options' help for their translations while click formats them."""
+    """Swap a command's and its options' help (and value words) for their translations while click formats them."""
 
     def __init__(self, command: click.Command, ctx: click.Context | None) -> None:
         self.command = command
         self.params = command.get_params(ctx) if ctx is not None else []
         self.saved: list[tuple[Any, str | None]] = []
+        self.metavars: list[tuple[click.Parameter, str | None]] = []
 
     def __enter__(self) -> None:
         import inspect
@@ -134,6 +162,11 @@ class _translated_help:
             self.saved.append((obj, text))
             if text:
                 obj.help = _(inspect.cleandoc(text).partition("\f")[0])
+        for param in self.params:
+            shown = _metavar(param)
+            if shown is not None:
+                self.metavars.append((param, param.metavar))
+                param.metavar = shown
         short = self.command.short_help
         self.saved.append((None, short))
         if short:
@@ -144,6 +177,27 @@ class _translated_help:
         self.command.short_help = short
         for obj, text in self.saved:
             obj.help = text
+        for param, metavar in self.metavars:
+            param.metavar = metavar
+
+
+STATE_WORDS: dict[str, str] = {
+    "active": N_("active"),
+    "completed": N_("completed"),
+    "cancelled": N_("cancelled"),
+    "open": N_("open"),
+    "waiting": N_("waiting"),
+    "done": N_("done"),
+    "joined": N_("joined"),
+}
+"""A run's status and a step's state as people read them (the stored words stay as they are)."""
+
+
+def state_word(value: str | None) -> str:
+    """*value*, a run's status or a step's state, in the language in force."""
+    if not value:
+        return value or ""
+    return _(STATE_WORDS[value]) if value in STATE_WORDS else value
 
 
 def settings() -> Settings:

@@ -7,6 +7,10 @@ from pathlib import Path
 import click
 
 from sopengine.cli.common import SopCommand, console, global_options, json_option, note, print_json, settings
+from sopengine.i18n import N_, _
+
+ORIGINS: dict[str, str] = {"packaged": N_("packaged")}
+"""Where a definition came from, as people read it; folders and variable names show as typed."""
 
 
 def _definitions_dir() -> str | None:
@@ -45,16 +49,17 @@ def list_cmd(as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        note("No definitions found; put YAML files in ./definitions or pass --definitions DIR.")
+        note(_("No definitions found; put YAML files in ./definitions or pass --definitions DIR."))
         return
     from rich.table import Table
 
-    table = Table(title="SOP definitions", title_justify="left")
-    for col in ("ID", "Title", "Valid", "From", "File"):
+    table = Table(title=_("SOP definitions"), title_justify="left")
+    for col in ("ID", _("Title"), _("Valid"), _("From"), _("File")):
         table.add_column(col)
     for r in rows:
-        mark = "✓" if r["valid"] else f"✗ {r['errors']} error(s)"
-        table.add_row(r["id"], r["title"] or "-", mark, r["origin"], r["path"])
+        mark = "✓" if r["valid"] else _("✗ {errors} error(s)").format(errors=r["errors"])
+        origin = _(ORIGINS[r["origin"]]) if r["origin"] in ORIGINS else r["origin"]
+        table.add_row(r["id"], r["title"] or "-", mark, origin, r["path"])
     console().print(table)
 
 
@@ -83,7 +88,7 @@ def show_cmd(definition_id: str, as_json: bool) -> None:
 
 @click.command("upgrade", cls=SopCommand)
 @click.argument("path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the format-2 file here instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), help="Write the format-2 file here instead of stdout.")
 @click.option("--in-place", is_flag=True, help="Replace FILE with its format-2 text (written whole, or not at all).")
 @global_options()
 def upgrade_cmd(path: Path, output: Path | None, in_place: bool) -> None:
@@ -99,7 +104,6 @@ def upgrade_cmd(path: Path, output: Path | None, in_place: bool) -> None:
         sopengine upgrade definitions/surat-keluar.yaml --in-place
     """
     from sopengine import api
-    from sopengine.i18n import _
 
     if output and in_place:
         raise click.UsageError(_("give -o FILE or --in-place, not both"))
@@ -149,16 +153,16 @@ def validate_cmd(paths: tuple[Path, ...], as_json: bool) -> None:
             for p in r.problems:
                 click.echo(str(p))
         if not results:
-            note("No definition files found.")
+            note(_("No definition files found."))
         else:
-            note(f"{len(results) - len(failed)} of {len(results)} definition(s) valid.")
+            note(_("{valid} of {total} definition(s) valid.").format(valid=len(results) - len(failed), total=len(results)))
     if failed:
         raise SystemExit(1)
 
 
 @click.command("schema", cls=SopCommand)
 @global_options()
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 def schema_cmd(output: Path | None) -> None:
     """Print the JSON Schema of the definition format, for editors.
 
@@ -174,6 +178,6 @@ def schema_cmd(output: Path | None) -> None:
     text = api.schema_text()
     if output:
         output.write_text(text, encoding="utf-8")
-        note(f"Wrote {output}")
+        note(_("Wrote {file}").format(file=output))
     else:
         click.echo(text, nl=False)

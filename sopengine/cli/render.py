@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from sopengine.cli.common import SopCommand, global_options, note, settings
+from sopengine.i18n import _
 
 
 @click.command("render", cls=SopCommand)
@@ -15,7 +16,7 @@ from sopengine.cli.common import SopCommand, global_options, note, settings
     "--format", "fmt", type=click.Choice(["html", "md", "mermaid"]), default="html", show_default=True,
     help="html: the official SOP document (A4 landscape); md: Markdown with a Mermaid flowchart; mermaid: the flowchart alone.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of stdout.")
 @click.option("--run", "run_id", metavar="RUN", help="Show this run's progress: steps done (who, when), open and late steps.")
 @click.option("--no-notes", is_flag=True, help="Leave out the transcription notes (the steps' interpretations).")
 @global_options()
@@ -37,6 +38,6 @@ def render_cmd(definition_id: str | None, fmt: str, output: Path | None, run_id:
                       notes=not no_notes)
     if output:
         output.write_text(text, encoding="utf-8")
-        note(f"Wrote {output}")
+        note(_("Wrote {file}").format(file=output))
     else:
         click.echo(text, nl=not text.endswith("\n"))

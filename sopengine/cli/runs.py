@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings, state_word
 from sopengine.i18n import _
 
 
@@ -13,7 +13,7 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not key.strip():
-            raise click.UsageError(f"{option} takes NAME=VALUE, got {value!r}")
+            raise click.UsageError(_("{option} takes NAME=VALUE, got {value!r}").format(option=option, value=value))
         out.append((key.strip(), rest))
     return out
 
@@ -27,7 +27,7 @@ def _when(text: str | None, tz: str | None = None) -> str:
 def _late(seconds: int) -> str:
     from sopengine.clock import format_seconds
 
-    return f"late by {format_seconds(seconds)}" if seconds else ""
+    return _("late by {time}").format(time=format_seconds(seconds, for_people=True)) if seconds else ""
 
 
 @click.command("run", cls=SopCommand)
@@ -59,43 +59,48 @@ def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assig
     if result.get("existing"):
         if as_json:
             print_json(result)
-        note(f"Run {result['run_id']} already exists for {result['period']}; nothing started. (database: {result['db']})")
+        note(_("Run {run} already exists for {period}; nothing started. (database: {db})").format(
+            run=result["run_id"], period=result["period"], db=result["db"]))
         return
     status = api.run_status(s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
     if as_json:
         print_json({**result, "open_steps": status["open_steps"]})
         return
-    click.echo(f"Started run {result['run_id']} of {result['definition']} ({result['title']})"
-               + (f" for {result['period']}" if result["period"] else ""))
+    if result["period"]:
+        click.echo(_("Started run {run} of {definition} ({title}) for {period}").format(
+            run=result["run_id"], definition=result["definition"], title=result["title"], period=result["period"]))
+    else:
+        click.echo(_("Started run {run} of {definition} ({title})").format(
+            run=result["run_id"], definition=result["definition"], title=result["title"]))
     if status.get("table_title") or (result.get("table") and result["table"] != "utama"):
         click.echo(_("Table:    {table}").format(table=status.get("table_title") or result["table"]))
     _print_open(status)
     if result.get("due_at"):
-        click.echo(f"Process deadline: {_when(result['due_at'], status['timezone'])}")
-    click.echo(f"Database: {result['db']}")
+        click.echo(_("Process deadline: {when}").format(when=_when(result["due_at"], status["timezone"])))
+    click.echo(_("Database: {db}").format(db=result["db"]))
 
 
 def _print_open(status: dict) -> None:
     tz = status["timezone"]
     if not status["open_steps"]:
-        click.echo(f"Run {status['run_id']} is {status['status']}.")
+        click.echo(_("Run {run} is {status}.").format(run=status["run_id"], status=state_word(status["status"])))
         return
     for s in status["open_steps"]:
         no = f"{s['no']}. " if s.get("no") else ""
-        part = f" (part {s['part']} of {s['parts']})" if s["parts"] > 1 else ""
+        part = " " + _("(part {part} of {parts})").format(part=s["part"], parts=s["parts"]) if s["parts"] > 1 else ""
         if s["state"] == "waiting":
-            click.echo(f"Waiting:  {no}{s['kegiatan']} — for its other branches")
+            click.echo(_("Waiting:  {no}{kegiatan} — for its other branches").format(no=no, kegiatan=s["kegiatan"]))
             continue
-        click.echo(f"Open:     {no}{s['kegiatan']}{part}")
-        click.echo(f"Actor:    {s['actor_name']} ({s['actor']})")
+        click.echo(_("Open:     {no}{kegiatan}").format(no=no, kegiatan=s["kegiatan"]) + part)
+        click.echo(_("Actor:    {name} ({actor})").format(name=s["actor_name"], actor=s["actor"]))
         if s.get("handover"):
             h = s["handover"]
             click.echo(_("Hand-over: {sop}").format(sop=h["sop"]) + (f" — {h['note']}" if h.get("note") else ""))
         if s.get("outcomes"):
-            click.echo(f"Decide:   {' / '.join(s['outcomes'])}")
-        due = _when(s["due_at"], tz) if s["due_at"] else f"no due time ({s.get('waktu') or 'untimed'})"
+            click.echo(_("Decide:   {outcomes}").format(outcomes=" / ".join(s["outcomes"])))
+        due = _when(s["due_at"], tz) if s["due_at"] else _("no due time ({waktu})").format(waktu=s.get("waktu") or _("untimed"))
         late = _late(s.get("late_by", 0))
-        click.echo(f"Due:      {due}" + (f"  [{late}]" if late else ""))
+        click.echo(_("Due:      {due}").format(due=due) + (f"  [{late}]" if late else ""))
 
 
 @click.command("status", cls=SopCommand)
@@ -119,15 +124,15 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
             print_json(runs)
             return
         if not runs:
-            note("No active runs." if not include_closed else "No runs.")
+            note(_("No active runs.") if not include_closed else _("No runs."))
             return
         from rich.table import Table
         from rich.text import Text
 
         from sopengine.cli.common import console
 
-        table = Table(title="Runs", title_justify="left")
-        for col in ("Run", "SOP", "Period", "Status", "Open step", "Actor", "Due", ""):
+        table = Table(title=_("Runs"), title_justify="left")
+        for col in (_("Run"), "SOP", _("Period"), _("Status"), _("Open step"), _("Actor"), _("Due"), ""):
             table.add_column(col)
         for r in runs:
             steps = r["open_steps"] or [None]
@@ -135,10 +140,10 @@ def status_cmd(run_id: str | None, include_closed: bool, as_json: bool) -> None:
                 first = i == 0
                 table.add_row(
                     r["run_id"] if first else "", r["definition"] if first else "", (r["period"] or "-") if first else "",
-                    r["status"] if first else "",
+                    state_word(r["status"]) if first else "",
                     (f"{st['no']}. {st['step']}" if st and st.get("no") else (st["step"] if st else "-")),
                     st["actor_name"] if st else "", _when(st["due_at"], r["timezone"]) if st and st["due_at"] else "-",
-                    Text("OVERDUE", style="red") if st and st["overdue"] else "",
+                    Text(_("OVERDUE"), style="red") if st and st["overdue"] else "",
                 )
         console().print(table)
         return
@@ -154,20 +159,23 @@ def _print_timeline(st: dict) -> None:
     from rich.text import Text
 
     from sopengine.cli.common import console
+    from sopengine.status import next_for_people, note_for_people
 
     tz = st["timezone"]
     out = console()
-    out.print(Text.assemble((f"Run {st['run_id']}", "bold"), f" — {st['title']} ({st['definition']})"
-                            + (f", period {st['period']}" if st["period"] else "") + ": ", (st["status"], "bold")))
-    out.print(f"Started {_when(st['started_at'], tz)} by {st['started_by']}"
-              + (f"; finished {_when(st['finished_at'], tz)}" if st["finished_at"] else ""))
+    out.print(Text.assemble((_("Run {run}").format(run=st["run_id"]), "bold"), f" — {st['title']} ({st['definition']})"
+                            + (", " + _("period {period}").format(period=st["period"]) if st["period"] else "") + ": ",
+                            (state_word(st["status"]), "bold")))
+    out.print(_("Started {when} by {person}").format(when=_when(st["started_at"], tz), person=st["started_by"])
+              + ("; " + _("finished {when}").format(when=_when(st["finished_at"], tz)) if st["finished_at"] else ""))
     if st["due_at"]:
         late = _late(st["deadline_late_by"])
-        out.print(Text.assemble(f"Process deadline: {_when(st['due_at'], tz)} ({st['deadline']})", (f" {late}" if late else "", "red")))
+        out.print(Text.assemble(_("Process deadline: {when} ({deadline})").format(when=_when(st["due_at"], tz), deadline=st["deadline"]),
+                                (f" {late}" if late else "", "red")))
     if st["definition_file_missing"]:
-        out.print("The definition file is gone; the run goes on from the text it started with.", style="yellow")
+        out.print(_("The definition file is gone; the run goes on from the text it started with."), style="yellow")
     elif st["definition_changed"]:
-        out.print("The definition file has changed since this run started; the run follows the text it started with.", style="yellow")
+        out.print(_("The definition file has changed since this run started; the run follows the text it started with."), style="yellow")
     if st.get("table_title") or (st.get("table") and st["table"] != "utama"):
         out.print(_("Table: {table}").format(table=st.get("table_title") or st["table"]) + (f" ({st['table']})" if st.get("table_title") else ""))
     if st.get("state"):
@@ -179,25 +187,30 @@ def _print_timeline(st: dict) -> None:
         else:
             out.print(_("Ended at {step}, by an arrow the SOP does not draw").format(step=e["step"]), style="yellow")
     if st["assignments"]:
-        out.print("Assigned: " + "; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"]))
-    table = Table(title="Timeline", title_justify="left")
-    for col in ("No", "Step", "Actor", "Visit", "Opened", "Due", "Closed", "By", "Outcome", "Documents", "Note"):
+        out.print(_("Assigned: {assignments}").format(
+            assignments="; ".join(f"{a['role']}: {a['person']}" + (" (Plt.)" if a["acting"] else "") for a in st["assignments"])))
+    table = Table(title=_("Timeline"), title_justify="left")
+    for col in ("No", _("Step"), _("Actor"), _("Visit"), _("Opened"), _("Due"), _("Closed"), _("By"), _("Outcome"), _("Documents"), _("Note")):
         table.add_column(col, overflow="fold")
     for t in st["timeline"]:
-        state = {"open": Text("open", style="bold green"), "waiting": "waiting", "cancelled": "cancelled", "joined": "joined"}
-        closed = _when(t["closed_at"], tz) if t["closed_at"] else state.get(t["state"], t["state"])
-        by = (t["closed_by"] or "") + (f" for {t['on_behalf_of']}" if t["on_behalf_of"] else "")
+        if t["closed_at"]:
+            closed = _when(t["closed_at"], tz)
+        elif t["state"] == "open":
+            closed = Text(state_word("open"), style="bold green")
+        else:
+            closed = state_word(t["state"])
+        by = (t["closed_by"] or "") + (" " + _("for {party}").format(party=t["on_behalf_of"]) if t["on_behalf_of"] else "")
         due = _when(t["due_at"], tz) if t["due_at"] else "-"
         if t["late_by"]:
             due = Text.assemble(due, ("\n" + _late(t["late_by"]), "red"))
         table.add_row(
-            str(t["no"] or "–"), t["step"] + (f" ({t['part']}/{t['parts']})" if t["parts"] > 1 else ""), t["actor_name"] or "(engine)",
+            str(t["no"] or "–"), t["step"] + (f" ({t['part']}/{t['parts']})" if t["parts"] > 1 else ""), t["actor_name"] or _("(engine)"),
             str(t["iteration"]), _when(t["opened_at"], tz), due, closed, by, t["outcome"] or "",
-            "\n".join(f"{d['name']}: {d['path']}" for d in t["documents"]), t["note"] or "",
+            "\n".join(f"{d['name']}: {d['path']}" for d in t["documents"]), note_for_people(t) or "",
         )
     out.print(table)
     if st["next"]:
-        out.print("Next: " + "; ".join(st["next"]))
+        out.print(_("Next: {steps}").format(steps="; ".join(next_for_people(st))))
 
 
 def _after_change(result: dict, verb: str) -> None:
@@ -247,7 +260,8 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
     if as_json:
         print_json(result)
         return
-    _after_change(result, f"Completed {result['step']} of run {run_id} ({result['completed_by']}).")
+    _after_change(result, _("Completed {step} of run {run} ({person}).").format(
+        step=result["step"], run=run_id, person=result["completed_by"]))
 
 
 @click.command("decide", cls=SopCommand)
@@ -270,7 +284,8 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
     if as_json:
         print_json(result)
         return
-    _after_change(result, f"Decided {result['outcome']} at {result['step']} of run {run_id} ({result['decided_by']}).")
+    _after_change(result, _("Decided {outcome} at {step} of run {run} ({person}).").format(
+        outcome=result["outcome"], step=result["step"], run=run_id, person=result["decided_by"]))
 
 
 @click.command("reopen", cls=SopCommand)
@@ -293,7 +308,7 @@ def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    _after_change(result, f"Run {run_id} reopened at {result['step']}.")
+    _after_change(result, _("Run {run} reopened at {step}.").format(run=run_id, step=result["step"]))
 
 
 @click.command("assign", cls=SopCommand)
@@ -319,9 +334,12 @@ def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as
         print_json(result)
         return
     if remove:
-        click.echo(f"Removed {result['person']} from {result['role']} in run {run_id}.")
+        click.echo(_("Removed {person} from {role} in run {run}.").format(person=result["person"], role=result["role"], run=run_id))
+    elif acting:
+        click.echo(_("Assigned {person} to {role} in run {run} (acting, Plt.).").format(
+            person=result["person"], role=result["role"], run=run_id))
     else:
-        click.echo(f"Assigned {result['person']} to {result['role']} in run {run_id}" + (" (acting, Plt.)." if acting else "."))
+        click.echo(_("Assigned {person} to {role} in run {run}.").format(person=result["person"], role=result["role"], run=run_id))
 
 
 @click.command("cancel", cls=SopCommand)
@@ -343,7 +361,7 @@ def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
-    click.echo(f"Run {run_id} cancelled.")
+    click.echo(_("Run {run} cancelled.").format(run=run_id))
 
 
 @click.command("inbox", cls=SopCommand)
@@ -370,18 +388,18 @@ def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
         print_json(rows)
         return
     if not rows:
-        note(f"Nothing waiting for {person or actor}.")
+        note(_("Nothing waiting for {who}.").format(who=person or actor))
         return
     from rich.table import Table
     from rich.text import Text
 
     from sopengine.cli.common import console
 
-    table = Table(title=f"Waiting for {person or actor}", title_justify="left")
-    for col in ("Run", "SOP", "Period", "No", "Step", "Actor", "Opened", "Due", ""):
+    table = Table(title=_("Waiting for {who}").format(who=person or actor), title_justify="left")
+    for col in (_("Run"), "SOP", _("Period"), "No", _("Step"), _("Actor"), _("Opened"), _("Due"), ""):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(r["run_id"], r["definition"], r["period"] or "-", str(r["no"] or "–"), r["kegiatan"],
                       r["actor_name"], _when(r["opened_at"], r["timezone"]), _when(r["due_at"], r["timezone"]) if r["due_at"] else "-",
-                      Text("OVERDUE", style="red") if r["overdue"] else "")
+                      Text(_("OVERDUE"), style="red") if r["overdue"] else "")
     console().print(table)

@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from sopengine.cli.common import SopCommand, console, global_options, json_option, note, print_json, settings
+from sopengine.cli.common import SopCommand, console, global_options, json_option, note, print_json, settings, state_word
+from sopengine.i18n import _
 
 EXIT_OVERDUE = 3
 """Exit code of ``overdue --fail-if-any`` when something is overdue."""
@@ -17,15 +18,15 @@ EXIT_OVERDUE = 3
 def _late_text(row: dict[str, Any]) -> str:
     from sopengine.clock import format_seconds
 
-    text = format_seconds(row["late_by"])
+    text = format_seconds(row["late_by"], for_people=True)
     if row["counted_in"] == "calendar":
-        return f"{text} (calendar)"
+        return _("{time} (calendar)").format(time=text)
     return _with_days(text, row.get("late_by_days"))
 
 
 def _with_days(text: str, days: int | None) -> str:
     """``136 h`` -> ``136 h (17 hari kerja)`` once the office time makes a working day or more."""
-    return f"{text} ({days} hari kerja)" if days else text
+    return _("{time} ({days} hari kerja)").format(time=text, days=days) if days else text
 
 
 def _who(actor_name: str | None, actor: str | None, assigned: list[str]) -> str:
@@ -63,7 +64,7 @@ def overdue_cmd(actor: str | None, person: str | None, limit: int | None, fail_i
     if as_json:
         print_json(rows)
     elif not rows:
-        note(f"Nothing is overdue at {clock.local(clock.now(s.now))}.")
+        note(_("Nothing is overdue at {when}.").format(when=clock.local(clock.now(s.now))))
     else:
         _print_overdue(rows, clock.local(clock.now(s.now)))
     if fail_if_any and rows:
@@ -79,13 +80,13 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
     deadlines = [r for r in rows if r["kind"] == "deadline"]
     out = console()
     if steps:
-        table = Table(title=f"Overdue steps at {at}", title_justify="left")
-        for col in ("Late by", "Due", "Run", "SOP", "Period", "No", "Kegiatan", "Waktu", "Who must act"):
+        table = Table(title=_("Overdue steps at {when}").format(when=at), title_justify="left")
+        for col in (_("Late by"), _("Due"), _("Run"), "SOP", _("Period"), "No", "Kegiatan", "Waktu", _("Who must act")):
             table.add_column(col)
         for r in steps:
             kegiatan = r["kegiatan"] or r["step"]
             if r["iteration"] and r["iteration"] > 1:
-                kegiatan += f" (round {r['iteration']})"
+                kegiatan += " " + _("(round {n})").format(n=r["iteration"])
             table.add_row(
                 _late_text(r), clock.local(r["due_at"], r["timezone"]), r["run_id"],
                 r["definition"] + (f" / {r['table']}" if r.get("table") and r["table"] != "utama" else ""), r["period"] or "-",
@@ -93,8 +94,8 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
             )
         out.print(table)
     if deadlines:
-        table = Table(title=f"Runs past their deadline at {at}", title_justify="left")
-        for col in ("Late by", "Deadline", "Run", "SOP", "Period", "Batas waktu", "Waiting on"):
+        table = Table(title=_("Runs past their deadline at {when}").format(when=at), title_justify="left")
+        for col in (_("Late by"), _("Deadline"), _("Run"), "SOP", _("Period"), "Batas waktu", _("Waiting on")):
             table.add_column(col)
         for r in deadlines:
             waiting = "; ".join(
@@ -106,7 +107,7 @@ def _print_overdue(rows: list[dict[str, Any]], at: str) -> None:
                 r["waktu"] or "-", waiting,
             )
         out.print(table)
-    note(f"{len(steps)} overdue step(s), {len(deadlines)} run(s) past their deadline.")
+    note(_("{steps} overdue step(s), {runs} run(s) past their deadline.").format(steps=len(steps), runs=len(deadlines)))
 
 
 # -- calendar --------------------------------------------------------------------------------------
@@ -181,8 +182,13 @@ def calendar_cmd(year: int | None, definition_id: str | None, as_json: bool) -> 
     from rich.table import Table
 
     out = console()
-    sop = f", with the timezone and hours of {view['definition']}" if view["definition"] else ""
-    out.print(f"Working calendar {view['year']} — {view['source']}{sop} ({view['timezone']})")
+    source = view["source"] if view["file"] else _("packaged default")
+    if view["definition"]:
+        out.print(_("Working calendar {year} — {source}, with the timezone and hours of {definition} ({timezone})").format(
+            year=view["year"], source=source, definition=view["definition"], timezone=view["timezone"]))
+    else:
+        out.print(_("Working calendar {year} — {source} ({timezone})").format(
+            year=view["year"], source=source, timezone=view["timezone"]))
     hours = Table(title="Jam kerja", title_justify="left")
     hours.add_column("Hari")
     hours.add_column("Jam")
@@ -202,7 +208,7 @@ def calendar_cmd(year: int | None, definition_id: str | None, as_json: bool) -> 
         for o in view["open"]:
             extra.add_row(o["date"], o["day"], o["hours"], o["name"])
         out.print(extra)
-    note(f"{len(view['closed'])} closed day(s) in {view['year']}.")
+    note(_("{days} closed day(s) in {year}.").format(days=len(view["closed"]), year=view["year"]))
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -245,7 +251,7 @@ def report_cmd(
     fmt = "json" if as_json else fmt
     scope = {"run": run_id, "definition": definition_id, "period": period, "since": since, "until": until, "now": s.now}
     if monitoring:
-        forms = lib.monitoring(s.db_path, **scope)
+        forms = lib.monitoring(s.db_path, **scope, translated=fmt == "table")
         if fmt == "json":
             print_json(forms)
         elif fmt == "csv":
@@ -274,17 +280,17 @@ def _write_csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
 def _seconds(value: int | None) -> str:
     from sopengine.clock import format_seconds
 
-    return "-" if value is None else format_seconds(value)
+    return "-" if value is None else format_seconds(value, for_people=True)
 
 
 def _steps_table(title: str, steps: list[dict[str, Any]]):  # -> rich.table.Table
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for col in ("No", "Kegiatan", "Pelaksana", "Waktu", "Visits", "Median", "Max", "Late", "Corrections", "Open"):
+    for col in ("No", "Kegiatan", "Pelaksana", "Waktu", _("Visits"), _("Median"), _("Max"), _("Late"), _("Corrections"), _("Open")):
         table.add_column(col)
     for st in steps:
-        opened = f"{st['open']} ({st['open_overdue']} overdue)" if st["open_overdue"] else str(st["open"])
+        opened = _("{open} ({overdue} overdue)").format(open=st["open"], overdue=st["open_overdue"]) if st["open_overdue"] else str(st["open"])
         table.add_row(
             str(st["no"] or ""), st["kegiatan"] or st["step"], st["actor_name"] or "-", st["waktu"] or "-",
             str(st["visits"]), _seconds(st["median_seconds"]), _seconds(st["max_seconds"]),
@@ -300,27 +306,27 @@ def _print_report(data: dict[str, Any]) -> None:
 
     out = console()
     if not data["runs"]:
-        note("No runs in that scope.")
+        note(_("No runs in that scope."))
         return
     if data["scope"]["run"]:
         r = data["runs"][0]
-        out.print(
-            f"Run {r['run_id']} — {r['title']} ({r['definition']}), period {r['period'] or '-'}, {r['status']};"
-            f" {_seconds(r['taken_seconds'])} of office time since {clock.local(r['started_at'], r['timezone'])}"
-        )
+        out.print(_("Run {run} — {title} ({definition}), period {period}, {status}; {taken} of office time since {started}").format(
+            run=r["run_id"], title=r["title"], definition=r["definition"], period=r["period"] or "-", status=state_word(r["status"]),
+            taken=_seconds(r["taken_seconds"]), started=clock.local(r["started_at"], r["timezone"]),
+        ))
         if r["deadline"]:
             late = _with_days(_seconds(r["deadline_late_by"]), r["deadline_late_by_days"])
-            late = f", {late} late" if r["deadline_late_by"] else ""
-            out.print(f"Deadline: {r['deadline']} → {clock.local(r['due_at'], r['timezone'])}{late}")
-        out.print(_steps_table("Standard against actual time", r["steps"]))
+            late = ", " + _("{time} late").format(time=late) if r["deadline_late_by"] else ""
+            out.print(_("Deadline: {deadline} → {when}").format(deadline=r["deadline"], when=clock.local(r["due_at"], r["timezone"])) + late)
+        out.print(_steps_table(_("Standard against actual time"), r["steps"]))
         return
     definitions = sorted({s["definition"] for s in data["steps"]})
     for def_id in definitions:
         steps = [s for s in data["steps"] if s["definition"] == def_id]
         n = len([r for r in data["runs"] if r["definition"] == def_id])
-        out.print(_steps_table(f"{def_id}: standard against actual time across {n} run(s)", steps))
-    runs = Table(title="Per run", title_justify="left")
-    for col in ("Run", "SOP", "Period", "Status", "Started", "Office time", "Late visits", "Corrections", "Deadline"):
+        out.print(_steps_table(_("{definition}: standard against actual time across {n} run(s)").format(definition=def_id, n=n), steps))
+    runs = Table(title=_("Per run"), title_justify="left")
+    for col in (_("Run"), "SOP", _("Period"), _("Status"), _("Started"), _("Office time"), _("Late visits"), _("Corrections"), _("Deadline")):
         runs.add_column(col)
     for r in data["runs"]:
         late = sum(st["late"] + st["open_overdue"] for st in r["steps"])
@@ -328,9 +334,9 @@ def _print_report(data: dict[str, Any]) -> None:
         deadline = "-"
         if r["deadline"]:
             behind = _with_days(_seconds(r["deadline_late_by"]), r["deadline_late_by_days"])
-            deadline = f"{behind} late" if r["deadline_late_by"] else "met"
+            deadline = _("{time} late").format(time=behind) if r["deadline_late_by"] else _("met")
         runs.add_row(
-            r["run_id"], r["definition"], r["period"] or "-", r["status"], clock.local(r["started_at"], r["timezone"]),
+            r["run_id"], r["definition"], r["period"] or "-", state_word(r["status"]), clock.local(r["started_at"], r["timezone"]),
             _seconds(r["taken_seconds"]), str(late), str(corrections), deadline,
         )
     out.print(runs)
@@ -341,22 +347,23 @@ def _print_forms(forms: list[dict[str, Any]]) -> None:
 
     out = console()
     if not forms:
-        note("No runs in that scope.")
+        note(_("No runs in that scope."))
         return
     for f in forms:
-        out.print("MONITORING PELAKSANAAN SOP AP")
+        out.print(_("MONITORING PELAKSANAAN SOP AP"))
         out.print(f"Nama SOP  : {f['title']}")
         out.print(f"Nomor SOP : {f['nomor'] or '-'}")
         out.print(f"Unit      : {f['unit'] or '-'}")
         periods = ", ".join(f["periods"]) or "-"
-        out.print(f"Evidence  : {f['runs']} run(s); periods {periods}")
+        out.print(_("Evidence  : {runs} run(s); periods {periods}").format(runs=f["runs"], periods=periods))
         if f.get("deadline"):
             d = f["deadline"]
-            out.print(f"Deadline  : {d['text']} — {d['penilaian'] or 'not judged'}: {d['catatan']}")
+            out.print(_("Deadline  : {deadline} — {judgement}: {notes}").format(
+                deadline=d["text"], judgement=d["penilaian"] or _("not judged"), notes=d["catatan"]))
         table = Table(show_lines=True)
         for col in ("No", "Prosedur", "Penilaian terhadap penerapan", "Catatan hasil penilaian", "Tindakan yang harus diambil"):
             table.add_column(col)
         for row in f["rows"]:
             table.add_row(str(row["no"]), row["prosedur"], row["penilaian"] or "-", row["catatan"], row["tindakan"])
         out.print(table)
-        out.print(f"Rule: {f['rule']}")
+        out.print(_("Rule: {rule}").format(rule=f["rule"]))
