@@ -44,7 +44,7 @@ from typing import IO, Any
 from sopengine import clock
 from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical, database_head, event_hash
 from sopengine.errors import InputError, RunNotFound, SopError
-from sopengine.i18n import N_, _
+from sopengine.i18n import N_, Message, _, joined, message, shown
 from sopengine.store import Store
 
 BACKDATED_AFTER = 300
@@ -55,46 +55,18 @@ POSTDATED_AFTER = 300
 
 
 
-class Text(str):
-    """A text that is data in English and can be shown to a person in their language.
-
-    Its value, what JSON, CSV and a pack's files hold, is the English message; it keeps the
-    template it was made from (marked for the catalogue) and the values put into it, so that
-    :func:`shown` can say it in the language in force. Made by :func:`_text` and :func:`_joined`;
-    anything that treats it as a string (``json``, ``csv``, ``==``, ``+``) sees the English.
-    """
-
-    template: str | None = None
-    values: dict[str, Any] = {}
-    parts: tuple[Any, ...] = ()
-    sep: str = ""
-
-    def shown(self) -> str:
-        """The text in the language in force (a :class:`Text` put into it, too)."""
-        if self.template is None:
-            return self.sep.join(shown(part) for part in self.parts)
-        return _(self.template).format(**{k: shown(v) for k, v in self.values.items()})
+Text = Message
+"""A message that is data in English and shown to a person in their language (:class:`sopengine.i18n.Message`)."""
 
 
-def _text(template: str, **values: Any) -> Text:
+def _text(template: str, **values: Any) -> Message:
     """The English *template* filled with *values*, remembering both (mark it with ``N_``)."""
-    text = Text(template.format(**values))
-    text.template = template
-    text.values = values
-    return text
+    return message(template, **values)
 
 
-def _joined(parts: list[Any], sep: str = "; ") -> Text:
+def _joined(parts: list[Any], sep: str = "; ") -> Message:
     """*parts* joined by *sep*, each shown in the language in force when the whole is."""
-    text = Text(sep.join(parts))
-    text.parts = tuple(parts)
-    text.sep = sep
-    return text
-
-
-def shown(text: Any) -> Any:
-    """*text* as a person reads it: a :class:`Text` in the language in force, anything else as it is."""
-    return text.shown() if isinstance(text, Text) else text
+    return joined(list(parts), sep)
 
 
 KINDS: dict[str, str] = {

@@ -19,6 +19,7 @@ import gettext as _gettext
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "sopengine"
 LANGUAGES = ("id", "en")
@@ -123,3 +124,77 @@ def _patch_click() -> None:
             module._ = _click_gettext  # type: ignore[attr-defined]
         if hasattr(module, "ngettext"):
             module.ngettext = _click_ngettext  # type: ignore[attr-defined]
+
+
+# -- messages made in English, shown in the language in force ------------------------------------
+# A message read twice — as data (JSON, CSV, an evidence pack's files, always English) and by a
+# person (in their language) — is made as a Message: a ``str`` holding the English text that
+# remembers its template and values, translated only where it is shown (:func:`shown`).
+
+class Message(str):
+    """English text that can be shown in the language in force.
+
+    ``values`` is None for a template used as it is (its braces are then plain text).
+    """
+
+    template: str
+    values: dict[str, Any] | None
+
+    def __new__(cls, template: str, values: dict[str, Any] | None = None) -> Message:
+        self = super().__new__(cls, template if values is None else template.format(**values))
+        self.template = str(template)
+        self.values = values
+        return self
+
+    def format(self, /, **values: Any) -> Message:  # type: ignore[override]
+        """The template filled in with *values*; the result is English and remembers them."""
+        if self.values is not None:
+            raise TypeError("a message is filled in once")
+        return Message(self.template, values)
+
+    def text(self) -> str:
+        """The message in the language in force."""
+        return translate(self.template, self.values)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Message, (self.template, self.values))
+
+
+def translate(template: str, values: dict[str, Any] | None) -> str:
+    """*template* in the language in force, filled in with *values* (Messages translated too)."""
+    text = _(template)
+    if values is None:
+        return text
+    return text.format(**{k: v.text() if isinstance(v, Message) else v for k, v in values.items()})
+
+
+
+def message(template: str, **values: Any) -> Message:
+    """The English *template* filled with *values*, remembering both (mark the template with ``N_``)."""
+    return Message(template, values)
+
+
+def shown(text: Any) -> Any:
+    """*text* as a person reads it: a :class:`Message` in the language in force, anything else as it is."""
+    return text.text() if isinstance(text, Message) else text
+
+
+def concat(*parts: str) -> Message:
+    """Parts shown one after the other (a message and its hint), each in the language in force.
+
+    The template is structure, not words: it is not in the catalogue.
+    """
+    return joined(list(parts), "")
+
+
+def joined(items: list[str], separator: str = ", ") -> Message:
+    """*items* one after the other with *separator* between them, each in the language in force."""
+    template = separator.replace("{", "{{").replace("}", "}}").join(f"{{p{i}}}" for i in range(len(items)))
+    return Message(template, {f"p{i}": item for i, item in enumerate(items)})
+
+
+def either(items: list[str]) -> str:
+    """``'a', 'b' or 'c'``, with the language's word for 'or'."""
+    if len(items) < 2:
+        return items[0] if items else ""
+    return Message(N_("{first} or {last}")).format(first=joined(items[:-1]), last=items[-1])
