@@ -34,8 +34,11 @@ _chosen: str | None = None  # set by the command line for this process; else rea
 _loaded: dict[tuple[str, str], _gettext.NullTranslations] = {}
 
 
+_PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+
+
 def locale_dir() -> Path:
-    return Path(os.environ.get(ENV_LOCALE_DIR) or Path(__file__).resolve().parent / "locale")
+    return Path(os.environ.get(ENV_LOCALE_DIR) or _PACKAGED)
 
 
 def resolve(explicit: str | None = None) -> str:
@@ -71,7 +74,7 @@ def set_language(lang: str | None) -> str:
 def translation(lang: str | None = None) -> _gettext.NullTranslations:
     """The catalogue of *lang* (the language in force by default), read once per process."""
     lang = lang or language()
-    folder = str(locale_dir())
+    folder = os.environ.get(ENV_LOCALE_DIR) or _PACKAGED  # read per call: cheap, and tests change it
     key = (lang, folder)
     found = _loaded.get(key)
     if found is None:

@@ -352,8 +352,11 @@ def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> 
 def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     compiled = loaded.compiled
     open_tasks = [t for t in loaded.tasks if t["state"] == "open"]
-    open_names = ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or _("none")
     run_id = loaded.run["id"]
+
+    def open_list() -> str:  # only when a message needs it: the step path names nothing
+        return ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or _("none")
+
     if step is not None and compiled.get("format") == 2 and step not in compiled["steps"]:
         row = [t for t in open_tasks if compiled["steps"][t["step_id"]].get("no") == str(step).strip()]
         if len(row) == 1:
@@ -381,7 +384,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
             else:
                 message = _("step {step} of run {run} is not open; open: {open}")
             raise StepNotOpen(
-                message.format(step=_describe_step(compiled, step_id), run=run_id, open=open_names,
+                message.format(step=_describe_step(compiled, step_id), run=run_id, open=open_list(),
                                person=last[0] if last else None, when=loaded.local(last[1]) if last else None),
                 run_id=run_id, step=step_id,
             )
@@ -391,7 +394,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     if not open_tasks:
         raise StepNotOpen(_("run {run} has no open step").format(run=run_id), run_id=run_id)
     raise StepNotOpen(
-        _("run {run} has several open steps ({open}); say which with --step").format(run=run_id, open=open_names), run_id=run_id
+        _("run {run} has several open steps ({open}); say which with --step").format(run=run_id, open=open_list()), run_id=run_id
     )
 
 
