@@ -186,7 +186,7 @@ class Store:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-            self.conn.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
         except NotADatabase:
             self.conn.close()
             raise
@@ -195,6 +195,27 @@ class Store:
             raise NotADatabase(
                 _("{path} cannot be prepared ({reason}); check the file and its folder's permissions").format(path=self.path, reason=exc)
             ) from None
+
+    def _use_wal(self) -> None:
+        """Put the file in WAL mode, waiting for other processes as a write would.
+
+        Switching the journal mode needs the file to itself and SQLite does not always wait for
+        it: processes that create one database at once would see "database is locked". A file
+        another process already switched is left as it is.
+        """
+        import time
+
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                    return
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         self.conn.close()
