@@ -150,18 +150,7 @@ def flow_problems(d: Definition, lines: Lines, filename: str) -> Iterator[Proble
     for i, s in enumerate(d.steps):
         if s.id not in reached:
             yield err(("steps", i, "id"), N_("step {id!r} can never be reached from the first step; point a 'next' or an outcome at it, or remove it").format(id=s.id))
-    reverse: dict[str, list[str]] = {k: [] for k in graph}
-    for src, dests in graph.items():
-        for dst in dests:
-            reverse[dst].append(src)
-    can_finish: set[str] = set()
-    queue = deque(ends)
-    while queue:
-        node = queue.popleft()
-        if node in can_finish:
-            continue
-        can_finish.add(node)
-        queue.extend(reverse[node])
+    reverse, can_finish = finishing(graph, ends)
     for i, s in enumerate(d.steps):
         if s.id in reached and s.id not in can_finish:
             yield err(("steps", i, "id"), N_("from step {id!r} the end can never be reached (it only loops); give it a way to '{end}'").format(id=s.id, end=END))
@@ -407,6 +396,23 @@ def _fix_number(value: Any, otherwise: str) -> str:
 def _comes_back(graph: dict[str, list[str]], start: str) -> bool:
     """Can *start* come back to itself through the graph?"""
     return any(start in reach(graph, nxt) for nxt in graph.get(start, []))
+
+
+def finishing(graph: dict[str, list[str]], ends: set[str]) -> tuple[dict[str, list[str]], set[str]]:
+    """The arrows into each node, and the nodes from which one of *ends* can be reached."""
+    reverse: dict[str, list[str]] = {k: [] for k in graph}
+    for src, dests in graph.items():
+        for dst in dests:
+            reverse[dst].append(src)
+    can_finish: set[str] = set()
+    queue = deque(ends)
+    while queue:
+        node = queue.popleft()
+        if node in can_finish:
+            continue
+        can_finish.add(node)
+        queue.extend(reverse[node])
+    return reverse, can_finish
 
 
 def reach(graph: dict[str, list[str]], start: str) -> set[str]:

@@ -23,6 +23,7 @@ from sopengine.definition.flow import (
     _hours_problems,
     actor_and_case_problems,
     duration_problems,
+    finishing,
     reach,
 )
 from sopengine.definition.format2 import DASH, Definition2, Header2, Row, SymbolKind
@@ -137,19 +138,7 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
     if not all(t == END or t in graph for p in graph.values() for t in p.targets):
         return
     edges = {sid: [t for t in p.targets if t != END] for sid, p in graph.items()}
-    reverse: dict[str, list[str]] = {k: [] for k in edges}
-    for src, dests in edges.items():
-        for dst in dests:
-            reverse[dst].append(src)
-    ends = {sid for sid, p in graph.items() if END in p.targets}
-    can_finish: set[str] = set()
-    queue = deque(ends)
-    while queue:
-        node = queue.popleft()
-        if node in can_finish:
-            continue
-        can_finish.add(node)
-        queue.extend(reverse[node])
+    reverse, can_finish = finishing(edges, {sid for sid, p in graph.items() if END in p.targets})
     for ti in range(len(d.tables)):
         reached = reach(edges, start_symbol(d, ti))
         for ri, r in enumerate(d.tables[ti].rows):
