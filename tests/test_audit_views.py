@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sopengine import audit, schema, store
+from sopengine import audit, store
+from sopengine.store import schema
 from sopengine.chain import GENESIS, canonical, database_head, event_hash
 from sopengine.store import Store
 from sopengine.runs import cancel, reopen, start_run

@@ -162,7 +162,7 @@ class Store:
             raise NotADatabase(_("{path} holds no sopengine data; pass the right --db").format(path=self.path), path=str(self.path))
 
     def _upgrade(self, version: int) -> None:
-        from sopengine.schema import migrate
+        from sopengine.store.schema import migrate
 
         try:
             # One process prepares the file while others wait for the lock and then find it
