@@ -27,21 +27,17 @@ from sopengine.errors import (
     ConcurrentChange,
     DuplicateRun,
     InputError,
-    NotAssigned,
-    OutputMissing,
     RunClosed,
     RunError,
     StepNotOpen,
     UnknownOutcome,
 )
 from sopengine.i18n import _
-from sopengine.identity import os_user
-from sopengine.identity import person as _person
+from sopengine import authority, documents
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
 from sopengine.store import use as use_store
 
-ENGINE = "sopengine"
-"""The ``person`` of events the engine records by itself (automatic decisions, joins)."""
+from sopengine.authority import ENGINE  # noqa: F401  (the engine's own name in events; kept importable here)
 
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read aloud and typed
 
@@ -251,17 +247,8 @@ class _Loaded:
                         _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
 
 
-def _checked_person(by: str | None) -> str:
-    name = _person(by)
-    if name.casefold() == ENGINE:
-        raise InputError(
-            _("the name {name!r} is kept for what the engine records by itself; give your own name with --by").format(name=ENGINE)
-        )
-    return name
-
-
 def _load(db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
-    _checked_person(by)
+    authority.checked_person(by)
     store, owned = use_store(db)
     try:
         return _read(store, owned, run_id, by, now, allow_closed)
@@ -296,7 +283,7 @@ def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime 
     tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
     return _Loaded(
         store, run, compiled, workflow(compiled), tasks,
-        _person(by), os_user(), clock.coerce(now, tz), clock.iso(clock.real_now()) or "", owned,
+        *authority.identify(store, by), clock.coerce(now, tz), clock.iso(clock.real_now()) or "", owned,
     )
 
 
@@ -398,74 +385,6 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     )
 
 
-def _check_person(loaded: _Loaded, task: dict[str, Any]) -> None:
-    role = task["actor"]
-    if role is None:
-        return
-    if loaded.compiled["actors"].get(role, {}).get("kind") == "external":
-        # Staff record an external party's step for it; the party's assignee is whom it is for.
-        return
-    assignees = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == role]
-    if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
-        name = loaded.compiled["actors"].get(role, {}).get("name", role)
-        raise NotAssigned(
-            _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
-              " — act as one of them with --by, or 'sopengine assign {run} {role} NAME'").format(
-                person=loaded.person, name=name, role=role, run=loaded.run["id"], assigned=", ".join(assignees)),
-            run_id=loaded.run["id"], person=loaded.person, role=role,
-        )
-
-
-def _record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[str, str]] | dict[str, str] | None) -> list[dict[str, Any]]:
-    step = loaded.compiled["steps"][task["step_id"]]
-    declared = {o["name"].casefold(): o for o in step["outputs"]}
-    items = list(outputs.items()) if isinstance(outputs, dict) else list(outputs or [])
-    docs = []
-    given = set()
-    for name, path in items:
-        spec = declared.get(name.strip().casefold())
-        if spec is None:
-            names = ", ".join(repr(o["name"]) for o in step["outputs"]) or _("none")
-            raise InputError(_("step {step} has no output {name!r}; its outputs are: {names}").format(
-                step=task["step_id"], name=name, names=names))
-        file = Path(path).expanduser()
-        if file.is_dir():
-            raise OutputMissing(_("output {path} is a folder; give the file of {output!r}").format(path=path, output=spec["name"]),
-                                path=str(path))
-        if not file.is_file():
-            raise OutputMissing(
-                _("output file {path} does not exist; check the path of {output!r}").format(path=path, output=spec["name"]),
-                path=str(path),
-            )
-        digest = hashlib.sha256()
-        with file.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        docs.append({
-            "task_id": task["id"], "step_id": task["step_id"], "name": spec["name"], "path": str(file.resolve()),
-            "sha256": digest.hexdigest(), "size": file.stat().st_size, "recorded_by": loaded.person,
-        })
-        given.add(spec["name"].casefold())
-    lanes = step["lanes"] or [None]
-    if task["part"] == len(lanes) - 1:  # required outputs are due when the row's last lane finishes
-        for o in step["outputs"]:
-            if o["required"] and o["name"].casefold() not in given:
-                raise OutputMissing(
-                    _("step {step} needs its output {output!r}; add --output '{output}=FILE'").format(
-                        step=task["step_id"], output=o["name"]),
-                    step=task["step_id"],
-                )
-    return docs
-
-
-def _on_behalf(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> str | None:
-    actor = loaded.compiled["actors"].get(task["actor"] or "", {})
-    if actor.get("kind") == "external" and not on_behalf:
-        assigned = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == task["actor"]]
-        return ", ".join(assigned) or actor.get("name")
-    return on_behalf
-
-
 def _check_not_before_start(loaded: _Loaded) -> None:
     if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
         raise InputError(
@@ -554,10 +473,10 @@ def _close_task(
     on_behalf: str | None, *, outcome: str | None = None, extra: dict[str, Any] | None = None,
 ) -> tuple[_Advance, str]:
     """Finish one open task by firing *trigger*; collect and write every resulting change."""
-    _check_person(loaded, task)
+    authority.check_may_act(loaded, task)
     _check_time(loaded, task)
-    docs = _record_outputs(loaded, task, outputs)
-    behalf = _on_behalf(loaded, task, on_behalf)
+    docs = documents.record_outputs(loaded, task, outputs)
+    behalf = authority.on_behalf_for(loaded, task, on_behalf)
     adv = loaded.advance()
     spec = loaded.compiled["steps"][task["step_id"]]
     if spec.get("row_timed") and spec.get("row"):
@@ -726,6 +645,7 @@ def assign(
         person = person.strip()
         if not person:
             raise InputError(_("give the person's name"))
+        authority.check_may_assign(loaded, role_id, person, acting=acting, remove=remove)
         current = [a for a in loaded.store.assignments(run_id) if a["role"] == role_id]
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
@@ -899,7 +819,7 @@ def start_run(
             raise InputError(_("--assign {role}= needs a person's name after '='").format(role=role))
         if not any(r == role_id and n.casefold() == name.casefold() for r, n in assignments):
             assignments.append((role_id, name))
-    person = _checked_person(by)
+    authority.checked_person(by)
 
     cal_path = resolve_calendar_path(calendar, [p for p, _ in search_dirs(definitions)])
     # The run's zone is its calendar's (the definition's timezone wins over the file's), so the
@@ -912,6 +832,7 @@ def start_run(
 
     store, owned = use_store(db, create=True)
     try:
+        person, os_login = authority.identify(store, by)
         if period_n:
             existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
             active = store.active_run_for(compiled["id"], period_n)
@@ -934,7 +855,7 @@ def start_run(
             "started_by": person, "due_at": due, "version": 0,
         }
         changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
-        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_user(), changes, [], {})
+        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_login, changes, [], {})
         changes.assign = [(role, who, False, person, clock.iso(at) or "") for role, who in assignments]
         changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],
