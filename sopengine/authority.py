@@ -46,7 +46,7 @@ def check_may_act(loaded: _Loaded, task: dict[str, Any]) -> None:
     if loaded.compiled["actors"].get(role, {}).get("kind") == "external":
         # Staff record an external party's step for it; the party's assignee is whom it is for.
         return
-    assignees = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == role]
+    assignees = [a["person"] for a in loaded.assignments() if a["role"] == role]
     if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
         name = loaded.compiled["actors"].get(role, {}).get("name", role)
         raise NotAssigned(
@@ -65,6 +65,6 @@ def on_behalf_for(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) 
     """Whom a step is recorded for: *on_behalf*, or an external party's assignee (or its name)."""
     actor = loaded.compiled["actors"].get(task["actor"] or "", {})
     if actor.get("kind") == "external" and not on_behalf:
-        assigned = [a["person"] for a in loaded.store.assignments(loaded.run["id"]) if a["role"] == task["actor"]]
+        assigned = [a["person"] for a in loaded.assignments() if a["role"] == task["actor"]]
         return ", ".join(assigned) or actor.get("name")
     return on_behalf

@@ -224,6 +224,13 @@ class _Loaded:
     at: datetime
     recorded_at: str
     owned: bool = True  # opened by this operation, so closed by it
+    _assignments: list[dict[str, Any]] | None = None
+
+    def assignments(self) -> list[dict[str, Any]]:
+        """The run's assignments (role, person, acting, ...), read once per operation when needed."""
+        if self._assignments is None:
+            self._assignments = self.store.assignments(self.run["id"])
+        return self._assignments
 
     def release(self) -> None:
         """Close the store if this operation opened it; a caller's own store stays open."""
@@ -646,7 +653,7 @@ def assign(
         if not person:
             raise InputError(_("give the person's name"))
         authority.check_may_assign(loaded, role_id, person, acting=acting, remove=remove)
-        current = [a for a in loaded.store.assignments(run_id) if a["role"] == role_id]
+        current = [a for a in loaded.assignments() if a["role"] == role_id]
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
         if remove:
