@@ -223,8 +223,8 @@ def list_runs(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
 
 
 def inbox(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
-    """Open steps for a person or role; see :func:`sopengine.status.inbox`."""
-    from sopengine.status import inbox as _inbox
+    """Open steps for a person or role; see :func:`sopengine.inbox.inbox`."""
+    from sopengine.inbox import inbox as _inbox
 
     return _inbox(db, **kwargs)
 

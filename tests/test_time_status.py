@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from sopengine.cli import cli
 from sopengine.overdue import overdue
 from sopengine.runs import complete, start_run
-from sopengine.status import inbox, list_runs, run_status
+from sopengine.inbox import inbox
+from sopengine.status import list_runs, run_status
 
 
 def one_step(folder: Path, waktu: str, definition_id: str = "satu") -> Path:

@@ -75,7 +75,8 @@ def wita_setup(tmp_path: Path, extra: str = "") -> tuple[Path, Path, Path]:
 
 def test_a_run_with_a_wita_calendar_reads_now_and_shows_times_in_wita(tmp_path: Path) -> None:
     from sopengine.runs import start_run
-    from sopengine.status import inbox, list_runs, run_status
+    from sopengine.inbox import inbox
+    from sopengine.status import list_runs, run_status
 
     defs, _, db = wita_setup(tmp_path)
     started = start_run("satu", db=db, definitions=defs, now="2026-10-05T09:00", by="ani")
