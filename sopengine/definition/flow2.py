@@ -51,11 +51,11 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
             yield err(("parties", i, "id"), N_("id {id!r} is already an actor's or a party's; give the party its own id").format(id=p.id))
     case_fields = {c.name: c for c in d.case}
     states = {s.name: s for s in d.state}
-    for i, s in enumerate(d.state):
-        if s.name in [x.name for x in d.state[:i]]:
-            yield err(("state", i, "name"), N_("state {name!r} is declared twice; keep one").format(name=s.name))
-        if s.values is not None and s.initial is not None and s.initial not in s.values:
-            yield err(("state", i, "initial"), N_("{value} is not one of the state's values; add it to 'values' or fix it").format(value=short(s.initial)))
+    for i, field in enumerate(d.state):
+        if field.name in [x.name for x in d.state[:i]]:
+            yield err(("state", i, "name"), N_("state {name!r} is declared twice; keep one").format(name=field.name))
+        if field.values is not None and field.initial is not None and field.initial not in field.values:
+            yield err(("state", i, "initial"), N_("{value} is not one of the state's values; add it to 'values' or fix it").format(value=short(field.initial)))
 
     # -- tables: ids, lanes, rows ---------------------------------------------------------------
     table_ids = [d.table_id(i) for i in range(len(d.tables))]
@@ -143,21 +143,21 @@ def flow_problems2(d: Definition2, lines: Lines, filename: str, known_sops: set[
         reached = reach(edges, start_symbol(d, ti))
         for ri, r in enumerate(d.tables[ti].rows):
             for si, s in enumerate(r.symbols):
-                loc = ("tables", ti, "rows", ri, "symbols", si, "id")
+                id_loc = ("tables", ti, "rows", ri, "symbols", si, "id")
                 if s.id not in reached:
-                    yield err(loc, N_("symbol {id!r} can never be reached from the start of its table; draw an arrow to it ('next' or an outcome), or remove it").format(id=s.id))
+                    yield err(id_loc, N_("symbol {id!r} can never be reached from the start of its table; draw an arrow to it ('next' or an outcome), or remove it").format(id=s.id))
                 elif s.id not in can_finish:
-                    yield err(loc, N_("from symbol {id!r} the end can never be reached (it only loops); give it a way to '{end}'").format(id=s.id, end=END))
-    for sid, p in graph.items():
-        if p.symbol.join and len(reverse[sid]) < 2:
-            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "join"), N_("a join needs two or more arrows leading into it; remove 'join: true'"))
-    automatic = {sid for sid, p in graph.items() if p.symbol.automatic}
-    task_edges = {sid: [x for t in p.targets for x in resolve(graph, t) if x != END] for sid, p in graph.items()}
+                    yield err(id_loc, N_("from symbol {id!r} the end can never be reached (it only loops); give it a way to '{end}'").format(id=s.id, end=END))
+    for sid, placed in graph.items():
+        if placed.symbol.join and len(reverse[sid]) < 2:
+            yield err(("tables", placed.table, "rows", placed.row, "symbols", placed.place, "join"), N_("a join needs two or more arrows leading into it; remove 'join: true'"))
+    automatic = {sid for sid, node in graph.items() if node.symbol.automatic}
+    task_edges = {sid: [x for t in node.targets for x in resolve(graph, t) if x != END] for sid, node in graph.items()}
     auto_graph = {sid: [t for t in task_edges[sid] if t in automatic] for sid in automatic}
     for sid in automatic:
-        p = graph[sid]
+        node = graph[sid]
         if _comes_back(auto_graph, sid):
-            yield err(("tables", p.table, "rows", p.row, "symbols", p.place, "id"), N_("automatic decision {id!r} can come back to itself through automatic decisions only, which would never stop; "
+            yield err(("tables", node.table, "rows", node.row, "symbols", node.place, "id"), N_("automatic decision {id!r} can come back to itself through automatic decisions only, which would never stop; "
                          "put a step done by a person in that loop").format(id=sid))
     yield from _join_problems(graph, task_edges, err)
     yield from _input_problems(d, graph, task_edges, err)

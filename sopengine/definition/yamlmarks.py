@@ -259,7 +259,7 @@ class _Walker:
             isinstance(value, (int, float))
             and not isinstance(value, bool)
             and node.tag in _NUMBER_TAGS
-            and node.style is None
+            and getattr(node, "style", None) is None
             and str(value) != node.value
         ):
             # YAML 1.1 reads '045' as octal 37, '12:30' as 750 (base 60), '1_000' as 1000 and

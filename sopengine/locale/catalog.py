@@ -38,8 +38,8 @@ def mo_path(lang: str, root: Path = LOCALE) -> Path:
     return root / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
 
 
-def _source_messages() -> dict[str | tuple[str, str], list[tuple[str, int]]]:
-    found: dict[str | tuple[str, str], list[tuple[str, int]]] = {}
+def _source_messages() -> dict[str | tuple[str, ...], list[tuple[str, int]]]:
+    found: dict[str | tuple[str, ...], list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(PACKAGE), method_map=[("locale/**", "ignore"), ("**.py", "python")], keywords=KEYWORDS,
     ):
@@ -49,10 +49,10 @@ def _source_messages() -> dict[str | tuple[str, str], list[tuple[str, int]]]:
     return found
 
 
-def _click_words() -> dict[str | tuple[str, str], list[tuple[str, int]]]:
+def _click_words() -> dict[str | tuple[str, ...], list[tuple[str, int]]]:
     import click
 
-    found: dict[str | tuple[str, str], list[tuple[str, int]]] = {}
+    found: dict[str | tuple[str, ...], list[tuple[str, int]]] = {}
     folder = Path(click.__file__).resolve().parent
     for filename, lineno, message, _comments, _context in extract_from_dir(
         str(folder), method_map=[("**.py", "python")], keywords={"_": None, "ngettext": (1, 2)},
@@ -94,7 +94,7 @@ def help_texts() -> dict[str, list[tuple[str, int]]]:
     return found
 
 
-def messages() -> dict[str | tuple[str, str], list[tuple[str, int]]]:
+def messages() -> dict[str | tuple[str, ...], list[tuple[str, int]]]:
     out = _click_words()
     for source in (_source_messages(), help_texts()):
         for key, places in source.items():
@@ -196,9 +196,9 @@ def problems(lang: str, prefixes: list[str] | None = None) -> list[str]:
         else:
             ids = m.id if isinstance(m.id, (tuple, list)) else (m.id,)
             strings = m.string if isinstance(m.string, (tuple, list)) else (m.string,)
-            need = set(_PLACEHOLDER.findall(ids[0]))
+            need = set(_PLACEHOLDER.findall(ids[0] or ""))
             for s in strings:
-                if set(_PLACEHOLDER.findall(s)) != need:
+                if set(_PLACEHOLDER.findall(s or "")) != need:
                     out.append(f"placeholders differ: {msgid!r} -> {s!r}")
     return out
 

@@ -111,7 +111,7 @@ def render_markdown(definition: Definition2, progress: dict[str, Any] | None = N
                 kegiatan += ("<br>" if kegiatan else "") + f"_{markdown_cell(note.symbol_text)}_"
             if not note.printed:
                 kegiatan += f" ({NOT_PRINTED})"
-            cells = ([markdown_cell(note.table)] if several else []) + [markdown_cell(note.no), kegiatan, markdown_cell(note.text)]
-            out.append("| " + " | ".join(cells) + " |")
+            note_cells = ([markdown_cell(note.table)] if several else []) + [markdown_cell(note.no), kegiatan, markdown_cell(note.text)]
+            out.append("| " + " | ".join(note_cells) + " |")
         out.append("")
     return "\n".join(out)
