@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from sopengine import i18n
 from sopengine.cli import COMMANDS, cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,7 +171,7 @@ def _data_words(*extra: Path) -> set[str]:
     # options, metavars and file names printed as they are typed
     words.update({"sopengine", "json", "yaml", "csv", "html", "mermaid", "sqlite", "wib", "wita", "wit", "utc", "iso",
                   "env", "db", "path", "file", "dir", "name", "time", "run", "step", "outcome", "role", "lang",
-                  "now", "definitions", "calendar", "period", "table", "set", "assign", "json", "format", "output",
+                  "now", "definitions", "calendar", "period", "table", "set", "assign", "format", "output",
                   "note", "reason", "value", "key", "text", "true", "false", "none", "null", "ani", "budi", "siti",
                   "head", "seq", "zip", "sha", "salah", "batal", "siap"})
     return words

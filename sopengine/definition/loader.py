@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from sopengine.definition.durations import parse_duration
 from sopengine.definition.flow import PERIOD_FACTS, flow_problems, reach, step_targets
 from sopengine.definition.flow2 import flow_problems2
-from sopengine.definition.format2 import DASH, Definition2
+from sopengine.definition.format2 import Definition2
 from sopengine.definition.messages import N_
 from sopengine.definition.models import END, Definition, StepKind, is_end, slug
 from sopengine.definition.problems import display_path, make_problem, short, structure_problems

@@ -14,7 +14,6 @@ itself (a hint, a reason), which is shown in the language too.
 
 from __future__ import annotations
 
-from typing import Any
 
 from sopengine.i18n import Message, concat, either, joined, translate
 

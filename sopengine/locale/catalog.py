@@ -17,6 +17,7 @@ import inspect
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -158,8 +159,8 @@ def update(lang: str) -> tuple[int, int]:
     return len([m for m in new if m.id]), untranslated
 
 
-def _translated(message: object) -> bool:
-    string = getattr(message, "string")
+def _translated(message: Any) -> bool:
+    string = message.string
     if isinstance(string, (tuple, list)):
         return all(string)
     return bool(string)
