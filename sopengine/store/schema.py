@@ -254,6 +254,68 @@ def m0004_definition_steps_lanes(db: Database) -> None:
     )
 
 
+
+@migrations(name="0006_people")
+def m0006_people(db: Database) -> None:
+    """The people register: the office's people, their OS logins and the actor roles they may
+    hold, their access level (``admin``, ``staff``, ``auditor``), and a password hash the
+    office server fills in (NULL until then). Every change to it is an event in the office's
+    own hash chain, ``office_events``: the columns of ``events`` without ``run_id`` (the
+    chain is hashed with ``run_id`` = ``"@office"``), append-only as they are.
+
+    Written to be safe to apply twice (``IF NOT EXISTS``): a database whose migration
+    records were rolled back by hand keeps its register."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS people (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            access TEXT NOT NULL CHECK (access IN ('admin', 'staff', 'auditor')),
+            disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+            created_at TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            password_hash TEXT
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS person_logins (
+            login TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people(id)
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS person_logins_person ON person_logins (person_id)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS person_roles (
+            person_id INTEGER NOT NULL REFERENCES people(id),
+            role TEXT NOT NULL,
+            PRIMARY KEY (person_id, role)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS office_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            person TEXT NOT NULL,
+            os_user TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            step_id TEXT,
+            payload TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS office_events_append_only_update BEFORE UPDATE ON office_events "
+        "BEGIN SELECT RAISE(ABORT, 'office_events are append-only: record a correcting change instead'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS office_events_append_only_delete BEFORE DELETE ON office_events "
+        "BEGIN SELECT RAISE(ABORT, 'office_events are append-only: record a correcting change instead'); END"
+    )
+
+
+
 LATEST = len(migrations._migrations)
 
 
