@@ -7,6 +7,7 @@ with the file and a SQL tool could.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sqlite3
@@ -20,9 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sopengine import audit
+from sopengine.audit import canonical as canonical_form
+from sopengine.audit import tables as audit_tables
 from sopengine.chain import GENESIS, canonical, database_head, event_hash
 from sopengine.cli import cli
 from sopengine.runs import assign, cancel, complete, reopen, start_run
+
+verify_module = importlib.import_module("sopengine.audit.verify")  # the module: sopengine.audit.verify is the function
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 
@@ -682,7 +687,7 @@ _json = st.recursive(
        step_id=st.none() | _text, payload=st.dictionaries(_text, _json, max_size=4))
 def test_the_fast_hash_is_byte_identical_to_event_hash(fields: dict, step_id: str | None, payload: dict) -> None:
     event = dict(fields, step_id=step_id, payload=payload)
-    assert audit._fast_hash(
+    assert canonical_form._fast_hash(
         event["run_id"], event["at"], event["recorded_at"], event["person"], event["os_user"], event["kind"],
         step_id, canonical(payload), event["prev_hash"],
     ) == event_hash(event)
@@ -691,7 +696,7 @@ def test_the_fast_hash_is_byte_identical_to_event_hash(fields: dict, step_id: st
 @settings(max_examples=300, deadline=None)
 @given(value=st.dictionaries(_text, _json, max_size=4))
 def test_the_pass_s_encoder_is_byte_identical_to_canonical(value: dict) -> None:
-    assert audit._ENCODE(value) == canonical(value)
+    assert canonical_form._ENCODE(value) == canonical(value)
     assert audit.payload_problem(canonical(value)) is None
 
 
@@ -740,7 +745,7 @@ def test_a_re_spelled_payload_hashed_as_written_at_a_tail_is_named(hist: dict) -
     row = dict(conn.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (hist["b"],)).fetchone())
     conn.close()
     text = '{"actor":"kepala-bidang",' + row["payload"][1:]
-    digest = audit._fast_hash(*(row[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")),
+    digest = canonical_form._fast_hash(*(row[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")),
                               text, row["prev_hash"])
     tamper(hist["db"], ("UPDATE events SET payload = ?, hash = ? WHERE seq = ?", (text, digest, row["seq"])), drop_triggers=True)
     problem = first(hist["db"])
@@ -759,7 +764,7 @@ def test_the_pass_s_closing_key_is_the_one_the_row_by_row_check_uses(tmp_path_fa
     conn.execute("INSERT INTO events VALUES (1, 'r', 'a', 'b', 'p', 'o', 'step_completed', 's', ?, ?, 'h')",
                  (canonical(payload), GENESIS))
     conn.commit()
-    scan = audit._scan(conn, None)
+    scan = verify_module._scan(conn, None)
     conn.close()
     stored = json.loads(canonical(payload))  # as the pass reads it back
-    assert scan["closes"]["r"] == [audit._key_hash(audit._event_closing("s", "a", "p", stored)), 1]
+    assert scan["closes"]["r"] == [audit_tables._key_hash(audit_tables._event_closing("s", "a", "p", stored)), 1]

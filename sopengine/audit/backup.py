@@ -1,0 +1,72 @@
+"""Backups: the live database copied with SQLite's online backup API, checked, moved into place."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sopengine import clock
+from sopengine.audit.findings import AuditError, _cannot_write
+from sopengine.audit.verify import _stored_head
+from sopengine.i18n import _
+from sopengine.store import Store
+from sopengine.store import audit as store_audit
+
+
+def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Copy the live database to *target* with SQLite's online backup API.
+
+    Writers may keep working: the copy is one consistent moment of the database. The copy is
+    written beside *target* and moved into place when complete, so a failed backup leaves no
+    half-written file. Returns the copy's path, size, event count and head (``HASH@SEQ``).
+    """
+    source = Path(db)
+    dest = Path(target)
+    if dest.exists() and not force:
+        raise AuditError(_("{file} already exists; choose another name or pass --force to replace it").format(file=dest),
+                         path=str(dest))
+    if not dest.parent.exists():
+        raise AuditError(_("folder {folder} does not exist; create it first").format(folder=dest.parent), path=str(dest))
+    if dest.exists() and source.exists() and dest.resolve() == source.resolve():
+        raise AuditError(_("{file} is the database itself; back up to another file").format(file=dest), path=str(dest))
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    with Store(source, readonly=True) as store:
+        try:
+            try:
+                # made here first, so that a folder that cannot be written is named as the target's
+                # fault (SQLite would only say "unable to open database file")
+                with open(tmp, "wb"):
+                    pass
+            except OSError as exc:
+                raise _cannot_write(dest, exc) from None
+            try:
+                copy = store_audit.copy_into(store.conn, tmp)
+            except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
+                raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
+                    file=dest, reason=exc), path=str(dest)) from None
+            except sqlite3.Error as exc:
+                raise _cannot_write(dest, exc) from None
+            try:
+                check = store_audit.quick_check(copy)
+                summary = _stored_head(copy)
+            except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
+                raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
+                    file=dest, reason=exc), path=str(dest)) from None
+            finally:
+                copy.close()
+            if check != "ok":
+                raise AuditError(_("the copy at {file} failed SQLite's quick_check ({result}); the database may be"
+                                   " damaged").format(file=dest, result=check))
+            try:
+                for stale in (Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+                    # an old copy's leftover log would be replayed into the new file when it is opened
+                    stale.unlink(missing_ok=True)
+                os.replace(tmp, dest)
+            except OSError as exc:
+                raise _cannot_write(dest, exc) from None
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
+    return {"path": str(dest), "size": dest.stat().st_size, **summary, "created_at": clock.iso(clock.real_now())}

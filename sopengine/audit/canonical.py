@@ -1,0 +1,123 @@
+"""The canonical form as the audit reads it: an event's hash from its stored row, payload checks, heads.
+
+:mod:`sopengine.chain` defines the canonical form and the hash (the step path writes with it);
+this module recomputes them fast over a million stored rows, checks that a stored payload is
+the canonical text the engine writes, and reads a head noted by an auditor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
+from typing import Any
+
+from sopengine.audit.findings import _text
+from sopengine.chain import CHAIN_FIELDS, canonical, event_hash
+from sopengine.errors import InputError
+from sopengine.i18n import N_, _
+
+
+def _fast_hash(run_id: str, at: str, recorded_at: str, person: str, os_user: str, kind: str,
+               step_id: str | None, payload: str, prev_hash: str) -> str:
+    """The event hash built from the stored payload text, without parsing it.
+
+    Byte-identical to :func:`sopengine.chain.event_hash` whenever the stored payload is in
+    canonical form, which is how the store writes it; callers fall back to ``event_hash``
+    when the two could differ (a mismatch, or a value that is not text).
+    """
+    text = '{"at":%s,"kind":%s,"os_user":%s,"payload":%s,"person":%s,"prev_hash":%s,"recorded_at":%s,"run_id":%s,"step_id":%s}' % (
+        _json_str(at), _json_str(kind), _json_str(os_user), payload, _json_str(person), _json_str(prev_hash),
+        _json_str(recorded_at), _json_str(run_id), "null" if step_id is None else _json_str(step_id),
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _exact_hash(row: tuple[Any, ...]) -> str | None:
+    """``event_hash`` of a stored row ``(seq, *CHAIN_FIELDS, hash)``; None if it cannot be read."""
+    fields = dict(zip(CHAIN_FIELDS, row[1:10]))
+    try:
+        return event_hash(fields)
+    except (TypeError, ValueError):  # a payload that is not JSON, a value of the wrong type
+        return None
+
+
+def _row_hash(row: tuple[Any, ...]) -> str | None:
+    try:
+        digest = _fast_hash(*row[1:10])
+    except TypeError:  # a NULL or a number where text belongs
+        return _exact_hash(row)
+    return digest if digest == row[10] else _exact_hash(row)
+
+
+def parse_head(text: str) -> tuple[str, int | None]:
+    """Read a noted head: ``HASH`` or ``HASH@SEQ`` (as :func:`verify` and :func:`backup` print it)."""
+    raw = text.strip().lower()
+    digest, _at, seq = raw.partition("@")
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(_("cannot read head {text!r}; give the 64-hex head as printed, e.g. 3f2a…c9@1234").format(text=text))
+    if not seq:
+        return digest, None
+    if not seq.isdigit():
+        raise InputError(_("cannot read head {text!r}: after '@' comes the event number it was noted at").format(text=text))
+    return digest, int(seq)
+
+
+def _head_token(digest: str, seq: int) -> str:
+    return f"{digest}@{seq}"
+
+
+def _no_default(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _canonical_encoder() -> Callable[[Any], str]:
+    """:func:`sopengine.chain.canonical` without json.dumps' setup on every call: the C encoder
+    it uses, made once with the same settings (tests/test_audit.py checks they agree)."""
+    from json import encoder
+
+    make_encoder = getattr(encoder, "c_make_encoder", None)  # not in the typeshed stubs
+    if make_encoder is None:  # a Python built without the json accelerator
+        return canonical
+    make = make_encoder(None, _no_default, encoder.encode_basestring, None, ":", ",", True, False, True)
+    return lambda value: "".join(make(value, 0))
+
+
+_ENCODE = _canonical_encoder()
+
+
+def payload_problem(text: Any) -> str | None:
+    """Why a stored payload is not exactly ``chain.canonical`` of itself, or None when it is.
+
+    The engine writes every payload as its canonical text. Any other spelling of the same
+    JSON was written behind its back, and may not mean the same to every reader: with a
+    duplicate key, Python's json keeps the last value and SQLite's json_extract the first.
+    """
+    duplicate: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen = set()
+        for key, _value in items:
+            if key in seen and not duplicate:
+                duplicate.append(key)
+            seen.add(key)
+        return dict(items)
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except (TypeError, ValueError, RecursionError):
+        return _text(N_("it is not JSON"))
+    if not isinstance(value, dict):
+        return _text(N_("it is not a JSON object"))
+    if duplicate:
+        return _text(N_("the key {key!r} appears twice; SQL tools read the first value, the hash covers the last"),
+                     key=duplicate[0])
+    if canonical(value) != text:
+        return _text(N_("its spacing, key order, escapes or numbers differ from the canonical text"))
+    return None
+
+
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner behind ``json.loads``, without its whitespace skipping: the payloads the
+engine writes have none, and the pass reads a million of them."""

@@ -1,0 +1,101 @@
+"""The documents the events recorded: each file re-hashed, and the documents table compared.
+
+``audit verify --documents`` reads every recorded output file again and compares its sha256
+with the one its (chained) event recorded; the documents table must hold one matching row
+per recorded document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sopengine.audit.findings import _joined, _problem, _text
+from sopengine.i18n import N_
+from sopengine.store import audit as store_audit
+
+
+_DOCUMENT_FIELDS = store_audit.DOCUMENT_COLUMNS
+"""What a documents row records, each also in its event (the last two as its recorded_at and person)."""
+
+
+def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Re-hash every output file the (chained) events recorded; compare the documents table too."""
+    recorded = []
+    for seq, run_id, step_id, recorded_at, person, payload in store_audit.document_event_rows(conn):
+        try:
+            docs = json.loads(payload).get("documents") or []
+        except (ValueError, AttributeError):
+            continue  # an unreadable payload is the chain check's finding
+        for d in docs:
+            if isinstance(d, dict):
+                recorded.append({"event": seq, "run_id": run_id, "step": step_id, "name": d.get("name"),
+                                 "path": d.get("path"), "sha256": d.get("sha256"), "size": d.get("size"),
+                                 "recorded_at": recorded_at, "recorded_by": person})
+    rows: dict[tuple[Any, ...], list[int]] = {}
+    for doc_id, *values in store_audit.document_rows(conn):
+        rows.setdefault(tuple(values), []).append(doc_id)
+    result: dict[str, Any] = {"checked": len(recorded), "ok": 0, "changed": [], "missing": [], "unrecorded": []}
+    problems = []
+    unmatched = []
+    for entry in recorded:
+        key = (entry["run_id"], entry["step"], entry["name"], entry["path"], entry["sha256"], entry["size"],
+               entry["recorded_at"], entry["recorded_by"])
+        ids = rows.get(key)
+        if ids:
+            ids.pop(0)
+        else:
+            unmatched.append((entry, key))
+        where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"], "path": entry["path"]}
+        current = file_sha256(entry["path"]) if entry["path"] else None
+        if current is None:
+            result["missing"].append(entry)
+            problems.append(_problem("document_missing", _text(N_("document {name!r} of run {run} (event {seq}) is"
+                                                                  " missing: {path}"), **where),
+                                     seq=entry["event"], run_id=entry["run_id"]))
+        elif current != entry["sha256"]:
+            result["changed"].append(dict(entry, current_sha256=current))
+            problems.append(_problem("document_changed", _text(N_("document {name!r} of run {run} (event {seq}) has"
+                                                                  " changed since it was recorded: {path}"), **where),
+                                     seq=entry["event"], run_id=entry["run_id"]))
+        else:
+            result["ok"] += 1
+    left = [(key, doc_id) for key, ids in rows.items() for doc_id in ids]
+    for entry, key in unmatched:
+        where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"]}
+        # a row of the same document that differs: say in what (recorded_by against the event's person)
+        twin = next((row for row, _ in left if row[:3] == key[:3]), None)
+        if twin is None:
+            message = _text(N_("document {name!r} of run {run} (event {seq}) has no row in the documents table that"
+                               " matches it: the table was edited"), **where)
+        else:
+            differ = _joined([_text(N_("{field} ({table!r} in the table, {event!r} in the event)"),
+                                    field=name, table=twin[i], event=key[i])
+                              for i, name in enumerate(_DOCUMENT_FIELDS) if twin[i] != key[i]])
+            message = _text(N_("document {name!r} of run {run} (event {seq}) has no row in the documents table that"
+                               " matches it; its row differs in {differences}: the table was edited"),
+                            **where, differences=differ)
+        problems.append(_problem("document_record", message, seq=entry["event"], run_id=entry["run_id"]))
+    for (run_id, _step, name, path, sha256, *_rest), doc_id in sorted(left, key=lambda item: item[1]):
+        result["unrecorded"].append({"id": doc_id, "run_id": run_id, "name": name, "path": path, "sha256": sha256})
+        problems.append(_problem(
+            "document_record", _text(N_("document {name!r} of run {run} ({path}) in the documents table matches no"
+                                        " event: the table was edited"), name=name, run=run_id, path=path),
+            run_id=run_id,
+        ))
+    return result, problems
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The sha256 of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()

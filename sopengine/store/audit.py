@@ -1,0 +1,264 @@
+"""The SQL of the audit trail: what ``audit verify``, history, packs and backups read.
+
+Every statement :mod:`sopengine.audit` runs is here, as a function taking the connection, so
+that the audit package holds no SQL and a second database engine changes the store alone.
+Nothing here writes to the database: the audit trail only reads (a backup writes its new
+file through SQLite's online backup API).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sopengine.chain import CHAIN_FIELDS
+
+EVENT_COLUMNS = ("seq", *CHAIN_FIELDS, "hash")
+"""The columns of an event row as the audit reads it: ``seq``, the chained fields, ``hash``."""
+
+_EVENT_SELECT = "SELECT " + ", ".join(EVENT_COLUMNS)
+
+FETCH_SIZE = 4096
+"""Rows fetched at a time by a streaming pass over the events."""
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One read transaction: a command writing meanwhile cannot split what is read."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
+
+
+# -- events ------------------------------------------------------------------------------------
+
+def event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every event in ``seq`` order (columns :data:`EVENT_COLUMNS`), read as it is asked for."""
+    cursor = conn.execute(f"{_EVENT_SELECT} FROM events ORDER BY seq")
+    cursor.arraysize = FETCH_SIZE
+    return cursor
+
+
+def run_event_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
+    """One run's events in ``seq`` order (columns :data:`EVENT_COLUMNS`)."""
+    return conn.execute(f"{_EVENT_SELECT} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
+
+
+def events_between(conn: sqlite3.Connection, low: int, high: int) -> int:
+    """How many events are numbered strictly between *low* and *high*."""
+    return int(conn.execute("SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?", (low, high)).fetchone()[0])
+
+
+def event_payload(conn: sqlite3.Connection, seq: int) -> Any:
+    """The stored payload text of event *seq*."""
+    row = conn.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()
+    return row[0] if row else None
+
+
+def events_issued(conn: sqlite3.Connection) -> int | None:
+    """The highest event number SQLite ever handed out (its AUTOINCREMENT counter), or None."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return row[0] if row else None
+
+
+def stored_heads(conn: sqlite3.Connection) -> tuple[dict[str, str], int, int]:
+    """Each run's last stored hash, the number of events and the last event number (not verified)."""
+    heads = dict(conn.execute("SELECT run_id, hash FROM events WHERE seq IN (SELECT MAX(seq) FROM events GROUP BY run_id)"))
+    n, last = conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events").fetchone()
+    return heads, n, last
+
+
+def closing_event_rows(conn: sqlite3.Connection, run_id: str, engine: str) -> list[tuple[Any, ...]]:
+    """``(seq, kind, step_id, at, person, payload)`` of one run's step_completed and decided
+    events not written by *engine*, in ``seq`` order."""
+    return conn.execute(
+        "SELECT seq, kind, step_id, at, person, payload FROM events WHERE run_id = ? AND kind IN ('step_completed', 'decided')"
+        " AND person != ? ORDER BY seq", (run_id, engine),
+    ).fetchall()
+
+
+def document_event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(seq, run_id, step_id, recorded_at, person, payload)`` of the events that record documents."""
+    return conn.execute(
+        "SELECT seq, run_id, step_id, recorded_at, person, payload FROM events"
+        " WHERE kind IN ('step_completed', 'decided') AND instr(payload, '\"documents\"') > 0 ORDER BY seq"
+    )
+
+
+def next_person(conn: sqlite3.Connection, after: str | None) -> str | None:
+    """The first recorded person's name after *after* in SQLite's order (the first of all when None):
+    one index step per distinct name."""
+    if after is None:
+        row = conn.execute("SELECT MIN(person) FROM events").fetchone()
+    else:
+        row = conn.execute("SELECT MIN(person) FROM events WHERE person > ?", (after,)).fetchone()
+    return row[0] if row else None
+
+
+HISTORY_COLUMNS = ("seq", "run_id", "definition_id", "period", "definition_hash", "at", "recorded_at", "person",
+                   "os_user", "kind", "step_id", "payload", "hash")
+"""The columns of a history row, in order."""
+
+_TIME_COLUMNS = {"at": "e.at", "recorded_at": "e.recorded_at"}
+_BOUND_OPS = frozenset((">=", "<", "<="))
+
+
+def history_rows(conn: sqlite3.Connection, *, run: str | None = None, persons: Sequence[str] = (), kind: str | None = None,
+                 steps: Sequence[str] = (), roles: Sequence[str] = (), bounds: Sequence[tuple[str, str, str]] = (),
+                 limit: int | None = None) -> sqlite3.Cursor:
+    """The events matching every filter given, in ``seq`` order (columns :data:`HISTORY_COLUMNS`).
+
+    *persons*, *steps* and *roles* (the payload's ``actor``) each match any of their values;
+    *bounds* are ``(column, op, value)`` with column ``at`` or ``recorded_at`` and op one of
+    ``>=``, ``<``, ``<=``.
+    """
+    where: list[str] = []
+    args: list[Any] = []
+    if run:
+        where.append("e.run_id = ?")
+        args.append(run)
+    if persons:
+        where.append(f"e.person IN ({','.join('?' * len(persons))})")
+        args.extend(persons)
+    if kind:
+        where.append("e.kind = ?")
+        args.append(kind)
+    if steps:
+        where.append(f"e.step_id IN ({','.join('?' * len(steps))})")
+        args.extend(steps)
+    if roles:
+        where.append(f"json_extract(e.payload, '$.actor') IN ({','.join('?' * len(roles))})")
+        args.extend(roles)
+    for column, op, value in bounds:
+        if column not in _TIME_COLUMNS or op not in _BOUND_OPS:
+            raise ValueError(f"no time bound {column} {op}")
+        where.append(f"{_TIME_COLUMNS[column]} {op} ?")
+        args.append(value)
+    sql = (
+        "SELECT e.seq, e.run_id, r.definition_id, r.period, r.definition_hash, e.at, e.recorded_at, e.person,"
+        " e.os_user, e.kind, e.step_id, e.payload, e.hash FROM events e LEFT JOIN runs r ON r.id = e.run_id"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY e.seq"
+    if limit:
+        sql += " LIMIT ?"
+        args.append(int(limit))
+    return conn.execute(sql, args)
+
+
+# -- runs, tasks, assignments ----------------------------------------------------------------------
+
+RUN_COLUMNS = ("id", "status", "version", "finished_at", "definition_id", "definition_hash", "calendar_hash", "period",
+               "case_data", "due_at", "started_at", "started_by")
+"""The columns of a runs row that ``audit verify`` compares with the events."""
+
+
+def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+
+def run_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every run, columns :data:`RUN_COLUMNS`."""
+    return conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs")
+
+
+def run_pins(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(id, definition_hash, calendar_hash)`` of every run, by id."""
+    return conn.execute("SELECT id, definition_hash, calendar_hash FROM runs ORDER BY id")
+
+
+def finished_task_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note,
+    on_behalf_of)`` of every task row that is neither open nor waiting."""
+    return conn.execute(
+        "SELECT id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, on_behalf_of"
+        " FROM tasks WHERE state NOT IN ('open', 'waiting')"
+    )
+
+
+def done_task_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
+    """``(id, step_id, closed_at, closed_by, outcome, iteration, actor, part, note, on_behalf_of)``
+    of one run's done task rows, by id."""
+    return conn.execute(
+        "SELECT id, step_id, closed_at, closed_by, outcome, iteration, actor, part, note, on_behalf_of FROM tasks"
+        " WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,),
+    ).fetchall()
+
+
+def open_tasks_of_finished_runs(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(run_id, status, step_id, task_id)`` of open or waiting tasks of runs that are not active."""
+    return conn.execute(
+        "SELECT t.run_id, r.status, t.step_id, t.id FROM tasks t JOIN runs r ON r.id = t.run_id"
+        " WHERE t.state IN ('open', 'waiting') AND r.status != 'active'"
+    )
+
+
+def assignment_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(run_id, role, person, acting, assigned_at, assigned_by)`` of every assignment."""
+    return conn.execute(
+        "SELECT run_id, role, person, acting, assigned_at, assigned_by FROM assignments ORDER BY run_id, role, person"
+    )
+
+
+DOCUMENT_COLUMNS = ("run_id", "step_id", "name", "path", "sha256", "size", "recorded_at", "recorded_by")
+"""What a documents row records (after its id)."""
+
+
+def document_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(id, *DOCUMENT_COLUMNS)`` of every documents row, by id."""
+    return conn.execute(f"SELECT id, {', '.join(DOCUMENT_COLUMNS)} FROM documents ORDER BY id")
+
+
+# -- definitions and calendars -----------------------------------------------------------------------
+
+def definition_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(hash, id, title, source, compiled)`` of every stored definition."""
+    return conn.execute("SELECT hash, id, title, source, compiled FROM definitions ORDER BY first_seen, hash")
+
+
+def definition_row(conn: sqlite3.Connection, text_hash: str) -> tuple[Any, ...] | None:
+    """``(hash, id, title, source, compiled)`` of one stored definition, or None."""
+    row = conn.execute("SELECT hash, id, title, source, compiled FROM definitions WHERE hash = ?", (text_hash,)).fetchone()
+    return tuple(row) if row else None
+
+
+def definition_hashes(conn: sqlite3.Connection) -> list[str]:
+    return [h for (h,) in conn.execute("SELECT hash FROM definitions")]
+
+
+def compiled_text(conn: sqlite3.Connection, text_hash: str) -> str | None:
+    """The compiled form (JSON text) of one stored definition, or None."""
+    row = conn.execute("SELECT compiled FROM definitions WHERE hash = ?", (text_hash,)).fetchone()
+    return row[0] if row else None
+
+
+def calendar_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(hash, data)`` of every stored calendar snapshot."""
+    return conn.execute("SELECT hash, data FROM calendars ORDER BY first_seen, hash")
+
+
+# -- the file itself ---------------------------------------------------------------------------------
+
+def quick_check(conn: sqlite3.Connection) -> str:
+    """SQLite's ``PRAGMA quick_check``: ``"ok"``, or what it found."""
+    return "\n".join(str(r[0]) for r in conn.execute("PRAGMA quick_check"))
+
+
+def copy_into(conn: sqlite3.Connection, target: Path) -> sqlite3.Connection:
+    """Copy the database to a new file at *target* with SQLite's online backup; the copy, open.
+
+    ``pages=-1`` copies in one step under one read snapshot; writers in WAL mode are not blocked.
+    """
+    copy = sqlite3.connect(str(target))
+    try:
+        conn.backup(copy, pages=-1)
+    except BaseException:
+        copy.close()
+        raise
+    return copy
