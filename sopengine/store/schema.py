@@ -315,6 +315,49 @@ def m0006_people(db: Database) -> None:
     )
 
 
+# Numbered when 0005 was free and applied after 0006: migrations apply in the order written here.
+@migrations(name="0005_document_store")
+def m0005_document_store(db: Database) -> None:
+    """The document store: the bytes of every recorded document, by sha256, in the database
+    itself (so that ``backup`` and any copy carry them); the folders documents may come from,
+    and settings an admin changes (``documents.max_size``). ``IF NOT EXISTS`` throughout: a
+    database whose migration records were rolled back by hand is migrated again cleanly."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS document_blobs (
+            sha256 TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            stored_at TEXT NOT NULL
+        )"""
+    )
+    # Kept evidence is never changed or removed by the engine: a correction records a new document.
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS document_blobs_append_only_update BEFORE UPDATE ON document_blobs "
+        "BEGIN SELECT RAISE(ABORT, 'document_blobs are append-only: record the document again instead'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER IF NOT EXISTS document_blobs_append_only_delete BEFORE DELETE ON document_blobs "
+        "BEGIN SELECT RAISE(ABORT, 'document_blobs are append-only: record the document again instead'); END"
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS document_folders (
+            path TEXT PRIMARY KEY,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            os_user TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT NOT NULL,
+            os_user TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS documents_sha256 ON documents (sha256)")
+
 
 LATEST = len(migrations._migrations)
 
