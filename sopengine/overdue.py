@@ -5,7 +5,8 @@ counted in office time by the run's own calendar snapshot, or in plain elapsed t
 a step measured in *hari kalender*. A step due at 16:00 (closing) looked at in the
 evening is overdue and late by 0 s of office time: none has passed since.
 
-How the list stays fast at 100,000 runs:
+How the list stays flat in the size of the database (its SQL is in
+:mod:`sopengine.store.queries`):
 
 * The step query walks the partial index ``tasks_open_due`` (open tasks by due time),
   so the oldest due times come first and closed tasks are never read. Lateness is
@@ -13,11 +14,13 @@ How the list stays fast at 100,000 runs:
   less late, so the walk stops as soon as the next row's best possible lateness (the
   most any stored calendar gives for its due time) cannot beat the ``limit``-th row
   kept: with one calendar and no calendar-day steps, right after ``limit`` rows.
-* With ``person``, the person's assignments are read first and only their runs' open
-  tasks are looked at, through the ``tasks_run`` index.
-* Runs past their deadline are looked for only among the SOPs that have a deadline.
+* ``actor`` and ``person`` filter that same walk: a person's steps are the open steps
+  whose role the person is assigned to in the run, checked through the assignments'
+  primary key, so the person's finished runs are never read. Names compare case-folded.
+* Runs past their deadline are looked for only among the active runs (the partial index
+  ``runs_active_due``) of the SOPs that have a deadline.
 
-Plain ``sqlite3`` throughout; nothing here imports pydantic, sqlite-utils or rich.
+Nothing here imports pydantic, sqlite-utils or rich.
 """
 
 from __future__ import annotations
@@ -33,21 +36,10 @@ from sopengine.errors import InputError
 from sopengine.i18n import _
 from sopengine.calendar import late_days, lateness
 from sopengine.store import Store
+from sopengine.store import queries
 from sopengine.store import use as use_store
 
-__all__ = ["COUNT_SQL", "count_overdue", "overdue"]
-
-# Answered from the partial index tasks_open_due alone (due_at is its key).
-COUNT_SQL = "SELECT count(*) FROM tasks WHERE state = 'open' AND due_at < ?"
-
-_BATCH = 64  # rows fetched at a time while walking the index; most calls need one batch
-_CHUNK = 500  # run ids per IN (...) list: SQLite limits the number of parameters
-
-_RUN_COLUMNS = "id, definition_hash, calendar_hash, period, started_at, due_at"
-_TASK_COLUMNS = (
-    "t.run_id, t.step_id, t.part, t.iteration, t.actor, t.opened_at, t.due_at,"
-    " r.definition_hash, r.calendar_hash, r.period"
-)
+__all__ = ["count_overdue", "overdue", "roles_named"]
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,7 @@ def _definition(store: Store, text_hash: str) -> _Definition:
 
 
 def _all_definitions(store: Store) -> list[_Definition]:
-    return [_definition(store, h) for (h,) in store.conn.execute("SELECT hash FROM definitions")]
+    return [_definition(store, h) for h in queries.definition_hashes(store)]
 
 
 def roles_named(store: Store, actor: str) -> list[str]:
@@ -128,7 +120,7 @@ def count_overdue(db: str | Path | Store, now: datetime | str | None = None) -> 
     """
     store, owned = use_store(db, readonly=True)
     try:
-        return store.conn.execute(COUNT_SQL, (clock.iso(clock.coerce(now)),)).fetchone()[0]
+        return queries.count_overdue(store, clock.iso(clock.coerce(now)) or "")
     finally:
         if owned:
             store.close()
@@ -166,13 +158,9 @@ def overdue(
         at_text = clock.iso(at) or ""
         roles = roles_named(store, actor) if actor else None
         kept = _Latest(limit)
-        pairs = None
-        if person and person.strip():
-            pairs = _person_pairs(store, person.strip(), roles)
-            _offer_person_steps(store, at, at_text, pairs, kept)
-        else:
-            _walk_steps(store, at, at_text, roles, kept)
-        offered = _scan_deadlines(store, at, at_text, roles, pairs, kept) if deadlines else {}
+        who = person.strip() if person and person.strip() else None
+        _walk_steps(store, at, at_text, roles, who, kept)
+        offered = _scan_deadlines(store, at, at_text, roles, who, kept) if deadlines else {}
         rows = kept.rows()
         for row in rows:
             if row["kind"] == "deadline":
@@ -228,7 +216,7 @@ class _Bound:
 
     def __init__(self, store: Store, at: datetime) -> None:
         self.at = at
-        hashes = [h for (h,) in store.conn.execute("SELECT hash FROM calendars")]
+        hashes = queries.calendar_hashes(store)
         self.calendars = [c for c in (store.work_calendar(h) for h in hashes) if c is not None]
         self.elapsed = any(d.has_calendar_days for d in _all_definitions(store))
 
@@ -239,17 +227,6 @@ class _Bound:
 
 
 # -- steps --------------------------------------------------------------------------------------
-
-
-def _steps_query(at_text: str, roles: list[str] | None) -> tuple[str, list[Any]]:
-    """The SQL (and parameters) reading open steps due before ``at_text``, oldest due first."""
-    sql = f"SELECT {_TASK_COLUMNS} FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.state = 'open' AND t.due_at < ?"
-    args: list[Any] = [at_text]
-    if roles:
-        sql += f" AND t.actor IN ({','.join('?' * len(roles))})"
-        args.extend(roles)
-    # ORDER BY due_at walks the partial index tasks_open_due: no sort, closed tasks never read.
-    return sql + " ORDER BY t.due_at, t.id", args
 
 
 def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[str, Any], datetime]:
@@ -285,136 +262,69 @@ def _step_row(store: Store, at: datetime, row: tuple[Any, ...]) -> tuple[dict[st
     }, due
 
 
-def _walk_steps(store: Store, at: datetime, at_text: str, roles: list[str] | None, kept: _Latest) -> None:
-    cur = store.conn.execute(*_steps_query(at_text, roles))
+def _walk_steps(store: Store, at: datetime, at_text: str, roles: list[str] | None, person: str | None,
+                kept: _Latest) -> None:
+    rows = queries.overdue_steps(store, at_text, roles, person)
     bound: _Bound | None = None
-    # With one calendar the walk usually stops at row limit + 1: fetch that many first.
-    size = min(kept.limit + 1, _BATCH) if kept.limit is not None else _BATCH
-    while batch := cur.fetchmany(size):
-        size = _BATCH
-        for raw in batch:
+    try:
+        for raw in rows:
             if kept.full():
                 bound = bound or _Bound(store, at)
                 due = clock.from_iso(raw[6])
                 assert due is not None
                 if bound.at_most(due) <= kept.weakest():
                     # Every row still unread is due later, so it can at best tie: stop.
-                    cur.close()
                     return
             kept.offer(*_step_row(store, at, raw))
-
-
-def _person_pairs(store: Store, person: str, roles: list[str] | None) -> dict[str, set[str]]:
-    """Run id -> the roles ``person`` is assigned to in it (only ``roles``, when given)."""
-    pairs: dict[str, set[str]] = {}
-    # COLLATE NOCASE (ASCII case folding, as lower() does) lets an index on person serve it.
-    for run_id, role in store.conn.execute(
-        "SELECT run_id, role FROM assignments WHERE person = ? COLLATE NOCASE", (person,)
-    ):
-        if roles is None or role in roles:
-            pairs.setdefault(run_id, set()).add(role)
-    return pairs
-
-
-def _offer_person_steps(store: Store, at: datetime, at_text: str, pairs: dict[str, set[str]], kept: _Latest) -> None:
-    run_ids = sorted(pairs)
-    for start in range(0, len(run_ids), _CHUNK):
-        chunk = run_ids[start:start + _CHUNK]
-        # run_id leads the index tasks_run: only these runs' open tasks are read.
-        for raw in store.conn.execute(
-            f"SELECT {_TASK_COLUMNS} FROM tasks t JOIN runs r ON r.id = t.run_id"
-            f" WHERE t.run_id IN ({','.join('?' * len(chunk))}) AND t.state = 'open' AND t.due_at < ?",
-            (*chunk, at_text),
-        ):
-            if raw[4] in pairs[raw[0]]:
-                kept.offer(*_step_row(store, at, raw))
+    finally:
+        rows.close()
 
 
 # -- process deadlines --------------------------------------------------------------------------
 
 
-def _deadlines_query(at_text: str, definition_ids: list[str], roles: list[str] | None) -> tuple[str, list[Any]]:
-    """The SQL (and parameters) reading active runs of these SOPs past their deadline, oldest first."""
-    # definition_id leads the index runs_definition_period: other SOPs' runs are not read.
-    sql = (
-        f"SELECT {_RUN_COLUMNS} FROM runs WHERE status = 'active' AND due_at < ?"
-        f" AND definition_id IN ({','.join('?' * len(definition_ids))})"
-    )
-    args: list[Any] = [at_text, *definition_ids]
-    if roles:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = runs.id AND t.state = 'open'"
-            f" AND t.actor IN ({','.join('?' * len(roles))}))"
-        )
-        args.extend(roles)
-    return sql + " ORDER BY due_at, id", args
-
-
 def _scan_deadlines(
-    store: Store, at: datetime, at_text: str, roles: list[str] | None, pairs: dict[str, set[str]] | None,
-    kept: _Latest,
+    store: Store, at: datetime, at_text: str, roles: list[str] | None, person: str | None, kept: _Latest,
 ) -> dict[str, _Definition]:
     """Offer the active runs past their deadline to ``kept``; returns each offered run's definition."""
     offered: dict[str, _Definition] = {}
     with_deadline = sorted({d.id for d in _all_definitions(store) if d.deadline_text})
-    if not with_deadline or (pairs is not None and not pairs):
-        return offered
-    if pairs is not None:
-        # The person's runs only; whether one of their roles is waiting is checked below.
-        run_ids = sorted(pairs)
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(run_ids), _CHUNK):
-            chunk = run_ids[start:start + _CHUNK]
-            rows.extend(store.conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({','.join('?' * len(chunk))})"
-                " AND status = 'active' AND due_at < ?",
-                (*chunk, at_text),
-            ))
-        rows.sort(key=lambda r: (r[5], r[0]))
-        candidates: Any = rows
-    else:
-        candidates = store.conn.execute(*_deadlines_query(at_text, with_deadline, roles))
+    candidates = queries.overdue_deadline_runs(store, at_text, with_deadline, roles, person)
     bound = _Bound(store, at) if kept.limit is not None else None
-    for run_id, def_hash, cal_hash, period, started_at, due_at in candidates:
-        due = clock.from_iso(due_at)
-        assert due is not None
-        if bound is not None and kept.full() and bound.at_most(due) <= kept.weakest():
-            break
-        d = _definition(store, def_hash)
-        if pairs is not None:
-            mine = pairs[run_id]
-            waiting = {a for (a,) in store.conn.execute(
-                "SELECT actor FROM tasks WHERE run_id = ? AND state = 'open'", (run_id,)
-            )}
-            if not mine & waiting:
-                continue
-        offered[run_id] = d
-        cal = store.work_calendar(cal_hash)
-        kept.offer({
-            "kind": "deadline",
-            "run_id": run_id,
-            "definition": d.id,
-            "title": d.title,
-            "period": period,
-            "step": None,
-            "no": None,
-            "table": None,
-            "kegiatan": None,
-            "waktu": d.deadline_text,
-            "iteration": None,
-            "part": None,
-            "actor": None,
-            "actor_name": None,
-            "assigned": [],
-            "opened_at": started_at,
-            "due_at": due_at,
-            "late_by": lateness(cal, due, at, calendar_days=d.deadline_calendar_days),
-            "late_by_days": late_days(cal, due, at, calendar_days=d.deadline_calendar_days),
-            "counted_in": "calendar" if d.deadline_calendar_days else "working",
-            "timezone": clock.run_zone(cal, d.timezone),
-            "waiting_on": [],
-        }, due)
-    if hasattr(candidates, "close"):
+    try:
+        for run_id, def_hash, cal_hash, period, started_at, due_at in candidates:
+            due = clock.from_iso(due_at)
+            assert due is not None
+            if bound is not None and kept.full() and bound.at_most(due) <= kept.weakest():
+                break
+            d = _definition(store, def_hash)
+            offered[run_id] = d
+            cal = store.work_calendar(cal_hash)
+            kept.offer({
+                "kind": "deadline",
+                "run_id": run_id,
+                "definition": d.id,
+                "title": d.title,
+                "period": period,
+                "step": None,
+                "no": None,
+                "table": None,
+                "kegiatan": None,
+                "waktu": d.deadline_text,
+                "iteration": None,
+                "part": None,
+                "actor": None,
+                "actor_name": None,
+                "assigned": [],
+                "opened_at": started_at,
+                "due_at": due_at,
+                "late_by": lateness(cal, due, at, calendar_days=d.deadline_calendar_days),
+                "late_by_days": late_days(cal, due, at, calendar_days=d.deadline_calendar_days),
+                "counted_in": "calendar" if d.deadline_calendar_days else "working",
+                "timezone": clock.run_zone(cal, d.timezone),
+                "waiting_on": [],
+            }, due)
+    finally:
         candidates.close()
     return offered
 
@@ -424,24 +334,13 @@ def _waiting_on(store: Store, d: _Definition, run_id: str) -> list[dict[str, Any
     return [
         {"step": step_id, "no": d.steps.get(step_id, {}).get("no"), "actor": actor_id,
          "actor_name": d.actors.get(actor_id or ""), "assigned": []}
-        for step_id, actor_id in store.conn.execute(
-            "SELECT step_id, actor FROM tasks WHERE run_id = ? AND state = 'open' ORDER BY id", (run_id,)
-        )
+        for step_id, actor_id in queries.open_steps(store, run_id)
     ]
 
 
 def _add_assigned(store: Store, rows: list[dict[str, Any]]) -> None:
-    """Fill ``assigned`` (the persons assigned to the role in that run) with one query per chunk."""
-    run_ids = sorted({r["run_id"] for r in rows})
-    people: dict[tuple[str, str], list[str]] = {}
-    for start in range(0, len(run_ids), _CHUNK):
-        chunk = run_ids[start:start + _CHUNK]
-        for run_id, role, name in store.conn.execute(
-            f"SELECT run_id, role, person FROM assignments WHERE run_id IN ({','.join('?' * len(chunk))})"
-            " ORDER BY run_id, role, person",
-            chunk,
-        ):
-            people.setdefault((run_id, role), []).append(name)
+    """Fill ``assigned`` (the persons assigned to the role in that run)."""
+    people = queries.assigned(store, [r["run_id"] for r in rows])
     for r in rows:
         if r["actor"]:
             r["assigned"] = list(people.get((r["run_id"], r["actor"]), []))

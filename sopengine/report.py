@@ -10,8 +10,9 @@ counts lateness, and *overdue* when it is still open past it.
 
 :func:`monitoring` fills the form of Permenpan RB 35/2012 (Tabel 7, Monitoring
 Pelaksanaan SOP AP) per SOP from that evidence; :data:`RULE` states how a step is judged.
-Plain ``sqlite3`` through the store; ``yaml`` is imported only to read an SOP's header
-for the form.
+Its SQL is in :mod:`sopengine.store.queries`: the runs of one SOP and period come from an
+index and only their task rows are read, so a report of one period costs the same in a
+database of any age. ``yaml`` is imported only to read an SOP's header for the form.
 
 The form's sentences (``catatan``, ``tindakan``, ``rule``) are data, in English, as JSON and
 CSV carry them whatever the language; ``monitoring(..., translated=True)`` words them in the
@@ -31,7 +32,7 @@ from sopengine import clock
 from sopengine.errors import InputError
 from sopengine.i18n import N_, _, translation
 from sopengine.calendar import late_days, lateness
-from sopengine.store import Store
+from sopengine.store import Store, queries
 from sopengine.store import use as use_store
 
 __all__ = ["BAIK", "RULE", "TIDAK_BAIK", "duration_text", "judge", "judge_deadline", "monitoring", "report"]
@@ -303,17 +304,12 @@ def _query_zone(store: Store, run: str | None, definition: str | None) -> str:
     """The zone times without an offset are read in: the run's (``run``), the latest run's of the
     SOP (``definition``), else WIB, since a report over every SOP has no one zone."""
     if run:
-        row = store.run(run)
+        row: dict[str, Any] | None = store.run(run)
     elif definition:
-        found = store.conn.execute(
-            "SELECT * FROM runs WHERE definition_id = ? ORDER BY started_at DESC, id DESC LIMIT 1", (definition,)
-        )
-        cols = [c[0] for c in found.description]
-        first = found.fetchone()
-        if first is None:
-            return clock.DEFAULT_ZONE
-        row = dict(zip(cols, first))
+        row = queries.latest_run(store, definition)
     else:
+        row = None
+    if row is None:
         return clock.DEFAULT_ZONE
     return clock.run_zone(store.work_calendar(row["calendar_hash"]), store.compiled(row["definition_hash"]).get("timezone"))
 
@@ -342,18 +338,9 @@ def _scope(
 def _runs(store: Store, scope: _Scope) -> list[dict[str, Any]]:
     if scope.run:
         return [store.run(scope.run)]
-    sql, args = "SELECT * FROM runs", []
-    if scope.definition:
-        sql += " WHERE definition_id = ?"
-        args.append(scope.definition)
-        if scope.period:
-            sql += " AND period = ?"
-            args.append(scope.period)
-    cur = store.conn.execute(sql + " ORDER BY started_at, id", args)
-    cols = [c[0] for c in cur.description]
-    runs = [dict(zip(cols, r)) for r in cur.fetchall()]
+    runs = queries.report_runs(store, scope.definition, scope.period)
     if scope.definition and not runs and not scope.period:
-        known = [r for (r,) in store.conn.execute("SELECT DISTINCT definition_id FROM runs ORDER BY 1")]
+        known = queries.definitions_with_runs(store)
         raise InputError(
             _("no runs of SOP {definition!r} in {db}; SOPs with runs: {known}").format(
                 definition=scope.definition, db=store.path, known=", ".join(known) or _("none"),
@@ -363,23 +350,7 @@ def _runs(store: Store, scope: _Scope) -> list[dict[str, Any]]:
 
 
 def _tasks(store: Store, run_ids: list[str], scope: _Scope) -> dict[str, list[tuple[Any, ...]]]:
-    by_run: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    extra, extra_args = "", []
-    if scope.since:
-        extra += " AND opened_at >= ?"
-        extra_args.append(clock.iso(scope.since))
-    if scope.until:
-        extra += " AND opened_at < ?"
-        extra_args.append(clock.iso(scope.until))
-    for start in range(0, len(run_ids), 500):  # SQLite limits the number of parameters
-        chunk = run_ids[start:start + 500]
-        for row in store.conn.execute(
-            "SELECT run_id, step_id, part, actor, state, opened_at, due_at, closed_at FROM tasks"
-            f" WHERE run_id IN ({','.join('?' * len(chunk))}) AND state IN ('done', 'open'){extra} ORDER BY id",
-            (*chunk, *extra_args),
-        ):
-            by_run[row[0]].append(row)
-    return by_run
+    return queries.report_tasks(store, run_ids, clock.iso(scope.since), clock.iso(scope.until))
 
 
 def _measure(row: tuple[Any, ...], cal: Any, step: dict[str, Any], at: datetime) -> _Visit:

@@ -445,15 +445,19 @@ def test_reading_never_creates_a_database(tmp_path: Path) -> None:
 
 
 def test_the_step_query_walks_the_partial_index(tmp_path: Path) -> None:
-    from sopengine.overdue import COUNT_SQL, _steps_query
+    from sopengine.store.queries import COUNT_OVERDUE_SQL, overdue_steps_sql
 
     db = tmp_path / "p.db"
     start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
     conn = sqlite3.connect(db)
-    sql, args = _steps_query("2026-10-09T04:00:00Z", None)
-    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
-    assert "USING INDEX tasks_open_due" in plan and "TEMP B-TREE" not in plan, plan
-    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + COUNT_SQL, ["2026-10-09T04:00:00Z"]))
+    conn.create_function("sop_fold", 1, str.casefold, deterministic=True)
+    for roles, person in ((None, None), (["kepala-bidang"], None), (None, "Agus"), (["kepala-bidang"], "Agus")):
+        sql, args = overdue_steps_sql("2026-10-09T04:00:00Z", roles, person)
+        plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+        # by due time, in due order: the walk stops after the rows it needs, closed tasks never read
+        index = "tasks_open_actor (actor=? AND due_at<?)" if roles else "tasks_open_due (due_at<?)"
+        assert f"USING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
+    plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + COUNT_OVERDUE_SQL, ["2026-10-09T04:00:00Z"]))
     assert "tasks_open_due" in plan, plan
 
 
@@ -473,3 +477,53 @@ def test_a_lateness_of_a_working_day_or_more_is_also_given_in_days(tmp_path: Pat
     assert "16 h (2 hari kerja)" in shown.output
     shown = CliRunner().invoke(cli, ["overdue", "--db", str(db), "--now", "2026-10-05T15:00"], catch_exceptions=False)
     assert "5 h" in shown.output and "hari kerja" not in shown.output
+
+
+def test_a_person_is_found_whatever_the_case_beyond_ascii(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10", assign=[("sekretaris-dinas", "ÖZGÜR")])
+    now = "2026-10-01T11:00"
+    assert [r["run_id"] for r in overdue(db, now=now, person="özgür")] == [run]
+    assert [r["run_id"] for r in overdue(db, now=now, person="  Özgür ")] == [run]
+    assert overdue(db, now=now, person="ozgur") == []
+
+
+def test_a_persons_finished_runs_are_not_read(tmp_path: Path) -> None:
+    # An assignment in a run that has ended leaves nothing waiting: only open steps count.
+    db = tmp_path / "f.db"
+    done = start("surat-keluar", db, "2026-10-01T09:00", assign=[("kasubag-umpar", "Rina")])
+    from sopengine.runs import cancel
+
+    cancel(db, done, reason="salah input", by="Rina", now="2026-10-01T09:10")
+    live = start("surat-keluar", db, "2026-10-01T09:20", assign=[("kasubag-umpar", "Rina")])
+    assert [r["run_id"] for r in overdue(db, now="2026-10-01T11:00", person="rina")] == [live]
+
+
+def plan_of(db: Path, sql: str, args: list[object]) -> str:
+    conn = sqlite3.connect(db)
+    conn.create_function("sop_fold", 1, str.casefold, deterministic=True)
+    try:
+        return " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+    finally:
+        conn.close()
+
+
+def test_the_deadline_and_inbox_queries_read_work_in_flight_only(tmp_path: Path) -> None:
+    """Each query starts from a partial index of open tasks or active runs; a person's or a
+    role's filter is an index lookup per row, never a scan of the assignments or of the runs."""
+    from sopengine.store.queries import inbox_sql, overdue_deadlines_sql
+
+    defs, db = tmp_path / "defs", tmp_path / "p.db"
+    start(deadline_sop(defs), db, "2026-10-05T09:00", defs, assign=[("sekretaris", "Sari")])
+    at = "2026-10-09T04:00:00Z"
+    for roles, person in ((None, None), (["sekretaris"], None), (None, "Sari"), (["sekretaris"], "Sari")):
+        plan = plan_of(db, *overdue_deadlines_sql(at, ["surat-tenggat"], roles, person))
+        assert plan.startswith("SEARCH runs USING INDEX runs_active_due (due_at<?)") and "TEMP B-TREE" not in plan, plan
+        assert "SCAN" not in plan, plan
+    plan = plan_of(db, *inbox_sql(person="Sari"))
+    assert plan.startswith("SCAN t USING INDEX tasks_open") and "TEMP B-TREE" not in plan, plan
+    assert "SEARCH a USING COVERING INDEX sqlite_autoindex_assignments_1 (run_id=? AND role=?)" in plan, plan
+    plan = plan_of(db, *inbox_sql(roles=["sekretaris"]))
+    assert plan.startswith("SEARCH t USING INDEX tasks_open_actor (actor=?)"), plan
+    plan = plan_of(db, *inbox_sql())
+    assert plan.startswith("SCAN t USING INDEX tasks_open") and "TEMP B-TREE" not in plan, plan

@@ -345,3 +345,29 @@ def test_a_step_completed_after_closing_on_its_due_day_is_not_late(tmp_path: Pat
     assert runs[morning]["late"] == 1 and runs[morning]["median_seconds"] == HOUR + 10 * MINUTE
     [across] = report(db, now="2026-10-07T09:00")["steps"]
     assert (across["visits"], across["late"]) == (2, 1)
+
+
+def test_a_report_of_one_period_reads_that_periods_runs_through_indexes(tmp_path: Path) -> None:
+    """Its runs come from an index on (SOP, period) or (SOP, start time), and only their task
+    rows are read: a report of one period costs the same however old the database is."""
+    import sqlite3
+
+    from sopengine.store.queries import REPORT_TASK_COLUMNS
+
+    db = tmp_path / "p.db"
+    start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="Agus")
+    conn = sqlite3.connect(db)
+
+    def plan(sql: str, args: tuple[object, ...]) -> str:
+        return " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+
+    latest = plan("SELECT * FROM runs WHERE definition_id = ? ORDER BY started_at DESC, id DESC LIMIT 1", ("x",))
+    assert latest == "SEARCH runs USING INDEX runs_definition_started (definition_id=?)", latest
+    every = plan("SELECT * FROM runs WHERE definition_id = ? ORDER BY started_at, id", ("x",))
+    assert every == "SEARCH runs USING INDEX runs_definition_started (definition_id=?)", every
+    in_period = plan("SELECT * FROM runs WHERE definition_id = ? AND period = ?", ("x", "y"))
+    assert in_period.startswith("SEARCH runs USING INDEX runs_definition_period (definition_id=? AND period=?)"), in_period
+    tasks = plan(f"SELECT {', '.join(REPORT_TASK_COLUMNS)} FROM tasks WHERE run_id IN (?, ?) AND state IN ('done', 'open')"
+                 " ORDER BY id", ("a", "b"))
+    assert tasks.startswith("SEARCH tasks USING INDEX tasks_run (run_id=? AND state=?)"), tasks
+    conn.close()

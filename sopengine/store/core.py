@@ -22,7 +22,7 @@ from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 from sopengine.i18n import _
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000
