@@ -12,8 +12,8 @@ One module per concept:
   :mod:`~sopengine.audit.documents` (recorded files re-hashed).
 * :mod:`~sopengine.audit.history` — :func:`history` / :func:`iter_history` read the events
   with filters; :func:`export_history` writes them as CSV or JSON.
-* :mod:`~sopengine.audit.packs` — :func:`pack` writes a run's evidence into one zip;
-  :func:`verify_pack` checks such a zip without the database.
+* :mod:`~sopengine.audit.packs` — :func:`pack` writes a run's evidence into one zip.
+* :mod:`~sopengine.audit.pack_check` — :func:`verify_pack` checks such a zip without the database.
 * :mod:`~sopengine.audit.backup` — :func:`backup` copies the live database with SQLite's
   online backup API.
 
@@ -47,7 +47,8 @@ from sopengine.audit.history import (
     write_history_csv,
     write_history_json,
 )
-from sopengine.audit.packs import PACK_FORMAT, pack, verify_pack
+from sopengine.audit.pack_check import verify_pack
+from sopengine.audit.packs import PACK_FORMAT, pack
 from sopengine.audit.pins import calendar_problem, definition_problem
 from sopengine.audit.verify import head, verify
 

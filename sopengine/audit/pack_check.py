@@ -1,0 +1,364 @@
+"""The check of an evidence pack without the database: :func:`verify_pack`.
+
+A pack holds only what its run's chain accounts for: the fixed members :mod:`~sopengine.audit.packs`
+writes, each checked against the events (the chain itself, the definition by its hash,
+events.csv and README.txt made again, run.json and verification.json compared), and the
+documents the events recorded. Any other member, any member name that could write outside
+the folder it is unpacked in, and any member that disagrees with the events is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sopengine.audit.canonical import parse_head
+from sopengine.audit.findings import AuditError, Text, _text
+from sopengine.audit.history import write_history_csv
+from sopengine.audit.packs import PACK_FORMAT, _pack_entries
+from sopengine.audit.tables import (
+    _CLOSING_KINDS,
+    _ENGINE,
+    _RUN_FIELDS,
+    _STATE_KINDS,
+    _closed_task_problems,
+    _compare_assignments,
+    _compare_done,
+    _event_closing,
+    _note_state_event,
+    _run_differences,
+    _started_fields,
+    _task_closing,
+)
+from sopengine.chain import GENESIS, canonical, event_hash
+from sopengine.errors import InputError
+from sopengine.i18n import N_, _
+
+
+def _json_member(data: bytes) -> Any:
+    """A pack member's JSON; a key written twice is refused (readers differ on which one counts)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            raise ValueError(_text(N_("the key {key!r} is written twice"), key=next(k for k in keys if keys.count(k) > 1)))
+        return dict(items)
+
+    return json.loads(data.decode("utf-8"), object_pairs_hook=pairs)
+
+
+def _read_json(zf: zipfile.ZipFile, name: str) -> Any:
+    return _json_member(zf.read(name))
+
+
+def _parse_sha256(text: str, what: str) -> str:
+    """*text* as a sha256; *what* (marked with ``N_``) names it in the error."""
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(_("cannot read {what} {text!r}; give the 64 hexadecimal digits as printed").format(
+            what=_(what), text=text))
+    return digest
+
+
+def _reason(exc: BaseException) -> Any:
+    """What an exception says: the :class:`Text` it was raised with, or its text."""
+    said = exc.args[0] if len(exc.args) == 1 else None
+    return said if isinstance(said, Text) else str(exc)
+
+
+def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes) -> list[Text]:
+    """events.csv made again from events.json and definition.yaml, and compared byte for byte."""
+    from sopengine.definition.loader import check_text, compile_definition
+
+    try:
+        checked = check_text(definition.decode("utf-8"), "definition.yaml")
+    except UnicodeDecodeError:
+        return [_text(N_("definition.yaml is not UTF-8 text, so events.csv cannot be made again from it"))]
+    if not checked.ok or checked.definition is None:
+        return [_text(N_("definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and"
+                         " compared"))]
+    buf = io.BytesIO()
+    try:
+        write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
+    except (TypeError, ValueError, AttributeError) as exc:  # times or names of a kind the engine never writes
+        return [_text(N_("events.csv cannot be made again from events.json ({error}): its events hold values the engine"
+                         " never writes"), error=_reason(exc))]
+    if buf.getvalue() != stored:
+        return [_text(N_("events.csv: it differs from the events of events.json (made again from them and the"
+                         " definition): the spreadsheet was altered"))]
+    return []
+
+
+def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> list[Text]:
+    """The run as run.json holds it, against what its events record."""
+    if not isinstance(info, dict):
+        return [_text(N_("it is not a JSON object"))]
+    problems = []
+    first = events[0] if events else {}
+    started = first.get("payload") if first.get("kind") == "run_started" else None
+    if not isinstance(started, dict):
+        return [_text(N_("the run has no run_started event to compare it with"))]
+    case = info.get("case_data")
+    row = {name: info.get(name) for name in _RUN_FIELDS}
+    row["case_data"] = canonical(case) if isinstance(case, dict) else case
+    if info.get("id") != run_id:
+        problems.append(_text(N_("its run id {id!r} is not the pack's {run!r}"), id=info.get("id"), run=run_id))
+    try:
+        fields = _started_fields(started)
+    except TypeError:  # case data that is no JSON value
+        fields = None
+    differ, recorded = _run_differences(row, first.get("at"), first.get("person"), fields)
+    for name in differ:
+        problems.append(_text(N_("its {field} {value!r} differs from the run_started event's {recorded!r}"),
+                              field=name, value=row[name], recorded=recorded.get(name)))
+    last = events[-1]
+    status = info.get("status")
+    want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status) if isinstance(status, str) else None
+    if want and (last.get("kind") != want or last.get("at") != info.get("finished_at")):
+        problems.append(_text(N_("the run is {status} there, but the last event is {kind} at {at}"),
+                              status=info.get("status"), kind=last.get("kind"), at=last.get("at")))
+    elif info.get("status") == "active" and last.get("kind") in ("run_completed", "run_cancelled"):
+        problems.append(_text(N_("the run is active there, but the last event is {kind}"), kind=last.get("kind")))
+    elif info.get("status") not in ("active", "completed", "cancelled"):
+        problems.append(_text(N_("the run has an unknown status {status!r}"), status=info.get("status")))
+    tasks, assignments = info.get("tasks"), info.get("assignments")
+    if not (isinstance(tasks, list) and all(isinstance(t, dict) for t in tasks)):
+        return problems + [_text(N_("its tasks are not a list of objects"))]
+    if not (isinstance(assignments, list) and all(isinstance(a, dict) for a in assignments)):
+        return problems + [_text(N_("its assignments are not a list of objects"))]
+    # the same rebuild audit verify makes of the tables, from this run's events
+    expected = []
+    replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]] = {}
+    holder: dict[str, list[tuple[Any, ...]]] = {}
+    for e in events:
+        p = e.get("payload")
+        if not isinstance(p, dict):
+            continue
+        if e.get("kind") in _CLOSING_KINDS and e.get("person") != _ENGINE:
+            expected.append((e.get("seq"), e.get("kind"), _event_closing(e.get("step_id"), e.get("at"), e.get("person"), p)))
+        elif e.get("kind") in _STATE_KINDS:
+            _note_state_event(holder, replayed, e.get("seq"), str(run_id), e.get("kind"), e.get("at"), e.get("person"),
+                              e.get("step_id"), p)
+    closings = holder.get(str(run_id), [])
+    done = [(t.get("id"), _task_closing(*(t.get(k) for k in (
+        "step_id", "closed_at", "closed_by", "outcome", "iteration", "actor", "part", "note", "on_behalf_of"))))
+        for t in tasks if t.get("state") == "done"]
+    other = [(t.get("id"), t.get("step_id"), t.get("state"), t.get("closed_at"), t.get("closed_by"))
+             for t in tasks if t.get("state") in ("cancelled", "joined")]
+    odd = [t for t in tasks if t.get("state") not in ("open", "waiting", "done", "cancelled", "joined")]
+    found = _compare_done(str(run_id), expected, done) + _closed_task_problems(str(run_id), closings, other)
+    named = [a for a in assignments if isinstance(a.get("role"), str) and isinstance(a.get("person"), str)]
+    problems += [_text(N_("an assignment names no role or person: {assignment}"), assignment=canonical(a))
+                 for a in assignments if a not in named]
+    held = {str(run_id): {(a["role"], a["person"]): (a.get("acting"), a.get("assigned_at"), a.get("assigned_by"))
+                          for a in named}}
+    found += _compare_assignments(held, replayed)
+    problems += [_text(N_("task {task} has an unknown state {state!r}"), task=t.get("id"), state=t.get("state")) for t in odd]
+    problems += [p["message"] for p in found]
+    return problems
+
+
+def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_manifest: str | None = None) -> dict[str, Any]:
+    """Check an evidence pack without the database: manifest, chain, definition, documents,
+    and the members the chain does not cover (events.csv, run.json) against the chain.
+
+    Returns ``ok``, ``problems`` (the first is the first found), ``run_id``, ``events``,
+    ``run_head`` and the manifest's sha256. ``expect_head`` is a run head noted elsewhere,
+    ``expect_manifest`` the manifest's sha256 noted when the pack was made.
+    """
+    noted_head = parse_head(expect_head)[0] if expect_head is not None else None
+    noted_manifest = _parse_sha256(expect_manifest, N_("manifest sha256")) if expect_manifest is not None else None
+    file = Path(path)
+    if not file.is_file():
+        raise AuditError(_("no pack at {file}; give the path of a zip written by 'sopengine audit pack'").format(file=file),
+                         path=str(file))
+    problems: list[Text] = []
+    result: dict[str, Any] = {"path": str(file), "problems": problems}
+    try:
+        zf = zipfile.ZipFile(file)
+    except zipfile.BadZipFile:
+        raise AuditError(_("{file} is not a zip file; give the pack written by 'sopengine audit pack'").format(file=file),
+                         path=str(file)) from None
+    with zf:
+        listed_names = zf.namelist()
+        twice = sorted({n for n in listed_names if listed_names.count(n) > 1})
+        if twice:
+            # zipfile reads the last of two equal names, other tools the first: what was checked
+            # need not be what an auditor opens
+            raise AuditError(
+                _("{file} holds more than one member named {member}: a zip with repeated names reads differently in"
+                  " different tools, and sopengine never writes one; it is not a pack to trust").format(
+                    file=file, member=twice[0]),
+                path=str(file),
+            )
+        names = set(listed_names)
+        if "manifest.json" not in names:
+            raise AuditError(_("{file} has no manifest.json: it is not a sopengine evidence pack").format(file=file),
+                             path=str(file))
+        manifest_bytes = zf.read("manifest.json")
+        result["manifest_sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
+        try:
+            manifest = _json_member(manifest_bytes)
+            listed: dict[str, dict[str, Any]] = manifest["members"]
+        except (ValueError, KeyError, TypeError):
+            listed = None  # type: ignore[assignment]
+        if not (isinstance(listed, dict) and all(isinstance(v, dict) for v in listed.values())):
+            raise AuditError(_("{file}: manifest.json cannot be read as a pack's manifest (an object whose members map"
+                               " each name to its sha256 and size)").format(file=file), path=str(file))
+        if manifest.get("format") != PACK_FORMAT:
+            problems.append(_text(N_("manifest.json: format {format!r} is not {expected}"), format=manifest.get("format"),
+                                  expected=PACK_FORMAT))
+        run_id = manifest.get("run_id")
+        result["run_id"] = run_id
+        for name in sorted(listed):
+            if name not in names:
+                problems.append(_text(N_("{member}: listed in the manifest but not in the pack"), member=name))
+                continue
+            data = zf.read(name)
+            if hashlib.sha256(data).hexdigest() != listed[name].get("sha256"):
+                problems.append(_text(N_("{member}: its sha256 differs from the manifest (the member was altered)"),
+                                      member=name))
+        for name in sorted(names - set(listed) - {"manifest.json"}):
+            problems.append(_text(N_("{member}: in the pack but not in the manifest (a member was added)"), member=name))
+        required = ("events.json", "events.csv", "verification.json", "definition.yaml", "documents.json", "run.json")
+        missing = [n for n in required if n not in names]
+        if missing:
+            problems.append(_text(N_("{members}: missing from the pack"), members=", ".join(missing)))
+            result.update(ok=False, first_problem=problems[0])
+            return result
+        shapes = {
+            "events.json": (list, N_("{member} is not a list of events (each an object)")),
+            "verification.json": (dict, N_("{member} is not an object")),
+            "documents.json": (list, N_("{member} is not a list of documents (each an object)")),
+        }
+        read: dict[str, Any] = {}
+        for name, (kind, wrong) in shapes.items():
+            try:
+                value = _read_json(zf, name)
+            except ValueError as exc:
+                problems.append(_text(N_("{member} cannot be read ({error})"), member=name, error=_reason(exc)))
+                continue
+            items_ok = kind is dict or all(isinstance(item, dict) for item in value) if isinstance(value, kind) else False
+            if not items_ok:
+                problems.append(_text(wrong, member=name))
+                continue
+            read[name] = value
+        if len(read) < len(shapes):
+            result.update(ok=False, first_problem=problems[0])
+            return result
+        events, verification, documents = read["events.json"], read["verification.json"], read["documents.json"]
+        expected = GENESIS
+        recorded_docs: list[tuple[Any, Any, Any]] = []
+        last_seq = 0
+        before_chain = len(problems)
+        for k, e in enumerate(events):
+            seq = e.get("seq")
+            if e.get("run_id") != run_id:
+                problems.append(_text(N_("events.json: event {seq} belongs to run {other}, not {run}"), seq=seq,
+                                      other=e.get("run_id"), run=run_id))
+                break
+            if not isinstance(seq, int) or seq <= last_seq:
+                problems.append(_text(N_("events.json: event {seq} is out of order"), seq=seq))
+                break
+            last_seq = seq
+            if e.get("prev_hash") != expected:
+                problems.append(_text(N_("events.json: event {seq} does not link to the event before it (deleted,"
+                                         " reordered or forged)"), seq=seq))
+                break
+            try:
+                recomputed = event_hash(e)
+            except (KeyError, TypeError, ValueError):
+                recomputed = None
+            if recomputed != e.get("hash"):
+                following = events[k + 1].get("prev_hash") if k + 1 < len(events) else None
+                if recomputed is not None and following == recomputed:
+                    problems.append(_text(N_("events.json: event {seq} does not match its stored hash, but its fields"
+                                             " hash to what the next event links to (its hash was edited)"), seq=seq))
+                else:
+                    problems.append(_text(N_("events.json: event {seq} does not match its hash (its fields were edited)"),
+                                          seq=seq))
+                break
+            expected = e["hash"]
+            payload = e.get("payload")
+            if isinstance(payload, dict):
+                for d in payload.get("documents") or []:
+                    if isinstance(d, dict):
+                        recorded_docs.append((seq, d.get("name"), d.get("sha256")))
+        chain_ok = len(problems) == before_chain
+        run_head = events[-1].get("hash") if events else GENESIS
+        result["events"] = len(events)
+        result["run_head"] = run_head
+        if verification.get("run_head") != run_head:
+            problems.append(_text(N_("verification.json: its run head differs from the last event of events.json")))
+        if verification.get("ok") is not True:
+            recorded_problem = verification.get("problem")
+            said = recorded_problem.get("message") if isinstance(recorded_problem, dict) else None
+            problems.append(_text(N_("verification.json: the chain was already broken when the pack was made: {problem}"),
+                                  problem=said or _text(N_("see the file"))))
+        if manifest.get("run_head") != run_head:
+            problems.append(_text(N_("manifest.json: its run head differs from the last event of events.json")))
+        started = events[0] if events else {}
+        pinned = (started.get("payload") or {}).get("definition_hash") if isinstance(started.get("payload"), dict) else None
+        if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
+            problems.append(_text(N_("definition.yaml: its sha256 is not the definition hash the run_started event recorded")))
+        # every file the chain recorded is accounted for: included, or listed as changed or missing
+        # keyed by their JSON text: a name or hash of the wrong type must not stop the check
+        remaining = Counter(canonical(list(r)) for r in recorded_docs)
+        for d in documents:
+            key = canonical([d.get("event"), d.get("name"), d.get("sha256")])
+            if remaining[key] <= 0:
+                problems.append(_text(N_("documents.json: {name!r} of event {seq} is not a file the chain recorded"),
+                                      name=d.get("name"), seq=d.get("event")))
+                continue
+            remaining[key] -= 1
+            status = d.get("status")
+            if status in ("changed", "missing"):
+                continue
+            if status != "included":
+                problems.append(_text(N_("documents.json: {name!r} of event {seq} has an unknown status {status!r}"),
+                                      name=d.get("name"), seq=d.get("event"), status=status))
+                continue
+            member = d.get("member")
+            if not isinstance(member, str) or member not in names:
+                problems.append(_text(N_("documents.json: {name!r} is marked included but {member} is not in the pack"),
+                                      name=d.get("name"), member=member))
+                continue
+            if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
+                problems.append(_text(N_("{member}: its sha256 differs from the one recorded for {name!r}"), member=member,
+                                      name=d.get("name")))
+        for seq, name, digest in recorded_docs:
+            key = canonical([seq, name, digest])
+            if remaining[key] > 0:
+                remaining[key] -= 1
+                problems.append(_text(N_("documents.json: event {seq} recorded {name!r} (sha256 {sha256}…), which the"
+                                         " pack neither includes nor lists as changed or missing"),
+                                      seq=seq, name=name, sha256=str(digest)[:12]))
+        if chain_ok:  # held to a chain that does not hold, they would only repeat its problem
+            problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
+            try:
+                run_info = _read_json(zf, "run.json")
+            except ValueError as exc:
+                problems.append(_text(N_("{member} cannot be read ({error})"), member="run.json", error=_reason(exc)))
+            else:
+                problems.extend(_text("run.json: {problem}", problem=m) for m in _run_json_problems(run_info, events, run_id))
+        if noted_head is not None:
+            result["expected_head"] = noted_head
+            if noted_head != run_head:
+                problems.append(_text(N_("the run head {head}… differs from the noted head {noted}…"), head=run_head[:16],
+                                      noted=noted_head[:16]))
+        if noted_manifest is not None:
+            result["expected_manifest"] = noted_manifest
+            if noted_manifest != result["manifest_sha256"]:
+                problems.append(_text(N_("the manifest's sha256 {sha256}… differs from the noted {noted}…: this is not"
+                                         " the pack that was noted"), sha256=result["manifest_sha256"][:16],
+                                      noted=noted_manifest[:16]))
+    result["ok"] = not problems
+    result["first_problem"] = problems[0] if problems else None
+    result["documents"] = {s: sum(1 for d in documents if d.get("status") == s) for s in ("included", "changed", "missing")}
+    return result
+
