@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sopengine.errors import InputError, NotAssigned
 from sopengine.i18n import _
-from sopengine.identity import os_user
+from sopengine.identity import name_key, os_user
 from sopengine.identity import person as _person
 
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ ENGINE = "sopengine"
 
 
 def checked_person(by: str | None) -> str:
-    """The name a command acts under; the engine's own name is refused."""
+    """The name a command acts under (cleaned); empty names and the engine's own name are refused."""
     name = _person(by)
-    if name.casefold() == ENGINE:
+    if name_key(name) == ENGINE:
         raise InputError(
             _("the name {name!r} is kept for what the engine records by itself; give your own name with --by").format(name=ENGINE)
         )
@@ -47,7 +47,7 @@ def check_may_act(loaded: _Loaded, task: dict[str, Any]) -> None:
         # Staff record an external party's step for it; the party's assignee is whom it is for.
         return
     assignees = [a["person"] for a in loaded.assignments() if a["role"] == role]
-    if assignees and loaded.person.casefold() not in {a.casefold() for a in assignees}:
+    if assignees and name_key(loaded.person) not in {name_key(a) for a in assignees}:
         name = loaded.compiled["actors"].get(role, {}).get("name", role)
         raise NotAssigned(
             _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
