@@ -1,19 +1,33 @@
 """Who acts, and whether they may: the acting person of a command and the checks on it.
 
-Without a people register (the single-user mode), the person is the name given with
-``--by`` / ``SOPENGINE_USER`` (else the OS login), recorded beside the OS login of the
-process. The run operations in :mod:`sopengine.runs` call only the functions here, so the
-rules of who may act, assign and write on behalf of someone live in one place.
+Two modes, decided by the database (:func:`mode`):
+
+* **single-user** (no people register): the person is the name given with ``--by`` /
+  ``SOPENGINE_USER`` (else the OS login), recorded beside the OS login of the process.
+  Nothing checks the name; assignments decide who may act on a run's steps.
+* **register** (``sopengine people`` has at least one person): the acting person is the one
+  whose registered OS login runs the process. An unknown login, a disabled person and
+  ``auditor`` access may not write; ``staff`` act only in the roles they hold (or hold as
+  acting, Plt./Plh., in the run); assigning needs ``admin`` access. ``--by`` naming someone
+  else is refused, except from an admin on a step, which is then recorded as the admin's
+  work on behalf of that person.
+
+The run operations in :mod:`sopengine.runs` call only the functions here, so the rules of
+who may act, assign and write on behalf of someone live in one place. In register mode,
+:func:`identify` returns the person's name as an :class:`Acting` (a ``str``) that carries
+their register entry to the later checks of the same operation.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from sopengine.errors import InputError, NotAssigned
+from sopengine.errors import InputError, NotAssigned, SopError
 from sopengine.i18n import _
 from sopengine.identity import name_key, os_user
 from sopengine.identity import person as _person
+from sopengine.store import people as register
 
 if TYPE_CHECKING:
     from sopengine.runs import _Loaded
@@ -21,6 +35,32 @@ if TYPE_CHECKING:
 
 ENGINE = "sopengine"
 """The ``person`` of events the engine records by itself (automatic decisions, joins)."""
+
+REGISTER = "register"
+SINGLE_USER = "single-user"
+
+
+class NotAuthorised(SopError):
+    """The acting person may not do this: an unknown OS login, a disabled person, too little
+    access, or ``--by`` naming someone else. ``login`` and ``person`` say who was refused."""
+
+
+class Acting(str):
+    """The acting person's name as events record it, with their register entry.
+
+    ``record`` is the register's entry of the person whose OS login runs the process;
+    ``behalf`` the registered person an admin records a step for (``--by`` naming them), else
+    None. To every other reader it is the plain name.
+    """
+
+    record: dict[str, Any]
+    behalf: dict[str, Any] | None
+
+    def __new__(cls, record: dict[str, Any], behalf: dict[str, Any] | None = None) -> Acting:
+        self = super().__new__(cls, record["name"])
+        self.record = record
+        self.behalf = behalf
+        return self
 
 
 def checked_person(by: str | None) -> str:
@@ -33,36 +73,220 @@ def checked_person(by: str | None) -> str:
     return name
 
 
-def identify(store: Store, by: str | None) -> tuple[str, str]:
-    """The acting person and the OS login of this process, as events record them."""
-    return _person(by), os_user()
+def mode(store: Store | sqlite3.Connection) -> str:
+    """``"register"`` when the database's people register has anyone in it, else ``"single-user"``."""
+    conn = store if isinstance(store, sqlite3.Connection) else store.conn
+    return REGISTER if register.has_people(conn) else SINGLE_USER
+
+
+def mode_sentence(which: str) -> str:
+    """What a *which* mode (:func:`mode`) means for the names in the history, in the language in force."""
+    if which == REGISTER:
+        return _("Who acted is taken from the people register: each change is recorded under the registered"
+                 " person whose OS login made it.")
+    return _("No people register: names are recorded as typed (--by or SOPENGINE_USER), beside the OS login;"
+             " nothing checks them. 'sopengine people add' starts a register.")
+
+
+def _admins(conn: sqlite3.Connection) -> str:
+    return ", ".join(register.admins_with_login(conn)) or _("none")
+
+
+def _names_self(me: dict[str, Any], by: str | None) -> bool:
+    """Whether *by* (a cleaned name, or None) names the person *me*: their name or one of their logins."""
+    return by is None or name_key(by) == me["name_key"] or by in me["logins"]
+
+
+def acting(
+    conn: sqlite3.Connection, by: str | None, *, login: str | None = None, write: bool = True, on_behalf: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """In register mode: the registered person this process acts as, and whom ``--by`` names instead.
+
+    *by* is the cleaned ``--by`` name (None when not given). The second value is None unless
+    *by* names another registered person and *on_behalf* allows an admin to record for them.
+    Refused (:class:`NotAuthorised`): an OS login not in the register, a disabled person,
+    ``auditor`` access when *write*, ``--by`` naming someone else.
+    """
+    login = login or os_user()
+    me = register.by_login(conn, login)
+    if me is None:
+        raise NotAuthorised(
+            _("OS login {login} is not in the people register, so it may not record anything;"
+              " an admin adds it with 'sopengine people edit NAME --add-login {login}' (admins: {admins})").format(
+                login=login, admins=_admins(conn)),
+            login=login,
+        )
+    if me["disabled"]:
+        raise NotAuthorised(
+            _("{person} (OS login {login}) is disabled in the people register; an admin can enable them with"
+              " 'sopengine people enable \"{person}\"'").format(person=me["name"], login=login),
+            login=login, person=me["name"],
+        )
+    if write and me["access"] == "auditor":
+        raise NotAuthorised(
+            _("{person} has auditor access, which reads only; an admin can change it with"
+              " 'sopengine people edit \"{person}\" --access staff'").format(person=me["name"]),
+            login=login, person=me["name"],
+        )
+    if _names_self(me, by):
+        return me, None
+    assert by is not None
+    if me["access"] != "admin":
+        raise NotAuthorised(
+            _("this process runs as OS login {login}, registered to {person}; --by names {name}, someone else —"
+              " leave out --by (and SOPENGINE_USER), or ask an admin to record it on behalf of {name}").format(
+                login=login, person=me["name"], name=by),
+            login=login, person=me["name"],
+        )
+    if not on_behalf:
+        raise NotAuthorised(
+            _("{person}: this change is recorded under your own name, not on behalf of {name}; leave out --by"
+              " (and SOPENGINE_USER)").format(person=me["name"], name=by),
+            login=login, person=me["name"],
+        )
+    other = register.by_key(conn, name_key(by))
+    if other is None:
+        raise NotAuthorised(
+            _("--by names {name}, who is not in the people register; check the name ('sopengine people list'),"
+              " or leave out --by to act as yourself ({person})").format(name=by, person=me["name"]),
+            login=login, person=me["name"],
+        )
+    if other["disabled"] or other["access"] == "auditor":
+        raise NotAuthorised(
+            _("{name} may not act ({why}), so nothing can be recorded on their behalf").format(
+                name=other["name"], why=_("disabled") if other["disabled"] else _("auditor access")),
+            login=login, person=me["name"],
+        )
+    return me, other
+
+
+def identify(store: Store, by: str | None, *, on_behalf: bool = True) -> tuple[str, str]:
+    """The acting person and the OS login of this process, as events record them.
+
+    Single-user mode: the name given (cleaned). Register mode: the registered person whose
+    OS login runs the process, as an :class:`Acting`; *on_behalf* lets an admin's ``--by``
+    name the registered person a step is recorded for (the operations that record
+    ``on_behalf_of``).
+    """
+    login = os_user()
+    if not register.has_people(store.conn):
+        return _person(by), login
+    me, other = acting(store.conn, None if by is None else _person(by), login=login, on_behalf=on_behalf)
+    return Acting(me, other), login
+
+
+def _registered(loaded: _Loaded) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    person = loaded.person
+    if isinstance(person, Acting):
+        return person.record, person.behalf
+    return None
 
 
 def check_may_act(loaded: _Loaded, task: dict[str, Any]) -> None:
-    """Refuse a person who is not assigned to the role of *task* (when the role has assignees)."""
+    """Refuse a person who may not act on *task*.
+
+    Both modes: when the step's role has assignees in the run, only they may act. Register
+    mode also: ``staff`` act only in roles they hold in the register or hold as acting
+    (Plt./Plh.) in this run. A step recorded on behalf of someone is checked for them.
+    """
     role = task["actor"]
     if role is None:
         return
-    if loaded.compiled["actors"].get(role, {}).get("kind") == "external":
+    actor = loaded.compiled["actors"].get(role, {})
+    if actor.get("kind") == "external":
         # Staff record an external party's step for it; the party's assignee is whom it is for.
         return
-    assignees = [a["person"] for a in loaded.assignments() if a["role"] == role]
-    if assignees and name_key(loaded.person) not in {name_key(a) for a in assignees}:
-        name = loaded.compiled["actors"].get(role, {}).get("name", role)
+    name = actor.get("name", role)
+    run_id = loaded.run["id"]
+    found = _registered(loaded)
+    who = str(loaded.person)
+    assignees = [a for a in loaded.assignments() if a["role"] == role]
+    if found is not None:
+        me, behalf = found
+        subject = behalf or me
+        who = subject["name"]
+        if subject["access"] == "staff":
+            acting_here = any(a["acting"] and name_key(a["person"]) == subject["name_key"] for a in assignees)
+            if role not in subject["roles"] and not acting_here:
+                raise NotAssigned(
+                    _("{person} does not hold the role {name} ({role}) in the people register; an admin gives it with"
+                      " 'sopengine people edit \"{person}\" --add-role {role}', or for this run only with"
+                      " 'sopengine assign {run} {role} \"{person}\" --acting'").format(
+                        person=who, name=name, role=role, run=run_id),
+                    run_id=run_id, person=who, role=role,
+                )
+    if assignees and name_key(who) not in {name_key(a["person"]) for a in assignees}:
+        assigned = ", ".join(a["person"] for a in assignees)
+        if found is None:
+            message = _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
+                        " — act as one of them with --by, or 'sopengine assign {run} {role} NAME'")
+        else:
+            message = _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
+                        " — an admin can change it with 'sopengine assign {run} {role} NAME'")
         raise NotAssigned(
-            _("{person} is not assigned to {name} ({role}) in run {run}; assigned: {assigned}"
-              " — act as one of them with --by, or 'sopengine assign {run} {role} NAME'").format(
-                person=loaded.person, name=name, role=role, run=loaded.run["id"], assigned=", ".join(assignees)),
-            run_id=loaded.run["id"], person=loaded.person, role=role,
+            message.format(person=who, name=name, role=role, run=run_id, assigned=assigned),
+            run_id=run_id, person=who, role=role,
         )
 
 
 def check_may_assign(loaded: _Loaded, role: str, person: str, *, acting: bool, remove: bool) -> None:
-    """Refuse an assignment the acting person may not make (single-user mode: anyone may)."""
+    """Refuse an assignment the acting person may not make.
+
+    Single-user mode: anyone may. Register mode: only an admin, under their own name; the
+    person assigned must be registered, enabled, not an auditor, and (unless the assignment is
+    acting, Plt./Plh.) hold the role.
+    """
+    found = _registered(loaded)
+    if found is None:
+        return
+    me, behalf = found
+    conn = loaded.store.conn
+    if behalf is not None:
+        raise NotAuthorised(
+            _("{person}: an assignment is recorded under the admin who makes it, not on behalf of {name}; leave out --by"
+              " (and SOPENGINE_USER)").format(person=me["name"], name=behalf["name"]),
+            person=me["name"],
+        )
+    if me["access"] != "admin":
+        raise NotAuthorised(
+            _("{person} has {access} access; assigning people to roles needs admin access — ask an admin ({admins})").format(
+                person=me["name"], access=me["access"], admins=_admins(conn)),
+            person=me["name"],
+        )
+    if remove:
+        return
+    target = register.by_key(conn, name_key(person))
+    if target is None:
+        raise InputError(
+            _("{name} is not in the people register, so they could not act in run {run}; add them first with"
+              " 'sopengine people add \"{name}\" --login LOGIN --role {role}'").format(
+                name=person, run=loaded.run["id"], role=role),
+        )
+    if target["disabled"] or target["access"] == "auditor":
+        raise InputError(
+            _("{name} may not act ({why}); assign someone else").format(
+                name=target["name"], why=_("disabled") if target["disabled"] else _("auditor access")),
+        )
+    if target["access"] == "staff" and not acting and role not in target["roles"]:
+        raise InputError(
+            _("{name} does not hold the role {role} in the people register; give it with"
+              " 'sopengine people edit \"{name}\" --add-role {role}', or assign them as acting (Plt./Plh.) with --acting").format(
+                name=target["name"], role=role),
+        )
 
 
 def on_behalf_for(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) -> str | None:
-    """Whom a step is recorded for: *on_behalf*, or an external party's assignee (or its name)."""
+    """Whom a step is recorded for: the registered person an admin's ``--by`` names, *on_behalf*,
+    or an external party's assignee (or its name)."""
+    found = _registered(loaded)
+    if found is not None and found[1] is not None:
+        behalf = found[1]
+        if on_behalf and name_key(on_behalf) != behalf["name_key"]:
+            raise InputError(
+                _("--by names {name} and --on-behalf names {other}; a step is recorded for one person — give one of them").format(
+                    name=behalf["name"], other=on_behalf),
+            )
+        return str(behalf["name"])
     actor = loaded.compiled["actors"].get(task["actor"] or "", {})
     if actor.get("kind") == "external" and not on_behalf:
         assigned = [a["person"] for a in loaded.assignments() if a["role"] == task["actor"]]

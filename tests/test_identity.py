@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from sopengine import api, identity
+from sopengine import api, authority, identity, people
 from sopengine.cli import cli
 from sopengine.errors import InputError, NotAssigned
 
@@ -37,6 +40,8 @@ def invoke(*args: str, env: dict[str, str] | None = None):
 def sopengine(*args: str, cwd: Path, user: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -m sopengine ARGS`` in a fresh process (as *user* when given), in English."""
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SOPENGINE_LANG": "en", "HOME": str(cwd)}
+    if os.environ.get("PYTHONPATH"):
+        base["PYTHONPATH"] = os.environ["PYTHONPATH"]
     command = [sys.executable, "-m", "sopengine", *args]
     if user is not None:
         python, path = _PYTHON_FOR[user]
@@ -193,3 +198,254 @@ def test_a_cleaned_name_matches_its_assignment(tmp_path: Path) -> None:
         api.complete(db, run_id, step="1", by="Agus Supriyad", now=LATER)
     api.complete(db, run_id, step="1", by="AGUS\u200b  SUPRIYADI", now=LATER)
     assert events(db, run_id)[-1]["person"] == "AGUS SUPRIYADI"
+
+
+# -- without a register -----------------------------------------------------------------------------
+
+def test_without_a_register_names_are_as_typed_and_status_can_say_so(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now=NOW, by="Siapa Saja")["run_id"]
+    api.complete(db, run_id, step="1", by="Orang Lain", now=LATER)
+    from sopengine.store import Store
+
+    with Store(db) as store:
+        assert authority.mode(store) == "single-user"
+    assert "names are recorded as typed" in authority.mode_sentence("single-user")
+    assert [e["person"] for e in events(db, run_id)][:2] == ["Siapa Saja", "Orang Lain"]
+
+
+# -- with a register, as this process's login ---------------------------------------------------------
+
+@pytest.fixture
+def office(tmp_path: Path) -> Path:
+    """A database whose register has this process's login as its admin, and two staff."""
+    db = tmp_path / "office.db"
+    people.add_person(db, "Kepala Kantor", logins=[ME], access="admin", now=NOW)
+    people.add_person(db, "Budi Santoso", logins=["budi-no-such-login"], roles=["sekretaris-dinas"], now=NOW)
+    people.add_person(db, "Siti Rahma", logins=["siti-no-such-login"], roles=["sekretaris-dinas", "kasubag-pep"], now=NOW)
+    return db
+
+
+def test_with_a_register_the_login_decides_who_acted(office: Path) -> None:
+    from sopengine.store import Store
+
+    with Store(office) as store:
+        assert authority.mode(store) == "register"
+    assert "people register" in authority.mode_sentence("register")
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    result = invoke("complete", run_id, "--step", "1", "--now", LATER, "--db", str(office), "--json")
+    assert result.exit_code == 0, result.output
+    last = events(office, run_id)[-1]
+    assert (last["person"], last["os_user"]) == ("Kepala Kantor", ME)
+    assert "on_behalf_of" not in last["payload"]
+    assert json.loads(result.stdout)["completed_by"] == "Kepala Kantor"
+
+
+def test_an_admins_by_is_recorded_as_a_write_on_behalf(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    done = sopengine("complete", run_id, "--step", "1", "--by", "budi santoso", "--now", LATER, "--db", str(office), cwd=office.parent)
+    assert done.returncode == 0, done.stderr
+    last = events(office, run_id)[-1]
+    assert last["kind"] == "step_completed"
+    assert (last["person"], last["os_user"], last["payload"]["on_behalf_of"]) == ("Kepala Kantor", ME, "Budi Santoso")
+    con = sqlite3.connect(office)
+    assert con.execute("SELECT closed_by, on_behalf_of FROM tasks WHERE run_id = ? AND step_id = 'kumpulkan-data'",
+                       (run_id,)).fetchone() == ("Kepala Kantor", "Budi Santoso")
+    con.close()
+
+
+def test_an_admin_writing_on_behalf_of_someone_is_checked_as_that_person(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    api.complete(office, run_id, step="1", now=LATER)
+    before = dump(office)
+    # rekap-laporan is kasubag-pep's: Budi does not hold it
+    result = invoke("complete", run_id, "--step", "2", "--by", "Budi Santoso", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert "Budi Santoso does not hold the role" in result.output and "kasubag-pep" in result.output
+    for by, message in [("Nobody Known", "--by names Nobody Known, who is not in the people register"),
+                        ("Siti Rahma", None)]:
+        result = invoke("complete", run_id, "--step", "2", "--by", by, "--on-behalf", "Warga", "--now", LATER, "--db", str(office))
+        assert result.exit_code == 1
+        assert (message or "a step is recorded for one person") in result.output
+    assert dump(office) == before
+
+
+def test_an_assignment_needs_an_admin_under_their_own_name(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    before = dump(office)
+    for args, message in [
+        (["--by", "Budi Santoso"], "an assignment is recorded under the admin who makes it"),
+    ]:
+        result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", *args, "--now", LATER, "--db", str(office))
+        assert result.exit_code == 1 and message in result.output
+    result = invoke("assign", run_id, "kepala-bidang", "Orang Luar", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1 and "Orang Luar is not in the people register" in result.output
+    result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1 and "does not hold the role kepala-bidang" in result.output
+    assert dump(office) == before
+    result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", "--acting", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 0, result.output
+    last = events(office, run_id)[-1]
+    assert (last["kind"], last["person"], last["payload"]["acting"]) == ("assigned", "Kepala Kantor", True)
+    con = sqlite3.connect(office)
+    assert con.execute("SELECT assigned_by FROM assignments WHERE run_id = ? AND role = 'kepala-bidang'", (run_id,)).fetchone() == (
+        "Kepala Kantor",)
+    con.close()
+
+
+def test_auditors_and_disabled_people_may_not_write(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.edit_person(office, "Kepala Kantor", access="auditor", now=NOW)
+    before = dump(office)
+    result = invoke("complete", run_id, "--step", "1", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert "Kepala Kantor has auditor access, which reads only" in result.output
+    assert invoke("run", "surat-keluar", "--now", NOW, "--db", str(office)).exit_code == 1
+    assert dump(office) == before
+    # reading stays open to them
+    assert invoke("status", run_id, "--db", str(office)).exit_code == 0
+
+
+def test_disabled_people_may_not_write(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.disable_person(office, "Kepala Kantor", now=NOW)
+    before = dump(office)
+    result = invoke("complete", run_id, "--step", "1", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert f"Kepala Kantor (OS login {ME}) is disabled in the people register" in result.output
+    assert dump(office) == before
+
+
+def test_staff_act_only_in_the_roles_they_hold(office: Path) -> None:
+    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.edit_person(office, "Kepala Kantor", add_roles=["sekretaris-dinas"], access="staff", now=NOW)
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    api.complete(office, run_id, step="1", now=LATER)  # sekretaris-dinas: held
+    before = dump(office)
+    result = invoke("complete", run_id, "--step", "2", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert "Kepala Kantor does not hold the role" in result.output and "(kasubag-pep)" in result.output
+    # naming someone else is an admin's right only
+    result = invoke("complete", run_id, "--step", "2", "--by", "Siti Rahma", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert f"this process runs as OS login {ME}, registered to Kepala Kantor; --by names Siti Rahma" in result.output
+    # and so is assigning, themselves included
+    result = invoke("assign", run_id, "kasubag-pep", "Kepala Kantor", "--acting", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 1
+    assert "Kepala Kantor has staff access; assigning people to roles needs admin access" in result.output
+    assert dump(office) == before
+
+
+def test_an_acting_assignment_lets_staff_act_in_the_role_for_that_run(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    api.complete(office, run_id, step="1", now=LATER, by="Budi Santoso")
+    with pytest.raises(NotAssigned, match="Budi Santoso does not hold the role"):
+        api.complete(office, run_id, step="2", now=LATER, by="Budi Santoso")
+    api.assign(office, run_id, "kasubag-pep", "Budi Santoso", acting=True, now=LATER)
+    # the assignee rule applies as before: Siti holds kasubag-pep, but Budi is its assignee now
+    with pytest.raises(NotAssigned, match="Siti Rahma is not assigned to"):
+        api.complete(office, run_id, step="2", now=LATER, by="Siti Rahma")
+    api.complete(office, run_id, step="2", now=LATER, by="Budi Santoso")  # recorded on his behalf
+    last = events(office, run_id)[-1]
+    assert (last["person"], last["payload"]["on_behalf_of"]) == ("Kepala Kantor", "Budi Santoso")
+
+
+# -- another OS login -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def second_user() -> Iterator[str]:
+    """A second OS user, made for this test run and removed after it."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("runuser"):
+        pytest.skip("needs root with useradd and runuser to run a process as a second OS user")
+    name = f"sopid{secrets.token_hex(4)}"
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, capture_output=True)
+    try:
+        found = _python_for(name)
+        if found is None:
+            pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} that OS user {name} may run sopengine with")
+        _PYTHON_FOR[name] = found
+        yield name
+    finally:
+        subprocess.run(["userdel", "-r", name], capture_output=True)
+
+
+@pytest.fixture
+def shared(second_user: str) -> Iterator[Path]:
+    """A folder both users may write, holding an office whose register knows the second user as Budi."""
+    folder = Path(tempfile.mkdtemp(prefix="sopengine-identity-", dir="/tmp"))
+    folder.chmod(0o777)
+    db = folder / "office.db"
+    people.add_person(db, "Kepala Kantor", logins=[ME], access="admin", now=NOW)
+    db.chmod(0o666)
+    try:
+        yield db
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_unknown_login_may_not_write(shared: Path, second_user: str) -> None:
+    run_id = api.start_run("pengumpulan-data", db=shared, period="2026-10", now=NOW)["run_id"]
+    before = dump(shared)
+    done = sopengine("complete", run_id, "--step", "1", "--by", "Kepala Kantor", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"Error: OS login {second_user} is not in the people register, so it may not record anything;"
+                                  f" an admin adds it with 'sopengine people edit NAME --add-login {second_user}'")
+    assert "Traceback" not in done.stderr
+    assert dump(shared) == before
+
+
+def test_a_registered_person_cannot_pose_as_another_from_their_own_login(shared: Path, second_user: str) -> None:
+    people.add_person(shared, "Budi Santoso", logins=[second_user], roles=["sekretaris-dinas", "kasubag-pep"], now=NOW)
+    people.add_person(shared, "Siti Rahma", logins=["siti-no-such-login"], roles=["sekretaris-dinas"], now=NOW)
+    run_id = api.start_run("pengumpulan-data", db=shared, period="2026-10", now=NOW)["run_id"]
+    before = dump(shared)
+    for by in ("Siti Rahma", "Kepala Kantor"):
+        done = sopengine("complete", run_id, "--step", "1", "--by", by, "--now", LATER, "--db", str(shared),
+                         cwd=shared.parent, user=second_user)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith(f"Error: this process runs as OS login {second_user}, registered to Budi Santoso;"
+                                      f" --by names {by}, someone else")
+    done = sopengine("complete", run_id, "--step", "1", "--by", "Siti Rahma", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user, env={"LOGNAME": "siti-no-such-login", "USER": "siti-no-such-login"})
+    assert done.returncode == 1
+    assert dump(shared) == before
+    # as themselves it works, and the history names them with their real login
+    done = sopengine("complete", run_id, "--step", "1", "--now", LATER, "--db", str(shared), cwd=shared.parent, user=second_user)
+    assert done.returncode == 0, done.stderr
+    last = events(shared, run_id)[-1]
+    assert (last["kind"], last["person"], last["os_user"]) == ("step_completed", "Budi Santoso", second_user)
+
+
+def test_assigning_oneself_without_admin_access_is_refused(shared: Path, second_user: str) -> None:
+    people.add_person(shared, "Budi Santoso", logins=[second_user], roles=["sekretaris-dinas"], now=NOW)
+    people.add_person(shared, "Siti Rahma", logins=["siti-no-such-login"], roles=["sekretaris-dinas"], now=NOW)
+    run_id = api.start_run("pengumpulan-data", db=shared, period="2026-10", now=NOW,
+                           assign=[("sekretaris-dinas", "Siti Rahma")])["run_id"]
+    before = dump(shared)
+    for args in (["sekretaris-dinas", "Budi Santoso"], ["sekretaris-dinas", "Siti Rahma", "--remove"],
+                 ["kasubag-pep", "Budi Santoso", "--acting"]):
+        done = sopengine("assign", run_id, *args, "--now", LATER, "--db", str(shared), cwd=shared.parent, user=second_user)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith("Error: Budi Santoso has staff access; assigning people to roles needs admin access")
+    # so the step stays Siti's
+    done = sopengine("complete", run_id, "--step", "1", "--now", LATER, "--db", str(shared), cwd=shared.parent, user=second_user)
+    assert done.returncode == 1
+    assert "Budi Santoso is not assigned to Sekretaris Dinas (sekretaris-dinas)" in done.stderr
+    assert dump(shared) == before
+
+
+def test_the_people_register_is_managed_by_admins_only(shared: Path, second_user: str) -> None:
+    people.add_person(shared, "Budi Santoso", logins=[second_user], roles=["sekretaris-dinas"], now=NOW)
+    before = dump(shared)
+    for args in (["add", "Teman Budi", "--login", "teman"], ["edit", "Budi Santoso", "--access", "admin"],
+                 ["disable", "Kepala Kantor"]):
+        done = sopengine("people", *args, "--db", str(shared), cwd=shared.parent, user=second_user)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith("Error: Budi Santoso has staff access; only an admin may change the people register")
+    assert dump(shared) == before
+    listed = sopengine("people", "list", "--json", "--db", str(shared), cwd=shared.parent, user=second_user)
+    assert listed.returncode == 0, listed.stderr
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["Budi Santoso", "Kepala Kantor"]

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "assign": ("sopengine.cli.runs:assign_cmd", "Assign a person to a role of a run; only assignees may then act for it."),
     "cancel": ("sopengine.cli.runs:cancel_cmd", "Cancel a run; its open steps close and nothing more can be done in it."),
     "inbox": ("sopengine.cli.runs:inbox_cmd", "List the open steps waiting for a person or a role, oldest first."),
+    "people": ("sopengine.cli.people:people_group", "Keep the register of the office's people: their OS logins, roles and access."),
     "overdue": ("sopengine.cli.time:overdue_cmd", "List open steps past their due time, most overdue first, and runs past their deadline."),
     "calendar": ("sopengine.cli.time:calendar_cmd", "Show the working calendar in force: office hours and the days the office is closed."),
     "report": ("sopengine.cli.time:report_cmd", "Compare each step's standard time (Waktu) with the working time it actually took."),

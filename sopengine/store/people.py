@@ -1,0 +1,169 @@
+"""The SQL of the people register and of the office's event chain.
+
+The register is three tables (``people``, ``person_logins``, ``person_roles``) holding what
+is true now, and ``office_events``, the history of every change to them: an append-only
+hash chain with the columns of ``events`` but ``run_id``, hashed exactly as a run's events
+are (:mod:`sopengine.chain`) with ``run_id`` = ``"@office"``. The library
+(:mod:`sopengine.people`) writes a change and its event in one transaction.
+
+Plain ``sqlite3``: the step path asks :func:`by_login` on every write once a register exists.
+A database older than the register (opened read-only, not migrated) reads as an empty one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from sopengine.chain import GENESIS, canonical, event_hash
+
+OFFICE_CHAIN = "@office"
+"""The ``run_id`` the office's events are hashed with: no run id has an ``@``."""
+
+EVENT_COLUMNS = ("seq", "at", "recorded_at", "person", "os_user", "kind", "step_id", "payload", "prev_hash", "hash")
+PERSON_COLUMNS = ("id", "name", "name_key", "access", "disabled", "created_at", "changed_at")
+
+
+def _missing_table(exc: sqlite3.OperationalError) -> bool:
+    return "no such table" in str(exc)
+
+
+def has_people(conn: sqlite3.Connection) -> bool:
+    """Whether the register exists: it holds at least one person (disabled ones count)."""
+    try:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM people)").fetchone()[0] == 1
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return False
+        raise
+
+
+def _person(conn: sqlite3.Connection, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    person = dict(zip(PERSON_COLUMNS, row))
+    person["disabled"] = bool(person["disabled"])
+    pid = person["id"]
+    person["logins"] = [r[0] for r in conn.execute("SELECT login FROM person_logins WHERE person_id = ? ORDER BY login", (pid,))]
+    person["roles"] = [r[0] for r in conn.execute("SELECT role FROM person_roles WHERE person_id = ? ORDER BY role", (pid,))]
+    return person
+
+
+_SELECT = "SELECT " + ", ".join(f"p.{c}" for c in PERSON_COLUMNS) + " FROM people AS p"
+
+
+def by_login(conn: sqlite3.Connection, login: str) -> dict[str, Any] | None:
+    """The person whose registered OS login is *login* (with their logins and roles), or None."""
+    try:
+        row = conn.execute(_SELECT + " JOIN person_logins AS l ON l.person_id = p.id WHERE l.login = ?", (login,)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return None
+        raise
+    return _person(conn, row)
+
+
+def by_key(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
+    """The person whose name compares equal to *key* (:func:`sopengine.identity.name_key`), or None."""
+    try:
+        row = conn.execute(_SELECT + " WHERE p.name_key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return None
+        raise
+    return _person(conn, row)
+
+
+def all_people(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Everyone in the register, by name; each with logins and roles (never the password hash)."""
+    try:
+        rows = conn.execute(_SELECT + " ORDER BY p.name_key").fetchall()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return []
+        raise
+    return [p for p in (_person(conn, r) for r in rows) if p is not None]
+
+
+def admins_with_login(conn: sqlite3.Connection) -> list[str]:
+    """Names of the enabled admins who have at least one login: who can still manage the register."""
+    return [r[0] for r in conn.execute(
+        "SELECT p.name FROM people AS p WHERE p.access = 'admin' AND p.disabled = 0"
+        " AND EXISTS (SELECT 1 FROM person_logins AS l WHERE l.person_id = p.id) ORDER BY p.name_key"
+    )]
+
+
+# -- writes (inside the caller's transaction) -------------------------------------------------------
+
+def insert_person(conn: sqlite3.Connection, name: str, key: str, access: str, at: str) -> int:
+    cur = conn.execute(
+        "INSERT INTO people (name, name_key, access, disabled, created_at, changed_at) VALUES (?, ?, ?, 0, ?, ?)",
+        (name, key, access, at, at),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def add_login(conn: sqlite3.Connection, person_id: int, login: str) -> None:
+    conn.execute("INSERT INTO person_logins (login, person_id) VALUES (?, ?)", (login, person_id))
+
+
+def remove_login(conn: sqlite3.Connection, person_id: int, login: str) -> None:
+    conn.execute("DELETE FROM person_logins WHERE login = ? AND person_id = ?", (login, person_id))
+
+
+def add_role(conn: sqlite3.Connection, person_id: int, role: str) -> None:
+    conn.execute("INSERT OR IGNORE INTO person_roles (person_id, role) VALUES (?, ?)", (person_id, role))
+
+
+def remove_role(conn: sqlite3.Connection, person_id: int, role: str) -> None:
+    conn.execute("DELETE FROM person_roles WHERE person_id = ? AND role = ?", (person_id, role))
+
+
+def update_person(conn: sqlite3.Connection, person_id: int, at: str, **values: Any) -> None:
+    """Set ``name``/``name_key``/``access``/``disabled`` of a person and its ``changed_at``."""
+    allowed = {"name", "name_key", "access", "disabled"}
+    sets = [f"{column} = ?" for column in values if column in allowed]
+    args = [int(v) if isinstance(v, bool) else v for column, v in values.items() if column in allowed]
+    conn.execute(f"UPDATE people SET {', '.join([*sets, 'changed_at = ?'])} WHERE id = ?", (*args, at, person_id))
+
+
+def append_office_event(
+    conn: sqlite3.Connection, *, kind: str, at: str, recorded_at: str, person: str, os_user: str,
+    payload: dict[str, Any], step_id: str | None = None,
+) -> dict[str, Any]:
+    """Append one event to the office's chain (inside the caller's ``BEGIN IMMEDIATE``)."""
+    row = conn.execute("SELECT hash FROM office_events ORDER BY seq DESC LIMIT 1").fetchone()
+    record = {
+        "run_id": OFFICE_CHAIN, "at": at, "recorded_at": recorded_at, "person": person, "os_user": os_user,
+        "kind": kind, "step_id": step_id, "payload": payload, "prev_hash": row[0] if row else GENESIS,
+    }
+    record["hash"] = event_hash(record)
+    cur = conn.execute(
+        "INSERT INTO office_events (at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, recorded_at, person, os_user, kind, step_id, canonical(payload), record["prev_hash"], record["hash"]),
+    )
+    record["seq"] = cur.lastrowid
+    return record
+
+
+# -- the chain, for auditors --------------------------------------------------------------------------
+
+def office_events(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """The office's events in ``seq`` order, as dicts with the keys of a run event's row.
+
+    ``run_id`` is ``"@office"``, the name the chain is hashed with, so that
+    :func:`sopengine.chain.event_hash` checks each as it checks a run's events. ``payload`` is
+    the stored JSON text. A database without the register yields nothing.
+    """
+    try:
+        cur = conn.execute(f"SELECT {', '.join(EVENT_COLUMNS)} FROM office_events ORDER BY seq")
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return
+        raise
+    for row in cur:
+        event = dict(zip(EVENT_COLUMNS, row))
+        event["run_id"] = OFFICE_CHAIN
+        yield event
