@@ -596,34 +596,49 @@ def test_an_edited_calendar_snapshot_is_named(hist: dict) -> None:
 
 # -- documents -------------------------------------------------------------------------------
 
-def test_documents_changed_and_missing_are_listed(hist: dict) -> None:
-    assert audit.verify(hist["db"], documents=True)["ok"]
+def test_documents_whose_kept_bytes_were_edited_or_removed_are_listed(hist: dict) -> None:
     conn = sqlite3.connect(hist["db"])
-    paths = [r[0] for r in conn.execute("SELECT path FROM documents WHERE run_id = ? ORDER BY id", (hist["a"],))]
-    Path(paths[0]).write_text("diubah diam-diam\n", encoding="utf-8")
-    Path(paths[1]).unlink()
+    docs = conn.execute("SELECT path, sha256 FROM documents WHERE run_id = ? ORDER BY id", (hist["a"],)).fetchall()
+    conn.close()
+    for path, _ in docs:  # the files moving on after they were recorded changes nothing: their bytes are kept
+        Path(path).write_text("diubah diam-diam\n", encoding="utf-8")
+    assert audit.verify(hist["db"], documents=True)["ok"]
+    (path0, sha0), (path1, sha1) = docs[0], docs[1]
+    tamper(hist["db"], ("DROP TRIGGER document_blobs_append_only_update", ()),
+           ("DROP TRIGGER document_blobs_append_only_delete", ()),
+           ("UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"disunting\n", sha0)),
+           ("DELETE FROM document_blobs WHERE sha256 = ?", (sha1,)))
+    for path, sha in docs:
+        if sha == sha1:
+            Path(path).unlink()
     result = audit.verify(hist["db"], documents=True)
     assert not result["ok"]
-    assert [d["path"] for d in result["documents"]["changed"]] == [paths[0]]
-    assert [d["path"] for d in result["documents"]["missing"]] == [paths[1]]
+    assert [d["path"] for d in result["documents"]["changed"]] == [p for p, s in docs if s == sha0]
+    assert [d["path"] for d in result["documents"]["missing"]] == [p for p, s in docs if s == sha1]
     assert result["first_problem"]["kind"] == "document_changed"
-    assert audit.verify(hist["db"])["ok"]  # without --documents the files are not read
+    assert {p["kind"] for p in result["problems"]} == {"document_changed", "document_not_kept", "document_missing"}
+    assert audit.verify(hist["db"])["ok"]  # without --documents the store is not read
     cli_result = CliRunner().invoke(cli, ["audit", "verify", "--db", str(hist["db"]), "--documents"])
     assert cli_result.exit_code == 1
-    assert f"changed: Disposisi (run {hist['a']}) {paths[0]}" in cli_result.output
-    assert f"missing: Lembar Disposisi (run {hist['a']}) {paths[1]}" in cli_result.output
+    assert f"changed: Disposisi (run {hist['a']}) {path0}" in cli_result.output
+    assert f"missing: Lembar Disposisi (run {hist['a']}) {path1}" in cli_result.output
 
 
-def test_a_document_row_rewritten_to_match_an_edited_file_is_caught(hist: dict) -> None:
+def test_a_document_row_rewritten_to_match_edited_kept_bytes_is_caught(hist: dict) -> None:
     conn = sqlite3.connect(hist["db"])
-    doc_id, path = conn.execute("SELECT id, path FROM documents ORDER BY id LIMIT 1").fetchone()
+    doc_id, path, sha = conn.execute("SELECT id, path, sha256 FROM documents ORDER BY id LIMIT 1").fetchone()
+    sharing = [r[0] for r in conn.execute("SELECT path FROM documents WHERE sha256 = ? ORDER BY id", (sha,))]
     conn.close()
-    Path(path).write_text("versi lain\n", encoding="utf-8")
-    tamper(hist["db"], ("UPDATE documents SET sha256 = ? WHERE id = ?", (audit.file_sha256(path), doc_id)))
+    from hashlib import sha256
+
+    forged = b"versi lain\n"
+    tamper(hist["db"], ("DROP TRIGGER document_blobs_append_only_update", ()),
+           ("UPDATE document_blobs SET data = ? WHERE sha256 = ?", (forged, sha)),
+           ("UPDATE documents SET sha256 = ? WHERE id = ?", (sha256(forged).hexdigest(), doc_id)))
     result = audit.verify(hist["db"], documents=True)
-    # the file is checked against the hash its event recorded, which the table cannot change
-    assert sorted(p["kind"] for p in result["problems"]) == ["document_changed", "document_record", "document_record"]
-    assert [d["path"] for d in result["documents"]["changed"]] == [path]
+    # the kept bytes are checked against the hash the events recorded, which the table cannot change
+    assert sorted(p["kind"] for p in result["problems"]) == ["document_changed"] * len(sharing) + ["document_record"] * 2
+    assert [d["path"] for d in result["documents"]["changed"]] == sharing and path in sharing
     assert any("in the documents table matches no event" in p["message"] for p in result["problems"])
 
 

@@ -1,4 +1,8 @@
-"""Evidence packs: written from a real run, checked without the database, refused when altered."""
+"""Evidence packs: written from a real run, checked without the database, refused when altered.
+
+A pack takes its documents' bytes from the database's document store, not from the paths
+they were recorded at; it holds nothing its run's chain does not account for.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -24,17 +29,49 @@ from sopengine.errors import RunNotFound
 from test_audit import build_history, unwritable_folder
 
 
+def tamper_store(db: Path, sql: str, args: tuple) -> None:
+    """Change the document store with plain sqlite3, behind the engine's back (its triggers dropped)."""
+    conn = sqlite3.connect(db)
+    conn.execute("DROP TRIGGER IF EXISTS document_blobs_append_only_update")
+    conn.execute("DROP TRIGGER IF EXISTS document_blobs_append_only_delete")
+    conn.execute(sql, args)
+    conn.commit()
+    conn.close()
+
+
+def kept_bytes(db: Path, sha256: str) -> bytes:
+    row = sqlite3.connect(db).execute("SELECT data FROM document_blobs WHERE sha256 = ?", (sha256,)).fetchone()
+    return bytes(row[0])
+
+
 @pytest.fixture
 def packed(tmp_path: Path) -> dict:
+    """A pack of a run whose files moved on after they were recorded, and whose document store was
+    tampered with: one document's kept bytes edited, another's removed (and its files gone too)."""
     hist = build_history(tmp_path)
-    docs = audit.history(hist["db"], run=hist["a"])
-    paths = [d["path"] for e in docs for d in e["documents"]]
-    Path(paths[1]).write_text("diubah setelah dicatat\n", encoding="utf-8")  # changed since recorded
-    Path(paths[2]).unlink()  # gone
+    docs = [d for e in audit.history(hist["db"], run=hist["a"]) for d in e["documents"]]
+    paths = [d["path"] for d in docs]
+    Path(paths[1]).write_text("diubah setelah dicatat\n", encoding="utf-8")  # the file changed since recorded
+    Path(paths[2]).unlink()  # the file gone
+    changed, missing = docs[1]["sha256"], docs[0]["sha256"]
+    assert changed != missing
+    tamper_store(hist["db"], "UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"disunting diam-diam\n", changed))
+    tamper_store(hist["db"], "DELETE FROM document_blobs WHERE sha256 = ?", (missing,))
+    for d in docs:
+        if d["sha256"] == missing:
+            Path(d["path"]).unlink(missing_ok=True)
     target = tmp_path / "bukti.zip"
     result = CliRunner().invoke(cli, ["audit", "pack", hist["a"], "--db", str(hist["db"]), "-o", str(target)])
     assert result.exit_code == 0, result.output
-    return dict(hist, zip=target, output=result.stdout, paths=paths)
+    counts = {"changed": sum(d["sha256"] == changed for d in docs), "missing": sum(d["sha256"] == missing for d in docs)}
+    counts["included"] = len(docs) - counts["changed"] - counts["missing"]
+    return dict(hist, zip=target, output=result.stdout, paths=paths, docs=docs, changed=changed, missing=missing,
+                counts=counts)
+
+
+def counts_text(packed: dict) -> str:
+    c = packed["counts"]
+    return f"documents {c['included']} included, {c['changed']} changed, {c['missing']} missing"
 
 
 def rewrite(src: Path, dst: Path, change: dict[str, bytes | None], *, fix_manifest: bool = False) -> Path:
@@ -80,13 +117,19 @@ def test_the_pack_holds_the_pinned_definition_events_check_and_files(packed: dic
         assert verification["database_head"] == audit.head(packed["db"])["head"]
         documents = json.loads(zf.read("documents.json"))
         status = {d["path"]: d["status"] for d in documents}
-        assert status[packed["paths"][1]] == "changed" and status[packed["paths"][2]] == "missing"
+        expected = {d["path"]: "changed" if d["sha256"] == packed["changed"] else "missing" if d["sha256"] == packed["missing"]
+                    else "included" for d in packed["docs"]}
+        assert status == expected
+        assert status[packed["paths"][2]] == "included"  # its file is gone, its bytes are kept
         included = [d for d in documents if d["status"] == "included"]
-        assert len(included) == len(documents) - 2
+        assert len(included) == packed["counts"]["included"] > 0
         for d in included:
-            assert d["member"] in names
-            assert zf.read(d["member"]) == Path(d["path"]).read_bytes()
-    assert "documents 6 included, 1 changed, 1 missing" in packed["output"]
+            assert d["member"] in names and d["source"] == "store" and d["kept"] is True
+            assert zf.read(d["member"]) == kept_bytes(packed["db"], d["sha256"])
+            assert hashlib.sha256(zf.read(d["member"])).hexdigest() == d["sha256"]
+        removed = [d for d in documents if d["sha256"] == packed["missing"]]
+        assert all(d["kept"] is False and "removed from it" in d["note"] for d in removed)
+    assert counts_text(packed) in packed["output"]
 
 
 def test_an_unaltered_pack_verifies_on_another_machine_without_the_database(packed: dict, tmp_path: Path) -> None:
@@ -251,7 +294,7 @@ def test_verify_pack_prints_the_document_counts(packed: dict) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (
         f"OK: {packed['zip']} holds; run {packed['a']}, {len(audit.history(packed['db'], run=packed['a']))} events;"
-        " documents 6 included, 1 changed, 1 missing."
+        f" {counts_text(packed)}."
     )
 
 
@@ -308,10 +351,11 @@ def test_the_noted_manifest_sha256_is_compared(packed: dict, tmp_path: Path) -> 
     noted = printed.split(": ")[1]
     same = CliRunner().invoke(cli, ["audit", "verify-pack", str(packed["zip"]), "--expect-manifest", noted.upper()])
     assert same.exit_code == 0, same.output
-    # a pack rebuilt with consistent hashes throughout still has another manifest
+    # a pack rebuilt with consistent hashes throughout (said to be made a year later) has another manifest
     with zipfile.ZipFile(packed["zip"]) as zf:
-        readme = zf.read("README.txt")
-    rebuilt = rewrite(packed["zip"], tmp_path / "l.zip", {"README.txt": readme + b"\n"}, fix_manifest=True)
+        manifest = json.loads(zf.read("manifest.json"))
+    manifest["created_at"] = manifest["created_at"].replace(manifest["created_at"][:4], str(int(manifest["created_at"][:4]) + 1), 1)
+    rebuilt = rewrite(packed["zip"], tmp_path / "l.zip", {"manifest.json": json.dumps(manifest).encode()})
     assert audit.verify_pack(rebuilt)["ok"]
     other = CliRunner().invoke(cli, ["audit", "verify-pack", str(rebuilt), "--expect-manifest", noted])
     assert other.exit_code == 1
@@ -449,3 +493,177 @@ def test_zip_member_dates_are_when_things_were_recorded(packed: dict) -> None:
         expected = wib(documents[info.filename]["recorded_at"]) if info.filename in documents else wib(created)
         assert info.date_time == expected, info.filename
         assert (info.external_attr >> 16) & 0o444 == 0o444  # readable once unpacked
+
+
+# -- the documents come from the document store ---------------------------------------------------------
+
+def test_the_pack_takes_the_documents_bytes_from_the_store_not_their_paths(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    docs = [d for e in audit.history(hist["db"], run=hist["a"]) for d in e["documents"]]
+    first = {d["sha256"]: Path(d["path"]).read_bytes() for d in docs}
+    for d in docs:  # every file edited or removed after it was recorded
+        Path(d["path"]).unlink(missing_ok=True)
+    Path(docs[0]["path"]).write_text("versi lain di tempat yang sama\n", encoding="utf-8")
+    target = tmp_path / "bukti.zip"
+    result = audit.pack(hist["db"], hist["a"], target)
+    assert result["documents"] == {"included": len(docs), "changed": 0, "missing": 0} and result["not_kept"] == []
+    with zipfile.ZipFile(target) as zf:
+        listed = json.loads(zf.read("documents.json"))
+        for d in listed:
+            assert zf.read(d["member"]) == first[d["sha256"]]
+    assert audit.verify_pack(target)["ok"]
+
+
+def test_a_pack_of_a_release_0_1_database_says_its_documents_were_not_kept(tmp_path: Path) -> None:
+    release = Path(__file__).resolve().parent / "data" / "release-0.1"
+    folder = tmp_path / "release-0.1"
+    shutil.copytree(release, folder, ignore=shutil.ignore_patterns("*-wal", "*-shm", "*-journal"))
+    run = next(r["run_id"] for r in json.loads((folder / "runs.json").read_text()) if r["label"] == "data-2026-06")
+    target = tmp_path / "lama.zip"
+    result = CliRunner().invoke(cli, ["audit", "pack", run, "--db", str(folder / "sopengine.db"), "-o", str(target),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.stdout)
+    assert len(made["not_kept"]) == 4
+    assert {d["note"] for d in made["not_kept"]} == {"not kept in the database (recorded before the document store)"}
+    # the files stayed where release 0.1 made them, under /tmp/sopengine-release-0.1/docs/, if anywhere
+    for d in made["not_kept"]:
+        assert d["status"] == ("included" if Path(d["path"]).is_file() else "missing")
+    human = CliRunner().invoke(cli, ["audit", "pack", run, "--db", str(folder / "sopengine.db"), "-o", str(target),
+                                     "--force"])
+    assert "4 documents not kept in the database (recorded before the document store)" in human.stdout
+    assert audit.verify_pack(target)["ok"]
+
+
+# -- a pack holds only what the chain recorded --------------------------------------------------------
+
+def good_pack(tmp_path: Path) -> Path:
+    hist = build_history(tmp_path)
+    target = tmp_path / "bukti.zip"
+    audit.pack(hist["db"], hist["a"], target)
+    assert audit.verify_pack(target)["ok"]
+    return target
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return good_pack(tmp_path_factory.mktemp("good"))
+
+
+def members_of(pack: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(pack) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def refused(pack: Path) -> str:
+    """verify-pack's first line on a pack that must not hold: exit code 1, FAILED and the reason."""
+    result = CliRunner().invoke(cli, ["audit", "verify-pack", str(pack)])
+    assert result.exit_code == 1, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"FAILED: {pack}: ")
+    return first[len(f"FAILED: {pack}: "):]
+
+
+@pytest.mark.parametrize("name,data", [
+    ("documents/0099-1-kumpulkan-data/tambahan.pdf", b"%PDF-1.4 dokumen yang tidak pernah dicatat\n"),
+    ("setup.exe", b"MZ\x90\x00"),
+    ("catatan.txt", b"tambahan"),
+])
+def test_a_member_the_chain_does_not_account_for_is_refused_even_with_a_fixed_manifest(
+        good: Path, tmp_path: Path, name: str, data: bytes) -> None:
+    altered = rewrite(good, tmp_path / "x.zip", {name: data}, fix_manifest=True)
+    assert refused(altered) == (
+        f"{name}: the run's chain does not account for it (a pack holds its fixed members and the documents its"
+        " events recorded, nothing else)"
+    )
+    assert audit.verify_pack(altered)["ok"] is False  # the library says the same without --expect-manifest
+
+
+@pytest.mark.parametrize("name,what", [
+    ("../../x.txt", "'..'"),
+    ("documents/../../../etc/cron.d/x", "'..'"),
+    ("/etc/passwd", "an absolute path"),
+    ("C:/Windows/x.dll", "an absolute path"),
+    ("documents\\..\\x.txt", "a backslash"),
+    ("documents/a\x1b[2Jb.txt", "a control character"),
+])
+def test_a_member_name_that_could_write_outside_the_folder_is_refused(good: Path, tmp_path: Path, name: str,
+                                                                       what: str) -> None:
+    altered = rewrite(good, tmp_path / "x.zip", {name: b"isi"}, fix_manifest=True)
+    result = audit.verify_pack(altered)
+    assert not result["ok"]
+    assert result["first_problem"] == (
+        f"{name!r}: a member name with {what}, which could write outside the folder the pack is unpacked in;"
+        " sopengine never writes one, so the pack was altered"
+    )
+    proc = subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify-pack", str(altered)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "SOPENGINE_LANG": "en"})
+    assert proc.returncode == 1 and proc.stdout.startswith(f"FAILED: {altered}: ") and "Traceback" not in proc.stderr
+
+
+def test_a_member_that_is_a_symbolic_link_is_refused(good: Path, tmp_path: Path) -> None:
+    altered = tmp_path / "link.zip"
+    shutil.copy(good, altered)
+    with zipfile.ZipFile(altered, "a") as zf:
+        info = zipfile.ZipInfo("documents/tautan")
+        info.external_attr = (0o120777 << 16)
+        zf.writestr(info, "/etc/shadow")
+    assert "a member name with a symbolic link" in refused(altered)
+
+
+@pytest.mark.parametrize("change,said", [
+    ({"events": 3}, "verification.json: it counts 3 events, events.json holds {events}"),
+    ({"run_head": "ab" * 32}, "verification.json: its run head differs from the last event of events.json"),
+    ({"first_hash": "ab" * 32}, "verification.json: its first hash differs from the first event of events.json"),
+    ({"run_id": "aaa-bbb"}, "verification.json: its run 'aaa-bbb' is not the pack's {run!r}"),
+    ({"database_head": "ab" * 32}, "manifest.json: its database head differs from the one verification.json recorded"),
+    ({"checked_at": "kemarin"}, "verification.json: its checked_at 'kemarin' is not a time as sopengine writes it"),
+    ({"checked_at": "2999-01-01T00:00:00Z"},
+     "verification.json: it was checked after the pack was made (checked_at after the manifest's created_at)"),
+    ({"problem": {"message": "palsu"}}, "verification.json: it says the chain holds yet records a problem"),
+    ({"catatan": "semua beres"}, "verification.json: its fields are not those of a pack's check (catatan)"),
+])
+def test_a_verification_json_that_disagrees_with_the_events_is_refused(good: Path, tmp_path: Path, change: dict,
+                                                                        said: str) -> None:
+    members = members_of(good)
+    verification = json.loads(members["verification.json"])
+    events = json.loads(members["events.json"])
+    verification.update(change)
+    altered = rewrite(good, tmp_path / "v.zip", {"verification.json": json.dumps(verification).encode()}, fix_manifest=True)
+    assert refused(altered) == said.format(events=len(events), run=events[0]["run_id"])
+
+
+def test_manifest_fields_that_disagree_with_the_events_are_refused(good: Path, tmp_path: Path) -> None:
+    members = members_of(good)
+    manifest = json.loads(members["manifest.json"])
+    manifest["period"] = "2026-S2"
+    altered = rewrite(good, tmp_path / "m.zip", {"manifest.json": json.dumps(manifest).encode()})
+    assert refused(altered) == "manifest.json: its period '2026-S2' differs from the run_started event's '2026-S1'"
+
+
+def test_an_edited_readme_is_refused_and_a_readme_of_before_the_store_holds(good: Path, tmp_path: Path) -> None:
+    from sopengine.audit.packs import README_DOCUMENTS, README_DOCUMENTS_BEFORE_STORE
+
+    readme = members_of(good)["README.txt"]
+    edited = readme.replace(b"64 zeros", b"64 ones")
+    altered = rewrite(good, tmp_path / "r.zip", {"README.txt": edited}, fix_manifest=True)
+    assert refused(altered) == "README.txt: it differs from the text a pack of these events holds: the instructions were altered"
+    older = readme.replace(README_DOCUMENTS.encode(), README_DOCUMENTS_BEFORE_STORE.encode())
+    assert older != readme
+    assert audit.verify_pack(rewrite(good, tmp_path / "o.zip", {"README.txt": older}, fix_manifest=True))["ok"]
+
+
+def test_a_document_entry_naming_a_fixed_member_as_its_file_is_refused(good: Path, tmp_path: Path) -> None:
+    members = members_of(good)
+    documents = json.loads(members["documents.json"])
+    documents[0]["member"] = "events.json"
+    altered = rewrite(good, tmp_path / "d.zip", {"documents.json": json.dumps(documents).encode()}, fix_manifest=True)
+    problems = audit.verify_pack(altered)["problems"]
+    assert any(p.endswith("names events.json as its file, which is not a document member of its own") for p in problems)
+
+
+def test_a_good_pack_holds_in_a_real_process(good: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify-pack", str(good), "--json"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "SOPENGINE_LANG": "en"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True

@@ -1,8 +1,12 @@
-"""The documents the events recorded: each file re-hashed, and the documents table compared.
+"""The documents the events recorded: each one's kept bytes re-hashed, and the documents table compared.
 
-``audit verify --documents`` reads every recorded output file again and compares its sha256
-with the one its (chained) event recorded; the documents table must hold one matching row
-per recorded document.
+``audit verify --documents`` re-hashes the bytes the document store keeps for every
+document a (chained) event recorded, and compares the sha256 with the one the event
+recorded; the documents table must hold one matching row per recorded document. A
+document recorded before the database had its store (a database of release 0.1, say) was
+kept by path only: its file at the recorded path is re-hashed instead, and the result says
+so. Bytes kept that no document refers to (a step refused after its file was stored) are
+counted, not faulted; bytes that do not hash to their key are.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from sopengine.audit.findings import _joined, _problem, _text
 from sopengine.i18n import N_
 from sopengine.store import audit as store_audit
+from sopengine.store import documents as store_documents
 
 
 _DOCUMENT_FIELDS = store_audit.DOCUMENT_COLUMNS
@@ -38,9 +43,19 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
     rows: dict[tuple[Any, ...], list[int]] = {}
     for doc_id, *values in store_audit.document_rows(conn):
         rows.setdefault(tuple(values), []).append(doc_id)
-    result: dict[str, Any] = {"checked": len(recorded), "ok": 0, "changed": [], "missing": [], "unrecorded": []}
+    result: dict[str, Any] = {"checked": len(recorded), "ok": 0, "changed": [], "missing": [], "unrecorded": [],
+                              "kept": 0, "not_kept": [], "unreferenced": 0}
     problems = []
     unmatched = []
+    began = store_documents.store_began(conn)
+    blobs = {b["sha256"]: b for b in store_documents.blobs(conn)}
+    rehashed: dict[str, tuple[str, int] | None] = {}
+
+    def kept_hash(sha256: str) -> tuple[str, int] | None:
+        if sha256 not in rehashed:
+            rehashed[sha256] = store_documents.blob_sha256(conn, sha256) if sha256 in blobs else None
+        return rehashed[sha256]
+
     for entry in recorded:
         key = (entry["run_id"], entry["step"], entry["name"], entry["path"], entry["sha256"], entry["size"],
                entry["recorded_at"], entry["recorded_by"])
@@ -50,19 +65,51 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
         else:
             unmatched.append((entry, key))
         where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"], "path": entry["path"]}
-        current = file_sha256(entry["path"]) if entry["path"] else None
+        digest = entry["sha256"] if isinstance(entry["sha256"], str) else None
+        stored = kept_hash(digest) if digest else None
+        if stored is not None:
+            entry["source"] = "store"
+            if stored[0] != digest:
+                result["changed"].append(dict(entry, current_sha256=stored[0]))
+                problems.append(_problem("document_changed", _text(N_(
+                    "document {name!r} of run {run} (event {seq}): the bytes the database keeps for it no longer match"
+                    " its sha256 (the document store was edited)"), **where), seq=entry["event"], run_id=entry["run_id"]))
+            else:
+                result["ok"] += 1
+                result["kept"] += 1
+            continue
+        # Not kept: before the store existed the file stayed where it was, so it is read there.
+        entry["source"] = "file"
+        before = began is None or (isinstance(entry["recorded_at"], str) and entry["recorded_at"] < began)
+        current = file_sha256(entry["path"]) if isinstance(entry["path"], str) else None
+        if before:
+            result["not_kept"].append(dict(entry, file="missing" if current is None else
+                                           "ok" if current == digest else "changed"))
+        else:
+            problems.append(_problem("document_not_kept", _text(N_(
+                "document {name!r} of run {run} (event {seq}) was recorded after the database got its document store,"
+                " but its bytes are not in it (removed behind the engine's back)"), **where),
+                seq=entry["event"], run_id=entry["run_id"]))
         if current is None:
             result["missing"].append(entry)
             problems.append(_problem("document_missing", _text(N_("document {name!r} of run {run} (event {seq}) is"
                                                                   " missing: {path}"), **where),
                                      seq=entry["event"], run_id=entry["run_id"]))
-        elif current != entry["sha256"]:
+        elif current != digest:
             result["changed"].append(dict(entry, current_sha256=current))
             problems.append(_problem("document_changed", _text(N_("document {name!r} of run {run} (event {seq}) has"
                                                                   " changed since it was recorded: {path}"), **where),
                                      seq=entry["event"], run_id=entry["run_id"]))
         else:
             result["ok"] += 1
+    referenced = {e["sha256"] for e in recorded} | store_documents.recorded_hashes(conn)
+    for sha256 in sorted(set(blobs) - referenced):
+        result["unreferenced"] += 1
+        again = kept_hash(sha256)
+        if again is not None and again[0] != sha256:
+            problems.append(_problem("document_changed", _text(N_(
+                "the bytes the database keeps under sha256 {sha256}… no longer match it (the document store was edited)"),
+                sha256=sha256[:16])))
     left = [(key, doc_id) for key, ids in rows.items() for doc_id in ids]
     for entry, key in unmatched:
         where = {"name": entry["name"], "run": entry["run_id"], "seq": entry["event"]}

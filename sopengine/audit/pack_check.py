@@ -12,15 +12,18 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
+import stat
 import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sopengine import clock
 from sopengine.audit.canonical import parse_head
 from sopengine.audit.findings import AuditError, Text, _text
 from sopengine.audit.history import write_history_csv
-from sopengine.audit.packs import PACK_FORMAT, _pack_entries
+from sopengine.audit.packs import FIXED_MEMBERS, PACK_FORMAT, README_DOCUMENTS, README_DOCUMENTS_BEFORE_STORE, _pack_entries, readme
 from sopengine.audit.tables import (
     _CLOSING_KINDS,
     _ENGINE,
@@ -71,8 +74,9 @@ def _reason(exc: BaseException) -> Any:
     return said if isinstance(said, Text) else str(exc)
 
 
-def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes) -> list[Text]:
-    """events.csv made again from events.json and definition.yaml, and compared byte for byte."""
+def _made_again_problems(csv_bytes: bytes, readme_bytes: bytes | None, events: list[dict[str, Any]], definition: bytes,
+                         manifest: dict[str, Any]) -> list[Text]:
+    """events.csv and README.txt made again from events.json and definition.yaml, and compared byte for byte."""
     from sopengine.definition.loader import check_text, compile_definition
 
     try:
@@ -82,16 +86,42 @@ def _csv_problems(stored: bytes, events: list[dict[str, Any]], definition: bytes
     if not checked.ok or checked.definition is None:
         return [_text(N_("definition.yaml cannot be compiled by this sopengine, so events.csv cannot be made again and"
                          " compared"))]
+    compiled = compile_definition(checked.definition, checked.text or "")
     buf = io.BytesIO()
     try:
-        write_history_csv(_pack_entries(events, compile_definition(checked.definition, checked.text or "")), buf)
+        write_history_csv(_pack_entries(events, compiled), buf)
     except (TypeError, ValueError, AttributeError) as exc:  # times or names of a kind the engine never writes
         return [_text(N_("events.csv cannot be made again from events.json ({error}): its events hold values the engine"
                          " never writes"), error=_reason(exc))]
-    if buf.getvalue() != stored:
-        return [_text(N_("events.csv: it differs from the events of events.json (made again from them and the"
-                         " definition): the spreadsheet was altered"))]
-    return []
+    problems = []
+    if buf.getvalue() != csv_bytes:
+        problems.append(_text(N_("events.csv: it differs from the events of events.json (made again from them and the"
+                                 " definition): the spreadsheet was altered")))
+    if readme_bytes is not None and not _readme_holds(readme_bytes, events, compiled, manifest):
+        problems.append(_text(N_("README.txt: it differs from the text a pack of these events holds: the instructions"
+                                 " were altered")))
+    return problems
+
+
+def _readme_holds(data: bytes, events: list[dict[str, Any]], compiled: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    """Whether README.txt is the one :func:`~sopengine.audit.packs.pack` writes for these events
+    (under the pack's file name when it was made, which the text itself says)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    said = re.search(r"^Check it without the database: sopengine audit verify-pack (.*)$", text, re.M)
+    started = events[0].get("payload") if events and events[0].get("kind") == "run_started" else None
+    if said is None or not isinstance(started, dict):
+        return False
+    zone = compiled.get("timezone") or clock.DEFAULT_ZONE
+    try:
+        made = readme(str(manifest.get("run_id")), str(started.get("definition")), started.get("period"), zone,
+                      said.group(1), events)
+    except (KeyError, TypeError, ValueError):
+        return False
+    # a pack made before the document store says so in two lines; both are what sopengine wrote
+    return text in (made, made.replace(README_DOCUMENTS, README_DOCUMENTS_BEFORE_STORE))
 
 
 def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> list[Text]:
@@ -163,6 +193,100 @@ def _run_json_problems(info: Any, events: list[dict[str, Any]], run_id: Any) -> 
     return problems
 
 
+def _unsafe_members(zf: zipfile.ZipFile) -> list[Text]:
+    """Members whose name or kind could write outside the folder the pack is unpacked in."""
+    problems = []
+    for info in zf.infolist():
+        name = info.filename
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+            what = N_("an absolute path")
+        elif "\\" in name:
+            what = N_("a backslash")
+        elif ".." in name.split("/"):
+            what = N_("'..'")
+        elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+            what = N_("a control character")
+        elif stat.S_ISLNK(info.external_attr >> 16):
+            what = N_("a symbolic link")
+        else:
+            continue
+        problems.append(_text(N_("{member!r}: a member name with {what}, which could write outside the folder the pack"
+                                 " is unpacked in; sopengine never writes one, so the pack was altered"),
+                              member=name, what=_text(what)))
+    return problems
+
+
+_VERIFICATION_KEYS = frozenset({"run_id", "ok", "events", "first_hash", "run_head", "problem", "database_head", "checked_at"})
+_MANIFEST_KEYS = frozenset({"format", "run_id", "definition", "period", "created_at", "run_head", "database_head", "members"})
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value) is not None
+
+
+def _verification_problems(verification: dict[str, Any], events: list[dict[str, Any]], run_id: Any,
+                           chain_ok: bool) -> list[Text]:
+    """verification.json against the events: what the check said when the pack was made must be
+    what the events say now."""
+    problems = []
+    run_head = events[-1].get("hash") if events else GENESIS
+    odd = sorted(set(verification) ^ _VERIFICATION_KEYS)
+    if odd:
+        problems.append(_text(N_("verification.json: its fields are not those of a pack's check ({fields})"),
+                              fields=", ".join(odd)))
+    if verification.get("run_id") != run_id:
+        problems.append(_text(N_("verification.json: its run {run!r} is not the pack's {pack!r}"),
+                              run=verification.get("run_id"), pack=run_id))
+    if verification.get("events") != len(events):
+        problems.append(_text(N_("verification.json: it counts {counted!r} events, events.json holds {held}"),
+                              counted=verification.get("events"), held=len(events)))
+    if verification.get("first_hash") != (events[0].get("hash") if events else None):
+        problems.append(_text(N_("verification.json: its first hash differs from the first event of events.json")))
+    if verification.get("run_head") != run_head:
+        problems.append(_text(N_("verification.json: its run head differs from the last event of events.json")))
+    if not _is_time(verification.get("checked_at")):
+        problems.append(_text(N_("verification.json: its checked_at {value!r} is not a time as sopengine writes it"),
+                              value=verification.get("checked_at")))
+    ok, said = verification.get("ok"), verification.get("problem")
+    if ok is not True:
+        message = said.get("message") if isinstance(said, dict) else None
+        problems.append(_text(N_("verification.json: the chain was already broken when the pack was made: {problem}"),
+                              problem=message or _text(N_("see the file"))))
+    elif said is not None:
+        problems.append(_text(N_("verification.json: it says the chain holds yet records a problem")))
+    elif not chain_ok:
+        problems.append(_text(N_("verification.json: it says the chain holds, but the chain of events.json does not")))
+    return problems
+
+
+def _manifest_problems(manifest: dict[str, Any], events: list[dict[str, Any]], verification: dict[str, Any]) -> list[Text]:
+    """manifest.json's own fields against the events and the check."""
+    problems = []
+    run_head = events[-1].get("hash") if events else GENESIS
+    odd = sorted(set(manifest) ^ _MANIFEST_KEYS)
+    if odd:
+        problems.append(_text(N_("manifest.json: its fields are not those of a pack's manifest ({fields})"),
+                              fields=", ".join(odd)))
+    if manifest.get("run_head") != run_head:
+        problems.append(_text(N_("manifest.json: its run head differs from the last event of events.json")))
+    started = events[0].get("payload") if events and events[0].get("kind") == "run_started" else None
+    if isinstance(started, dict):
+        for field in ("definition", "period"):
+            if manifest.get(field) != started.get(field):
+                problems.append(_text(N_("manifest.json: its {field} {value!r} differs from the run_started event's"
+                                         " {recorded!r}"), field=field, value=manifest.get(field),
+                                      recorded=started.get(field)))
+    if manifest.get("database_head") != verification.get("database_head"):
+        problems.append(_text(N_("manifest.json: its database head differs from the one verification.json recorded")))
+    if not _is_time(manifest.get("created_at")):
+        problems.append(_text(N_("manifest.json: its created_at {value!r} is not a time as sopengine writes it"),
+                              value=manifest.get("created_at")))
+    elif _is_time(verification.get("checked_at")) and verification["checked_at"] > manifest["created_at"]:
+        problems.append(_text(N_("verification.json: it was checked after the pack was made (checked_at after the"
+                                 " manifest's created_at)")))
+    return problems
+
+
 def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_manifest: str | None = None) -> dict[str, Any]:
     """Check an evidence pack without the database: manifest, chain, definition, documents,
     and the members the chain does not cover (events.csv, run.json) against the chain.
@@ -196,6 +320,11 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                     file=file, member=twice[0]),
                 path=str(file),
             )
+        unsafe = _unsafe_members(zf)
+        if unsafe:
+            problems.extend(unsafe)
+            result.update(ok=False, first_problem=problems[0])
+            return result
         names = set(listed_names)
         if "manifest.json" not in names:
             raise AuditError(_("{file} has no manifest.json: it is not a sopengine evidence pack").format(file=file),
@@ -293,15 +422,8 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         run_head = events[-1].get("hash") if events else GENESIS
         result["events"] = len(events)
         result["run_head"] = run_head
-        if verification.get("run_head") != run_head:
-            problems.append(_text(N_("verification.json: its run head differs from the last event of events.json")))
-        if verification.get("ok") is not True:
-            recorded_problem = verification.get("problem")
-            said = recorded_problem.get("message") if isinstance(recorded_problem, dict) else None
-            problems.append(_text(N_("verification.json: the chain was already broken when the pack was made: {problem}"),
-                                  problem=said or _text(N_("see the file"))))
-        if manifest.get("run_head") != run_head:
-            problems.append(_text(N_("manifest.json: its run head differs from the last event of events.json")))
+        problems.extend(_verification_problems(verification, events, run_id, chain_ok))
+        problems.extend(_manifest_problems(manifest, events, verification))
         started = events[0] if events else {}
         pinned = (started.get("payload") or {}).get("definition_hash") if isinstance(started.get("payload"), dict) else None
         if hashlib.sha256(zf.read("definition.yaml")).hexdigest() != pinned:
@@ -309,6 +431,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         # every file the chain recorded is accounted for: included, or listed as changed or missing
         # keyed by their JSON text: a name or hash of the wrong type must not stop the check
         remaining = Counter(canonical(list(r)) for r in recorded_docs)
+        included: set[str] = set()  # the document members the chain accounts for
         for d in documents:
             key = canonical([d.get("event"), d.get("name"), d.get("sha256")])
             if remaining[key] <= 0:
@@ -328,6 +451,12 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                 problems.append(_text(N_("documents.json: {name!r} is marked included but {member} is not in the pack"),
                                       name=d.get("name"), member=member))
                 continue
+            if not member.startswith("documents/") or member in included:
+                problems.append(_text(N_("documents.json: {name!r} of event {seq} names {member} as its file, which is"
+                                         " not a document member of its own"), name=d.get("name"), seq=d.get("event"),
+                                      member=member))
+                continue
+            included.add(member)
             if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
                 problems.append(_text(N_("{member}: its sha256 differs from the one recorded for {name!r}"), member=member,
                                       name=d.get("name")))
@@ -338,8 +467,12 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                 problems.append(_text(N_("documents.json: event {seq} recorded {name!r} (sha256 {sha256}…), which the"
                                          " pack neither includes nor lists as changed or missing"),
                                       seq=seq, name=name, sha256=str(digest)[:12]))
+        for name in sorted(names - FIXED_MEMBERS - included):
+            problems.append(_text(N_("{member}: the run's chain does not account for it (a pack holds its fixed members"
+                                     " and the documents its events recorded, nothing else)"), member=name))
         if chain_ok:  # held to a chain that does not hold, they would only repeat its problem
-            problems.extend(_csv_problems(zf.read("events.csv"), events, zf.read("definition.yaml")))
+            readme = zf.read("README.txt") if "README.txt" in names else None
+            problems.extend(_made_again_problems(zf.read("events.csv"), readme, events, zf.read("definition.yaml"), manifest))
             try:
                 run_info = _read_json(zf, "run.json")
             except ValueError as exc:

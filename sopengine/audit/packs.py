@@ -26,8 +26,22 @@ from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical
 from sopengine.i18n import N_, _, shown
 from sopengine.store import Store
 from sopengine.store import audit as store_audit
+from sopengine.store import documents as store_documents
 
 PACK_FORMAT = "sopengine-evidence-pack/1"
+
+FIXED_MEMBERS = frozenset({"manifest.json", "README.txt", "definition.yaml", "events.json", "events.csv",
+                           "verification.json", "run.json", "documents.json"})
+"""The members every pack holds; the others are the documents its events recorded (``documents/…``)."""
+
+README_DOCUMENTS = """documents.json    every document the events recorded: included, changed since recorded, or missing
+documents/        the recorded documents, from the database's document store (one recorded
+                  before the store existed: from its recorded path, when the file still matches)
+"""
+README_DOCUMENTS_BEFORE_STORE = """documents.json    every recorded output file: included, changed since recorded, or missing
+documents/        the output files that still match the hash their event recorded
+"""
+"""What README.txt said of the documents before the document store: such packs still hold."""
 
 _PACK_README = """Evidence pack of sopengine run {run_id} ({definition}, period {period}).
 
@@ -37,9 +51,7 @@ events.json       the run's events with every field of the hash chain
 events.csv        the same events for a spreadsheet (UTF-8 with BOM; times in {zone} and UTC)
 verification.json the chain check when the pack was made: run head, database head, problems
 run.json          the run, its step visits and assignments as the database held them
-documents.json    every recorded output file: included, changed since recorded, or missing
-documents/        the output files that still match the hash their event recorded
-
+{documents}
 Check it without the database: sopengine audit verify-pack {name}
 (with --expect-manifest and the manifest sha256 noted when the pack was made).
 
@@ -140,6 +152,82 @@ def _pack_entries(events: list[dict[str, Any]], compiled: dict[str, Any]) -> lis
     return [_entry(row, defs) for row in rows]
 
 
+_Stamp = tuple[int, int, int, int, int, int]
+
+NOT_KEPT = "not kept in the database (recorded before the document store)"
+"""Said of a document recorded before its database had the document store: kept by path only."""
+NOT_KEPT_REMOVED = "not kept in the database, though recorded after the document store began (removed from it)"
+
+
+def _pack_documents(conn: sqlite3.Connection, events: list[dict[str, Any]],
+                    tz: str) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]], dict[str, _Stamp]]:
+    """documents.json's entries, and each member to write: ``("store", sha256)`` or ``("file", path)``.
+
+    The documents come from the chained events, not from the documents table: what the
+    hashes cover is what the pack vouches for. Their bytes come from the document store; a
+    document not kept there (recorded before the store) from its recorded path, when the
+    file there still matches.
+    """
+    recorded = []
+    for event in events:
+        payload = event["payload"]
+        listed = payload.get("documents") if isinstance(payload, dict) else None
+        recorded.extend((event, k, d) for k, d in enumerate(listed if isinstance(listed, list) else [], start=1)
+                        if isinstance(d, dict))
+    kept = store_documents.kept(conn, [d["sha256"] for _, _, d in recorded if isinstance(d.get("sha256"), str)])
+    began = store_documents.store_began(conn)
+    doc_list: list[dict[str, Any]] = []
+    sources: dict[str, tuple[str, str]] = {}
+    stamps: dict[str, _Stamp] = {}  # a file's date in the zip: when it was recorded
+    for event, k, d in recorded:
+        entry = {"event": event["seq"], "step_id": event["step_id"], "name": d.get("name"), "path": d.get("path"),
+                 "sha256": d.get("sha256"), "size": d.get("size"), "recorded_at": event["recorded_at"],
+                 "recorded_by": event["person"]}
+        source: tuple[str, str] | None = None
+        if d.get("sha256") in kept:
+            entry["kept"] = True
+            again = store_documents.blob_sha256(conn, d["sha256"])
+            if again is not None and again[0] == d["sha256"]:
+                source = ("store", d["sha256"])
+            else:
+                entry["status"] = "changed"
+                entry["current_sha256"] = again[0] if again else None
+        else:
+            entry["kept"] = False
+            before = began is None or str(event["recorded_at"]) < began
+            entry["note"] = NOT_KEPT if before else NOT_KEPT_REMOVED
+            current = file_sha256(d["path"]) if isinstance(d.get("path"), str) else None
+            if current is None:
+                entry["status"] = "missing"
+            elif current != d.get("sha256"):
+                entry["status"] = "changed"
+                entry["current_sha256"] = current
+            else:
+                source = ("file", d["path"])
+        if source is not None:
+            name = Path(d["path"]).name if isinstance(d.get("path"), str) else str(d.get("name"))
+            member = f"documents/{event['seq']:04d}-{k}-{_safe(str(event['step_id']))}/{_safe(name)}"
+            entry["status"] = "included"
+            entry["member"] = member
+            entry["source"] = source[0]
+            sources[member] = source
+            stamps[member] = _zip_time(event["recorded_at"], tz)
+        doc_list.append(entry)
+    return doc_list, sources, stamps
+
+
+def _copy_kept(zf: zipfile.ZipFile, info: zipfile.ZipInfo, conn: sqlite3.Connection, sha256: str) -> dict[str, Any]:
+    """Copy a document's kept bytes into the zip; the sha256 and size of what went in."""
+    digest = hashlib.sha256()
+    size = 0
+    with zf.open(info, "w") as dst:
+        for chunk in store_documents.read(conn, sha256):
+            digest.update(chunk)
+            size += len(chunk)
+            dst.write(chunk)
+    return {"sha256": digest.hexdigest(), "size": size}
+
+
 def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False) -> dict[str, Any]:
     """Write one run's evidence into a zip at *output*; returns its summary and manifest hash."""
     target = Path(output)
@@ -147,27 +235,31 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
         raise AuditError(_("{file} already exists; choose another name or pass --force").format(file=target), path=str(target))
     if not target.parent.exists():
         raise AuditError(_("folder {folder} does not exist; create it first").format(folder=target.parent), path=str(target))
-    # the pack shows one moment of the database
+    # the pack shows one moment of the database, its documents' bytes included
     with Store(db, readonly=True) as store, store_audit.read_snapshot(store.conn) as conn:
-        run = store.run(run_id)
-        definition = store.definition_source(run["definition_hash"])
-        pinned = store_audit.definition_row(conn, run["definition_hash"])
-        reason = definition_problem(*pinned) if pinned else _text(
-            N_("it is not in the definitions table (the row was deleted)"))
-        if reason:
-            raise AuditError(
-                _("no pack written: the definition run {run} is pinned to ({hash}) fails its check — {reason}; run"
-                  " 'sopengine audit verify' and restore the database from a backup").format(
-                    run=run_id, hash=str(run["definition_hash"])[:12], reason=shown(reason)),
-                run_id=run_id,
-            )
-        rows = store_audit.run_event_rows(conn, run_id)
-        problem = _describe_run_problem(conn, run_id, rows)
-        events = _chain_events(conn, run_id)
-        tasks = store.tasks(run_id)
-        assignments = store.assignments(run_id)
-        db_head = _stored_head(conn)
-        compiled = store.compiled(run["definition_hash"])
+        return _pack(store, conn, run_id, target)
+
+
+def _pack(store: Store, conn: sqlite3.Connection, run_id: str, target: Path) -> dict[str, Any]:
+    run = store.run(run_id)
+    definition = store.definition_source(run["definition_hash"])
+    pinned = store_audit.definition_row(conn, run["definition_hash"])
+    reason = definition_problem(*pinned) if pinned else _text(
+        N_("it is not in the definitions table (the row was deleted)"))
+    if reason:
+        raise AuditError(
+            _("no pack written: the definition run {run} is pinned to ({hash}) fails its check — {reason}; run"
+              " 'sopengine audit verify' and restore the database from a backup").format(
+                run=run_id, hash=str(run["definition_hash"])[:12], reason=shown(reason)),
+            run_id=run_id,
+        )
+    rows = store_audit.run_event_rows(conn, run_id)
+    problem = _describe_run_problem(conn, run_id, rows)
+    events = _chain_events(conn, run_id)
+    tasks = store.tasks(run_id)
+    assignments = store.assignments(run_id)
+    db_head = _stored_head(conn)
+    compiled = store.compiled(run["definition_hash"])
     # events.csv is made from events.json and the definition alone, so that verify-pack can
     # make it again and compare: the run head covers events.json, not the spreadsheet
     entries = _pack_entries(events, compiled)
@@ -193,39 +285,9 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
     run_info = dict(run, tasks=tasks, assignments=assignments,
                     definition={k: v for k, v in (definition or {}).items() if k != "source"})
     members["run.json"] = (json.dumps(run_info, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
-    doc_list = []
-    files: dict[str, Path] = {}
-    stamps: dict[str, tuple[int, int, int, int, int, int]] = {}  # a file's date in the zip: when it was recorded
-    # The documents come from the chained events, not from the documents table: what the
-    # hashes cover is what the pack vouches for.
-    for event in events:
-        payload = event["payload"]
-        recorded = payload.get("documents") if isinstance(payload, dict) else None
-        for k, d in enumerate(recorded if isinstance(recorded, list) else [], start=1):
-            if not isinstance(d, dict):
-                continue
-            entry = {"event": event["seq"], "step_id": event["step_id"], "name": d.get("name"), "path": d.get("path"),
-                     "sha256": d.get("sha256"), "size": d.get("size"), "recorded_at": event["recorded_at"],
-                     "recorded_by": event["person"]}
-            current = file_sha256(d["path"]) if isinstance(d.get("path"), str) else None
-            if current is None:
-                entry["status"] = "missing"
-            elif current != d.get("sha256"):
-                entry["status"] = "changed"
-                entry["current_sha256"] = current
-            else:
-                member = f"documents/{event['seq']:04d}-{k}-{_safe(str(event['step_id']))}/{_safe(Path(d['path']).name)}"
-                entry["status"] = "included"
-                entry["member"] = member
-                files[member] = Path(d["path"])
-                stamps[member] = _zip_time(event["recorded_at"], defs_tz)
-            doc_list.append(entry)
+    doc_list, sources, stamps = _pack_documents(conn, events, defs_tz)
     members["documents.json"] = (json.dumps(doc_list, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-    first_text = canonical({k: events[0][k] for k in CHAIN_FIELDS}) if events else "(the run has no events)"
-    members["README.txt"] = _PACK_README.format(
-        run_id=run_id, definition=run["definition_id"], period=run["period"] or "-", zone=defs_tz, name=target.name,
-        first=first_text, first_hash=events[0]["hash"] if events else "-",
-    ).encode("utf-8")
+    members["README.txt"] = readme(run_id, run["definition_id"], run["period"], defs_tz, target.name, events).encode("utf-8")
     listing: dict[str, dict[str, Any]] = {
         name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in members.items()
     }
@@ -240,8 +302,9 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
         with zf:
             for name, data in members.items():
                 zf.writestr(_zip_entry(name, made), data)
-            for member, path in files.items():
-                listing[member] = _copy_into(zf, _zip_entry(member, stamps[member]), path)
+            for member, (kind, where) in sources.items():
+                info = _zip_entry(member, stamps[member])
+                listing[member] = _copy_kept(zf, info, conn, where) if kind == "store" else _copy_into(zf, info, Path(where))
             manifest = {
                 "format": PACK_FORMAT,
                 "run_id": run_id,
@@ -268,5 +331,16 @@ def pack(db: str | Path, run_id: str, output: str | Path, *, force: bool = False
         "run_head": run_head,
         "database_head": db_head["head"],
         "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
-        "documents": {s: sum(1 for d in doc_list if d["status"] == s) for s in ("included", "changed", "missing")},
+        "documents": {s: sum(1 for d in doc_list if d.get("status") == s) for s in ("included", "changed", "missing")},
+        "not_kept": [{"event": d["event"], "name": d["name"], "path": d["path"], "status": d["status"], "note": d["note"]}
+                     for d in doc_list if not d["kept"]],
     }
+
+
+def readme(run_id: str, definition: str, period: str | None, zone: str, name: str, events: list[dict[str, Any]]) -> str:
+    """README.txt of a pack: what each member is, and the run's first event to check by hand."""
+    first_text = canonical({k: events[0][k] for k in CHAIN_FIELDS}) if events else "(the run has no events)"
+    return _PACK_README.format(
+        run_id=run_id, definition=definition, period=period or "-", zone=zone, name=name,
+        first=first_text, first_hash=events[0]["hash"] if events else "-", documents=README_DOCUMENTS,
+    )

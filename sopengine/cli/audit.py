@@ -144,7 +144,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
-@click.option("--documents", is_flag=True, help="Also re-hash every recorded output file.")
+@click.option("--documents", is_flag=True, help="Also re-hash every recorded document's bytes kept in the database.")
 @click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
 @global_options()
 @json_option
@@ -192,6 +192,12 @@ def _print_verify(r: dict[str, Any]) -> None:
             click.echo(_("  changed: {name} (run {run}) {path}").format(name=d["name"], run=d["run_id"], path=d["path"]))
         for d in docs["missing"]:
             click.echo(_("  missing: {name} (run {run}) {path}").format(name=d["name"], run=d["run_id"], path=d["path"]))
+        if docs.get("not_kept"):
+            click.echo(_("{count} document(s) not kept in the database (recorded before the document store): checked at their"
+                         " recorded path instead.").format(count=len(docs["not_kept"])))
+        if docs.get("unreferenced"):
+            click.echo(_("{count} kept document(s) recorded by no step (a step refused after its file was stored);"
+                         " harmless.").format(count=docs["unreferenced"]))
     if "head_matches" in r:
         click.echo(_("Expected head: matches") if r["head_matches"] else _("Expected head: DOES NOT MATCH"))
     click.echo(_("Head: {head}").format(head=r["head"]))
@@ -210,9 +216,9 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
     """Write one run's evidence into a zip an auditor can take away.
 
     The zip holds the pinned definition text, the events (JSON and CSV), the chain check,
-    the recorded output files that still match their hashes (and a list of those that do
-    not) and a manifest with the sha256 of every member. Exit code 1 when the run's chain
-    is broken (the pack is written and records it).
+    the recorded documents as the database keeps them (and a list of any that do not
+    match their hashes) and a manifest with the sha256 of every member. Exit code 1 when
+    the run's chain is broken (the pack is written and records it).
 
     Example:
 
@@ -228,6 +234,9 @@ def pack_cmd(run_id: str, output: Path | None, force: bool, as_json: bool) -> No
         docs = result["documents"]
         click.echo(_("Wrote {file}: {events} events; documents {included} included, {changed} changed, {missing} missing.").format(
             file=result["path"], events=result["events"], included=docs["included"], changed=docs["changed"], missing=docs["missing"]))
+        if result.get("not_kept"):
+            click.echo(_("{count} documents not kept in the database (recorded before the document store): taken from"
+                         " their recorded path where the file still matches.").format(count=len(result["not_kept"])))
         click.echo(_("Run head: {head}").format(head=result["run_head"]))
         click.echo(_("Manifest sha256: {sha256}").format(sha256=result["manifest_sha256"]))
         if not result["ok"]:
@@ -248,9 +257,11 @@ def verify_pack_cmd(path: Path, expect_head: str | None, expect_manifest: str | 
     """Check an evidence pack without the database; name the first problem.
 
     Checks every member against the manifest, recomputes the run's hash chain from
-    events.json, the definition's hash and the documents' hashes, makes events.csv again
-    from the events and compares it, and checks run.json against the events. Exit code 0
-    when the pack holds, 1 when it does not.
+    events.json, the definition's hash and the documents' hashes, makes events.csv and
+    README.txt again from the events and compares them, and checks run.json and
+    verification.json against the events. A member the chain does not account for, or a
+    member name that could write outside the folder (.., an absolute path, a backslash),
+    is refused. Exit code 0 when the pack holds, 1 when it does not.
 
     Example:
 

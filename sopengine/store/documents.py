@@ -163,3 +163,32 @@ def rules(conn: sqlite3.Connection) -> tuple[list[str], int]:
         else:
             limit = int(value)
     return sorted(folders_), limit
+
+
+def store_began(conn: sqlite3.Connection) -> str | None:
+    """When this database got its document store (``YYYY-MM-DDTHH:MM:SSZ``, from the migration
+    record), or None when it has none: documents recorded before then were kept by path only."""
+    if not has_store(conn):
+        return None
+    try:
+        row = conn.execute("SELECT applied_at FROM _sqlite_migrations WHERE name = '0005_document_store'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    if row is None or not row[0]:
+        return None
+    # sqlite-utils writes "2026-12-02 15:43:28.378749+00:00"; events keep whole seconds
+    text = str(row[0]).replace("T", " ")
+    return text[:10] + "T" + text[11:19] + "Z"
+
+
+def blob_sha256(conn: sqlite3.Connection, sha256: str) -> tuple[str, int] | None:
+    """The sha256 and length of the bytes kept under *sha256*, computed again; None when none are kept."""
+    import hashlib
+
+    size = blob_size(conn, sha256)
+    if size is None:
+        return None
+    digest = hashlib.sha256()
+    for chunk in read(conn, sha256):
+        digest.update(chunk)
+    return digest.hexdigest(), size
