@@ -1,10 +1,11 @@
 """The error tree.
 
 Every error a user can cause is a :class:`SopError`; the CLI catches only that class,
-prints ``Error: <message>`` on stderr and exits 1. Anything else is a bug and shows a
-traceback. Context is carried as keyword attributes, never only in the text::
+prints ``Error: <message>`` on stderr and exits with the error's :attr:`~SopError.exit_code`
+(1 unless the tree below says otherwise). Anything else is a bug and shows a traceback.
+Context is carried as keyword attributes, never only in the text::
 
-    SopError
+    SopError                       exit 1
     ├── DefinitionError            a definition cannot be used
     │   ├── DefinitionInvalid      one or more problems, each with file, line and field
     │   └── DefinitionNotFound     no definition with that id
@@ -18,10 +19,17 @@ traceback. Context is carried as keyword attributes, never only in the text::
     │   ├── OutputMissing          a required output, or an output file, is missing
     │   ├── DuplicateRun           a run for that definition and period is already active
     │   └── ConcurrentChange       another command changed the run first
-    └── StoreError                 the database cannot be used
-        ├── DatabaseMissing
-        ├── NotADatabase
-        └── DatabaseTooNew
+    └── StoreError                 the database cannot be used (path)
+        ├── DatabaseMissing        no file there
+        ├── NotADatabase           the file is not a sopengine database (a text file, another program's)
+        ├── DatabaseTooNew         written by a newer sopengine
+        ├── DatabaseBusy           exit 4: another command held the write lock too long; try again
+        ├── StorageUnavailable     exit 5: the file cannot be written or read (cause: "full",
+        │                          "limit", "readonly", "permission" or "io"); the data is intact
+        └── DatabaseDamaged        exit 6: SQLite's own check found the file damaged (problem);
+                                   restore it from a backup, it takes no more changes
+
+:mod:`sopengine.store.errors` turns SQLite's exceptions into the last four, by their cause.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ from sopengine.i18n import _
 
 class SopError(Exception):
     """Base class of every error a user can cause and fix."""
+
+    exit_code: int = 1
+    """The command line's exit status for this error (see ``docs/cli.md``, Exit codes)."""
 
     def __init__(self, message: str, **context: object) -> None:
         super().__init__(message)
@@ -143,7 +154,7 @@ class ConcurrentChange(RunError):
 
 
 class StoreError(SopError):
-    """The database cannot be used."""
+    """The database cannot be used; ``path`` names the file."""
 
 
 class DatabaseMissing(StoreError):
@@ -156,3 +167,33 @@ class NotADatabase(StoreError):
 
 class DatabaseTooNew(StoreError):
     pass
+
+
+class DatabaseBusy(StoreError):
+    """Another command held the database's write lock for longer than the busy timeout.
+
+    Nothing was changed; the same command, run again a moment later, normally succeeds.
+    """
+
+    exit_code = 4
+
+
+class StorageUnavailable(StoreError):
+    """The file cannot be written (or read) where it is; the data in it is intact.
+
+    ``cause`` says why: ``"full"`` (no room left on the disk), ``"limit"`` (a file size limit,
+    ``ulimit -f``), ``"readonly"`` (the file, its folder or the connection is read-only),
+    ``"permission"`` (the system refuses access) or ``"io"`` (the disk reported an error).
+    """
+
+    exit_code = 5
+
+
+class DatabaseDamaged(StoreError):
+    """SQLite's own check (``PRAGMA quick_check`` or ``integrity_check``) found the file damaged.
+
+    ``problem`` is the first thing the check reported. Only this error advises restoring a
+    backup; the store refuses further changes to the file (see :mod:`sopengine.store.errors`).
+    """
+
+    exit_code = 6

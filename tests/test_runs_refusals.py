@@ -221,7 +221,7 @@ def _foreign(path: Path, world: World) -> None:
 
 FILES = [
     ("newer", _newer, r"{db} was written by a newer sopengine \(schema 99, this one knows \d+\); upgrade sopengine", DatabaseTooNew),
-    ("random", _random, r"{db} is not a sopengine database \(file is not a database\); pass the right --db or restore it from a backup", NotADatabase),
+    ("random", _random, r"{db} is not a sopengine database \(not an SQLite file\); pass the right --db", NotADatabase),
     ("foreign", _foreign, r"{db} is an SQLite file but not a sopengine database \(it has tables pegawai\); pass another --db", NotADatabase),
 ]
 COMMANDS = [["status"], ["status", "abc-def"], ["inbox", "--person", "Agus"], ["run", "pengumpulan-data", "--period", "2026-10"],
@@ -323,5 +323,6 @@ def test_another_programs_file_numbered_like_ours_gives_a_one_line_error(tmp_pat
     before = db.read_bytes()
     for args in (["status"], ["status", "abc-def"], ["complete", "abc-def"]):
         code, stdout, stderr = _invoke("runner", ["--db", str(db), *args], tmp_path)
-        _assert_refused(code, stdout, stderr, r"the database cannot be read \(no such table: runs\); check --db, or restore it .*")
+        _assert_refused(code, stdout, stderr,
+                        re.escape(str(db)) + r" cannot be used as a sopengine database \(no such table: runs\); pass the right --db")
     assert db.read_bytes() == before

@@ -2,7 +2,8 @@
 
 Commands live in modules by concept and are imported only when used (or listed by
 ``--help``); each parses its arguments, calls one library function and formats the result.
-A :class:`~sopengine.errors.SopError` becomes ``Error: ...`` on stderr and exit code 1.
+A :class:`~sopengine.errors.SopError` becomes ``Error: ...`` on stderr and the error's exit
+code (``docs/cli.md`` lists them).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cancel": ("sopengine.cli.runs:cancel_cmd", "Cancel a run; its open steps close and nothing more can be done in it."),
     "inbox": ("sopengine.cli.runs:inbox_cmd", "List the open steps waiting for a person or a role, oldest first."),
     "people": ("sopengine.cli.people:people_group", "Keep the register of the office's people: their OS logins, roles and access."),
+    "documents": ("sopengine.cli.documents:documents_group", "Set where recorded documents may come from and how large they may be."),
     "overdue": ("sopengine.cli.time:overdue_cmd", "List open steps past their due time, most overdue first, and runs past their deadline."),
     "calendar": ("sopengine.cli.time:calendar_cmd", "Show the working calendar in force: office hours and the days the office is closed."),
     "report": ("sopengine.cli.time:report_cmd", "Compare each step's standard time (Waktu) with the working time it actually took."),
@@ -104,22 +106,46 @@ class LazyGroup(SopGroup):
         try:
             return super().invoke(ctx)
         except SopError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise _failure(exc) from None
         except Exception as exc:
             import sqlite3
 
-            # Only a file that is not (or no longer) a readable sopengine database; an
-            # IntegrityError or ProgrammingError is a bug and keeps its traceback.
-            if type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError):
-                # A damaged file, or an SQLite file of another program that looks like ours.
-                raise click.ClickException(
-                    _("the database cannot be read ({error}); check --db, or restore it from a backup"
-                      " ('sopengine audit verify' checks a copy)").format(error=exc)
-                ) from None
+            if isinstance(exc, sqlite3.Error):
+                failure = _sqlite_failure(exc, ctx)
+                if failure is not None:
+                    raise failure from None
             raise
         except KeyboardInterrupt:
             click.echo(_("Interrupted; nothing was half-written."), err=True)
             sys.exit(130)
+
+
+def _failure(exc: Exception) -> click.ClickException:
+    """``Error: <message>`` and the error's exit code (1, or 4 busy, 5 storage, 6 damaged)."""
+    failure = click.ClickException(str(exc))
+    failure.exit_code = getattr(exc, "exit_code", 1)
+    return failure
+
+
+def _sqlite_failure(exc: Exception, ctx: click.Context) -> click.ClickException | None:
+    """The last resort for an SQLite error the library let through: worded by its cause.
+
+    Only the file's condition is put into words; an IntegrityError or ProgrammingError is
+    a bug and keeps its traceback (None).
+    """
+    import sqlite3
+
+    from sopengine.store.errors import translate
+
+    path = ctx.ensure_object(Settings).db_path
+    error = translate(exc, path)
+    if error is not None:
+        return _failure(error)
+    if type(exc) in (sqlite3.DatabaseError, sqlite3.OperationalError):
+        # an SQLite file of another program that looks like ours
+        return _failure(Exception(
+            _("{path} cannot be used as a sopengine database ({reason}); pass the right --db").format(path=path, reason=exc)))
+    return None
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -21,11 +21,34 @@ from typing import Any, Iterator
 from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 from sopengine.i18n import _
+from sopengine.store.errors import primary_code, refuse_if_damaged, translate
 
 SCHEMA_VERSION = 7
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000
+"""How long a command waits for another's write lock before it gives up (exit 4, try again)."""
+
+ENV_BUSY_TIMEOUT = "SOPENGINE_BUSY_TIMEOUT_MS"
+
+
+def busy_timeout_ms() -> int:
+    """The busy timeout in force: ``SOPENGINE_BUSY_TIMEOUT_MS``, else :data:`BUSY_TIMEOUT_MS`."""
+    import os
+
+    text = os.environ.get(ENV_BUSY_TIMEOUT)
+    if not text:
+        return BUSY_TIMEOUT_MS
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 3_600_000:
+        raise InputError(
+            _("{name} must be a whole number of milliseconds from 0 to 3600000 (got {value!r}); fix or unset it").format(
+                name=ENV_BUSY_TIMEOUT, value=text)
+        )
+    return value
 
 # Calendar snapshots never change under their hash; building one costs about 0.3 ms.
 _CALENDARS: dict[str, Any] = {}
@@ -110,19 +133,18 @@ class Store:
             raise NotADatabase(
                 _("{path} is an empty file, not a sopengine database; pass the right --db").format(path=self.path), path=str(self.path)
             )
+        self.timeout_ms = busy_timeout_ms()
         try:
             # A reader opens the file as writers do (SQLite falls back to read-only where the file
             # cannot be written) but issues no write: a read-only URI would leave -wal and -shm
             # files behind in the folder.
-            self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=self.timeout_ms / 1000)
+            self.conn.execute(f"PRAGMA busy_timeout = {self.timeout_ms}")
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise NotADatabase(
-                _("{path} is not a sopengine database ({reason}); pass the right --db or restore it from a backup").format(
-                    path=self.path, reason=exc),
-                path=str(self.path),
-            ) from None
+        except sqlite3.Error as exc:
+            if hasattr(self, "conn"):
+                self.conn.close()
+            raise self._failed(exc) from None
         if version > SCHEMA_VERSION:
             self.conn.close()
             raise DatabaseTooNew(
@@ -130,6 +152,15 @@ class Store:
                     path=self.path, version=version, known=SCHEMA_VERSION),
                 path=str(self.path),
             )
+        if not readonly:
+            # a file SQLite's check found damaged takes no change until it checks sound again
+            try:
+                refuse_if_damaged(self.conn, self.path)
+            except BaseException as exc:
+                self.conn.close()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc) from None
+                raise
         if version < SCHEMA_VERSION:
             if readonly:
                 self._check_readable(version)
@@ -141,6 +172,24 @@ class Store:
         # A definition text never changes under its hash, so its compiled form is parsed once
         # per open store (the JSON costs more to parse than a step costs to write).
         self._compiled: dict[str, dict[str, Any]] = {}
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _failed(self, exc: sqlite3.Error, conn: sqlite3.Connection | None = None) -> Exception:
+        """The error to raise for SQLite's *exc* here: by its cause (:mod:`sopengine.store.errors`),
+        else a file that cannot be used as a sopengine database."""
+        return translate(exc, self.path, conn, timeout_ms=self.timeout_ms) or NotADatabase(
+            _("{path} cannot be used as a sopengine database ({reason}); pass the right --db").format(path=self.path, reason=exc),
+            path=str(self.path),
+        )
+
+    def _rollback(self) -> None:
+        """End a failed transaction; SQLite may already have ended it (a full disk, a busy lock)."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the transaction is gone either way: nothing of it is written
 
     # -- schema --------------------------------------------------------------------------------
 
@@ -154,7 +203,12 @@ class Store:
         )
 
     def _check_readable(self, version: int) -> None:
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as exc:
+            error = self._failed(exc)
+            self.conn.close()
+            raise error from None
         if not {"runs", "tasks", "events"} <= tables:
             if tables - {"_sqlite_migrations", "sqlite_sequence"}:
                 raise self._foreign(tables)
@@ -183,18 +237,21 @@ class Store:
                         )
                     migrate(self.conn)
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             self.conn.execute("COMMIT")
             self._use_wal()
         except NotADatabase:
             self.conn.close()
             raise
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
+            self._rollback()
+            error = translate(exc, self.path, None, timeout_ms=self.timeout_ms) or NotADatabase(
+                _("{path} cannot be prepared ({reason}); check the file and its folder's permissions").format(path=self.path, reason=exc),
+                path=str(self.path),
+            )
             self.conn.close()
-            raise NotADatabase(
-                _("{path} cannot be prepared ({reason}); check the file and its folder's permissions").format(path=self.path, reason=exc)
-            ) from None
+            raise error from None
 
     def _use_wal(self) -> None:
         """Put the file in WAL mode, waiting for other processes as a write would.
@@ -205,7 +262,7 @@ class Store:
         """
         import time
 
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             try:
                 if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
@@ -213,12 +270,17 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                if primary_code(exc) not in (5, 6) or time.monotonic() > deadline:  # SQLITE_BUSY, SQLITE_LOCKED
                     raise
                 time.sleep(0.02)
 
     def close(self) -> None:
-        self.conn.close()
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            # Every change is committed by now; a checkpoint the close could not make (a full
+            # disk) stays in the WAL file, where the next connection finds it.
+            pass
 
     def __enter__(self) -> Store:
         return self
@@ -228,22 +290,44 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: all of it is written, or none of it."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """One ``BEGIN IMMEDIATE`` transaction: all of it is written, or none of it.
+
+        SQLite's errors come out by their cause (:mod:`sopengine.store.errors`): a lock held
+        too long is :class:`~sopengine.errors.DatabaseBusy`, a full disk or a read-only file
+        :class:`~sopengine.errors.StorageUnavailable`, confirmed damage
+        :class:`~sopengine.errors.DatabaseDamaged`; any other is a bug and stays as it is.
+        """
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
         try:
             yield self.conn
         except UnicodeEncodeError as exc:
             # A name or note that is not text (bytes from a terminal in another encoding).
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise InputError(
                 _("a name or text given is not valid UTF-8 ({text!r}); set the terminal to UTF-8 and type it again").format(
                     text=exc.object[exc.start:exc.end])
             ) from None
+        except sqlite3.Error as exc:
+            self._rollback()
+            error = translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
+            if error is None:
+                raise
+            raise error from None
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                error = translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
+                if error is None:
+                    raise
+                raise error from None
 
     # -- definitions and calendars -------------------------------------------------------------
 
