@@ -12,6 +12,7 @@ A database older than the register (opened read-only, not migrated) reads as an 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -39,18 +40,23 @@ def has_people(conn: sqlite3.Connection) -> bool:
         raise
 
 
-def _person(conn: sqlite3.Connection, row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+def _person(row: tuple[Any, ...] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     person = dict(zip(PERSON_COLUMNS, row))
     person["disabled"] = bool(person["disabled"])
-    pid = person["id"]
-    person["logins"] = [r[0] for r in conn.execute("SELECT login FROM person_logins WHERE person_id = ? ORDER BY login", (pid,))]
-    person["roles"] = [r[0] for r in conn.execute("SELECT role FROM person_roles WHERE person_id = ? ORDER BY role", (pid,))]
+    person["logins"] = json.loads(row[len(PERSON_COLUMNS)])
+    person["roles"] = json.loads(row[len(PERSON_COLUMNS) + 1])
     return person
 
 
-_SELECT = "SELECT " + ", ".join(f"p.{c}" for c in PERSON_COLUMNS) + " FROM people AS p"
+# One statement per person, logins and roles included: the step path asks it on every write.
+_SELECT = (
+    "SELECT " + ", ".join(f"p.{c}" for c in PERSON_COLUMNS) + ","
+    " (SELECT json_group_array(login) FROM (SELECT login FROM person_logins WHERE person_id = p.id ORDER BY login)),"
+    " (SELECT json_group_array(role) FROM (SELECT role FROM person_roles WHERE person_id = p.id ORDER BY role))"
+    " FROM people AS p"
+)
 
 
 def by_login(conn: sqlite3.Connection, login: str) -> dict[str, Any] | None:
@@ -61,7 +67,7 @@ def by_login(conn: sqlite3.Connection, login: str) -> dict[str, Any] | None:
         if _missing_table(exc):
             return None
         raise
-    return _person(conn, row)
+    return _person(row)
 
 
 def by_key(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
@@ -72,7 +78,7 @@ def by_key(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
         if _missing_table(exc):
             return None
         raise
-    return _person(conn, row)
+    return _person(row)
 
 
 def all_people(conn: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -83,7 +89,7 @@ def all_people(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         if _missing_table(exc):
             return []
         raise
-    return [p for p in (_person(conn, r) for r in rows) if p is not None]
+    return [p for p in (_person(r) for r in rows) if p is not None]
 
 
 def admins_with_login(conn: sqlite3.Connection) -> list[str]:
