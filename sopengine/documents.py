@@ -32,6 +32,7 @@ from sopengine.i18n import _
 
 if TYPE_CHECKING:
     from sopengine.runs import _Loaded
+    from sopengine.store import Store
 
 _SPOOL_IN_MEMORY = 1 << 20
 """Bytes of a document held in memory while it is read; a larger one spills to a temporary file."""
@@ -245,3 +246,133 @@ def parse_size(text: str) -> int:
     if m is None or unit not in _UNITS:
         raise InputError(_("cannot read the size {text!r}; write it like 100MiB, 250MB or 5000000 (bytes)").format(text=text))
     return int(float(m.group(1)) * _UNITS[unit])
+
+
+# -- the rules an admin sets: the folders documents may come from, the largest size ------------------
+
+def rules(db: str | Path | Store) -> dict[str, Any]:
+    """The folders documents may come from (an empty list: any folder) and the size limit, with who set them."""
+    from sopengine.store import documents as kept
+    from sopengine.store import use
+
+    store, owned = use(db, readonly=True)
+    try:
+        limit = kept.setting(store.conn, kept.MAX_SIZE_KEY)
+        return {
+            "folders": kept.folders(store.conn),
+            "max_size": int(limit["value"]) if limit else kept.DEFAULT_MAX_SIZE,
+            "max_size_set": None if limit is None else {k: limit[k] for k in ("changed_at", "changed_by", "os_user")},
+            "default_max_size": kept.DEFAULT_MAX_SIZE,
+        }
+    finally:
+        if owned:
+            store.close()
+
+
+def allow_folder(db: str | Path | Store, folder: str | os.PathLike[str], *, by: str | None = None,
+                 now: Any = None) -> dict[str, Any]:
+    """Let documents come from *folder* (and the folders inside it); once any folder is allowed, only those are.
+
+    The folder is kept as its real path (links resolved). An admin's change when the people
+    register exists; recorded as an event in the office's chain either way.
+    """
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise InputError(
+            _("{folder} is not a folder; give an existing folder that documents are saved in").format(folder=folder),
+            path=str(folder),
+        )
+    real = os.path.realpath(path)
+    return _change_rules(db, by, now, "document_folder_allowed", {"folder": real},
+                         lambda conn, at, who, login: _add(conn, real, at, who, login))
+
+
+def disallow_folder(db: str | Path | Store, folder: str | os.PathLike[str], *, by: str | None = None,
+                    now: Any = None) -> dict[str, Any]:
+    """Stop letting documents come from *folder*; with no folder left, documents may come from any."""
+    from sopengine.store import documents as kept
+
+    def remove(conn: Any, at: str, who: str, login: str) -> dict[str, Any]:
+        allowed = kept.folder_paths(conn)
+        candidates = {os.path.realpath(Path(folder).expanduser()), os.path.abspath(Path(folder).expanduser())}
+        found = next((p for p in allowed if p in candidates), None)
+        if found is None:
+            raise InputError(
+                _("{folder} is not an allowed folder; the allowed folders are: {folders}").format(
+                    folder=folder, folders=_folders_text(allowed) or _("none (documents may come from any folder)")),
+                path=str(folder),
+            )
+        kept.remove_folder(conn, found)
+        return {"folder": found}
+
+    return _change_rules(db, by, now, "document_folder_disallowed", None, remove)
+
+
+def set_max_size(db: str | Path | Store, size: int | str | None, *, by: str | None = None,
+                 now: Any = None) -> dict[str, Any]:
+    """Set the largest document a step may record (bytes, or text such as ``250MiB``); None: back to the default."""
+    from sopengine.store import documents as kept
+
+    value = parse_size(size) if isinstance(size, str) else size
+    if value is not None and not 0 < value <= kept.LARGEST_MAX_SIZE:
+        raise InputError(
+            _("a document's size limit must be more than 0 and at most {largest} (one value SQLite keeps); {size} is not").format(
+                largest=format_size(kept.LARGEST_MAX_SIZE), size=size),
+        )
+
+    def apply(conn: Any, at: str, who: str, login: str) -> dict[str, Any]:
+        was = kept.setting(conn, kept.MAX_SIZE_KEY)
+        kept.set_setting(conn, kept.MAX_SIZE_KEY, None if value is None else str(value), at, who, login)
+        return {"max_size": value if value is not None else kept.DEFAULT_MAX_SIZE, "default": value is None,
+                "was": int(was["value"]) if was else kept.DEFAULT_MAX_SIZE}
+
+    return _change_rules(db, by, now, "document_max_size_set", None, apply)
+
+
+def _add(conn: Any, real: str, at: str, who: str, login: str) -> dict[str, Any]:
+    from sopengine.store import documents as kept
+
+    if not kept.add_folder(conn, real, at, who, login):
+        raise InputError(_("{folder} is already an allowed folder; 'sopengine documents folders' lists them").format(folder=real),
+                         path=real)
+    return {"folder": real}
+
+
+def _change_rules(db: str | Path | Store, by: str | None, now: Any, kind: str, payload: dict[str, Any] | None,
+                  change: Any) -> dict[str, Any]:
+    """Make one change to the rules and record it, in one transaction: who (an admin once a
+    register exists), when, and the event in the office's chain."""
+    from sopengine import clock
+    from sopengine.store import people as register
+    from sopengine.store import use
+
+    store, owned = use(db, create=True)
+    try:
+        at = clock.iso(clock.coerce(now)) or ""
+        recorded_at = clock.iso(clock.real_now()) or ""
+        with store.transaction() as conn:
+            who, login = _rule_maker(conn, by)
+            done = change(conn, at, who, login)
+            register.append_office_event(conn, kind=kind, at=at, recorded_at=recorded_at, person=who, os_user=login,
+                                         payload=payload if payload is not None else done)
+        return {**done, "by": who, "at": at}
+    finally:
+        if owned:
+            store.close()
+
+
+def _rule_maker(conn: Any, by: str | None) -> tuple[str, str]:
+    """Who changes the rules: in register mode an admin acting as themselves; else the name given."""
+    from sopengine import authority
+    from sopengine.identity import os_user
+
+    if authority.mode(conn) != authority.REGISTER:
+        return authority.checked_person(by), os_user()
+    me, _other = authority.acting(conn, None if by is None else authority.checked_person(by), on_behalf=False)
+    if me["access"] != "admin":
+        raise authority.NotAuthorised(
+            _("{person} has {access} access; only an admin may change the folders documents come from or their size"
+              " limit").format(person=me["name"], access=me["access"]),
+            person=me["name"],
+        )
+    return me["name"], os_user()

@@ -168,7 +168,7 @@ def _pack_documents(conn: sqlite3.Connection, events: list[dict[str, Any]],
     document not kept there (recorded before the store) from its recorded path, when the
     file there still matches.
     """
-    recorded = []
+    recorded: list[tuple[dict[str, Any], int, dict[str, Any]]] = []
     for event in events:
         payload = event["payload"]
         listed = payload.get("documents") if isinstance(payload, dict) else None

@@ -49,7 +49,7 @@ def put(conn: sqlite3.Connection, sha256: str, size: int, data: IO[bytes], store
     if cur.rowcount != 1:
         return False
     if size:
-        with conn.blobopen("document_blobs", "data", cur.lastrowid) as blob:
+        with conn.blobopen("document_blobs", "data", int(cur.lastrowid or 0)) as blob:
             for chunk in iter(lambda: data.read(CHUNK), b""):
                 blob.write(chunk)
     return True
