@@ -236,11 +236,22 @@ def check_may_assign(loaded: _Loaded, role: str, person: str, *, acting: bool, r
     person assigned must be registered, enabled, not an auditor, and (unless the assignment is
     acting, Plt./Plh.) hold the role.
     """
-    found = _registered(loaded)
-    if found is None:
-        return
-    me, behalf = found
-    conn = loaded.store.conn
+    if isinstance(loaded.person, Acting):
+        _check_assignment(loaded.store.conn, loaded.person, role, person, acting=acting, remove=remove)
+
+
+def check_start_assignments(store: Store, person: str, assignments: list[tuple[str, str]]) -> None:
+    """Refuse the assignments given as a run starts (``--assign ROLE=NAME``) that
+    :func:`check_may_assign` would refuse: *person* is what :func:`identify` returned."""
+    if isinstance(person, Acting):
+        for role, name in assignments:
+            _check_assignment(store.conn, person, role, name, acting=False, remove=False)
+
+
+def _check_assignment(
+    conn: sqlite3.Connection, by: Acting, role: str, person: str, *, acting: bool, remove: bool,
+) -> None:
+    me, behalf = by.record, by.behalf
     if behalf is not None:
         raise NotAuthorised(
             _("{person}: an assignment is recorded under the admin who makes it, not on behalf of {name}; leave out --by"
@@ -258,9 +269,8 @@ def check_may_assign(loaded: _Loaded, role: str, person: str, *, acting: bool, r
     target = register.by_key(conn, name_key(person))
     if target is None:
         raise InputError(
-            _("{name} is not in the people register, so they could not act in run {run}; add them first with"
-              " 'sopengine people add \"{name}\" --login LOGIN --role {role}'").format(
-                name=person, run=loaded.run["id"], role=role),
+            _("{name} is not in the people register, so they could not act on the steps of {role}; add them first with"
+              " 'sopengine people add \"{name}\" --login LOGIN --role {role}'").format(name=person, role=role),
         )
     if target["disabled"] or target["access"] == "auditor":
         raise InputError(

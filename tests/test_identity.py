@@ -279,7 +279,7 @@ def test_an_assignment_needs_an_admin_under_their_own_name(office: Path) -> None
         result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", *args, "--now", LATER, "--db", str(office))
         assert result.exit_code == 1 and message in result.output
     result = invoke("assign", run_id, "kepala-bidang", "Orang Luar", "--now", LATER, "--db", str(office))
-    assert result.exit_code == 1 and "Orang Luar is not in the people register" in result.output
+    assert result.exit_code == 1 and "Orang Luar is not in the people register, so they could not act on the steps of kepala-bidang" in result.output
     result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", "--now", LATER, "--db", str(office))
     assert result.exit_code == 1 and "does not hold the role kepala-bidang" in result.output
     assert dump(office) == before
@@ -449,3 +449,30 @@ def test_the_people_register_is_managed_by_admins_only(shared: Path, second_user
     listed = sopengine("people", "list", "--json", "--db", str(shared), cwd=shared.parent, user=second_user)
     assert listed.returncode == 0, listed.stderr
     assert [p["name"] for p in json.loads(listed.stdout)] == ["Budi Santoso", "Kepala Kantor"]
+
+
+def test_assignments_given_as_a_run_starts_follow_the_same_rules(office: Path) -> None:
+    """``authority.check_start_assignments``: what ``run --assign`` is to be checked with."""
+    from sopengine.store import Store
+
+    with Store(office) as store:
+        me, login = authority.identify(store, None)
+        assert (me, login) == ("Kepala Kantor", ME)
+        authority.check_start_assignments(store, me, [("sekretaris-dinas", "budi santoso")])
+        with pytest.raises(InputError, match="Budi Santoso does not hold the role kasubag-pep"):
+            authority.check_start_assignments(store, me, [("kasubag-pep", "Budi Santoso")])
+        with pytest.raises(InputError, match="Orang Luar is not in the people register"):
+            authority.check_start_assignments(store, me, [("kasubag-pep", "Orang Luar")])
+    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.edit_person(office, "Kepala Kantor", add_roles=["sekretaris-dinas"], access="staff", now=NOW)
+    with Store(office) as store:
+        me, _login = authority.identify(store, None)
+        authority.check_start_assignments(store, me, [])
+        with pytest.raises(authority.NotAuthorised, match="Kepala Kantor has staff access; assigning people to roles needs admin"):
+            authority.check_start_assignments(store, me, [("sekretaris-dinas", "Kepala Kantor")])
+    # without a register anyone may
+    db = office.parent / "single.db"
+    api.start_run("surat-keluar", db=db, now=NOW, by="Rina")
+    with Store(db) as store:
+        me, _login = authority.identify(store, "Rina")
+        authority.check_start_assignments(store, me, [("kasubag-umpar", "Siapa Saja")])
