@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -96,6 +95,15 @@ def _keep(loaded: _Loaded, docs: list[dict[str, Any]], spools: list[IO[bytes]]) 
     else:
         with loaded.store.transaction():
             put_all()
+
+
+NOT_KEPT = "not kept in the database (recorded before the document store)"
+"""Said, in English data, of a document whose bytes the database does not hold."""
+
+
+def not_kept_note() -> str:
+    """What status and packs say of a document recorded before the document store, in the language in force."""
+    return _("not kept in the database (recorded before the document store)")
 
 
 def _folders_text(folders: list[str]) -> str:
@@ -190,6 +198,8 @@ def _read(real: str, st: os.stat_result, given: str, output: str, max_size: int)
             _("output {path} cannot be read ({reason}); check its permissions").format(path=given, reason=exc.strerror),
             path=given, reason="permission",
         ) from None
+    import tempfile  # only a step that records a document pays for it
+
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
     try:
         with os.fdopen(fd, "rb") as fh:

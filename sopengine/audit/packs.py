@@ -22,6 +22,7 @@ from sopengine.audit.findings import AuditError, _cannot_write, _text
 from sopengine.audit.history import _entry, write_history_csv
 from sopengine.audit.pins import definition_problem
 from sopengine.audit.verify import _stored_head
+from sopengine.documents import NOT_KEPT
 from sopengine.chain import CHAIN_FIELDS, GENESIS, canonical
 from sopengine.i18n import N_, _, shown
 from sopengine.store import Store
@@ -154,8 +155,6 @@ def _pack_entries(events: list[dict[str, Any]], compiled: dict[str, Any]) -> lis
 
 _Stamp = tuple[int, int, int, int, int, int]
 
-NOT_KEPT = "not kept in the database (recorded before the document store)"
-"""Said of a document recorded before its database had the document store: kept by path only."""
 NOT_KEPT_REMOVED = "not kept in the database, though recorded after the document store began (removed from it)"
 
 
