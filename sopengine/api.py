@@ -22,22 +22,8 @@ if TYPE_CHECKING:
 # -- definitions -------------------------------------------------------------------------------
 
 def list_definitions(definitions_dir: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every definition found: id, title, validity, where it came from."""
-    from sopengine.definition.loader import check_file
-
-    rows = []
-    for found in catalog.discover(definitions_dir).values():
-        checked = check_file(found.path)
-        rows.append({
-            "id": found.id,
-            "title": checked.definition.title if checked.definition else None,
-            "valid": checked.ok,
-            "errors": len(checked.errors),
-            "warnings": len(checked.warnings),
-            "origin": found.origin,
-            "path": str(found.path),
-        })
-    return rows
+    """Every definition found: id, title, validity, where it came from; see :func:`sopengine.definition.catalog.listing`."""
+    return catalog.listing(definitions_dir)
 
 
 def load(definition_id: str, definitions_dir: str | Path | None = None) -> tuple[Definition, str, Path]:

@@ -42,6 +42,15 @@ def rows(result: Result) -> dict[str, dict]:
     return {r["id"]: r for r in json.loads(result.stdout)}
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``list`` keeps what it checked in a cache folder: each test has its own."""
+    cache = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("SOPENGINE_CACHE", raising=False)
+    return cache / "sopengine" / "definitions.json"
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """A definitions folder that hides the packaged surat-keluar and holds a broken file."""
@@ -98,6 +107,44 @@ def test_list_reads_the_environment_and_the_local_folder(folder: Path, tmp_path:
     here = rows(run("list", "--json"))
     assert here["rusak"]["origin"] == "./definitions"
     assert here["surat-keluar"]["origin"] == "packaged"
+
+
+def test_list_remembers_a_check_and_checks_a_changed_file_again(folder: Path, own_cache: Path) -> None:
+    first = rows(run("list", "--json", "--definitions", str(folder)))
+    assert own_cache.is_file()
+    assert first["rusak"]["valid"] is False
+    assert rows(run("list", "--json", "--definitions", str(folder))) == first  # from the cache, the same
+    # the file is mended: its new text is checked, the cache notwithstanding
+    text = (folder / "rusak.yaml").read_text(encoding="utf-8")
+    (folder / "rusak.yaml").write_text(text.replace("actor: kepala", "actor: staf").replace("15 detik", "15 Menit"), encoding="utf-8")
+    mended = rows(run("list", "--json", "--definitions", str(folder)))["rusak"]
+    assert (mended["valid"], mended["errors"]) == (True, 0)
+    # the same text under another name is another check: the id must equal the file name
+    shutil.copy(folder / "rusak.yaml", folder / "rusak-juga.yaml")
+    renamed = rows(run("list", "--json", "--definitions", str(folder)))["rusak-juga"]
+    assert (renamed["valid"], renamed["errors"]) == (False, 1)
+
+
+def test_list_trusts_no_cache_entry_made_by_other_checking_code(folder: Path, own_cache: Path) -> None:
+    truth = rows(run("list", "--json", "--definitions", str(folder)))
+    data = json.loads(own_cache.read_text(encoding="utf-8"))
+    # an entry that says the broken file is valid, left by another version of the checks
+    lies = {key: dict(entry, valid=True, errors=0, title="Bohong") for key, entry in data["files"].items()}
+    own_cache.write_text(json.dumps({"checker": "another-version", "files": lies}), encoding="utf-8")
+    assert rows(run("list", "--json", "--definitions", str(folder))) == truth
+    own_cache.write_text("{not json", encoding="utf-8")  # a damaged cache is passed over, then mended
+    assert rows(run("list", "--json", "--definitions", str(folder))) == truth
+    assert json.loads(own_cache.read_text(encoding="utf-8"))["checker"] != "another-version"
+
+
+def test_list_works_without_a_cache(folder: Path, own_cache: Path, tmp_path: Path) -> None:
+    truth = rows(run("list", "--json", "--definitions", str(folder)))
+    off = rows(run("list", "--json", "--definitions", str(folder), env={"SOPENGINE_CACHE": "off",
+                                                                          "XDG_CACHE_HOME": str(tmp_path / "unused")}))
+    assert off == truth and not (tmp_path / "unused").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder", encoding="utf-8")  # the cache cannot be written: listed all the same
+    assert rows(run("list", "--json", "--definitions", str(folder), env={"XDG_CACHE_HOME": str(blocked)})) == truth
 
 
 def test_list_human_table() -> None:

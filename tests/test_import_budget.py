@@ -1,9 +1,12 @@
-"""The step path stays light: what ``sopengine complete``, ``decide``, ``status`` and ``--help`` import.
+"""Start-up stays light: what ``complete``, ``decide``, ``status``, ``list``, the queries and ``--help`` import.
 
 Each command runs in a fresh interpreter under ``python -X importtime`` on a real database,
 and the modules it imported are read from that report. pydantic, sqlite-utils, rich,
 holidays and jinja2 each cost more to import than a whole step takes; they belong to
-validation, admin queries, tables, calendars and rendering, never to a step.
+validation, admin queries, tables, calendars and rendering, never to a step. ``list`` keeps
+what it checked in a cache, so a second ``list`` validates nothing and imports no pydantic;
+the queries (``overdue``, ``inbox``, ``report``) import nothing heavy for their JSON and only
+rich for their tables.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def imported(args: list[str], cwd: Path) -> tuple[set[str], subprocess.Completed
     """Run ``python -X importtime -m sopengine ARGS``; the names of every module it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
     env["SOPENGINE_LANG"] = "en"  # the words these tests read are the English ones
+    env["XDG_CACHE_HOME"] = str(cwd / "cache")  # list's cache of what it checked, this test's own
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "sopengine", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
@@ -64,7 +68,8 @@ def errors(proc: subprocess.CompletedProcess[str]) -> str:
 def test_complete_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) -> None:
     run_id = runs.start_run("pengumpulan-data", db=db, definitions=DEFINITIONS, period="2026-10", by="Agus", now="2026-10-05T08:00")["run_id"]
     for extra in ([], ["--json"]):
-        names, proc = imported([*common(db), "complete", run_id, *extra], tmp_path)
+        step = "kumpulkan-data" if not extra else "rekap-laporan"
+        names, proc = imported([*common(db), "complete", run_id, "--step", step, *extra], tmp_path)
         assert proc.returncode == 0, errors(proc)
         # the report is read: the step's own modules are in it
         assert {"sopengine.runs", "sopengine.store", "transitions", "sqlite3"} <= names
@@ -78,11 +83,11 @@ def test_decide_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) ->
     run_id = runs.start_run("surat-keluar", db=db, definitions=DEFINITIONS, by="Agus", now="2026-10-05T08:00")["run_id"]
     runs.complete(db, run_id, by="Agus", now="2026-10-05T08:10")
     runs.complete(db, run_id, by="Agus", now="2026-10-05T08:20")
-    names, proc = imported([*common(db), "decide", run_id, "Ya"], tmp_path)
+    names, proc = imported([*common(db), "decide", run_id, "Ya", "--step", "periksa-kasubag"], tmp_path)
     assert proc.returncode == 0, errors(proc)
     assert "Decided Ya" in proc.stdout
     assert heavy(names) == set(), f"decide imported {sorted(heavy(names))}"
-    names, proc = imported([*common(db), "decide", run_id, "Tidak", "--json"], tmp_path)
+    names, proc = imported([*common(db), "decide", run_id, "Tidak", "--step", "periksa-sekretaris", "--json"], tmp_path)
     assert proc.returncode == 0, errors(proc)
     assert json.loads(proc.stdout)["outcome"] == "Tidak"
     assert heavy(names) == set(), f"decide --json imported {sorted(heavy(names))}"
@@ -116,3 +121,36 @@ def test_help_imports_none_of_the_heavy_libraries(args: list[str], tmp_path: Pat
     assert "Usage:" in proc.stdout
     assert "click" in names
     assert heavy(names) == set(), f"{' '.join(args)} imported {sorted(heavy(names))}"
+
+
+def test_list_validates_once_then_imports_no_pydantic(tmp_path: Path) -> None:
+    args = ["--definitions", str(DEFINITIONS), "list"]
+    names, proc = imported([*args, "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert "pydantic" in names  # the first list checks every file
+    first = json.loads(proc.stdout)
+    names, proc = imported([*args, "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert json.loads(proc.stdout) == first
+    assert heavy(names) == set(), f"list --json imported {sorted(heavy(names))}"
+    assert "yaml" not in names
+    names, proc = imported(args, tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert "pengumpulan-data" in proc.stdout
+    assert {n.split(".")[0] for n in heavy(names)} <= {"rich"}, f"list imported {sorted(heavy(names))}"
+
+
+@pytest.mark.parametrize("command", [
+    ["overdue"], ["inbox", "--person", "Agus"], ["inbox", "--actor", "kepala-bidang"], ["report"],
+    ["report", "--definition", "pengumpulan-data", "--period", "2026-10"],
+])
+def test_the_queries_import_nothing_heavy(command: list[str], db: Path, tmp_path: Path) -> None:
+    runs.start_run("pengumpulan-data", db=db, definitions=DEFINITIONS, period="2026-10", by="Agus", now="2026-10-05T08:00",
+                   assign=[("sekretaris-dinas", "Agus")])
+    names, proc = imported([*common(db), *command, "--json"], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    json.loads(proc.stdout)
+    assert heavy(names) == set(), f"{' '.join(command)} --json imported {sorted(heavy(names))}"
+    names, proc = imported([*common(db), *command], tmp_path)
+    assert proc.returncode == 0, errors(proc)
+    assert {n.split(".")[0] for n in heavy(names)} <= {"rich"}, f"{' '.join(command)} imported {sorted(heavy(names))}"
