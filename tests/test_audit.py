@@ -7,7 +7,6 @@ with the file and a SQL tool could.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sqlite3
@@ -22,12 +21,12 @@ from hypothesis import strategies as st
 
 from sopengine import audit
 from sopengine.audit import canonical as canonical_form
+from sopengine.audit import chainpass
 from sopengine.audit import tables as audit_tables
 from sopengine.chain import GENESIS, canonical, database_head, event_hash
 from sopengine.cli import cli
 from sopengine.runs import assign, cancel, complete, reopen, start_run
 
-verify_module = importlib.import_module("sopengine.audit.verify")  # the module: sopengine.audit.verify is the function
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 
@@ -776,10 +775,124 @@ def test_the_pass_s_closing_key_is_the_one_the_row_by_row_check_uses(tmp_path_fa
     conn = sqlite3.connect(db)
     conn.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, run_id, at, recorded_at, person, os_user, kind, step_id,"
                  " payload, prev_hash, hash)")
+    conn.execute("CREATE TABLE runs (id, status, version, finished_at, definition_id, definition_hash, calendar_hash,"
+                 " period, case_data, due_at, started_at, started_by)")
+    conn.execute("CREATE TABLE tasks (run_id, id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome,"
+                 " note, on_behalf_of)")
+    conn.execute("CREATE TABLE assignments (run_id, role, person, acting, assigned_at, assigned_by)")
     conn.execute("INSERT INTO events VALUES (1, 'r', 'a', 'b', 'p', 'o', 'step_completed', 's', ?, ?, 'h')",
                  (canonical(payload), GENESIS))
     conn.commit()
-    scan = verify_module._scan(conn, None)
-    conn.close()
+    seen = []
+    original = chainpass.run_table_problems
+
+    def recording(conn, run_id, events, *rest):
+        seen.append((run_id, events.closes if events is not None else None))
+        return original(conn, run_id, events, *rest)
+
+    chainpass.run_table_problems = recording
+    try:
+        chainpass.chain_pass(conn)
+    finally:
+        chainpass.run_table_problems = original
+        conn.close()
     stored = json.loads(canonical(payload))  # as the pass reads it back
-    assert scan["closes"]["r"] == [audit_tables._key_hash(audit_tables._event_closing("s", "a", "p", stored)), 1]
+    assert seen == [("r", (audit_tables._key_hash(audit_tables._event_closing("s", "a", "p", stored)), 1))]
+
+# -- the file itself, SQLite's own check ---------------------------------------------------------------
+
+def damage_page(db: Path, table: str) -> None:
+    """Damage *table*'s first page as a failing disk would: its cell count no longer matches."""
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    con.close()
+    with db.open("r+b") as fh:
+        fh.seek((root - 1) * page_size + 3)  # the b-tree page header's number of cells
+        fh.write(b"\x00\x09")
+
+
+def sopengine_en(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    env["SOPENGINE_LANG"] = "en"
+    return subprocess.run([sys.executable, "-m", "sopengine", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_a_damaged_file_is_reported_as_damaged_with_exit_6_and_only_then_the_backup_advice(hist: dict) -> None:
+    """audit verify once said OK on a file SQLite's integrity_check called malformed."""
+    sound = sopengine_en("--db", str(hist["db"]), "audit", "verify")
+    assert sound.returncode == 0, sound.stderr
+    assert "backup" not in (sound.stdout + sound.stderr).lower()
+    damage_page(hist["db"], "tasks")  # the events still chain: only SQLite's check can tell
+    damaged = sopengine_en("--db", str(hist["db"]), "audit", "verify")
+    assert damaged.returncode == 6, damaged.stderr
+    assert damaged.stdout == ""
+    lines = damaged.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in damaged.stderr
+    assert lines[0].startswith(f"Error: {hist['db']} is damaged: SQLite's check reports ")
+    assert "restore it from a backup" in lines[0]
+    as_json = sopengine_en("--db", str(hist["db"]), "audit", "verify", "--json")
+    assert as_json.returncode == 6 and as_json.stdout == ""
+
+
+def test_full_check_runs_sqlite_s_integrity_check_timed_apart(hist: dict) -> None:
+    quick = CliRunner().invoke(cli, ["--db", str(hist["db"]), "audit", "verify", "--json"])
+    full = CliRunner().invoke(cli, ["--db", str(hist["db"]), "audit", "verify", "--json", "--full-check"])
+    assert quick.exit_code == full.exit_code == 0, quick.output + full.output
+    assert json.loads(quick.stdout)["integrity"]["check"] == "quick_check"
+    checked = json.loads(full.stdout)
+    assert checked["integrity"]["check"] == "integrity_check" and checked["integrity"]["ok"]
+    assert checked["integrity"]["seconds"] >= 0 and checked["chain_seconds"] >= 0 and checked["tables_seconds"] >= 0
+
+
+# -- progress on a terminal ---------------------------------------------------------------------------
+
+SHOW_PROGRESS_FROM_ONE = (
+    "import sopengine.cli.audit as a; a.PROGRESS_AFTER = 1; from sopengine.cli import main; main()"
+)
+
+
+def on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run the command line with its stderr on a pseudo-terminal (progress shown from the first event)."""
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    env.update(SOPENGINE_LANG="en", TERM="xterm", COLUMNS="100")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", SHOW_PROGRESS_FROM_ONE, *args], stdout=subprocess.DEVNULL,
+                            stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    return proc.wait(timeout=120), b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_verify_backup_and_history_export_show_progress_on_a_terminal(hist: dict, tmp_path: Path) -> None:
+    db = str(hist["db"])
+    code, shown = on_a_terminal("--db", db, "audit", "verify")
+    assert code == 0 and "Verifying events" in shown
+    code, shown = on_a_terminal("--db", db, "backup", str(tmp_path / "copy.db"))
+    assert code == 0 and "Backing up" in shown
+    assert audit.verify(tmp_path / "copy.db")["ok"]
+    code, shown = on_a_terminal("--db", db, "history", "--format", "csv", "-o", str(tmp_path / "h.csv"))
+    assert code == 0 and "Writing history" in shown
+
+
+def test_no_progress_is_shown_when_stderr_is_not_a_terminal(hist: dict, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    env["SOPENGINE_LANG"] = "en"
+    for args in (["audit", "verify"], ["backup", str(tmp_path / "copy.db")],
+                 ["history", "--format", "csv", "-o", str(tmp_path / "h.csv")]):
+        proc = subprocess.run([sys.executable, "-c", SHOW_PROGRESS_FROM_ONE, "--db", str(hist["db"]), *args],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "\x1b" not in proc.stderr and "Verifying" not in proc.stderr and "Backing up" not in proc.stderr

@@ -168,3 +168,42 @@ def test_backup_into_a_folder_that_cannot_be_written_blames_the_target(tmp_path:
     assert "choose a folder you may write to" in result.stderr and "database cannot be read" not in result.stderr
     assert result.stderr.count("\n") == 1 and not target.exists()
     assert audit.verify(hist["db"])["ok"]  # the source is untouched
+
+
+def test_a_backup_in_steps_with_progress_is_one_consistent_moment_while_a_thread_writes(tmp_path: Path) -> None:
+    """With a progress bar the copy goes page by page; the source holds one snapshot throughout."""
+    from sopengine.store import audit as store_audit
+
+    db = tmp_path / "sopengine.db"
+    run_id = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani")["run_id"]
+    for i in range(40):
+        assign(db, run_id, "kasubag-pep", f"Pegawai {i}", by="penulis")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            i = 0
+            while not stop.is_set():
+                assign(db, run_id, "kepala-seksi", f"Staf {i}", by="penulis")
+                i += 1
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+
+    seen: list[tuple[int, int]] = []
+    steps = store_audit.COPY_STEP_PAGES
+    store_audit.COPY_STEP_PAGES = 1  # one page a step: the writer gets many chances in between
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        result = audit.backup(db, tmp_path / "copy.db", progress=lambda done, total: seen.append((done, total)))
+    finally:
+        store_audit.COPY_STEP_PAGES = steps
+        stop.set()
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(seen) > 3 and seen[-1][0] == seen[-1][1]
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    copy = audit.verify(result["path"], expect_head=result["head"])
+    assert copy["ok"], copy["problems"]
+    assert copy["events"] < audit.verify(db)["events"]  # the thread went on writing after the snapshot

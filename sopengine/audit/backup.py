@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from sopengine.store import Store
 from sopengine.store import audit as store_audit
 
 
-def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[str, Any]:
+def backup(db: str | Path, target: str | Path, *, force: bool = False,
+           progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Copy the live database to *target* with SQLite's online backup API.
 
     Writers may keep working: the copy is one consistent moment of the database. The copy is
     written beside *target* and moved into place when complete, so a failed backup leaves no
     half-written file. Returns the copy's path, size, event count and head (``HASH@SEQ``).
+    *progress* is told ``(pages copied, pages in all)`` as the copy goes on.
     """
     source = Path(db)
     dest = Path(target)
@@ -42,7 +45,7 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False) -> dict[s
             except OSError as exc:
                 raise _cannot_write(dest, exc) from None
             try:
-                copy = store_audit.copy_into(store.conn, tmp)
+                copy = store_audit.copy_into(store.conn, tmp, progress=progress)
             except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
                 raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
                     file=dest, reason=exc), path=str(dest)) from None

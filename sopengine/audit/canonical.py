@@ -52,20 +52,29 @@ def _row_hash(row: tuple[Any, ...]) -> str | None:
 
 
 def parse_head(text: str) -> tuple[str, int | None]:
-    """Read a noted head: ``HASH`` or ``HASH@SEQ`` (as :func:`verify` and :func:`backup` print it)."""
+    """Read a noted head: ``HASH``, ``HASH@SEQ`` or ``HASH@SEQ+OFFICE`` (as :func:`verify` and
+    :func:`backup` print it); the hash and the run event number it was noted at."""
+    digest, seq, _office = parse_head_token(text)
+    return digest, seq
+
+
+def parse_head_token(text: str) -> tuple[str, int | None, int | None]:
+    """A noted head as ``(hash, run event number, office event number)``, the numbers None when not given."""
     raw = text.strip().lower()
-    digest, _at, seq = raw.partition("@")
+    digest, _at, numbers = raw.partition("@")
     if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
         raise InputError(_("cannot read head {text!r}; give the 64-hex head as printed, e.g. 3f2a…c9@1234").format(text=text))
-    if not seq:
-        return digest, None
-    if not seq.isdigit():
+    if not numbers:
+        return digest, None, None
+    seq, plus, office = numbers.partition("+")
+    if not seq.isdigit() or (plus and not office.isdigit()):
         raise InputError(_("cannot read head {text!r}: after '@' comes the event number it was noted at").format(text=text))
-    return digest, int(seq)
+    return digest, int(seq), int(office) if plus else None
 
 
-def _head_token(digest: str, seq: int) -> str:
-    return f"{digest}@{seq}"
+def _head_token(digest: str, seq: int, office_seq: int | None = None) -> str:
+    """``HASH@SEQ``, with ``+OFFICE`` when the office's chain holds events (its last number)."""
+    return f"{digest}@{seq}" if not office_seq else f"{digest}@{seq}+{office_seq}"
 
 
 def _no_default(value: Any) -> Any:

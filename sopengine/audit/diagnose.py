@@ -26,9 +26,13 @@ def _noncanonical(seq: int, run_id: str, reason: str) -> dict[str, Any]:
 
 
 def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tuple[Any, ...]] | None = None) -> dict[str, Any] | None:
-    """The first bad event of one run, with what does not match, or None when its chain holds."""
+    """The first bad event of one run, with what does not match, or None when its chain holds.
+
+    *run_id* ``"@office"`` reads the office's chain (``office_events``, numbered apart).
+    """
+    office = run_id == store_audit.OFFICE_CHAIN
     if rows is None:
-        rows = store_audit.run_event_rows(conn, run_id)
+        rows = list(store_audit.office_event_rows(conn)) if office else store_audit.run_event_rows(conn, run_id)
     position = {row[10]: i for i, row in enumerate(rows)}
     expected = GENESIS
     for i, row in enumerate(rows):
@@ -91,7 +95,7 @@ def _describe_run_problem(conn: sqlite3.Connection, run_id: str, rows: list[tupl
                 seq=seq, run_id=run_id, between=(0, seq),
             )
         # numbers between the two that no run holds any more: a deletion rather than an edit
-        present = store_audit.events_between(conn, before, seq)
+        present = store_audit.events_between(conn, before, seq, office=office)
         missing = seq - before - 1 - present
         if missing > 0:
             return _problem(

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -243,6 +243,12 @@ class HistoryStream(Iterator[dict[str, Any]]):
     def __init__(self, store: Store, cursor: sqlite3.Cursor, defs: _Definitions) -> None:
         self.store, self.cursor, self.defs = store, cursor, defs
 
+    @property
+    def events(self) -> int:
+        """How many events the database holds (the most the stream can yield)."""
+        low, high = store_audit.seq_range(self.store.conn)
+        return high - low + 1 if high else 0
+
     def __next__(self) -> dict[str, Any]:
         try:
             row = next(self.cursor)
@@ -336,27 +342,45 @@ def write_history_json(entries: Iterator[dict[str, Any]] | list[dict[str, Any]],
     return n
 
 
-def export_history(db: str | Path, out: str | Path | IO[bytes], *, fmt: str = "csv", **filters: Any) -> int:
+def export_history(db: str | Path, out: str | Path | IO[bytes], *, fmt: str = "csv",
+                   progress: Callable[[int, int], None] | None = None, **filters: Any) -> int:
     """Write the matching events as ``csv`` or ``json`` to a file or an open binary stream; the count.
 
     A file is made only once the filters are known to be good (a mistyped filter leaves an
     existing file as it was); one that cannot be written is an :class:`AuditError`.
+    *progress* is told ``(entries written, entries in all)`` as the export goes on; the total
+    is the number of events when no filter is given, else 0 (not known in advance).
     """
     write = {"csv": write_history_csv, "json": write_history_json}[fmt]
     entries = iter_history(db, **filters)
     try:
+        counted: Iterator[dict[str, Any]] = entries
+        if progress is not None:
+            total = 0 if any(v for v in filters.values()) else entries.events
+            counted = _told(entries, progress, total)
         if not isinstance(out, (str, Path)):
-            return write(entries, out)
+            return write(counted, out)
         target = Path(out)
         fh = open_output(target)
         try:
             with fh:  # closing flushes: a full disk may only show here
-                return write(entries, fh)
+                return write(counted, fh)
         except OSError as exc:
             raise AuditError(_("could not finish writing {file} ({reason}); the file is incomplete").format(
                 file=target, reason=exc.strerror or exc), path=str(target)) from None
     finally:
         entries.close()
+
+
+def _told(entries: Iterator[dict[str, Any]], progress: Callable[[int, int], None], total: int,
+          every: int = 4096) -> Iterator[dict[str, Any]]:
+    n = 0
+    for entry in entries:
+        yield entry
+        n += 1
+        if n % every == 0:
+            progress(n, total)
+    progress(n, total)
 
 
 def local_time(text: str | None, tz: str | None = None) -> str:

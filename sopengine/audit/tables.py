@@ -77,44 +77,77 @@ def _note_state_event(closings: dict[str, list[tuple[Any, ...]]], assigned: dict
         current[(role, who)] = (int(bool(p.get("acting"))), at, person)
 
 
-def _table_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tasks and assignments tables rebuilt from the events and compared.
+class RunEvents:
+    """What one run's events say about its tables, gathered by the pass and then compared.
+
+    ``first`` is ``(seq, kind, at, person, run fields)`` of its first event, ``last``
+    ``(hash, seq, kind, at)`` of its last, ``n`` how many it has, ``closes`` the sum and count
+    of the closing keys of the done tasks its events imply, ``closings`` its reopened, joined
+    and run_cancelled events, ``assigned`` the assignments its events leave.
+    """
+
+    __slots__ = ("assigned", "closes", "closings", "first", "last", "n")
+
+    def __init__(self, first: tuple[Any, ...], last: tuple[Any, ...], n: int, closes: tuple[int, int],
+                 closings: list[tuple[Any, ...]], assigned: dict[tuple[str, str], tuple[int, str, str]]) -> None:
+        self.first, self.last, self.n, self.closes, self.closings, self.assigned = first, last, n, closes, closings, assigned
+
+
+def run_table_problems(conn: sqlite3.Connection, run_id: Any, events: RunEvents | None, run: tuple[Any, ...] | None,
+                       tasks: list[tuple[Any, ...]], assignments: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """One run's rows (runs, tasks, assignments) against what its events record.
+
+    *run* is its runs row (columns ``store_audit.RUN_COLUMNS``) or None, *tasks* its task rows
+    (``store_audit.TASK_COLUMNS``), *assignments* its assignment rows (each run id first);
+    *events* is None for a run id that has rows but no events.
 
     A done task row is one step_completed or decided event by a person: same run, step,
     time, person, outcome, visit, role, lane, note and principal. A cancelled row is closed
     by a reopened event (which lists the steps it closed) or by run_cancelled; a joined row
     by a joined event. Assignments are replayed from run_started, assigned and unassigned.
     """
-    problems: list[dict[str, Any]] = []
-    actual: dict[str, list[int]] = {}
-    others: dict[str, list[tuple[Any, ...]]] = {}
-    for task_id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, behalf in (
-        store_audit.finished_task_rows(conn)
-    ):
+    problems = _run_row_problems(run_id, events, run)
+    status = run[1] if run is not None else None
+    total, count = 0, 0
+    others = []
+    for _run, task_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, behalf in tasks:
         if state == "done":
-            h = _key_hash(_task_closing(step_id, closed_at, closed_by, outcome, iteration, actor, part, note, behalf))
-            c = actual.get(run_id)
-            if c is None:
-                actual[run_id] = [h, 1]
+            # _task_closing, written out for the common row: this runs once per task
+            if part == 0 and type(part) is int:
+                key = (step_id, closed_at, closed_by, outcome, iteration, actor, None, note or None, behalf or None)
             else:
-                c[0] += h
-                c[1] += 1
+                key = _task_closing(step_id, closed_at, closed_by, outcome, iteration, actor, part, note, behalf)
+            try:
+                total += hash(key)
+            except TypeError:
+                total += _key_hash(key)
+            count += 1
         elif state in ("cancelled", "joined"):
-            others.setdefault(run_id, []).append((task_id, step_id, state, closed_at, closed_by))
+            others.append((task_id, step_id, state, closed_at, closed_by))
+        elif state in ("open", "waiting"):
+            if run is not None and status != "active":
+                problems.append(_problem(
+                    "state", _text(N_("step {step} (task {task}) of run {run} is still open although the run is {status}"),
+                                   step=step_id, task=task_id, run=run_id, status=status),
+                    seq=events.last[1] if events is not None else None, run_id=run_id,
+                ))
         else:
             problems.append(_problem(
                 "tasks", _text(N_("task {task} (step {step}) of run {run} has an unknown state {state!r}: the tasks table"
                                   " was edited"), task=task_id, step=step_id, run=run_id, state=state),
                 run_id=run_id,
             ))
-    closes = scan["closes"]
-    for run_id in sorted(set(closes) | set(actual)):
-        if closes.get(run_id) != actual.get(run_id):
-            problems.extend(_done_task_problems(conn, run_id))
-    closings = scan["closings"]
-    for run_id in sorted(set(closings) | set(others)):
-        problems.extend(_closed_task_problems(run_id, closings.get(run_id, []), others.get(run_id, [])))
-    problems.extend(_assignment_problems(conn, scan["assigned"]))
+    closes = events.closes if events is not None else (0, 0)
+    if closes != (total, count):
+        problems.extend(_done_task_problems(conn, run_id))
+    closings = events.closings if events is not None else []
+    if closings or others:
+        problems.extend(_closed_task_problems(run_id, closings, others))
+    replayed = events.assigned if events is not None else {}
+    if replayed or assignments:
+        held = {(role, person): (acting, assigned_at, assigned_by)
+                for _run, role, person, acting, assigned_at, assigned_by in assignments}
+        problems.extend(_compare_assignments({run_id: held} if held else {}, {run_id: replayed}))
     return problems
 
 
@@ -221,14 +254,6 @@ def _closed_task_problems(run_id: str, events: list[tuple[Any, ...]], rows: list
     return problems
 
 
-def _assignment_problems(conn: sqlite3.Connection, replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]]) -> list[dict[str, Any]]:
-    """The assignments table against the assignments the events leave."""
-    table: dict[str, dict[tuple[str, str], tuple[Any, Any, Any]]] = {}
-    for run_id, role, person, acting, assigned_at, assigned_by in store_audit.assignment_rows(conn):
-        table.setdefault(run_id, {})[(role, person)] = (acting, assigned_at, assigned_by)
-    return _compare_assignments(table, replayed)
-
-
 def _compare_assignments(table: dict[str, dict[tuple[str, str], tuple[Any, Any, Any]]],
                          replayed: dict[str, dict[tuple[str, str], tuple[int, str, str]]]) -> list[dict[str, Any]]:
     """Assignments as held, per run ``{(role, person): (acting, assigned_at, assigned_by)}``, against the replay."""
@@ -288,76 +313,63 @@ def _run_differences(row: dict[str, Any], at: Any, person: Any,
     return [name for name in _RUN_FIELDS if row[name] != recorded[name]], recorded
 
 
-def _state_problems(conn: sqlite3.Connection, scan: dict[str, Any]) -> list[dict[str, Any]]:
-    """The runs and tasks tables checked against the events, where that is cheap."""
+def _run_row_problems(run_id: Any, events: RunEvents | None, run: tuple[Any, ...] | None) -> list[dict[str, Any]]:
+    """One runs row against its first and last events; a run without events, or events without a run."""
+    if run is None:
+        if events is None:
+            return []
+        first_seq = events.first[0]
+        return [_problem(
+            "forged", _text(N_("event {seq} belongs to run {run}, which is not in the runs table: forged rows or a"
+                               " deleted run"), seq=first_seq, run=run_id),
+            seq=first_seq, run_id=run_id,
+        )]
+    if events is None:
+        return [_problem("deleted", _text(N_("run {run} has no events: its history was deleted"), run=run_id), run_id=run_id)]
     problems = []
-    tails, firsts = scan["tails"], scan["firsts"]
-    seen = set()
-    columns = store_audit.RUN_COLUMNS
-    for values in store_audit.run_rows(conn):
-        row = dict(zip(columns, values))
-        run_id, status, version, finished_at = row["id"], row["status"], row["version"], row["finished_at"]
-        seen.add(run_id)
-        tail = tails.get(run_id)
-        if tail is None:
-            problems.append(_problem("deleted", _text(N_("run {run} has no events: its history was deleted"), run=run_id),
-                                     run_id=run_id))
-            continue
-        last_hash, last_seq, last_kind, last_at, n = tail
-        first_seq, first_kind, first_at, first_person, first_fields = firsts[run_id]
-        if first_kind != "run_started":
-            problems.append(_problem(
-                "deleted", _text(N_("run {run} starts with a {kind} event (event {seq}), not run_started: its first"
-                                    " events were deleted"), run=run_id, kind=first_kind, seq=first_seq),
-                seq=first_seq, run_id=run_id,
-            ))
-        else:
-            differ, recorded = _run_differences(row, first_at, first_person, first_fields)
-            if differ:
-                differences = _joined([_text(N_("{field} ({table!r} in the table, {event!r} in the event)"),
-                                             field=c, table=row[c], event=recorded.get(c)) for c in differ])
-                problems.append(_problem(
-                    "state", _text(N_("run {run} in the runs table differs from its run_started event {seq} in"
-                                      " {differences}: the run's row was edited"),
-                                   run=run_id, seq=first_seq, differences=differences),
-                    seq=first_seq, run_id=run_id, fields=differ,
-                ))
-        want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status)
-        if want and (last_kind != want or last_at != finished_at):
-            problems.append(_problem(
-                "state", _text(N_("run {run} is {status} in the runs table but its last event {seq} is {kind} at {at}:"
-                                  " events were deleted or the run was edited"),
-                               run=run_id, status=status, seq=last_seq, kind=last_kind, at=last_at),
-                seq=last_seq, run_id=run_id,
-            ))
-        elif status == "active" and last_kind in ("run_completed", "run_cancelled"):
-            problems.append(_problem(
-                "state", _text(N_("run {run} is active in the runs table but its last event {seq} is {kind}: events were"
-                                  " deleted or the run was edited"), run=run_id, seq=last_seq, kind=last_kind),
-                seq=last_seq, run_id=run_id,
-            ))
-        elif status not in ("active", "completed", "cancelled"):
-            problems.append(_problem("state", _text(N_("run {run} has an unknown status {status!r}"), run=run_id, status=status),
-                                     run_id=run_id))
-        if isinstance(version, int) and n < version:
-            problems.append(_problem(
-                "deleted", _text(N_("run {run} was changed {version} times but has only {n} events: events were deleted"),
-                                 run=run_id, version=version, n=n),
-                run_id=run_id,
-            ))
-    for run_id in tails:
-        if run_id not in seen:
-            first_seq = firsts[run_id][0]
-            problems.append(_problem(
-                "forged", _text(N_("event {seq} belongs to run {run}, which is not in the runs table: forged rows or a"
-                                   " deleted run"), seq=first_seq, run=run_id),
-                seq=first_seq, run_id=run_id,
-            ))
-    for run_id, status, step_id, task_id in store_audit.open_tasks_of_finished_runs(conn):
+    row = dict(zip(store_audit.RUN_COLUMNS, run))
+    status, version, finished_at = row["status"], row["version"], row["finished_at"]
+    _last_hash, last_seq, last_kind, last_at = events.last
+    n = events.n
+    first_seq, first_kind, first_at, first_person, first_fields = events.first
+    if first_kind != "run_started":
         problems.append(_problem(
-            "state", _text(N_("step {step} (task {task}) of run {run} is still open although the run is {status}"),
-                           step=step_id, task=task_id, run=run_id, status=status),
-            seq=tails[run_id][1] if run_id in tails else None, run_id=run_id,
+            "deleted", _text(N_("run {run} starts with a {kind} event (event {seq}), not run_started: its first"
+                                " events were deleted"), run=run_id, kind=first_kind, seq=first_seq),
+            seq=first_seq, run_id=run_id,
+        ))
+    else:
+        differ, recorded = _run_differences(row, first_at, first_person, first_fields)
+        if differ:
+            differences = _joined([_text(N_("{field} ({table!r} in the table, {event!r} in the event)"),
+                                         field=c, table=row[c], event=recorded.get(c)) for c in differ])
+            problems.append(_problem(
+                "state", _text(N_("run {run} in the runs table differs from its run_started event {seq} in"
+                                  " {differences}: the run's row was edited"),
+                               run=run_id, seq=first_seq, differences=differences),
+                seq=first_seq, run_id=run_id, fields=differ,
+            ))
+    want = {"completed": "run_completed", "cancelled": "run_cancelled"}.get(status)
+    if want and (last_kind != want or last_at != finished_at):
+        problems.append(_problem(
+            "state", _text(N_("run {run} is {status} in the runs table but its last event {seq} is {kind} at {at}:"
+                              " events were deleted or the run was edited"),
+                           run=run_id, status=status, seq=last_seq, kind=last_kind, at=last_at),
+            seq=last_seq, run_id=run_id,
+        ))
+    elif status == "active" and last_kind in ("run_completed", "run_cancelled"):
+        problems.append(_problem(
+            "state", _text(N_("run {run} is active in the runs table but its last event {seq} is {kind}: events were"
+                              " deleted or the run was edited"), run=run_id, seq=last_seq, kind=last_kind),
+            seq=last_seq, run_id=run_id,
+        ))
+    elif status not in ("active", "completed", "cancelled"):
+        problems.append(_problem("state", _text(N_("run {run} has an unknown status {status!r}"), run=run_id, status=status),
+                                 run_id=run_id))
+    if isinstance(version, int) and n < version:
+        problems.append(_problem(
+            "deleted", _text(N_("run {run} was changed {version} times but has only {n} events: events were deleted"),
+                             run=run_id, version=version, n=n),
+            run_id=run_id,
         ))
     return problems
-

@@ -14,6 +14,43 @@ from sopengine.i18n import _
 TABLE_LIMIT = 1000
 """Entries the history table shows unless --limit says otherwise (CSV and JSON show all)."""
 
+PROGRESS_AFTER = 200_000
+"""Events (or pages of a backup) from which a long command shows a progress bar on a terminal."""
+
+
+class ProgressBar:
+    """A rich progress bar on stderr for long work: the library calls it with ``(done, total)``.
+
+    It appears only when stderr is a terminal and the work is large (:data:`PROGRESS_AFTER`),
+    and is cleared when the work is done; otherwise nothing is shown and nothing imported.
+    A *total* of 0 means unknown: the bar then counts.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.terminal = sys.stderr.isatty()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if not self.terminal or max(done, total) < PROGRESS_AFTER:
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=total or None)
+        self._bar.update(self._task, completed=done, total=total or None)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
 
 def _shown(text: Any) -> Any:
     """What the audit found (English as data), in the language in force."""
@@ -86,11 +123,13 @@ def history_cmd(run_id: str | None, person: str | None, actor: str | None, step:
             note(_("Showing the first {n} entries; --limit 0 shows all, --format csv writes them for a spreadsheet.").format(n=shown))
         return
     if output:
-        count = audit.export_history(db, output, fmt=fmt, **filters, limit=limit or None)
+        with ProgressBar(_("Writing history")) as bar:
+            count = audit.export_history(db, output, fmt=fmt, **filters, limit=limit or None, progress=bar)
         note(_("Wrote {n} entries to {file}.").format(n=count, file=output))
     else:
         sys.stdout.flush()
-        audit.export_history(db, sys.stdout.buffer, fmt=fmt, **filters, limit=limit or None)
+        with ProgressBar(_("Writing history")) as bar:
+            audit.export_history(db, sys.stdout.buffer, fmt=fmt, **filters, limit=limit or None, progress=bar)
         sys.stdout.buffer.flush()
 
 
@@ -146,9 +185,11 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.option("--documents", is_flag=True, help="Also re-hash every recorded document's bytes kept in the database.")
 @click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
+@click.option("--full-check", is_flag=True,
+              help="Run SQLite's full integrity_check first (slower) instead of its quick_check.")
 @global_options()
 @json_option
-def verify_cmd(documents: bool, expect_head: str | None, as_json: bool) -> None:
+def verify_cmd(documents: bool, expect_head: str | None, full_check: bool, as_json: bool) -> None:
     """Recompute every run's hash chain and name the first bad event.
 
     Prints the database head (HASH@SEQ): note it elsewhere, and later --expect-head shows
@@ -163,7 +204,9 @@ def verify_cmd(documents: bool, expect_head: str | None, as_json: bool) -> None:
     """
     from sopengine import audit
 
-    result = audit.verify(settings().db_path, documents=documents, expect_head=expect_head)
+    with ProgressBar(_("Verifying events")) as bar:
+        result = audit.verify(settings().db_path, documents=documents, expect_head=expect_head, full_check=full_check,
+                              progress=bar)
     if as_json:
         print_json(result)
     else:
@@ -307,7 +350,9 @@ def backup_cmd(target: Path, force: bool, as_json: bool) -> None:
     """
     from sopengine import audit
 
-    result = audit.backup(settings().db_path, target, force=force)
+    with ProgressBar(_("Backing up")) as bar:
+        # in steps only when someone watches: otherwise one step, as fast as SQLite copies
+        result = audit.backup(settings().db_path, target, force=force, progress=bar if bar.terminal else None)
     if as_json:
         print_json(result)
         return

@@ -9,7 +9,7 @@ file through SQLite's online backup API).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,19 +44,46 @@ def event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
+def events_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every event grouped by run, each run's in ``seq`` order (columns :data:`EVENT_COLUMNS`).
+
+    Read along the ``events_run`` index, so that a pass holds one run at a time; runs come in
+    SQLite's order of their ids (``BINARY``: by code point, as Python compares text).
+    """
+    cursor = conn.execute(f"{_EVENT_SELECT} FROM events ORDER BY run_id, seq")
+    cursor.arraysize = FETCH_SIZE
+    return cursor
+
+
+def seq_range(conn: sqlite3.Connection) -> tuple[int, int]:
+    """The lowest and highest event numbers (0, 0 when there are none)."""
+    low, high = conn.execute("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), 0) FROM events").fetchone()
+    return int(low), int(high)
+
+
+def event_numbers(conn: sqlite3.Connection) -> Iterator[int]:
+    """Every event number, in order."""
+    cursor = conn.execute("SELECT seq FROM events ORDER BY seq")
+    cursor.arraysize = FETCH_SIZE
+    for (seq,) in cursor:
+        yield seq
+
+
 def run_event_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
     """One run's events in ``seq`` order (columns :data:`EVENT_COLUMNS`)."""
     return conn.execute(f"{_EVENT_SELECT} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
 
 
-def events_between(conn: sqlite3.Connection, low: int, high: int) -> int:
-    """How many events are numbered strictly between *low* and *high*."""
-    return int(conn.execute("SELECT COUNT(*) FROM events WHERE seq > ? AND seq < ?", (low, high)).fetchone()[0])
+def events_between(conn: sqlite3.Connection, low: int, high: int, *, office: bool = False) -> int:
+    """How many events (with *office*, office events) are numbered strictly between *low* and *high*."""
+    table = "office_events" if office else "events"
+    return int(conn.execute(f"SELECT COUNT(*) FROM {table} WHERE seq > ? AND seq < ?", (low, high)).fetchone()[0])
 
 
-def event_payload(conn: sqlite3.Connection, seq: int) -> Any:
-    """The stored payload text of event *seq*."""
-    row = conn.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()
+def event_payload(conn: sqlite3.Connection, seq: int, *, office: bool = False) -> Any:
+    """The stored payload text of event *seq* (with *office*, of office event *seq*)."""
+    table = "office_events" if office else "events"
+    row = conn.execute(f"SELECT payload FROM {table} WHERE seq = ?", (seq,)).fetchone()
     return row[0] if row else None
 
 
@@ -71,6 +98,18 @@ def stored_heads(conn: sqlite3.Connection) -> tuple[dict[str, str], int, int]:
     heads = dict(conn.execute("SELECT run_id, hash FROM events WHERE seq IN (SELECT MAX(seq) FROM events GROUP BY run_id)"))
     n, last = conn.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM events").fetchone()
     return heads, n, last
+
+
+def office_head(conn: sqlite3.Connection) -> tuple[str, int, int] | None:
+    """The office chain's last stored hash, its number of events and last number; None when it has none."""
+    try:
+        row = conn.execute("SELECT hash, seq, (SELECT COUNT(*) FROM office_events) FROM office_events"
+                           " ORDER BY seq DESC LIMIT 1").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return None
+        raise
+    return (row[0], row[1], row[2]) if row else None
 
 
 def closing_event_rows(conn: sqlite3.Connection, run_id: str, engine: str) -> list[tuple[Any, ...]]:
@@ -163,9 +202,11 @@ def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
     return conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
 
-def run_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """Every run, columns :data:`RUN_COLUMNS`."""
-    return conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs")
+def runs_by_id(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every run, columns :data:`RUN_COLUMNS`, in the order of their ids."""
+    cursor = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY id")
+    cursor.arraysize = FETCH_SIZE
+    return cursor
 
 
 def run_pins(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -173,13 +214,16 @@ def run_pins(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return conn.execute("SELECT id, definition_hash, calendar_hash FROM runs ORDER BY id")
 
 
-def finished_task_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """``(id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note,
-    on_behalf_of)`` of every task row that is neither open nor waiting."""
-    return conn.execute(
-        "SELECT id, run_id, step_id, part, iteration, actor, state, closed_at, closed_by, outcome, note, on_behalf_of"
-        " FROM tasks WHERE state NOT IN ('open', 'waiting')"
-    )
+TASK_COLUMNS = ("run_id", "id", "step_id", "part", "iteration", "actor", "state", "closed_at", "closed_by", "outcome",
+                "note", "on_behalf_of")
+"""The columns of a task row as ``audit verify`` reads it."""
+
+
+def tasks_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """Every task row (columns :data:`TASK_COLUMNS`) grouped by run, in the order of run ids."""
+    cursor = conn.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY run_id")
+    cursor.arraysize = FETCH_SIZE
+    return cursor
 
 
 def done_task_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
@@ -191,16 +235,8 @@ def done_task_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...
     ).fetchall()
 
 
-def open_tasks_of_finished_runs(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """``(run_id, status, step_id, task_id)`` of open or waiting tasks of runs that are not active."""
-    return conn.execute(
-        "SELECT t.run_id, r.status, t.step_id, t.id FROM tasks t JOIN runs r ON r.id = t.run_id"
-        " WHERE t.state IN ('open', 'waiting') AND r.status != 'active'"
-    )
-
-
-def assignment_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """``(run_id, role, person, acting, assigned_at, assigned_by)`` of every assignment."""
+def assignments_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """``(run_id, role, person, acting, assigned_at, assigned_by)`` of every assignment, by run, role, person."""
     return conn.execute(
         "SELECT run_id, role, person, acting, assigned_at, assigned_by FROM assignments ORDER BY run_id, role, person"
     )
@@ -245,20 +281,89 @@ def calendar_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
 
 # -- the file itself ---------------------------------------------------------------------------------
 
-def quick_check(conn: sqlite3.Connection) -> str:
-    """SQLite's ``PRAGMA quick_check``: ``"ok"``, or what it found."""
-    return "\n".join(str(r[0]) for r in conn.execute("PRAGMA quick_check"))
+def quick_check(conn: sqlite3.Connection, *, full: bool = False) -> str:
+    """SQLite's ``PRAGMA quick_check`` (with *full*, ``integrity_check``): ``"ok"``, or what it found.
+
+    A file so damaged that SQLite cannot even run the check raises :class:`sqlite3.DatabaseError`.
+    """
+    pragma = "integrity_check" if full else "quick_check"
+    return "\n".join(str(r[0]) for r in conn.execute(f"PRAGMA {pragma}"))
 
 
-def copy_into(conn: sqlite3.Connection, target: Path) -> sqlite3.Connection:
+COPY_STEP_PAGES = 4096
+"""Pages copied per step of a backup that reports its progress."""
+
+
+def copy_into(conn: sqlite3.Connection, target: Path,
+              progress: Callable[[int, int], None] | None = None) -> sqlite3.Connection:
     """Copy the database to a new file at *target* with SQLite's online backup; the copy, open.
 
-    ``pages=-1`` copies in one step under one read snapshot; writers in WAL mode are not blocked.
+    Without *progress*, ``pages=-1`` copies in one step under one read snapshot. With it, the
+    copy goes in steps (*progress* told ``(pages copied, pages in all)`` after each) while this
+    connection holds one read transaction, so every step reads the same snapshot: writers in
+    WAL mode are not blocked, and what they write meanwhile is not in the copy.
     """
     copy = sqlite3.connect(str(target))
     try:
-        conn.backup(copy, pages=-1)
+        if progress is None:
+            conn.backup(copy, pages=-1)
+        else:
+            with read_snapshot(conn):
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # the snapshot begins with a read
+                conn.backup(copy, pages=COPY_STEP_PAGES,
+                            progress=lambda _status, remaining, total: progress(total - remaining, total))
     except BaseException:
         copy.close()
         raise
     return copy
+
+
+# -- the office's chain ------------------------------------------------------------------------------
+
+OFFICE_CHAIN = "@office"
+"""The run id the office's events (``office_events``) are hashed with; no run id holds an ``@``."""
+
+
+def office_event_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
+    """The office's events in ``seq`` order as rows of :data:`EVENT_COLUMNS`, ``run_id`` being
+    :data:`OFFICE_CHAIN`; none in a database older than the people register."""
+    try:
+        cursor = conn.execute(
+            f"SELECT seq, '{OFFICE_CHAIN}', at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash"
+            " FROM office_events ORDER BY seq"
+        )
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return
+        raise
+    cursor.arraysize = FETCH_SIZE
+    yield from cursor
+
+
+def office_events_issued(conn: sqlite3.Connection) -> int | None:
+    """The highest office event number SQLite ever handed out, or None."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'office_events'").fetchone()
+    return row[0] if row else None
+
+
+# -- a large history, fast ---------------------------------------------------------------------------
+
+def load_history(conn: sqlite3.Connection, *, runs: Sequence[tuple[Any, ...]] = (),
+                 events: Sequence[tuple[Any, ...]] = (), tasks: Sequence[tuple[Any, ...]] = ()) -> None:
+    """Write prepared rows as they are, in one transaction: for tests and benchmarks that need
+    a large history fast. Nothing is checked or chained here; the caller computes the hashes.
+
+    *runs* are rows of :data:`RUN_COLUMNS`; *events* rows of :data:`EVENT_COLUMNS` without
+    ``seq`` (numbered in order); *tasks* rows of ``(run_id, step_id, part, iteration, actor,
+    state, opened_at, due_at, closed_at, closed_by, outcome, note, on_behalf_of)``.
+    """
+    with conn:
+        conn.executemany(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", runs)
+        conn.executemany(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(EVENT_COLUMNS) - 1))})",
+            events,
+        )
+        conn.executemany(
+            "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at, closed_at, closed_by,"
+            " outcome, note, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks,
+        )
