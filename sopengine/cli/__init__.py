@@ -3,7 +3,8 @@
 Commands live in modules by concept and are imported only when used (or listed by
 ``--help``); each parses its arguments, calls one library function and formats the result.
 A :class:`~sopengine.errors.SopError` becomes ``Error: ...`` on stderr and the error's exit
-code (``docs/cli.md`` lists them).
+code (``docs/cli.md`` lists them); what is printed for people is terminal-safe
+(:func:`~sopengine.cli.common.terminal_safe`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from sopengine import __version__
-from sopengine.cli.common import Settings, SopGroup, global_options
+from sopengine.cli.common import Settings, SopGroup, global_options, terminal_safe, terminal_safe_output
 from sopengine.i18n import LANGUAGES, _, set_language
 
 # command name -> ("module:attribute", short help), in the order --help lists them. The short
@@ -67,7 +68,8 @@ class LazyGroup(SopGroup):
         # help, errors, its own "Usage:" — is in the language asked for, wherever --lang stands.
         given = _lang_in(list(sys.argv[1:] if args is None else args))
         set_language(given if given and given.lower() in LANGUAGES else None)
-        return super().main(args, *a, **kw)
+        with terminal_safe_output():
+            return super().main(args, *a, **kw)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # An unknown --lang is a usage error even beside --help, which is eager and would
@@ -122,7 +124,7 @@ class LazyGroup(SopGroup):
 
 def _failure(exc: Exception) -> click.ClickException:
     """``Error: <message>`` and the error's exit code (1, or 4 busy, 5 storage, 6 damaged)."""
-    failure = click.ClickException(str(exc))
+    failure = click.ClickException(terminal_safe(str(exc)))
     failure.exit_code = getattr(exc, "exit_code", 1)
     return failure
 
@@ -156,7 +158,9 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# color=True: click never strips escape sequences from what it echoes (it would, off a terminal,
+# and hide them); the terminal-safe streams show every one of them as text instead.
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "color": True})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
 @global_options(group=True)

@@ -4,16 +4,30 @@
 command name and after it; the value after the command wins. Environment variables are
 read once, at the group. Only click is imported here: heavy libraries load inside the
 commands that need them.
+
+**Terminal safety.** Text people typed (names, notes, reasons, case data, document names)
+may hold control characters: an escape sequence that recolours, moves the cursor or rewrites
+what a terminal shows, a carriage return that overwrites a line, a bidi override that
+reorders it. Everything the command line prints for people goes through
+:func:`terminal_safe`, which shows those characters visibly (``\\x1b``, ``\\u202e``), in two
+places: the streams (:class:`TerminalSafeStream`, installed around every command by the
+group, for ``click.echo`` and the error messages) and the rich console (:func:`console`,
+whose tables are escaped before they are laid out, so columns keep their widths). Data a
+command was asked for — ``--json``, ``--format json|csv``, ``render``, ``schema``,
+``upgrade`` — is written exactly as it is.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 from sopengine.i18n import LANGUAGES, N_, _, set_language
 from sopengine.identity import person
@@ -110,6 +124,12 @@ class SopCommand(click.Command):
         with _translated_help(self, ctx):
             return super().get_help(ctx)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # Data asked for on stdout is written exactly; text for people stays terminal-safe.
+        if isinstance(sys.stdout, TerminalSafeStream) and prints_data(ctx):
+            sys.stdout.data = True
+        return super().invoke(ctx)
+
     def get_short_help_str(self, limit: int = 45) -> str:
         with _translated_help(self, None):
             return super().get_short_help_str(limit)
@@ -205,18 +225,169 @@ def settings() -> Settings:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    """*data* as JSON on stdout, exactly: control characters in it are JSON's to escape."""
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str), file=_beneath(sys.stdout))
 
 
 def console(stderr: bool = False):  # -> rich.console.Console
     """A rich console for tables. Markup is off: SOP texts may hold '[' and ']' (a transcriber's
-    "[sic]"), which must print as written; styles are given as ``rich.text.Text`` instead."""
-    from rich.console import Console
+    "[sic]"), which must print as written; styles are given as ``rich.text.Text`` instead.
 
-    stream = sys.stderr if stderr else sys.stdout
+    Its text is made terminal-safe before it is laid out (:func:`terminal_safe`); it writes to
+    the stream beneath :class:`TerminalSafeStream`, so that its own colours reach the terminal.
+    """
+    stream = _beneath(sys.stderr if stderr else sys.stdout)
     # Piped output (a file, a test, a pager) is not squeezed to 80 columns.
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160
-    return Console(file=stream, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False)
+    return _safe_console_class()(file=stream, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False)
+
+
+# -- terminal safety -------------------------------------------------------------------------------
+
+_ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A)}
+# bidi controls: embeddings and overrides, isolates, and the marks
+_ESCAPES.update({c: f"\\u{c:04x}" for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+_UNSAFE = re.compile("[" + "".join(re.escape(chr(c)) for c in _ESCAPES) + "]")
+
+
+def terminal_safe(text: str) -> str:
+    """*text* with the characters that would act on a terminal shown as text instead.
+
+    C0 controls but tab and newline (ESC becomes ``\\x1b``, a carriage return ``\\x0d``),
+    DEL, the C1 controls, and the bidi embeddings, overrides, isolates and marks
+    (``\\u202e``). Printable text, tabs and newlines are left as they are.
+    """
+    if _UNSAFE.search(text) is None:
+        return text
+    return text.translate(_ESCAPES)
+
+
+class TerminalSafeStream:
+    """A text stream that writes :func:`terminal_safe` text to the stream beneath it.
+
+    ``data`` turns the escaping off (the command prints data asked for: JSON, CSV, a file's
+    text). Binary writes (``.buffer``) and every other attribute go to the stream beneath.
+    """
+
+    def __init__(self, beneath: TextIO) -> None:
+        self.beneath = beneath
+        self.data = False
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):  # click probes for a binary stream with b""
+            raise TypeError("TerminalSafeStream writes text")
+        self.beneath.write(text if self.data else terminal_safe(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self.beneath.flush()
+
+    def isatty(self) -> bool:
+        return self.beneath.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.beneath, name)
+
+
+def _beneath(stream: Any) -> Any:
+    return stream.beneath if isinstance(stream, TerminalSafeStream) else stream
+
+
+@contextmanager
+def terminal_safe_output() -> Iterator[None]:
+    """Make stdout and stderr terminal-safe for the length of one command."""
+    saved = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, TerminalSafeStream):
+        sys.stdout = TerminalSafeStream(sys.stdout)  # type: ignore[assignment]
+    if not isinstance(sys.stderr, TerminalSafeStream):
+        sys.stderr = TerminalSafeStream(sys.stderr)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+DATA_COMMANDS = frozenset({"render", "schema", "upgrade"})
+"""Commands whose standard output is a file's text (HTML, Markdown, JSON Schema, YAML)."""
+
+
+def prints_data(ctx: click.Context) -> bool:
+    """Whether the command in *ctx* was asked for data on stdout rather than text for people."""
+    params = ctx.params
+    return bool(params.get("as_json")) or params.get("fmt") in ("json", "csv") or ctx.command.name in DATA_COMMANDS
+
+
+def _safe_renderable(item: Any) -> Any:
+    """*item* (a str, a rich Text or Table, or a renderable holding one) with its text made terminal-safe."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if isinstance(item, str):
+        return terminal_safe(item)
+    if isinstance(item, Text):
+        return _safe_text(item)
+    if isinstance(item, Table):
+        for column in item.columns:
+            column.header = _safe_renderable(column.header)
+            column.footer = _safe_renderable(column.footer)
+            column._cells[:] = [_safe_renderable(cell) for cell in column._cells]
+        item.title = _safe_renderable(item.title) if item.title is not None else None
+        item.caption = _safe_renderable(item.caption) if item.caption is not None else None
+        return item
+    inner = getattr(item, "renderable", None)  # Panel, Padding, Align
+    if inner is not None:
+        item.renderable = _safe_renderable(inner)
+    return item
+
+
+def _safe_text(text: Any) -> Any:
+    """A rich Text made terminal-safe, its styles kept on the same characters."""
+    from rich.text import Span, Text
+
+    plain = text.plain
+    if _UNSAFE.search(plain) is None:
+        return text
+    starts, parts, pos = [], [], 0
+    for ch in plain:
+        starts.append(pos)
+        shown = _ESCAPES.get(ord(ch), ch)
+        parts.append(shown)
+        pos += len(shown)
+    starts.append(pos)
+    return Text(
+        "".join(parts), style=text.style, justify=text.justify, overflow=text.overflow, no_wrap=text.no_wrap,
+        end=text.end, tab_size=text.tab_size,
+        spans=[Span(starts[s.start], starts[min(s.end, len(plain))], s.style) for s in text.spans],
+    )
+
+
+_SAFE_CONSOLE: Any = None
+
+
+def _safe_console_class() -> Any:
+    """A rich Console whose text is made terminal-safe before layout (built once, when first used)."""
+    global _SAFE_CONSOLE
+    if _SAFE_CONSOLE is None:
+        from rich.console import Console, RenderHook
+
+        class _Escape(RenderHook):
+            def process_renderables(self, renderables: list[Any]) -> list[Any]:
+                return [_safe_renderable(r) for r in renderables]
+
+        class SafeConsole(Console):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.push_render_hook(_Escape())
+
+            def render_str(self, text: str, **kwargs: Any) -> Any:  # every str rich lays out
+                return super().render_str(terminal_safe(text), **kwargs)
+
+        _SAFE_CONSOLE = SafeConsole
+    return _SAFE_CONSOLE
 
 
 def note(message: str) -> None:
