@@ -416,3 +416,21 @@ def test_with_a_register_only_an_admin_changes_the_rules(second_user: tuple[str,
         assert last == ("document_folder_allowed", "Kepala Kantor", me)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_rules_edited_behind_the_engines_back_are_found_by_verify(office: dict) -> None:
+    docs_lib.allow_folder(office["db"], office["arsip"], by="ani")
+    docs_lib.set_max_size(office["db"], "10MiB", by="ani")
+    assert audit.verify(office["db"], documents=True)["ok"]
+    con = sqlite3.connect(office["db"])
+    con.execute("INSERT INTO document_folders (path, added_at, added_by, os_user) VALUES ('/etc', '2026-07-01T02:00:00Z', 'ani', 'root')")
+    con.execute("UPDATE settings SET value = '943718400' WHERE key = 'documents.max_size'")
+    con.commit()
+    con.close()
+    result = audit.verify(office["db"], documents=True)
+    assert not result["ok"]
+    assert [p["message"] for p in result["problems"] if p["kind"] == "document_rules"] == [
+        "folder /etc is allowed in the document_folders table, but no office event allowed it (the table was edited)",
+        "the size limit for documents is 943718400 in the settings table, but the office events set 10485760 (the table was"
+        " edited)",
+    ]

@@ -6,7 +6,8 @@ recorded; the documents table must hold one matching row per recorded document. 
 document recorded before the database had its store (a database of release 0.1, say) was
 kept by path only: its file at the recorded path is re-hashed instead, and the result says
 so. Bytes kept that no document refers to (a step refused after its file was stored) are
-counted, not faulted; bytes that do not hash to their key are.
+counted, not faulted; bytes that do not hash to their key are. The allowed folders and the
+size limit are compared with the office events that set them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sopengine.audit.findings import _joined, _problem, _text
 from sopengine.i18n import N_
 from sopengine.store import audit as store_audit
 from sopengine.store import documents as store_documents
+from sopengine.store import people as store_people
 
 
 _DOCUMENT_FIELDS = store_audit.DOCUMENT_COLUMNS
@@ -133,7 +135,45 @@ def _document_check(conn: sqlite3.Connection) -> tuple[dict[str, Any], list[dict
                                         " event: the table was edited"), name=name, run=run_id, path=path),
             run_id=run_id,
         ))
+    problems.extend(_rule_problems(conn))
     return result, problems
+
+
+def _rule_problems(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The allowed folders and the size limit in their tables, against the office events that set them."""
+    folders: set[str] = set()
+    limit: int | None = None  # the default
+    for e in store_people.office_events(conn):
+        if not str(e["kind"]).startswith("document_"):
+            continue
+        try:
+            payload = json.loads(e["payload"])
+        except (TypeError, ValueError):
+            continue  # an unreadable payload is the chain check's finding
+        if e["kind"] == "document_folder_allowed":
+            folders.add(str(payload.get("folder")))
+        elif e["kind"] == "document_folder_disallowed":
+            folders.discard(str(payload.get("folder")))
+        elif e["kind"] == "document_max_size_set":
+            limit = None if payload.get("default") else payload.get("max_size")
+    problems = []
+    table = set(store_documents.folder_paths(conn)) if store_documents.has_store(conn) else set()
+    for folder in sorted(table - folders):
+        problems.append(_problem("document_rules", _text(N_(
+            "folder {folder} is allowed in the document_folders table, but no office event allowed it (the table was"
+            " edited)"), folder=folder)))
+    for folder in sorted(folders - table):
+        problems.append(_problem("document_rules", _text(N_(
+            "folder {folder} was allowed by an office event but is missing from the document_folders table (the table"
+            " was edited)"), folder=folder)))
+    stored = store_documents.setting(conn, store_documents.MAX_SIZE_KEY)
+    held = int(stored["value"]) if stored else None
+    if held != limit:
+        problems.append(_problem("document_rules", _text(N_(
+            "the size limit for documents is {table} in the settings table, but the office events set {events} (the table"
+            " was edited)"), table=held if held is not None else _text(N_("the default")),
+            events=limit if limit is not None else _text(N_("the default")))))
+    return problems
 
 
 def file_sha256(path: str | Path) -> str | None:
