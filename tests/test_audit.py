@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import sqlite3
 import subprocess
 import sys
@@ -896,3 +897,101 @@ def test_no_progress_is_shown_when_stderr_is_not_a_terminal(hist: dict, tmp_path
                               capture_output=True, text=True, env=env, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "\x1b" not in proc.stderr and "Verifying" not in proc.stderr and "Backing up" not in proc.stderr
+
+
+# -- the office's chain -----------------------------------------------------------------------------
+
+def with_office(tmp_path: Path) -> tuple[dict, str]:
+    """The two runs' history, its head noted, then the office's people register: two people added."""
+    from sopengine import people
+
+    me = pwd.getpwuid(os.getuid()).pw_name
+    hist = build_history(tmp_path)
+    noted = audit.verify(hist["db"])["head"]
+    people.add_person(hist["db"], "Kepala Kantor", logins=[me], access="admin", now="2026-10-02T08:00")
+    people.add_person(hist["db"], "Siti Rahma", logins=["siti"], now="2026-10-02T08:05")
+    return hist, noted
+
+
+def office_rows(db: Path) -> list[dict]:
+    conn = sqlite3.connect(db)
+    conn.row_factory = sqlite3.Row
+    rows = [dict(r) for r in conn.execute("SELECT * FROM office_events ORDER BY seq")]
+    conn.close()
+    return rows
+
+
+def test_the_office_chain_is_verified_and_takes_its_place_in_the_head(tmp_path: Path) -> None:
+    hist, noted = with_office(tmp_path)
+    result = audit.verify(hist["db"])
+    assert result["ok"], result["problems"]
+    assert result["office_events"] == 2 and result["last_office_seq"] == 2
+    assert result["head"] == f"{result['head_hash']}@{result['last_seq']}+2"
+    conn = sqlite3.connect(hist["db"])
+    heads = dict(conn.execute("SELECT run_id, hash FROM events WHERE seq IN (SELECT MAX(seq) FROM events GROUP BY run_id)"))
+    conn.close()
+    assert result["head_hash"] == database_head({**heads, "@office": office_rows(hist["db"])[-1]["hash"]})
+    assert audit.head(hist["db"])["head"] == result["head"]
+    # a head noted before the office had events names no office part, and still matches
+    assert "+" not in noted and noted != result["head"]
+    again = audit.verify(hist["db"], expect_head=noted)
+    assert again["ok"] and again["head_matches"]
+
+
+def test_a_database_without_office_events_keeps_the_head_it_always_had(hist: dict) -> None:
+    conn = sqlite3.connect(hist["db"])
+    heads = dict(conn.execute("SELECT run_id, hash FROM events WHERE seq IN (SELECT MAX(seq) FROM events GROUP BY run_id)"))
+    conn.close()
+    result = audit.verify(hist["db"])
+    assert result["office_events"] == 0 and "+" not in result["head"]
+    assert result["head_hash"] == database_head(heads)
+
+
+def test_an_edited_office_event_is_named(tmp_path: Path) -> None:
+    hist, _noted = with_office(tmp_path)
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("DROP TRIGGER office_events_append_only_update")
+    conn.execute("UPDATE office_events SET person = 'Orang Lain' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("edited", 1, "@office")
+
+
+def test_the_office_chain_s_newest_events_deleted_are_named(tmp_path: Path) -> None:
+    hist, _noted = with_office(tmp_path)
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("DROP TRIGGER office_events_append_only_delete")
+    conn.execute("DELETE FROM office_events WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    problem = first(hist["db"])
+    assert problem["run_id"] == "@office" and problem["kind"] == "deleted"
+    assert problem["message"] == ("office events up to 2 were written but the last one now is 1: the newest rows of the"
+                                  " office's chain were deleted")
+
+
+def test_a_noted_head_with_an_office_part_catches_a_rehashed_office_chain(tmp_path: Path) -> None:
+    from sopengine import people
+
+    hist, _noted = with_office(tmp_path)
+    noted = audit.verify(hist["db"])["head"]
+    people.add_person(hist["db"], "Budi Santoso", logins=["budi"], now="2026-10-03T08:00")
+    later = audit.verify(hist["db"], expect_head=noted)
+    assert later["ok"] and later["head_matches"]  # work added since leaves the noted history as it was
+    # the first office event edited and the whole office chain hashed again: every link holds
+    rows = office_rows(hist["db"])
+    rows[0]["person"] = "Orang Lain"
+    prev = GENESIS
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("DROP TRIGGER office_events_append_only_update")
+    for row in rows:
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(dict(row, run_id="@office"))
+        conn.execute("UPDATE office_events SET person = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                     (row["person"], row["prev_hash"], row["hash"], row["seq"]))
+    conn.commit()
+    conn.close()
+    assert audit.verify(hist["db"])["ok"]  # the chain alone cannot tell
+    result = audit.verify(hist["db"], expect_head=noted)
+    assert not result["ok"] and not result["head_matches"]
