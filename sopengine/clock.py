@@ -3,6 +3,11 @@
 Times are stored as UTC ISO 8601 text with ``Z`` (``2026-10-01T03:00:00Z``), which sorts
 as it reads. A time given without an offset is read in the SOP's zone (default WIB).
 Standard library only: this module is on the step path.
+
+A time given to sopengine lies in the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`: Python's
+dates end at 9999, and a due time ten years ahead (the longest duration counted), shown in
+any zone, must still be a date. Nothing recorded predates 1970. A time outside is refused
+with the range, rather than failing halfway through a computation.
 """
 
 from __future__ import annotations
@@ -20,6 +25,23 @@ UTC = timezone.utc
 
 #: The names Indonesian offices use for their zones, and the IANA zone each stands for.
 ZONE_ALIASES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
+
+FIRST_YEAR = 1970
+LAST_YEAR = 9000
+"""The years a time given to sopengine (``--now``, ``--since``, a library call) may lie in."""
+
+
+def _in_range(moment: datetime, text: object) -> datetime:
+    """*moment*, or an :class:`InputError` naming the accepted range when it lies outside it.
+
+    Checked in the time's own zone, before it is converted: year 1 in WIB is year 0 in UTC.
+    """
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InputError(
+            _("time {text!r} is outside the years sopengine counts in; give a time from {first}-01-01 to {last}-12-31").format(
+                text=str(text), first=FIRST_YEAR, last=LAST_YEAR)
+        )
+    return moment
 
 
 def zone_name(name: str) -> str:
@@ -63,7 +85,7 @@ def parse_time(text: str, tz: str | None = None, *, end_of_day: bool = False) ->
         ) from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone(tz))
-    return local.astimezone(UTC)
+    return _in_range(local, text).astimezone(UTC)
 
 
 def now(override: str | None = None, tz: str | None = None) -> datetime:
@@ -80,7 +102,7 @@ def coerce(value: datetime | str | None, tz: str | None = None) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:  # a naive time is the SOP's local time, as on the command line
             value = value.replace(tzinfo=zone(tz))
-        return value.astimezone(UTC).replace(microsecond=0)
+        return _in_range(value, value.isoformat()).astimezone(UTC).replace(microsecond=0)
     return now(value, tz)
 
 

@@ -1,9 +1,11 @@
-"""Terminal safety: what people typed is shown, never obeyed.
+"""Terminal and time safety: what people typed is shown, never obeyed; times out of range are refused.
 
 A note, reason, assignee's name or the SOP's own text may hold an escape sequence (recolour,
 clear the screen, set the window title), a carriage return or a bidi override. Every
 command's human output shows them as text (``\\x1b``, ``\\u202e``); JSON keeps them exact.
-(A name typed with ``--by`` loses its invisible characters before it is recorded.)
+(A name typed with ``--by`` loses its invisible characters before it is recorded.) A
+``--now`` so far out that a zone or a due time cannot be computed is a one-line error naming
+the accepted range.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pty
 import select
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from click.testing import CliRunner
 from sopengine import api
 from sopengine.cli import cli
 from sopengine.cli.common import terminal_safe
+from sopengine.errors import InputError
 
 DEFINITIONS = Path(__file__).resolve().parent.parent / "definitions"
 NOW = "2026-10-01T09:00"
@@ -177,3 +181,56 @@ def test_on_a_real_terminal_tables_keep_their_colours_and_user_text_is_escaped(w
     assert "Ani\\x1b[2J" in shown and "\\x1b]0;diretas" in shown
     sentence = _on_a_terminal(["--db", world["db"], "--now", LATER, "assign", world["run"], "kasubag-pep", f"Tono{RED}"])
     assert "Assigned Tono\\x1b[31m to" in sentence and RED not in sentence
+
+
+# -- time ------------------------------------------------------------------------------------------
+
+
+RANGE = "is outside the years sopengine counts in; give a time from 1970-01-01 to 9000-12-31"
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59", "0001-01-01T00:00", "9999-12-31", "0001-01-01T00:00:00Z",
+                                  "1969-12-31T23:59:59Z", "9001-01-01T00:00"])
+@pytest.mark.parametrize("args", [["run", "pengumpulan-data", "--period", "2026-10"], ["status"], ["overdue"], ["report"],
+                                  ["inbox", "--actor", "sekretaris-dinas"], ["calendar"]])
+def test_a_now_out_of_range_is_a_one_line_error(tmp_path: Path, when: str, args: list[str]) -> None:
+    db = tmp_path / "x.db"
+    api.start_run("pengumpulan-data", db=db, period="2026-09", now=NOW)
+    result = CliRunner().invoke(cli, ["--db", str(db), "--now", when, *args])
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"Error: time {when!r} {RANGE}\n"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_the_edges_of_the_range_work(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    for when in ("1970-01-01T00:00", "9000-12-31T23:59"):
+        run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now=when, allow_duplicate=True)["run_id"]
+        api.complete(db, run_id, step="kumpulkan-data", now=when)
+        result = CliRunner().invoke(cli, ["--db", str(db), "--now", when, "status", run_id])
+        assert result.exit_code == 0, result.output
+        assert CliRunner().invoke(cli, ["--db", str(db), "--now", when, "overdue"]).exit_code == 0
+
+
+def test_a_now_out_of_range_from_the_environment_and_in_a_fresh_process(tmp_path: Path) -> None:
+    env = {**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_NOW": "9999-12-31T23:59"}
+    done = subprocess.run([sys.executable, "-m", "sopengine", "--db", str(tmp_path / "x.db"), "run", "pengumpulan-data",
+                           "--period", "2026-10"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr == f"Error: time '9999-12-31T23:59' {RANGE}\n"
+    assert list(tmp_path.iterdir()) == []  # refused before a database was made
+
+
+def test_history_since_year_one_is_refused_with_the_range(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    api.start_run("pengumpulan-data", db=db, period="2026-10", now=NOW)
+    result = CliRunner().invoke(cli, ["--db", str(db), "history", "--since", "0001-01-01"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: time '0001-01-01' {RANGE}\n"
+
+
+def test_the_library_refuses_a_datetime_out_of_range(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=RANGE):
+        api.start_run("pengumpulan-data", db=tmp_path / "x.db", period="2026-10", now=datetime(1, 1, 1))
+    with pytest.raises(InputError, match=RANGE):
+        api.start_run("pengumpulan-data", db=tmp_path / "x.db", period="2026-10", now=datetime(9999, 12, 31, 23, 59))
