@@ -372,6 +372,13 @@ def m0007_query_indexes(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS runs_definition_started ON runs (definition_id, started_at, id)")
 
 
+@migrations(name="0009_documents_run")
+def m0009_documents_run(db: Database) -> None:
+    """An index of the documents by run: a run's status lists its documents, which read every
+    document of the database without it (seconds at a million events)."""
+    db.execute("CREATE INDEX IF NOT EXISTS documents_run ON documents (run_id, id)")
+
+
 LATEST = len(migrations._migrations)
 
 
