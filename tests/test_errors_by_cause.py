@@ -404,3 +404,15 @@ def test_json_of_a_failed_command_is_empty_and_the_exit_code_does_not_change_wit
     assert {lang: r.returncode for lang, r in codes.items()} == {"en": 4, "id": 4}
     assert all(r.stdout == "" for r in codes.values())
     assert json.loads(sopengine("--db", str(db), "status", run_id, "--json").stdout)["run_id"] == run_id
+
+
+def test_the_exit_codes_in_the_docs_are_the_error_trees() -> None:
+    import re
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    table = text[text.index("**Exit codes.**"):text.index("### A damaged database")]
+    rows = {int(m[1]): m[2] for m in re.finditer(r"^\| (\d) \| ([^|]+) \|", table, re.M)}
+    assert sorted(rows) == [0, 1, 2, 3, 4, 5, 6]
+    assert "busy" in rows[DatabaseBusy.exit_code]
+    assert "storage unavailable" in rows[StorageUnavailable.exit_code]
+    assert "damaged" in rows[DatabaseDamaged.exit_code]

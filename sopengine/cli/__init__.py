@@ -122,11 +122,16 @@ class LazyGroup(SopGroup):
             sys.exit(130)
 
 
+_FAILURES: dict[int, type[click.ClickException]] = {}
+
+
 def _failure(exc: Exception) -> click.ClickException:
     """``Error: <message>`` and the error's exit code (1, or 4 busy, 5 storage, 6 damaged)."""
-    failure = click.ClickException(terminal_safe(str(exc)))
-    failure.exit_code = getattr(exc, "exit_code", 1)
-    return failure
+    code = getattr(exc, "exit_code", 1)
+    kind = _FAILURES.get(code)
+    if kind is None:  # click reads the exit code from the class
+        kind = _FAILURES[code] = type(f"Failure{code}", (click.ClickException,), {"exit_code": code})
+    return kind(terminal_safe(str(exc)))
 
 
 def _sqlite_failure(exc: Exception, ctx: click.Context) -> click.ClickException | None:

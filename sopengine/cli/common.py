@@ -177,7 +177,8 @@ class _translated_help:
     def __enter__(self) -> None:
         import inspect
 
-        for obj in [self.command, *self.params]:
+        helped: list[Any] = [self.command, *self.params]  # a command and its options: each may have help
+        for obj in helped:
             text = getattr(obj, "help", None)
             self.saved.append((obj, text))
             if text:
@@ -302,9 +303,9 @@ def terminal_safe_output() -> Iterator[None]:
     """Make stdout and stderr terminal-safe for the length of one command."""
     saved = sys.stdout, sys.stderr
     if not isinstance(sys.stdout, TerminalSafeStream):
-        sys.stdout = TerminalSafeStream(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = TerminalSafeStream(sys.stdout)
     if not isinstance(sys.stderr, TerminalSafeStream):
-        sys.stderr = TerminalSafeStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = TerminalSafeStream(sys.stderr)
     try:
         yield
     finally:
