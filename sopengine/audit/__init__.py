@@ -14,6 +14,9 @@ One module per concept:
   with filters; :func:`export_history` writes them as CSV or JSON.
 * :mod:`~sopengine.audit.packs` — :func:`pack` writes a run's evidence into one zip.
 * :mod:`~sopengine.audit.pack_check` — :func:`verify_pack` checks such a zip without the database.
+* :mod:`~sopengine.audit.checkpoints` — :func:`keygen` makes an auditor's Ed25519 key;
+  :func:`checkpoint` signs the database head and the time into a file kept apart, which
+  ``verify(checkpoints=FILE)`` holds the history to.
 * :mod:`~sopengine.audit.backup` — :func:`backup` copies the live database with SQLite's
   online backup API.
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 from sopengine.audit.backup import backup
 from sopengine.audit.canonical import parse_head, payload_problem
+from sopengine.audit.checkpoints import checkpoint, keygen
 from sopengine.audit.documents import file_sha256
 from sopengine.audit.findings import AuditError, Text, shown
 from sopengine.audit.history import (
@@ -50,11 +54,11 @@ from sopengine.audit.history import (
 from sopengine.audit.pack_check import verify_pack
 from sopengine.audit.packs import PACK_FORMAT, pack
 from sopengine.audit.pins import calendar_problem, definition_problem
-from sopengine.audit.verify import head, verify
+from sopengine.audit.verify import floor_rate, head, verify
 
 __all__ = [
     "BACKDATED_AFTER", "CSV_COLUMNS", "KINDS", "PACK_FORMAT", "POSTDATED_AFTER", "AuditError", "HistoryStream", "Text",
-    "backup", "calendar_problem", "csv_cell", "definition_problem", "export_history", "file_sha256", "head", "history",
+    "backup", "calendar_problem", "checkpoint", "floor_rate", "keygen", "csv_cell", "definition_problem", "export_history", "file_sha256", "head", "history",
     "history_json", "iter_history", "local_parts", "local_time", "open_output", "pack", "parse_head", "payload_problem",
     "shown", "verify", "verify_pack", "write_history_csv", "write_history_json",
 ]

@@ -54,20 +54,6 @@ class Mark:
     office_seq: int | None = None
 
 
-@dataclass
-class Late:
-    """Events written after a point whose recorded time is before that point's time."""
-
-    after_seq: list[int]
-    """The marks' run event numbers, ascending."""
-    times: list[str]
-    """For each, the latest time (UTC, ``YYYY-MM-DDTHH:MM:SSZ``) of the points up to it."""
-    office_after: list[int] = field(default_factory=list)
-    office_times: list[str] = field(default_factory=list)
-    found: list[tuple[int, str, str, str]] = field(default_factory=list)
-    """``(seq, run_id, recorded_at, the time it precedes)`` of each event found."""
-
-
 class HeadHasher:
     """:func:`sopengine.chain.database_head` computed one run at a time, in the order of run ids.
 
@@ -180,8 +166,7 @@ class PassResult:
     """Of the pass's time, what comparing the tables took (the rest is the chains')."""
 
 
-def _office_pass(conn: sqlite3.Connection, marks: Sequence[Mark], late: Late | None,
-                 result: PassResult) -> dict[Mark, str | None]:
+def _office_pass(conn: sqlite3.Connection, marks: Sequence[Mark], result: PassResult) -> dict[Mark, str | None]:
     """The office's chain: each event's hash and link, its payload's spelling; its head at each mark."""
     expected = GENESIS
     at_mark: dict[Mark, str | None] = {m: None for m in marks}
@@ -203,10 +188,6 @@ def _office_pass(conn: sqlite3.Connection, marks: Sequence[Mark], late: Late | N
         for m in marks:
             if m.office_seq is not None and seq <= m.office_seq:
                 at_mark[m] = stored
-        if late is not None and late.office_after:
-            i = bisect.bisect_left(late.office_after, seq)
-            if i and isinstance(recorded_at, str) and recorded_at < late.office_times[i - 1]:
-                late.found.append((seq, OFFICE, recorded_at, late.office_times[i - 1]))
     result.office_events = n
     result.office_head = expected if n else None
     return at_mark
@@ -220,15 +201,14 @@ def _canonical_object(payload: Any) -> bool:
     return type(obj) is dict and end == len(payload) and _ENCODE(obj) == payload
 
 
-def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), late: Late | None = None,
-               progress: Progress | None = None, total: int = 0) -> PassResult:
+def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress: Progress | None = None,
+               total: int = 0) -> PassResult:
     """Every event once: chains, payloads, the tables against them, the head and the heads at *marks*.
 
-    *late*, when given, collects the events numbered after one of its points and recorded
-    before that point's time. *progress* is told how far the pass has come, against *total*.
+    *progress* is told how far the pass has come, against *total*.
     """
     result = PassResult()
-    office_at_mark = _office_pass(conn, marks, late, result)
+    office_at_mark = _office_pass(conn, marks, result)
     head = HeadHasher(result.office_head)
     mark_heads = {m: HeadHasher(office_at_mark[m]) for m in marks}
     runs = _Grouped(store_audit.runs_by_id(conn))
@@ -237,9 +217,6 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), late: La
     problems = result.problems
     broken = result.broken
     odd = result.noncanonical
-    late_after = late.after_seq if late is not None and late.after_seq else None
-    late_times = late.times if late is not None else []
-    first_late = late_after[0] if late_after else 0
 
     def others_before(run_id: Any) -> None:
         """The rows of run ids before *run_id* that have no events, each compared as a run of none."""
@@ -305,10 +282,6 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), late: La
             n += 1
             if keep_hashes:
                 hashes.append((seq, stored))
-            if late_after is not None and seq > first_late:
-                i = bisect.bisect_left(late_after, seq)
-                if isinstance(recorded_at, str) and recorded_at < late_times[i - 1]:
-                    late.found.append((seq, run_id, recorded_at, late_times[i - 1]))  # type: ignore[union-attr]
             # the payload: stored as its canonical text, and what it says about the tables
             try:
                 obj, end = scan_json(payload, 0)

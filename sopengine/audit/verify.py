@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from sopengine.audit.canonical import _head_token, parse_head_token, payload_problem
-from sopengine.audit.chainpass import Late, Mark, Progress, PassResult, chain_pass, floor_pass
+from sopengine.audit.chainpass import Mark, PassResult, Progress, chain_pass, floor_pass
+from sopengine.audit.checkpoints import CheckpointFile
 from sopengine.audit.diagnose import _describe_run_problem, _noncanonical
 from sopengine.audit.documents import _document_check
 from sopengine.audit.findings import _problem, _text
@@ -65,7 +66,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def verify(db: str | Path, *, documents: bool = False, expect_head: str | None = None, full_check: bool = False,
-           progress: Progress | None = None, checkpoints: Any = None) -> dict[str, Any]:
+           progress: Progress | None = None, checkpoints: str | Path | CheckpointFile | None = None,
+           public_key: str | None = None) -> dict[str, Any]:
     """Check the file, every chain and the tables against it; the first problem comes first.
 
     Returns ``ok``, ``events``, ``runs``, ``office_events``, ``head`` (``HASH@SEQ``, with
@@ -73,13 +75,17 @@ def verify(db: str | Path, *, documents: bool = False, expect_head: str | None =
     ``run_id``, ``message``), ``integrity`` (SQLite's own check, timed apart) and with
     ``documents`` a ``documents`` summary. ``expect_head`` (``HASH``, ``HASH@SEQ`` or
     ``HASH@SEQ+N``) is compared with the head now or, with ``@SEQ``, with the head recomputed
-    over the events up to that number. *checkpoints* (a
-    :class:`sopengine.audit.checkpoints.CheckpointFile`) proves the history up to each signed
-    checkpoint. *progress* is told ``(events done, events in all)`` as the pass goes.
+    over the events up to that number. *checkpoints* (an auditor's checkpoint file, see
+    :mod:`sopengine.audit.checkpoints`) proves the history up to each signed checkpoint
+    unchanged and names events added after one but dated before it; *public_key* (64 hex
+    digits or a ``KEYFILE.pub``) is the key every checkpoint must be signed with. *progress*
+    is told ``(events done, events in all)`` as the pass goes.
 
     A file SQLite finds damaged raises :class:`~sopengine.errors.DatabaseDamaged`.
     """
     expected = parse_head_token(expect_head) if expect_head else None
+    if checkpoints is not None and not isinstance(checkpoints, CheckpointFile):
+        checkpoints = CheckpointFile.read(checkpoints, public_key)
     started = time.perf_counter()
     with _no_cyclic_gc():
         return _verify(db, documents, expect_head, expected, full_check, progress, checkpoints, started)
@@ -100,7 +106,8 @@ def integrity(conn: sqlite3.Connection, db: str | Path, *, full: bool = False) -
 
 
 def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: tuple[str, int | None, int | None] | None,
-            full_check: bool, progress: Progress | None, checkpoints: Any, started: float) -> dict[str, Any]:
+            full_check: bool, progress: Progress | None, checkpoints: CheckpointFile | None,
+            started: float) -> dict[str, Any]:
     with Store(db, readonly=True) as store:
         checked = integrity(store.conn, db, full=full_check)
         result = _checked(db, store.conn, documents, expected, progress, checkpoints)
@@ -112,21 +119,17 @@ def _verify(db: str | Path, documents: bool, expect_head: str | None, expected: 
 
 
 def _checked(db: str | Path, conn: sqlite3.Connection, documents: bool, expected: tuple[str, int | None, int | None] | None,
-             progress: Progress | None, checkpoints: Any) -> dict[str, Any]:
+             progress: Progress | None, checkpoints: CheckpointFile | None) -> dict[str, Any]:
     """The chains, the tables, the pins (and documents) in one snapshot of a file SQLite found sound."""
     marks: list[Mark] = []
     if expected is not None and expected[1] is not None:
         marks.append(Mark(expected[1], expected[2]))
-    late: Late | None = None
-    if checkpoints is not None:
-        marks.extend(m for m in checkpoints.marks() if m not in marks)
-        late = checkpoints.late()
     with store_audit.read_snapshot(conn):
         low, high = store_audit.seq_range(conn)
         office_top = store_audit.office_head(conn)
         total = (high - low + 1 if high else 0) + (office_top[2] if office_top else 0)
         chain_started = time.perf_counter()
-        scan = chain_pass(conn, marks=marks, late=late, progress=progress, total=total)
+        scan = chain_pass(conn, marks=marks, progress=progress, total=total)
         chain_seconds = time.perf_counter() - chain_started
         problems = _chain_problems(conn, scan, low, high)
         problems.extend(scan.problems)
@@ -135,7 +138,8 @@ def _checked(db: str | Path, conn: sqlite3.Connection, documents: bool, expected
         if documents:
             doc_result, doc_problems = _document_check(conn)
             problems.extend(doc_problems)
-    office_seq = office_top[1] if office_top else None
+        office_seq = office_top[1] if office_top else None
+        held = checkpoints.check(conn, scan, high, office_seq, problems) if checkpoints is not None else None
     result: dict[str, Any] = {
         "db": str(db),
         "events": scan.events,
@@ -148,8 +152,8 @@ def _checked(db: str | Path, conn: sqlite3.Connection, documents: bool, expected
     }
     if expected is not None:
         result["head_matches"] = _compare_head(expected, scan, high, office_seq, problems)
-    if checkpoints is not None:
-        result["checkpoints"] = checkpoints.check(scan, high, office_seq, problems)
+    if held is not None:
+        result["checkpoints"] = held
     problems.sort(key=_order)
     result["ok"] = not problems
     result["problems"] = problems

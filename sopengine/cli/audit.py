@@ -11,6 +11,12 @@ import click
 from sopengine.cli.common import SopCommand, SopGroup, console, global_options, json_option, note, print_json, settings
 from sopengine.i18n import _
 
+
+def local_time(text: str) -> str:
+    from sopengine.audit.history import local_time as shown
+
+    return shown(text)
+
 TABLE_LIMIT = 1000
 """Entries the history table shows unless --limit says otherwise (CSV and JSON show all)."""
 
@@ -187,26 +193,38 @@ def audit_group() -> None:
 @click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
 @click.option("--full-check", is_flag=True,
               help="Run SQLite's full integrity_check first (slower) instead of its quick_check.")
+@click.option("--checkpoints", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="An auditor's checkpoint file: prove the history up to every checkpoint in it unchanged.")
+@click.option("--public-key", metavar="KEY",
+              help="The auditor's public key (KEYFILE.pub or 64 hex digits) every checkpoint must be signed with.")
 @global_options()
 @json_option
-def verify_cmd(documents: bool, expect_head: str | None, full_check: bool, as_json: bool) -> None:
-    """Recompute every run's hash chain and name the first bad event.
+def verify_cmd(documents: bool, expect_head: str | None, full_check: bool, checkpoints: Path | None,
+               public_key: str | None, as_json: bool) -> None:
+    """Check the database file, recompute every hash chain and name the first bad event.
 
-    Prints the database head (HASH@SEQ): note it elsewhere, and later --expect-head shows
-    whether events up to that point were cut off or the history rebuilt. Exit code 0 when
-    everything holds, 1 when anything does not.
+    SQLite's own quick_check comes first (--full-check: integrity_check): a damaged file
+    exits 6, and only then is restoring a backup advised. Prints the database head
+    (HASH@SEQ): note it elsewhere, and later --expect-head shows whether events up to that
+    point were cut off or the history rebuilt. With --checkpoints, every signed checkpoint
+    is held to the history (see 'sopengine audit checkpoint'). Exit code 0 when everything
+    holds, 1 when anything does not.
 
     Example:
 
         sopengine audit verify --documents
 
         sopengine audit verify --expect-head 3f2a…c9@1234
+
+        sopengine audit verify --checkpoints /media/auditor/kantor.checkpoints --public-key auditor.key.pub
     """
     from sopengine import audit
 
+    if public_key and checkpoints is None:
+        raise click.UsageError(_("--public-key checks the signatures of a checkpoint file: give it with --checkpoints FILE"))
     with ProgressBar(_("Verifying events")) as bar:
         result = audit.verify(settings().db_path, documents=documents, expect_head=expect_head, full_check=full_check,
-                              progress=bar)
+                              progress=bar, checkpoints=checkpoints, public_key=public_key)
     if as_json:
         print_json(result)
     else:
@@ -243,9 +261,80 @@ def _print_verify(r: dict[str, Any]) -> None:
                          " harmless.").format(count=docs["unreferenced"]))
     if "head_matches" in r:
         click.echo(_("Expected head: matches") if r["head_matches"] else _("Expected head: DOES NOT MATCH"))
+    held = r.get("checkpoints")
+    if held is not None:
+        _print_checkpoints(held)
     click.echo(_("Head: {head}").format(head=r["head"]))
-    if r["ok"] and "head_matches" not in r:
+    if r["ok"] and "head_matches" not in r and held is None:
         note(_("Note this head somewhere else; 'sopengine audit verify --expect-head HEAD' compares with it later."))
+
+
+def _print_checkpoints(held: dict[str, Any]) -> None:
+    last = held["last"]
+    keys = ", ".join(k[:16] + "…" for k in held["keys"]) or "-"
+    click.echo(_("Checkpoints: {held} of {count} in {file} hold (signed by {keys}).").format(
+        held=held["held"], count=held["count"], file=held["file"], keys=keys))
+    if last is not None:
+        click.echo(_("Last checkpoint: {time}, head {head}.").format(time=local_time(last["time"]), head=last["head"]))
+    if not held["key_given"] and held["count"]:
+        note(_("Anyone can make a key: compare the key above with the auditor's, or pass --public-key KEYFILE.pub."))
+
+
+@audit_group.command("keygen")
+@click.argument("key_file", metavar="KEYFILE", type=click.Path(dir_okay=False, path_type=Path))
+@global_options()
+@json_option
+def keygen_cmd(key_file: Path, as_json: bool) -> None:
+    """Make an auditor's signing key: KEYFILE (private, readable by you alone) and KEYFILE.pub.
+
+    Keep KEYFILE away from the database and from the people whose work is audited; give
+    KEYFILE.pub to whoever checks the checkpoints. A key is never replaced.
+
+    Example:
+
+        sopengine audit keygen /media/auditor/auditor.key
+    """
+    from sopengine.audit import checkpoints
+
+    result = checkpoints.keygen(key_file)
+    if as_json:
+        print_json(result)
+        return
+    click.echo(_("Wrote the private key {key} and the public key {public}.").format(
+        key=result["key"], public=result["public_key_file"]))
+    click.echo(_("Public key: {key}").format(key=result["public_key"]))
+    note(_("Keep the private key with the auditor, away from this database."))
+
+
+@audit_group.command("checkpoint")
+@click.option("--key", "key_file", metavar="KEYFILE", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The auditor's private key ('sopengine audit keygen' makes one).")
+@click.option("--file", "file", metavar="FILE", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The checkpoint file the auditor keeps apart from the database; one line is added.")
+@global_options()
+@json_option
+def checkpoint_cmd(key_file: Path, file: Path, as_json: bool) -> None:
+    """Verify the database, then sign its head and the real time and add the checkpoint to FILE.
+
+    Later 'sopengine audit verify --checkpoints FILE' proves the history up to every
+    checkpoint unchanged, and names events added after one but dated before it. Nothing is
+    signed when the history does not verify. Keep FILE (and the key) where those who write
+    the database cannot change it.
+
+    Example:
+
+        sopengine audit checkpoint --key /media/auditor/auditor.key --file /media/auditor/kantor.checkpoints
+    """
+    from sopengine.audit import checkpoints
+
+    with ProgressBar(_("Verifying events")) as bar:
+        record = checkpoints.checkpoint(settings().db_path, key_file, file, progress=bar)
+    if as_json:
+        print_json(record)
+        return
+    click.echo(_("Checkpoint {n} added to {file}: head {head}, {time}.").format(
+        n=record["number"], file=record["file"], head=record["head"], time=local_time(record["time"])))
+    click.echo(_("Public key: {key}").format(key=record["public_key"]))
 
 
 @audit_group.command("pack")

@@ -340,6 +340,22 @@ def office_event_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
     yield from cursor
 
 
+def event_links(conn: sqlite3.Connection, *, office: bool = False) -> sqlite3.Cursor:
+    """``(seq, run_id, recorded_at, hash)`` of every event (with *office*, office event, run id
+    :data:`OFFICE_CHAIN`) in ``seq`` order: what a checkpoint's digest is computed over."""
+    if office:
+        try:
+            cursor = conn.execute(f"SELECT seq, '{OFFICE_CHAIN}', recorded_at, hash FROM office_events ORDER BY seq")
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            cursor = conn.execute("SELECT 1 WHERE 0")
+    else:
+        cursor = conn.execute("SELECT seq, run_id, recorded_at, hash FROM events ORDER BY seq")
+    cursor.arraysize = FETCH_SIZE
+    return cursor
+
+
 def office_events_issued(conn: sqlite3.Connection) -> int | None:
     """The highest office event number SQLite ever handed out, or None."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'office_events'").fetchone()
