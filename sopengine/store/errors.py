@@ -275,9 +275,9 @@ def refuse_if_damaged(conn: sqlite3.Connection, path: str | Path) -> None:
     Costs one ``stat`` when the file was never found damaged. Once the check passes (a backup
     was restored in the file's place) the note is removed and the change goes on.
     """
-    note = marker(path)
-    if not note.exists():
+    if not os.path.exists(f"{path}{MARKER_SUFFIX}"):  # the common case, in about 2 µs
         return
+    note = marker(path)
     try:
         text = note.read_text(encoding="utf-8", errors="replace")
     except OSError:
