@@ -308,3 +308,39 @@ def test_audit_definition_steps_lists_every_lane_of_a_row(tmp_path: Path) -> Non
     assert [r["step"] for r in several] == ["siapkan-informasi"]  # a row done by two officials
     assert all(r["actor"] == json.loads(r["lanes"])[0] for r in rows)
     assert "`lanes`" in doc_text()
+
+
+def test_the_independent_check_reads_the_office_chain_and_its_place_in_the_head(tmp_path: Path) -> None:
+    import pwd
+
+    from sopengine import people
+
+    hist = build_history(tmp_path)
+    people.add_person(hist["db"], "Kepala Kantor", logins=[pwd.getpwuid(os.getuid()).pw_name], access="admin",
+                      now="2026-10-02T08:00")
+    engine = audit.verify(hist["db"])
+    assert engine["head"].endswith("+1")
+    assert _run_snippet(tmp_path) == f"every chain holds {engine['head']}"
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("DROP TRIGGER office_events_append_only_update")
+    conn.execute("UPDATE office_events SET person = 'Orang Lain' WHERE seq = 1")
+    conn.commit()
+    conn.close()
+    assert audit.verify(hist["db"])["first_problem"]["run_id"] == "@office"
+    assert _run_snippet(tmp_path).startswith("(1, '@office', 'does not match its hash')")
+
+
+def test_the_independent_check_sees_the_newest_events_deleted_and_an_edited_pin(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    last = run_seqs(hist["db"], hist["a"])[-1]
+    tamper(hist["db"], ("DELETE FROM events WHERE seq = ?", (last,)), drop_triggers=True)
+    engine = audit.verify(hist["db"])
+    assert any("the newest rows were deleted" in p["message"] for p in engine["problems"])
+    issued = sqlite3.connect(hist["db"]).execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()[0]
+    assert f"events up to {issued} were written: the newest were deleted" in _run_snippet(tmp_path)
+
+    (tmp_path / "b").mkdir()
+    other = build_history(tmp_path / "b")
+    tamper(other["db"], ("UPDATE calendars SET data = replace(data, '\"', '\"') || ' '", ()))
+    assert any(p["kind"] == "calendar" for p in audit.verify(other["db"])["problems"])
+    assert _run_snippet(tmp_path / "b").startswith("(None, None, 'calendar ")
