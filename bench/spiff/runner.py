@@ -3,13 +3,17 @@
 This is how SpiffWorkflow's own documentation and its users keep a workflow between
 requests: ``BpmnWorkflowSerializer.serialize_json`` after every task, the JSON stored in a
 database row (here SQLite in WAL mode with ``synchronous=NORMAL``, one ``BEGIN IMMEDIATE``
-transaction per task, as sopengine writes a step). Two ways of carrying a step are offered:
+transaction per task, as sopengine writes a step). Three ways of carrying a step are offered,
+named for what they do:
 
-* :meth:`SpiffRuns.complete` keeps every workflow object in memory between steps and only
-  writes it (a long-running service that never restarts);
-* :meth:`SpiffRuns.complete_loaded` reads the workflow back from its JSON first (a service
-  with several workers or processes, which is how sopengine itself works: every step reads
-  the run from the database).
+* :meth:`SpiffRuns.complete_bare` — bare, in memory: the workflow object kept between steps
+  and never written (not durable: a restart loses it);
+* :meth:`SpiffRuns.complete` — in memory, saved each step: the object kept between steps and
+  its JSON written after each (a long-running service that never restarts);
+* :meth:`SpiffRuns.complete_loaded` — load + advance + save: the workflow read back from its
+  JSON, advanced and written (a service with several workers or processes, which is how
+  sopengine itself works: every step reads the run from the database). The fair comparison
+  with a durable sopengine step.
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class SpiffRuns:
         self.live[run_id] = wf
         self._save(run_id, wf, at, insert=True)
 
+    def complete_bare(self, run_id: str, by: str, at: str) -> str:
+        """Complete the ready user task of a workflow kept in memory, and save nothing."""
+        return self._step(run_id, self.live[run_id], by, at, save=False)
+
     def complete(self, run_id: str, by: str, at: str) -> str:
         """Complete the ready user task of a workflow kept in memory; save it. Returns the task id."""
         return self._step(run_id, self.live[run_id], by, at)
@@ -67,12 +75,13 @@ class SpiffRuns:
     def done(self, run_id: str) -> bool:
         return self.live[run_id].is_completed()
 
-    def _step(self, run_id: str, wf: BpmnWorkflow, by: str, at: str) -> str:
+    def _step(self, run_id: str, wf: BpmnWorkflow, by: str, at: str, save: bool = True) -> str:
         task = self._ready(wf)
         task.set_data(completed_by=by, completed_at=at)  # what a user task's form hands back
         task.run()
         wf.do_engine_steps()  # the exclusive gateways decide here, from the task data
-        self._save(run_id, wf, at)
+        if save:
+            self._save(run_id, wf, at)
         self.live[run_id] = wf
         return task.task_spec.name
 
