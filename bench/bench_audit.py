@@ -1,190 +1,141 @@
-"""Benchmark: ``audit verify`` and filtered history over 1,000,000 events.
+"""Benchmark: ``audit verify`` at two database sizes: its peak memory and its chain pass against the floor.
 
-Builds a database in a temporary folder: one real run started through the engine gives
-the schema, the pinned definition and the calendar; then plain SQL inserts 100,000 runs
-of 10 events each (run_started, eight completed steps by people from a pool of 200,
-run_completed), their hashes computed with :func:`sopengine.chain.event_hash` and chained
-per run, the way the store writes them. Runs are written in interleaved waves of 1,000,
-as runs in flight are in a real office, so one run's events are spread over the table.
+Each size gets its own database from ``bench/make_db.py`` (about ten events per run: 10,000
+runs hold about 100,000 events, 100,000 runs about a million). For each, in turn and
+``--repeat`` times, a fresh process runs ``sopengine.audit.verify(db)`` and reports its peak
+resident memory (``ru_maxrss``; a process that imports the same modules and verifies nothing
+gives the interpreter's own share), the events checked, and the seconds of its chain pass
+(SQLite's own ``quick_check`` is timed apart); another fresh process times the floor,
+``sopengine.audit.verify.floor_rate(db)``: a bare loop that reads the same events and hashes
+their canonical text, nothing kept.
 
-Then it times, in this process with warm caches:
-
-* ``audit.verify(db)`` — every chain recomputed (events per second);
-* ``audit.history(db, run=R, limit=100)`` — the first 100 entries of a run;
-* ``audit.history(db, person=P, limit=100)`` — the first 100 entries of a person;
-
-and prints the medians and the query plans.
+Targets: peak memory at the largest size within 1.3x of that at the smallest (the pass keeps
+per-run state only), and the chain pass at least half the floor's rate (events per second),
+both at the largest size.
 
 Run from the repository root::
 
-    python bench/bench_audit.py                     # 100,000 runs x 10 events
-    python bench/bench_audit.py --runs 10000        # a quicker look
-    python bench/bench_audit.py --keep /tmp/audit-1m.db
+    python bench/bench_audit.py                                   # 10,000 and 100,000 runs
+    python bench/bench_audit.py --sizes 1000,10000 --repeat 1     # a quick look
+    python bench/bench_audit.py --db-dir /tmp/bench-dbs --reuse   # the databases bench_queries built
+
+The last line is ``RESULT {json}`` for ``bench/run.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import json
+import os
 import shutil
-import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
 
-from sopengine import audit, clock  # noqa: E402
-from sopengine.chain import GENESIS, canonical, event_hash  # noqa: E402
-from sopengine.runs import start_run  # noqa: E402
+import make_db  # noqa: E402
 
-STEPS = (
-    ("kumpulkan-data", "sekretaris-dinas"), ("rekap-laporan", "kasubag-pep"), ("olah-data", "staf-evaluasi"),
-    ("susun-laporan", "staf-evaluasi"), ("sosialisasi-laporan", "kasubag-pep"), ("rekap-dua-laporan", "kepala-seksi"),
-    ("susun-laporan-semester", "kepala-bidang"), ("sosialisasi-semester", "kepala-bidang"),
-)
-PEOPLE = [f"pegawai-{i:03d}" for i in range(200)]
-WAVE = 1000
+TARGET_MEMORY = 1.3
+TARGET_FLOOR_SHARE = 0.5
 
-
-def median_ms(fn, args: list, repeat: int) -> float:
-    samples = []
-    for i in range(repeat):
-        a = args[i % len(args)]
-        start = time.perf_counter()
-        fn(a)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e3
-
-
-def build(folder: Path, runs: int, per_run: int, seed: int = 11) -> Path:
-    """The database: one real run for the schema and pinned definition, then bulk rows."""
-    db = folder / "audit-bench.db"
-    real = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="admin")
-    conn = sqlite3.connect(str(db), isolation_level=None)
-    definition_hash, calendar_hash = conn.execute(
-        "SELECT definition_hash, calendar_hash FROM runs WHERE id = ?", (real["run_id"],)
-    ).fetchone()
-    rng = random.Random(seed)
-    base = datetime(2026, 1, 5, 1, 0, tzinfo=timezone.utc)
-    conn.execute("PRAGMA synchronous = OFF")
-    conn.execute("BEGIN")
-    written = 0
-    for wave_start in range(0, runs, WAVE):
-        ids = [f"b{n:06d}" for n in range(wave_start, min(runs, wave_start + WAVE))]
-        started = {rid: base + timedelta(minutes=rng.randrange(0, 60 * 24 * 300)) for rid in ids}
-        prev = {rid: GENESIS for rid in ids}
-        people = {rid: rng.sample(PEOPLE, per_run) for rid in ids}
-        conn.executemany(
-            "INSERT INTO runs (id, definition_id, definition_hash, calendar_hash, period, case_data, status,"
-            " started_at, started_by, due_at, finished_at, version) VALUES (?, 'pengumpulan-data', ?, ?, '2026-S1', '{}',"
-            " 'completed', ?, ?, NULL, ?, ?)",
-            [(rid, definition_hash, calendar_hash, clock.iso(started[rid]), people[rid][0],
-              clock.iso(started[rid] + timedelta(hours=per_run - 1)), per_run - 1) for rid in ids],
-        )
-        rows = []
-        tasks = []  # the done task row each completion leaves, as the engine writes it
-        for k in range(per_run):
-            for rid in ids:
-                at = started[rid] + timedelta(hours=k)
-                # a tenth of the entries are recorded a day later (work entered with --now)
-                recorded = at + timedelta(days=1 if rng.random() < 0.1 else 0, seconds=3)
-                person = people[rid][k]
-                if k == 0:
-                    kind, step, payload = "run_started", None, {
-                        "definition": "pengumpulan-data", "definition_hash": definition_hash, "title": "Pengumpulan Data Kinerja",
-                        "period": "2026-S1", "case": {}, "calendar_hash": calendar_hash, "due_at": None, "assignments": [],
-                    }
-                elif k == per_run - 1:
-                    kind, step, payload = "run_completed", None, {}
-                else:
-                    step, actor = STEPS[(k - 1) % len(STEPS)]
-                    kind, payload = "step_completed", {"iteration": 1, "actor": actor}
-                    if k % 3 == 0:
-                        payload["note"] = "Data triwulan sudah lengkap, diteruskan ke Kepala Bidang"
-                    if k % 4 == 0:
-                        payload["documents"] = [{"name": "Draft Laporan Kinerja", "path": f"/arsip/{rid}/draft-{k}.docx",
-                                                 "sha256": f"{rng.getrandbits(256):064x}", "size": 48213}]
-                record = {
-                    "run_id": rid, "at": clock.iso(at), "recorded_at": clock.iso(recorded), "person": person,
-                    "os_user": "staf", "kind": kind, "step_id": step, "payload": payload, "prev_hash": prev[rid],
-                }
-                if kind == "step_completed":
-                    tasks.append((rid, step, actor, clock.iso(at - timedelta(hours=1)), record["at"], person,
-                                  payload.get("note")))
-                digest = event_hash(record)
-                rows.append((rid, record["at"], record["recorded_at"], person, "staf", kind, step, canonical(payload),
-                             prev[rid], digest))
-                prev[rid] = digest
-        conn.executemany(
-            "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
-        )
-        conn.executemany(
-            "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at, closed_at, closed_by, note)"
-            " VALUES (?, ?, 0, 1, ?, 'done', ?, NULL, ?, ?, ?)", tasks,
-        )
-        written += len(rows)
-    conn.execute("COMMIT")
-    conn.execute("ANALYZE")
-    conn.close()
-    return db
+CHILD = r"""
+import importlib, json, resource, sys
+verify_module = importlib.import_module("sopengine.audit.verify")
+what, db = sys.argv[1], sys.argv[2]
+out = {}
+if what == "verify":
+    r = verify_module.verify(db)
+    out = {"ok": r["ok"], "events": r["events"], "runs": r["runs"], "seconds": r["seconds"],
+           "chain_seconds": r.get("chain_seconds"), "integrity_seconds": (r.get("integrity") or {}).get("seconds"),
+           "first_problem": str((r.get("first_problem") or {}).get("message") or "")}
+elif what == "floor":
+    out = verify_module.floor_rate(db)
+out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=100_000)
-    parser.add_argument("--events-per-run", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3, help="full verifications to time")
-    parser.add_argument("--queries", type=int, default=200, help="history queries to time per filter")
-    parser.add_argument("--keep", type=Path, help="keep the database at this path")
+def child(what: str, db: Path) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", CHILD, what, str(db)], capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_audit: {what} on {db} failed: {proc.stderr[-600:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="runs in each database, comma-separated (default 10000,100000)")
+    parser.add_argument("--repeat", type=int, default=3, help="verifications (and floors) per size (median)")
+    parser.add_argument("--db-dir", type=Path, help="keep the databases in this folder (default: a temporary one, removed)")
+    parser.add_argument("--reuse", action="store_true", help="use a database already in --db-dir instead of building it")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="sopengine-bench-audit-"))
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    if len(sizes) < 2 or sorted(sizes) != sizes:
+        print("Error: --sizes needs two or more sizes, smallest first (e.g. 10000,100000)", file=sys.stderr)
+        return 2
+    folder = args.db_dir or Path(tempfile.mkdtemp(prefix="sopengine-bench-audit-"))
+    folder.mkdir(parents=True, exist_ok=True)
     try:
-        start = time.perf_counter()
-        db = build(folder, args.runs, args.events_per_run)
-        built = time.perf_counter() - start
-        conn = sqlite3.connect(str(db))
-        total = conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-        print(f"built {total:,} events in {args.runs + 1:,} runs in {built:.1f} s ({db.stat().st_size / 1e6:.0f} MB)")
-
-        times, cpu = [], []
-        for _ in range(args.repeat):
-            t, c = time.perf_counter(), time.process_time()
-            result = audit.verify(db)
-            times.append(time.perf_counter() - t)
-            cpu.append(time.process_time() - c)
-            assert result["ok"], result["first_problem"]
-        wall, used = statistics.median(times), statistics.median(cpu)
-        print(f"audit verify: median {wall:.2f} s wall ({used:.2f} s CPU) over {args.repeat} runs"
-              f" = {total / wall:,.0f} events/s ({total / used:,.0f} per CPU second)")
-
-        rng = random.Random(3)
-        run_ids = [f"b{rng.randrange(args.runs):06d}" for _ in range(args.queries)]
-        people = [rng.choice(PEOPLE) for _ in range(args.queries)]
-        by_run = median_ms(lambda r: audit.history(db, run=r, limit=100), run_ids, args.queries)
-        by_person = median_ms(lambda p: audit.history(db, person=p, limit=100), people, args.queries)
-        got = len(audit.history(db, person=people[0], limit=100))
-        print(f"history --run R --limit 100: median {by_run:.2f} ms over {args.queries} runs")
-        print(f"history --person P --limit 100: median {by_person:.2f} ms over {args.queries} people ({got} rows each)")
-        for label, sql in (
-            ("by run", "SELECT * FROM events e LEFT JOIN runs r ON r.id = e.run_id WHERE e.run_id = 'b000001' ORDER BY e.seq LIMIT 100"),
-            ("by person", "SELECT * FROM events e LEFT JOIN runs r ON r.id = e.run_id WHERE e.person IN ('pegawai-001') ORDER BY e.seq LIMIT 100"),
-        ):
-            plan = "; ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
-            print(f"plan {label}: {plan}")
-        conn.close()
-        if args.keep:
-            audit.backup(db, args.keep, force=True)
-            print(f"kept {args.keep}")
+        print(f"bench_audit: sizes {', '.join(f'{n:,}' for n in sizes)} runs, {args.repeat} verifications each;"
+              f" load average {os.getloadavg()[0]:.2f}", flush=True)
+        dbs = {}
+        for n in sizes:
+            db = dbs[n] = folder / f"bench-{n}.db"
+            if args.reuse and db.exists():
+                print(f"  {n:,} runs: reusing {db}", flush=True)
+            else:
+                b = make_db.build(db, n, seed=args.seed, quiet=True)
+                print(f"  {n:,} runs: built in {b['seconds']:.1f} s, {b['events']:,} events, {b['bytes'] / 1e6:,.0f} MB", flush=True)
+        baseline = child("none", dbs[sizes[0]])["peak_mib"]
+        runs: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
+        floors: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
+        for i in range(args.repeat):
+            for n in (sizes if i % 2 == 0 else sizes[::-1]):
+                v = child("verify", dbs[n])
+                if not v["ok"]:
+                    raise SystemExit(f"bench_audit: verify found a problem in the {n:,}-run database: {v['first_problem']}")
+                runs[n].append(v)
+                floors[n].append(child("floor", dbs[n]))
+        figures: dict[str, dict[str, Any]] = {}
+        print(f"  {'':12s}{'events':>12s}{'peak MiB':>10s}{'verify s':>10s}{'chain s':>9s}{'chain ev/s':>12s}{'floor ev/s':>12s}"
+              f"{'share':>7s}{'check s':>9s}")
+        for n in sizes:
+            events = runs[n][0]["events"]
+            peak = statistics.median(v["peak_mib"] for v in runs[n])
+            total = statistics.median(v["seconds"] for v in runs[n])
+            chain = statistics.median(v["chain_seconds"] for v in runs[n])
+            check = statistics.median(v["integrity_seconds"] or 0 for v in runs[n])
+            floor = statistics.median(f["rate"] for f in floors[n])
+            rate = events / chain if chain else 0.0
+            figures[str(n)] = {"events": events, "peak_mib": round(peak, 1), "seconds": round(total, 3), "chain_seconds": round(chain, 3),
+                               "chain_rate": round(rate), "floor_rate": round(floor), "share": round(rate / floor, 3) if floor else None,
+                               "integrity_seconds": round(check, 3)}
+            f = figures[str(n)]
+            print(f"  {f'{n:,} runs':12s}{events:12,}{peak:10.1f}{total:10.2f}{chain:9.2f}{rate:12,.0f}{floor:12,.0f}"
+                  f"{f['share']:7.2f}{check:9.2f}")
+        small, large = figures[str(sizes[0])], figures[str(sizes[-1])]
+        memory_ratio = large["peak_mib"] / small["peak_mib"]
+        print(f"  peak memory {sizes[-1]:,} / {sizes[0]:,} runs: {memory_ratio:.2f}x (the interpreter and its imports alone:"
+              f" {baseline:.1f} MiB); chain pass at {sizes[-1]:,} runs: {large['share']:.2f} of the floor's rate")
+        print(f"  load average after: {os.getloadavg()[0]:.2f}")
+        print("RESULT " + json.dumps({"sizes": sizes, "repeat": args.repeat, "baseline_mib": round(baseline, 1),
+                                      "figures": figures, "memory_ratio": round(memory_ratio, 3),
+                                      "floor_share": large["share"]}), flush=True)
+        return 0
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if not args.db_dir:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

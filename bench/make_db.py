@@ -384,9 +384,8 @@ class _Shift:
             hit = self.names.get(v)
             if hit is not None:
                 return hit
-            if len(v) == 20 and ISO.match(v):
-                t = datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ") + self.delta
-                return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if len(v) == 20 and v[10] == "T" and ISO.match(v):
+                return (datetime.fromisoformat(v[:19]) + self.delta).isoformat() + "Z"
             if self.period[0] is not None and v == self.period[0]:
                 return self.period[1]
             return v
@@ -409,14 +408,6 @@ def _check_chain(t: Template) -> None:
         prev = e["hash"]
 
 
-@dataclass(order=True)
-class _Pending:
-    at: str
-    order: int
-    table: str = field(compare=False)
-    row: dict[str, Any] = field(compare=False)
-
-
 class _Writer:
     """Writes clones' rows into the database in the order they were recorded across runs, each
     numbered (events' seq, tasks' and documents' ids) as it is written, as the engine numbers them."""
@@ -424,7 +415,7 @@ class _Writer:
     def __init__(self, conn: sqlite3.Connection, tables: list[str]) -> None:
         self.conn = conn
         self.columns = {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
-        self.heap: list[_Pending] = []
+        self.heap: list[tuple[str, int, str, dict[str, Any]]] = []  # (recorded, order, table, row)
         self.order = 0
         self.batch: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables}
         self.written = 0
@@ -438,14 +429,14 @@ class _Writer:
 
     def later(self, at: str, table: str, row: dict[str, Any]) -> None:
         self.order += 1
-        heapq.heappush(self.heap, _Pending(at, self.order, table, row))
+        heapq.heappush(self.heap, (at, self.order, table, row))
 
     def until(self, at: str) -> None:
         """Write every pending row recorded before ``at`` (no run started later can precede it)."""
-        while self.heap and self.heap[0].at < at:
-            p = heapq.heappop(self.heap)
-            self.number(p.table, p.row)
-            self.now(p.table, p.row)
+        while self.heap and self.heap[0][0] < at:
+            _at, _order, table, row = heapq.heappop(self.heap)
+            self.number(table, row)
+            self.now(table, row)
 
     def number(self, table: str, row: dict[str, Any]) -> None:
         if table == "events":
@@ -578,6 +569,25 @@ def _clone(plan: Plan, number: int, run_id: str, people: dict[str, list[str]], w
         writer.later(row["recorded_at"], "events", row)
 
 
+_MADE: dict[tuple[int, int], tuple[list[Path_], Path, list[str], float]] = {}
+
+
+def _templates(seed: int, paths: int) -> tuple[list[Path_], Path, list[str], float]:
+    """The template runs, carried once per process for a seed (databases of several sizes share them)."""
+    if (seed, paths) not in _MADE:
+        import atexit
+
+        t0 = time.perf_counter()
+        folder = Path(tempfile.mkdtemp(prefix="sopengine-make-db-"))
+        atexit.register(shutil.rmtree, folder, True)
+        ways, scratch, tables = make_templates(folder, seed, paths)
+        for p in ways:
+            for t in (p.completed, *p.active, *p.cancelled):
+                _check_chain(t)
+        _MADE[(seed, paths)] = (ways, scratch, tables, time.perf_counter() - t0)
+    return _MADE[(seed, paths)]
+
+
 def build(out: Path, runs_wanted: int, *, seed: int = 1, now: str = NOW, per_day: float = PER_DAY,
           paths: int = PATHS_PER_VARIANT, quiet: bool = False) -> dict[str, Any]:
     """Build the database at ``out`` (replaced); returns what was written and how long it took."""
@@ -585,56 +595,49 @@ def build(out: Path, runs_wanted: int, *, seed: int = 1, now: str = NOW, per_day
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{out}{suffix}").unlink(missing_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="sopengine-make-db-"))
-    try:
-        ways, scratch, tables = make_templates(folder, seed, paths)
-        templates = [t for p in ways for t in (p.completed, *p.active, *p.cancelled)]
-        for t in templates:
-            _check_chain(t)
-        made = time.perf_counter() - t0
-        say(f"make_db: {len(templates)} template runs of {len({p.definition for p in ways})} SOPs carried by the"
-            f" engine in {made:.1f} s")
-        # the schema as the engine makes it; the pinned definitions, calendars and document bytes as they are
-        Store(out, create=True).close()
-        conn = sqlite3.connect(str(out), isolation_level=None)
-        conn.execute("PRAGMA journal_mode = DELETE")
-        conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -200000")
-        conn.execute("ATTACH DATABASE ? AS scratch", (str(scratch),))
-        roles = sorted({a["role"] for t in templates for a in t.rows["assignments"]})
-        people = _people(random.Random(seed), roles)  # the same people at every size
-        rng = random.Random(seed * 1_000_003 + runs_wanted)
-        at = clock.coerce(now).astimezone(timezone.utc)
-        plans = _schedule(ways, runs_wanted, at, per_day, rng)
-        writer = _Writer(conn, tables)
-        ids = _run_ids(seed)
-        conn.execute("BEGIN")
-        for i, plan in enumerate(plans):
-            writer.until(plan.start.strftime("%Y-%m-%dT%H:%M:%SZ"))
-            _clone(plan, i, next(ids), people, writer, rng)
-            if i % 20_000 == 19_999:
-                writer.flush()
-                conn.execute("COMMIT")
-                conn.execute("BEGIN")
-                say(f"  {i + 1:,} runs, {writer.written:,} events written ({time.perf_counter() - t0:.0f} s)")
-        writer.drain()
-        # the pinned definitions and calendars as the templates stored them, and the bytes of the
-        # documents the runs recorded (content-addressed: one copy each)
-        shared = [n for (n,) in conn.execute("SELECT name FROM scratch.sqlite_master WHERE type = 'table'")
-                  if n not in tables and not n.startswith(("sqlite_", "_sqlite"))]
-        for name in shared:
-            used = " WHERE sha256 IN (SELECT sha256 FROM main.documents)" if name == "document_blobs" else ""
-            conn.execute(f"INSERT OR IGNORE INTO main.{name} SELECT * FROM scratch.{name}{used}")
-        conn.execute("COMMIT")
-        conn.execute("DETACH DATABASE scratch")
-        conn.execute("PRAGMA journal_mode = WAL")
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "tasks", "events", "assignments", "documents")}
-        states = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
-        open_tasks = conn.execute("SELECT count(*) FROM tasks WHERE state = 'open'").fetchone()[0]
-        first = conn.execute("SELECT min(started_at) FROM runs").fetchone()[0]
-        conn.close()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    ways, scratch, tables, made = _templates(seed, paths)
+    templates = [t for p in ways for t in (p.completed, *p.active, *p.cancelled)]
+    say(f"make_db: {len(templates)} template runs of {len({p.definition for p in ways})} SOPs carried by the"
+        f" engine in {made:.1f} s")
+    # the schema as the engine makes it; the pinned definitions, calendars and document bytes as they are
+    Store(out, create=True).close()
+    conn = sqlite3.connect(str(out), isolation_level=None)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA synchronous = OFF")
+    conn.execute("PRAGMA cache_size = -200000")
+    conn.execute("ATTACH DATABASE ? AS scratch", (str(scratch),))
+    roles = sorted({a["role"] for t in templates for a in t.rows["assignments"]})
+    people = _people(random.Random(seed), roles)  # the same people at every size
+    rng = random.Random(seed * 1_000_003 + runs_wanted)
+    at = clock.coerce(now).astimezone(timezone.utc)
+    plans = _schedule(ways, runs_wanted, at, per_day, rng)
+    writer = _Writer(conn, tables)
+    ids = _run_ids(seed)
+    conn.execute("BEGIN")
+    for i, plan in enumerate(plans):
+        writer.until(plan.start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        _clone(plan, i, next(ids), people, writer, rng)
+        if i % 20_000 == 19_999:
+            writer.flush()
+            conn.execute("COMMIT")
+            conn.execute("BEGIN")
+            say(f"  {i + 1:,} runs, {writer.written:,} events written ({time.perf_counter() - t0:.0f} s)")
+    writer.drain()
+    # the pinned definitions and calendars as the templates stored them, and the bytes of the
+    # documents the runs recorded (content-addressed: one copy each)
+    shared = [n for (n,) in conn.execute("SELECT name FROM scratch.sqlite_master WHERE type = 'table'")
+              if n not in tables and not n.startswith(("sqlite_", "_sqlite"))]
+    for name in shared:
+        used = " WHERE sha256 IN (SELECT sha256 FROM main.documents)" if name == "document_blobs" else ""
+        conn.execute(f"INSERT OR IGNORE INTO main.{name} SELECT * FROM scratch.{name}{used}")
+    conn.execute("COMMIT")
+    conn.execute("DETACH DATABASE scratch")
+    conn.execute("PRAGMA journal_mode = WAL")
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "tasks", "events", "assignments", "documents")}
+    states = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+    open_tasks = conn.execute("SELECT count(*) FROM tasks WHERE state = 'open'").fetchone()[0]
+    first = conn.execute("SELECT min(started_at) FROM runs").fetchone()[0]
+    conn.close()
     seconds = time.perf_counter() - t0
     size = sum(Path(f"{out}{s}").stat().st_size for s in ("", "-wal") if Path(f"{out}{s}").exists())
     result = {"runs": counts["runs"], "events": counts["events"], "tasks": counts["tasks"], "assignments": counts["assignments"],
