@@ -1,0 +1,240 @@
+"""Write the tables of ``docs/performance.md`` from the figures ``bench/run.py`` saved.
+
+Reads ``bench/results/summary.json`` (the machine, the load average, every target with its
+verdict) and each benchmark's ``bench/results/NAME.json``, and replaces what stands between
+each pair of markers in the page::
+
+    <!-- bench:NAME -->
+    ...generated...
+    <!-- /bench:NAME -->
+
+Blocks: ``machine``, ``targets``, ``step``, ``cli``, ``queries``, ``audit``, ``growth`` (from
+``bench/results/growth.json``, written by ``python bench/run.py --growth SIZES``) and
+``capacity`` (one file's costs extrapolated from the largest database of ``audit``).
+A block whose figures are missing is left as it is and named on stderr; nothing is typed by
+hand between the markers.
+
+    python bench/make_page.py                       # docs/performance.md
+    python bench/make_page.py --check               # exit 1 when the page differs from the figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+PAGE = ROOT / "docs" / "performance.md"
+
+
+def load(name: str, results: Path = RESULTS) -> dict[str, Any] | None:
+    path = results / f"{name}.json"
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def ms(v: float) -> str:
+    return f"{v:.3f} ms" if v < 1 else f"{v:.1f} ms" if v >= 100 else f"{v:.2f} ms"
+
+
+def x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def block_machine(summary: dict[str, Any]) -> str:
+    m = summary["machine"]
+    pk = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    ran = ", ".join(f"{n} {r['seconds']:.0f} s" for n, r in summary["ran"].items())
+    return table(["", ""], [
+        ["Date", m["date"]],
+        ["Commit", f"`{m['commit']}`"],
+        ["CPUs (`nproc`)", m["cpus"]],
+        ["CPU (`/proc/cpuinfo` model name)", m["cpu"]],
+        ["OS", m["os"]],
+        ["Python", m["python"]],
+        ["SQLite", m["sqlite"]],
+        ["Packages", pk],
+        ["Load average (1, 5, 15 min) at the start", " ".join(f"{v:.2f}" for v in m["load_average"])],
+        ["Load average at the end", " ".join(f"{v:.2f}" for v in summary["load_average_after"])],
+        ["Benchmarks run", ran + (" (`--quick` sizes)" if summary.get("quick") else "")],
+    ])
+
+
+def block_targets(summary: dict[str, Any]) -> str:
+    rows = []
+    for t in summary["targets"]:
+        rows.append([t["target"], f"{'≤' if t['op'] == '<=' else '≥'} {t['limit']:g}x", x(t["value"]), t["verdict"]])
+    return table(["Target", "limit", "measured", "verdict"], rows)
+
+
+def block_step(r: dict[str, Any]) -> str:
+    med = r["medians_ms"]
+    rows = [[name, ms(v)] for name, v in med.items()]
+    out = table(["Per step (median of " + f"{r['steps']:,} steps, {r['runs']} runs per way)", "median"], rows)
+    out += "\n\n" + table(["Ratio", ""], [[k, x(v)] for k, v in r["ratios"].items()])
+    out += f"\n\nSQL statements in one step: {r['statements']:g}, in {r['commits']:g} commit(s)."
+    if r.get("profile"):
+        out += "\n\n" + table(["Part of a profiled step (cProfile, shares)", "share"],
+                             [[k, f"{v:.1%}"] for k, v in r["profile"].items()])
+    return out
+
+
+def block_cli(r: dict[str, Any]) -> str:
+    base = r["medians_ms"]["python -c pass"]
+    rows = [[f"`{name}`", ms(v), x(v / base)] for name, v in r["medians_ms"].items()]
+    out = table([f"Command (median of {r['rounds']} rounds)", "median", "× `python -c pass`"], rows)
+    mods = [[f"`{k}`", v, ", ".join(r["heavy"].get(k, [])) or "none"] for k, v in r["modules"].items()]
+    out += "\n\n" + table(["Command", "modules imported", "heavy libraries imported"], mods)
+    return out
+
+
+def block_queries(r: dict[str, Any]) -> str:
+    sizes = r["sizes"]
+    head = [f"Query (median of {r['rounds']} calls)"] + [f"{n:,} runs" for n in sizes] + [f"{sizes[-1]:,} / {sizes[0]:,}", "peak MiB"]
+    rows = []
+    for name, med in r["medians_ms"].items():
+        peak = r["peak_mib"][name]
+        rows.append([f"`{name}`"] + [ms(med[str(n)]) for n in sizes] + [x(r["ratio"][name]),
+                                                                        " / ".join(f"{peak[str(n)]:.1f}" for n in sizes)])
+    out = table(head, rows)
+    dbs = r["databases"]
+    out += "\n\n" + table(["Database", "events", "active runs", "open steps", "size", "built in"], [
+        [f"{n:,} runs", f"{dbs[str(n)]['events']:,}", f"{dbs[str(n)]['active_runs']:,}", f"{dbs[str(n)]['open_steps']:,}",
+         f"{dbs[str(n)]['bytes'] / 1e6:,.0f} MB", f"{dbs[str(n)]['build_seconds']:.0f} s" if dbs[str(n)].get("build_seconds") else "-"]
+        for n in sizes])
+    return out
+
+
+def block_audit(r: dict[str, Any]) -> str:
+    rows = []
+    for n in r["sizes"]:
+        f = r["figures"][str(n)]
+        rows.append([f"{n:,} runs", f"{f['events']:,}", f"{f['peak_mib']:.1f} MiB", f"{f['seconds']:.2f} s", f"{f['chain_seconds']:.2f} s",
+                     f"{f['chain_rate']:,}", f"{f['floor_rate']:,}", f"{f['share']:.2f}", f"{f['integrity_seconds']:.2f} s"])
+    out = table(["Database", "events", "peak memory", "verify", "chain pass", "events/s", "floor events/s", "share of floor",
+                 "quick_check"], rows)
+    out += (f"\n\nPeak memory is the verifying process's resident peak (`ru_maxrss`); the interpreter and its imports alone"
+            f" take {r['baseline_mib']:.1f} MiB. Largest / smallest: {x(r['memory_ratio'])}.")
+    return out
+
+
+def block_growth(r: dict[str, Any]) -> str:
+    sizes = r["sizes"]
+    head = ["Query (median)"] + [f"{n:,} runs" for n in sizes]
+    for a, b in zip(sizes, sizes[1:]):
+        head.append(f"{b:,} / {a:,}")
+    rows = []
+    for name, med in r["medians_ms"].items():
+        cells = [ms(med[str(n)]) for n in sizes]
+        cells += [x(med[str(b)] / med[str(a)]) for a, b in zip(sizes, sizes[1:])]
+        rows.append([f"`{name}`", *cells])
+    out = table(head, rows)
+    dbs = r["databases"]
+    out += "\n\n" + table(["Database", "events", "size", "bytes per run", "built in"], [
+        [f"{n:,} runs", f"{dbs[str(n)]['events']:,}", f"{dbs[str(n)]['bytes'] / 1e6:,.0f} MB", f"{dbs[str(n)]['bytes'] / n:,.0f}",
+         f"{dbs[str(n)]['build_seconds']:.0f} s" if dbs[str(n)].get("build_seconds") else "-"] for n in sizes])
+    return out
+
+
+def block_capacity(audit: dict[str, Any], sizes: dict[str, Any]) -> str:
+    """One file's costs extrapolated from the largest database measured: they grow with the runs."""
+    n = audit["sizes"][-1]
+    f = audit["figures"][str(n)]
+    db = sizes["databases"].get(str(n)) or sizes["databases"][str(sizes["sizes"][-1])]
+    events_per_run = f["events"] / n
+    bytes_per_run = db["bytes"] / n
+    verify_per_event = f["seconds"] / f["events"]
+    check_per_byte = f["integrity_seconds"] / db["bytes"] if db["bytes"] else 0.0
+    rows = []
+    for runs in (n, 1_000_000, 3_000_000, 10_000_000):
+        events = runs * events_per_run
+        size = runs * bytes_per_run
+        rows.append([f"{runs:,} runs" + (" (measured)" if runs == n else ""), f"{events:,.0f}", f"{size / 1e9:,.1f} GB",
+                     _duration(events * verify_per_event), _duration(size * check_per_byte)])
+    limit = 15 * 60 / (verify_per_event * events_per_run)
+    out = table(["Database", "events", "file", "`audit verify`", "SQLite quick_check"], rows)
+    out += (f"\n\nFrom the {n:,}-run database: {events_per_run:.1f} events and {bytes_per_run / 1e3:,.1f} kB per run;"
+            f" `audit verify` {f['events'] / f['seconds']:,.0f} events/s in all. At that rate a full `audit verify` takes"
+            f" 15 minutes at about {limit:,.0f} runs.")
+    return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+BLOCKS: dict[str, tuple[str, Callable[..., str]]] = {
+    "machine": ("summary", block_machine),
+    "targets": ("summary", block_targets),
+    "step": ("step", block_step),
+    "cli": ("cli", block_cli),
+    "queries": ("queries", block_queries),
+    "audit": ("audit", block_audit),
+    "growth": ("growth", block_growth),
+    "capacity": ("audit+queries", block_capacity),
+}
+
+
+def render(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
+    missing = []
+    for name, (source, make) in BLOCKS.items():
+        pattern = re.compile(rf"(<!-- bench:{name} -->\n)(.*?)(<!-- /bench:{name} -->)", re.S)
+        if not pattern.search(text):
+            missing.append(f"no markers for {name}")
+            continue
+        loaded = [load(part, results) for part in source.split("+")]
+        if any(d is None for d in loaded):
+            missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name}")
+            continue
+        body = make(*loaded)
+        found = pattern.search(text)
+        assert found is not None
+        text = text[:found.start(2)] + "\n" + body + "\n\n" + text[found.end(2):]
+    return text, missing
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", type=Path, default=PAGE, help="the page to write (default docs/performance.md)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where run.py saved the figures (default bench/results)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the page differs from the figures")
+    args = parser.parse_args()
+    if not (args.results / "summary.json").exists():
+        print(f"Error: no {args.results / 'summary.json'}; run 'python bench/run.py' first", file=sys.stderr)
+        return 1
+    if not args.page.is_file():
+        print(f"Error: no page at {args.page}; pass --page FILE (default docs/performance.md)", file=sys.stderr)
+        return 1
+    text = args.page.read_text(encoding="utf-8")
+    new, missing = render(text, args.results)
+    for m in missing:
+        print(f"make_page: {m}; that block is left as it was", file=sys.stderr)
+    if args.check:
+        return 0 if new == text else 1
+    if new != text:
+        args.page.write_text(new, encoding="utf-8")
+    print(f"make_page: wrote {args.page}" if new != text else f"make_page: {args.page} already shows these figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Every benchmark still runs: each ``bench/`` script at the smallest sizes, as a process.
+
+The figures at these sizes mean nothing; what is checked is that each benchmark runs to its
+end, reports the figures ``bench/run.py`` judges (every target gets a number and a verdict,
+SpiffWorkflow's included: it is in the ``test`` extra), that ``bench/make_page.py`` writes
+the page's tables from them, and that the database ``bench/make_db.py`` builds passes
+``audit verify`` and is read by ``status``, ``overdue``, ``inbox`` and ``report``. A benchmark
+that stops working fails here; none is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    e.update(SOPENGINE_LANG="en", XDG_CACHE_HOME=str(tmp_path / "cache"))
+    return e
+
+
+def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "--results", str(results)],
+                          cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+    assert {n: r["exit"] for n, r in summary["ran"].items()} == {"step": 0, "cli": 0, "queries": 0, "audit": 0}
+    benches = {t["bench"] for t in summary["targets"]}
+    assert benches == {"step", "cli", "queries", "audit"}
+    for t in summary["targets"]:
+        assert t["value"] is not None, f"{t['target']} was not measured"
+        assert t["verdict"] == ("met" if (t["value"] <= t["limit"] if t["op"] == "<=" else t["value"] >= t["limit"]) else "missed")
+    labels = [t["target"] for t in summary["targets"]]
+    assert "SpiffWorkflow durable step (load + advance + save) / sopengine step" in labels
+    assert any(label.startswith("inbox --person P:") for label in labels)
+    step = json.loads((results / "step.json").read_text(encoding="utf-8"))
+    assert set(step["medians_ms"]) >= {"sopengine, open Store", "floor: transitions + sqlite3", "SpiffWorkflow, bare in memory",
+                                       "SpiffWorkflow, in memory, saved each step", "SpiffWorkflow, load + advance + save"}
+    # the summary printed names every target with its figure and verdict
+    assert "sopengine list / python -c pass" in proc.stdout and ("met" in proc.stdout or "missed" in proc.stdout)
+
+    page = tmp_path / "performance.md"
+    shutil.copy(ROOT / "docs" / "performance.md", page)
+    made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page)],
+                          cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    text = page.read_text(encoding="utf-8")
+    for block in ("machine", "targets", "step", "cli", "queries", "audit"):
+        start, end = text.index(f"<!-- bench:{block} -->"), text.index(f"<!-- /bench:{block} -->")
+        assert "| --- |" in text[start:end], f"the {block} table was not written"
+    assert "sopengine list / python -c pass" in text
+    check = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page), "--check"],
+                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, "the page just written differs from its figures"
+
+
+def test_make_db_builds_a_database_that_verifies_and_that_the_commands_read(tmp_path: Path) -> None:
+    db = tmp_path / "bench.db"
+    built = subprocess.run([sys.executable, str(BENCH / "make_db.py"), "--runs", "150", "--paths", "1", "-o", str(db), "--json"],
+                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr[-2000:]
+    facts = json.loads(built.stdout.strip().splitlines()[-1])
+    assert facts["runs"] == 150 and facts["events"] > 150
+    assert set(facts["states"]) <= {"active", "completed", "cancelled"} and facts["states"].get("active")
+    conn = sqlite3.connect(db)
+    person = conn.execute("SELECT a.person FROM tasks t JOIN assignments a ON a.run_id = t.run_id AND a.role = t.actor"
+                          " WHERE t.state = 'open' LIMIT 1").fetchone()[0]
+    run_id = conn.execute("SELECT id FROM runs WHERE status = 'active' LIMIT 1").fetchone()[0]
+    conn.close()
+
+    def sopengine(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "sopengine", "--db", str(db), "--now", "2026-11-02T10:00", *args],
+                              cwd=tmp_path, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+
+    verified = sopengine("audit", "verify", "--json")
+    assert verified.returncode == 0, verified.stdout[-1500:] + verified.stderr[-1500:]
+    result = json.loads(verified.stdout)
+    assert result["ok"] and result["events"] == facts["events"] and result["runs"] == 150
+    assert json.loads(sopengine("status", run_id, "--json").stdout)["run_id"] == run_id
+    assert len(json.loads(sopengine("status", "--json").stdout)) == facts["states"]["active"]
+    assert isinstance(json.loads(sopengine("overdue", "--json").stdout), list)
+    mine = json.loads(sopengine("inbox", "--person", person, "--json").stdout)
+    assert mine and all(r["state"] == "open" for r in mine)
+    report = json.loads(sopengine("report", "--json").stdout)
+    assert len(report["runs"]) == 150
+
+
+def test_make_db_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    for args, says in ((["--runs", "0", "-o", str(tmp_path / "x.db")], "--runs must be 1 or more"),
+                       (["--runs", "10", "-o", str(tmp_path / "nowhere" / "x.db")], "does not exist")):
+        proc = subprocess.run([sys.executable, str(BENCH / "make_db.py"), *args], cwd=ROOT, env=env(tmp_path),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("Error: ") and says in proc.stderr and "Traceback" not in proc.stderr
+        assert not (tmp_path / "x.db").exists()
