@@ -123,11 +123,14 @@ def package_version(name: str) -> str:
 
 
 def commit() -> str:
+    """The commit measured: ``git describe`` of this checkout, else ``BENCH_COMMIT`` (for an exported tree)."""
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        pass
+    return os.environ.get("BENCH_COMMIT") or "unknown"
 
 
 def machine() -> dict[str, Any]:
