@@ -1,10 +1,13 @@
 """Runs: start one, carry it forward, correct it, read it.
 
-Each operation reads the run from the store, asks the definition's :class:`Workflow` where
-its tokens go, collects every resulting change (tasks closed and opened, documents,
-assignments, hash-chained events) into one :class:`~sopengine.store.Changes`, and writes it
-in one transaction. Nothing on the step path imports pydantic, sqlite-utils or rich: a run
-keeps its compiled definition and its calendar snapshot in the database.
+Each operation is one write transaction: it takes the database's write lock
+(``BEGIN IMMEDIATE``), reads the run with its open tasks and assignments, asks the
+definition's :class:`Workflow` where its tokens go, collects every resulting change (tasks
+closed and opened, documents, assignments, hash-chained events) into one
+:class:`~sopengine.store.Changes`, writes it and commits. Every SQL statement is the
+store's (:mod:`sopengine.store.runs`). Nothing on the step path imports pydantic,
+sqlite-utils or rich: a run keeps its compiled definition and its calendar snapshot in the
+database.
 
 Every operation takes ``db`` as a path (opened and closed by the call) or as an open
 :class:`~sopengine.store.Store`, which a long-lived caller keeps for many operations.
@@ -14,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +32,14 @@ from sopengine.errors import (
     InputError,
     RunClosed,
     RunError,
+    RunNotFound,
     StepNotOpen,
     UnknownOutcome,
 )
 from sopengine.i18n import _
-from sopengine import authority, documents
+from sopengine import authority, documents, identity
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
+from sopengine.store import runs as run_sql
 from sopengine.store import use as use_store
 
 from sopengine.authority import ENGINE  # noqa: F401  (the engine's own name in events; kept importable here)
@@ -75,7 +80,6 @@ class _Advance:
     os_user: str
     changes: Changes
     live: list[_Live]
-    iterations: dict[tuple[str, int], int]
     opened: list[str] = field(default_factory=list)
     # Format 2: a row's symbols share one due time. A row entered from another row starts its
     # clock; a move inside the row (a chain of approvals, a return to the diamond before)
@@ -110,7 +114,7 @@ class _Advance:
             if outcome.get("drawn") is False:
                 payload["undrawn"] = True
             self.changes.events.append(Event(
-                kind="decided", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=step_id,
+                kind="decided", at=clock.iso(self.at) or "", person=ENGINE, os_user=self.os_user, step_id=step_id,
                 payload=payload,
             ))
             for target in [dest, *token.spawned]:
@@ -129,24 +133,19 @@ class _Advance:
     def _release(self, join: _Live) -> None:
         """Open a join whose branches have all arrived (or can no longer arrive)."""
         if join.task_id is not None:
-            self.changes.close.append(CloseTask(join.task_id, "joined", clock.iso(self.at), ENGINE))
+            self.changes.close.append(CloseTask(join.task_id, "joined", clock.iso(self.at) or "", ENGINE))
         else:  # its waiting row was made in this same operation: open the task instead
             self.changes.open = [n for n in self.changes.open if not (n.step_id == join.step_id and n.state == "waiting")]
         self.live.remove(join)
         if join.task_id is not None or join.arrivals > 1:
             self.changes.events.append(Event(
-                kind="joined", at=clock.iso(self.at), person=ENGINE, os_user=self.os_user, step_id=join.step_id,
+                kind="joined", at=clock.iso(self.at) or "", person=ENGINE, os_user=self.os_user, step_id=join.step_id,
                 payload={"triggered_by": self.person},
             ))
         self._open(join.step_id, 0, "open")
 
     def _open(self, step_id: str, part: int, state: str) -> None:
         step = self.compiled["steps"][step_id]
-        key = (step_id, part)
-        # A waiting row is the same visit as the task the join opens later: same number.
-        iteration = self.iterations.get(key, 0) + 1
-        if state == "open":
-            self.iterations[key] = iteration
         due = None
         row = step.get("row") if step.get("row_timed") else None
         if state == "open" and row is not None and row in self.row_due:
@@ -161,7 +160,9 @@ class _Advance:
         if state == "open" and row is not None:
             self.row_due[row] = due
         lanes = step["lanes"] or [None]
-        self.changes.open.append(NewTask(step_id, part, iteration, lanes[part], state, clock.iso(self.at) or "", due))
+        # The visit number is the store's to give (one more than the step's last visit), so
+        # the run's earlier visits need not be read.
+        self.changes.open.append(NewTask(step_id, part, None, lanes[part], state, clock.iso(self.at) or "", due))
         self.live.append(_Live(step_id, part, state))
         if state == "open":
             self.opened.append(state_name(step_id, part))
@@ -190,7 +191,7 @@ class _Advance:
             self.changes.status = "completed"
             self.changes.finished_at = clock.iso(self.at)
             self.changes.events.append(Event(
-                kind="run_completed", at=clock.iso(self.at), person=self.person, os_user=self.os_user,
+                kind="run_completed", at=clock.iso(self.at) or "", person=self.person, os_user=self.os_user,
                 payload={"ended_by": self.ended_by} if self.ended_by else {},
             ))
 
@@ -223,74 +224,85 @@ class _Loaded:
     os_user: str
     at: datetime
     recorded_at: str
-    owned: bool = True  # opened by this operation, so closed by it
     _assignments: list[dict[str, Any]] | None = None
 
     def assignments(self) -> list[dict[str, Any]]:
-        """The run's assignments (role, person, acting, ...), read once per operation when needed."""
+        """The run's assignments (role, person, acting, ...), as read with the run."""
         if self._assignments is None:
             self._assignments = self.store.assignments(self.run["id"])
         return self._assignments
-
-    def release(self) -> None:
-        """Close the store if this operation opened it; a caller's own store stays open."""
-        if self.owned:
-            self.store.close()
 
     def local(self, when: str | datetime | None) -> str:
         """A time as people read it, in the run's own zone."""
         return clock.local(when, clock.run_zone(self.store.work_calendar(self.run["calendar_hash"]), self.compiled.get("timezone")))
 
     def advance(self) -> _Advance:
-        iterations: dict[tuple[str, int], int] = {}
-        for row in self.store.conn.execute(
-            "SELECT step_id, part, MAX(iteration) FROM tasks WHERE run_id = ? AND state != 'waiting' GROUP BY step_id, part",
-            (self.run["id"],),
-        ):
-            iterations[(row[0], row[1])] = row[2]
         live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
-        changes = Changes(self.run["id"], self.run["version"], self.recorded_at)
+        changes = Changes(self.run["id"], self.run["version"], self.recorded_at, head=self.run.get("head"))
         return _Advance(self.run, self.compiled, self.wf, self.store.work_calendar(self.run["calendar_hash"]),
-                        _facts(self.run), self.at, self.person, self.os_user, changes, live, iterations)
+                        _facts(self.run), self.at, self.person, self.os_user, changes, live)
 
 
-def _load(db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False) -> _Loaded:
+@contextmanager
+def _operation(
+    db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False,
+) -> Iterator[_Loaded]:
+    """One change to a run, in one write transaction from its first read to its last write.
+
+    ``BEGIN IMMEDIATE`` takes the database's write lock before the run is read, so the run,
+    its open tasks and its assignments cannot change under the operation: a command that
+    loses a race waits for the winner and then finds the step closed, and says who closed it
+    and when. Everything the operation writes commits with it, or nothing does.
+    """
     authority.checked_person(by)
     store, owned = use_store(db)
     try:
-        return _read(store, owned, run_id, by, now, allow_closed)
-    except BaseException:
+        with store.transaction():
+            yield _read(store, run_id, by, now, allow_closed)
+    finally:
         if owned:
             store.close()
-        raise
 
 
-def _read(store: Store, owned: bool, run_id: str, by: str | None, now: datetime | str | None, allow_closed: bool) -> _Loaded:
-    # One read transaction: the run's version and its tasks come from the same snapshot, so a
-    # command that lost a race is told what happened to its step, not only that the run moved.
-    store.conn.execute("BEGIN")
-    try:
-        run = store.run(run_id)
-        tasks = store.tasks(run_id, ("open", "waiting"))
-    finally:
-        store.conn.execute("COMMIT")
+def _not_found(store: Store, run_id: str) -> RunNotFound:
+    return RunNotFound(
+        _("no run {run!r} in {path}; 'sopengine status' lists the runs").format(run=run_id, path=store.path), run_id=run_id
+    )
+
+
+def _closed(store: Store, run: dict[str, Any]) -> RunClosed:
+    when = clock.local(run["finished_at"], clock.run_zone(store.work_calendar(run["calendar_hash"])))
+    if run["status"] == "completed":
+        message = _("run {run} is completed (since {when}); nothing can be changed — start a new run,"
+                    " or 'sopengine reopen' a completed one")
+    elif run["status"] == "cancelled":
+        message = _("run {run} is cancelled (since {when}); nothing can be changed — start a new run,"
+                    " or 'sopengine reopen' a completed one")
+    else:
+        message = _("run {run} is {status} (since {when}); nothing can be changed — start a new run,"
+                    " or 'sopengine reopen' a completed one")
+    return RunClosed(message.format(run=run["id"], status=run["status"], when=when), run_id=run["id"])
+
+
+def _read(store: Store, run_id: str, by: str | None, now: datetime | str | None, allow_closed: bool) -> _Loaded:
+    found = run_sql.load_for_change(store.conn, run_id)
+    if found is None:
+        raise _not_found(store, run_id)
+    run, tasks, assignments = found
     if run["status"] != "active" and not allow_closed:
-        when = clock.local(run["finished_at"], clock.run_zone(store.work_calendar(run["calendar_hash"])))
-        if run["status"] == "completed":
-            message = _("run {run} is completed (since {when}); nothing can be changed — start a new run,"
-                        " or 'sopengine reopen' a completed one")
-        elif run["status"] == "cancelled":
-            message = _("run {run} is cancelled (since {when}); nothing can be changed — start a new run,"
-                        " or 'sopengine reopen' a completed one")
-        else:
-            message = _("run {run} is {status} (since {when}); nothing can be changed — start a new run,"
-                        " or 'sopengine reopen' a completed one")
-        raise RunClosed(message.format(run=run_id, status=run["status"], when=when), run_id=run_id)
+        raise _closed(store, run)
     compiled = store.compiled(run["definition_hash"])
     tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
+    if run.pop("_register"):
+        person, login = authority.identify(store, by)
+    else:
+        # No people register (the run's read says so, in the same statement): the person is
+        # the name given, beside the process's OS login — what authority.identify says then,
+        # without asking the database again.
+        person, login = identity.person(by), identity.os_user()
     return _Loaded(
         store, run, compiled, workflow(compiled), tasks,
-        *authority.identify(store, by), clock.coerce(now, tz), clock.iso(clock.real_now()) or "", owned,
+        person, login, clock.coerce(now, tz), clock.iso(clock.real_now()) or "", assignments,
     )
 
 
@@ -306,11 +318,7 @@ def run_table(store: Store, run: dict[str, Any], compiled: dict[str, Any]) -> st
         return None
     if len(tables) == 1:
         return tables[0]
-    row = store.conn.execute(
-        "SELECT json_extract(payload, '$.table') FROM events WHERE run_id = ? AND kind = 'run_started' ORDER BY seq LIMIT 1",
-        (run["id"],),
-    ).fetchone()
-    return row[0] if row else None
+    return run_sql.started_table(store.conn, run["id"])
 
 
 def _row_symbols(compiled: dict[str, Any], key: str, table: str | None) -> list[str]:
@@ -366,10 +374,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
         step_id = _find_step(compiled, step, run_table(loaded.store, loaded.run, compiled))
         matching = [t for t in open_tasks if t["step_id"] == step_id]
         if not matching:
-            last = loaded.store.conn.execute(
-                "SELECT closed_by, closed_at, state FROM tasks WHERE run_id = ? AND step_id = ? AND state = 'done' ORDER BY id DESC LIMIT 1",
-                (run_id, step_id),
-            ).fetchone()
+            last = run_sql.last_done(loaded.store.conn, run_id, step_id)
             waiting = [t for t in loaded.tasks if t["state"] == "waiting" and t["step_id"] == step_id]
             if waiting:
                 message = _("step {step} of run {run} is not open (it waits for the other branches to arrive); open: {open}")
@@ -411,56 +416,28 @@ def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
 
 
 def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> None:
+    """Write the operation's changes in its transaction.
+
+    The run was read under the write lock, so its version cannot have moved; the check in
+    the store still refuses a writer that read the run before taking the lock.
+    """
     try:
-        loaded.store.apply(changes)
+        run_sql.write_changes(loaded.store.conn, changes)
     except ConcurrentChange:
-        if task is not None:
-            row = loaded.store.conn.execute(
-                "SELECT closed_by, closed_at, state FROM tasks WHERE id = ?", (task["id"],)
-            ).fetchone()
-            if row and row[2] != "open":
-                if row[2] == "done":
-                    message = _("step {step} of run {run} was already completed by {person} at {when}; see 'sopengine status {run}'")
-                elif row[2] == "cancelled":
-                    message = _("step {step} of run {run} was already cancelled by {person} at {when}; see 'sopengine status {run}'")
-                else:
-                    message = _("step {step} of run {run} was already {state} by {person} at {when}; see 'sopengine status {run}'")
-                raise ConcurrentChange(
-                    message.format(step=task["step_id"], run=loaded.run["id"], state=row[2], person=row[0], when=loaded.local(row[1])),
-                    run_id=loaded.run["id"], step=task["step_id"], closed_by=row[0], closed_at=row[1],
-                ) from None
-        raise _stale(loaded) from None
-
-
-class _Stale(ConcurrentChange):
-    """The run moved on meanwhile, but not at this command's step: the command can be redone."""
-
-
-def _stale(loaded: _Loaded) -> _Stale:
-    run_id = loaded.run["id"]
-    return _Stale(
-        _("run {run} was changed by another command meanwhile; look at 'sopengine status {run}' and try again").format(run=run_id),
-        run_id=run_id,
-    )
-
-
-_RETRIES = 5
-
-
-def _retrying(operation: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    """Redo an operation from the run's new state when another command changed the run first
-    but left this command's step alone (two people finishing two branches of a split at once)."""
-
-    @wraps(operation)
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        for _ in range(_RETRIES - 1):
-            try:
-                return operation(*args, **kwargs)
-            except _Stale:
-                continue
-        return operation(*args, **kwargs)
-
-    return run
+        closed = run_sql.task_closure(loaded.store.conn, task["id"]) if task is not None else None
+        if task is None or closed is None or closed[2] == "open":
+            raise
+        person, when, state = closed
+        if state == "done":
+            message = _("step {step} of run {run} was already completed by {person} at {when}; see 'sopengine status {run}'")
+        elif state == "cancelled":
+            message = _("step {step} of run {run} was already cancelled by {person} at {when}; see 'sopengine status {run}'")
+        else:
+            message = _("step {step} of run {run} was already {state} by {person} at {when}; see 'sopengine status {run}'")
+        raise ConcurrentChange(
+            message.format(step=task["step_id"], run=loaded.run["id"], state=state, person=person, when=loaded.local(when)),
+            run_id=loaded.run["id"], step=task["step_id"], closed_by=person, closed_at=when,
+        ) from None
 
 
 def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
@@ -528,14 +505,12 @@ def _close_task(
     return adv, at
 
 
-@_retrying
 def complete(
     db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
     """Complete the open process step of a run (or the current lane of a multi-actor row)."""
-    loaded = _load(db, run_id, by, now)
-    try:
+    with _operation(db, run_id, by, now) as loaded:
         task = _pick_task(loaded, step, "complete")
         spec = loaded.compiled["steps"][task["step_id"]]
         if spec["kind"] == "decision":
@@ -547,19 +522,15 @@ def complete(
             )
         adv, at = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
         return _summary(loaded, adv, step=task["step_id"], completed_by=loaded.person, at=at)
-    finally:
-        loaded.release()
 
 
-@_retrying
 def decide(
     db: str | Path | Store, run_id: str, outcome: str, *, step: str | None = None,
     outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
     by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
     """Take a decision step's outcome (names as the definition writes them, any case)."""
-    loaded = _load(db, run_id, by, now)
-    try:
+    with _operation(db, run_id, by, now) as loaded:
         if step is None:
             decisions = [t for t in loaded.tasks if t["state"] == "open" and loaded.compiled["steps"][t["step_id"]]["kind"] == "decision"]
             if len(decisions) == 1:
@@ -584,28 +555,19 @@ def decide(
         adv, at = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
                               outcome=chosen["name"], extra={"outcome": chosen["name"], "next": chosen["next"]})
         return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=loaded.person, at=at)
-    finally:
-        loaded.release()
 
 
-@_retrying
 def reopen(
     db: str | Path | Store, run_id: str, step: str, *, reason: str, by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Send a run back to *step* to correct a mistake; recorded as a new event, history kept."""
     if not reason or not reason.strip():
         raise InputError(_("give the reason for reopening with --reason TEXT"))
-    loaded = _load(db, run_id, by, now, allow_closed=True)
-    try:
+    with _operation(db, run_id, by, now, allow_closed=True) as loaded:
         if loaded.run["status"] == "cancelled":
             raise RunClosed(_("run {run} is cancelled; start a new run instead").format(run=run_id), run_id=run_id)
         step_id = _find_step(loaded.compiled, step, run_table(loaded.store, loaded.run, loaded.compiled))
-        visited = loaded.store.conn.execute(
-            "SELECT 1 FROM tasks WHERE run_id = ? AND step_id = ? AND state != 'waiting'"
-            " UNION ALL SELECT 1 FROM events WHERE run_id = ? AND step_id = ? AND kind = 'decided' LIMIT 1",
-            (run_id, step_id, run_id, step_id),
-        ).fetchone()
-        if visited is None:
+        if not run_sql.visited(loaded.store.conn, run_id, step_id):
             raise InputError(
                 _("run {run} has not reached step {step} yet; reopen goes back to a"
                   " step already done — 'sopengine status RUN' lists them").format(
@@ -635,18 +597,14 @@ def reopen(
         adv.finish()
         _write(loaded, adv.changes, None)
         return _summary(loaded, adv, step=step_id, reason=reason)
-    finally:
-        loaded.release()
 
 
-@_retrying
 def assign(
     db: str | Path | Store, run_id: str, role: str, person: str, *, acting: bool = False, remove: bool = False,
     by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Assign a person to a role of a run (``acting`` for Plt./Plh.), or remove them."""
-    loaded = _load(db, run_id, by, now)
-    try:
+    with _operation(db, run_id, by, now) as loaded:
         _check_not_before_start(loaded)
         role_id = _find_role(loaded.compiled, role)
         person = person.strip()
@@ -672,17 +630,13 @@ def assign(
             adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "role": role_id, "person": person, "acting": acting, "removed": remove}
-    finally:
-        loaded.release()
 
 
-@_retrying
 def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None = None, now: datetime | str | None = None) -> dict[str, Any]:
     """Cancel a run: its open steps close, nothing more can be done in it."""
     if not reason or not reason.strip():
         raise InputError(_("give the reason for cancelling with --reason TEXT"))
-    loaded = _load(db, run_id, by, now)
-    try:
+    with _operation(db, run_id, by, now) as loaded:
         _check_not_before_start(loaded)
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
@@ -693,8 +647,6 @@ def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None =
         adv.changes.events.append(Event("run_cancelled", at, loaded.person, loaded.os_user, None, {"reason": reason}))
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "status": "cancelled", "reason": reason}
-    finally:
-        loaded.release()
 
 
 def _find_role(compiled: dict[str, Any], role: str) -> str:
@@ -852,7 +804,7 @@ def start_run(
                     run_id=active,
                 )
         run_id = new_run_id()
-        while store.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
+        while run_sql.run_exists(store.conn, run_id):
             run_id = new_run_id()
         deadline = cal.due(at, compiled["deadline"]) if compiled.get("deadline") else None
         due = clock.iso(deadline)
@@ -862,7 +814,7 @@ def start_run(
             "started_by": person, "due_at": due, "version": 0,
         }
         changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
-        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_login, changes, [], {})
+        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_login, changes, [])
         changes.assign = [(role, who, False, person, clock.iso(at) or "") for role, who in assignments]
         changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],

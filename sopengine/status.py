@@ -1,7 +1,8 @@
-"""Reading runs: one run's status and timeline, the list of runs, a person's inbox.
+"""Reading runs: one run's status and timeline, and the list of runs.
 
-Plain ``sqlite3`` through the store; nothing here imports pydantic or sqlite-utils. Read
-functions never create a database.
+Every statement is the store's (:mod:`sopengine.store.runs`, :class:`~sopengine.store.Store`),
+read in one snapshot; nothing here imports pydantic or sqlite-utils. Read functions never
+create a database.
 
 What these functions return is JSON: its sentences (the ``next`` hints, an automatic gate's
 note) are English in every language. :func:`next_for_people` and :func:`note_for_people`
@@ -10,6 +11,7 @@ give the same sentences in the language people read.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from sopengine import clock
 from sopengine.i18n import N_, _
 from sopengine.runs import ENGINE
 from sopengine.store import Store
+from sopengine.store import runs as run_sql
 
 _WAITS = N_("{step} waits for its other branches")
 _DECIDES = N_("{actor} decides {step}: {outcomes}")
@@ -64,7 +67,7 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
             {"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs if d["task_id"] == t["id"]
         ],
     }
-    end = clock.from_iso(t["closed_at"]) if t["closed_at"] else now
+    end = (clock.from_iso(t["closed_at"]) or now) if t["closed_at"] else now
     view["late_by"] = _late_by(cal, step, t["due_at"], end) if t["state"] in ("open", "done") else 0
     # Overdue as `sopengine overdue` has it: open and past its due time, even when no office
     # time has passed since (due at 16:00, looked at in the evening: late by 0, yet overdue).
@@ -79,14 +82,10 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
 
 def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
     """Automatic gates, each ranked just after the task whose completion led the run through it."""
-    import json
-
     task_of = {(t["step_id"], t["iteration"], t["part"]): t["id"] for t in tasks if t["state"] == "done"}
     out: list[tuple[float, dict[str, Any]]] = []
     after = 0.0
-    for at, step_id, person, kind, payload in store.conn.execute(
-        "SELECT at, step_id, person, kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,)
-    ):
+    for at, step_id, person, kind, payload in run_sql.timeline_events(store.conn, run_id):
         data = json.loads(payload)
         if person != ENGINE and kind in ("step_completed", "decided"):
             part = (data.get("part") or 1) - 1
@@ -111,14 +110,9 @@ def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict
 def _recorded(store: Store, compiled: dict[str, Any], run_id: str) -> dict[str, Any]:
     """What a run's events say beyond its tasks: the table it follows, the case state its rows
     set (format 2), and how it ended when an exit the paper does not draw ended it."""
-    import json
-
     state = {name: spec.get("initial") for name, spec in (compiled.get("state") or {}).items()}
     out: dict[str, Any] = {"table": None, "state": state, "ended_by": None}
-    for kind, payload in store.conn.execute(
-        "SELECT kind, payload FROM events WHERE run_id = ? AND (kind = 'run_started' OR payload LIKE '%\"state\"%'"
-        " OR payload LIKE '%\"ended_by\"%') ORDER BY seq", (run_id,),
-    ):
+    for kind, payload in run_sql.recorded_events(store.conn, run_id):
         data = json.loads(payload)
         if kind == "run_started":
             out["table"] = data.get("table")
@@ -159,9 +153,8 @@ def run_status(
 ) -> dict[str, Any]:
     """One run: its state, open steps (with due times and lateness), timeline and assignments."""
     store = Store(db, readonly=True)
-    try:
-        # One read transaction: every row comes from the same moment, never half a change.
-        store.conn.execute("BEGIN")
+    # One read transaction: every row comes from the same moment, never half a change.
+    with store, run_sql.snapshot(store.conn):
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
         cal = store.work_calendar(run["calendar_hash"])
@@ -207,8 +200,6 @@ def run_status(
             "ended_by": recorded["ended_by"],
             "next": _next_hint(compiled, open_steps),
         }
-    finally:
-        store.close()
 
 
 def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> list[str]:
@@ -252,8 +243,7 @@ def note_for_people(view: dict[str, Any]) -> str | None:
 def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """Every active run (every run with ``include_closed``) with its open steps."""
     store = Store(db, readonly=True)
-    try:
-        store.conn.execute("BEGIN")  # one snapshot, as in run_status
+    with store, run_sql.snapshot(store.conn):  # one snapshot, as in run_status
         out = []
         compiled_cache: dict[str, dict[str, Any]] = {}
         for run in store.runs(include_closed):
@@ -283,5 +273,3 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
                 "overdue": any(s["overdue"] for s in steps),
             })
         return out
-    finally:
-        store.close()

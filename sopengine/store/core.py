@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from sopengine.chain import GENESIS, canonical, event_hash
-from sopengine.errors import ConcurrentChange, DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
+from sopengine.chain import GENESIS, canonical
+from sopengine.errors import DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 from sopengine.i18n import _
 from sopengine.store.errors import primary_code, refuse_if_damaged, translate
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000
@@ -70,7 +70,7 @@ class Event:
 class NewTask:
     step_id: str
     part: int
-    iteration: int
+    iteration: int | None  # None: the store gives the next visit number of the step
     actor: str | None
     state: str  # "open" or "waiting"
     opened_at: str
@@ -104,6 +104,7 @@ class Changes:
     finished_at: str | None = None
     reactivate: bool = False  # a reopened completed run: clear finished_at
     events: list[Event] = field(default_factory=list)
+    head: str | None = None  # the run's chain head as read in this transaction (None: the store reads it)
 
 
 class Store:
@@ -484,6 +485,7 @@ class Store:
                 (run["id"], run["definition_id"], run["definition_hash"], run.get("calendar_hash"), run.get("period"),
                  canonical(run.get("case_data") or {}), run["started_at"], run["started_by"], run.get("due_at")),
             )
+            changes.head = GENESIS  # a new run's first event
             self._apply(db, changes)
 
     def apply(self, changes: Changes) -> None:
@@ -492,65 +494,9 @@ class Store:
             self._apply(db, changes)
 
     def _apply(self, db: sqlite3.Connection, ch: Changes) -> None:
-        # The version check makes two racing commands safe: the second finds the version moved.
-        cur = db.execute(
-            "UPDATE runs SET version = version + 1, status = COALESCE(?, status),"
-            " finished_at = CASE WHEN ? THEN NULL ELSE COALESCE(?, finished_at) END"
-            " WHERE id = ? AND version = ?",
-            (ch.status, int(ch.reactivate), ch.finished_at, ch.run_id, ch.expected_version),
-        )
-        if cur.rowcount != 1:
-            raise ConcurrentChange(
-                _("run {run} was changed by another command meanwhile; look at 'sopengine status {run}' and try again").format(
-                    run=ch.run_id),
-                run_id=ch.run_id,
-            )
-        for c in ch.close:
-            cur = db.execute(
-                "UPDATE tasks SET state = ?, closed_at = ?, closed_by = ?, outcome = ?, note = ?, on_behalf_of = ?"
-                " WHERE id = ? AND state IN ('open', 'waiting')",
-                (c.state, c.closed_at, c.closed_by, c.outcome, c.note, c.on_behalf_of, c.task_id),
-            )
-            if cur.rowcount != 1:
-                raise ConcurrentChange(
-                    _("task {task} of run {run} was closed meanwhile; try again").format(task=c.task_id, run=ch.run_id), run_id=ch.run_id
-                )
-        task_ids: list[int] = []
-        for t in ch.open:
-            cur = db.execute(
-                "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (ch.run_id, t.step_id, t.part, t.iteration, t.actor, t.state, t.opened_at, t.due_at),
-            )
-            task_ids.append(cur.lastrowid or 0)
-        for d in ch.documents:
-            db.execute(
-                "INSERT INTO documents (run_id, task_id, step_id, name, kind, path, sha256, size, recorded_at, recorded_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ch.run_id, d.get("task_id"), d["step_id"], d["name"], d.get("kind", "output"), d["path"], d["sha256"],
-                 d["size"], ch.recorded_at, d["recorded_by"]),
-            )
-        for role, person, acting, by, at in ch.assign:
-            db.execute(
-                "INSERT INTO assignments (run_id, role, person, acting, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (run_id, role, person) DO UPDATE SET acting = excluded.acting",
-                (ch.run_id, role, person, int(acting), at, by),
-            )
-        for role, person in ch.unassign:
-            db.execute("DELETE FROM assignments WHERE run_id = ? AND role = ? AND person = ?", (ch.run_id, role, person))
-        row = db.execute("SELECT hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (ch.run_id,)).fetchone()
-        prev = row[0] if row else GENESIS
-        for e in ch.events:
-            record = {
-                "run_id": ch.run_id, "at": e.at, "recorded_at": ch.recorded_at, "person": e.person,
-                "os_user": e.os_user, "kind": e.kind, "step_id": e.step_id, "payload": e.payload, "prev_hash": prev,
-            }
-            digest = event_hash(record)
-            db.execute(
-                "INSERT INTO events (run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, canonical(e.payload), prev, digest),
-            )
-            prev = digest
+        from sopengine.store.runs import write_changes
+
+        write_changes(db, ch)
 
 
 def use(db: str | Path | Store, *, create: bool = False, readonly: bool = False) -> tuple[Store, bool]:

@@ -372,6 +372,19 @@ def m0007_query_indexes(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS runs_definition_started ON runs (definition_id, started_at, id)")
 
 
+@migrations(name="0008_run_chain_head")
+def m0008_run_chain_head(db: Database) -> None:
+    """``runs.head``: the hash of each run's last event, kept by every change to the run, so
+    that appending an event needs no search of the events. Filled here from the events of
+    the runs already in the database. ``audit verify`` still computes each head from the
+    events themselves."""
+    if "head" not in {row[1] for row in db.execute("PRAGMA table_info(runs)").fetchall()}:
+        db.execute("ALTER TABLE runs ADD COLUMN head TEXT")
+    db.execute(
+        "UPDATE runs SET head = (SELECT e.hash FROM events AS e WHERE e.run_id = runs.id ORDER BY e.seq DESC LIMIT 1)"
+    )
+
+
 @migrations(name="0009_documents_run")
 def m0009_documents_run(db: Database) -> None:
     """An index of the documents by run: a run's status lists its documents, which read every
