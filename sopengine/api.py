@@ -160,17 +160,28 @@ def start_run(definition_id: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
-    """Complete the open step; see :func:`sopengine.runs.complete`."""
+    """Complete a step; name it with ``step=`` (see :func:`sopengine.runs.complete`).
+
+    Without ``step`` the run's only open step is completed, whichever it is by then: a
+    repeated or concurrent call would complete the next step too.
+    """
     from sopengine.runs import complete as _complete
 
     return _complete(db, run_id, **kwargs)
 
 
 def decide(db: str | Path, run_id: str, outcome: str, **kwargs: Any) -> dict[str, Any]:
-    """Take a decision; see :func:`sopengine.runs.decide`."""
+    """Take a decision; name it with ``step=`` (see :func:`sopengine.runs.decide`)."""
     from sopengine.runs import decide as _decide
 
     return _decide(db, run_id, outcome, **kwargs)
+
+
+def open_steps(db: str | Path, run_id: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """A run's open steps with the ``step`` key naming each; see :func:`sopengine.runs.open_steps`."""
+    from sopengine.runs import open_steps as _open_steps
+
+    return _open_steps(db, run_id, **kwargs)
 
 
 def reopen(db: str | Path, run_id: str, step: str, **kwargs: Any) -> dict[str, Any]:
@@ -323,6 +334,7 @@ __all__ = [
     "decide",
     "inbox",
     "list_runs",
+    "open_steps",
     "reopen",
     "run_definition",
     "run_status",

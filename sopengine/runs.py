@@ -397,6 +397,75 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
     )
 
 
+def step_key(compiled: dict[str, Any], open_tasks: list[dict[str, Any]], task: dict[str, Any]) -> str:
+    """What ``--step`` takes to name *task* among the run's open tasks: its printed row number
+    when that names this task alone, else its step id."""
+    no = compiled["steps"][task["step_id"]].get("no")
+    if no is None or str(no).strip() == "":
+        return str(task["step_id"])
+    key = str(no).strip()
+    same_row = {t["step_id"] for t in open_tasks if str(compiled["steps"][t["step_id"]].get("no") or "").strip() == key}
+    if same_row != {task["step_id"]}:
+        return str(task["step_id"])
+    if compiled.get("format") != 2 and _find_step(compiled, key) != task["step_id"]:
+        return str(task["step_id"])
+    return key
+
+
+def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """The open steps of a run that a write may name, each with the ``--step`` key that names it.
+
+    *kind* ``"process"`` gives the steps ``complete`` takes, ``"decision"`` those ``decide``
+    takes, None every open step.
+    Each entry: ``step``, ``key``, ``no``, ``kegiatan``, ``kind``, ``actor``, ``actor_name``,
+    ``part``, ``parts`` and, for a decision, ``outcomes``. Refused like a write would be:
+    a run that is not active (:class:`RunClosed`); none of that kind open (:class:`StepNotOpen`,
+    naming the command for what is open). Reads only.
+    """
+    store, owned = use_store(db, readonly=True)
+    try:
+        with run_sql.snapshot(store.conn):
+            found = run_sql.load_for_change(store.conn, run_id, register=False)
+            if found is None:
+                raise _not_found(store, run_id)
+            run, tasks, _assigned = found
+            if run["status"] != "active":
+                raise _closed(store, run)
+            compiled = store.compiled(run["definition_hash"])
+    finally:
+        if owned:
+            store.close()
+    open_tasks = [t for t in tasks if t["state"] == "open"]
+    out = []
+    for t in open_tasks:
+        spec = compiled["steps"][t["step_id"]]
+        entry = {
+            "step": t["step_id"], "key": step_key(compiled, open_tasks, t), "no": spec.get("no"), "kegiatan": spec.get("kegiatan"),
+            "kind": spec["kind"], "actor": t["actor"], "actor_name": compiled["actors"].get(t["actor"] or "", {}).get("name"),
+            "part": t["part"] + 1, "parts": len(spec.get("lanes") or [None]),
+        }
+        if spec["kind"] == "decision":
+            entry["outcomes"] = [o["name"] for o in spec["outcomes"]]
+        out.append(entry)
+    wanted = [e for e in out if kind is None or e["kind"] == kind]
+    if wanted:
+        return wanted
+    if not out:
+        raise StepNotOpen(_("run {run} has no open step").format(run=run_id), run_id=run_id)
+    other = out[0]
+    if kind == "process":
+        raise StepNotOpen(
+            _("run {run} has no open step to complete; its open decision is {step}: 'sopengine decide {run} {outcomes} --step {key}'").format(
+                run=run_id, step=_describe_step(compiled, other["step"]), outcomes="|".join(other.get("outcomes") or []), key=other["key"]),
+            run_id=run_id,
+        )
+    raise StepNotOpen(
+        _("run {run} has no open decision; its open step is {step}: 'sopengine complete {run} --step {key}'").format(
+            run=run_id, step=_describe_step(compiled, other["step"]), key=other["key"]),
+        run_id=run_id,
+    )
+
+
 def _check_not_before_start(loaded: _Loaded) -> None:
     if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
         raise InputError(
@@ -509,15 +578,22 @@ def complete(
     db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
-    """Complete the open process step of a run (or the current lane of a multi-actor row)."""
+    """Complete an open process step of a run (or the current lane of a multi-actor row).
+
+    Name the step with *step* (its id, or its row number when that row has one open step).
+    Without it the run's only open step is taken, whichever it is by the time the write
+    lock is held: a caller repeating the call, or racing another, would complete the next
+    step too. The command line therefore never calls this without a step.
+    """
     with _operation(db, run_id, by, now) as loaded:
         task = _pick_task(loaded, step, "complete")
         spec = loaded.compiled["steps"][task["step_id"]]
         if spec["kind"] == "decision":
             names = " / ".join(o["name"] for o in spec["outcomes"])
+            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], task)
             raise StepNotOpen(
-                _("step {step} is a decision ({outcomes}); use 'sopengine decide {run} OUTCOME'").format(
-                    step=_describe_step(loaded.compiled, task["step_id"]), outcomes=names, run=run_id),
+                _("step {step} is a decision ({outcomes}); use 'sopengine decide {run} OUTCOME --step {key}'").format(
+                    step=_describe_step(loaded.compiled, task["step_id"]), outcomes=names, run=run_id, key=key),
                 run_id=run_id,
             )
         adv, at = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
@@ -529,7 +605,11 @@ def decide(
     outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
     by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
 ) -> dict[str, Any]:
-    """Take a decision step's outcome (names as the definition writes them, any case)."""
+    """Take a decision step's outcome (names as the definition writes them, any case).
+
+    Name the decision with *step*, as for :func:`complete`; without it the run's only open
+    decision is taken.
+    """
     with _operation(db, run_id, by, now) as loaded:
         if step is None:
             decisions = [t for t in loaded.tasks if t["state"] == "open" and loaded.compiled["steps"][t["step_id"]]["kind"] == "decision"]
@@ -538,9 +618,10 @@ def decide(
         task = _pick_task(loaded, step, "decide")
         spec = loaded.compiled["steps"][task["step_id"]]
         if spec["kind"] != "decision":
+            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], task)
             raise StepNotOpen(
-                _("step {step} is not a decision; use 'sopengine complete {run}'").format(
-                    step=_describe_step(loaded.compiled, task["step_id"]), run=run_id),
+                _("step {step} is not a decision; use 'sopengine complete {run} --step {key}'").format(
+                    step=_describe_step(loaded.compiled, task["step_id"]), run=run_id, key=key),
                 run_id=run_id,
             )
         wanted = outcome.strip().casefold()

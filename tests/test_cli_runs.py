@@ -62,10 +62,10 @@ def test_global_options_before_and_after_the_command_name(tmp_path: Path) -> Non
     after = ok("run", "pengumpulan-data", "--period", "2026-11", "--json", "--db", str(db), "--now", NOW, "--by", "Agus")
     assert json.loads(after.stdout)["db"] == str(db)
     assert json.loads(ok("--db", str(db), "status", "--json").stdout) == json.loads(ok("status", "--db", str(db), "--json").stdout)
-    ok("complete", run_id, "--db", str(db), "--by", "Sari", "--now", "2026-10-01T10:00")
-    ok("--db", str(db), "--by", "Dedi", "--now", "2026-10-01T11:00", "complete", run_id)
+    ok("complete", run_id, "--step", "1", "--db", str(db), "--by", "Sari", "--now", "2026-10-01T10:00")
+    ok("--db", str(db), "--by", "Dedi", "--now", "2026-10-01T11:00", "complete", run_id, "--step", "2")
     # given in both places, the value after the command name wins
-    ok("--db", str(tmp_path / "lain.db"), "--by", "Salah", "complete", run_id, "--db", str(db), "--by", "Benar", "--now", "2026-10-01T12:00")
+    ok("--db", str(tmp_path / "lain.db"), "--by", "Salah", "complete", run_id, "--step", "3", "--db", str(db), "--by", "Benar", "--now", "2026-10-01T12:00")
     assert not (tmp_path / "lain.db").exists()
     done = [(e["step_id"], e["person"], e["at"]) for e in events(db, "step_completed")]
     assert done == [("kumpulkan-data", "Sari", "2026-10-01T03:00:00Z"), ("rekap-laporan", "Dedi", "2026-10-01T04:00:00Z"),
@@ -77,9 +77,9 @@ def test_environment_variables(tmp_path: Path) -> None:
     env = {"SOPENGINE_DB": str(tmp_path / "env.db"), "SOPENGINE_USER": "Rina Petugas", "SOPENGINE_NOW": "2026-10-05T13:30"}
     run_id = json.loads(ok("run", "surat-keluar", "--json", env=env).stdout)["run_id"]
     assert (tmp_path / "env.db").exists()
-    ok("complete", run_id, env=env)
+    ok("complete", run_id, "--step", "1", env=env)
     # an option still beats its variable
-    ok("complete", run_id, "--by", "Hendra", "--now", "2026-10-05T14:00", env=env)
+    ok("complete", run_id, "--step", "2", "--by", "Hendra", "--now", "2026-10-05T14:00", env=env)
     started, first, second = events(tmp_path / "env.db")
     assert (started["person"], started["at"]) == ("Rina Petugas", "2026-10-05T06:30:00Z")
     assert (first["person"], first["at"]) == ("Rina Petugas", "2026-10-05T06:30:00Z")
@@ -94,7 +94,7 @@ def test_environment_variables_in_a_real_process(tmp_path: Path) -> None:
     assert started.returncode == 0, started.stderr
     run_id = json.loads(started.stdout)["run_id"]
     assert json.loads(started.stdout)["started_at"] == "2026-10-05T01:00:00Z"
-    done = sop("complete", run_id, "--json", cwd=tmp_path, env=env)
+    done = sop("complete", run_id, "--step", "1", "--json", cwd=tmp_path, env=env)
     assert json.loads(done.stdout) | {} == {"run_id": run_id, "status": "active", "opened": ["rekap-laporan"],
                                              "step": "kumpulkan-data", "completed_by": "Wati", "at": "2026-10-05T01:00:00Z"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kantor.db"]
@@ -112,8 +112,8 @@ def test_run_if_missing_exits_0_twice_and_starts_one_run(tmp_path: Path) -> None
     third = ok("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10", "--if-missing")
     assert third.stdout == ""
     # a completed run counts too: the period's work is done
-    for _ in range(5):
-        ok("--db", str(db), "complete", run_id)
+    for n in range(1, 6):
+        ok("--db", str(db), "complete", run_id, "--step", str(n))
     ok("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10", "--if-missing")
     assert len(events(db, "run_started")) == 1
     # a cancelled one does not
@@ -143,8 +143,8 @@ def test_status_json_contract(tmp_path: Path) -> None:
     started = json.loads(ok("--db", str(db), "--now", NOW, "run", "surat-keluar", "--json").stdout)
     assert {"run_id", "definition", "period", "status", "open_steps"} <= set(started)
     run_id = started["run_id"]
-    for _ in range(2):
-        ok("--db", str(db), "--now", NOW, "complete", run_id)
+    for n in (1, 2):
+        ok("--db", str(db), "--now", NOW, "complete", run_id, "--step", str(n))
     status = json.loads(ok("--db", str(db), "--now", NOW, "status", run_id, "--json").stdout)
     assert {"run_id", "definition", "period", "status", "open_steps"} <= set(status)
     assert (status["run_id"], status["definition"], status["period"], status["status"]) == (run_id, "surat-keluar", None, "active")
@@ -153,15 +153,15 @@ def test_status_json_contract(tmp_path: Path) -> None:
     assert (step["step"], step["kind"], step["actor"], step["actor_name"]) == ("periksa-kasubag", "decision", "kasubag-umpar", "Kasubag Umpar")
     assert step["outcomes"] == ["Ya", "Tidak"]
     assert step["due_at"] == "2026-10-01T02:30:00Z"  # UTC with Z: 09:00 WIB plus 30 minutes
-    ok("--db", str(db), "--now", NOW, "decide", run_id, "Ya")
+    ok("--db", str(db), "--now", NOW, "decide", run_id, "Ya", "--step", "3")
     process = json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["open_steps"][0]
     assert process["kind"] == "decision" and process["step"] == "periksa-sekretaris"
 
     ok("--db", str(db), "cancel", run_id, "--reason", "tidak jadi")
     assert json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["status"] == "cancelled"
     other = start(db, "pengumpulan-data", "--period", "2026-10")
-    for _ in range(5):
-        ok("--db", str(db), "complete", other)
+    for n in range(1, 6):
+        ok("--db", str(db), "complete", other, "--step", str(n))
     final = json.loads(ok("--db", str(db), "status", other, "--json").stdout)
     assert (final["status"], final["open_steps"]) == ("completed", [])
     listed = json.loads(ok("--db", str(db), "status", "--all", "--json").stdout)
@@ -207,13 +207,13 @@ def test_assign_acting_and_remove(tmp_path: Path) -> None:
     shown = ok("--db", str(db), "status", run_id)
     assert "sekretaris-dinas: Budi Hartono (Plt.)" in shown.stdout
 
-    refused = invoke("--db", str(db), "complete", run_id, "--by", "Sari")
+    refused = invoke("--db", str(db), "complete", run_id, "--step", "1", "--by", "Sari")
     assert refused.exit_code == 1 and "assigned: Agus Supriyadi, Budi Hartono" in refused.stderr
     removed = ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "budi hartono", "--remove")
     assert removed.stdout == f"Removed Budi Hartono from sekretaris-dinas in run {run_id}.\n"
-    refused = invoke("--db", str(db), "complete", run_id, "--by", "Budi Hartono")
+    refused = invoke("--db", str(db), "complete", run_id, "--step", "1", "--by", "Budi Hartono")
     assert refused.exit_code == 1 and "Budi Hartono is not assigned to Sekretaris Dinas" in refused.stderr
-    ok("--db", str(db), "complete", run_id, "--by", "AGUS SUPRIYADI")  # names compare without case
+    ok("--db", str(db), "complete", run_id, "--step", "1", "--by", "AGUS SUPRIYADI")  # names compare without case
     ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "Agus Supriyadi", "--remove")
     assert json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["assignments"] == []
     kinds = [(e["kind"], e["payload"]) for e in events(db) if e["kind"] in ("assigned", "unassigned")]
@@ -230,9 +230,9 @@ def test_an_external_actors_step_recorded_by_staff_names_both(tmp_path: Path) ->
     run_id = start(db, "permohonan-informasi-publik")
     shown = ok("--db", str(db), "status", run_id)
     assert "Pengguna Layanan" in shown.stdout
-    ok("--db", str(db), "--now", NOW, "complete", run_id, "--by", "Rina Petugas", "--on-behalf", "Budi Santoso")
-    ok("--db", str(db), "--now", NOW, "decide", run_id, "TIDAK", "--by", "Rina Petugas", "--note", "KTP tidak terbaca")
-    ok("--db", str(db), "--now", NOW, "complete", run_id, "--by", "Rina Petugas")  # the citizen's name not given
+    ok("--db", str(db), "--now", NOW, "complete", run_id, "--step", "1", "--by", "Rina Petugas", "--on-behalf", "Budi Santoso")
+    ok("--db", str(db), "--now", NOW, "decide", run_id, "TIDAK", "--step", "2", "--by", "Rina Petugas", "--note", "KTP tidak terbaca")
+    ok("--db", str(db), "--now", NOW, "complete", run_id, "--step", "1", "--by", "Rina Petugas")  # the citizen's name not given
     first, second = [e for e in events(db, "step_completed") if e["step_id"] == "ajukan-permohonan"]
     assert (first["person"], first["payload"]["on_behalf_of"]) == ("Rina Petugas", "Budi Santoso")
     assert (second["person"], second["payload"]["on_behalf_of"]) == ("Rina Petugas", "Pengguna Layanan")
@@ -242,7 +242,7 @@ def test_an_external_actors_step_recorded_by_staff_names_both(tmp_path: Path) ->
     assert [(t["closed_by"], t["on_behalf_of"]) for t in timeline if t["step"] == "ajukan-permohonan"] == [
         ("Rina Petugas", "Budi Santoso"), ("Rina Petugas", "Pengguna Layanan")]
     # an internal actor's step carries no on_behalf_of unless one is given
-    ok("--db", str(db), "--now", NOW, "decide", run_id, "YA", "--by", "Rina Petugas")
+    ok("--db", str(db), "--now", NOW, "decide", run_id, "YA", "--step", "2", "--by", "Rina Petugas")
     decided = events(db, "decided")[-1]
     assert "on_behalf_of" not in decided["payload"]
 
@@ -272,7 +272,7 @@ def test_inbox_lists_steps_through_assignments_oldest_first(tmp_path: Path) -> N
     shown = ok("--db", str(db), "--now", "2026-10-01T10:00", "inbox", "--person", "Agus Supriyadi")
     assert "OVERDUE" in shown.stdout and "Mengonsep surat" in shown.stdout
     # a completed step leaves the inbox
-    ok("--db", str(db), "complete", early, "--by", "Agus Supriyadi")
+    ok("--db", str(db), "complete", early, "--step", "1", "--by", "Agus Supriyadi")
     rows = json.loads(ok("--db", str(db), "inbox", "--person", "Agus Supriyadi", "--json").stdout)
     assert [r["run_id"] for r in rows] == [middle, late]
     nothing = ok("--db", str(db), "inbox", "--person", "Orang Lain")
@@ -282,8 +282,8 @@ def test_inbox_lists_steps_through_assignments_oldest_first(tmp_path: Path) -> N
 def test_automatic_decisions_are_decided_events(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
     run_id = start(db, "pengumpulan-data", "--period", "2026-06")
-    for _ in range(8):
-        ok("--db", str(db), "--now", NOW, "complete", run_id, "--by", "Sari")
+    for n in range(1, 9):
+        ok("--db", str(db), "--now", NOW, "complete", run_id, "--step", str(n), "--by", "Sari")
     decided = events(db, "decided")
     assert [(e["step_id"], e["person"], e["payload"]["automatic"], e["payload"]["outcome"], e["payload"]["triggered_by"])
             for e in decided] == [("akhir-semester", "sopengine", True, "Ya", "Sari"), ("akhir-tahun", "sopengine", True, "Tidak", "Sari")]
@@ -316,4 +316,4 @@ def test_assigning_a_name_again_in_another_case_is_the_same_assignee(tmp_path: P
     # removed once, gone: nobody is left assigned, so anyone may act again
     ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "agus supriyadi", "--remove")
     assert json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["assignments"] == []
-    ok("--db", str(db), "complete", run_id, "--by", "Sari")
+    ok("--db", str(db), "complete", run_id, "--step", "1", "--by", "Sari")

@@ -110,9 +110,9 @@ def test_forking_outcome_takes_both_branches_and_their_join(tmp_path: Path) -> N
     run = start(db, "paket")
     assert status(db, run)["table"] == "paket"
     sop(db, "complete", run, "--step", "p-siapkan", "--now", "2026-12-07T09:10")
-    sop(db, "decide", run, "Tidak", "--now", "2026-12-07T09:20")  # back to the preparation
+    sop(db, "decide", run, "Tidak", "--step", "2", "--now", "2026-12-07T09:20")  # back to the preparation
     sop(db, "complete", run, "--step", "1", "--now", "2026-12-07T09:40")
-    sop(db, "decide", run, "Ya", "--now", "2026-12-07T09:50")
+    sop(db, "decide", run, "Ya", "--step", "2", "--now", "2026-12-07T09:50")
     decided = [e for e in events(db, run) if e["kind"] == "decided"][-1]
     assert decided["payload"]["next"] == "p-serahkan" and decided["payload"]["forks"] == ["p-bayar"]
     sop(db, "complete", run, "--step", "p-serahkan", "--now", "2026-12-07T10:00")

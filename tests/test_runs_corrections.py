@@ -79,7 +79,7 @@ def test_an_automatic_decision_with_no_outcome_holding_is_refused_whole(tmp_path
     db = tmp_path / "x.db"
     run_id = api.start_run("gate-without-otherwise", db=db, definitions=ENGINE_DEFS, now=NOW)["run_id"]
     before = counts(db, run_id)
-    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--now", NOW])
+    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--now", NOW])
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: no outcome of the automatic decision cek-jenis holds for run {run_id} (case.jenis = None);"
@@ -133,7 +133,7 @@ def test_the_engines_own_name_cannot_be_used_by_a_person(tmp_path: Path) -> None
     db = tmp_path / "x.db"
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     before = counts(db, run_id)
-    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--by", "SOPengine", "--now", NOW])
+    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--by", "SOPengine", "--now", NOW])
     assert result.exit_code == 1
     assert "is kept for what the engine records by itself; give your own name with --by" in result.stderr
     assert counts(db, run_id) == before
@@ -168,7 +168,7 @@ def test_a_name_that_is_not_text_is_a_one_line_error_and_writes_nothing(tmp_path
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     before = counts(db, run_id)
     # what a terminal in another encoding hands Python for the byte 0xff
-    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--now", NOW, "--note", "catatan\udcff"])
+    result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--now", NOW, "--note", "catatan\udcff"])
     assert result.exit_code == 1
     assert result.stderr == "Error: a name or text given is not valid UTF-8 ('\\udcff'); set the terminal to UTF-8 and type it again\n"
     assert counts(db, run_id) == before

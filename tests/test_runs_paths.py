@@ -431,10 +431,11 @@ def test_parallel_through_the_command_line(tmp_path: Path) -> None:
     base = ["--db", str(tmp_path / "cli.db"), "--definitions", str(PARALLEL), "--now", NOW]
     started = runner.invoke(cli, [*base, "run", "split-join", "--json"], catch_exceptions=False)
     run_id = json.loads(started.stdout)["run_id"]
-    runner.invoke(cli, [*base, "complete", run_id], catch_exceptions=False)
+    runner.invoke(cli, [*base, "complete", run_id, "--step", "1"], catch_exceptions=False)
     result = runner.invoke(cli, [*base, "complete", run_id])
     assert result.exit_code == 1
-    assert "say which with --step" in result.output and "Traceback" not in result.output
+    assert result.stderr == (f"Error: run {run_id} has 2 open steps; say which: sopengine complete {run_id} --step 2;"
+                             f" sopengine complete {run_id} --step 3\n")
     result = runner.invoke(cli, [*base, "complete", run_id, "--step", "arsipkan"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "Open:     2. Mengolah data" in result.output

@@ -234,7 +234,7 @@ def test_a_backdated_completion_from_the_environment(tmp_path: Path, monkeypatch
     monkeypatch.setenv("SOPENGINE_NOW", "2026-10-02T10:00")
     result = CliRunner().invoke(cli, ["--db", str(db), "run", "surat-keluar", "--json"], catch_exceptions=False)
     run_id = json.loads(result.stdout)["run_id"]
-    CliRunner().invoke(cli, ["--db", str(db), "complete", run_id], catch_exceptions=False)
+    CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1"], catch_exceptions=False)
     events = _events(db, run_id)
     assert [e["at"] for e in events] == ["2026-10-02T03:00:00Z", "2026-10-02T03:00:00Z"]
     assert all(e["recorded_at"] != e["at"] for e in events)

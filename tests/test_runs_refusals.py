@@ -87,7 +87,7 @@ def snapshot(db: Path) -> tuple[bytes, bytes | None, list[str]]:
 
 # (name, arguments, expected message) — {run} names a run of the world; {db} the database path.
 CASES: list[tuple[str, list[str], str]] = [
-    ("not-assigned", ["complete", "{assigned}", "--by", "Budi"],
+    ("not-assigned", ["complete", "{assigned}", "--step", "1", "--by", "Budi"],
      (r"Budi is not assigned to Sekretaris Dinas \(sekretaris-dinas\) in run {assigned}; assigned: Agus Supriyadi"
       r" — act as one of them with --by, or 'sopengine assign {assigned} sekretaris-dinas NAME'")),
     ("step-not-open", ["complete", "{assigned}", "--step", "3", "--by", "Agus Supriyadi"],
@@ -99,14 +99,21 @@ CASES: list[tuple[str, list[str], str]] = [
      (r"the SOP has no step '99'; steps are: 1=kumpulkan-data, 2=rekap-laporan, 3=olah-data, 4=susun-laporan,"
       r" 5=sosialisasi-laporan, akhir-semester, 6=rekap-dua-laporan, 7=susun-laporan-semester, 8=sosialisasi-semester,"
       r" akhir-tahun, 9=susun-laporan-tahunan")),
+    ("no-step-named", ["complete", "{assigned}", "--by", "Agus Supriyadi"], r"say which step: sopengine complete {assigned} --step 1"),
+    ("no-decision-named", ["decide", "{decision}", "Ya"], r"say which step: sopengine decide {decision} Ya --step 3"),
     ("several-open", ["complete", "{split}"],
-     r"run {split} has several open steps \(olah-data \(no\. 2\), arsipkan \(no\. 3\)\); say which with --step"),
-    ("unknown-outcome", ["decide", "{decision}", "Mungkin"],
+     r"run {split} has 2 open steps; say which: sopengine complete {split} --step 2; sopengine complete {split} --step 3"),
+    ("unknown-outcome", ["decide", "{decision}", "Mungkin", "--step", "3"],
      r"step periksa-kasubag has no outcome 'Mungkin'; choose one of: Ya, Tidak"),
-    ("complete-a-decision", ["complete", "{decision}"],
-     r"step periksa-kasubag \(no\. 3\) is a decision \(Ya / Tidak\); use 'sopengine decide {decision} OUTCOME'"),
-    ("decide-a-process", ["decide", "{assigned}", "Ya", "--by", "Agus Supriyadi"],
-     r"step kumpulkan-data \(no\. 1\) is not a decision; use 'sopengine complete {assigned}'"),
+    ("complete-a-decision", ["complete", "{decision}", "--step", "3"],
+     r"step periksa-kasubag \(no\. 3\) is a decision \(Ya / Tidak\); use 'sopengine decide {decision} OUTCOME --step 3'"),
+    ("complete-unnamed-at-a-decision", ["complete", "{decision}"],
+     (r"run {decision} has no open step to complete; its open decision is periksa-kasubag \(no\. 3\):"
+      r" 'sopengine decide {decision} Ya\|Tidak --step 3'")),
+    ("decide-a-process", ["decide", "{assigned}", "Ya", "--step", "1", "--by", "Agus Supriyadi"],
+     r"step kumpulkan-data \(no\. 1\) is not a decision; use 'sopengine complete {assigned} --step 1'"),
+    ("decide-unnamed-at-a-process", ["decide", "{assigned}", "Ya", "--by", "Agus Supriyadi"],
+     r"run {assigned} has no open decision; its open step is kumpulkan-data \(no\. 1\): 'sopengine complete {assigned} --step 1'"),
     ("completed-run", ["complete", "{completed}"],
      r"run {completed} is completed \(since 2026-10-01 09:00 WIB\); nothing can be changed — start a new run, or 'sopengine reopen' a completed one"),
     ("cancelled-run", ["complete", "{cancelled}"],
@@ -114,10 +121,10 @@ CASES: list[tuple[str, list[str], str]] = [
     ("assign-in-cancelled-run", ["assign", "{cancelled}", "kepala-bidang", "Siti"], r"run {cancelled} is cancelled .*"),
     ("reopen-cancelled-run", ["reopen", "{cancelled}", "1", "--reason", "salah"], r"run {cancelled} is cancelled; start a new run instead"),
     ("cancel-completed-run", ["cancel", "{completed}", "--reason", "salah"], r"run {completed} is completed .*"),
-    ("required-output", ["complete", "{outputs}"], r"step terima needs its output 'Tanda Terima'; add --output 'Tanda Terima=FILE'"),
-    ("output-file-missing", ["complete", "{outputs}", "--output", "Tanda Terima=tidak-ada.pdf"],
+    ("required-output", ["complete", "{outputs}", "--step", "terima"], r"step terima needs its output 'Tanda Terima'; add --output 'Tanda Terima=FILE'"),
+    ("output-file-missing", ["complete", "{outputs}", "--step", "terima", "--output", "Tanda Terima=tidak-ada.pdf"],
      r"output file tidak-ada\.pdf does not exist; check the path of 'Tanda Terima'"),
-    ("undeclared-output", ["complete", "{outputs}", "--output", "Foto=tidak-ada.pdf"],
+    ("undeclared-output", ["complete", "{outputs}", "--step", "terima", "--output", "Foto=tidak-ada.pdf"],
      r"step terima has no output 'Foto'; its outputs are: 'Tanda Terima'"),
     ("unknown-run", ["complete", "zzz-zzz"], r"no run 'zzz-zzz' in {db}; 'sopengine status' lists the runs"),
     ("unknown-run-status", ["status", "zzz-zzz"], r"no run 'zzz-zzz' in {db}; 'sopengine status' lists the runs"),
@@ -134,11 +141,11 @@ CASES: list[tuple[str, list[str], str]] = [
      r"jenis='terbuka' is not allowed; allowed values: biasa, rahasia"),
     ("duplicate-run", ["run", "pengumpulan-data", "--period", "2026-10"],
      r"run {assigned} of pengumpulan-data for 2026-10 is still active; continue it, or pass --allow-duplicate"),
-    ("malformed-now", ["complete", "{assigned}", "--now", "kemarin"], r"cannot read time 'kemarin'; write ISO 8601.*"),
-    ("now-before-the-step-opened", ["complete", "{assigned}", "--now", "2026-10-01T08:00", "--by", "Agus Supriyadi"],
+    ("malformed-now", ["complete", "{assigned}", "--step", "1", "--now", "kemarin"], r"cannot read time 'kemarin'; write ISO 8601.*"),
+    ("now-before-the-step-opened", ["complete", "{assigned}", "--step", "1", "--now", "2026-10-01T08:00", "--by", "Agus Supriyadi"],
      r"the time given \(2026-10-01 08:00 WIB\) is before step kumpulkan-data opened \(2026-10-01 09:00 WIB\); check --now"),
 ]
-KEY_CASES = {"not-assigned", "step-not-open", "unknown-outcome", "completed-run", "required-output", "output-file-missing",
+KEY_CASES = {"not-assigned", "no-step-named", "step-not-open", "unknown-outcome", "completed-run", "required-output", "output-file-missing",
              "unknown-run", "unknown-definition", "malformed-period", "undeclared-case-field", "duplicate-run"}
 
 

@@ -193,6 +193,8 @@ def _print_timeline(st: dict) -> None:
     for col in ("No", _("Step"), _("Actor"), _("Visit"), _("Opened"), _("Due"), _("Closed"), _("By"), _("Outcome"), _("Documents"), _("Note")):
         table.add_column(col, overflow="fold")
     for t in st["timeline"]:
+        closed: str | Text
+        due: str | Text
         if t["closed_at"]:
             closed = _when(t["closed_at"], tz)
         elif t["state"] == "open":
@@ -222,16 +224,77 @@ def _after_change(result: dict, verb: str) -> None:
     _print_open(status)
 
 
+_STEP_HELP = {
+    "step": "The step: its id, or its row number when that row has one open step. Without it the command"
+            " shows the open step and asks on a terminal, and refuses elsewhere.",
+    "decision": "The decision: its id, or its row number when that row has one open step. Without it the"
+                " command shows the open decision and asks on a terminal, and refuses elsewhere.",
+}
+_NOTE_HELP = {"step": "A remark kept with the step.", "decision": "A remark kept with the decision."}
+_BEHALF_HELP = {
+    "step": "The external party (citizen, agency) this step is recorded for.",
+    "decision": "The external party (citizen, agency) this decision is recorded for.",
+}
+
+
+def _interactive() -> bool:
+    """Whether a person is at a terminal: stdin and stdout both are one."""
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _named_step(run_id: str, step: str | None, verb: str, outcome: str | None = None) -> str:
+    """The step a write acts on: *step* as given; else, at a terminal, the open step the person
+    confirms (passed on by its id, so a change meanwhile makes the write fail, never act on
+    another step); elsewhere a refusal naming the exact command."""
+    if step is not None:
+        return step
+    import shlex
+
+    from sopengine import api
+    from sopengine.errors import InputError
+
+    s = settings()
+    choices = api.open_steps(s.db_path, run_id, kind="decision" if verb == "decide" else "process")
+
+    def command(key: str) -> str:
+        words = ["sopengine", verb, run_id, *([outcome] if outcome is not None else []), "--step", key]
+        return " ".join(shlex.quote(w) for w in words)
+
+    if not _interactive():
+        if len(choices) == 1:
+            raise InputError(_("say which step: {command}").format(command=command(choices[0]["key"])), run_id=run_id)
+        raise InputError(_("run {run} has {n} open steps; say which: {commands}").format(
+            run=run_id, n=len(choices), commands="; ".join(command(c["key"]) for c in choices)), run_id=run_id)
+    click.echo(_("Run {run}, open:").format(run=run_id), err=True)
+    for c in choices:
+        no = f"{c['no']}. " if c.get("no") else ""
+        part = " " + _("(part {part} of {parts})").format(part=c["part"], parts=c["parts"]) if c["parts"] > 1 else ""
+        click.echo(f"  {no}{c['kegiatan']}{part}", err=True)
+        click.echo("    " + _("step {step} — {name} ({actor}); --step {key}").format(
+            step=c["step"], name=c["actor_name"] or "-", actor=c["actor"] or "-", key=c["key"]), err=True)
+    if len(choices) == 1:
+        chosen = choices[0]
+        question = _("Complete this step?") if verb == "complete" else _("Decide {outcome} at this step?").format(outcome=outcome)
+        if not click.confirm(question, default=False, err=True):
+            raise InputError(_("not confirmed; nothing was recorded (name the step with --step to skip the question)"), run_id=run_id)
+        return str(chosen["step"])
+    keys = [str(c["key"]) for c in choices]
+    key = click.prompt(_("Which step (--step)?"), type=click.Choice(keys), err=True)
+    return str(next(c["step"] for c in choices if c["key"] == key))
+
+
 def _work_options(what: str):
     """The options of a command that finishes a step: which step, its outputs, a note, for whom."""
 
     def decorate(f):
         for option in reversed([
-            click.option("--step", help=f"The {what} (id or number), when several are open."),
+            click.option("--step", help=_STEP_HELP[what]),
             click.option("--output", "outputs", multiple=True, metavar="NAME=FILE",
                          help="Record an output document (path, size, sha256)."),
-            click.option("--note", help=f"A remark kept with the {what}."),
-            click.option("--on-behalf", help=f"The external party (citizen, agency) this {what} is recorded for."),
+            click.option("--note", help=_NOTE_HELP[what]),
+            click.option("--on-behalf", help=_BEHALF_HELP[what]),
             global_options(),
             json_option,
         ]):
@@ -250,11 +313,12 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
 
     Example:
 
-        sopengine complete k7m-x3q --output Disposisi=disposisi.pdf --by "Agus Supriyadi"
+        sopengine complete k7m-x3q --step 1 --output Disposisi=disposisi.pdf --by "Agus Supriyadi"
     """
     from sopengine import api
 
     s = settings()
+    step = _named_step(run_id, step, "complete")
     result = api.complete(s.db_path, run_id, step=step, outputs=_pairs(outputs, "--output"), note=note,
                           by=s.person, now=s.now, on_behalf=on_behalf)
     if as_json:
@@ -274,11 +338,12 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
 
     Example:
 
-        sopengine decide k7m-x3q Tidak --note "Nomor surat salah"
+        sopengine decide k7m-x3q Tidak --step 4 --note "Nomor surat salah"
     """
     from sopengine import api
 
     s = settings()
+    step = _named_step(run_id, step, "decide", outcome)
     result = api.decide(s.db_path, run_id, outcome, step=step, outputs=_pairs(outputs, "--output"), note=note,
                         by=s.person, now=s.now, on_behalf=on_behalf)
     if as_json:
