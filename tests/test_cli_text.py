@@ -30,5 +30,5 @@ def test_brackets_in_step_texts_print_as_written(tmp_path: Path) -> None:
     shown = ok("show", "pengumpulan-data")  # a table cell may wrap: look for each bracketed part
     assert "[sic]" in shown and "[/b]" in shown
     run_id = json.loads(ok("run", "pengumpulan-data", "--json"))["run_id"]
-    assert TEXT in ok("complete", run_id)
+    assert TEXT in ok("complete", run_id, "--step", "1")
     assert "[sic]" in ok("inbox", "--actor", "kasubag-pep")

@@ -82,9 +82,9 @@ def test_an_upgraded_file_runs_as_the_format_1_file_ran(tmp_path: Path) -> None:
     paths = []
     for d in (FORMAT1, defs):
         run = json.loads(sop("run", "surat-keluar", "--now", "2026-12-07T09:00", "--json", d=d))["run_id"]
-        for action in (["complete"], ["complete"], ["decide", "Tidak"], ["complete"], ["decide", "Ya"], ["decide", "Ya"],
-                       ["complete"], ["complete"], ["complete"]):
-            sop(action[0], run, *action[1:], "--now", "2026-12-07T10:00", d=d)
+        for action in (["complete", "1"], ["complete", "2"], ["decide", "Tidak", "3"], ["complete", "2"], ["decide", "Ya", "3"],
+                       ["decide", "Ya", "4"], ["complete", "5"], ["complete", "6"], ["complete", "7"]):
+            sop(action[0], run, *action[1:-1], "--step", action[-1], "--now", "2026-12-07T10:00", d=d)
         st = json.loads(sop("status", run, "--json", d=d))
         paths.append([(t["step"], str(t["no"]), t["outcome"], t["due_at"]) for t in st["timeline"]])
         assert st["status"] == "completed"
