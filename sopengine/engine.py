@@ -66,6 +66,30 @@ class Fired:
     spawned: list[str]
 
 
+def missing_facts(outcomes: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
+    """The facts an automatic decision needs and the run lacks; empty when it can be taken.
+
+    The outcomes are tried in order, as the machine tries them: one whose facts are all known
+    and hold (or ``otherwise``, after outcomes that did not hold) decides. Before that, an
+    outcome that reads a fact the run does not have (a run without a period, case data not
+    given) stops the decision: a missing fact never falls through to a later outcome. The
+    facts missing from that outcome and every later one are returned.
+    """
+    for i, outcome in enumerate(outcomes):
+        when = outcome["when"]
+        if when == "otherwise":
+            return []
+        if any(facts.get(fact) is None for fact in when):
+            missing: list[str] = []
+            for later in outcomes[i:]:
+                if isinstance(later["when"], dict):
+                    missing += [f for f in later["when"] if facts.get(f) is None and f not in missing]
+            return missing
+        if matches(when, facts):
+            return []
+    return []
+
+
 def matches(when: Any, facts: dict[str, Any]) -> bool:
     """Does an automatic outcome's ``when`` hold? Every fact must equal (or be one of) its value."""
     if when == "otherwise":
@@ -104,13 +128,15 @@ class Workflow:
                         # A split: the token follows the first branch; the others become new tokens.
                         t["after"] = self._spawner(others)
                     transitions.append(t)
-                elif step["automatic"]:
-                    for outcome in step["outcomes"]:
-                        transitions.append({
-                            "trigger": "auto", "source": source, "dest": outcome["next"],
-                            "conditions": [self._condition(outcome["when"])],
-                        })
                 else:
+                    if step["automatic"]:
+                        for outcome in step["outcomes"]:
+                            transitions.append({
+                                "trigger": "auto", "source": source, "dest": outcome["next"],
+                                "conditions": [self._condition(outcome["when"])],
+                            })
+                    # A person takes a decision; an automatic one too, when a fact it reads is
+                    # missing and the run stopped there for them.
                     for outcome in step["outcomes"]:
                         t = {"trigger": decide_trigger(outcome["key"]), "source": source, "dest": outcome["next"]}
                         if outcome.get("spawn"):

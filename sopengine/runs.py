@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sopengine import clock
-from sopengine.engine import END, Workflow, decide_trigger, split_state, state_name, workflow
+from sopengine.engine import END, Workflow, decide_trigger, missing_facts, split_state, state_name, workflow
 from sopengine.errors import (
     ConcurrentChange,
     DuplicateRun,
@@ -86,6 +86,8 @@ class _Advance:
     # keeps the due time already given.
     row_due: dict[str, str | None] = field(default_factory=dict)
     ended_by: dict[str, Any] | None = None  # an exit the paper does not draw that ended a branch
+    # Automatic decisions that stopped for a person: the facts each reads that the run lacks.
+    stopped: dict[str, list[str]] = field(default_factory=dict)
 
     def enter(self, state: str) -> None:
         """A token arrives at *state*."""
@@ -94,6 +96,15 @@ class _Advance:
         step_id, part = split_state(state)
         step = self.compiled["steps"][step_id]
         if part == 0 and step["kind"] == "decision" and step["automatic"]:
+            missing = missing_facts(step["outcomes"], self.facts)
+            if missing:
+                # A missing fact never falls to an outcome: a person decides, and the event
+                # that brought the run here says which facts were missing.
+                self.stopped[step_id] = missing
+                if self.changes.events:
+                    self.changes.events[-1].payload.setdefault("missing_facts", {})[step_id] = missing
+                self._open(step_id, part, "open")
+                return
             try:
                 token = self.wf.fire(state, "auto", self.facts)
             except ValueError:
@@ -202,7 +213,8 @@ def _holds(outcome: dict[str, Any], facts: dict[str, Any]) -> bool:
     return matches(outcome["when"], facts)
 
 
-def _facts(run: dict[str, Any]) -> dict[str, Any]:
+def run_facts(run: dict[str, Any]) -> dict[str, Any]:
+    """The facts a run's automatic decisions read: its period's (``period.*``) and its case data's (``case.*``)."""
     from sopengine.period import facts as period_facts
 
     facts = period_facts(run.get("period"))
@@ -240,7 +252,7 @@ class _Loaded:
         live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
         changes = Changes(self.run["id"], self.run["version"], self.recorded_at, head=self.run.get("head"))
         return _Advance(self.run, self.compiled, self.wf, self.store.work_calendar(self.run["calendar_hash"]),
-                        _facts(self.run), self.at, self.person, self.os_user, changes, live)
+                        run_facts(self.run), self.at, self.person, self.os_user, changes, live)
 
 
 @contextmanager
@@ -416,7 +428,7 @@ def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) 
     """The open steps of a run that a write may name, each with the ``--step`` key that names it.
 
     *kind* ``"process"`` gives the steps ``complete`` takes, ``"decision"`` those ``decide``
-    takes, None every open step.
+    takes (an automatic decision stopped for a person among them), None every open step.
     Each entry: ``step``, ``key``, ``no``, ``kegiatan``, ``kind``, ``actor``, ``actor_name``,
     ``part``, ``parts`` and, for a decision, ``outcomes``. Refused like a write would be:
     a run that is not active (:class:`RunClosed`); none of that kind open (:class:`StepNotOpen`,
@@ -515,6 +527,8 @@ def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
         "status": adv.changes.status or loaded.run["status"],
         "opened": [split_state(s)[0] for s in adv.opened],
     }
+    if adv.stopped:
+        out["missing_facts"] = adv.stopped  # automatic decisions that stopped for a person
     out.update(extra)
     return out
 
@@ -608,7 +622,8 @@ def decide(
     """Take a decision step's outcome (names as the definition writes them, any case).
 
     Name the decision with *step*, as for :func:`complete`; without it the run's only open
-    decision is taken.
+    decision is taken. An automatic decision that stopped for a person (a fact it reads is
+    missing) is decided here too.
     """
     with _operation(db, run_id, by, now) as loaded:
         if step is None:
@@ -797,7 +812,7 @@ def choose_table(compiled: dict[str, Any], table: str | None, case: dict[str, An
     from sopengine.engine import matches
 
     order = compiled["table_order"]
-    facts = _facts({"period": period, "case_data": case})
+    facts = run_facts({"period": period, "case_data": case})
     fits = [t for t in order if tables[t]["when"] is None or matches(tables[t]["when"], facts)]
     chosen_by_data = [t for t in order if tables[t]["when"] is not None and matches(tables[t]["when"], facts)]
 
@@ -826,6 +841,41 @@ def choose_table(compiled: dict[str, Any], table: str | None, case: dict[str, An
         n=len(candidates), sop=compiled["id"], tables=described(candidates)))
 
 
+def period_facts_read(compiled: dict[str, Any]) -> list[str]:
+    """The ``period.*`` facts an SOP reads (its automatic decisions and its tables' ``when``).
+
+    An SOP that reads any is *periodic*: each run is for a period, whose facts decide its way
+    (a semester's or a year's end).
+    """
+    conditions = [o["when"] for step in compiled["steps"].values() if step["kind"] == "decision" and step.get("automatic")
+                  for o in step["outcomes"]]
+    conditions += [t.get("when") for t in (compiled.get("tables") or {}).values()]
+    read = [fact for when in conditions if isinstance(when, dict) for fact in when if fact.startswith("period.")]
+    return list(dict.fromkeys(read))
+
+
+def current_period(compiled: dict[str, Any], today: datetime) -> str:
+    """The period a periodic SOP's run is for when none is given: the month of *today* (a local time).
+
+    An SOP whose decisions tell kinds of period apart (it reads ``period.type``) gets no
+    default: a month, a quarter, a semester and a year would each take another way, so the
+    person starting the run chooses (:class:`InputError` listing the current one of each kind).
+    """
+    month = f"{today.year}-{today.month:02d}"
+    if "period.type" not in period_facts_read(compiled):
+        return month
+    choices = [
+        _("{period} (month)").format(period=month),
+        _("{period} (quarter)").format(period=f"{today.year}-Q{(today.month - 1) // 3 + 1}"),
+        _("{period} (semester)").format(period=f"{today.year}-S{1 if today.month <= 6 else 2}"),
+        _("{period} (year)").format(period=today.year),
+    ]
+    raise InputError(
+        _("{sop} takes a different way for each kind of period (it reads period.type), so no period is taken by itself;"
+          " give --period, e.g. {choices}").format(sop=compiled["id"], choices=", ".join(choices)),
+    )
+
+
 def start_run(
     definition_id: str, *, db: str | Path | Store, definitions: str | Path | None = None, calendar: str | None = None,
     period: str | None = None, case: dict[str, Any] | None = None, assign: list[tuple[str, str]] | None = None,
@@ -836,6 +886,12 @@ def start_run(
 
     A format-2 SOP of several tables runs one of them: the one whose ``when`` the case data
     meets, or *table* as the person starting it chooses.
+
+    A periodic SOP (one whose decisions read ``period.*`` facts, :func:`period_facts_read`)
+    started without *period* runs for the current month in its own time zone (the result
+    says ``period_default: true``), or is refused with the choices when its decisions tell
+    kinds of period apart. An automatic decision whose facts the run lacks stops for a
+    person (``missing_facts`` in the result); it never falls to an outcome.
     """
     from sopengine import api
     from sopengine.calendar import load_calendar, resolve_calendar_path
@@ -847,11 +903,8 @@ def start_run(
     definition, text, path = api.load(definition_id, definitions)
     compiled = compile_definition(definition, text)
     tz = compiled.get("timezone")
-    if if_missing and not period:
-        raise InputError(_("--if-missing needs --period (it starts a run only where that period has none)"))
     period_n = normalise(period) if period else None
     case_data = check_case(compiled, case or {})
-    table_id = choose_table(compiled, table, case_data, period_n)
     assignments: list[tuple[str, str]] = []
     for role, name in assign or []:
         role_id, name = _find_role(compiled, role), name.strip()
@@ -867,6 +920,13 @@ def start_run(
     year = clock.coerce(now).astimezone(clock.zone()).year
     cal = load_calendar(cal_path, years=range(year - 1, year + 4), timezone=tz, hours=compiled.get("hours"))
     at = clock.coerce(now, cal.zone)
+    period_default = False
+    if period_n is None and period_facts_read(compiled):
+        # A periodic SOP without --period runs for the office's current month, and says so.
+        period_n, period_default = current_period(compiled, at.astimezone(clock.zone(cal.zone))), True
+    if if_missing and not period_n:
+        raise InputError(_("--if-missing needs --period (it starts a run only where that period has none)"))
+    table_id = choose_table(compiled, table, case_data, period_n)
     snapshot = cal.snapshot()
     cal_hash = hashlib.sha256(canonical(snapshot).encode("utf-8")).hexdigest()
 
@@ -877,7 +937,8 @@ def start_run(
             existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
             active = store.active_run_for(compiled["id"], period_n)
             if if_missing and existing:
-                return {"run_id": existing, "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
+                return {"run_id": existing, "existing": True, "definition": compiled["id"], "period": period_n,
+                        "period_default": period_default, "db": str(store.path)}
             if active and not allow_duplicate:
                 raise DuplicateRun(
                     _("run {run} of {sop} for {period} is still active; continue it, or pass --allow-duplicate").format(
@@ -895,7 +956,7 @@ def start_run(
             "started_by": person, "due_at": due, "version": 0,
         }
         changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
-        adv = _Advance(run, compiled, workflow(compiled), cal, _facts(run), at, person, os_login, changes, [])
+        adv = _Advance(run, compiled, workflow(compiled), cal, run_facts(run), at, person, os_login, changes, [])
         changes.assign = [(role, who, False, person, clock.iso(at) or "") for role, who in assignments]
         changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],
@@ -919,12 +980,14 @@ def start_run(
         except DuplicateRun as exc:
             # another start for this period won the race since the check above
             if if_missing:
-                return {"run_id": exc.context["run_id"], "existing": True, "definition": compiled["id"], "period": period_n, "db": str(store.path)}
+                return {"run_id": exc.context["run_id"], "existing": True, "definition": compiled["id"], "period": period_n,
+                        "period_default": period_default, "db": str(store.path)}
             raise
         return {
             "run_id": run_id, "existing": False, "definition": compiled["id"], "title": compiled["title"],
-            "period": period_n, "status": changes.status or "active", "started_at": clock.iso(at), "due_at": due,
-            "opened": [split_state(s)[0] for s in adv.opened], "db": str(store.path), "table": table_id,
+            "period": period_n, "period_default": period_default, "status": changes.status or "active",
+            "started_at": clock.iso(at), "due_at": due, "opened": [split_state(s)[0] for s in adv.opened],
+            "db": str(store.path), "table": table_id, **({"missing_facts": adv.stopped} if adv.stopped else {}),
         }
     finally:
         if owned:

@@ -18,12 +18,14 @@ from typing import Any
 
 from sopengine import clock
 from sopengine.i18n import N_, _
-from sopengine.runs import ENGINE
+from sopengine.runs import ENGINE, run_facts
 from sopengine.store import Store
 from sopengine.store import runs as run_sql
 
 _WAITS = N_("{step} waits for its other branches")
 _DECIDES = N_("{actor} decides {step}: {outcomes}")
+_STOPPED = N_("{actor} decides {step}: {outcomes} (automatic, but the run lacks {facts})")
+_A_PERSON = N_("a person")
 _COMPLETES = N_("{actor} completes {step}")
 _AUTOMATIC = N_("automatic: {facts}")
 
@@ -37,7 +39,10 @@ def _late_by(cal: Any, step: dict[str, Any] | None, due_at: str | None, now: dat
     return lateness(cal, due, now, calendar_days=bool(step and step.get("duration") and step["duration"].get("calendar")))
 
 
-def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datetime, docs: list[dict[str, Any]]) -> dict[str, Any]:
+def _task_view(
+    compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datetime, docs: list[dict[str, Any]],
+    facts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     step = compiled["steps"].get(t["step_id"], {})
     actor = compiled["actors"].get(t["actor"] or "", {})
     view = {
@@ -77,7 +82,35 @@ def _task_view(compiled: dict[str, Any], cal: Any, t: dict[str, Any], now: datet
     view["beyond_calendar"] = due is not None and cal is not None and cal.beyond(due)
     if step.get("kind") == "decision" and not step.get("automatic"):
         view["outcomes"] = [o["name"] for o in step["outcomes"]]
+    elif step.get("kind") == "decision" and t["state"] == "open":
+        # An automatic decision open for a person: a fact it reads was missing when the run
+        # reached it (facts are known when the run's own are given; else as they are now).
+        from sopengine.engine import missing_facts
+
+        view["outcomes"] = [o["name"] for o in step["outcomes"]]
+        view["automatic"] = True
+        view["missing_facts"] = missing_facts(step["outcomes"], facts) if facts is not None else []
     return view
+
+
+def fact_source(fact: str) -> str:
+    """Where a run's fact comes from, in the language in force: what to give when it is missing."""
+    if fact.startswith("period."):
+        return _("the run has no period (--period when a run starts)")
+    if fact.startswith("case."):
+        return _("the run has no case value {name} (--set {name}=VALUE when a run starts)").format(name=fact[len("case."):])
+    return _("the run has no value for it")
+
+
+def stopped_for_people(view: dict[str, Any], run_id: str) -> str | None:
+    """For an automatic decision open for a person: which facts are missing, why, and the command that decides it."""
+    missing = view.get("missing_facts")
+    if not missing:
+        return None
+    sources = "; ".join(dict.fromkeys(fact_source(f) for f in missing))
+    key = view["no"] if view.get("no") else view["step"]
+    return _("automatic, but {facts} is missing: {why}. A person decides: sopengine decide {run} {outcomes} --step {step}").format(
+        facts=", ".join(missing), why=sources, run=run_id, outcomes="|".join(view.get("outcomes") or []), step=key)
 
 
 def _gates(store: Store, compiled: dict[str, Any], run_id: str, tasks: list[dict[str, Any]]) -> list[tuple[float, dict[str, Any]]]:
@@ -163,7 +196,8 @@ def run_status(
         docs = store.documents(run_id)
         tasks = store.tasks(run_id)
         # Automatic gates are events, not tasks: list each where the run passed it.
-        ranked = _gates(store, compiled, run_id, tasks) + [(float(t["id"]), _task_view(compiled, cal, t, at, docs)) for t in tasks]
+        facts = run_facts(run)
+        ranked = _gates(store, compiled, run_id, tasks) + [(float(t["id"]), _task_view(compiled, cal, t, at, docs, facts)) for t in tasks]
         timeline = [view for _, view in sorted(ranked, key=lambda pair: pair[0])]
         open_steps = [v for v in timeline if v["state"] in ("open", "waiting")]
         source = store.definition_source(run["definition_hash"]) or {}
@@ -210,7 +244,10 @@ def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> li
             hints.append(_WAITS.format(step=s["step"]))
             continue
         step = compiled["steps"][s["step"]]
-        if step["kind"] == "decision":
+        if s.get("missing_facts"):
+            hints.append(_STOPPED.format(actor=s["actor_name"] or _A_PERSON, step=s["step"], outcomes=" / ".join(o["name"] for o in step["outcomes"]),
+                                         facts=", ".join(s["missing_facts"])))
+        elif step["kind"] == "decision":
             hints.append(_DECIDES.format(actor=s["actor_name"], step=s["step"], outcomes=" / ".join(o["name"] for o in step["outcomes"])))
         else:
             hints.append(_COMPLETES.format(actor=s["actor_name"], step=s["step"]))
@@ -223,6 +260,9 @@ def next_for_people(status: dict[str, Any]) -> list[str]:
     for s in status["open_steps"]:
         if s["state"] == "waiting":
             hints.append(_(_WAITS).format(step=s["step"]))
+        elif s.get("missing_facts"):
+            hints.append(_(_STOPPED).format(actor=s["actor_name"] or _(_A_PERSON), step=s["step"], outcomes=" / ".join(s.get("outcomes") or []),
+                                            facts=", ".join(s["missing_facts"])))
         elif s["kind"] == "decision":
             hints.append(_(_DECIDES).format(actor=s["actor_name"], step=s["step"], outcomes=" / ".join(s.get("outcomes") or [])))
         else:
@@ -254,7 +294,8 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             tz = clock.run_zone(cal, compiled.get("timezone"))
             at = clock.coerce(now, tz)
             tasks = store.tasks(run["id"], ("open", "waiting"))
-            steps = [_task_view(compiled, cal, t, at, []) for t in tasks]
+            facts = run_facts({"period": run["period"], "case_data": json.loads(run["case_data"] or "{}")})
+            steps = [_task_view(compiled, cal, t, at, [], facts) for t in tasks]
             table = steps[0]["table"] if steps else None
             if table is None and len(compiled.get("table_order") or []) == 1:
                 table = compiled["table_order"][0]

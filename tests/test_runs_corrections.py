@@ -76,13 +76,19 @@ def test_reopen_refuses_a_step_the_run_has_not_reached(tmp_path: Path) -> None:
 
 
 def test_an_automatic_decision_with_no_outcome_holding_is_refused_whole(tmp_path: Path) -> None:
+    """Its facts are all given, and none of its outcomes holds: the definition lacks an 'otherwise'."""
+    defs = tmp_path / "defs"
+    defs.mkdir()
+    text = (ENGINE_DEFS / "gate-without-otherwise.yaml").read_text(encoding="utf-8")
+    (defs / "gate-without-otherwise.yaml").write_text(text.replace("values: [biasa, rahasia]", "values: [biasa, rahasia, umum]"),
+                                                      encoding="utf-8")
     db = tmp_path / "x.db"
-    run_id = api.start_run("gate-without-otherwise", db=db, definitions=ENGINE_DEFS, now=NOW)["run_id"]
+    run_id = api.start_run("gate-without-otherwise", db=db, definitions=defs, now=NOW, case={"jenis": "umum"})["run_id"]
     before = counts(db, run_id)
     result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--now", NOW])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: no outcome of the automatic decision cek-jenis holds for run {run_id} (case.jenis = None);"
+        f"Error: no outcome of the automatic decision cek-jenis holds for run {run_id} (case.jenis = umum);"
         " nothing was recorded — the definition needs an 'otherwise' outcome there\n"
     )
     assert counts(db, run_id) == before

@@ -215,7 +215,7 @@ GATES = [
     ("2026-Q1", ["akhir-semester:Tidak"], 5),
     ("2026-06", ["akhir-semester:Ya", "akhir-tahun:Tidak"], 8),
     ("2026-S1", ["akhir-semester:Ya", "akhir-tahun:Tidak"], 8),
-    (None, ["akhir-semester:Tidak"], 5),
+    (None, ["akhir-semester:Tidak"], 5),  # no --period: the current month, October (NOW)
 ]
 
 
@@ -223,7 +223,9 @@ GATES = [
 def test_pengumpulan_data_period_gates(tmp_path: Path, period: str | None, gates: list[str], rows: int) -> None:
     db = tmp_path / "g.db"
     spec = compiled("pengumpulan-data")
-    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period=period, by="Agus")["run_id"]
+    started = api.start_run("pengumpulan-data", db=db, now=NOW, period=period, by="Agus")
+    assert (started["period"], started["period_default"]) == ((period, False) if period else ("2026-10", True))
+    run_id = started["run_id"]
     taken = drive(db, run_id, spec)
     numbers = [spec["steps"][s]["no"] for s, _ in taken]
     # format 2 keeps the row number as printed: text
@@ -237,7 +239,7 @@ def test_pengumpulan_data_period_gates(tmp_path: Path, period: str | None, gates
         cause = evs[evs.index(e) - 1]
         assert cause["kind"] == "step_completed" and e["payload"]["triggered_by"] == cause["person"]
         fact = "period.ends_semester" if e["step_id"] == "akhir-semester" else "period.ends_year"
-        assert e["payload"]["facts"] == {fact: (e["payload"]["outcome"] == "Ya") if period else None}
+        assert e["payload"]["facts"] == {fact: e["payload"]["outcome"] == "Ya"}
     # the gate's decision rides in the same transaction as the completion that reached it
     gate = decided[0]
     before = evs[evs.index(gate) - 1]

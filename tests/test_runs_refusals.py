@@ -257,7 +257,7 @@ def test_a_file_that_is_not_a_usable_database_is_refused_untouched(
 def test_refused_starts_create_no_database(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     for args in (["run", "tidak-ada"], ["run", "pengumpulan-data", "--period", "2026-13"],
-                 ["run", "pengumpulan-data", "--set", "x=1"], ["run", "pengumpulan-data", "--if-missing"]):
+                 ["run", "pengumpulan-data", "--set", "x=1"], ["run", "surat-keluar", "--if-missing"]):
         code, _, stderr = _invoke("runner", ["--db", str(db), *args], tmp_path)
         assert code == 1 and stderr.startswith("Error: "), stderr
     assert list(tmp_path.iterdir()) == []

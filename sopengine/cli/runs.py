@@ -72,6 +72,8 @@ def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assig
     else:
         click.echo(_("Started run {run} of {definition} ({title})").format(
             run=result["run_id"], definition=result["definition"], title=result["title"]))
+    if result.get("period_default"):
+        click.echo(_("Period:   {period} (the current month; give --period for another period)").format(period=result["period"]))
     if status.get("table_title") or (result.get("table") and result["table"] != "utama"):
         click.echo(_("Table:    {table}").format(table=status.get("table_title") or result["table"]))
     _print_open(status)
@@ -81,6 +83,8 @@ def run_cmd(definition_id: str, period: str | None, sets: tuple[str, ...], assig
 
 
 def _print_open(status: dict) -> None:
+    from sopengine.status import stopped_for_people
+
     tz = status["timezone"]
     if not status["open_steps"]:
         click.echo(_("Run {run} is {status}.").format(run=status["run_id"], status=state_word(status["status"])))
@@ -92,12 +96,18 @@ def _print_open(status: dict) -> None:
             click.echo(_("Waiting:  {no}{kegiatan} — for its other branches").format(no=no, kegiatan=s["kegiatan"]))
             continue
         click.echo(_("Open:     {no}{kegiatan}").format(no=no, kegiatan=s["kegiatan"]) + part)
-        click.echo(_("Actor:    {name} ({actor})").format(name=s["actor_name"], actor=s["actor"]))
+        if s["actor"]:
+            click.echo(_("Actor:    {name} ({actor})").format(name=s["actor_name"], actor=s["actor"]))
+        else:  # an automatic decision of format 1, stopped for a person: no lane of the SOP
+            click.echo(_("Actor:    anyone who may act in the run"))
         if s.get("handover"):
             h = s["handover"]
             click.echo(_("Hand-over: {sop}").format(sop=h["sop"]) + (f" — {h['note']}" if h.get("note") else ""))
         if s.get("outcomes"):
             click.echo(_("Decide:   {outcomes}").format(outcomes=" / ".join(s["outcomes"])))
+        stopped = stopped_for_people(s, status["run_id"])
+        if stopped:
+            click.echo(_("Stopped:  {why}").format(why=stopped))
         due = _when(s["due_at"], tz) if s["due_at"] else _("no due time ({waktu})").format(waktu=s.get("waktu") or _("untimed"))
         late = _late(s.get("late_by", 0))
         click.echo(_("Due:      {due}").format(due=due) + (f"  [{late}]" if late else ""))
@@ -159,7 +169,7 @@ def _print_timeline(st: dict) -> None:
     from rich.text import Text
 
     from sopengine.cli.common import console
-    from sopengine.status import next_for_people, note_for_people
+    from sopengine.status import next_for_people, note_for_people, stopped_for_people
 
     tz = st["timezone"]
     out = console()
@@ -213,6 +223,10 @@ def _print_timeline(st: dict) -> None:
     out.print(table)
     if st["next"]:
         out.print(_("Next: {steps}").format(steps="; ".join(next_for_people(st))))
+    for s in st["open_steps"]:
+        stopped = stopped_for_people(s, st["run_id"])
+        if stopped:
+            out.print(Text(_("Stopped at {step}: {why}").format(step=s["step"], why=stopped), style="yellow"))
 
 
 def _after_change(result: dict, verb: str) -> None:
