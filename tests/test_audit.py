@@ -104,6 +104,12 @@ def tamper(db: Path, *statements: tuple[str, tuple], drop_triggers: bool = False
     conn.close()
 
 
+def kept_head_follows(run_id: str) -> tuple[str, tuple]:
+    """The statement a careful tamperer adds: the run row's kept chain head set to its last event's hash."""
+    return ("UPDATE runs SET head = (SELECT hash FROM events WHERE run_id = runs.id ORDER BY seq DESC LIMIT 1)"
+            " WHERE id = ?", (run_id,))
+
+
 def first(db: Path, **kwargs) -> dict:
     result = audit.verify(db, **kwargs)
     assert not result["ok"]
@@ -314,6 +320,7 @@ def test_a_cut_off_tail_is_caught_by_the_noted_head(hist: dict) -> None:
         ("UPDATE tasks SET state = 'open', closed_at = NULL, closed_by = NULL WHERE id ="
          " (SELECT MAX(id) FROM tasks WHERE run_id = ? AND state = 'done')", (hist["b"],)),
         ("DELETE FROM documents WHERE id = (SELECT MAX(id) FROM documents WHERE run_id = ?)", (hist["b"],)),
+        kept_head_follows(hist["b"]),
         drop_triggers=True,
     )
     assert sqlite3.connect(hist["db"]).execute("SELECT MAX(seq) FROM events").fetchone()[0] < seqs[-1]
@@ -359,6 +366,7 @@ def test_a_rebuilt_history_verifies_alone_but_not_against_the_noted_head(hist: d
         updates.append(("UPDATE events SET person = ?, prev_hash = ?, hash = ? WHERE seq = ?",
                         (row["person"], row["prev_hash"], row["hash"], row["seq"])))
     updates.append(("UPDATE tasks SET closed_by = 'mallory' WHERE closed_by = 'joko'", ()))  # the tables to match
+    updates.append(kept_head_follows(hist["a"]))
     tamper(hist["db"], *updates, drop_triggers=True)
     assert audit.verify(hist["db"])["ok"]
     assert not audit.verify(hist["db"], expect_head=noted)["ok"]
@@ -467,7 +475,7 @@ def test_a_forged_event_chained_onto_a_tail_is_caught_by_the_tasks_table(hist: d
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (*[forged[k] for k in ("run_id", "at", "recorded_at", "person", "os_user", "kind", "step_id")],
          canonical(forged["payload"]), last, event_hash(forged)),
-    ))
+    ), kept_head_follows(hist["b"]))
     result = audit.verify(hist["db"])
     assert [p["kind"] for p in result["problems"]] == ["tasks"]  # every chain holds
     seq = run_seqs(hist["db"], hist["b"])[-1]
@@ -995,3 +1003,14 @@ def test_a_noted_head_with_an_office_part_catches_a_rehashed_office_chain(tmp_pa
     assert audit.verify(hist["db"])["ok"]  # the chain alone cannot tell
     result = audit.verify(hist["db"], expect_head=noted)
     assert not result["ok"] and not result["head_matches"]
+
+
+def test_a_run_s_kept_chain_head_edited_is_named(hist: dict) -> None:
+    """The runs row keeps its chain's head, which the next event links to: it must be the last event's hash."""
+    assert audit.verify(hist["db"])["ok"]
+    last = run_seqs(hist["db"], hist["b"])[-1]
+    tamper(hist["db"], ("UPDATE runs SET head = ? WHERE id = ?", ("f" * 64, hist["b"])))
+    problem = first(hist["db"])
+    assert (problem["kind"], problem["seq"], problem["run_id"]) == ("state", last, hist["b"])
+    assert problem["message"].startswith(f"run {hist['b']} keeps ffffffffffffffff as its chain's head in the runs table,"
+                                         f" but its last event {last} hashes to ")

@@ -211,7 +211,8 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
     office_at_mark = _office_pass(conn, marks, result)
     head = HeadHasher(result.office_head)
     mark_heads = {m: HeadHasher(office_at_mark[m]) for m in marks}
-    runs = _Grouped(store_audit.runs_by_id(conn))
+    run_rows, keeps_head = store_audit.runs_by_id(conn)
+    runs = _Grouped(run_rows)
     tasks = _Grouped(store_audit.tasks_by_run(conn))
     assignments = _Grouped(store_audit.assignments_by_run(conn))
     problems = result.problems
@@ -224,7 +225,7 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
             lowest = min((g.peek() for g in (runs, tasks, assignments) if g.peek() is not _END), key=_key)
             run_rows = runs.take(lowest)
             problems.extend(run_table_problems(conn, lowest, None, run_rows[0] if run_rows else None,
-                                               tasks.take(lowest), assignments.take(lowest)))
+                                               tasks.take(lowest), assignments.take(lowest), keeps_head))
 
     def finish(run_id: Any, events: RunEvents, hashes: list[tuple[int, Any]]) -> None:
         began = clock()
@@ -237,7 +238,7 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
         others_before(run_id)
         run_rows = runs.take(run_id)
         found = run_table_problems(conn, run_id, events, run_rows[0] if run_rows else None, tasks.take(run_id),
-                                   assignments.take(run_id))
+                                   assignments.take(run_id), keeps_head)
         if found:
             problems.extend(found)
         result.table_seconds += clock() - began

@@ -94,10 +94,12 @@ class RunEvents:
 
 
 def run_table_problems(conn: sqlite3.Connection, run_id: Any, events: RunEvents | None, run: tuple[Any, ...] | None,
-                       tasks: list[tuple[Any, ...]], assignments: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+                       tasks: list[tuple[Any, ...]], assignments: list[tuple[Any, ...]],
+                       keeps_head: bool = False) -> list[dict[str, Any]]:
     """One run's rows (runs, tasks, assignments) against what its events record.
 
-    *run* is its runs row (columns ``store_audit.RUN_COLUMNS``) or None, *tasks* its task rows
+    *run* is its runs row (columns ``store_audit.RUN_COLUMNS``, then the chain head it keeps,
+    compared when *keeps_head*) or None, *tasks* its task rows
     (``store_audit.TASK_COLUMNS``), *assignments* its assignment rows (each run id first);
     *events* is None for a run id that has rows but no events.
 
@@ -107,6 +109,13 @@ def run_table_problems(conn: sqlite3.Connection, run_id: Any, events: RunEvents 
     by a joined event. Assignments are replayed from run_started, assigned and unassigned.
     """
     problems = _run_row_problems(run_id, events, run)
+    if keeps_head and run is not None and events is not None and run[-1] != events.last[0]:
+        problems.append(_problem(
+            "state", _text(N_("run {run} keeps {head} as its chain's head in the runs table, but its last event {seq}"
+                              " hashes to {last}: the run's row was edited, or its events were"),
+                           run=run_id, head=str(run[-1])[:16], seq=events.last[1], last=str(events.last[0])[:16]),
+            seq=events.last[1], run_id=run_id,
+        ))
     status = run[1] if run is not None else None
     total, count = 0, 0
     others = []

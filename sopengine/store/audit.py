@@ -202,11 +202,14 @@ def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
     return conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
 
 
-def runs_by_id(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """Every run, columns :data:`RUN_COLUMNS`, in the order of their ids."""
-    cursor = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY id")
+def runs_by_id(conn: sqlite3.Connection) -> tuple[sqlite3.Cursor, bool]:
+    """Every run in the order of their ids: columns :data:`RUN_COLUMNS` and last the chain head
+    the row keeps (``runs.head``, schema 9 on; NULL before it), and whether the table has it."""
+    keeps_head = "head" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    head = "head" if keeps_head else "NULL"
+    cursor = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)}, {head} FROM runs ORDER BY id")
     cursor.arraysize = FETCH_SIZE
-    return cursor
+    return cursor, keeps_head
 
 
 def run_pins(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -369,8 +372,8 @@ def load_history(conn: sqlite3.Connection, *, runs: Sequence[tuple[Any, ...]] = 
     """Write prepared rows as they are, in one transaction: for tests and benchmarks that need
     a large history fast. Nothing is checked or chained here; the caller computes the hashes.
 
-    *runs* are rows of :data:`RUN_COLUMNS`; *events* rows of :data:`EVENT_COLUMNS` without
-    ``seq`` (numbered in order); *tasks* rows of ``(run_id, step_id, part, iteration, actor,
+    *runs* are rows of :data:`RUN_COLUMNS` (the chain head a run row keeps is filled in from
+    the events); *events* rows of :data:`EVENT_COLUMNS` without ``seq`` (numbered in order); *tasks* rows of ``(run_id, step_id, part, iteration, actor,
     state, opened_at, due_at, closed_at, closed_by, outcome, note, on_behalf_of)``.
     """
     with conn:
@@ -383,3 +386,8 @@ def load_history(conn: sqlite3.Connection, *, runs: Sequence[tuple[Any, ...]] = 
             "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at, closed_at, closed_by,"
             " outcome, note, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks,
         )
+        if "head" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:  # the chain head a run row keeps
+            conn.executemany(
+                "UPDATE runs SET head = (SELECT hash FROM events WHERE run_id = runs.id ORDER BY seq DESC LIMIT 1)"
+                " WHERE id = ?", [(row[0],) for row in runs],
+            )
