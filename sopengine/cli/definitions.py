@@ -38,6 +38,10 @@ def list_cmd(as_json: bool) -> None:
     Folders are searched in order: --definitions (or SOPENGINE_DEFINITIONS), ./definitions,
     then the packaged ones; for the same id the earlier folder wins.
 
+    What checking a file found is kept in $XDG_CACHE_HOME/sopengine (~/.cache/sopengine) and
+    used again while the file's text and name and sopengine's checks are unchanged;
+    SOPENGINE_CACHE=off turns that off.
+
     Example:
 
         sopengine list
