@@ -258,6 +258,7 @@ class _Loaded:
 @contextmanager
 def _operation(
     db: str | Path | Store, run_id: str, by: str | None, now: datetime | str | None, *, allow_closed: bool = False,
+    on_behalf: bool = True,
 ) -> Iterator[_Loaded]:
     """One change to a run, in one write transaction from its first read to its last write.
 
@@ -270,7 +271,7 @@ def _operation(
     store, owned = use_store(db)
     try:
         with store.transaction():
-            yield _read(store, run_id, by, now, allow_closed)
+            yield _read(store, run_id, by, now, allow_closed, on_behalf)
     finally:
         if owned:
             store.close()
@@ -296,7 +297,9 @@ def _closed(store: Store, run: dict[str, Any]) -> RunClosed:
     return RunClosed(message.format(run=run["id"], status=run["status"], when=when), run_id=run["id"])
 
 
-def _read(store: Store, run_id: str, by: str | None, now: datetime | str | None, allow_closed: bool) -> _Loaded:
+def _read(
+    store: Store, run_id: str, by: str | None, now: datetime | str | None, allow_closed: bool, on_behalf: bool = True,
+) -> _Loaded:
     found = run_sql.load_for_change(store.conn, run_id)
     if found is None:
         raise _not_found(store, run_id)
@@ -306,7 +309,9 @@ def _read(store: Store, run_id: str, by: str | None, now: datetime | str | None,
     compiled = store.compiled(run["definition_hash"])
     tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
     if run.pop("_register"):
-        person, login = authority.identify(store, by)
+        # an admin's --by records the change on behalf of that person only where the event
+        # has room for it (completing and deciding a step)
+        person, login = authority.identify(store, by, on_behalf=on_behalf)
     else:
         # No people register (the run's read says so, in the same statement): the person is
         # the name given, beside the process's OS login — what authority.identify says then,
@@ -538,8 +543,11 @@ def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
 def _close_task(
     loaded: _Loaded, task: dict[str, Any], trigger: str, kind: str, outputs: Any, note: str | None,
     on_behalf: str | None, *, outcome: str | None = None, extra: dict[str, Any] | None = None,
-) -> tuple[_Advance, str]:
-    """Finish one open task by firing *trigger*; collect and write every resulting change."""
+) -> tuple[_Advance, str, str | None]:
+    """Finish one open task by firing *trigger*; collect and write every resulting change.
+
+    Returns the advance, the time recorded and whom the step was recorded for (``on_behalf_of``).
+    """
     authority.check_may_act(loaded, task)
     _check_time(loaded, task)
     docs = documents.record_outputs(loaded, task, outputs)
@@ -585,7 +593,7 @@ def _close_task(
         adv.enter(dest)
     adv.finish()
     _write(loaded, adv.changes, task)
-    return adv, at
+    return adv, at, behalf
 
 
 def complete(
@@ -610,8 +618,9 @@ def complete(
                     step=_describe_step(loaded.compiled, task["step_id"]), outcomes=names, run=run_id, key=key),
                 run_id=run_id,
             )
-        adv, at = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
-        return _summary(loaded, adv, step=task["step_id"], completed_by=loaded.person, at=at)
+        adv, at, behalf = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
+        return _summary(loaded, adv, step=task["step_id"], completed_by=str(loaded.person), at=at,
+                        **({"on_behalf_of": behalf} if behalf else {}))
 
 
 def decide(
@@ -648,9 +657,10 @@ def decide(
                     step=task["step_id"], outcome=outcome, valid=valid),
                 run_id=run_id, outcome=outcome,
             )
-        adv, at = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
+        adv, at, behalf = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
                               outcome=chosen["name"], extra={"outcome": chosen["name"], "next": chosen["next"]})
-        return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=loaded.person, at=at)
+        return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=str(loaded.person), at=at,
+                        **({"on_behalf_of": behalf} if behalf else {}))
 
 
 def reopen(
@@ -659,7 +669,7 @@ def reopen(
     """Send a run back to *step* to correct a mistake; recorded as a new event, history kept."""
     if not reason or not reason.strip():
         raise InputError(_("give the reason for reopening with --reason TEXT"))
-    with _operation(db, run_id, by, now, allow_closed=True) as loaded:
+    with _operation(db, run_id, by, now, allow_closed=True, on_behalf=False) as loaded:
         if loaded.run["status"] == "cancelled":
             raise RunClosed(_("run {run} is cancelled; start a new run instead").format(run=run_id), run_id=run_id)
         step_id = _find_step(loaded.compiled, step, run_table(loaded.store, loaded.run, loaded.compiled))
@@ -700,7 +710,7 @@ def assign(
     by: str | None = None, now: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Assign a person to a role of a run (``acting`` for Plt./Plh.), or remove them."""
-    with _operation(db, run_id, by, now) as loaded:
+    with _operation(db, run_id, by, now, on_behalf=False) as loaded:
         _check_not_before_start(loaded)
         role_id = _find_role(loaded.compiled, role)
         person = person.strip()
@@ -723,7 +733,12 @@ def assign(
             # the same person in another case is the same assignee (names compare without case)
             person = next((a["person"] for a in current if a["person"].casefold() == person.casefold()), person)
             adv.changes.assign.append((role_id, person, acting, loaded.person, at))
-            adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, {"role": role_id, "person": person, "acting": acting}))
+            payload: dict[str, Any] = {"role": role_id, "person": person, "acting": acting}
+            if acting and isinstance(loaded.person, authority.Acting):
+                # a Plt./Plh. stands in on someone's authority: with a register, the record names
+                # the registered admin whose OS login made it
+                payload["authorised_by"] = str(loaded.person)
+            adv.changes.events.append(Event("assigned", at, loaded.person, loaded.os_user, None, payload))
         _write(loaded, adv.changes, None)
         return {"run_id": run_id, "role": role_id, "person": person, "acting": acting, "removed": remove}
 
@@ -732,7 +747,7 @@ def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None =
     """Cancel a run: its open steps close, nothing more can be done in it."""
     if not reason or not reason.strip():
         raise InputError(_("give the reason for cancelling with --reason TEXT"))
-    with _operation(db, run_id, by, now) as loaded:
+    with _operation(db, run_id, by, now, on_behalf=False) as loaded:
         _check_not_before_start(loaded)
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""
@@ -932,7 +947,8 @@ def start_run(
 
     store, owned = use_store(db, create=True)
     try:
-        person, os_login = authority.identify(store, by)
+        person, os_login = authority.identify(store, by, on_behalf=False)
+        authority.check_start_assignments(store, person, assignments)
         if period_n:
             existing = store.any_run_for(compiled["id"], period_n) if if_missing else None
             active = store.active_run_for(compiled["id"], period_n)

@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sopengine import clock
+from sopengine import authority, clock
 from sopengine.i18n import N_, _
 from sopengine.runs import ENGINE, run_facts
 from sopengine.store import Store
+from sopengine.store import documents as store_documents
 from sopengine.store import runs as run_sql
 
 _WAITS = N_("{step} waits for its other branches")
@@ -69,7 +70,8 @@ def _task_view(
         "outcome": t["outcome"],
         "note": t["note"],
         "documents": [
-            {"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"]} for d in docs if d["task_id"] == t["id"]
+            {"name": d["name"], "path": d["path"], "sha256": d["sha256"], "size": d["size"], "kept": d.get("kept", True)}
+            for d in docs if d["task_id"] == t["id"]
         ],
     }
     end = (clock.from_iso(t["closed_at"]) or now) if t["closed_at"] else now
@@ -194,6 +196,9 @@ def run_status(
         tz = clock.run_zone(cal, compiled.get("timezone"))
         at = clock.coerce(now, tz)
         docs = store.documents(run_id)
+        # a document recorded before the document store has no bytes in the database
+        kept = store_documents.kept(store.conn, [d["sha256"] for d in docs])
+        docs = [dict(d, kept=d["sha256"] in kept) for d in docs]
         tasks = store.tasks(run_id)
         # Automatic gates are events, not tasks: list each where the run passed it.
         facts = run_facts(run)
@@ -233,6 +238,7 @@ def run_status(
             "state": recorded["state"],
             "ended_by": recorded["ended_by"],
             "next": _next_hint(compiled, open_steps),
+            "identity": authority.mode(store),
         }
 
 

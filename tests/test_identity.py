@@ -274,7 +274,7 @@ def test_an_assignment_needs_an_admin_under_their_own_name(office: Path) -> None
     run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
     before = dump(office)
     for args, message in [
-        (["--by", "Budi Santoso"], "an assignment is recorded under the admin who makes it"),
+        (["--by", "Budi Santoso"], "this change is recorded under your own name, not on behalf of Budi Santoso"),
     ]:
         result = invoke("assign", run_id, "kepala-bidang", "Siti Rahma", *args, "--now", LATER, "--db", str(office))
         assert result.exit_code == 1 and message in result.output
@@ -287,6 +287,7 @@ def test_an_assignment_needs_an_admin_under_their_own_name(office: Path) -> None
     assert result.exit_code == 0, result.output
     last = events(office, run_id)[-1]
     assert (last["kind"], last["person"], last["payload"]["acting"]) == ("assigned", "Kepala Kantor", True)
+    assert last["payload"]["authorised_by"] == "Kepala Kantor"  # a Plt. names whose authority it stands on
     con = sqlite3.connect(office)
     assert con.execute("SELECT assigned_by FROM assignments WHERE run_id = ? AND role = 'kepala-bidang'", (run_id,)).fetchone() == (
         "Kepala Kantor",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings, state_word
@@ -169,6 +171,8 @@ def _print_timeline(st: dict) -> None:
     from rich.text import Text
 
     from sopengine.cli.common import console
+    from sopengine.authority import mode_sentence
+    from sopengine.documents import not_kept_note
     from sopengine.status import next_for_people, note_for_people, stopped_for_people
 
     tz = st["timezone"]
@@ -182,6 +186,8 @@ def _print_timeline(st: dict) -> None:
         late = _late(st["deadline_late_by"])
         out.print(Text.assemble(_("Process deadline: {when} ({deadline})").format(when=_when(st["due_at"], tz), deadline=st["deadline"]),
                                 (f" {late}" if late else "", "red")))
+    if st.get("identity"):
+        out.print(mode_sentence(st["identity"]), style="dim")
     if st["definition_file_missing"]:
         out.print(_("The definition file is gone; the run goes on from the text it started with."), style="yellow")
     elif st["definition_changed"]:
@@ -218,7 +224,8 @@ def _print_timeline(st: dict) -> None:
         table.add_row(
             str(t["no"] or "–"), t["step"] + (f" ({t['part']}/{t['parts']})" if t["parts"] > 1 else ""), t["actor_name"] or _("(engine)"),
             str(t["iteration"]), _when(t["opened_at"], tz), due, closed, by, t["outcome"] or "",
-            "\n".join(f"{d['name']}: {d['path']}" for d in t["documents"]), note_for_people(t) or "",
+            "\n".join(f"{d['name']}: {d['path']}" + ("" if d.get("kept", True) else f" ({not_kept_note()})") for d in t["documents"]),
+            note_for_people(t) or "",
         )
     out.print(table)
     if st["next"]:
@@ -339,7 +346,13 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
         print_json(result)
         return
     _after_change(result, _("Completed {step} of run {run} ({person}).").format(
-        step=result["step"], run=run_id, person=result["completed_by"]))
+        step=result["step"], run=run_id, person=_who(result, "completed_by")))
+
+
+def _who(result: dict[str, Any], key: str) -> str:
+    """Who recorded a step, and for whom when it was recorded on someone's behalf."""
+    behalf = result.get("on_behalf_of")
+    return result[key] + (" " + _("for {party}").format(party=behalf) if behalf else "")
 
 
 @click.command("decide", cls=SopCommand)
@@ -364,7 +377,7 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
         print_json(result)
         return
     _after_change(result, _("Decided {outcome} at {step} of run {run} ({person}).").format(
-        outcome=result["outcome"], step=result["step"], run=run_id, person=result["decided_by"]))
+        outcome=result["outcome"], step=result["step"], run=run_id, person=_who(result, "decided_by")))
 
 
 @click.command("reopen", cls=SopCommand)
