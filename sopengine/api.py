@@ -16,7 +16,10 @@ from sopengine.i18n import _
 
 if TYPE_CHECKING:
     from sopengine.definition.loader import Checked
+    from sopengine.definition.format2 import Definition2
     from sopengine.definition.models import Definition
+
+    AnyDefinition = Definition | Definition2
 
 
 # -- definitions -------------------------------------------------------------------------------
@@ -26,7 +29,7 @@ def list_definitions(definitions_dir: str | Path | None = None) -> list[dict[str
     return catalog.listing(definitions_dir)
 
 
-def load(definition_id: str, definitions_dir: str | Path | None = None) -> tuple[Definition, str, Path]:
+def load(definition_id: str, definitions_dir: str | Path | None = None) -> tuple[AnyDefinition, str, Path]:
     """The valid definition with this id (or file path), its text and its file."""
     from sopengine.definition.loader import load_definition
 
@@ -35,7 +38,7 @@ def load(definition_id: str, definitions_dir: str | Path | None = None) -> tuple
     return definition, text, found.path
 
 
-def get_definition(definition_id: str, definitions_dir: str | Path | None = None) -> Definition:
+def get_definition(definition_id: str, definitions_dir: str | Path | None = None) -> AnyDefinition:
     """The valid definition with this id; :class:`DefinitionInvalid` lists its problems."""
     return load(definition_id, definitions_dir)[0]
 
@@ -226,7 +229,7 @@ def inbox(db: str | Path, **kwargs: Any) -> list[dict[str, Any]]:
     return _inbox(db, **kwargs)
 
 
-def run_definition(db: str | Path, run_id: str) -> Definition:
+def run_definition(db: str | Path, run_id: str) -> AnyDefinition:
     """The definition a run is pinned to, parsed from the text it started with."""
     from sopengine.definition.loader import check_text
     from sopengine.store import Store

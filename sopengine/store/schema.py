@@ -17,12 +17,12 @@ migrations = Migrations("sopengine")
 
 @migrations(name="0001_initial")
 def m0001_initial(db: Database) -> None:
-    db["definitions"].create(
+    db.table("definitions").create(
         {"hash": str, "id": str, "title": str, "source": str, "path": str, "compiled": str, "first_seen": str},
         pk="hash", not_null={"id", "source", "compiled", "first_seen"},
     )
-    db["calendars"].create({"hash": str, "data": str, "first_seen": str}, pk="hash", not_null={"data", "first_seen"})
-    db["runs"].create(
+    db.table("calendars").create({"hash": str, "data": str, "first_seen": str}, pk="hash", not_null={"data", "first_seen"})
+    db.table("runs").create(
         {
             "id": str, "definition_id": str, "definition_hash": str, "calendar_hash": str, "period": str,
             "case_data": str, "status": str, "started_at": str, "started_by": str, "due_at": str,
@@ -32,7 +32,7 @@ def m0001_initial(db: Database) -> None:
         not_null={"definition_id", "definition_hash", "case_data", "status", "started_at", "started_by", "version"},
         foreign_keys=[("definition_hash", "definitions", "hash"), ("calendar_hash", "calendars", "hash")],
     )
-    db["tasks"].create(
+    db.table("tasks").create(
         {
             "id": int, "run_id": str, "step_id": str, "part": int, "iteration": int, "actor": str, "state": str,
             "opened_at": str, "due_at": str, "closed_at": str, "closed_by": str, "on_behalf_of": str,
@@ -41,11 +41,11 @@ def m0001_initial(db: Database) -> None:
         pk="id", not_null={"run_id", "step_id", "part", "iteration", "state", "opened_at"},
         foreign_keys=[("run_id", "runs", "id")],
     )
-    db["assignments"].create(
+    db.table("assignments").create(
         {"run_id": str, "role": str, "person": str, "acting": int, "assigned_at": str, "assigned_by": str},
         pk=("run_id", "role", "person"), foreign_keys=[("run_id", "runs", "id")],
     )
-    db["documents"].create(
+    db.table("documents").create(
         {
             "id": int, "run_id": str, "task_id": int, "step_id": str, "name": str, "kind": str, "path": str,
             "sha256": str, "size": int, "recorded_at": str, "recorded_by": str,
