@@ -240,6 +240,33 @@ def check_may_assign(loaded: _Loaded, role: str, person: str, *, acting: bool, r
         _check_assignment(loaded.store.conn, loaded.person, role, person, acting=acting, remove=remove)
 
 
+def check_may_change_run(loaded: _Loaded, what: str) -> None:
+    """Refuse a reopen or a cancel the acting person may not make.
+
+    Single-user mode: anyone may. Register mode: an admin, or staff who hold one of the run's
+    roles (in the register, or as its assignee or acting Plt./Plh. in this run). *what* is
+    ``"reopen"`` or ``"cancel"``.
+    """
+    if not isinstance(loaded.person, Acting):
+        return
+    me = loaded.person.record
+    if me["access"] == "admin":
+        return
+    run_roles = {a["role"] for a in loaded.assignments() if name_key(a["person"]) == me["name_key"]}
+    lanes = set(loaded.compiled.get("actors") or {})
+    if not (set(me["roles"]) & lanes) and not run_roles:
+        if what == "reopen":
+            message = _("{person} holds no role of run {run}, so may not reopen it; ask an admin ({admins}) or one of"
+                        " the run's officials")
+        else:
+            message = _("{person} holds no role of run {run}, so may not cancel it; ask an admin ({admins}) or one of"
+                        " the run's officials")
+        raise NotAuthorised(
+            message.format(person=me["name"], run=loaded.run["id"], admins=_admins(loaded.store.conn)),
+            person=me["name"], run_id=loaded.run["id"],
+        )
+
+
 def check_start_assignments(store: Store, person: str, assignments: list[tuple[str, str]]) -> None:
     """Refuse the assignments given as a run starts (``--assign ROLE=NAME``) that
     :func:`check_may_assign` would refuse: *person* is what :func:`identify` returned."""

@@ -670,6 +670,7 @@ def reopen(
     if not reason or not reason.strip():
         raise InputError(_("give the reason for reopening with --reason TEXT"))
     with _operation(db, run_id, by, now, allow_closed=True, on_behalf=False) as loaded:
+        authority.check_may_change_run(loaded, "reopen")
         if loaded.run["status"] == "cancelled":
             raise RunClosed(_("run {run} is cancelled; start a new run instead").format(run=run_id), run_id=run_id)
         step_id = _find_step(loaded.compiled, step, run_table(loaded.store, loaded.run, loaded.compiled))
@@ -748,6 +749,7 @@ def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None =
     if not reason or not reason.strip():
         raise InputError(_("give the reason for cancelling with --reason TEXT"))
     with _operation(db, run_id, by, now, on_behalf=False) as loaded:
+        authority.check_may_change_run(loaded, "cancel")
         _check_not_before_start(loaded)
         adv = loaded.advance()
         at = clock.iso(adv.at) or ""

@@ -477,3 +477,21 @@ def test_assignments_given_as_a_run_starts_follow_the_same_rules(office: Path) -
     with Store(db) as store:
         me, _login = authority.identify(store, "Rina")
         authority.check_start_assignments(store, me, [("kasubag-umpar", "Siapa Saja")])
+
+
+def test_staff_without_a_role_in_the_run_may_not_reopen_or_cancel_it(shared: Path, second_user: str) -> None:
+    # Rudi is staff of another SOP's role only: the run's officials and admins may correct it, he may not
+    people.add_person(shared, "Rudi Hartono", logins=[second_user], roles=["pejabat-tanpa-sop"], now=NOW)
+    run_id = api.start_run("pengumpulan-data", db=shared, period="2026-10", now=NOW)["run_id"]
+    api.complete(shared, run_id, step="1", now=LATER)
+    before = dump(shared)
+    for args, verb in ((["reopen", run_id, "1", "--reason", "salah"], "reopen"), (["cancel", run_id, "--reason", "iseng"], "cancel")):
+        done = sopengine(*args, "--now", LATER, "--db", str(shared), cwd=shared.parent, user=second_user)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.stderr.startswith(f"Error: Rudi Hartono holds no role of run {run_id}, so may not {verb} it; ask an admin")
+    assert dump(shared) == before
+    # an official of the run may (Rudi is given a lane of the SOP)
+    people.edit_person(shared, "Rudi Hartono", add_roles=["sekretaris-dinas"], now=NOW)
+    done = sopengine("cancel", run_id, "--reason", "periode salah", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 0, done.stderr
