@@ -200,14 +200,14 @@ def main() -> int:
 
         rows = {str(s.runs): {name: answered(calls[s.runs][name](0)) for name in names} for s in dbs}
         small, large = sizes[0], sizes[-1]
-        header = "".join(f"{f'{n:,} runs':>14s}" for n in sizes)
-        print(f"  {'query (median of ' + str(args.rounds) + ')':42s}{header}{'ratio':>8s}  peak MiB (smallest / largest)")
+        header = "".join(f"{f'{n:,} runs':>16s}" for n in sizes)
+        print(f"  {'query (median of ' + str(args.rounds) + ')':50s}{header}{'ratio':>8s}  peak MiB (smallest / largest)")
         medians: dict[str, dict[int, float]] = {}
         for name in names:
             medians[name] = {n: median_ms(samples[name][n]) for n in sizes}
-            cells = "".join(f"{medians[name][n]:11.2f} ms" for n in sizes)
+            cells = "".join(f"{medians[name][n]:13.2f} ms" for n in sizes)
             ratio = medians[name][large] / medians[name][small]
-            print(f"  {name:42s}{cells}{ratio:7.2f}x  {memory[name][small]:.1f} / {memory[name][large]:.1f}")
+            print(f"  {name:50s}{cells}{ratio:7.2f}x  {memory[name][small]:.1f} / {memory[name][large]:.1f}")
         print("  db: " + "; ".join(f"{s.runs:,} runs = {s.events:,} events, {len(s.active):,} active runs, {s.open_tasks:,} open"
                                     f" steps, {s.size / 1e6:,.0f} MB" for s in dbs))
         for s in dbs:

@@ -133,7 +133,17 @@ def block_audit(r: dict[str, Any]) -> str:
     return out
 
 
-def block_growth(r: dict[str, Any]) -> str:
+def measured(name: str, results: Path = RESULTS) -> str:
+    """When and on what a benchmark's figures were taken, from the header run.py wrote above its output."""
+    path = results / f"{name}.txt"
+    if not path.exists():
+        return ""
+    facts = dict(line.split(": ", 1) for line in path.read_text(encoding="utf-8").splitlines()[:8] if ": " in line)
+    return (f"Measured {facts.get('date', '?')}, commit `{facts.get('sopengine', '?')}`, load average at the start"
+            f" {facts.get('load average', '?')}.")
+
+
+def block_growth(r: dict[str, Any], results: Path = RESULTS) -> str:
     sizes = r["sizes"]
     head = ["Query (median)"] + [f"{n:,} runs" for n in sizes]
     for a, b in zip(sizes, sizes[1:]):
@@ -148,7 +158,8 @@ def block_growth(r: dict[str, Any]) -> str:
     out += "\n\n" + table(["Database", "events", "size", "bytes per run", "built in"], [
         [f"{n:,} runs", f"{dbs[str(n)]['events']:,}", f"{dbs[str(n)]['bytes'] / 1e6:,.0f} MB", f"{dbs[str(n)]['bytes'] / n:,.0f}",
          f"{dbs[str(n)]['build_seconds']:.0f} s" if dbs[str(n)].get("build_seconds") else "-"] for n in sizes])
-    return out
+    when = measured("growth", results)
+    return out + (f"\n\n{when}" if when else "")
 
 
 def block_capacity(audit: dict[str, Any], sizes: dict[str, Any]) -> str:
@@ -205,7 +216,7 @@ def render(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
         if any(d is None for d in loaded):
             missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name}")
             continue
-        body = make(*loaded)
+        body = make(*loaded, results) if make is block_growth else make(*loaded)
         found = pattern.search(text)
         assert found is not None
         text = text[:found.start(2)] + "\n" + body + "\n\n" + text[found.end(2):]
