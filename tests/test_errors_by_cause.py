@@ -392,6 +392,29 @@ def test_confirm_damage_says_none_for_a_sound_file_and_marks_a_damaged_one(tmp_p
     Store(db, readonly=True).close()  # reading is allowed
 
 
+def test_the_damage_note_is_found_through_a_symbolic_link_to_the_file_or_its_folder(tmp_path: Path) -> None:
+    real = tmp_path / "data" / "kantor.db"
+    real.parent.mkdir()
+    run_id = start(real)
+    link = tmp_path / "tautan.db"
+    link.symlink_to(real)
+    folder_link = tmp_path / "folder-tautan"
+    folder_link.symlink_to(real.parent)
+    damage(real)
+    con = sqlite3.connect(link)
+    assert isinstance(confirm_damage(con, link), DatabaseDamaged)  # found through the link
+    con.close()
+    assert marker(link) == marker(real) == Path(f"{real}.damaged")
+    assert Path(f"{real}.damaged").exists() and not Path(f"{link}.damaged").exists()
+    for name in (real, link, folder_link / "kantor.db"):
+        with pytest.raises(DatabaseDamaged):
+            Store(name)
+        # a change that would not touch the damaged page is refused too, whichever name opens it
+        cancel = sopengine("--db", str(name), "cancel", run_id, "--reason", "salah")
+        assert cancel.returncode == 6, cancel.stderr
+        assert "restore it from a backup" in one_error_line(cancel.stderr)
+
+
 def test_json_of_a_failed_command_is_empty_and_the_exit_code_does_not_change_with_the_language(tmp_path: Path) -> None:
     db = tmp_path / "sibuk.db"
     run_id = start(db)

@@ -17,7 +17,10 @@ read-only file leave the data intact, and their messages say so.
 
 **A damaged file takes no more changes.** When damage is confirmed (:func:`confirm_damage`,
 called on a corruption error and by ``audit verify``), a note is written beside the file,
-``FILE.damaged``, saying when and what the check found. Opening the database for a change
+``FILE.damaged``, saying when and what the check found. The note is keyed by the file's
+resolved path: opened through a symbolic link (to it or to a folder on its way), the file
+finds its note. A hard link is another name of its own and does not (see the command line
+reference: a database is never to be opened under two names). Opening the database for a change
 looks for that note (one ``stat``); while it is there, the check is run again and the change
 is refused as long as it fails. Once a backup has been restored in the file's place the check
 passes, the note is removed and work goes on. Read commands still read a damaged file as far
@@ -217,8 +220,10 @@ def _default_timeout() -> int:
 
 
 def marker(path: str | Path) -> Path:
-    """The note beside a database that says it was found damaged: ``FILE.damaged``."""
-    return Path(str(path) + MARKER_SUFFIX)
+    """The note beside a database that says it was found damaged: ``FILE.damaged``, beside the
+    file itself (symbolic links, of the file or of a folder on its way, followed), so that the
+    same file opened under another name finds it."""
+    return Path(os.path.realpath(path) + MARKER_SUFFIX)
 
 
 def check(conn: sqlite3.Connection, *, full: bool = False) -> list[str]:
@@ -275,9 +280,9 @@ def refuse_if_damaged(conn: sqlite3.Connection, path: str | Path) -> None:
     Costs one ``stat`` when the file was never found damaged. Once the check passes (a backup
     was restored in the file's place) the note is removed and the change goes on.
     """
-    if not os.path.exists(f"{path}{MARKER_SUFFIX}"):  # the common case, in about 2 µs
-        return
     note = marker(path)
+    if not os.path.exists(note):  # the common case: about 30 µs with resolving the links
+        return
     try:
         text = note.read_text(encoding="utf-8", errors="replace")
     except OSError:
