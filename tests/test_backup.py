@@ -207,3 +207,81 @@ def test_a_backup_in_steps_with_progress_is_one_consistent_moment_while_a_thread
     copy = audit.verify(result["path"], expect_head=result["head"])
     assert copy["ok"], copy["problems"]
     assert copy["events"] < audit.verify(db)["events"]  # the thread went on writing after the snapshot
+
+
+# -- a target that cannot take the backup: storage unavailable, exit 5 ----------------------------------
+
+def _backup_process(db: Path, target: Path, prefix: list[str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "SOPENGINE_LANG": "en"}
+    return subprocess.run([*prefix, sys.executable, "-m", "sopengine", "--db", str(db), "backup", str(target), "--force"],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def _one_line(stderr: str) -> str:
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def test_a_backup_larger_than_the_file_size_limit_is_exit_5_and_replaces_nothing(tmp_path: Path) -> None:
+    hist = build_history(tmp_path)
+    assert hist["db"].stat().st_size > 64 * 1024
+    folder = tmp_path / "cadangan"
+    folder.mkdir()
+    target = folder / "copy.db"
+    target.write_bytes(b"the backup before\n")
+    head = audit.verify(hist["db"])["head"]
+    # bash's ulimit -f counts KiB; the copy outgrows 32 KiB
+    done = _backup_process(hist["db"], target, ["bash", "-c", 'ulimit -f 32; exec "$0" "$@"'])
+    assert done.returncode == 5, done.stderr
+    assert _one_line(done.stderr) == (
+        f"Error: the backup to {target} could not be written: this process may not write files larger than 32768 bytes"
+        " (ulimit -f); raise the limit, or back up to a smaller file elsewhere (the database is intact; nothing was"
+        " replaced)")
+    assert "restore" not in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["copy.db"] and target.read_bytes() == b"the backup before\n"
+    assert audit.verify(hist["db"])["head"] == head
+
+
+def test_a_backup_into_a_folder_a_lower_user_may_not_write_is_exit_5(tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    import pytest
+
+    from test_errors_by_cause import OTHER_USER, _python_for
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to make a second OS user")
+    if shutil.which("useradd") is None:
+        pytest.skip("useradd is not available to make a second OS user")
+    if subprocess.run(["id", OTHER_USER], capture_output=True, check=False).returncode != 0:
+        made = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER],
+                              capture_output=True, text=True, check=False)
+        if made.returncode != 0 and "already exists" not in made.stderr:
+            pytest.skip(f"useradd failed: {made.stderr.strip()}")
+    prefix = _python_for(OTHER_USER)
+    if prefix is None:
+        pytest.skip(f"no Python with sopengine's packages that {OTHER_USER} may run")
+    shared = Path(os.environ.get("TMPDIR", "/tmp")) / f"sopengine-backup-{os.getpid()}-{tmp_path.name}"
+    shared.mkdir()
+    try:
+        shared.chmod(0o777)
+        db = shared / "kantor.db"
+        shutil.copyfile(build_history(tmp_path)["db"], db)
+        db.chmod(0o666)
+        closed = shared / "arsip"
+        closed.mkdir(mode=0o755)  # root's folder: others may enter and read, not write
+        target = closed / "copy.db"
+        done = subprocess.run([*prefix, "-m", "sopengine", "--db", str(db), "backup", str(target)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 5, done.stderr
+        assert _one_line(done.stderr) == (
+            f"Error: the backup to {target} could not be written: {OTHER_USER} may not write in {closed} (Permission"
+            " denied); back up to a folder you may write to, or ask the administrator for access (the database is"
+            " intact; nothing was replaced)")
+        assert list(closed.iterdir()) == []
+    finally:
+        shutil.rmtree(shared)

@@ -1,7 +1,13 @@
-"""Backups: the live database copied with SQLite's online backup API, checked, moved into place."""
+"""Backups: the live database copied with SQLite's online backup API, checked, moved into place.
+
+A backup that cannot be written where it was asked to go (the disk full, a file size limit,
+a read-only folder, no permission, an error of the disk) is :class:`StorageUnavailable`
+(exit 5) and says which; the database backed up is intact and nothing was replaced.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections.abc import Callable
@@ -11,9 +17,11 @@ from typing import Any
 from sopengine import clock
 from sopengine.audit.findings import AuditError, _cannot_write
 from sopengine.audit.verify import _stored_head
+from sopengine.errors import StorageUnavailable
 from sopengine.i18n import _
 from sopengine.store import Store
 from sopengine.store import audit as store_audit
+from sopengine.store import errors as store_errors
 
 
 def backup(db: str | Path, target: str | Path, *, force: bool = False,
@@ -43,20 +51,22 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False,
                 with open(tmp, "wb"):
                     pass
             except OSError as exc:
-                raise _cannot_write(dest, exc) from None
+                raise _unavailable(dest, tmp, exc) or _cannot_write(dest, exc) from None
             try:
                 copy = store_audit.copy_into(store.conn, tmp, progress=progress)
             except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
-                raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
-                    file=dest, reason=exc), path=str(dest)) from None
+                raise _unavailable(dest, tmp, exc) or AuditError(
+                    _("the backup to {file} could not be written ({reason}); nothing was replaced").format(
+                        file=dest, reason=exc), path=str(dest)) from None
             except sqlite3.Error as exc:
-                raise _cannot_write(dest, exc) from None
+                raise _unavailable(dest, tmp, exc) or _cannot_write(dest, exc) from None
             try:
                 check = store_audit.quick_check(copy)
                 summary = _stored_head(copy)
             except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away
-                raise AuditError(_("the backup to {file} could not be written ({reason}); nothing was replaced").format(
-                    file=dest, reason=exc), path=str(dest)) from None
+                raise _unavailable(dest, tmp, exc) or AuditError(
+                    _("the backup to {file} could not be written ({reason}); nothing was replaced").format(
+                        file=dest, reason=exc), path=str(dest)) from None
             finally:
                 copy.close()
             if check != "ok":
@@ -68,8 +78,49 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False,
                     stale.unlink(missing_ok=True)
                 os.replace(tmp, dest)
             except OSError as exc:
-                raise _cannot_write(dest, exc) from None
+                raise _unavailable(dest, tmp, exc) or _cannot_write(dest, exc) from None
         finally:
             for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
                 leftover.unlink(missing_ok=True)
     return {"path": str(dest), "size": dest.stat().st_size, **summary, "created_at": clock.iso(clock.real_now())}
+
+
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_DENIED_ERRNOS = {errno.EACCES, errno.EPERM}
+
+
+def _unavailable(dest: Path, written: Path, exc: BaseException) -> StorageUnavailable | None:
+    """Why the backup could not be written at *dest* (*written* is the file being written), as
+    :class:`StorageUnavailable`; None when the failure is not one of the storage's."""
+    code = store_errors.primary_code(exc)
+    number = exc.errno if isinstance(exc, OSError) else None
+    folder = dest.parent if str(dest.parent) else Path(".")
+    limit = store_errors._size_limit()
+    try:
+        size = written.stat().st_size
+    except OSError:
+        size = 0
+    if (code in (store_errors._FULL, store_errors._IOERR) or number in (errno.EFBIG, *_FULL_ERRNOS)) \
+            and limit is not None and size + store_errors.LIMIT_MARGIN >= limit:
+        text, cause = _("the backup to {file} could not be written: this process may not write files larger than {size}"
+                        " bytes (ulimit -f); raise the limit, or back up to a smaller file elsewhere (the database is"
+                        " intact; nothing was replaced)"), "limit"
+    elif code == store_errors._FULL or number in _FULL_ERRNOS or (
+            code == store_errors._IOERR and (store_errors._free_bytes(dest) or 0) < store_errors.FREE_SPACE_LOW):
+        text, cause = _("the backup to {file} could not be written: the disk is full; free some space or back up to"
+                        " another disk (the database is intact; nothing was replaced)"), "full"
+    elif code == store_errors._READONLY or number == errno.EROFS:
+        text, cause = _("the backup to {file} could not be written: {folder} is read-only ({reason}); back up to a"
+                        " folder you may write to (the database is intact; nothing was replaced)"), "readonly"
+    elif code in (store_errors._PERM, store_errors._CANTOPEN) or number in _DENIED_ERRNOS:
+        text, cause = _("the backup to {file} could not be written: {user} may not write in {folder} ({reason}); back up"
+                        " to a folder you may write to, or ask the administrator for access (the database is intact;"
+                        " nothing was replaced)"), "permission"
+    elif code == store_errors._IOERR or number == errno.EIO:
+        text, cause = _("the backup to {file} could not be written: the disk reported an error ({reason}); check the"
+                        " disk and try again (the database is intact; nothing was replaced)"), "io"
+    else:
+        return None
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return StorageUnavailable(text.format(file=dest, size=limit, folder=folder, reason=reason, user=store_errors.login()),
+                              path=str(dest), cause=cause)
