@@ -214,8 +214,9 @@ def test_a_renumbered_history_is_caught_though_its_head_is_the_same(signed: dict
 def test_an_event_slipped_in_after_a_checkpoint_but_dated_before_it_is_named(signed: dict) -> None:
     """A well-chained assignment appended to the active run, with its assignment row: the chains
     and tables agree; only its recorded time, before the checkpoint's, gives it away."""
-    time = json.loads(signed["cp"].read_text().splitlines()[-1])["time"]
-    before = clock.iso(clock.from_iso(time) - timedelta(days=3))
+    line = json.loads(signed["cp"].read_text().splitlines()[-1])
+    time, newest = line["time"], line["recorded"]
+    before = clock.iso(clock.from_iso(newest) - timedelta(days=3))
     last = rows(signed["db"], "run_id = ?", (signed["b"],))[-1]
     forged = {"run_id": signed["b"], "at": before, "recorded_at": before, "person": "ani", "os_user": "ani",
               "kind": "assigned", "step_id": None, "payload": canonical({"acting": False, "person": "Orang Dalam",
@@ -238,7 +239,7 @@ def test_an_event_slipped_in_after_a_checkpoint_but_dated_before_it_is_named(sig
     assert result["first_problem"]["seq"] == seq
     assert result["first_problem"]["message"] == (
         f"event {seq} of run {signed['b']} was written after the checkpoint of {time}, but its recorded time {before}"
-        " is earlier: it was added with a false date")
+        f" is earlier than the newest event that checkpoint signed ({newest}): it was added with a false date")
 
 
 def test_events_cut_off_below_a_checkpoint_are_named(signed: dict) -> None:
@@ -269,13 +270,13 @@ def test_an_office_chain_rewritten_before_a_checkpoint_is_caught(tmp_path: Path)
     conn.row_factory = sqlite3.Row
     office = [dict(r) for r in conn.execute("SELECT * FROM office_events ORDER BY seq")]
     conn.execute("DROP TRIGGER office_events_append_only_update")
-    office[1]["person"] = "Orang Lain"
+    office[1]["at"] = "2026-10-02T08:04:00Z"  # Siti added a minute earlier than she was
     prev = GENESIS
     for e in office:
         e["prev_hash"] = prev
         e["hash"] = prev = event_hash(dict(e, run_id="@office"))
-        conn.execute("UPDATE office_events SET person = ?, prev_hash = ?, hash = ? WHERE seq = ?",
-                     (e["person"], e["prev_hash"], e["hash"], e["seq"]))
+        conn.execute("UPDATE office_events SET at = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                     (e["at"], e["prev_hash"], e["hash"], e["seq"]))
     conn.commit()
     conn.close()
     assert audit.verify(hist["db"])["ok"]
@@ -320,3 +321,109 @@ def test_public_key_without_checkpoints_is_a_usage_error(signed: dict) -> None:
     result = CliRunner().invoke(cli, ["--db", str(signed["db"]), "audit", "verify", "--public-key", str(signed["pub"])])
     assert result.exit_code == 2
     assert "--public-key checks the signatures of a checkpoint file: give it with --checkpoints FILE" in result.output
+
+
+# -- the newest recorded time is what later events are judged against ---------------------------------
+
+def later(minutes: int):
+    """The auditor's machine's clock, *minutes* ahead of the office's (or the auditor waiting so long)."""
+    real = clock.real_now
+
+    def ahead():
+        return real() + timedelta(minutes=minutes)
+
+    return ahead
+
+
+def forge_after(db: Path, run_id: str, recorded: str) -> int:
+    """A well-chained assignment appended to *run_id*, recorded at *recorded*; its number."""
+    last = rows(db, "run_id = ?", (run_id,))[-1]
+    forged = {"run_id": run_id, "at": recorded, "recorded_at": recorded, "person": "ani", "os_user": "ani",
+              "kind": "assigned", "step_id": None, "payload": canonical({"acting": False, "person": "Orang Dalam",
+                                                                          "role": "kepala-seksi"}),
+              "prev_hash": last["hash"]}
+    forged["hash"] = event_hash(forged)
+    conn = sqlite3.connect(db)
+    conn.execute(f"INSERT INTO events ({', '.join(FIELDS)}, hash) VALUES ({', '.join('?' * len(FIELDS))}, ?)",
+                 (*(forged[k] for k in FIELDS), forged["hash"]))
+    conn.execute("INSERT INTO assignments (run_id, role, person, acting, assigned_at, assigned_by) VALUES (?, ?, ?, 0, ?, ?)",
+                 (run_id, "kepala-seksi", "Orang Dalam", recorded, "ani"))
+    conn.execute("UPDATE runs SET head = ? WHERE id = ?", (forged["hash"], run_id))
+    conn.commit()
+    seq = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0]
+    conn.close()
+    return seq
+
+
+def test_a_checkpoint_signed_later_over_a_backup_does_not_make_later_real_work_look_forged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backup is taken, real work goes on in the live database, and the auditor signs a
+    checkpoint of the backup copy minutes later (or with a clock that runs ahead)."""
+    hist = build_history(tmp_path)
+    copy = tmp_path / "bk.db"
+    made = CliRunner().invoke(cli, ["--db", str(hist["db"]), "backup", str(copy)])
+    assert made.exit_code == 0, made.output
+    step(hist["db"], hist["b"], "budi", "2026-10-01T10:00")  # real work, after the backup
+    key, cp = tmp_path / "auditor.key", tmp_path / "kantor.checkpoints"
+    checkpoints.keygen(key)
+    monkeypatch.setattr(checkpoints.clock, "real_now", later(10))
+    signed = checkpoints.checkpoint(copy, key, cp)
+    monkeypatch.undo()
+    live = rows(hist["db"])
+    assert signed["seq"] < live[-1]["seq"]
+    assert signed["recorded"] == max(r["recorded_at"] for r in rows(copy)) < signed["time"]
+    assert all(r["recorded_at"] < signed["time"] for r in live)  # what the old rule called forged
+    result = audit.verify(hist["db"], checkpoints=cp, public_key=f"{key}.pub")
+    assert result["ok"], result["problems"]
+    assert result["checkpoints"]["held"] == 1
+    # and a forgery dated before the newest event the checkpoint signed is still named
+    seq = forge_after(hist["db"], hist["b"], clock.iso(clock.from_iso(signed["recorded"]) - timedelta(minutes=5)))
+    caught = audit.verify(hist["db"], checkpoints=cp, public_key=f"{key}.pub")
+    assert kinds(caught) == ["late"] and caught["first_problem"]["seq"] == seq
+
+
+def test_a_write_in_flight_when_the_checkpoint_was_taken_is_not_a_forgery(signed: dict) -> None:
+    """An event that read the office's clock before it waited for the write lock is recorded a
+    little before the newest event the checkpoint signed; within the grace it is no forgery."""
+    newest = json.loads(signed["cp"].read_text().splitlines()[-1])["recorded"]
+    forge_after(signed["db"], signed["b"], clock.iso(clock.from_iso(newest) - timedelta(seconds=checkpoints.GRACE_SECONDS)))
+    assert held(signed)["ok"]
+
+
+def first_format_line(record: dict, key_file: Path) -> str:
+    """*record* as a checkpoint of the first format signed it: no newest recorded times."""
+    old = {k: record[k] for k in checkpoints.SIGNED_FIELDS_1}
+    old["format"] = checkpoints.FORMAT_1
+    old["signature"] = checkpoints.load_private_key(key_file).sign(checkpoints.signed_bytes(old)).hex()
+    return json.dumps(old, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def test_a_checkpoint_line_of_the_first_format_is_still_read_and_judged_by_its_time(signed: dict) -> None:
+    record = json.loads(signed["cp"].read_text().splitlines()[0])
+    assert record["format"] == "sopengine-checkpoint/2" and "recorded" in record
+    signed["cp"].write_text(first_format_line(record, signed["key"]), encoding="utf-8")
+    result = held(signed)
+    assert result["ok"], result["problems"]
+    assert result["checkpoints"]["held"] == 1
+    # a later checkpoint of the new format follows it
+    step(signed["db"], signed["b"], "budi", "2026-10-01T10:00")
+    made = checkpoints.checkpoint(signed["db"], signed["key"], signed["cp"])
+    assert made["format"] == "sopengine-checkpoint/2" and made["number"] == 2
+    assert held(signed)["ok"]
+    # an event slipped in after the old line, dated more than the grace before its time, is named with today's words
+    time = record["time"]
+    before = clock.iso(clock.from_iso(time) - timedelta(days=3))
+    signed["cp"].write_text(first_format_line(record, signed["key"]), encoding="utf-8")
+    seq = forge_after(signed["db"], signed["b"], before)
+    caught = held(signed)
+    assert [p["message"] for p in caught["problems"] if p["kind"] == "late"] == [
+        f"event {seq} of run {signed['b']} was written after the checkpoint of {time}, but its recorded time {before}"
+        " is earlier: it was added with a false date"]
+
+
+def test_the_newest_recorded_time_is_signed(signed: dict) -> None:
+    lines = signed["cp"].read_text().splitlines()
+    record = json.loads(lines[0])
+    record["recorded"] = "2020-01-01T00:00:00Z"  # moved back, to let forgeries through
+    signed["cp"].write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    assert any("its signature does not hold" in p["message"] for p in held(signed)["problems"])

@@ -14,14 +14,20 @@ auditor's Ed25519 key a record of
   anew and a renumbering each change it;
 * ``events`` and ``office_events``: how many events those are;
 * ``head``: the database head then (``HASH@SEQ``), to compare with heads noted elsewhere;
+* ``recorded`` and ``office_recorded``: the newest ``recorded_at`` among those events (the
+  office's clock, not the auditor's; none when there are none);
 * ``time``: the real time it was signed (no ``--now``), ``prev``: the sha256 of the line
   before it (none for the first), and the signer's ``public_key``;
 
 and appends it as one line of JSON to the auditor's checkpoint file. ``audit verify
 --checkpoints FILE`` checks every line's signature (against ``--public-key`` when given),
 their order, and computes every digest again; it also names any event numbered after a
-checkpoint whose recorded time is more than :data:`GRACE_SECONDS` before that checkpoint's
-time (work written after the checkpoint and dated before it).
+checkpoint whose recorded time is more than :data:`GRACE_SECONDS` before the newest recorded
+time that checkpoint signed (work written after the checkpoint and dated before it). The
+comparison is between two times of the office's own clock, so neither an auditor's clock
+that runs ahead nor a checkpoint signed later over a backup copy makes later work look
+forged. A line of the first format (``sopengine-checkpoint/1``, without ``recorded``) is
+still read; its events are judged against its signing time, less the grace.
 
 What no checkpoint can show: work forged after the last checkpoint and dated after it.
 """
@@ -48,15 +54,21 @@ from sopengine.chain import GENESIS, canonical
 from sopengine.i18n import N_, _
 from sopengine.store import audit as store_audit
 
-FORMAT = "sopengine-checkpoint/1"
+FORMAT = "sopengine-checkpoint/2"
+FORMAT_1 = "sopengine-checkpoint/1"
+"""The first format, without ``recorded``: still read and verified."""
 
 GRACE_SECONDS = 60
-"""How far before a checkpoint's time an event numbered after it may be recorded: a write
-in flight when the checkpoint was taken (its time was read before it committed)."""
+"""How far before the newest recorded time a checkpoint signed an event numbered after it may
+be recorded: a write in flight when the checkpoint was taken (it read the office's clock
+before it waited for the write lock and committed)."""
 
-SIGNED_FIELDS = ("format", "time", "head", "seq", "office_seq", "events", "office_events", "digest", "office_digest",
-                 "prev", "public_key")
+SIGNED_FIELDS_1 = ("format", "time", "head", "seq", "office_seq", "events", "office_events", "digest", "office_digest",
+                   "prev", "public_key")
+SIGNED_FIELDS = (*SIGNED_FIELDS_1, "recorded", "office_recorded")
 """The fields of a checkpoint line; the signature is over their canonical JSON."""
+
+_FIELDS = {FORMAT: SIGNED_FIELDS, FORMAT_1: SIGNED_FIELDS_1}
 
 
 # -- the digest --------------------------------------------------------------------------------------
@@ -83,34 +95,55 @@ class _Point:
 
     seq: int
     time: str
-    """The latest checkpoint time at or before this point."""
+    """The checkpoint's time (empty for the point of the whole history)."""
+    recorded: str | None = None
+    """The newest recorded time the checkpoint signed (format 2; None for format 1, whose
+    events are judged against ``time``)."""
     found: tuple[str, int] | None = None
     """``(digest, events)`` computed up to ``seq``."""
+    newest: str | None = None
+    """The newest ``recorded_at`` computed up to ``seq``."""
+
+    @property
+    def floor(self) -> str:
+        """The recorded time an event numbered after this point must not precede."""
+        if self.recorded is not None:
+            return _less_grace(self.recorded)
+        return _less_grace(self.time) if self.time else ""
 
 
-def _digest_pass(rows: Iterable[tuple[Any, ...]], points: list[_Point], late: list[tuple[int, Any, str, str]]) -> None:
-    """One pass in number order: the digest and count at each point, and the events recorded too early.
+Late = tuple[int, Any, str, _Point]
+"""An event recorded too early: ``(seq, run, recorded_at, the checkpoint it precedes)``."""
 
-    *points* sorted by ``seq``. An event numbered after a point and recorded more than the
-    grace before that point's time goes into *late* as ``(seq, run, recorded_at, time)``.
+
+def _digest_pass(rows: Iterable[tuple[Any, ...]], points: list[_Point], late: list[Late]) -> None:
+    """One pass in number order: the digest, count and newest recorded time at each point, and
+    the events recorded too early.
+
+    *points* sorted by ``seq``. An event numbered after a point and recorded before that
+    point's :attr:`_Point.floor` goes into *late*.
     """
     digest, n = GENESIS, 0
+    newest: str | None = None
     i = 0  # the first point not yet reached
-    floor = ""  # the recorded time an event must not precede (the latest passed point's time, less the grace)
-    floor_time = ""
+    floor = ""  # the recorded time an event must not precede (the highest floor of the points passed)
+    floor_point: _Point | None = None
     link = link_digest
     for seq, run_id, recorded_at, stored in rows:
         while i < len(points) and isinstance(seq, int) and seq > points[i].seq:
-            points[i].found = (digest, n)
-            floor_time = max(floor_time, points[i].time)
-            floor = _less_grace(floor_time)
+            points[i].found, points[i].newest = (digest, n), newest
+            if points[i].floor > floor:
+                floor, floor_point = points[i].floor, points[i]
             i += 1
-        if floor and isinstance(recorded_at, str) and recorded_at < floor:
-            late.append((seq, run_id, recorded_at, floor_time))
+        if floor_point is not None and isinstance(recorded_at, str) and recorded_at < floor:
+            late.append((seq, run_id, recorded_at, floor_point))
         digest = link(digest, seq, run_id, stored)
         n += 1
+        if isinstance(recorded_at, str) and (newest is None or recorded_at > newest):
+            newest = recorded_at
     for point in points[i:]:
-        point.found = (digest, n) if point.found is None else point.found
+        if point.found is None:
+            point.found, point.newest = (digest, n), newest
 
 
 def _less_grace(time: str) -> str:
@@ -221,8 +254,9 @@ def _signature_holds(record: dict[str, Any], signature: Any) -> bool:
 
 
 def signed_bytes(record: dict[str, Any]) -> bytes:
-    """What a checkpoint's signature is over: the canonical JSON of its fields but ``signature``."""
-    return canonical({k: record.get(k) for k in SIGNED_FIELDS}).encode("utf-8")
+    """What a checkpoint's signature is over: the canonical JSON of its format's fields (all
+    but ``signature``)."""
+    return canonical({k: record.get(k) for k in _FIELDS.get(record.get("format"), SIGNED_FIELDS)}).encode("utf-8")
 
 
 # -- the checkpoint file -------------------------------------------------------------------------------
@@ -278,7 +312,7 @@ class CheckpointFile:
                 record = json.loads(line)
             except ValueError:
                 record = None
-            if not isinstance(record, dict) or record.get("format") != FORMAT or not _well_formed(record):
+            if not isinstance(record, dict) or record.get("format") not in _FIELDS or not _well_formed(record):
                 self._problem(n, _text(N_("checkpoint {n} ({file} line {line}) is not a checkpoint sopengine writes: it was"
                                           " edited, or the file is not a checkpoint file"), n=n, file=self.path.name,
                                        line=number))
@@ -332,13 +366,13 @@ class CheckpointFile:
                     N_("checkpoint {n} ({time}) was signed at office event {seq}, but the last office event now is {last}:"
                        " office events up to the checkpoint were cut off"), n=n, time=record["time"],
                     seq=record["office_seq"], last=office_seq or 0), checkpoint=n))
-        latest = ""
         for n, _line, record in self.lines:
-            latest = max(latest, record["time"])
-            events.append((n, record, _Point(record["seq"], latest)))
-            office.append((n, record, _Point(record["office_seq"] or 0, latest)))
-        late: list[tuple[int, Any, str, str]] = []
-        late_office: list[tuple[int, Any, str, str]] = []
+            second = record["format"] != FORMAT_1  # it signed the newest recorded times
+            events.append((n, record, _Point(record["seq"], record["time"], record["recorded"] or "" if second else None)))
+            office.append((n, record, _Point(record["office_seq"] or 0, record["time"],
+                                             record["office_recorded"] or "" if second else None)))
+        late: list[Late] = []
+        late_office: list[Late] = []
         now_events, now_office = _Point(high, ""), _Point(office_seq or 0, "")
         _digest_pass(store_audit.event_links(conn), sorted([p for _n, _r, p in events] + [now_events],
                                                            key=lambda p: p.seq), late)
@@ -347,7 +381,8 @@ class CheckpointFile:
         if self.want_current:
             assert now_events.found is not None and now_office.found is not None
             self.current = {"digest": now_events.found[0], "events": now_events.found[1],
-                            "office_digest": now_office.found[0], "office_events": now_office.found[1]}
+                            "office_digest": now_office.found[0], "office_events": now_office.found[1],
+                            "recorded": now_events.newest, "office_recorded": now_office.newest}
         held = 0
         for (n, record, point), (_n, _r, office_point) in zip(events, office):
             fine = True
@@ -365,16 +400,28 @@ class CheckpointFile:
                        " register's history was rewritten"), n=n, time=record["time"], seq=record["office_seq"] or 0),
                     checkpoint=n))
             held += fine and record["seq"] <= high and (record["office_seq"] or 0) <= (office_seq or 0)
-        for seq, run_id, recorded_at, time in late:
-            problems.append(_problem("late", _text(
-                N_("event {seq} of run {run} was written after the checkpoint of {time}, but its recorded time {recorded}"
-                   " is earlier: it was added with a false date"), seq=seq, run=run_id, time=time, recorded=recorded_at),
-                seq=seq, run_id=run_id))
-        for seq, _run, recorded_at, time in late_office:
-            problems.append(_problem("late", _text(
-                N_("office event {seq} was written after the checkpoint of {time}, but its recorded time {recorded} is"
-                   " earlier: it was added with a false date"), seq=seq, time=time, recorded=recorded_at),
-                run_id=store_audit.OFFICE_CHAIN))
+        for seq, run_id, recorded_at, point in late:
+            if point.recorded is None:
+                text = _text(N_("event {seq} of run {run} was written after the checkpoint of {time}, but its recorded"
+                                " time {recorded} is earlier: it was added with a false date"),
+                             seq=seq, run=run_id, time=point.time, recorded=recorded_at)
+            else:
+                text = _text(N_("event {seq} of run {run} was written after the checkpoint of {time}, but its recorded"
+                                " time {recorded} is earlier than the newest event that checkpoint signed ({newest}): it"
+                                " was added with a false date"),
+                             seq=seq, run=run_id, time=point.time, recorded=recorded_at, newest=point.recorded)
+            problems.append(_problem("late", text, seq=seq, run_id=run_id))
+        for seq, _run, recorded_at, point in late_office:
+            if point.recorded is None:
+                text = _text(N_("office event {seq} was written after the checkpoint of {time}, but its recorded time"
+                                " {recorded} is earlier: it was added with a false date"),
+                             seq=seq, time=point.time, recorded=recorded_at)
+            else:
+                text = _text(N_("office event {seq} was written after the checkpoint of {time}, but its recorded time"
+                                " {recorded} is earlier than the newest office event that checkpoint signed ({newest}):"
+                                " it was added with a false date"),
+                             seq=seq, time=point.time, recorded=recorded_at, newest=point.recorded)
+            problems.append(_problem("late", text, run_id=store_audit.OFFICE_CHAIN))
         last = self.lines[-1][2] if self.lines else None
         return {
             "file": str(self.path),
@@ -390,7 +437,13 @@ def _well_formed(record: dict[str, Any]) -> bool:
     def hex64(value: Any) -> bool:
         return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
-    return (all(k in record for k in (*SIGNED_FIELDS, "signature"))
+    def time_or_none(value: Any) -> bool:
+        return value is None or (isinstance(value, str) and clock.from_iso(value) is not None)
+
+    fields = _FIELDS[record["format"]]
+    return (all(k in record for k in (*fields, "signature"))
+            and (record["format"] == FORMAT_1 or (time_or_none(record["recorded"])
+                                                  and time_or_none(record["office_recorded"])))
             and isinstance(record["seq"], int) and isinstance(record["events"], int)
             and isinstance(record["office_events"], int)
             and (record["office_seq"] is None or isinstance(record["office_seq"], int))
@@ -442,6 +495,8 @@ def checkpoint(db: str | Path, key_file: str | Path, file: str | Path,
             "office_events": current["office_events"],
             "digest": current["digest"],
             "office_digest": current["office_digest"],
+            "recorded": current["recorded"],
+            "office_recorded": current["office_recorded"],
             "prev": hashlib.sha256(existing.last_text.encode("utf-8")).hexdigest() if existing.last_text else None,
             "public_key": _raw_hex(key.public_key()),
         }
