@@ -44,10 +44,10 @@ def kept_bytes(db: Path, sha256: str) -> bytes:
     return bytes(row[0])
 
 
-@pytest.fixture
-def packed(tmp_path: Path) -> dict:
-    """A pack of a run whose files moved on after they were recorded, and whose document store was
-    tampered with: one document's kept bytes edited, another's removed (and its files gone too)."""
+def make_pack(tmp_path: Path, *, tamper: bool) -> dict:
+    """A pack of a run whose files moved on after they were recorded (one changed, one gone);
+    with *tamper*, its document store was tampered with first: one document's kept bytes
+    edited, another's removed (and its files gone too)."""
     hist = build_history(tmp_path)
     docs = [d for e in audit.history(hist["db"], run=hist["a"]) for d in e["documents"]]
     paths = [d["path"] for d in docs]
@@ -55,18 +55,27 @@ def packed(tmp_path: Path) -> dict:
     Path(paths[2]).unlink()  # the file gone
     changed, missing = docs[1]["sha256"], docs[0]["sha256"]
     assert changed != missing
-    tamper_store(hist["db"], "UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"disunting diam-diam\n", changed))
-    tamper_store(hist["db"], "DELETE FROM document_blobs WHERE sha256 = ?", (missing,))
-    for d in docs:
-        if d["sha256"] == missing:
-            Path(d["path"]).unlink(missing_ok=True)
+    if tamper:
+        tamper_store(hist["db"], "UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"disunting diam-diam\n", changed))
+        tamper_store(hist["db"], "DELETE FROM document_blobs WHERE sha256 = ?", (missing,))
+        for d in docs:
+            if d["sha256"] == missing:
+                Path(d["path"]).unlink(missing_ok=True)
     target = tmp_path / "bukti.zip"
     result = CliRunner().invoke(cli, ["audit", "pack", hist["a"], "--db", str(hist["db"]), "-o", str(target)])
     assert result.exit_code == 0, result.output
-    counts = {"changed": sum(d["sha256"] == changed for d in docs), "missing": sum(d["sha256"] == missing for d in docs)}
+    counts = {"changed": 0, "missing": 0}
+    if tamper:
+        counts = {"changed": sum(d["sha256"] == changed for d in docs), "missing": sum(d["sha256"] == missing for d in docs)}
     counts["included"] = len(docs) - counts["changed"] - counts["missing"]
     return dict(hist, zip=target, output=result.stdout, paths=paths, docs=docs, changed=changed, missing=missing,
                 counts=counts)
+
+
+@pytest.fixture
+def packed(tmp_path: Path) -> dict:
+    """A pack of a run whose files moved on after they were recorded: every document is kept, so included."""
+    return make_pack(tmp_path, tamper=False)
 
 
 def counts_text(packed: dict) -> str:
@@ -117,9 +126,7 @@ def test_the_pack_holds_the_pinned_definition_events_check_and_files(packed: dic
         assert verification["database_head"] == audit.head(packed["db"])["head"]
         documents = json.loads(zf.read("documents.json"))
         status = {d["path"]: d["status"] for d in documents}
-        expected = {d["path"]: "changed" if d["sha256"] == packed["changed"] else "missing" if d["sha256"] == packed["missing"]
-                    else "included" for d in packed["docs"]}
-        assert status == expected
+        assert set(status.values()) == {"included"}
         assert status[packed["paths"][2]] == "included"  # its file is gone, its bytes are kept
         included = [d for d in documents if d["status"] == "included"]
         assert len(included) == packed["counts"]["included"] > 0
@@ -127,9 +134,33 @@ def test_the_pack_holds_the_pinned_definition_events_check_and_files(packed: dic
             assert d["member"] in names and d["source"] == "store" and d["kept"] is True
             assert zf.read(d["member"]) == kept_bytes(packed["db"], d["sha256"])
             assert hashlib.sha256(zf.read(d["member"])).hexdigest() == d["sha256"]
-        removed = [d for d in documents if d["sha256"] == packed["missing"]]
-        assert all(d["kept"] is False and "removed from it" in d["note"] for d in removed)
     assert counts_text(packed) in packed["output"]
+
+
+def test_a_pack_of_a_database_that_lost_kept_documents_says_so_and_does_not_hold(tmp_path: Path) -> None:
+    """The document store tampered with before the pack was made: one document's kept bytes
+    edited, another's removed. The pack lists them as changed and missing, and verify-pack
+    refuses it: a kept document is always included."""
+    packed = make_pack(tmp_path, tamper=True)
+    with zipfile.ZipFile(packed["zip"]) as zf:
+        documents = json.loads(zf.read("documents.json"))
+    status = {d["path"]: d["status"] for d in documents}
+    expected = {d["path"]: "changed" if d["sha256"] == packed["changed"] else "missing" if d["sha256"] == packed["missing"]
+                else "included" for d in packed["docs"]}
+    assert status == expected
+    removed = [d for d in documents if d["sha256"] == packed["missing"]]
+    assert removed and all(d["kept"] is False and "removed from it" in d["note"] for d in removed)
+    edited = [d for d in documents if d["sha256"] == packed["changed"]]
+    assert edited and all(d["kept"] is True for d in edited)
+    assert counts_text(packed) in packed["output"]
+    result = audit.verify_pack(packed["zip"])
+    assert not result["ok"]
+    lost = [p for p in result["problems"] if "a kept document is always included" in p]
+    assert len(lost) == len(removed) + len(edited)
+    assert any(f"of event {d['event']} was recorded after the database began to keep its documents, yet the pack lists"
+               " it as missing" in p for d in removed for p in lost)
+    assert any(f"of event {d['event']} was recorded after the database began to keep its documents, yet the pack lists"
+               " it as changed" in p for d in edited for p in lost)
 
 
 def test_an_unaltered_pack_verifies_on_another_machine_without_the_database(packed: dict, tmp_path: Path) -> None:
@@ -274,7 +305,7 @@ def test_the_pack_takes_its_documents_from_the_chained_events_not_the_table(tmp_
 def test_every_file_the_chain_recorded_must_be_accounted_for(packed: dict, tmp_path: Path) -> None:
     with zipfile.ZipFile(packed["zip"]) as zf:
         documents = json.loads(zf.read("documents.json"))
-    missing = next(d for d in documents if d["status"] == "missing")
+    missing = documents[0]
     kept = [d for d in documents if d is not missing]
     dropped = rewrite(packed["zip"], tmp_path / "h.zip", {"documents.json": json.dumps(kept).encode()}, fix_manifest=True)
     assert audit.verify_pack(dropped)["first_problem"] == (
@@ -667,3 +698,54 @@ def test_a_good_pack_holds_in_a_real_process(good: Path) -> None:
                           capture_output=True, text=True, timeout=60, env={**os.environ, "SOPENGINE_LANG": "en"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["ok"] is True
+
+
+# -- a kept document removed from the pack ----------------------------------------------------------------
+
+def without_document(good: Path, target: Path, **entry: object) -> tuple[Path, dict]:
+    """*good* with its first document's file removed, its documents.json entry changed by *entry*
+    (status missing), and the manifest written again to match."""
+    members = members_of(good)
+    documents = json.loads(members["documents.json"])
+    lost = documents[0]
+    assert lost["status"] == "included" and lost["kept"] is True
+    member = lost.pop("member")
+    lost.pop("source")
+    lost.update({"status": "missing"}, **entry)
+    return rewrite(good, target, {member: None, "documents.json": json.dumps(documents).encode()}, fix_manifest=True), lost
+
+
+def test_a_kept_document_removed_from_the_pack_and_listed_as_missing_is_refused(good: Path, tmp_path: Path) -> None:
+    altered, lost = without_document(good, tmp_path / "k.zip")
+    said = (f"documents.json: {lost['name']!r} of event {lost['event']} was recorded after the database began to keep its"
+            " documents, yet the pack lists it as missing: a kept document is always included, so its file was removed"
+            " from the pack, or the database's copy was removed or altered")
+    assert refused(altered) == said
+    proc = subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify-pack", str(altered)],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "SOPENGINE_LANG": "en"})
+    assert proc.returncode == 1 and proc.stdout.splitlines()[0] == f"FAILED: {altered}: {said}"
+    changed, _lost = without_document(good, tmp_path / "c.zip", status="changed", current_sha256="0" * 64)
+    assert "yet the pack lists it as changed: a kept document is always included" in refused(changed)
+
+
+def test_a_kept_document_relabelled_as_recorded_before_the_store_is_refused(good: Path, tmp_path: Path) -> None:
+    """kept set to false with the note of a document recorded before the store: the pack still
+    includes, from the store, a document an event recorded no later, so the store existed."""
+    from sopengine.documents import NOT_KEPT
+
+    members = members_of(good)
+    documents = json.loads(members["documents.json"])
+    from_store = sorted((d for d in documents if d.get("source") == "store"), key=lambda d: d["event"])
+    assert len({d["event"] for d in from_store}) >= 2
+    first = from_store[0]["event"]
+    # the last document's file removed and said to be of before the store
+    last = max(documents, key=lambda d: d["event"])
+    member = last.pop("member")
+    last.pop("source")
+    last.update(status="missing", kept=False, note=NOT_KEPT)
+    altered = rewrite(good, tmp_path / "n.zip", {member: None, "documents.json": json.dumps(documents).encode()},
+                      fix_manifest=True)
+    assert refused(altered) == (
+        f"documents.json: {last['name']!r} of event {last['event']} is said to be recorded before the document store, yet"
+        f" the pack includes from the store a document that event {first} recorded no later: it was kept, and its file"
+        " was removed from the pack")

@@ -5,6 +5,12 @@ writes, each checked against the events (the chain itself, the definition by its
 events.csv and README.txt made again, run.json and verification.json compared), and the
 documents the events recorded. Any other member, any member name that could write outside
 the folder it is unpacked in, and any member that disagrees with the events is refused.
+
+A document the database kept (recorded after it got its document store) is always included:
+the pack takes its bytes from the database. So a pack that lists such a document as missing
+or changed has lost it — its file removed from the pack, or the database's copy removed or
+altered before the pack was made — and is refused. Only a document recorded before the store,
+kept by its path then, may be missing or changed in a pack that holds.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from sopengine.audit.tables import (
     _task_closing,
 )
 from sopengine.chain import GENESIS, canonical, event_hash
+from sopengine.documents import NOT_KEPT
 from sopengine.errors import InputError
 from sopengine.i18n import N_, _
 
@@ -287,6 +294,42 @@ def _manifest_problems(manifest: dict[str, Any], events: list[dict[str, Any]], v
     return problems
 
 
+def _lost_kept_documents(documents: list[dict[str, Any]], not_included: list[dict[str, Any]],
+                         recorded_at: dict[int, Any]) -> list[Text]:
+    """Documents the database kept that the pack lists as changed or missing (see the module's note).
+
+    An entry of a pack made since the document store says whether the document was kept
+    (``kept``) and, if not, why (``note``). One that was kept, or was not though recorded
+    after the store began, is refused. One said to be recorded before the store is refused
+    too when the chain shows the store already existed: the pack includes, from the store, a
+    document an event recorded no later than it. Entries without ``kept`` (packs made before
+    the store) keep their missing and changed documents.
+    """
+    problems: list[Text] = []
+    kept_since: tuple[str, Any] | None = None  # the earliest recorded time of a document included from the store
+    for d in documents:
+        when = recorded_at.get(d.get("event")) if isinstance(d.get("event"), int) else None
+        if d.get("status") == "included" and d.get("kept") is True and d.get("source") == "store" \
+                and isinstance(when, str) and (kept_since is None or when < kept_since[0]):
+            kept_since = (when, d.get("event"))
+    for d in not_included:
+        if "kept" not in d:
+            continue
+        name, seq, status = d.get("name"), d.get("event"), d.get("status")
+        when = recorded_at.get(seq) if isinstance(seq, int) else None
+        if d.get("kept") is not False or d.get("note") != NOT_KEPT:
+            problems.append(_text(N_("documents.json: {name!r} of event {seq} was recorded after the database began to"
+                                     " keep its documents, yet the pack lists it as {status}: a kept document is always"
+                                     " included, so its file was removed from the pack, or the database's copy was removed"
+                                     " or altered"), name=name, seq=seq, status=status))
+        elif kept_since is not None and isinstance(when, str) and when >= kept_since[0]:
+            problems.append(_text(N_("documents.json: {name!r} of event {seq} is said to be recorded before the document"
+                                     " store, yet the pack includes from the store a document that event {kept} recorded"
+                                     " no later: it was kept, and its file was removed from the pack"),
+                                  name=name, seq=seq, kept=kept_since[1]))
+    return problems
+
+
 def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_manifest: str | None = None) -> dict[str, Any]:
     """Check an evidence pack without the database: manifest, chain, definition, documents,
     and the members the chain does not cover (events.csv, run.json) against the chain.
@@ -383,6 +426,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         events, verification, documents = read["events.json"], read["verification.json"], read["documents.json"]
         expected = GENESIS
         recorded_docs: list[tuple[Any, Any, Any]] = []
+        recorded_at: dict[int, Any] = {}  # each event's recorded time, as the chain holds it
         last_seq = 0
         before_chain = len(problems)
         for k, e in enumerate(events):
@@ -413,6 +457,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
                                           seq=seq))
                 break
             expected = e["hash"]
+            recorded_at[seq] = e.get("recorded_at")
             payload = e.get("payload")
             if isinstance(payload, dict):
                 for d in payload.get("documents") or []:
@@ -432,6 +477,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
         # keyed by their JSON text: a name or hash of the wrong type must not stop the check
         remaining = Counter(canonical(list(r)) for r in recorded_docs)
         included: set[str] = set()  # the document members the chain accounts for
+        not_included: list[dict[str, Any]] = []  # listed as changed or missing
         for d in documents:
             key = canonical([d.get("event"), d.get("name"), d.get("sha256")])
             if remaining[key] <= 0:
@@ -441,6 +487,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             remaining[key] -= 1
             status = d.get("status")
             if status in ("changed", "missing"):
+                not_included.append(d)
                 continue
             if status != "included":
                 problems.append(_text(N_("documents.json: {name!r} of event {seq} has an unknown status {status!r}"),
@@ -460,6 +507,7 @@ def verify_pack(path: str | Path, *, expect_head: str | None = None, expect_mani
             if hashlib.sha256(zf.read(member)).hexdigest() != d.get("sha256"):
                 problems.append(_text(N_("{member}: its sha256 differs from the one recorded for {name!r}"), member=member,
                                       name=d.get("name")))
+        problems.extend(_lost_kept_documents(documents, not_included, recorded_at))
         for seq, name, digest in recorded_docs:
             key = canonical([seq, name, digest])
             if remaining[key] > 0:
