@@ -256,7 +256,8 @@ def _signature_holds(record: dict[str, Any], signature: Any) -> bool:
 def signed_bytes(record: dict[str, Any]) -> bytes:
     """What a checkpoint's signature is over: the canonical JSON of its format's fields (all
     but ``signature``)."""
-    return canonical({k: record.get(k) for k in _FIELDS.get(record.get("format"), SIGNED_FIELDS)}).encode("utf-8")
+    fields = _FIELDS.get(str(record.get("format")), SIGNED_FIELDS)
+    return canonical({k: record.get(k) for k in fields}).encode("utf-8")
 
 
 # -- the checkpoint file -------------------------------------------------------------------------------

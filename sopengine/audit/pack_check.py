@@ -308,7 +308,8 @@ def _lost_kept_documents(documents: list[dict[str, Any]], not_included: list[dic
     problems: list[Text] = []
     kept_since: tuple[str, Any] | None = None  # the earliest recorded time of a document included from the store
     for d in documents:
-        when = recorded_at.get(d.get("event")) if isinstance(d.get("event"), int) else None
+        event = d.get("event")
+        when = recorded_at.get(event) if isinstance(event, int) else None
         if d.get("status") == "included" and d.get("kept") is True and d.get("source") == "store" \
                 and isinstance(when, str) and (kept_since is None or when < kept_since[0]):
             kept_since = (when, d.get("event"))
