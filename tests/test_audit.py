@@ -987,7 +987,28 @@ def test_a_noted_head_with_an_office_part_catches_a_rehashed_office_chain(tmp_pa
     people.add_person(hist["db"], "Budi Santoso", logins=["budi"], now="2026-10-03T08:00")
     later = audit.verify(hist["db"], expect_head=noted)
     assert later["ok"] and later["head_matches"]  # work added since leaves the noted history as it was
-    # the first office event edited and the whole office chain hashed again: every link holds
+    # the first office event's time edited and the whole office chain hashed again: every link holds
+    # (an edited person would be caught without a head: the register's replay names who may write)
+    rows = office_rows(hist["db"])
+    rows[0]["at"] = "2026-09-01T00:00:00Z"
+    prev = GENESIS
+    conn = sqlite3.connect(hist["db"])
+    conn.execute("DROP TRIGGER office_events_append_only_update")
+    for row in rows:
+        row["prev_hash"] = prev
+        row["hash"] = prev = event_hash(dict(row, run_id="@office"))
+        conn.execute("UPDATE office_events SET at = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                     (row["at"], row["prev_hash"], row["hash"], row["seq"]))
+    conn.commit()
+    conn.close()
+    assert audit.verify(hist["db"])["ok"]  # the chain alone cannot tell
+    result = audit.verify(hist["db"], expect_head=noted)
+    assert not result["ok"] and not result["head_matches"]
+
+
+def test_an_office_event_rehashed_under_another_name_is_named_without_a_head(tmp_path: Path) -> None:
+    """The register replayed from the office's chain says who could write each event."""
+    hist, _noted = with_office(tmp_path)
     rows = office_rows(hist["db"])
     rows[0]["person"] = "Orang Lain"
     prev = GENESIS
@@ -1000,9 +1021,11 @@ def test_a_noted_head_with_an_office_part_catches_a_rehashed_office_chain(tmp_pa
                      (row["person"], row["prev_hash"], row["hash"], row["seq"]))
     conn.commit()
     conn.close()
-    assert audit.verify(hist["db"])["ok"]  # the chain alone cannot tell
-    result = audit.verify(hist["db"], expect_head=noted)
-    assert not result["ok"] and not result["head_matches"]
+    result = audit.verify(hist["db"])
+    assert not result["ok"]
+    first = result["problems"][0]
+    assert (first["kind"], first["seq"], first["run_id"]) == ("register", 1, "@office")
+    assert str(first["message"]).startswith("office event 1 adds the register's first person")
 
 
 def test_a_run_s_kept_chain_head_edited_is_named(hist: dict) -> None:

@@ -6,7 +6,8 @@
 (:mod:`sopengine.chain`), checks the ``prev_hash`` links and that each payload is stored as its
 canonical text, and compares the ``runs``, ``tasks`` and ``assignments`` tables with what the
 events record (:mod:`~sopengine.audit.tables`), one run at a time. The office's own chain
-(``office_events``) gets the same checks. It then checks the pinned definitions and calendars
+(``office_events``) gets the same checks, and the people register's tables are compared with
+what it records (:mod:`~sopengine.audit.register`). It then checks the pinned definitions and calendars
 (:mod:`~sopengine.audit.pins`) and names the first bad event
 (:mod:`~sopengine.audit.diagnose`). It returns the *database head* (one hash over every
 chain's last hash) as ``HASH@SEQ``: noted by an auditor, it later reveals a cut-off tail or a
@@ -33,6 +34,7 @@ from sopengine.audit.diagnose import _describe_run_problem, _noncanonical
 from sopengine.audit.documents import _document_check
 from sopengine.audit.findings import _problem, _text
 from sopengine.audit.pins import _pin_problems
+from sopengine.audit.register import register_problems
 from sopengine.chain import database_head
 from sopengine.i18n import N_
 from sopengine.store import Store
@@ -134,6 +136,7 @@ def _checked(db: str | Path, conn: sqlite3.Connection, documents: bool, expected
         problems = _chain_problems(conn, scan, low, high)
         problems.extend(scan.problems)
         problems.extend(_pin_problems(conn))
+        problems.extend(register_problems(conn))
         doc_result = None
         if documents:
             doc_result, doc_problems = _document_check(conn)

@@ -359,6 +359,21 @@ def event_links(conn: sqlite3.Connection, *, office: bool = False) -> sqlite3.Cu
     return cursor
 
 
+def register_rows(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The people register's tables as stored: ``(id, name, access, disabled)`` of ``people``,
+    ``(login, person_id)`` of ``person_logins`` and ``(person_id, role)`` of ``person_roles``;
+    all empty in a database older than the register."""
+    try:
+        people = conn.execute("SELECT id, name, access, disabled FROM people ORDER BY id").fetchall()
+        logins = conn.execute("SELECT login, person_id FROM person_logins ORDER BY login").fetchall()
+        roles = conn.execute("SELECT person_id, role FROM person_roles ORDER BY person_id, role").fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return [], [], []
+        raise
+    return people, logins, roles
+
+
 def office_events_issued(conn: sqlite3.Connection) -> int | None:
     """The highest office event number SQLite ever handed out, or None."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'office_events'").fetchone()
