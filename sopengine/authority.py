@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sopengine.errors import InputError, NotAssigned, SopError
 from sopengine.i18n import _
-from sopengine.identity import name_key, os_user
+from sopengine.identity import name_key, os_user, register_login
 from sopengine.identity import person as _person
 from sopengine.store import people as register
 
@@ -73,15 +73,46 @@ def checked_person(by: str | None) -> str:
     return name
 
 
-def mode(store: Store | sqlite3.Connection) -> str:
-    """``"register"`` when the database's people register has anyone in it, else ``"single-user"``."""
+class Mode(str):
+    """What :func:`mode` returns: ``"register"`` or ``"single-user"``, and ``since``, the real
+    time (UTC ISO) the register's first person was recorded (None without a register). To
+    every other reader (JSON included) it is the plain word."""
+
+    since: str | None
+
+    def __new__(cls, which: str, since: str | None = None) -> Mode:
+        self = super().__new__(cls, which)
+        self.since = since
+        return self
+
+
+def mode(store: Store | sqlite3.Connection) -> Mode:
+    """``"register"`` when the database's people register has anyone in it, else ``"single-user"``.
+
+    In register mode its ``since`` is when the register's first person was recorded: the
+    events recorded before then were recorded with names as typed.
+    """
     conn = store if isinstance(store, sqlite3.Connection) else store.conn
-    return REGISTER if register.has_people(conn) else SINGLE_USER
+    if register.has_people(conn):
+        return Mode(REGISTER, register.register_started(conn))
+    return Mode(SINGLE_USER)
 
 
-def mode_sentence(which: str) -> str:
-    """What a *which* mode (:func:`mode`) means for the names in the history, in the language in force."""
+def mode_sentence(which: str, since: str | None = None, tz: str | None = None) -> str:
+    """What a *which* mode (:func:`mode`) means for the names in the history, in the language in force.
+
+    In register mode it says since when (*since*, or the ``since`` :func:`mode` gave, shown in
+    *tz*): what was recorded before the register existed was recorded with names as typed.
+    """
     if which == REGISTER:
+        since = since or getattr(which, "since", None)
+        if since:
+            from sopengine import clock
+
+            return _("Who acted is taken from the people register for everything recorded since {when}: each change is"
+                     " recorded under the registered person whose OS login made it. What was recorded before then"
+                     " carries names as typed (--by or SOPENGINE_USER), which nothing checked.").format(
+                when=clock.local(since, tz))
         return _("Who acted is taken from the people register: each change is recorded under the registered"
                  " person whose OS login made it.")
     return _("No people register: names are recorded as typed (--by or SOPENGINE_USER), beside the OS login;"
@@ -107,7 +138,8 @@ def acting(
     Refused (:class:`NotAuthorised`): an OS login not in the register, a disabled person,
     ``auditor`` access when *write*, ``--by`` naming someone else.
     """
-    login = login or os_user()
+    trusted = register_login()  # refused where the login would come from the environment
+    login = login or trusted
     me = register.by_login(conn, login)
     if me is None:
         raise NotAuthorised(
@@ -191,6 +223,7 @@ def check_may_act(loaded: _Loaded, task: dict[str, Any]) -> None:
     """
     role = task["actor"]
     if role is None:
+        _check_may_take_decision(loaded, task)
         return
     actor = loaded.compiled["actors"].get(role, {})
     if actor.get("kind") == "external":
@@ -229,6 +262,33 @@ def check_may_act(loaded: _Loaded, task: dict[str, Any]) -> None:
         )
 
 
+def _holds_run_role(loaded: _Loaded, person: dict[str, Any]) -> bool:
+    """Whether a registered *person* holds one of the run's roles: in the register, or as an
+    assignee (acting Plt./Plh. included) of this run."""
+    lanes = set(loaded.compiled.get("actors") or {})
+    assigned = any(name_key(a["person"]) == person["name_key"] for a in loaded.assignments())
+    return bool(set(person["roles"]) & lanes) or assigned
+
+
+def _check_may_take_decision(loaded: _Loaded, task: dict[str, Any]) -> None:
+    """A step of no role (an automatic decision that stopped for a missing fact), register mode:
+    an admin, or someone who holds one of the run's roles, may take it."""
+    found = _registered(loaded)
+    if found is None:
+        return
+    me, behalf = found
+    subject = behalf or me
+    if subject["access"] == "admin" or _holds_run_role(loaded, subject):
+        return
+    run_id = loaded.run["id"]
+    raise NotAuthorised(
+        _("{person} holds no role of run {run}, so may not take its decision {step} for the engine; ask an admin"
+          " ({admins}) or one of the run's officials").format(
+            person=subject["name"], run=run_id, step=task["step_id"], admins=_admins(loaded.store.conn)),
+        person=subject["name"], run_id=run_id,
+    )
+
+
 def check_may_assign(loaded: _Loaded, role: str, person: str, *, acting: bool, remove: bool) -> None:
     """Refuse an assignment the acting person may not make.
 
@@ -252,9 +312,7 @@ def check_may_change_run(loaded: _Loaded, what: str) -> None:
     me = loaded.person.record
     if me["access"] == "admin":
         return
-    run_roles = {a["role"] for a in loaded.assignments() if name_key(a["person"]) == me["name_key"]}
-    lanes = set(loaded.compiled.get("actors") or {})
-    if not (set(me["roles"]) & lanes) and not run_roles:
+    if not _holds_run_role(loaded, me):
         if what == "reopen":
             message = _("{person} holds no role of run {run}, so may not reopen it; ask an admin ({admins}) or one of"
                         " the run's officials")
@@ -325,6 +383,17 @@ def on_behalf_for(loaded: _Loaded, task: dict[str, Any], on_behalf: str | None) 
             )
         return str(behalf["name"])
     actor = loaded.compiled["actors"].get(task["actor"] or "", {})
+    if found is not None and on_behalf and actor.get("kind") != "external" and found[0]["access"] != "admin":
+        # Staff record for an outside party (an external lane); writing "on behalf of" anyone
+        # else would make their own write look like that person's authorised one.
+        me = found[0]
+        raise NotAuthorised(
+            _("{person}: --on-behalf is for the steps of an outside party (an external role); step {step} is an internal"
+              " step, recorded under your own name — leave out --on-behalf, or ask an admin ({admins}) to record it"
+              " on behalf of {name}").format(
+                person=me["name"], step=task["step_id"], admins=_admins(loaded.store.conn), name=on_behalf),
+            person=me["name"], run_id=loaded.run["id"],
+        )
     if actor.get("kind") == "external" and not on_behalf:
         assigned = [a["person"] for a in loaded.assignments() if a["role"] == task["actor"]]
         return ", ".join(assigned) or actor.get("name")

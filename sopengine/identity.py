@@ -83,6 +83,36 @@ def os_user() -> str:
         return f"uid-{uid}"
 
 
+def pwd_available() -> bool:
+    """Whether this system has a password database (``pwd``) to read the OS login from.
+
+    Not on Windows: there the login name comes from the environment (``USERNAME``), which
+    anyone can set, so it proves nothing.
+    """
+    if not hasattr(os, "getuid"):
+        return False
+    try:
+        import pwd  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def register_login() -> str:
+    """The OS login a people register may trust: :func:`os_user`, where the system has ``pwd``.
+
+    Refused (:class:`~sopengine.errors.InputError`) where it has not (Windows): the login would
+    come from the environment, and anyone could pose as anyone.
+    """
+    if not pwd_available():
+        raise InputError(
+            _("a people register needs the OS's user database (pwd) to know who runs a command, and this system has"
+              " none (on Windows the login name comes from the environment, which anyone can set); use the register on"
+              " a Linux or other Unix machine, or the database without a register")
+        )
+    return os_user()
+
+
 def person(by: str | None = None) -> str:
     """The name a command acts under: *by*, else ``SOPENGINE_USER``, else the OS login.
 

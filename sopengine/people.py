@@ -28,7 +28,7 @@ from sopengine import clock
 from sopengine.authority import ENGINE, NotAuthorised, acting
 from sopengine.errors import DatabaseMissing, InputError
 from sopengine.i18n import N_, Message, _, message
-from sopengine.identity import clean_name, name_key, os_user
+from sopengine.identity import clean_name, name_key, os_user, register_login
 from sopengine.identity import person as _person
 from sopengine.store import Store
 from sopengine.store import people as register
@@ -238,11 +238,47 @@ class _Change:
                 )
 
     def check_not_locked_out(self) -> None:
-        if not register.admins_with_login(self.conn):
+        if not admins_who_can_log_in(self.conn):
             raise InputError(
-                _("this change would leave the people register without an enabled admin who has an OS login, and nobody"
-                  " could manage it any more; make someone else an admin first"),
+                _("this change would leave the people register without an enabled admin whose OS login exists on this"
+                  " machine, and nobody here could manage it any more; make someone with a working login an admin first"),
             )
+
+
+def admins_who_can_log_in(conn: sqlite3.Connection) -> list[str]:
+    """The enabled admins with an OS login that exists on this machine (``pwd``): who can manage the register here.
+
+    A login kept for another machine, or mistyped, does not count: nobody can run a command as it here.
+    """
+    import pwd
+
+    def exists(login: str) -> bool:
+        try:
+            pwd.getpwnam(login)
+        except KeyError:
+            return False
+        return True
+
+    return [p["name"] for p in register.all_people(conn)
+            if p["access"] == "admin" and not p["disabled"] and any(exists(x) for x in p["logins"])]
+
+
+def person_for_login(db: str | Path | Store, login: str | None = None) -> str | None:
+    """The registered name of the person whose OS login is *login* (this process's by default).
+
+    None when there is no database, no register or nobody registered with that login.
+    """
+    if not isinstance(db, Store) and not Path(db).exists():
+        return None
+    store, owned = use_store(db, readonly=True)
+    try:
+        if not register.has_people(store.conn):
+            return None
+        found = register.by_login(store.conn, login or register_login())
+        return None if found is None else str(found["name"])
+    finally:
+        if owned:
+            store.close()
 
 
 def _writing(db: str | Path | Store, *, create: bool = False) -> tuple[Store, bool]:
@@ -253,6 +289,7 @@ def _writing(db: str | Path | Store, *, create: bool = False) -> tuple[Store, bo
 
 def _check_first(name: str, level: str, logins: list[str]) -> None:
     """The first person of an empty register: an admin whose logins include this process's."""
+    register_login()  # refused where the login would come from the environment
     if level != "admin" or os_user() not in logins:
         raise InputError(
             _("the people register is empty: its first person must be an admin with this process's OS login,"
@@ -378,10 +415,41 @@ def edit_person(
             current = register.by_key(conn, name_key(values.get("name", person["name"])))
             assert current is not None
             change.event("person_changed", me["name"], {"name": current["name"], **payload})
+            if "renamed" in payload:
+                _rename_assignments(change, me["name"], person["name_key"], current["name"])
         return {**_public(current), "changed": True, "warnings": warnings}
     finally:
         if owned:
             store.close()
+
+
+def _rename_assignments(change: _Change, admin: str, old_key: str, new_name: str) -> None:
+    """Move a renamed person's assignments in active runs to the new name, in the same transaction.
+
+    Each is an ``unassigned`` and an ``assigned`` event in the run's own chain (recorded under the
+    admin who renamed them, with ``renamed_from``), so the run's assignments table and its
+    events keep agreeing, and the person keeps acting on the steps they were assigned to.
+    """
+    from sopengine.store import Changes, Event
+    from sopengine.store import runs as run_sql
+
+    moved: dict[str, list[tuple[str, str, bool]]] = {}
+    for run_id, role, person, acting_role in register.active_assignments(change.conn):
+        if name_key(person) == old_key and person != new_name:
+            moved.setdefault(run_id, []).append((role, person, acting_role))
+    for run_id, rows in moved.items():
+        run = change.store.run(run_id)
+        changes = Changes(run_id, run["version"], change.recorded_at)
+        for role, person, acting_role in rows:
+            changes.unassign.append((role, person))
+            changes.assign.append((role, new_name, acting_role, admin, change.at))
+            changes.events.append(Event("unassigned", change.at, admin, change.login, None,
+                                        {"role": role, "person": person, "renamed_to": new_name}))
+            payload: dict[str, Any] = {"role": role, "person": new_name, "acting": acting_role, "renamed_from": person}
+            if acting_role:
+                payload["authorised_by"] = admin
+            changes.events.append(Event("assigned", change.at, admin, change.login, None, payload))
+        run_sql.write_changes(change.conn, changes)
 
 
 def _set_disabled(db: str | Path | Store, name: str, disabled: bool, by: str | None, now: datetime | str | None) -> dict[str, Any]:
@@ -415,6 +483,6 @@ def enable_person(db: str | Path | Store, name: str, *, by: str | None = None, n
 
 
 __all__ = [
-    "ACCESS_LEVELS", "PersonNotFound", "add_person", "disable_person", "edit_person", "enable_person",
-    "get_person", "known_roles", "list_people",
+    "ACCESS_LEVELS", "PersonNotFound", "add_person", "admins_who_can_log_in", "disable_person", "edit_person",
+    "enable_person", "get_person", "known_roles", "list_people", "person_for_login",
 ]

@@ -31,6 +31,8 @@ from sopengine.errors import InputError, NotAssigned
 NOW = "2026-10-01T09:00"
 LATER = "2026-10-01T10:00"
 ME = pwd.getpwuid(os.getuid()).pw_name  # the login of this process's real user id
+# another OS account of this machine: an admin the register may be left with (it must exist here)
+OTHER = next(p.pw_name for p in pwd.getpwall() if p.pw_uid != os.getuid())
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -296,7 +298,7 @@ def test_an_assignment_needs_an_admin_under_their_own_name(office: Path) -> None
 
 def test_auditors_and_disabled_people_may_not_write(office: Path) -> None:
     run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
-    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.add_person(office, "Admin Dua", logins=[OTHER], access="admin", now=NOW)
     people.edit_person(office, "Kepala Kantor", access="auditor", now=NOW)
     before = dump(office)
     result = invoke("complete", run_id, "--step", "1", "--now", LATER, "--db", str(office))
@@ -310,7 +312,7 @@ def test_auditors_and_disabled_people_may_not_write(office: Path) -> None:
 
 def test_disabled_people_may_not_write(office: Path) -> None:
     run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
-    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.add_person(office, "Admin Dua", logins=[OTHER], access="admin", now=NOW)
     people.disable_person(office, "Kepala Kantor", now=NOW)
     before = dump(office)
     result = invoke("complete", run_id, "--step", "1", "--now", LATER, "--db", str(office))
@@ -320,7 +322,7 @@ def test_disabled_people_may_not_write(office: Path) -> None:
 
 
 def test_staff_act_only_in_the_roles_they_hold(office: Path) -> None:
-    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.add_person(office, "Admin Dua", logins=[OTHER], access="admin", now=NOW)
     people.edit_person(office, "Kepala Kantor", add_roles=["sekretaris-dinas"], access="staff", now=NOW)
     run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
     api.complete(office, run_id, step="1", now=LATER)  # sekretaris-dinas: held
@@ -464,7 +466,7 @@ def test_assignments_given_as_a_run_starts_follow_the_same_rules(office: Path) -
             authority.check_start_assignments(store, me, [("kasubag-pep", "Budi Santoso")])
         with pytest.raises(InputError, match="Orang Luar is not in the people register"):
             authority.check_start_assignments(store, me, [("kasubag-pep", "Orang Luar")])
-    people.add_person(office, "Admin Dua", logins=["admin-dua-no-such-login"], access="admin", now=NOW)
+    people.add_person(office, "Admin Dua", logins=[OTHER], access="admin", now=NOW)
     people.edit_person(office, "Kepala Kantor", add_roles=["sekretaris-dinas"], access="staff", now=NOW)
     with Store(office) as store:
         me, _login = authority.identify(store, None)
@@ -495,3 +497,98 @@ def test_staff_without_a_role_in_the_run_may_not_reopen_or_cancel_it(shared: Pat
     done = sopengine("cancel", run_id, "--reason", "periode salah", "--now", LATER, "--db", str(shared),
                      cwd=shared.parent, user=second_user)
     assert done.returncode == 0, done.stderr
+
+
+# -- review findings: on behalf, automatic decisions, the inbox, no pwd ------------------------------------
+
+ENGINE_DEFS = Path(__file__).resolve().parent / "data" / "engine"
+
+
+def test_staff_may_write_on_behalf_only_of_an_outside_party(shared: Path, second_user: str) -> None:
+    people.add_person(shared, "Budi Santoso", logins=[second_user], roles=["sekretaris-dinas", "petugas-pelayanan"], now=NOW)
+    run_id = api.start_run("pengumpulan-data", db=shared, period="2026-10", now=NOW)["run_id"]
+    before = dump(shared)
+    done = sopengine("complete", run_id, "--step", "1", "--on-behalf", "Kepala Kantor", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith("Error: Budi Santoso: --on-behalf is for the steps of an outside party (an external role);"
+                                  " step kumpulkan-data is an internal step, recorded under your own name")
+    assert "Traceback" not in done.stderr
+    assert dump(shared) == before
+    # an outside party's step (the citizen's request) is recorded for them
+    request = api.start_run("permohonan-informasi-publik", db=shared, now=NOW)["run_id"]
+    done = sopengine("complete", request, "--step", "1", "--on-behalf", "Warga Pemohon", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 0, done.stderr
+    last = events(shared, request)[-1]
+    assert (last["person"], last["os_user"], last["payload"]["on_behalf_of"]) == ("Budi Santoso", second_user, "Warga Pemohon")
+    # an admin may still record an internal step on behalf of someone
+    api.complete(shared, run_id, step="1", on_behalf="Budi Santoso", now=LATER)
+    assert events(shared, run_id)[-1]["payload"]["on_behalf_of"] == "Budi Santoso"
+
+
+def test_an_automatic_decision_that_stopped_is_taken_by_the_runs_people_only(shared: Path, second_user: str) -> None:
+    people.add_person(shared, "Rudi Hartono", logins=[second_user], roles=["pejabat-tanpa-sop"], now=NOW)
+    defs = str(ENGINE_DEFS)
+    run_id = api.start_run("gate-without-otherwise", db=shared, definitions=defs, now=NOW)["run_id"]
+    assert api.complete(shared, run_id, step="1", now=LATER)["missing_facts"] == {"cek-jenis": ["case.jenis"]}
+    before = dump(shared)
+    done = sopengine("decide", run_id, "Ya", "--step", "cek-jenis", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(f"Error: Rudi Hartono holds no role of run {run_id}, so may not take its decision cek-jenis"
+                                  " for the engine; ask an admin (Kepala Kantor)")
+    assert dump(shared) == before
+    # one of the run's officials (Rudi given its lane) may
+    people.edit_person(shared, "Rudi Hartono", add_roles=["petugas"], now=NOW)
+    done = sopengine("decide", run_id, "Ya", "--step", "cek-jenis", "--now", LATER, "--db", str(shared),
+                     cwd=shared.parent, user=second_user)
+    assert done.returncode == 0, done.stderr
+    last = [e for e in events(shared, run_id) if e["kind"] == "decided"][-1]
+    assert (last["person"], last["step_id"]) == ("Rudi Hartono", "cek-jenis")
+
+
+def test_an_admin_takes_an_automatic_decision_that_stopped(office: Path) -> None:
+    defs = str(ENGINE_DEFS)
+    run_id = api.start_run("gate-without-otherwise", db=office, definitions=defs, now=NOW)["run_id"]
+    api.complete(office, run_id, step="1", now=LATER)
+    api.decide(office, run_id, "Tidak", step="cek-jenis", now=LATER)
+    assert events(office, run_id)[-1]["person"] == "Kepala Kantor"
+
+
+def test_the_inbox_is_the_registered_persons_by_default(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW,
+                           assign=[("sekretaris-dinas", "Kepala Kantor")])["run_id"]
+    result = invoke("inbox", "--json", "--now", LATER, "--db", str(office))
+    assert result.exit_code == 0, result.output
+    assert [(r["run_id"], r["step"]) for r in json.loads(result.stdout)] == [(run_id, "kumpulkan-data")]
+    shown = sopengine("inbox", "--now", LATER, "--db", str(office), cwd=office.parent)
+    assert shown.returncode == 0, shown.stderr
+    assert "Waiting for Kepala Kantor" in shown.stdout and ME not in shown.stdout.replace("Kepala", "")
+    # --person and --by still name someone else's inbox
+    assert json.loads(invoke("inbox", "--json", "--by", "Budi Santoso", "--now", LATER, "--db", str(office)).stdout) == []
+
+
+def test_the_register_is_refused_where_the_os_has_no_user_database(tmp_path: Path, office: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW)["run_id"]
+    before = dump(office)
+    monkeypatch.delattr(os, "getuid")  # as on Windows: the login would come from USERNAME
+    identity.os_user.cache_clear()
+    try:
+        for args in (["complete", run_id, "--step", "1"], ["people", "add", "Orang Baru", "--login", "baru"]):
+            result = invoke(*args, "--now", LATER, "--db", str(office))
+            assert result.exit_code == 1
+            assert result.output.startswith("Error: a people register needs the OS's user database (pwd) to know who runs a"
+                                            " command, and this system has none")
+        assert dump(office) == before
+        db = tmp_path / "new.db"
+        result = invoke("people", "add", "Kepala", "--login", "x", "--access", "admin", "--db", str(db))
+        assert result.exit_code == 1 and "needs the OS's user database (pwd)" in result.output
+        assert not db.exists()
+        # without a register, single-user work goes on
+        single = tmp_path / "single.db"
+        assert api.start_run("surat-keluar", db=single, now=NOW, by="Rina")["run_id"]
+    finally:
+        monkeypatch.undo()
+        identity.os_user.cache_clear()

@@ -30,6 +30,8 @@ from sopengine.cli import cli
 
 NOW = "2026-10-01T09:00"
 ME = pwd.getpwuid(os.getuid()).pw_name
+# another OS account of this machine: an admin the register may be left with (it must exist here)
+OTHER = next(p.pw_name for p in pwd.getpwall() if p.pw_uid != os.getuid())
 RELEASE = Path(__file__).resolve().parent / "data" / "release-0.1"
 
 
@@ -210,8 +212,8 @@ def test_edit_changes_logins_roles_access_and_name_each_an_event(office: Path) -
     (["Siti Rahma", "--remove-role", "bupati"], "Siti Rahma does not hold the role bupati (theirs: none)"),
     (["Siti Rahma", "--add-login", ME], f"OS login {ME} already belongs to Kepala Kantor"),
     (["Siti Rahma", "--rename", "kepala kantor"], "kepala kantor is already in the people register; choose another name"),
-    (["Kepala Kantor", "--access", "staff"], "would leave the people register without an enabled admin who has an OS login"),
-    (["Kepala Kantor", "--remove-login", ME], "would leave the people register without an enabled admin who has an OS login"),
+    (["Kepala Kantor", "--access", "staff"], "would leave the people register without an enabled admin whose OS login exists on this machine"),
+    (["Kepala Kantor", "--remove-login", ME], "would leave the people register without an enabled admin whose OS login exists on this machine"),
 ])
 def test_bad_edits_are_refused_and_nothing_is_written(office: Path, args: list[str], message: str) -> None:
     people.add_person(office, "Siti Rahma", logins=["siti"], now=NOW)
@@ -240,7 +242,7 @@ def test_disable_and_enable(office: Path) -> None:
 
 
 def test_only_an_admin_changes_the_register(office: Path) -> None:
-    people.add_person(office, "Admin Dua", logins=["admin-dua"], access="admin", now=NOW)
+    people.add_person(office, "Admin Dua", logins=[OTHER], access="admin", now=NOW)
     people.edit_person(office, "Kepala Kantor", access="staff", now=NOW)
     before = dump(office)
     with pytest.raises(NotAuthorised, match="Kepala Kantor has staff access; only an admin may change the people register"
@@ -315,3 +317,177 @@ def test_a_database_without_a_register_has_no_office_events(tmp_path: Path) -> N
     assert chain(db) == []
     shutil.copy(RELEASE / "sopengine.db", tmp_path / "old.db")
     assert chain(tmp_path / "old.db") == []
+
+
+# -- review findings: the tables against the chain, lock-out, renames, since when ---------------------------
+
+def verify(db: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SOPENGINE_LANG": "en"}
+    return subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify", "--db", str(db)], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_verify_finds_the_register_tables_edited_behind_its_back(office: Path) -> None:
+    people.add_person(office, "Siti Rahma", logins=["siti"], roles=["kepala-bidang"], now=NOW)
+    people.edit_person(office, "Siti Rahma", add_roles=["kasubag-pep"], remove_logins=["siti"], add_logins=["siti.r"], now=NOW)
+    people.add_person(office, "Budi", logins=["budi"], now=NOW)
+    people.disable_person(office, "Budi", now=NOW)
+    assert api.verify(office)["ok"], api.verify(office)["problems"]
+    con = sqlite3.connect(office)
+    with con:
+        con.execute("UPDATE people SET access = 'admin' WHERE name = 'Siti Rahma'")
+        con.execute("INSERT INTO person_roles (person_id, role) SELECT id, 'sekretaris-dinas' FROM people WHERE name = 'Siti Rahma'")
+        con.execute("UPDATE people SET disabled = 0 WHERE name = 'Budi'")
+        con.execute("INSERT INTO people (name, name_key, access, disabled, created_at, changed_at)"
+                    " VALUES ('Penyusup', 'penyusup', 'admin', 0, '2026-10-01T02:00:00Z', '2026-10-01T02:00:00Z')")
+        con.execute("INSERT INTO person_logins (login, person_id) SELECT 'penyusup', id FROM people WHERE name = 'Penyusup'")
+        con.execute("INSERT INTO person_roles (person_id, role) VALUES (999, 'kepala-bidang')")
+    con.close()
+    found = verify(office)
+    assert found.returncode == 1, found.stdout + found.stderr
+    assert "Traceback" not in found.stderr
+    for text in (
+        "Siti Rahma in the people register differs from what the office events record: access admin in the table, staff by"
+        " the events; role(s) sekretaris-dinas in the table that no event gave; the tables were edited",
+        "Budi in the people register differs from what the office events record: enabled in the table, disabled by the events",
+        "Penyusup is in the people table, but no office event added them: the table was edited",
+        "role kepala-bidang in the person_roles table belongs to no person of the people table (person id 999)",
+    ):
+        assert text in found.stdout, found.stdout
+    problems = api.verify(office)["problems"]
+    assert {p["kind"] for p in problems} == {"register"}
+
+
+def test_verify_finds_a_login_moved_and_a_person_deleted(office: Path) -> None:
+    people.add_person(office, "Siti Rahma", logins=["siti"], now=NOW)
+    con = sqlite3.connect(office)
+    with con:
+        con.execute("UPDATE person_logins SET login = 'siti2' WHERE login = 'siti'")
+    con.close()
+    (problem,) = api.verify(office)["problems"]
+    assert problem["message"] == ("Siti Rahma in the people register differs from what the office events record: OS login(s)"
+                                  " siti2 in the table that no event gave; OS login(s) siti given by the events but missing"
+                                  " from the table; the tables were edited")
+    con = sqlite3.connect(office)
+    with con:
+        con.execute("DELETE FROM person_logins")
+        con.execute("DELETE FROM people")
+    con.close()
+    messages = [p["message"] for p in api.verify(office)["problems"]]
+    assert ("Kepala Kantor was added by the office events but is missing from the people table: the table was edited"
+            in messages)
+
+
+def test_verify_finds_an_office_event_made_by_someone_who_was_not_an_admin(office: Path) -> None:
+    """A well-chained event (re-hashed, as one who edits the file can) that staff could not have written."""
+    from sopengine.store import people as register
+
+    people.add_person(office, "Siti Rahma", logins=["siti"], now=NOW)
+    con = sqlite3.connect(office)
+    with con:
+        register.append_office_event(con, kind="person_changed", at="2026-10-01T03:00:00Z", recorded_at="2026-10-01T03:00:00Z",
+                                     person="Siti Rahma", os_user="siti",
+                                     payload={"name": "Siti Rahma", "access": {"from": "staff", "to": "admin"}})
+        con.execute("UPDATE people SET access = 'admin' WHERE name = 'Siti Rahma'")
+        register.append_office_event(con, kind="document_max_size_set", at="2026-10-01T03:00:00Z",
+                                     recorded_at="2026-10-01T03:00:00Z", person="Kepala Kantor", os_user="siti",
+                                     payload={"default": True, "max_size": 1, "was": 1})
+    con.close()
+    result = api.verify(office)
+    messages = [str(p["message"]) for p in result["problems"]]
+    assert messages[0] == ("office event 3 (person_changed) was recorded by Siti Rahma, who was not an enabled admin of the"
+                           " people register then (staff access): the event was forged or the register edited")
+    assert messages[1] == ("office event 4 (document_max_size_set) was recorded by Kepala Kantor under OS login siti, which"
+                           " was not one of theirs then (" + ME + "): the event was forged")
+    assert len(messages) == 2  # the tables agree with the (forged) events: it is the maker that gives it away
+
+
+def test_verify_checks_the_first_person_and_leaves_databases_without_a_register_alone(tmp_path: Path) -> None:
+    from sopengine.store import people as register
+
+    db = tmp_path / "x.db"
+    api.start_run("surat-keluar", db=db, now=NOW, by="Rina")
+    before = api.verify(db)
+    assert before["ok"] and before["office_events"] == 0 and "+" not in before["head"]
+    old = tmp_path / "old.db"
+    shutil.copy(RELEASE / "sopengine.db", old)
+    assert api.verify(old)["ok"]
+    # a forged first person: staff, added by someone else
+    with Store(db) as store, store.transaction() as conn:
+        register.append_office_event(conn, kind="person_added", at="2026-10-01T03:00:00Z", recorded_at="2026-10-01T03:00:00Z",
+                                     person="Rina", os_user="rina", payload={"name": "Orang", "access": "staff",
+                                                                             "logins": ["orang"], "roles": []})
+        conn.execute("INSERT INTO people (name, name_key, access, disabled, created_at, changed_at)"
+                     " VALUES ('Orang', 'orang', 'staff', 0, '2026-10-01T03:00:00Z', '2026-10-01T03:00:00Z')")
+        conn.execute("INSERT INTO person_logins (login, person_id) SELECT 'orang', id FROM people")
+    (problem,) = api.verify(db)["problems"]
+    assert str(problem["message"]).startswith("office event 1 adds the register's first person, Orang, but not as an admin"
+                                              " who adds themselves under their own OS login")
+
+
+def test_the_register_is_never_left_without_an_admin_who_can_log_in_here(office: Path) -> None:
+    # an admin whose login does not exist on this machine cannot manage anything here
+    assert invoke("people", "add", "Ghost", "--login", "agsu-no-such-login", "--access", "admin", "--db", str(office)).exit_code == 0
+    before = dump(office)
+    for args in (["edit", "Kepala Kantor", "--access", "staff"], ["disable", "Kepala Kantor"],
+                 ["edit", "Kepala Kantor", "--remove-login", ME, "--add-login", "kk-no-such-login"]):
+        result = invoke("people", *args, "--db", str(office))
+        assert result.exit_code == 1, result.output
+        assert result.output == ("Error: this change would leave the people register without an enabled admin whose OS login"
+                                 " exists on this machine, and nobody here could manage it any more; make someone with a"
+                                 " working login an admin first\n")
+    assert dump(office) == before
+    # an admin with a login that exists here makes it possible
+    assert invoke("people", "add", "Admin Dua", "--login", OTHER, "--access", "admin", "--db", str(office)).exit_code == 0
+    result = invoke("people", "edit", "Kepala Kantor", "--access", "staff", "--db", str(office))
+    assert result.exit_code == 0, result.output
+
+
+def test_a_rename_carries_the_persons_assignments_in_active_runs(office: Path) -> None:
+    run_id = api.start_run("pengumpulan-data", db=office, period="2026-10", now=NOW,
+                           assign=[("sekretaris-dinas", "Kepala Kantor")])["run_id"]
+    api.assign(office, run_id, "kasubag-pep", "kepala kantor", acting=True, now=NOW)
+    done = api.start_run("surat-keluar", db=office, now=NOW, assign=[("kasubag-umpar", "Kepala Kantor")])["run_id"]
+    api.cancel(office, done, reason="contoh", now=NOW)
+    result = invoke("people", "edit", "Kepala Kantor", "--rename", "Kepala Kantor Baru", "--now", NOW, "--db", str(office))
+    assert result.exit_code == 0, result.output
+    assigned = {(a["role"], a["person"], a["acting"]) for a in api.run_status(office, run_id, now=NOW)["assignments"]}
+    assert assigned == {("sekretaris-dinas", "Kepala Kantor Baru", False), ("kasubag-pep", "Kepala Kantor Baru", True)}
+    con = sqlite3.connect(office)
+    rows = [(k, json.loads(p)) for k, p in con.execute("SELECT kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,))]
+    kept = con.execute("SELECT person FROM assignments WHERE run_id = ?", (done,)).fetchall()
+    con.close()
+    assert [k for k, _p in rows[-4:]] == ["unassigned", "assigned", "unassigned", "assigned"]
+    assert [p for _k, p in rows[-4:]] == [
+        {"role": "kasubag-pep", "person": "kepala kantor", "renamed_to": "Kepala Kantor Baru"},
+        {"role": "kasubag-pep", "person": "Kepala Kantor Baru", "acting": True, "renamed_from": "kepala kantor",
+         "authorised_by": "Kepala Kantor"},
+        {"role": "sekretaris-dinas", "person": "Kepala Kantor", "renamed_to": "Kepala Kantor Baru"},
+        {"role": "sekretaris-dinas", "person": "Kepala Kantor Baru", "acting": False, "renamed_from": "Kepala Kantor"},
+    ]
+    assert kept == [("Kepala Kantor",)]  # a closed run keeps its history as it was
+    # the renamed person still acts on the step they are assigned to, and the history still verifies
+    assert api.complete(office, run_id, step="1", now=NOW)["run_id"] == run_id
+    assert api.verify(office)["ok"], api.verify(office)["problems"]
+
+
+def test_status_says_since_when_names_come_from_the_register(tmp_path: Path) -> None:
+    from sopengine import authority
+
+    db = tmp_path / "x.db"
+    run_id = api.start_run("surat-keluar", db=db, now=NOW, by="Rina")["run_id"]
+    people.add_person(db, "Kepala Kantor", logins=[ME], access="admin", now=NOW)
+    (first,) = chain(db)
+    with Store(db) as store:
+        which = authority.mode(store)
+    assert which == "register" and which.since == first["recorded_at"]
+    from sopengine import clock
+
+    expected = (f"Who acted is taken from the people register for everything recorded since {clock.local(first['recorded_at'])}:"
+                " each change is recorded under the registered person whose OS login made it. What was recorded before then"
+                " carries names as typed (--by or SOPENGINE_USER), which nothing checked.")
+    assert authority.mode_sentence(which) == expected
+    shown = invoke("status", run_id, "--db", str(db))
+    assert shown.exit_code == 0
+    assert expected in " ".join(shown.stdout.split())
+    assert json.loads(invoke("status", run_id, "--json", "--db", str(db)).stdout)["identity"] == "register"

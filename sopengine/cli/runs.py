@@ -464,17 +464,19 @@ def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
 def inbox_cmd(person: str | None, actor: str | None, as_json: bool) -> None:
     """List the open steps waiting for a person or a role, oldest first.
 
-    Without --person or --actor, the person is --by (or SOPENGINE_USER, or the OS login).
+    Without --person or --actor, the person is --by; else, with a people register, the
+    registered person whose OS login runs the command; else SOPENGINE_USER or the OS login.
 
     Example:
 
         sopengine inbox --person "Agus Supriyadi"
     """
     from sopengine import api
+    from sopengine.people import person_for_login
 
     s = settings()
     if not person and not actor:
-        person = s.person
+        person = (None if s.by is not None else person_for_login(s.db_path)) or s.person
     rows = api.inbox(s.db_path, person=person, actor=actor, now=s.now)
     if as_json:
         print_json(rows)

@@ -100,6 +100,25 @@ def admins_with_login(conn: sqlite3.Connection) -> list[str]:
     )]
 
 
+def register_started(conn: sqlite3.Connection) -> str | None:
+    """The real time (``recorded_at``) the register's first person was recorded, or None."""
+    try:
+        row = conn.execute("SELECT recorded_at FROM office_events WHERE kind = 'person_added' ORDER BY seq LIMIT 1").fetchone()
+    except sqlite3.OperationalError as exc:
+        if _missing_table(exc):
+            return None
+        raise
+    return row[0] if row else None
+
+
+def active_assignments(conn: sqlite3.Connection) -> list[tuple[str, str, str, bool]]:
+    """``(run_id, role, person, acting)`` of every assignment in an active run, by run."""
+    return [(r[0], r[1], r[2], bool(r[3])) for r in conn.execute(
+        "SELECT a.run_id, a.role, a.person, a.acting FROM assignments AS a JOIN runs AS r ON r.id = a.run_id"
+        " WHERE r.status = 'active' ORDER BY a.run_id, a.role, a.person"
+    )]
+
+
 # -- writes (inside the caller's transaction) -------------------------------------------------------
 
 def insert_person(conn: sqlite3.Connection, name: str, key: str, access: str, at: str) -> int:
