@@ -166,7 +166,10 @@ def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
     """Complete a step; name it with ``step=`` (see :func:`sopengine.runs.complete`).
 
     Without ``step`` the run's only open step is completed, whichever it is by then: a
-    repeated or concurrent call would complete the next step too.
+    repeated or concurrent call would complete the next step too. ``task=`` (an id from
+    :func:`open_task` or :func:`open_steps`) pins the exact open task: the call completes it
+    or is refused, saying who completed it and when, never the next part of a row or a
+    visit opened meanwhile.
     """
     from sopengine.runs import complete as _complete
 
@@ -174,7 +177,7 @@ def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def decide(db: str | Path, run_id: str, outcome: str, **kwargs: Any) -> dict[str, Any]:
-    """Take a decision; name it with ``step=`` (see :func:`sopengine.runs.decide`)."""
+    """Take a decision; name it with ``step=``, pin it with ``task=`` (see :func:`sopengine.runs.decide`)."""
     from sopengine.runs import decide as _decide
 
     return _decide(db, run_id, outcome, **kwargs)
@@ -185,6 +188,13 @@ def open_steps(db: str | Path, run_id: str, **kwargs: Any) -> list[dict[str, Any
     from sopengine.runs import open_steps as _open_steps
 
     return _open_steps(db, run_id, **kwargs)
+
+
+def open_task(db: str | Path, run_id: str, step: str) -> dict[str, Any]:
+    """The open task a step names now, to pin a write with ``task=``; see :func:`sopengine.runs.open_task`."""
+    from sopengine.runs import open_task as _open_task
+
+    return _open_task(db, run_id, step)
 
 
 def reopen(db: str | Path, run_id: str, step: str, **kwargs: Any) -> dict[str, Any]:
@@ -338,6 +348,7 @@ __all__ = [
     "inbox",
     "list_runs",
     "open_steps",
+    "open_task",
     "reopen",
     "run_definition",
     "run_status",

@@ -246,7 +246,7 @@ class _Loaded:
 
     def local(self, when: str | datetime | None) -> str:
         """A time as people read it, in the run's own zone."""
-        return clock.local(when, clock.run_zone(self.store.work_calendar(self.run["calendar_hash"]), self.compiled.get("timezone")))
+        return _local(self.store, self.run, self.compiled, when)
 
     def advance(self) -> _Advance:
         live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
@@ -328,6 +328,11 @@ def _describe_step(compiled: dict[str, Any], step_id: str) -> str:
     return _("{step} (no. {no})").format(step=step_id, no=step["no"]) if step.get("no") else step_id
 
 
+def _local(store: Store, run: dict[str, Any], compiled: dict[str, Any], when: str | datetime | None) -> str:
+    """A time as people read it, in the run's own zone."""
+    return clock.local(when, clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone")))
+
+
 def run_table(store: Store, run: dict[str, Any], compiled: dict[str, Any]) -> str | None:
     """The table a run follows (format 2): recorded when it started; None for format 1."""
     tables = compiled.get("table_order")
@@ -369,9 +374,15 @@ def _find_step(compiled: dict[str, Any], key: str, table: str | None = None) -> 
 
 
 def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
-    compiled = loaded.compiled
-    open_tasks = [t for t in loaded.tasks if t["state"] == "open"]
-    run_id = loaded.run["id"]
+    return _task_named(loaded.store, loaded.run, loaded.compiled, loaded.tasks, step)
+
+
+def _task_named(store: Store, run: dict[str, Any], compiled: dict[str, Any], tasks: list[dict[str, Any]],
+                step: str | None) -> dict[str, Any]:
+    """The open task *step* names among the run's *tasks* (the only open one when None), or
+    :class:`StepNotOpen` saying what is open and who last completed the step."""
+    open_tasks = [t for t in tasks if t["state"] == "open"]
+    run_id = run["id"]
 
     def open_list() -> str:  # only when a message needs it: the step path names nothing
         return ", ".join(_describe_step(compiled, t["step_id"]) for t in open_tasks) or _("none")
@@ -388,11 +399,11 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
                 run_id=run_id, step=str(step),
             )
     if step is not None:
-        step_id = _find_step(compiled, step, run_table(loaded.store, loaded.run, compiled))
+        step_id = _find_step(compiled, step, run_table(store, run, compiled))
         matching = [t for t in open_tasks if t["step_id"] == step_id]
         if not matching:
-            last = run_sql.last_done(loaded.store.conn, run_id, step_id)
-            waiting = [t for t in loaded.tasks if t["state"] == "waiting" and t["step_id"] == step_id]
+            last = run_sql.last_done(store.conn, run_id, step_id)
+            waiting = [t for t in tasks if t["state"] == "waiting" and t["step_id"] == step_id]
             if waiting:
                 message = _("step {step} of run {run} is not open (it waits for the other branches to arrive); open: {open}")
             elif last:
@@ -401,7 +412,7 @@ def _pick_task(loaded: _Loaded, step: str | None, verb: str) -> dict[str, Any]:
                 message = _("step {step} of run {run} is not open; open: {open}")
             raise StepNotOpen(
                 message.format(step=_describe_step(compiled, step_id), run=run_id, open=open_list(),
-                               person=last[0] if last else None, when=loaded.local(last[1]) if last else None),
+                               person=last[0] if last else None, when=_local(store, run, compiled, last[1]) if last else None),
                 run_id=run_id, step=step_id,
             )
         return matching[0]
@@ -435,7 +446,8 @@ def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) 
     *kind* ``"process"`` gives the steps ``complete`` takes, ``"decision"`` those ``decide``
     takes (an automatic decision stopped for a person among them), None every open step.
     Each entry: ``step``, ``key``, ``no``, ``kegiatan``, ``kind``, ``actor``, ``actor_name``,
-    ``part``, ``parts`` and, for a decision, ``outcomes``. Refused like a write would be:
+    ``part``, ``parts``, ``task`` (the open task's id, which :func:`complete` and :func:`decide`
+    take as ``task=``), ``iteration`` (the visit) and, for a decision, ``outcomes``. Refused like a write would be:
     a run that is not active (:class:`RunClosed`); none of that kind open (:class:`StepNotOpen`,
     naming the command for what is open). Reads only.
     """
@@ -459,7 +471,7 @@ def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) 
         entry = {
             "step": t["step_id"], "key": step_key(compiled, open_tasks, t), "no": spec.get("no"), "kegiatan": spec.get("kegiatan"),
             "kind": spec["kind"], "actor": t["actor"], "actor_name": compiled["actors"].get(t["actor"] or "", {}).get("name"),
-            "part": t["part"] + 1, "parts": len(spec.get("lanes") or [None]),
+            "part": t["part"] + 1, "parts": len(spec.get("lanes") or [None]), "task": t["id"], "iteration": t["iteration"],
         }
         if spec["kind"] == "decision":
             entry["outcomes"] = [o["name"] for o in spec["outcomes"]]
@@ -480,6 +492,82 @@ def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) 
         _("run {run} has no open decision; its open step is {step}: 'sopengine complete {run} --step {key}'").format(
             run=run_id, step=_describe_step(compiled, other["step"]), key=other["key"]),
         run_id=run_id,
+    )
+
+
+def open_task(db: str | Path | Store, run_id: str, step: str) -> dict[str, Any]:
+    """The open task *step* names in the run now: ``task`` (its id), ``step``, ``part``,
+    ``parts`` and ``iteration``.
+
+    *step* is read as :func:`complete` reads it (a step id, or a row number when that row has
+    one open step). Pass the ``task`` on as ``complete(..., task=...)`` or ``decide(...,
+    task=...)``: the write then acts on that very task or is refused, never on a part or a visit
+    opened meanwhile. Refused like a write would be (:class:`RunNotFound`, :class:`RunClosed`,
+    :class:`StepNotOpen`). Reads only, without the write lock.
+    """
+    store, owned = use_store(db, readonly=True)
+    try:
+        with run_sql.snapshot(store.conn):
+            found = run_sql.load_for_change(store.conn, run_id, register=False)
+            if found is None:
+                raise _not_found(store, run_id)
+            run, tasks, _assigned = found
+            if run["status"] != "active":
+                raise _closed(store, run)
+            compiled = store.compiled(run["definition_hash"])
+            task = _task_named(store, run, compiled, tasks, step)
+    finally:
+        if owned:
+            store.close()
+    spec = compiled["steps"][task["step_id"]]
+    return {"task": task["id"], "step": task["step_id"], "part": task.get("part", 0) + 1,
+            "parts": len(spec.get("lanes") or [None]), "iteration": task["iteration"]}
+
+
+def _pinned_task(loaded: _Loaded, task_id: int, step: str | None) -> dict[str, Any]:
+    """The open task *task_id* of the run; refused, saying who closed it and when, once it is not
+    open. A pinned write never moves on to the next part of a row or a later visit of its step."""
+    run_id = loaded.run["id"]
+    compiled = loaded.compiled
+    found = next((t for t in loaded.tasks if t["id"] == task_id), None)
+    if found is None:  # closed, or not this run's: the run's own rows say which
+        found = next((t for t in loaded.store.tasks(run_id) if t["id"] == task_id), None)
+    if found is None:
+        raise InputError(_("run {run} has no task {task}; 'sopengine status {run}' lists its steps").format(
+            run=run_id, task=task_id), run_id=run_id)
+    spec = compiled["steps"][found["step_id"]]
+    if step is not None and str(step).strip() not in (found["step_id"], str(spec.get("no") or "").strip()):
+        raise InputError(_("task {task} of run {run} is step {step}, not {given}").format(
+            task=task_id, run=run_id, step=_describe_step(compiled, found["step_id"]), given=step), run_id=run_id)
+    if found["state"] == "open":
+        return found
+    raise _already(loaded, found)
+
+
+def _already(loaded: _Loaded, task: dict[str, Any]) -> StepNotOpen | ConcurrentChange:
+    """The refusal of a write whose task another change closed: who closed it and when."""
+    run_id = loaded.run["id"]
+    compiled = loaded.compiled
+    spec = compiled["steps"][task["step_id"]]
+    parts = len(spec.get("lanes") or [None])
+    name = _describe_step(compiled, task["step_id"])
+    if parts > 1:
+        name += " " + _("(part {part} of {parts})").format(part=(task.get("part") or 0) + 1, parts=parts)
+    if task["state"] == "waiting":
+        open_now = ", ".join(_describe_step(compiled, t["step_id"]) for t in loaded.tasks if t["state"] == "open") or _("none")
+        return StepNotOpen(
+            _("step {step} of run {run} is not open (it waits for the other branches to arrive); open: {open}").format(
+                step=name, run=run_id, open=open_now), run_id=run_id, step=task["step_id"])
+    person, when, state = task["closed_by"], task["closed_at"], task["state"]
+    if state == "done":
+        message = _("step {step} of run {run} was already completed by {person} at {when}; see 'sopengine status {run}'")
+    elif state == "cancelled":
+        message = _("step {step} of run {run} was already cancelled by {person} at {when}; see 'sopengine status {run}'")
+    else:
+        message = _("step {step} of run {run} was already {state} by {person} at {when}; see 'sopengine status {run}'")
+    return ConcurrentChange(
+        message.format(step=name, run=run_id, state=state, person=person, when=loaded.local(when)),
+        run_id=run_id, step=task["step_id"], closed_by=person, closed_at=when,
     )
 
 
@@ -511,19 +599,10 @@ def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> No
         run_sql.write_changes(loaded.store.conn, changes)
     except ConcurrentChange:
         closed = run_sql.task_closure(loaded.store.conn, task["id"]) if task is not None else None
-        if task is None or closed is None or closed[2] == "open":
+        if task is None or closed is None or closed[2] in ("open", "waiting"):
             raise
         person, when, state = closed
-        if state == "done":
-            message = _("step {step} of run {run} was already completed by {person} at {when}; see 'sopengine status {run}'")
-        elif state == "cancelled":
-            message = _("step {step} of run {run} was already cancelled by {person} at {when}; see 'sopengine status {run}'")
-        else:
-            message = _("step {step} of run {run} was already {state} by {person} at {when}; see 'sopengine status {run}'")
-        raise ConcurrentChange(
-            message.format(step=task["step_id"], run=loaded.run["id"], state=state, person=person, when=loaded.local(when)),
-            run_id=loaded.run["id"], step=task["step_id"], closed_by=person, closed_at=when,
-        ) from None
+        raise _already(loaded, {**task, "closed_by": person, "closed_at": when, "state": state}) from None
 
 
 def _summary(loaded: _Loaded, adv: _Advance, **extra: Any) -> dict[str, Any]:
@@ -596,56 +675,74 @@ def _close_task(
     return adv, at, behalf
 
 
+def _take(loaded: _Loaded, step: str | None, task: int | None, verb: str) -> dict[str, Any]:
+    """The task a write acts on: the pinned *task*, else the open task *step* names."""
+    if task is None:
+        return _pick_task(loaded, step, verb)
+    pinned = _pinned_task(loaded, task, step)
+    if loaded.run["status"] != "active":  # read with allow_closed, so that a closed task is named first
+        raise _closed(loaded.store, loaded.run)
+    return pinned
+
+
 def complete(
     db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
+    task: int | None = None,
 ) -> dict[str, Any]:
     """Complete an open process step of a run (or the current lane of a multi-actor row).
 
     Name the step with *step* (its id, or its row number when that row has one open step).
     Without it the run's only open step is taken, whichever it is by the time the write
     lock is held: a caller repeating the call, or racing another, would complete the next
-    step too. The command line therefore never calls this without a step.
+    step too. *step* alone is read under the write lock too: of a row done by several lanes
+    in turn, it takes whichever part is open by then, and of a step reopened meanwhile, its
+    new visit.
+
+    *task* pins the exact open task (its id, from :func:`open_task` or :func:`open_steps`):
+    the call completes that task or is refused (:class:`ConcurrentChange`, saying who
+    completed it and when), never the next part or visit. The command line resolves
+    ``--step`` to the task before it writes, and passes both.
     """
-    with _operation(db, run_id, by, now) as loaded:
-        task = _pick_task(loaded, step, "complete")
-        spec = loaded.compiled["steps"][task["step_id"]]
+    with _operation(db, run_id, by, now, allow_closed=task is not None) as loaded:
+        picked = _take(loaded, step, task, "complete")
+        spec = loaded.compiled["steps"][picked["step_id"]]
         if spec["kind"] == "decision":
             names = " / ".join(o["name"] for o in spec["outcomes"])
-            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], task)
+            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], picked)
             raise StepNotOpen(
                 _("step {step} is a decision ({outcomes}); use 'sopengine decide {run} OUTCOME --step {key}'").format(
-                    step=_describe_step(loaded.compiled, task["step_id"]), outcomes=names, run=run_id, key=key),
+                    step=_describe_step(loaded.compiled, picked["step_id"]), outcomes=names, run=run_id, key=key),
                 run_id=run_id,
             )
-        adv, at, behalf = _close_task(loaded, task, "complete", "step_completed", outputs, note, on_behalf)
-        return _summary(loaded, adv, step=task["step_id"], completed_by=str(loaded.person), at=at,
+        adv, at, behalf = _close_task(loaded, picked, "complete", "step_completed", outputs, note, on_behalf)
+        return _summary(loaded, adv, step=picked["step_id"], completed_by=str(loaded.person), at=at,
                         **({"on_behalf_of": behalf} if behalf else {}))
 
 
 def decide(
     db: str | Path | Store, run_id: str, outcome: str, *, step: str | None = None,
     outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
-    by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
+    by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None, task: int | None = None,
 ) -> dict[str, Any]:
     """Take a decision step's outcome (names as the definition writes them, any case).
 
     Name the decision with *step*, as for :func:`complete`; without it the run's only open
-    decision is taken. An automatic decision that stopped for a person (a fact it reads is
-    missing) is decided here too.
+    decision is taken. *task* pins the exact open task, as for :func:`complete`. An automatic
+    decision that stopped for a person (a fact it reads is missing) is decided here too.
     """
-    with _operation(db, run_id, by, now) as loaded:
-        if step is None:
+    with _operation(db, run_id, by, now, allow_closed=task is not None) as loaded:
+        if step is None and task is None:
             decisions = [t for t in loaded.tasks if t["state"] == "open" and loaded.compiled["steps"][t["step_id"]]["kind"] == "decision"]
             if len(decisions) == 1:
                 step = decisions[0]["step_id"]
-        task = _pick_task(loaded, step, "decide")
-        spec = loaded.compiled["steps"][task["step_id"]]
+        picked = _take(loaded, step, task, "decide")
+        spec = loaded.compiled["steps"][picked["step_id"]]
         if spec["kind"] != "decision":
-            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], task)
+            key = step_key(loaded.compiled, [t for t in loaded.tasks if t["state"] == "open"], picked)
             raise StepNotOpen(
                 _("step {step} is not a decision; use 'sopengine complete {run} --step {key}'").format(
-                    step=_describe_step(loaded.compiled, task["step_id"]), run=run_id, key=key),
+                    step=_describe_step(loaded.compiled, picked["step_id"]), run=run_id, key=key),
                 run_id=run_id,
             )
         wanted = outcome.strip().casefold()
@@ -654,12 +751,12 @@ def decide(
             valid = ", ".join(o["name"] for o in spec["outcomes"])
             raise UnknownOutcome(
                 _("step {step} has no outcome {outcome!r}; choose one of: {valid}").format(
-                    step=task["step_id"], outcome=outcome, valid=valid),
+                    step=picked["step_id"], outcome=outcome, valid=valid),
                 run_id=run_id, outcome=outcome,
             )
-        adv, at, behalf = _close_task(loaded, task, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
+        adv, at, behalf = _close_task(loaded, picked, decide_trigger(chosen["key"]), "decided", outputs, note, on_behalf,
                               outcome=chosen["name"], extra={"outcome": chosen["name"], "next": chosen["next"]})
-        return _summary(loaded, adv, step=task["step_id"], outcome=chosen["name"], decided_by=str(loaded.person), at=at,
+        return _summary(loaded, adv, step=picked["step_id"], outcome=chosen["name"], decided_by=str(loaded.person), at=at,
                         **({"on_behalf_of": behalf} if behalf else {}))
 
 

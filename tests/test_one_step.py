@@ -124,8 +124,13 @@ def test_eight_racers_naming_the_step_complete_it_once(tmp_path: Path) -> None:
         if i == winners[0]:
             continue
         assert (code, stdout) == (1, ""), stderr
-        assert stderr == (f"Error: step kumpulkan-data (no. 1) of run {run_id} is not open (last completed by {winner} at"
-                          f" 2026-10-01 09:00 WIB); open: rekap-laporan (no. 2)\n")
+        # read before the winner wrote: pinned to the task it completed; read after: the step is not open
+        assert stderr in (
+            f"Error: step kumpulkan-data (no. 1) of run {run_id} was already completed by {winner} at 2026-10-01 09:00 WIB;"
+            f" see 'sopengine status {run_id}'\n",
+            f"Error: step kumpulkan-data (no. 1) of run {run_id} is not open (last completed by {winner} at"
+            f" 2026-10-01 09:00 WIB); open: rekap-laporan (no. 2)\n",
+        ), stderr
     assert done_steps(db, run_id) == [("kumpulkan-data", winner)]
     assert [s["step"] for s in api.run_status(db, run_id, now=NOW)["open_steps"]] == ["rekap-laporan"]
     assert api.verify(db)["ok"]
@@ -222,3 +227,208 @@ def test_the_library_still_takes_the_only_open_step(tmp_path: Path) -> None:
     assert api.complete(db, run_id, now=NOW)["step"] == "kumpulkan-data"
     assert api.complete(db, run_id, now=NOW)["step"] == "rekap-laporan"
     assert [(s["step"], s["key"]) for s in api.open_steps(db, run_id)] == [("olah-data", "3")]
+
+
+# -- the exact task: a row's next part and a step's next visit are never taken -----------------------
+
+def _at_row_of_two_parts(tmp_path: Path) -> tuple[Path, str]:
+    """A run of dokumen-wajib at row 3, which two lanes do in turn (Kepala Bidang, then Sekretaris)."""
+    db = tmp_path / "lanes.db"
+    receipt = tmp_path / "tanda-terima.pdf"
+    receipt.write_bytes(b"%PDF-1.4 tanda terima\n")
+    run_id = api.start_run("dokumen-wajib", db=db, definitions=PARALLEL, now=NOW, case={"jenis": "rahasia"})["run_id"]
+    api.complete(db, run_id, step="1", by="Rina", now=NOW)
+    api.complete(db, run_id, step="2", by="Rina", now=NOW, outputs=[("Tanda Terima", str(receipt))])
+    assert [(s["step"], s["key"], s["part"], s["parts"]) for s in api.open_steps(db, run_id)] == [("paraf-bersama", "3", 1, 2)]
+    return db, run_id
+
+
+def open_parts(db: Path, run_id: str) -> list[tuple[str, int, str]]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT step_id, part, state FROM tasks WHERE run_id = ? AND step_id = 'paraf-bersama' ORDER BY id",
+                           (run_id,)).fetchall()
+    finally:
+        con.close()
+
+
+def test_eight_racers_on_a_row_of_two_parts_complete_one_part(tmp_path: Path) -> None:
+    """Eight ``complete RUN --step 3`` at once on a row two lanes do in turn: one part is completed.
+
+    The racers' reads are made certain to come before any write: the test holds the write lock
+    while they start and read (readers do not wait for it), then lets it go. Each racer has
+    pinned part 1; the first to write completes it and the seven others are refused, told who
+    completed it and when, rather than going on to part 2 and ending the run.
+    """
+    db, run_id = _at_row_of_two_parts(tmp_path)
+    child = tmp_path / "racer.py"
+    child.write_text(CHILD, encoding="utf-8")
+    barrier = tmp_path / "go"
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        procs = [subprocess.Popen(
+            [sys.executable, str(child), str(barrier), "complete", run_id, "--step", "3", "--by", f"P{i}",
+             "--db", str(db), "--definitions", str(PARALLEL), "--now", NOW],
+            cwd=tmp_path, env={**env(), "SOPENGINE_BUSY_TIMEOUT_MS": "60000"},
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(RACERS)]
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        barrier.touch()
+        time.sleep(2.0)  # every racer reads its step (a few milliseconds) and waits for the lock
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    results = [(p.wait(timeout=120), p.stdout.read() if p.stdout else "", p.stderr.read() if p.stderr else "") for p in procs]
+    winners = [i for i, (code, _, _) in enumerate(results) if code == 0]
+    assert len(winners) == 1, results
+    winner = f"P{winners[0]}"
+    assert f"Completed paraf-bersama of run {run_id} ({winner})." in results[winners[0]][1]
+    for i, (code, stdout, stderr) in enumerate(results):
+        if i != winners[0]:
+            assert (code, stdout) == (1, ""), stderr
+            assert stderr == (f"Error: step paraf-bersama (no. 3) (part 1 of 2) of run {run_id} was already completed by {winner}"
+                              f" at 2026-10-01 09:00 WIB; see 'sopengine status {run_id}'\n"), stderr
+    assert open_parts(db, run_id) == [("paraf-bersama", 0, "done"), ("paraf-bersama", 1, "open")]
+    status = api.run_status(db, run_id, now=NOW, definitions=PARALLEL)
+    assert status["status"] == "active" and [(s["step"], s["part"]) for s in status["open_steps"]] == [("paraf-bersama", 2)]
+    assert api.verify(db)["ok"]
+
+
+def test_the_command_completes_the_part_open_when_it_is_given(tmp_path: Path) -> None:
+    """One after the other, each command takes the part open when it runs: part 1, then part 2."""
+    db, run_id = _at_row_of_two_parts(tmp_path)
+    args = [sys.executable, "-m", "sopengine", "--db", str(db), "--definitions", str(PARALLEL), "--now", NOW, "complete", run_id,
+            "--step", "3"]
+    first = subprocess.run([*args, "--by", "Kabid"], capture_output=True, text=True, env=env(), check=False)
+    assert first.returncode == 0, first.stderr
+    assert "Open:     3. Memaraf surat jawaban (part 2 of 2)" in first.stdout
+    second = subprocess.run([*args, "--by", "Sekretaris"], capture_output=True, text=True, env=env(), check=False)
+    assert second.returncode == 0, second.stderr
+    assert f"Run {run_id} is completed." in second.stdout
+    third = subprocess.run([*args, "--by", "Sekretaris"], capture_output=True, text=True, env=env(), check=False)
+    assert (third.returncode, third.stdout) == (1, "")
+    assert third.stderr.startswith(f"Error: run {run_id} is completed (since 2026-10-01 09:00 WIB)"), third.stderr
+
+
+def test_the_library_pins_a_task_and_never_moves_on(tmp_path: Path) -> None:
+    from sopengine.errors import ConcurrentChange
+
+    db, run_id = _at_row_of_two_parts(tmp_path)
+    part1 = api.open_task(db, run_id, "3")
+    assert part1["step"] == "paraf-bersama" and (part1["part"], part1["parts"], part1["iteration"]) == (1, 2, 1)
+    assert api.open_steps(db, run_id)[0]["task"] == part1["task"]
+    assert api.complete(db, run_id, task=part1["task"], by="Kabid", now=NOW)["step"] == "paraf-bersama"
+    with pytest.raises(ConcurrentChange) as refused:
+        api.complete(db, run_id, step="3", task=part1["task"], by="Sekretaris", now=NOW)
+    assert str(refused.value) == (f"step paraf-bersama (no. 3) (part 1 of 2) of run {run_id} was already completed by Kabid at"
+                                  f" 2026-10-01 09:00 WIB; see 'sopengine status {run_id}'")
+    part2 = api.open_task(db, run_id, "paraf-bersama")
+    assert (part2["part"], part2["task"] != part1["task"]) == (2, True)
+    api.complete(db, run_id, step="3", by="Sekretaris", now=NOW)  # step alone: the part open now, as before
+    # the run has ended; a write pinned to a task completed meanwhile names who completed it
+    with pytest.raises(ConcurrentChange) as late:
+        api.complete(db, run_id, task=part2["task"], by="Kabid", now=NOW)
+    assert "(part 2 of 2)" in str(late.value) and "was already completed by Sekretaris at 2026-10-01 09:00 WIB" in str(late.value)
+    assert open_parts(db, run_id) == [("paraf-bersama", 0, "done"), ("paraf-bersama", 1, "done")]
+
+
+def test_a_pinned_task_that_is_not_the_step_named_or_not_the_runs_is_refused(tmp_path: Path) -> None:
+    from sopengine.errors import InputError
+
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
+    other = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-11")["run_id"]
+    mine = api.open_task(db, run_id, "1")["task"]
+    with pytest.raises(InputError, match=rf"^task {mine} of run {run_id} is step kumpulkan-data \(no\. 1\), not 2$"):
+        api.complete(db, run_id, step="2", task=mine, now=NOW)
+    theirs = api.open_task(db, other, "1")["task"]
+    with pytest.raises(InputError, match=rf"^run {run_id} has no task {theirs}; 'sopengine status {run_id}' lists its steps$"):
+        api.complete(db, run_id, task=theirs, now=NOW)
+    assert done_steps(db, run_id) == [] and done_steps(db, other) == []
+
+
+def test_a_decision_is_pinned_to_its_visit(tmp_path: Path) -> None:
+    """A decision reopened meanwhile is a new visit: a write pinned to the first visit is refused."""
+    from sopengine.errors import ConcurrentChange
+
+    db = tmp_path / "x.db"
+    run_id = api.start_run("surat-keluar", db=db, now=NOW)["run_id"]
+    for n in ("1", "2"):
+        api.complete(db, run_id, step=n, now=NOW)
+    first = api.open_task(db, run_id, "3")
+    api.decide(db, run_id, "Ya", step="3", by="Budi", now=NOW)
+    api.reopen(db, run_id, "3", reason="Salah pilih", by="Budi", now=NOW)
+    again = api.open_task(db, run_id, "3")
+    assert (again["step"], again["iteration"]) == (first["step"], 2)
+    with pytest.raises(ConcurrentChange, match="was already completed by Budi at 2026-10-01 09:00 WIB"):
+        api.decide(db, run_id, "Tidak", step="3", task=first["task"], by="Agus", now=NOW)
+    assert api.decide(db, run_id, "Tidak", step="3", task=again["task"], by="Agus", now=NOW)["outcome"] == "Tidak"
+
+
+def on_terminal_meanwhile(tmp_path: Path, args: list[str], prompt: str, meanwhile, answer: str) -> tuple[int, str]:
+    """Run sopengine on a pseudo-terminal; once *prompt* is shown, call *meanwhile*, then type *answer*."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "sopengine", *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=tmp_path, env=env(), close_fds=True)
+    os.close(slave)
+    out = b""
+    typed = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not typed and prompt.encode() in out:
+            meanwhile()
+            os.write(master, answer.encode())
+            typed = True
+    os.close(master)
+    code = proc.wait(timeout=60)
+    assert typed, out
+    return code, out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_a_step_confirmed_at_a_terminal_and_reopened_meanwhile_is_refused(tmp_path: Path) -> None:
+    """The person confirms visit 1 of step 1; meanwhile someone completes it and reopens it (visit 2).
+    The confirmation is for the visit shown, so the command is refused and visit 2 stays open."""
+    db = tmp_path / "x.db"
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
+
+    def meanwhile() -> None:
+        api.complete(db, run_id, step="1", by="Budi", now=NOW)
+        api.reopen(db, run_id, "1", reason="Data salah", by="Budi", now=NOW)
+
+    code, out = on_terminal_meanwhile(tmp_path, ["--db", str(db), "--now", NOW, "--by", "Agus", "complete", run_id],
+                                      "Complete this step? [y/N]:", meanwhile, "y\n")
+    assert code == 1, out
+    assert (f"Error: step kumpulkan-data (no. 1) of run {run_id} was already completed by Budi at 2026-10-01 09:00 WIB;"
+            f" see 'sopengine status {run_id}'") in out
+    assert "Traceback" not in out
+    assert done_steps(db, run_id) == [("kumpulkan-data", "Budi")]
+    assert [(s["step"], s["iteration"]) for s in api.open_steps(db, run_id)] == [("kumpulkan-data", 2)]
+
+
+def test_a_step_chosen_at_a_terminal_and_completed_meanwhile_is_refused(tmp_path: Path) -> None:
+    """Of two open branches the person picks one; someone completes it first: nothing is recorded."""
+    db = tmp_path / "x.db"
+    run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
+    api.complete(db, run_id, step="1", now=NOW)
+
+    def meanwhile() -> None:
+        api.complete(db, run_id, step="3", by="Sari", now=NOW)
+
+    code, out = on_terminal_meanwhile(tmp_path, ["--db", str(db), "--definitions", str(PARALLEL), "--now", NOW, "--by", "Dedi",
+                                                 "complete", run_id], "Which step (--step)?", meanwhile, "3\n")
+    assert code == 1, out
+    assert "was already completed by Sari at 2026-10-01 09:00 WIB" in out
+    assert done_steps(db, run_id)[-1] == ("arsipkan", "Sari")

@@ -265,18 +265,21 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _named_step(run_id: str, step: str | None, verb: str, outcome: str | None = None) -> str:
-    """The step a write acts on: *step* as given; else, at a terminal, the open step the person
-    confirms (passed on by its id, so a change meanwhile makes the write fail, never act on
-    another step); elsewhere a refusal naming the exact command."""
-    if step is not None:
-        return step
-    import shlex
-
+def _named_step(run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:
+    """The step a write acts on and its open task: *step* as given, resolved to the task open
+    now; else, at a terminal, the open step the person confirms; elsewhere a refusal naming
+    the exact command. The write is pinned to that task, so a change meanwhile (the row's
+    part or the step's visit completed, the step reopened) makes it fail, never act on the
+    next part or visit."""
     from sopengine import api
-    from sopengine.errors import InputError
 
     s = settings()
+    if step is not None:
+        return step, api.open_task(s.db_path, run_id, step)["task"]
+    import shlex
+
+    from sopengine.errors import InputError
+
     choices = api.open_steps(s.db_path, run_id, kind="decision" if verb == "decide" else "process")
 
     def command(key: str) -> str:
@@ -300,10 +303,11 @@ def _named_step(run_id: str, step: str | None, verb: str, outcome: str | None = 
         question = _("Complete this step?") if verb == "complete" else _("Decide {outcome} at this step?").format(outcome=outcome)
         if not click.confirm(question, default=False, err=True):
             raise InputError(_("not confirmed; nothing was recorded (name the step with --step to skip the question)"), run_id=run_id)
-        return str(chosen["step"])
+        return str(chosen["step"]), chosen["task"]
     keys = [str(c["key"]) for c in choices]
     key = click.prompt(_("Which step (--step)?"), type=click.Choice(keys), err=True)
-    return str(next(c["step"] for c in choices if c["key"] == key))
+    chosen = next(c for c in choices if c["key"] == key)
+    return str(chosen["step"]), chosen["task"]
 
 
 def _work_options(what: str):
@@ -339,8 +343,8 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
     from sopengine import api
 
     s = settings()
-    step = _named_step(run_id, step, "complete")
-    result = api.complete(s.db_path, run_id, step=step, outputs=_pairs(outputs, "--output"), note=note,
+    step, task = _named_step(run_id, step, "complete")
+    result = api.complete(s.db_path, run_id, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
                           by=s.person, now=s.now, on_behalf=on_behalf)
     if as_json:
         print_json(result)
@@ -370,8 +374,8 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
     from sopengine import api
 
     s = settings()
-    step = _named_step(run_id, step, "decide", outcome)
-    result = api.decide(s.db_path, run_id, outcome, step=step, outputs=_pairs(outputs, "--output"), note=note,
+    step, task = _named_step(run_id, step, "decide", outcome)
+    result = api.decide(s.db_path, run_id, outcome, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
                         by=s.person, now=s.now, on_behalf=on_behalf)
     if as_json:
         print_json(result)
