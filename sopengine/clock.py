@@ -7,7 +7,9 @@ Standard library only: this module is on the step path.
 A time given to sopengine lies in the years :data:`FIRST_YEAR` to :data:`LAST_YEAR`: Python's
 dates end at 9999, and a due time ten years ahead (the longest duration counted), shown in
 any zone, must still be a date. Nothing recorded predates 1970. A time outside is refused
-with the range, rather than failing halfway through a computation.
+with the range, rather than failing halfway through a computation. The same years bound a
+run's period (:mod:`sopengine.period`): a time read for a run lies in them in the run's own
+zone too, so that its current month is a period sopengine accepts.
 """
 
 from __future__ import annotations
@@ -98,12 +100,27 @@ def now(override: str | None = None, tz: str | None = None) -> datetime:
 
 def coerce(value: datetime | str | None, tz: str | None = None) -> datetime:
     """The time an operation works at: a ``datetime`` (naive = the SOP's local time), ISO text,
-    or None for ``SOPENGINE_NOW`` / the clock; in UTC, whole seconds."""
+    or None for ``SOPENGINE_NOW`` / the clock; in UTC, whole seconds.
+
+    With *tz* (the SOP's zone) the time must lie in the accepted years there too: a time
+    given with another offset can fall in another year in the SOP's zone.
+    """
     if isinstance(value, datetime):
         if value.tzinfo is None:  # a naive time is the SOP's local time, as on the command line
             value = value.replace(tzinfo=zone(tz))
-        return _in_range(value, value.isoformat()).astimezone(UTC).replace(microsecond=0)
-    return now(value, tz)
+        moment = _in_range(value, value.isoformat()).astimezone(UTC).replace(microsecond=0)
+    else:
+        moment = now(value, tz)
+    if tz is not None:
+        there = moment.astimezone(zone(tz))
+        if not FIRST_YEAR <= there.year <= LAST_YEAR:
+            given = value.isoformat() if isinstance(value, datetime) else value or os.environ.get(ENV_NOW, "")
+            raise InputError(
+                _("time {text!r} falls in the year {year} in the SOP's time zone ({zone}), outside the years sopengine"
+                  " counts in; give a time from {first}-01-01 to {last}-12-31").format(
+                    text=str(given), year=there.year, zone=zone_name(tz), first=FIRST_YEAR, last=LAST_YEAR)
+            )
+    return moment
 
 
 def real_now() -> datetime:

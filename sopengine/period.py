@@ -1,7 +1,9 @@
 """Periods of recurring work: ``2026-10`` (month), ``2026-Q3``, ``2026-S2``, ``2026``.
 
 A period gives automatic decisions their ``period.*`` facts, e.g. whether it ends a
-semester. Standard library only.
+semester. Its year lies in the years a time given to sopengine may lie in
+(:data:`sopengine.clock.FIRST_YEAR` to :data:`sopengine.clock.LAST_YEAR`), so that the
+current period of any time ``--now`` accepts is a period too. Standard library only.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sopengine.clock import FIRST_YEAR, LAST_YEAR
 from sopengine.errors import InputError
 from sopengine.i18n import _
 
@@ -21,14 +24,25 @@ _FORMS = [
 
 
 def normalise(text: str) -> str:
-    """The canonical spelling of a period, or :class:`InputError`."""
+    """The canonical spelling of a period, or :class:`InputError` (its form, or its year
+    outside :data:`~sopengine.clock.FIRST_YEAR`..:data:`~sopengine.clock.LAST_YEAR`)."""
+    canonical = _spelled(text)
+    year = int(canonical[:4])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InputError(
+            _("period {text!r} is outside the years sopengine counts in; give a period from {first} to {last}").format(
+                text=text, first=FIRST_YEAR, last=LAST_YEAR)
+        )
+    return canonical
+
+
+def _spelled(text: str) -> str:
+    """The canonical spelling of a period of any four-digit year, or :class:`InputError`."""
     raw = text.strip()
     for pattern, kind in _FORMS:
         m = pattern.match(raw)
         if m:
             year = int(m.group(1))
-            if not 1900 <= year <= 2999:
-                break
             if kind == "month":
                 return f"{year}-{m.group(2)}"
             if kind == "quarter":
@@ -46,7 +60,7 @@ def facts(period: str | None) -> dict[str, Any]:
     keys = ("type", "year", "month", "quarter", "semester", "ends_quarter", "ends_semester", "ends_year")
     if not period:
         return {f"period.{k}": None for k in keys}
-    p = normalise(period)
+    p = _spelled(period)  # a run's stored period is read as it was accepted, whatever range was in force then
     year = int(p[:4])
     if len(p) == 4:
         kind, month = "year", 12

@@ -197,3 +197,53 @@ def test_a_missing_case_fact_never_falls_to_otherwise(tmp_path: Path) -> None:
     # given, the fact decides by itself as before
     other = api.start_run("gate-without-otherwise", db=db, definitions=defs, now=DECEMBER, case={"jenis": "biasa"})["run_id"]
     assert api.complete(db, other, step="1", now=DECEMBER)["opened"] == ["simpan"]
+
+
+# -- the years a period may lie in are the years a time may lie in -----------------------------------
+
+@pytest.mark.parametrize(("now", "period"), [
+    ("3000-01-01T08:00", "3000-01"),
+    ("9000-12-31T23:59", "9000-12"),
+    ("1970-01-01T00:00", "1970-01"),
+])
+def test_every_time_now_accepts_has_a_current_month(tmp_path: Path, now: str, period: str) -> None:
+    proc = sop(tmp_path, "--db", str(tmp_path / "k.db"), "run", "pengumpulan-data", "--json", now=now)
+    assert proc.returncode == 0, proc.stderr
+    started = json.loads(proc.stdout)
+    assert (started["period"], started["period_default"]) == (period, True)
+    assert api.run_status(tmp_path / "k.db", started["run_id"], now=now)["period"] == period
+
+
+@pytest.mark.parametrize("period", ["1970", "1970-01", "9000-S2", "9000-Q4", "9000-12"])
+def test_a_period_at_the_edge_of_the_years_is_accepted(tmp_path: Path, period: str) -> None:
+    result = api.start_run("pengumpulan-data", db=tmp_path / "k.db", period=period, now="2026-10-01T09:00")
+    assert result["period"] == period
+
+
+@pytest.mark.parametrize("period", ["1969-12", "1969", "9001-01", "9001-S1", "1900-01", "2999-Q5"])
+def test_a_period_outside_the_years_is_one_line_naming_them(tmp_path: Path, period: str) -> None:
+    proc = sop(tmp_path, "--db", str(tmp_path / "k.db"), "run", "pengumpulan-data", "--period", period)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    if period == "2999-Q5":  # not a period at all
+        assert proc.stderr.startswith("Error: cannot read period '2999-Q5'; write a month 2026-10"), proc.stderr
+    else:
+        assert proc.stderr == (f"Error: period '{period}' is outside the years sopengine counts in;"
+                               " give a period from 1970 to 9000\n"), proc.stderr
+    assert not (tmp_path / "k.db").exists()
+
+
+@pytest.mark.parametrize(("now", "year"), [("9000-12-31T23:00-05:00", 9001), ("1970-01-01T00:30+09:00", 1969)])
+def test_a_time_whose_offset_takes_it_past_the_years_in_the_sops_zone_is_refused(tmp_path: Path, now: str, year: int) -> None:
+    """In its own offset the time lies in the years; in WIB it does not, and its month would be no period."""
+    proc = sop(tmp_path, "--db", str(tmp_path / "k.db"), "run", "pengumpulan-data", now=now)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == (f"Error: time '{now}' falls in the year {year} in the SOP's time zone (Asia/Jakarta), outside the years"
+                           " sopengine counts in; give a time from 1970-01-01 to 9000-12-31\n"), proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_stored_period_of_an_earlier_range_is_still_read() -> None:
+    """A run started when periods from 1900 were accepted keeps its facts."""
+    from sopengine.period import facts
+
+    assert facts("1950-S2")["period.ends_year"] is True
