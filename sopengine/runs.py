@@ -440,6 +440,25 @@ def step_key(compiled: dict[str, Any], open_tasks: list[dict[str, Any]], task: d
     return key
 
 
+@contextmanager
+def _active_run(db: str | Path | Store, run_id: str) -> Iterator[tuple[Store, dict[str, Any], list[dict[str, Any]], dict[str, Any]]]:
+    """An active run read in one snapshot, without the write lock: its store, row, open tasks
+    and compiled definition. Refused as a write would be (not found, not active)."""
+    store, owned = use_store(db, readonly=True)
+    try:
+        with run_sql.snapshot(store.conn):
+            found = run_sql.load_for_change(store.conn, run_id, register=False)
+            if found is None:
+                raise _not_found(store, run_id)
+            run, tasks, _assigned = found
+            if run["status"] != "active":
+                raise _closed(store, run)
+            yield store, run, tasks, store.compiled(run["definition_hash"])
+    finally:
+        if owned:
+            store.close()
+
+
 def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) -> list[dict[str, Any]]:
     """The open steps of a run that a write may name, each with the ``--step`` key that names it.
 
@@ -451,20 +470,8 @@ def open_steps(db: str | Path | Store, run_id: str, *, kind: str | None = None) 
     a run that is not active (:class:`RunClosed`); none of that kind open (:class:`StepNotOpen`,
     naming the command for what is open). Reads only.
     """
-    store, owned = use_store(db, readonly=True)
-    try:
-        with run_sql.snapshot(store.conn):
-            found = run_sql.load_for_change(store.conn, run_id, register=False)
-            if found is None:
-                raise _not_found(store, run_id)
-            run, tasks, _assigned = found
-            if run["status"] != "active":
-                raise _closed(store, run)
-            compiled = store.compiled(run["definition_hash"])
-    finally:
-        if owned:
-            store.close()
-    open_tasks = [t for t in tasks if t["state"] == "open"]
+    with _active_run(db, run_id) as (_store, _run, tasks, compiled):
+        open_tasks = [t for t in tasks if t["state"] == "open"]
     out = []
     for t in open_tasks:
         spec = compiled["steps"][t["step_id"]]
@@ -505,20 +512,8 @@ def open_task(db: str | Path | Store, run_id: str, step: str) -> dict[str, Any]:
     opened meanwhile. Refused like a write would be (:class:`RunNotFound`, :class:`RunClosed`,
     :class:`StepNotOpen`). Reads only, without the write lock.
     """
-    store, owned = use_store(db, readonly=True)
-    try:
-        with run_sql.snapshot(store.conn):
-            found = run_sql.load_for_change(store.conn, run_id, register=False)
-            if found is None:
-                raise _not_found(store, run_id)
-            run, tasks, _assigned = found
-            if run["status"] != "active":
-                raise _closed(store, run)
-            compiled = store.compiled(run["definition_hash"])
-            task = _task_named(store, run, compiled, tasks, step)
-    finally:
-        if owned:
-            store.close()
+    with _active_run(db, run_id) as (store, run, tasks, compiled):
+        task = _task_named(store, run, compiled, tasks, step)
     spec = compiled["steps"][task["step_id"]]
     return {"task": task["id"], "step": task["step_id"], "part": task.get("part", 0) + 1,
             "parts": len(spec.get("lanes") or [None]), "iteration": task["iteration"]}
