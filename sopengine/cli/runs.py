@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings, state_word
@@ -217,7 +215,7 @@ def _print_timeline(st: dict) -> None:
             closed = Text(state_word("open"), style="bold green")
         else:
             closed = state_word(t["state"])
-        by = (t["closed_by"] or "") + (" " + _("for {party}").format(party=t["on_behalf_of"]) if t["on_behalf_of"] else "")
+        by = _for(t["closed_by"] or "", t["on_behalf_of"])
         due = _when(t["due_at"], tz) if t["due_at"] else "-"
         if t["late_by"]:
             due = Text.assemble(due, ("\n" + _late(t["late_by"]), "red"))
@@ -350,13 +348,12 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
         print_json(result)
         return
     _after_change(result, _("Completed {step} of run {run} ({person}).").format(
-        step=result["step"], run=run_id, person=_who(result, "completed_by")))
+        step=result["step"], run=run_id, person=_for(result["completed_by"], result.get("on_behalf_of"))))
 
 
-def _who(result: dict[str, Any], key: str) -> str:
+def _for(person: str, behalf: str | None) -> str:
     """Who recorded a step, and for whom when it was recorded on someone's behalf."""
-    behalf = result.get("on_behalf_of")
-    return result[key] + (" " + _("for {party}").format(party=behalf) if behalf else "")
+    return person + (" " + _("for {party}").format(party=behalf) if behalf else "")
 
 
 @click.command("decide", cls=SopCommand)
@@ -381,7 +378,7 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
         print_json(result)
         return
     _after_change(result, _("Decided {outcome} at {step} of run {run} ({person}).").format(
-        outcome=result["outcome"], step=result["step"], run=run_id, person=_who(result, "decided_by")))
+        outcome=result["outcome"], step=result["step"], run=run_id, person=_for(result["decided_by"], result.get("on_behalf_of"))))
 
 
 @click.command("reopen", cls=SopCommand)

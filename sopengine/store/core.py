@@ -435,15 +435,6 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
-    def open_tasks_all(self) -> list[dict[str, Any]]:
-        """Open tasks of active runs, oldest first, with their run's definition and period."""
-        cur = self.conn.execute(
-            "SELECT t.*, r.definition_id, r.definition_hash, r.period FROM tasks t JOIN runs r ON r.id = t.run_id "
-            "WHERE t.state = 'open' AND r.status = 'active' ORDER BY t.opened_at, t.id"
-        )
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, r)) for r in cur.fetchall()]
-
     # -- writes --------------------------------------------------------------------------------
 
     def create_run(
