@@ -138,6 +138,11 @@ def acting(
     Refused (:class:`NotAuthorised`): an OS login not in the register, a disabled person,
     ``auditor`` access when *write*, ``--by`` naming someone else.
     """
+    from sopengine import channel
+
+    web = channel.current()
+    if web is not None:
+        return _signed_in(conn, web, by, write)
     trusted = register_login()  # refused where the login would come from the environment
     login = login or trusted
     me = register.by_login(conn, login)
@@ -192,6 +197,35 @@ def acting(
     return me, other
 
 
+def _signed_in(conn: sqlite3.Connection, web: Any, by: str | None, write: bool) -> tuple[dict[str, Any], None]:
+    """The person the office server signed in (:mod:`sopengine.channel`), read again from the
+    register in the operation's own transaction: disabled since signing in, or made an
+    auditor, they are refused as the command line refuses them. No name given in a request
+    is ever used instead."""
+    from sopengine.store import server
+
+    me = server.person_by_id(conn, web.person_id)
+    if me is None:
+        raise NotAuthorised(_("your account is no longer in the people register; ask an admin ({admins})").format(
+            admins=_admins(conn)))
+    if me["disabled"]:
+        raise NotAuthorised(
+            _("{person} is disabled in the people register; an admin can enable them").format(person=me["name"]),
+            person=me["name"],
+        )
+    if write and me["access"] == "auditor":
+        raise NotAuthorised(
+            _("{person} has auditor access, which reads only").format(person=me["name"]), person=me["name"],
+        )
+    if by is not None and not _names_self(me, by):
+        raise NotAuthorised(
+            _("{person} is signed in; a change is recorded under the signed-in person only, never a name given").format(
+                person=me["name"]),
+            person=me["name"],
+        )
+    return me, None
+
+
 def identify(store: Store, by: str | None, *, on_behalf: bool = True) -> tuple[str, str]:
     """The acting person and the OS login of this process, as events record them.
 
@@ -202,6 +236,11 @@ def identify(store: Store, by: str | None, *, on_behalf: bool = True) -> tuple[s
     """
     login = os_user()
     if not register.has_people(store.conn):
+        from sopengine import channel
+
+        if channel.current() is not None:
+            raise NotAuthorised(_("the people register is empty, so nobody can be signed in; an admin adds people with"
+                                  " 'sopengine people add'"))
         return _person(by), login
     me, other = acting(store.conn, None if by is None else _person(by), login=login, on_behalf=on_behalf)
     return Acting(me, other), login

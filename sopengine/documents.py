@@ -37,7 +37,7 @@ _SPOOL_IN_MEMORY = 1 << 20
 """Bytes of a document held in memory while it is read; a larger one spills to a temporary file."""
 
 
-def record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[str, str]] | dict[str, str] | None) -> list[dict[str, Any]]:
+def record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[str, Any]] | dict[str, Any] | None) -> list[dict[str, Any]]:
     """Check the outputs given for *task* against its step, read each file and keep its bytes."""
     step = loaded.compiled["steps"][task["step_id"]]
     declared = {o["name"].casefold(): o for o in step["outputs"]}
@@ -57,7 +57,10 @@ def record_outputs(loaded: _Loaded, task: dict[str, Any], outputs: list[tuple[st
                 from sopengine.store import documents as kept
 
                 rules = kept.rules(loaded.store.conn)
-            doc, spool = read_document(path, spec["name"], folders=rules[0], max_size=rules[1])
+            if isinstance(path, Upload):
+                doc, spool = read_upload(path, spec["name"], max_size=rules[1])
+            else:
+                doc, spool = read_document(path, spec["name"], folders=rules[0], max_size=rules[1])
             spools.append(spool)
             docs.append({"task_id": task["id"], "step_id": task["step_id"], "name": spec["name"], **doc,
                          "recorded_by": loaded.person})
@@ -108,6 +111,46 @@ def not_kept_note() -> str:
 
 def _folders_text(folders: list[str]) -> str:
     return ", ".join(folders)
+
+
+class Upload:
+    """A document sent to the office server: the file name the browser gave and its bytes.
+
+    Recorded with the path ``upload:NAME``; the name is checked before (a bare file name, no
+    folders). The folders rule of ``sopengine documents allow`` is about files on the
+    machine and does not apply; the size limit does.
+    """
+
+    PREFIX = "upload:"
+
+    def __init__(self, filename: str, file: IO[bytes]) -> None:
+        self.filename = filename
+        self.file = file
+
+    def __str__(self) -> str:
+        return self.PREFIX + self.filename
+
+
+def read_upload(upload: Upload, output: str, *, max_size: int) -> tuple[dict[str, Any], IO[bytes]]:
+    """Read an uploaded document once, hashing and spooling the same bytes (see :func:`read_document`)."""
+    import tempfile
+
+    given = str(upload)
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)
+    try:
+        upload.file.seek(0)
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in iter(lambda: upload.file.read(1 << 20), b""):
+            size += len(chunk)
+            if size > max_size:
+                raise _too_large(given, output, size, max_size)
+            digest.update(chunk)
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return {"path": given, "sha256": digest.hexdigest(), "size": size}, spool
 
 
 def read_document(path: str | os.PathLike[str], output: str, *, folders: list[str], max_size: int) -> tuple[dict[str, Any], IO[bytes]]:
@@ -363,8 +406,11 @@ def _change_rules(db: str | Path | Store, by: str | None, now: Any, kind: str, p
         with store.transaction() as conn:
             who, login = _rule_maker(conn, by)
             done = change(conn, at, who, login)
+            from sopengine import authority, channel
+
             register.append_office_event(conn, kind=kind, at=at, recorded_at=recorded_at, person=who, os_user=login,
-                                         payload=payload if payload is not None else done)
+                                         payload={**(payload if payload is not None else done),
+                                                  **channel.fields(authority.mode(conn) == authority.REGISTER)})
         return {**done, "by": who, "at": at}
     finally:
         if owned:

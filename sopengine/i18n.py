@@ -18,6 +18,9 @@ from __future__ import annotations
 import gettext as _gettext
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +62,23 @@ def resolve(explicit: str | None = None) -> str:
 
 
 def language() -> str:
-    """The language messages are shown in now."""
-    return _chosen or resolve()
+    """The language messages are shown in now: the request's (:func:`using`), else the process's."""
+    return _request_lang.get() or _chosen or resolve()
+
+
+_request_lang: ContextVar[str | None] = ContextVar("sopengine_language", default=None)
+
+
+@contextmanager
+def using(lang: str) -> Iterator[str]:
+    """Show messages in *lang* within the block, in this thread or task only (the office server
+    answers each request in its reader's language while others are answered in theirs)."""
+    chosen = resolve(lang)
+    token = _request_lang.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _request_lang.reset(token)
 
 
 def set_language(lang: str | None) -> str:

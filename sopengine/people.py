@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sopengine import clock
+from sopengine import channel, clock
 from sopengine.authority import ENGINE, NotAuthorised, acting
 from sopengine.errors import DatabaseMissing, InputError
 from sopengine.i18n import N_, Message, _, message
@@ -226,7 +226,7 @@ class _Change:
 
     def event(self, kind: str, person: str, payload: dict[str, Any]) -> None:
         register.append_office_event(self.conn, kind=kind, at=self.at, recorded_at=self.recorded_at, person=person,
-                                     os_user=self.login, payload=payload)
+                                     os_user=self.login, payload={**payload, **channel.fields(True)})
 
     def check_logins_free(self, person_id: int | None, logins: Iterable[str]) -> None:
         for login in logins:
@@ -246,11 +246,16 @@ class _Change:
 
 
 def admins_who_can_log_in(conn: sqlite3.Connection) -> list[str]:
-    """The enabled admins with an OS login that exists on this machine (``pwd``): who can manage the register here.
+    """The enabled admins who can still manage the register: with an OS login that exists on this
+    machine (``pwd``), or a password to sign in to the office server with.
 
     A login kept for another machine, or mistyped, does not count: nobody can run a command as it here.
     """
     import pwd
+
+    from sopengine.store import server
+
+    with_password = set(server.has_password(conn))
 
     def exists(login: str) -> bool:
         try:
@@ -260,7 +265,7 @@ def admins_who_can_log_in(conn: sqlite3.Connection) -> list[str]:
         return True
 
     return [p["name"] for p in register.all_people(conn)
-            if p["access"] == "admin" and not p["disabled"] and any(exists(x) for x in p["logins"])]
+            if p["access"] == "admin" and not p["disabled"] and (p["id"] in with_password or any(exists(x) for x in p["logins"]))]
 
 
 def person_for_login(db: str | Path | Store, login: str | None = None) -> str | None:
@@ -449,6 +454,7 @@ def _rename_assignments(change: _Change, admin: str, old_key: str, new_name: str
             if acting_role:
                 payload["authorised_by"] = admin
             changes.events.append(Event("assigned", change.at, admin, change.login, None, payload))
+        channel.stamp(changes.events, True)
         run_sql.write_changes(change.conn, changes)
 
 
@@ -486,3 +492,44 @@ __all__ = [
     "ACCESS_LEVELS", "PersonNotFound", "add_person", "admins_who_can_log_in", "disable_person", "edit_person",
     "enable_person", "get_person", "known_roles", "list_people", "person_for_login",
 ]
+
+
+def set_password(
+    db: str | Path | Store, name: str, password: str | None, *, by: str | None = None, now: datetime | str | None = None,
+) -> dict[str, Any]:
+    """Set a person's password for the office server (argon2id), or remove it (*password* None).
+
+    An admin sets anyone's; everyone else only their own. Recorded in the office's chain as
+    ``password_set`` (``set``: whether a password is now set; never the password or its
+    hash). The person's API tokens are revoked, and their signed-in sessions end.
+    """
+    from sopengine import passwords
+    from sopengine.store import server
+
+    hashed = passwords.hash_password(passwords.check_new(password)) if password is not None else None
+    store, owned = _writing(db)
+    try:
+        with store.transaction() as conn:
+            change = _Change(store, conn, now)
+            if not register.has_people(conn):
+                raise InputError(
+                    _("the people register is empty; add its first person, an admin with this process's OS login, with"
+                      " 'sopengine people add NAME --login {login} --access admin'").format(login=change.login),
+                )
+            me, _other = acting(conn, None if by is None else _person(by), login=change.login, write=False, on_behalf=False)
+            person = _find(conn, name)
+            if person["id"] != me["id"] and me["access"] != "admin":
+                raise NotAuthorised(
+                    _("{person} may set only their own password; an admin sets other people's (admins: {admins})").format(
+                        person=me["name"], admins=", ".join(register.admins_with_login(conn)) or _("none")),
+                    person=me["name"],
+                )
+            server.set_password_hash(conn, person["id"], hashed, change.at)
+            server.revoke_tokens(conn, person["id"], change.recorded_at)
+            if hashed is None:
+                change.check_not_locked_out()
+            change.event("password_set", me["name"], {"name": person["name"], "set": hashed is not None})
+        return {**_public(person), "password_set": hashed is not None}
+    finally:
+        if owned:
+            store.close()

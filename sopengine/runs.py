@@ -37,7 +37,7 @@ from sopengine.errors import (
     UnknownOutcome,
 )
 from sopengine.i18n import _
-from sopengine import authority, documents, identity
+from sopengine import authority, channel, documents, identity
 from sopengine.store import Changes, CloseTask, Event, NewTask, Store
 from sopengine.store import runs as run_sql
 from sopengine.store import use as use_store
@@ -308,7 +308,7 @@ def _read(
         raise _closed(store, run)
     compiled = store.compiled(run["definition_hash"])
     tz = clock.run_zone(store.work_calendar(run["calendar_hash"]), compiled.get("timezone"))
-    if run.pop("_register"):
+    if run.pop("_register") or channel.current() is not None:
         # an admin's --by records the change on behalf of that person only where the event
         # has room for it (completing and deciding a step)
         person, login = authority.identify(store, by, on_behalf=on_behalf)
@@ -590,6 +590,7 @@ def _write(loaded: _Loaded, changes: Changes, task: dict[str, Any] | None) -> No
     The run was read under the write lock, so its version cannot have moved; the check in
     the store still refuses a writer that read the run before taking the lock.
     """
+    channel.stamp(changes.events, isinstance(loaded.person, authority.Acting), ENGINE)
     try:
         run_sql.write_changes(loaded.store.conn, changes)
     except ConcurrentChange:
@@ -681,7 +682,7 @@ def _take(loaded: _Loaded, step: str | None, task: int | None, verb: str) -> dic
 
 
 def complete(
-    db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, str]] | dict[str, str] | None = None,
+    db: str | Path | Store, run_id: str, *, step: str | None = None, outputs: list[tuple[str, Any]] | dict[str, Any] | None = None,
     note: str | None = None, by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None,
     task: int | None = None,
 ) -> dict[str, Any]:
@@ -717,7 +718,7 @@ def complete(
 
 def decide(
     db: str | Path | Store, run_id: str, outcome: str, *, step: str | None = None,
-    outputs: list[tuple[str, str]] | dict[str, str] | None = None, note: str | None = None,
+    outputs: list[tuple[str, Any]] | dict[str, Any] | None = None, note: str | None = None,
     by: str | None = None, now: datetime | str | None = None, on_behalf: str | None = None, task: int | None = None,
 ) -> dict[str, Any]:
     """Take a decision step's outcome (names as the definition writes them, any case).
@@ -1078,6 +1079,7 @@ def start_run(
         for first in (compiled["tables"][table_id]["first"] if table_id is not None else [compiled["first"]]):
             adv.enter(first)
         adv.finish()
+        channel.stamp(changes.events, isinstance(person, authority.Acting), ENGINE)
         try:
             store.create_run(
                 run,

@@ -29,7 +29,8 @@ from sopengine.store import people as store_people
 
 OFFICE = store_audit.OFFICE_CHAIN
 
-PEOPLE_KINDS = frozenset(("person_added", "person_changed", "person_disabled", "person_enabled"))
+PASSWORD_SET = "password_set"
+PEOPLE_KINDS = frozenset(("person_added", "person_changed", "person_disabled", "person_enabled", PASSWORD_SET))
 
 
 def _strings(value: Any) -> list[str]:
@@ -59,12 +60,23 @@ class _Replay:
                                      " forged"), name=payload.get("name"), person=who, login=login)
             return
         maker = self.people.get(name_key(who))
-        if maker is None or maker["disabled"] or maker["access"] != "admin":
+        own_password = kind == PASSWORD_SET and name_key(who) == name_key(str(payload.get("name")))
+        if own_password and maker is not None and not maker["disabled"]:
+            pass  # anyone enabled may set their own password
+        elif maker is None or maker["disabled"] or maker["access"] != "admin":
             why = (N_("not in the register") if maker is None else N_("disabled") if maker["disabled"]
                    else N_("{access} access"))
             self.problem(seq, N_("office event {seq} ({kind}) was recorded by {person}, who was not an enabled admin of the"
                                  " people register then ({why}): the event was forged or the register edited"),
                          kind=kind, person=who, why=_text(why, access=maker["access"] if maker else ""))
+            return
+        assert maker is not None
+        if payload.get("via") in ("web", "api"):
+            # signed in to the office server: the OS login is the server's; a password proved who
+            if not maker.get("password"):
+                self.problem(seq, N_("office event {seq} ({kind}) was recorded by {person} through the office server, but"
+                                     " {person} had no password to sign in with then: the event was forged"),
+                             kind=kind, person=who)
         elif login not in maker["logins"]:
             self.problem(seq, N_("office event {seq} ({kind}) was recorded by {person} under OS login {login}, which was not"
                                  " one of theirs then ({logins}): the event was forged"),
@@ -90,6 +102,9 @@ class _Replay:
             return
         if kind in ("person_disabled", "person_enabled"):
             person["disabled"] = kind == "person_disabled"
+            return
+        if kind == PASSWORD_SET:
+            person["password"] = bool(payload.get("set", True))
             return
         person["logins"] |= set(_strings(payload.get("added_logins")))
         person["logins"] -= set(_strings(payload.get("removed_logins")))

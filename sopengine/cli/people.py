@@ -181,3 +181,47 @@ def enable_cmd(name: str, as_json: bool) -> None:
         note(_("{person} is enabled already.").format(person=result["name"]))
         return
     click.echo(_("Enabled {person}.").format(person=result["name"]))
+
+
+@people_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (its first line), for scripts.")
+@click.option("--remove", is_flag=True, help="Remove the password: the person can no longer sign in to the office server.")
+@global_options()
+@json_option
+def passwd_cmd(name: str, password_stdin: bool, remove: bool, as_json: bool) -> None:
+    """Set a person's password for the office server ('sopengine serve').
+
+    An admin sets anyone's; everyone else their own. At a terminal the password is asked
+    twice and not shown; with --password-stdin it is read from standard input. Setting it
+    ends the person's sessions and revokes their API tokens.
+
+    Example:
+
+        printf '%s\\n' "$PASSWORD" | sopengine people passwd "Siti Rahma" --password-stdin
+    """
+    import sys
+
+    from sopengine import people
+    from sopengine.errors import InputError
+
+    s = settings()
+    password: str | None = None
+    if remove:
+        if password_stdin:
+            raise InputError(_("--remove takes no password; leave out --password-stdin"))
+    elif password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = click.prompt(_("New password"), hide_input=True, confirmation_prompt=_("Repeat the password"))
+    else:
+        raise InputError(_("no terminal to ask the password at; pipe it in with --password-stdin"))
+    result = people.set_password(s.db_path, name, password, by=s.by, now=s.now)
+    if as_json:
+        print_json(result)
+        return
+    if result["password_set"]:
+        click.echo(_("Password set for {person}; they sign in to the office server with it.").format(person=result["name"]))
+    else:
+        click.echo(_("Password removed for {person}; they can no longer sign in to the office server.").format(
+            person=result["name"]))

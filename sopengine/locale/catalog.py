@@ -42,7 +42,8 @@ def mo_path(lang: str, root: Path = LOCALE) -> Path:
 def _source_messages() -> dict[str | tuple[str, ...], list[tuple[str, int]]]:
     found: dict[str | tuple[str, ...], list[tuple[str, int]]] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(
-        str(PACKAGE), method_map=[("locale/**", "ignore"), ("**.py", "python")], keywords=KEYWORDS,
+        str(PACKAGE), method_map=[("locale/**", "ignore"), ("**.py", "python"), ("server/templates/**.html", "jinja2.ext:babel_extract")],
+        keywords=KEYWORDS, options_map={"server/templates/**.html": {"extensions": "jinja2.ext.do"}},
     ):
         key = tuple(message) if isinstance(message, (tuple, list)) else message
         if key:

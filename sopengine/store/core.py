@@ -23,7 +23,7 @@ from sopengine.errors import DatabaseMissing, DatabaseTooNew, DuplicateRun, Inpu
 from sopengine.i18n import _
 from sopengine.store.errors import primary_code, refuse_if_damaged, translate
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 """``PRAGMA user_version`` of a database this engine writes; older ones are migrated."""
 
 BUSY_TIMEOUT_MS = 10_000

@@ -402,6 +402,44 @@ def m0010_one_open_task_index(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS tasks_open_actor")
 
 
+
+@migrations(name="0011_office_server")
+def m0011_office_server(db: Database) -> None:
+    """What the office server keeps in the database, so that several server processes over one
+    database agree: its settings (the session-signing secret, made on first start), the API
+    tokens it issued (their SHA-256 only: a copied database gives no one a working token), and
+    the access log — every sign-in, sign-out, refused and throttled attempt — which the
+    sign-in throttle counts and which is append-only as the events are."""
+    db.execute("CREATE TABLE IF NOT EXISTS server_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS access_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            username TEXT NOT NULL,
+            person TEXT,
+            address TEXT NOT NULL,
+            via TEXT NOT NULL,
+            detail TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS access_log_username ON access_log (username, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS access_log_address ON access_log (address, at)")
+    for action in ("UPDATE", "DELETE"):
+        db.execute(
+            f"""CREATE TRIGGER IF NOT EXISTS access_log_no_{action.lower()} BEFORE {action} ON access_log
+            BEGIN SELECT RAISE(ABORT, 'access_log is append-only'); END"""
+        )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            token_hash TEXT PRIMARY KEY,
+            person_id INTEGER NOT NULL REFERENCES people (id),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            revoked_at TEXT
+        )"""
+    )
+
 LATEST = len(migrations._migrations)
 
 

@@ -1,0 +1,53 @@
+"""``sopengine serve``: the office server over the database the CLI uses."""
+
+from __future__ import annotations
+
+import click
+
+from sopengine.cli.common import global_options, note, settings
+from sopengine.i18n import _
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: every interface).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The TCP port to listen on.")
+@click.option("--secure-cookies/--no-secure-cookies", default=None,
+              help="Mark cookies Secure (sent over HTTPS only). On by default unless the host is the loopback address.")
+@click.option("--upload-limit", default="20MiB", show_default=True, metavar="SIZE",
+              help="The largest request (an uploaded document with its form) the server accepts, e.g. 50MiB.")
+@click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
+              help="The proxies (e.g. nginx) whose X-Forwarded-For and -Proto headers are trusted.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; they share the database, its sessions and its sign-in throttle.")
+@global_options()
+def serve_cmd(host: str, port: int, secure_cookies: bool | None, upload_limit: str, forwarded_allow_ips: str, workers: int) -> None:
+    """Run the office server: people sign in with their register password and work in a browser.
+
+    Staff see their inbox and act on their steps, admins manage people, definitions and
+    runs, auditors read and verify the history; scripts use the JSON API (/api/docs). The
+    command line keeps working beside it on the same database. Put nginx with TLS in front
+    (docs/deployment.md).
+
+    Example:
+
+        sopengine serve --host 0.0.0.0 --port 8000 --db /srv/sopengine/kantor.db
+    """
+    import os
+
+    from sopengine.documents import parse_size
+    from sopengine.errors import InputError
+    from sopengine.server import ServerConfig
+    from sopengine.server.run import check_ready, run
+
+    s = settings()
+    limit = parse_size(upload_limit)
+    if secure_cookies is None:
+        secure_cookies = host not in ("127.0.0.1", "localhost", "::1")
+    cfg = ServerConfig(db=s.db_path.resolve(), definitions=None if s.definitions is None else os.path.abspath(s.definitions),
+                       upload_limit=limit, secure_cookies=secure_cookies)
+    for line in check_ready(cfg):
+        note(line)
+    if not cfg.db.exists():
+        raise InputError(_("no database at {path}; pass --db PATH").format(path=cfg.db))
+    click.echo(_("Office server for {db} at http://{host}:{port}/ (Ctrl+C stops it)").format(db=cfg.db, host=host, port=port))
+    run(cfg, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, workers=workers)

@@ -1,0 +1,186 @@
+"""Who is signed in: passwords, the sign-in throttle, sessions and API tokens.
+
+* **Sign-in** checks a password against the register's argon2id hash. After 5 refused
+  sign-ins for one account, or from one address, within 15 minutes, every further attempt
+  waits: 1 s after the fifth, doubling with each further refusal, up to 15 minutes; an
+  attempt during the wait is refused (HTTP 429, ``Retry-After``) without its password being
+  looked at. A successful sign-in clears the count. The throttle counts the access log in
+  the database, so every server process over it agrees.
+* **Sessions** are a signed cookie (Starlette's ``SessionMiddleware``): the person's register
+  id and a fingerprint of their password hash. Every request reads the person again: a
+  disabled person, a changed password or a removed account ends the session there.
+* **API tokens** (``POST /api/token``) are random, kept only as their SHA-256, valid for
+  :data:`TOKEN_DAYS` days, revoked when the person's password changes.
+
+Every sign-in, sign-out, refused or throttled attempt and token issued is a row of the
+append-only ``access_log``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sopengine import channel, passwords
+from sopengine.errors import SopError
+from sopengine.i18n import _
+from sopengine.identity import clean_name, name_key
+from sopengine.store import Store
+from sopengine.store import people as register
+from sopengine.store import server as sql
+
+WINDOW = timedelta(minutes=15)
+FREE_FAILURES = 5
+MAX_WAIT = 15 * 60
+TOKEN_DAYS = 30
+SESSION_SECRET = "session_secret"
+CSRF_SECRET = "csrf_secret"
+
+
+class SignInRefused(SopError):
+    """Wrong name or password (the message never says which)."""
+
+
+class Throttled(SopError):
+    """Too many refused sign-ins: ``retry_after`` seconds to wait."""
+
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class Who:
+    """The signed-in person of a request: their register entry, the channel and how they signed in."""
+
+    person: dict[str, Any]
+    via: str  # channel.WEB or channel.API
+    auth: str  # "password-session" or "token"
+
+    @property
+    def id(self) -> int:
+        return int(self.person["id"])
+
+    @property
+    def name(self) -> str:
+        return str(self.person["name"])
+
+    @property
+    def access(self) -> str:
+        return str(self.person["access"])
+
+    def acting(self) -> Any:
+        """The block in which the library records writes as this person (:func:`sopengine.channel.signed_in`)."""
+        return channel.signed_in(self.id, self.via, self.auth)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def fingerprint(password_hash: str | None) -> str:
+    """What a session remembers of the password it was opened with: a changed password ends it."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+def secret(db: Path, key: str) -> str:
+    """A signing secret kept in the database (made by the first process that asks)."""
+    with Store(db) as store, store.transaction() as conn:
+        return sql.setting_or_create(conn, key, secrets.token_urlsafe(48))
+
+
+def _find(conn: Any, username: str) -> dict[str, Any] | None:
+    name = clean_name(username)
+    if not name:
+        return None
+    return register.by_key(conn, name_key(name)) or register.by_login(conn, name)
+
+
+def wait_left(conn: Any, username: str, address: str, now: datetime) -> int:
+    """Seconds the next sign-in for *username* from *address* must still wait (0: none)."""
+    left = 0.0
+    for column, value in (("username", username), ("address", address)):
+        since = _iso(now - WINDOW)
+        success = sql.last_success(conn, column, value)
+        if success and success > since:
+            since = success
+        failures, last = sql.failures_since(conn, column, value, since)
+        if failures >= FREE_FAILURES and last:
+            wait = min(2 ** (failures - FREE_FAILURES), MAX_WAIT)
+            until = datetime.fromisoformat(last) + timedelta(seconds=wait)
+            left = max(left, (until - now).total_seconds())
+    return int(left) + (1 if left % 1 else 0)
+
+
+def sign_in(db: Path, username: str, password: str, address: str, via: str) -> dict[str, Any]:
+    """The person *username* (name or OS login) names, if *password* is theirs and they may sign in.
+
+    Refused: :class:`Throttled` while the throttle holds, :class:`SignInRefused` otherwise
+    (unknown name, wrong password, no password set, disabled — one message for all).
+    """
+    now = _now()
+    with Store(db) as store:
+        person = _find(store.conn, username or "")
+        # the throttle counts per account, whichever of its names or logins is typed
+        key = person["name_key"] if person is not None else name_key(clean_name(username or ""))[:200]
+        with store.transaction() as conn:
+            left = wait_left(conn, key, address, now)
+            if left > 0:
+                sql.log_access(conn, at=_iso(now), kind="sign_in_throttled", username=key, person=None, address=address, via=via)
+        if left > 0:
+            raise Throttled(
+                _("too many refused sign-ins; wait {seconds} seconds before trying again").format(seconds=left),
+                retry_after=left,
+            )
+        stored = sql.password_hash(store.conn, person["id"]) if person else None
+        ok = passwords.verify(stored, password) if stored else (passwords.dummy_verify(password) or False)
+        refused = not ok or person is None or person["disabled"]
+        with store.transaction() as conn:
+            sql.log_access(conn, at=_iso(_now()), kind="sign_in_refused" if refused else "sign_in", username=key,
+                           person=None if person is None else person["name"], address=address, via=via,
+                           detail=("disabled" if person and person["disabled"] and ok else None))
+        if refused:
+            raise SignInRefused(_("wrong name or password"))
+        assert person is not None
+        return {**person, "fingerprint": fingerprint(stored)}
+
+
+def log(db: Path, kind: str, person: dict[str, Any], address: str, via: str, detail: str | None = None) -> None:
+    with Store(db) as store, store.transaction() as conn:
+        sql.log_access(conn, at=_iso(_now()), kind=kind, username=person["name_key"], person=person["name"],
+                       address=address, via=via, detail=detail)
+
+
+def current(store: Store, person_id: int, print_: str | None) -> dict[str, Any] | None:
+    """The person of a session, if it still holds: registered, enabled, same password."""
+    person = sql.person_by_id(store.conn, person_id)
+    if person is None or person["disabled"]:
+        return None
+    if print_ is not None and fingerprint(sql.password_hash(store.conn, person_id)) != print_:
+        return None
+    return person
+
+
+def issue_token(db: Path, person: dict[str, Any], address: str) -> dict[str, Any]:
+    token = secrets.token_urlsafe(32)
+    now = _now()
+    expires = now + timedelta(days=TOKEN_DAYS)
+    with Store(db) as store, store.transaction() as conn:
+        sql.add_token(conn, hashlib.sha256(token.encode()).hexdigest(), person["id"], _iso(now), _iso(expires))
+        sql.log_access(conn, at=_iso(now), kind="token_issued", username=person["name_key"], person=person["name"],
+                       address=address, via=channel.API)
+    return {"token": token, "expires_at": _iso(expires)}
+
+
+def token_person(store: Store, token: str) -> dict[str, Any] | None:
+    """The person a bearer *token* stands for, if it is valid (issued, not expired or revoked) and they may sign in."""
+    found = sql.token(store.conn, hashlib.sha256(token.encode()).hexdigest())
+    if found is None or found["revoked_at"] or found["expires_at"] <= _iso(_now()):
+        return None
+    return current(store, found["person_id"], None)
