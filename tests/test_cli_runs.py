@@ -218,10 +218,10 @@ def test_assign_acting_and_remove(tmp_path: Path) -> None:
     assert json.loads(ok("--db", str(db), "status", run_id, "--json").stdout)["assignments"] == []
     kinds = [(e["kind"], e["payload"]) for e in events(db) if e["kind"] in ("assigned", "unassigned")]
     assert kinds == [
-        ("assigned", {"role": "sekretaris-dinas", "person": "Budi Hartono", "acting": True}),
-        ("assigned", {"role": "sekretaris-dinas", "person": "Agus Supriyadi", "acting": False}),
-        ("unassigned", {"role": "sekretaris-dinas", "person": "Budi Hartono"}),
-        ("unassigned", {"role": "sekretaris-dinas", "person": "Agus Supriyadi"}),
+        ("assigned", {"role": "sekretaris-dinas", "person": "Budi Hartono", "acting": True, "via": "cli", "auth": "as-typed"}),
+        ("assigned", {"role": "sekretaris-dinas", "person": "Agus Supriyadi", "acting": False, "via": "cli", "auth": "as-typed"}),
+        ("unassigned", {"role": "sekretaris-dinas", "person": "Budi Hartono", "via": "cli", "auth": "as-typed"}),
+        ("unassigned", {"role": "sekretaris-dinas", "person": "Agus Supriyadi", "via": "cli", "auth": "as-typed"}),
     ]
 
 
@@ -303,7 +303,7 @@ def test_decide_takes_outcome_names_in_any_case_and_the_step_by_number(tmp_path:
     assert "Open:     2. Mengetik konsep surat" in said.stdout
     (decided,) = events(db, "decided")
     assert decided["payload"] == {"outcome": "Tidak", "iteration": 1, "actor": "kasubag-umpar", "next": "ketik-konsep",
-                                  "note": "Nomor surat salah"}
+                                  "note": "Nomor surat salah", "via": "cli", "auth": "as-typed"}
 
 
 def test_assigning_a_name_again_in_another_case_is_the_same_assignee(tmp_path: Path) -> None:

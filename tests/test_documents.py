@@ -277,11 +277,13 @@ def test_folders_are_listed_disallowed_and_each_change_is_an_office_event(office
     assert [f["path"] for f in as_json["folders"]] == [str(office["arsip"])] and as_json["max_size"] == 50 * 1024 * 1024
     con = sqlite3.connect(office["db"])
     rows = con.execute("SELECT kind, person, payload FROM office_events ORDER BY seq").fetchall()
+    cli_typed = {"via": "cli", "auth": "as-typed"}  # no people register: the name as typed
     assert [(k, p, json.loads(x)) for k, p, x in rows] == [
-        ("document_folder_allowed", "ani", {"folder": str(office["arsip"])}),
-        ("document_folder_allowed", "ani", {"folder": str(other)}),
-        ("document_max_size_set", "ani", {"default": False, "max_size": 50 * 1024 * 1024, "was": kept.DEFAULT_MAX_SIZE}),
-        ("document_folder_disallowed", "ani", {"folder": str(other)}),
+        ("document_folder_allowed", "ani", {"folder": str(office["arsip"]), **cli_typed}),
+        ("document_folder_allowed", "ani", {"folder": str(other), **cli_typed}),
+        ("document_max_size_set", "ani", {"default": False, "max_size": 50 * 1024 * 1024, "was": kept.DEFAULT_MAX_SIZE,
+                                          **cli_typed}),
+        ("document_folder_disallowed", "ani", {"folder": str(other), **cli_typed}),
     ]
     assert audit.verify(office["db"])["ok"]
     last = runner.invoke(cli, ["documents", "disallow", str(office["arsip"]), "--db", str(office["db"])])

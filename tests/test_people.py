@@ -87,7 +87,7 @@ def test_the_first_admin_starts_the_register_and_its_chain(office: Path) -> None
                      "created_at": "2026-10-01T02:00:00Z", "changed_at": "2026-10-01T02:00:00Z"}]
     (event,) = chain(office)
     assert (event["kind"], event["person"], event["os_user"], event["step_id"]) == ("person_added", "Kepala Kantor", ME, None)
-    assert json.loads(event["payload"]) == {"name": "Kepala Kantor", "access": "admin", "logins": [ME], "roles": []}
+    assert json.loads(event["payload"]) == {"name": "Kepala Kantor", "access": "admin", "logins": [ME], "roles": [], "via": "cli", "auth": "os-login"}
     assert event["at"] == "2026-10-01T02:00:00Z" and event["recorded_at"] != event["at"]
 
 
@@ -196,7 +196,7 @@ def test_edit_changes_logins_roles_access_and_name_each_an_event(office: Path) -
     assert json.loads(last["payload"]) == {
         "name": "Siti Rahmawati", "added_logins": ["siti2"], "removed_logins": ["siti"], "added_roles": ["kasubag-pep"],
         "removed_roles": ["kepala-bidang"], "access": {"from": "staff", "to": "admin"},
-        "renamed": {"from": "Siti Rahma", "to": "Siti Rahmawati"},
+        "renamed": {"from": "Siti Rahma", "to": "Siti Rahmawati"}, "via": "cli", "auth": "os-login",
     }
     # what is so already changes nothing and writes nothing
     before = dump(office)
@@ -459,11 +459,11 @@ def test_a_rename_carries_the_persons_assignments_in_active_runs(office: Path) -
     con.close()
     assert [k for k, _p in rows[-4:]] == ["unassigned", "assigned", "unassigned", "assigned"]
     assert [p for _k, p in rows[-4:]] == [
-        {"role": "kasubag-pep", "person": "kepala kantor", "renamed_to": "Kepala Kantor Baru"},
+        {"role": "kasubag-pep", "person": "kepala kantor", "renamed_to": "Kepala Kantor Baru", "via": "cli", "auth": "os-login"},
         {"role": "kasubag-pep", "person": "Kepala Kantor Baru", "acting": True, "renamed_from": "kepala kantor",
-         "authorised_by": "Kepala Kantor"},
-        {"role": "sekretaris-dinas", "person": "Kepala Kantor", "renamed_to": "Kepala Kantor Baru"},
-        {"role": "sekretaris-dinas", "person": "Kepala Kantor Baru", "acting": False, "renamed_from": "Kepala Kantor"},
+         "authorised_by": "Kepala Kantor", "via": "cli", "auth": "os-login"},
+        {"role": "sekretaris-dinas", "person": "Kepala Kantor", "renamed_to": "Kepala Kantor Baru", "via": "cli", "auth": "os-login"},
+        {"role": "sekretaris-dinas", "person": "Kepala Kantor Baru", "acting": False, "renamed_from": "Kepala Kantor", "via": "cli", "auth": "os-login"},
     ]
     assert kept == [("Kepala Kantor",)]  # a closed run keeps its history as it was
     # the renamed person still acts on the step they are assigned to, and the history still verifies

@@ -263,7 +263,7 @@ def test_a_reopened_step_keeps_the_first_round_and_the_correction(tmp_path: Path
     assert kinds == ["run_started"] + ["step_completed"] * 5 + ["decided", "run_completed", "reopened"] + ["step_completed"] * 3 + [
         "decided", "run_completed"]
     reopened = next(e for e in _events(db, run_id) if e["kind"] == "reopened")
-    assert reopened["payload"] == {"reason": "Data bulan Oktober salah", "closed": [], "was": "completed"}
+    assert reopened["payload"] == {"reason": "Data bulan Oktober salah", "closed": [], "was": "completed", "via": "cli", "auth": "as-typed"}
     assert (reopened["person"], reopened["at"], reopened["step_id"]) == ("Kasubag", "2026-10-02T02:00:00Z", "olah-data")
     assert reopened["recorded_at"] != reopened["at"]
     assert_consistent(db, tmp_path)
@@ -280,7 +280,7 @@ def test_reopening_an_active_run_closes_its_open_steps_with_the_reason(tmp_path:
     cancelled = [(t["step"], t["note"]) for t in status["timeline"] if t["state"] == "cancelled"]
     assert cancelled == [("olah-data", "reopened at bagi-tugas: Disposisi keliru"), ("gabungkan", "reopened at bagi-tugas: Disposisi keliru")]
     reopened = next(e for e in _events(db, run_id) if e["kind"] == "reopened")
-    assert reopened["payload"] == {"reason": "Disposisi keliru", "closed": ["olah-data", "gabungkan"], "was": "active"}
+    assert reopened["payload"] == {"reason": "Disposisi keliru", "closed": ["olah-data", "gabungkan"], "was": "active", "via": "cli", "auth": "as-typed"}
     api.complete(db, run_id, now="2026-10-01T11:00")
     for step in ("olah-data", "arsipkan", "gabungkan"):
         api.complete(db, run_id, step=step, now="2026-10-01T11:00")

@@ -1,0 +1,243 @@
+"""The office server's core: passwords, 'sopengine serve' as a real process, who events record.
+
+The server is started as ``sopengine serve`` in a subprocess on a free loopback port and
+used over HTTP, as an office would; the same database is then read by the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from sopengine import api, people
+from sopengine.cli import cli
+from sopengine.identity import os_user
+
+from server_support import PASSWORD, csrf, office, sign_in
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def invoke(*args: str, input: str | None = None):  # noqa: A002 - click's own name
+    return CliRunner().invoke(cli, [*args, "--lang", "en"], input=input)
+
+
+def office_events(db: Path) -> list[tuple[str, str, dict]]:
+    con = sqlite3.connect(db)
+    try:
+        return [(k, p, json.loads(x)) for k, p, x in con.execute("SELECT kind, person, payload FROM office_events ORDER BY seq")]
+    finally:
+        con.close()
+
+
+def count(db: Path, table: str) -> int:
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    finally:
+        con.close()
+
+
+# -- passwords ---------------------------------------------------------------------------------------
+
+def test_passwd_reads_stdin_stores_only_a_hash_and_records_the_change(tmp_path: Path) -> None:
+    db = tmp_path / "kantor.db"
+    people.add_person(db, "Admin Kantor", logins=[os_user()], access="admin")
+    people.add_person(db, "Siti Rahma", access="staff")
+    result = invoke("people", "passwd", "Siti Rahma", "--password-stdin", "--db", str(db), input="rahasia-siti-123\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Password set for Siti Rahma; they sign in to the office server with it.\n"
+    con = sqlite3.connect(db)
+    (stored,) = con.execute("SELECT password_hash FROM people WHERE name = 'Siti Rahma'").fetchone()
+    con.close()
+    assert stored.startswith("$argon2id$") and "rahasia-siti-123" not in stored
+    kind, person, payload = office_events(db)[-1]
+    assert (kind, person) == ("password_set", "Admin Kantor")
+    assert payload == {"name": "Siti Rahma", "set": True, "via": "cli", "auth": "os-login"}
+    assert "argon2" not in json.dumps(office_events(db))  # the chain never holds the hash
+    assert api.verify(db)["ok"]
+
+
+@pytest.mark.parametrize("given, message", [
+    ("pendek\n", "the password has 6 characters; give at least 10"),
+    ("   \n", "the password is empty; give a password of at least 10 characters"),
+])
+def test_passwd_refuses_a_weak_password_and_writes_nothing(tmp_path: Path, given: str, message: str) -> None:
+    db = tmp_path / "kantor.db"
+    people.add_person(db, "Admin Kantor", logins=[os_user()], access="admin")
+    before = office_events(db)
+    result = invoke("people", "passwd", "Admin Kantor", "--password-stdin", "--db", str(db), input=given)
+    assert result.exit_code == 1 and result.stderr == f"Error: {message}\n"
+    assert office_events(db) == before
+
+
+def test_passwd_without_a_terminal_or_stdin_flag_says_how(tmp_path: Path) -> None:
+    db = tmp_path / "kantor.db"
+    people.add_person(db, "Admin Kantor", logins=[os_user()], access="admin")
+    result = invoke("people", "passwd", "Admin Kantor", "--db", str(db), input="")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no terminal to ask the password at; pipe it in with --password-stdin\n"
+
+
+def test_removing_the_only_way_in_of_the_last_admin_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "kantor.db"
+    # an admin whose OS login is not on this machine can only sign in with a password
+    people.add_person(db, "Admin Kantor", logins=[os_user()], access="admin")
+    people.add_person(db, "Admin Jauh", logins=["login-di-mesin-lain"], access="admin")
+    people.set_password(db, "Admin Jauh", PASSWORD)
+    people.edit_person(db, "Admin Kantor", access="staff")  # allowed: Admin Jauh can still sign in
+    assert people.get_person(db, "Admin Kantor")["access"] == "staff"
+
+
+# -- serve refuses a database nobody could sign in to ------------------------------------------------
+
+def test_serve_refuses_a_database_without_register_or_passwords(tmp_path: Path) -> None:
+    db = tmp_path / "kantor.db"
+    api.start_run("pengumpulan-data", db=db, period="2026-12", now="2026-12-01T09:00")
+    result = invoke("serve", "--db", str(db), "--port", "1")
+    assert result.exit_code == 1
+    assert "people register" in result.stderr and "is empty, so nobody could sign in" in result.stderr
+    people.add_person(db, "Admin Kantor", logins=[os_user()], access="admin")
+    result = invoke("serve", "--db", str(db), "--port", "1")
+    assert result.exit_code == 1
+    assert "has a password, so nobody could sign in; set one with 'sopengine people passwd NAME'" in result.stderr
+
+
+# -- the server as a real process ----------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    the = office(tmp_path)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sopengine", "serve", "--db", str(the.db), "--definitions", str(the.definitions),
+         "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "serve exited")
+            time.sleep(0.05)
+        else:
+            raise AssertionError("serve did not answer /healthz")
+        yield url, the.db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_real_server_signs_people_in_and_records_who_acted(served: tuple[str, Path]) -> None:
+    url, db = served
+    token = httpx.post(url + "/api/token", json={"username": "Agus Supriyadi", "password": PASSWORD}).json()["token"]
+    # the API answers each write with the signed-in person, whatever a body might claim
+    started = httpx.post(url + "/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"},
+                         headers={"Authorization": f"Bearer {token}"})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["run_id"]
+    done = httpx.post(url + f"/api/runs/{run_id}/complete", json={"step": "1", "note": "lewat server"},
+                      headers={"Authorization": f"Bearer {token}"})
+    assert done.status_code == 200, done.text
+    again = httpx.post(url + f"/api/runs/{run_id}/complete", json={"step": "1"}, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 409 and again.json()["error"]["code"]
+    # the command line reads the same database beside the server
+    status = json.loads(invoke("status", run_id, "--json", "--db", str(db)).stdout)
+    (first,) = [t for t in status["timeline"] if t["step"] == "kumpulkan-data"]
+    assert first["closed_by"] == "Agus Supriyadi"
+    con = sqlite3.connect(db)
+    payloads = [json.loads(p) for (p,) in con.execute(
+        "SELECT payload FROM events WHERE run_id = ? AND kind IN ('run_started', 'step_completed') ORDER BY seq", (run_id,))]
+    con.close()
+    assert [(p["via"], p["auth"]) for p in payloads] == [("api", "token"), ("api", "token")]
+    assert api.verify(db)["ok"]
+    kinds = [k for (k,) in sqlite3.connect(db).execute("SELECT kind FROM access_log ORDER BY id")]
+    assert kinds == ["sign_in", "token_issued"]
+
+
+def test_a_web_session_over_http_sets_safe_cookies(served: tuple[str, Path]) -> None:
+    url, _db = served
+    with httpx.Client(base_url=url) as client:
+        client.get("/login")
+        response = client.post("/login", data={"csrftoken": client.cookies["csrftoken"], "username": "admin kantor",
+                                               "password": PASSWORD, "next": "/"})
+        assert response.status_code == 303 and response.headers["location"] == "/"
+        cookie = response.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie  # loopback: plain HTTP
+
+
+# -- the office chain with changes made through the server -------------------------------------------------
+
+def test_register_changes_through_the_server_verify_and_forgeries_do_not(tmp_path: Path) -> None:
+    from sopengine import channel
+
+    the = office(tmp_path, keys=("admin", "sekretaris"))
+    admin_id = people.get_person(the.db, "Admin Kantor")
+    con = sqlite3.connect(the.db)
+    (pid,) = con.execute("SELECT id FROM people WHERE name = 'Admin Kantor'").fetchone()
+    con.close()
+    with channel.signed_in(pid, channel.WEB, "password-session"):
+        people.add_person(the.db, "Rina Wati", roles=["staf-evaluasi"], access="staff", definitions=the.definitions)
+    kind, person, payload = office_events(the.db)[-1]
+    assert (kind, person, payload["via"], payload["auth"]) == ("person_added", admin_id["name"], "web", "password-session")
+    assert api.verify(the.db)["ok"], api.verify(the.db)["problems"]
+    # the same change claimed through the server by an admin who had no password then is a forgery
+    people.add_person(the.db, "Admin Kedua", logins=["admin-kedua"], access="admin")
+    con = sqlite3.connect(the.db)
+    (pid2,) = con.execute("SELECT id FROM people WHERE name = 'Admin Kedua'").fetchone()
+    con.close()
+    with channel.signed_in(pid2, channel.WEB, "password-session"):
+        people.add_person(the.db, "Joko", access="staff")
+    problems = api.verify(the.db)["problems"]
+    assert any("through the office server, but Admin Kedua had no password" in p["message"] for p in problems)
+
+
+def test_a_signed_in_staff_member_cannot_write_under_another_name(tmp_path: Path) -> None:
+    from sopengine import authority, channel
+
+    the = office(tmp_path, keys=("admin", "sekretaris"))
+    run_id = api.start_run("pengumpulan-data", db=the.db, definitions=str(the.definitions), period="2026-12",
+                           now="2026-12-01T09:00")["run_id"]
+    con = sqlite3.connect(the.db)
+    (pid,) = con.execute("SELECT id FROM people WHERE name = 'Agus Supriyadi'").fetchone()
+    con.close()
+    before = count(the.db, "events")
+    with channel.signed_in(pid, channel.WEB, "password-session"), pytest.raises(authority.NotAuthorised) as refused:
+        api.complete(the.db, run_id, step="1", by="Admin Kantor", now="2026-12-01T09:05")
+    assert "recorded under the signed-in person only" in str(refused.value)
+    assert count(the.db, "events") == before
+
+
+def test_sign_in_page_is_indonesian_by_default(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",))
+    client = the.anonymous(lang="id")
+    client.cookies.delete("sopengine_lang")
+    page = client.get("/login")
+    assert page.status_code == 200 and 'lang="id"' in page.text
+    refused = client.post("/login", data={"csrftoken": csrf(client), "username": "admin kantor", "password": "salah-sekali-1"})
+    assert refused.status_code == 401
+    assert "wrong name or password" not in refused.text  # worded in Indonesian
+    sign_in(client, "admin kantor")
