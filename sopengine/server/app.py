@@ -366,8 +366,10 @@ def create_app(cfg: ServerConfig) -> Any:
     app.include_router(admin_pages.router)
     app.include_router(auditor.router)
 
+    import asgi_csrf as csrf_layer
     from asgi_csrf import asgi_csrf
 
+    csrf_layer._parse_multipart_form_data = _multipart_token  # see _multipart_token
     inner = SessionMiddleware(
         app, secret_key=auth.secret(cfg.db, auth.SESSION_SECRET), session_cookie=SESSION_COOKIE,
         max_age=cfg.session_hours * 3600, same_site="lax", https_only=cfg.secure_cookies,
@@ -380,6 +382,68 @@ def create_app(cfg: ServerConfig) -> Any:
     outer = BodyLimit(Language(protected), cfg.upload_limit)
     outer.fastapi = app  # type: ignore[attr-defined]  # for tests and the OpenAPI description
     return outer
+
+
+async def _multipart_token(boundary: bytes, receive: Any) -> tuple[str | None, Any]:
+    """The ``csrftoken`` field of a multipart body, read up to it, and a ``receive`` that replays
+    what was read. In place of asgi-csrf's own reader, which passes python-multipart a
+    ``FileClass`` argument its current versions no longer take (every upload form failed with
+    a 500). As there, a file before the token is refused (:class:`asgi_csrf.FileBeforeToken`).
+    """
+    from asgi_csrf import FileBeforeToken
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    messages: list[dict[str, Any]] = []
+    header: list[bytes] = []
+    value: list[bytes] = []
+    headers: dict[bytes, bytes] = {}
+    part: dict[str, Any] = {"token": False, "data": []}
+
+    class Found(Exception):
+        pass
+
+    def header_end() -> None:
+        headers[b"".join(header).strip().lower()] = b"".join(value).strip()
+        header.clear()
+        value.clear()
+
+    def headers_finished() -> None:
+        _kind, options = parse_options_header(headers.get(b"content-disposition"))
+        if b"filename" in options:
+            raise FileBeforeToken
+        part["token"] = options.get(b"name") == b"csrftoken"
+        headers.clear()
+
+    def part_data(data: bytes, start: int, end: int) -> None:
+        if part["token"]:
+            part["data"].append(data[start:end])
+
+    def part_end() -> None:
+        if part["token"]:
+            raise Found
+
+    parser = MultipartParser(boundary, {
+        "on_header_field": lambda data, start, end: header.append(data[start:end]),
+        "on_header_value": lambda data, start, end: value.append(data[start:end]),
+        "on_header_end": header_end, "on_headers_finished": headers_finished,
+        "on_part_data": part_data, "on_part_end": part_end,
+    })
+
+    async def replay() -> dict[str, Any]:
+        return messages.pop(0) if messages else await receive()
+
+    more = True
+    try:
+        while more:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            parser.write(message.get("body", b""))
+            more = message.get("more_body", False)
+    except Found:
+        return b"".join(part["data"]).decode("utf-8", "replace"), replay
+    return None, replay
 
 
 async def _csrf_failed(scope: dict[str, Any], send: Any, message_id: Any) -> None:
