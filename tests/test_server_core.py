@@ -241,3 +241,40 @@ def test_sign_in_page_is_indonesian_by_default(tmp_path: Path) -> None:
     assert refused.status_code == 401
     assert "wrong name or password" not in refused.text  # worded in Indonesian
     sign_in(client, "admin kantor")
+
+
+# -- the README's third command ----------------------------------------------------------------------------
+
+def test_the_readme_third_command_starts_a_server_people_can_sign_in_to(tmp_path: Path) -> None:
+    """The README's line, as written, after its first command: only the program's path and the port differ."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [b for b in re.findall(r"```sh\n(.*?)\n```", readme, re.S) if "sopengine serve" in b]
+    program = f"{sys.executable} -m sopengine"
+    port = _free_port()
+    command = line.replace(".venv/bin/sopengine", program) + f" --port {port}"
+    password = re.search(r"printf '%s\\n' '([^']+)'", line).group(1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+    first = subprocess.run(f"{program} run pengumpulan-data", shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    proc = subprocess.Popen(["bash", "-c", command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "the command exited")
+            time.sleep(0.05)
+        token = httpx.post(url + "/api/token", json={"username": "Admin Kantor", "password": password})
+        assert token.status_code == 200, token.text
+        runs = httpx.get(url + "/api/runs", headers={"Authorization": "Bearer " + token.json()["token"]})
+        assert runs.status_code == 200 and [r["definition"] for r in runs.json()] == ["pengumpulan-data"]
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=10)
