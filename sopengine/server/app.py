@@ -106,7 +106,9 @@ class BodyLimit:
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
-        self.limit = limit + 256 * 1024
+        self.upload = limit
+        # room for the form's other fields: a quarter of a small limit, at most 256 KiB
+        self.limit = limit + min(limit // 4, 256 * 1024)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -144,7 +146,7 @@ class BodyLimit:
         lang = _language_of(scope)
         with i18n.using(lang):
             message = _("the upload is larger than the {limit} MiB the office server accepts; send a smaller file").format(
-                limit=(self.limit - 256 * 1024) // MiB)
+                limit=f"{self.upload / MiB:.4g}")
         response = api_error(413, "too_large", message)
         await response(scope, receive, send)
 
