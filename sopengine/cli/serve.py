@@ -11,8 +11,9 @@ from sopengine.i18n import _
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The TCP port to listen on.")
-@click.option("--secure-cookies/--no-secure-cookies", default=None,
-              help="Mark cookies Secure (sent over HTTPS only). On by default unless the host is the loopback address.")
+@click.option("--secure-cookies", is_flag=True,
+              help="Mark cookies Secure on every answer. Without it they are Secure when the request came over HTTPS"
+                   " (from nginx: X-Forwarded-Proto).")
 @click.option("--upload-limit", default="20MiB", show_default=True, metavar="SIZE",
               help="The largest request (an uploaded document with its form) the server accepts, e.g. 50MiB.")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
@@ -20,7 +21,7 @@ from sopengine.i18n import _
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes; they share the database, its sessions and its sign-in throttle.")
 @global_options()
-def serve_cmd(host: str, port: int, secure_cookies: bool | None, upload_limit: str, forwarded_allow_ips: str, workers: int) -> None:
+def serve_cmd(host: str, port: int, secure_cookies: bool, upload_limit: str, forwarded_allow_ips: str, workers: int) -> None:
     """Run the office server: people sign in with their register password and work in a browser.
 
     Staff see their inbox and act on their steps, admins manage people, definitions and
@@ -41,11 +42,9 @@ def serve_cmd(host: str, port: int, secure_cookies: bool | None, upload_limit: s
 
     s = settings()
     limit = parse_size(upload_limit)
-    if secure_cookies is None:
-        secure_cookies = host not in ("127.0.0.1", "localhost", "::1")
     cfg = ServerConfig(db=s.db_path.resolve(), definitions=None if s.definitions is None else os.path.abspath(s.definitions),
                        upload_limit=limit, secure_cookies=secure_cookies)
-    for line in check_ready(cfg):
+    for line in check_ready(cfg, host):
         note(line)
     if not cfg.db.exists():
         raise InputError(_("no database at {path}; pass --db PATH").format(path=cfg.db))

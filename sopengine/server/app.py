@@ -9,9 +9,10 @@ Layers, outermost first (:func:`create_app`):
    field (first in a multipart form) or the ``x-csrftoken`` header matching its signed
    cookie; the sign-in form is protected too. Requests authenticated by a bearer token carry
    no ambient credentials and are let through.
-4. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie
-   (``Secure`` when served over TLS); its secret is kept in the database.
-5. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
+4. :class:`SecureCookies` — every cookie is ``Secure`` when the request came over TLS.
+5. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie;
+   its secret is kept in the database.
+6. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
    (:mod:`.api`), sign-in and sign-out here.
 
 Every route that writes calls the library inside ``who.acting()``: the signed-in person —
@@ -149,6 +150,34 @@ class BodyLimit:
                 limit=f"{self.upload / MiB:.4g}")
         response = api_error(413, "too_large", message)
         await response(scope, receive, send)
+
+
+class SecureCookies:
+    """Mark every cookie ``Secure`` when the request came over HTTPS — directly, or through a proxy
+    whose ``X-Forwarded-Proto`` uvicorn trusts (``--forwarded-allow-ips``) — or always when
+    *always* (``sopengine serve --secure-cookies``). A browser then never sends the session or
+    the CSRF cookie over plain HTTP, while a plain-HTTP test or loopback set-up keeps working."""
+
+    def __init__(self, app: Any, always: bool) -> None:
+        self.app = app
+        self.always = always
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not (self.always or scope.get("scheme") == "https"):
+            await self.app(scope, receive, send)
+            return
+
+        async def secured(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for key, value in message.get("headers") or []:
+                    if key.lower() == b"set-cookie" and b"; secure" not in value.lower():
+                        value = value + b"; Secure"
+                    headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, secured)
 
 
 class _TooLarge(Exception):
@@ -374,14 +403,14 @@ def create_app(cfg: ServerConfig) -> Any:
     csrf_layer._parse_multipart_form_data = _multipart_token  # see _multipart_token
     inner = SessionMiddleware(
         app, secret_key=auth.secret(cfg.db, auth.SESSION_SECRET), session_cookie=SESSION_COOKIE,
-        max_age=cfg.session_hours * 3600, same_site="lax", https_only=cfg.secure_cookies,
+        max_age=cfg.session_hours * 3600, same_site="lax",
     )
     protected = asgi_csrf(
         inner, signing_secret=auth.secret(cfg.db, auth.CSRF_SECRET), always_protect={"/login"},
-        cookie_secure=cfg.secure_cookies, skip_if_scope=lambda scope: scope["path"] == "/api/token",
+        skip_if_scope=lambda scope: scope["path"] == "/api/token",
         send_csrf_failed=_csrf_failed,
     )
-    outer = BodyLimit(Language(protected), cfg.upload_limit)
+    outer = BodyLimit(Language(SecureCookies(protected, cfg.secure_cookies)), cfg.upload_limit)
     outer.fastapi = app  # type: ignore[attr-defined]  # for tests and the OpenAPI description
     return outer
 

@@ -14,7 +14,7 @@ from sopengine.server.app import ServerConfig, create_app
 ENV_CONFIG = "SOPENGINE_SERVER_CONFIG"
 
 
-def check_ready(cfg: ServerConfig) -> list[str]:
+def check_ready(cfg: ServerConfig, host: str) -> list[str]:
     """Refuse a database nobody could sign in to; the warnings worth reading before it listens."""
     from sopengine.store import Store
     from sopengine.store import people as register
@@ -31,11 +31,10 @@ def check_ready(cfg: ServerConfig) -> list[str]:
             raise InputError(
                 _("nobody in the people register of {path} has a password, so nobody could sign in; set one with"
                   " 'sopengine people passwd NAME'").format(path=cfg.db))
-    warnings = []
-    if not cfg.secure_cookies:
-        warnings.append(_("Cookies are not marked Secure: serve it behind HTTPS (nginx) and leave out --no-secure-cookies"
-                          " when it listens beyond this machine."))
-    return warnings
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return [_("The server listens beyond this machine over plain HTTP: passwords would cross the network readable;"
+                  " put nginx with TLS in front and listen on 127.0.0.1 (docs/deployment.md).")]
+    return []
 
 
 def app_from_env() -> Any:
