@@ -278,3 +278,17 @@ def test_the_readme_third_command_starts_a_server_people_can_sign_in_to(tmp_path
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=10)
+
+
+def test_cookies_are_secure_over_https_and_plain_over_http(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    the = office(tmp_path, keys=("admin",))
+    for base, secure in (("https://kantor.example", True), ("http://kantor.example", False)):
+        client = TestClient(the.app, base_url=base)
+        client.get("/login")
+        response = client.post("/login", data={"csrftoken": client.cookies["csrftoken"], "username": "admin kantor",
+                                               "password": PASSWORD, "next": "/"}, follow_redirects=False)
+        assert response.status_code == 303
+        cookies = response.headers.get_list("set-cookie")
+        assert cookies and all(("; secure" in c.lower()) is secure for c in cookies), cookies
