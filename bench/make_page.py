@@ -9,13 +9,15 @@ each pair of markers in the page::
     <!-- /bench:NAME -->
 
 Blocks: ``machine``, ``targets``, ``step``, ``cli``, ``queries``, ``audit``, ``growth`` (from
-``bench/results/growth.json``, written by ``python bench/run.py --growth SIZES``) and
-``capacity`` (one file's costs extrapolated from the largest database of ``audit``).
+``bench/results/growth.json``, written by ``python bench/run.py --growth SIZES``),
+``capacity`` (one file's costs extrapolated from the largest database of ``audit``) and
+``server`` (the office server under load, with the date, machine and commit it was measured on).
 A block whose figures are missing is left as it is and named on stderr; nothing is typed by
 hand between the markers.
 
     python bench/make_page.py                       # docs/performance.md
     python bench/make_page.py --check               # exit 1 when the page differs from the figures
+    python bench/make_page.py --only server         # only that block (e.g. after 'python bench/run.py server')
 """
 
 from __future__ import annotations
@@ -78,7 +80,10 @@ def block_machine(summary: dict[str, Any]) -> str:
 def block_targets(summary: dict[str, Any]) -> str:
     rows = []
     for t in summary["targets"]:
-        rows.append([t["target"], f"{'≤' if t['op'] == '<=' else '≥'} {t['limit']:g}x", x(t["value"]), t["verdict"]])
+        unit = t.get("unit", "x")
+        value = x(t["value"]) if unit == "x" else "-" if t["value"] is None else ms(t["value"])
+        rows.append([t["target"], f"{'≤' if t['op'] == '<=' else '≥'} {t['limit']:g}{'x' if unit == 'x' else ' ' + unit}", value,
+                     t["verdict"]])
     return table(["Target", "limit", "measured", "verdict"], rows)
 
 
@@ -133,14 +138,42 @@ def block_audit(r: dict[str, Any]) -> str:
     return out
 
 
-def measured(name: str, results: Path = RESULTS) -> str:
-    """When and on what a benchmark's figures were taken, from the header run.py wrote above its output."""
+def measured(name: str, results: Path = RESULTS, machine: bool = False) -> str:
+    """When (and, with *machine*, on what) a benchmark's figures were taken, from the header run.py wrote above its output."""
     path = results / f"{name}.txt"
     if not path.exists():
         return ""
     facts = dict(line.split(": ", 1) for line in path.read_text(encoding="utf-8").splitlines()[:8] if ": " in line)
-    return (f"Measured {facts.get('date', '?')}, commit `{facts.get('sopengine', '?')}`, load average at the start"
+    on = f" on {facts.get('machine', '?')}" if machine else ""
+    return (f"Measured {facts.get('date', '?')}{on}, commit `{facts.get('sopengine', '?')}`, load average at the start"
             f" {facts.get('load average', '?')}.")
+
+
+def block_server(r: dict[str, Any], results: Path = RESULTS) -> str:
+    """The office server under load: sign-ins apart, then the steps and starts of everyone at once."""
+    def row(label: str, part: dict[str, Any], seconds: float, per_second: float) -> list[Any]:
+        return [label, f"{part['count']:,}", f"{seconds:.1f} s", f"{per_second:,.1f}", ms(part["p50_ms"]),
+                ms(part["p95_ms"]) if part.get("p95_ms") is not None else "-", ms(part["max_ms"]) if part.get("max_ms") else "-"]
+
+    pause = f"a pause of {r['think_seconds']:g} s on average before each request" if r.get("think_seconds") else "no pause between requests"
+    sign_in = r["sign_in"]
+    out = table(["Requests", "count", "wall time", "per second", "p50", "p95", "max"], [
+        row("Sign-in (`POST /api/token`), everyone at once", sign_in, sign_in["wall_seconds"], sign_in["per_second"]),
+        row("Step (`complete` or `decide`)", r["steps"], r["work_seconds"], r["steps"]["per_second"]),
+        row("Start a run (`POST /api/runs`)", r["starts"], r["work_seconds"], r["starts"]["count"] / r["work_seconds"]),
+        ["All work (steps and starts)", f"{r['requests']:,}", f"{r['work_seconds']:.1f} s", f"{r['requests_per_second']:,.1f}",
+         "", "", ""],
+    ])
+    checks = r["checks"]
+    rec = r["recorded"]
+    out += (f"\n\n{r['users']} people at once, {r['actions']} steps each, {pause}; SOP `{r['definition']}`;"
+            f" `sopengine serve --workers {r['workers']}`. Target: a step's p95 ≤ {r['target_step_p95_ms']:g} ms:"
+            f" {ms(r['steps']['p95_ms'])}, {r['verdict']}."
+            f" Afterwards: `audit verify` {'clean' if checks['audit verify clean'] else 'NOT clean'} over {r['events']:,} events;"
+            f" {rec['step_events']:,} step events for {r['steps']['ok']:,} steps answered 200, {rec['steps_recorded_twice']}"
+            f" recorded twice; refused: {', '.join(f'{k} {n}' for k, n in sorted(r['refused'].items())) or 'none'}.")
+    when = measured("server", results, machine=True)
+    return out + (f"\n\n{when}" if when else "")
 
 
 def block_growth(r: dict[str, Any], results: Path = RESULTS) -> str:
@@ -202,12 +235,16 @@ BLOCKS: dict[str, tuple[str, Callable[..., str]]] = {
     "audit": ("audit", block_audit),
     "growth": ("growth", block_growth),
     "capacity": ("audit+queries", block_capacity),
+    "server": ("server", block_server),
 }
+WITH_RESULTS = (block_growth, block_server)  # blocks that also read run.py's header of their output
 
 
-def render(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
+def render(text: str, results: Path = RESULTS, only: list[str] | None = None) -> tuple[str, list[str]]:
     missing = []
     for name, (source, make) in BLOCKS.items():
+        if only and name not in only:
+            continue
         pattern = re.compile(rf"(<!-- bench:{name} -->\n)(.*?)(<!-- /bench:{name} -->)", re.S)
         if not pattern.search(text):
             missing.append(f"no markers for {name}")
@@ -216,7 +253,7 @@ def render(text: str, results: Path = RESULTS) -> tuple[str, list[str]]:
         if any(d is None for d in loaded):
             missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name}")
             continue
-        body = make(*loaded, results) if make is block_growth else make(*loaded)
+        body = make(*loaded, results) if make in WITH_RESULTS else make(*loaded)
         found = pattern.search(text)
         assert found is not None
         text = text[:found.start(2)] + "\n" + body + "\n\n" + text[found.end(2):]
@@ -228,15 +265,18 @@ def main() -> int:
     parser.add_argument("--page", type=Path, default=PAGE, help="the page to write (default docs/performance.md)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="where run.py saved the figures (default bench/results)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 when the page differs from the figures")
+    parser.add_argument("--only", action="append", choices=list(BLOCKS), metavar="BLOCK",
+                        help="write only this block (repeatable), e.g. server after 'python bench/run.py server'")
     args = parser.parse_args()
-    if not (args.results / "summary.json").exists():
+    needs_summary = not args.only or any(BLOCKS[name][0] == "summary" for name in args.only)
+    if needs_summary and not (args.results / "summary.json").exists():
         print(f"Error: no {args.results / 'summary.json'}; run 'python bench/run.py' first", file=sys.stderr)
         return 1
     if not args.page.is_file():
         print(f"Error: no page at {args.page}; pass --page FILE (default docs/performance.md)", file=sys.stderr)
         return 1
     text = args.page.read_text(encoding="utf-8")
-    new, missing = render(text, args.results)
+    new, missing = render(text, args.results, args.only)
     for m in missing:
         print(f"make_page: {m}; that block is left as it was", file=sys.stderr)
     if args.check:

@@ -34,9 +34,9 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
-    assert {n: r["exit"] for n, r in summary["ran"].items()} == {"step": 0, "cli": 0, "queries": 0, "audit": 0}
+    assert {n: r["exit"] for n, r in summary["ran"].items()} == {"step": 0, "cli": 0, "queries": 0, "audit": 0, "server": 0}
     benches = {t["bench"] for t in summary["targets"]}
-    assert benches == {"step", "cli", "queries", "audit"}
+    assert benches == {"step", "cli", "queries", "audit", "server"}
     for t in summary["targets"]:
         assert t["value"] is not None, f"{t['target']} was not measured"
         assert t["verdict"] == ("met" if (t["value"] <= t["limit"] if t["op"] == "<=" else t["value"] >= t["limit"]) else "missed")
@@ -46,6 +46,10 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
     step = json.loads((results / "step.json").read_text(encoding="utf-8"))
     assert set(step["medians_ms"]) >= {"sopengine, open Store", "floor: transitions + sqlite3", "SpiffWorkflow, bare in memory",
                                        "SpiffWorkflow, in memory, saved each step", "SpiffWorkflow, load + advance + save"}
+    # the office server: every step answered was recorded once, and the history verifies
+    server = json.loads((results / "server.json").read_text(encoding="utf-8"))
+    assert server["users"] == 3 and all(server["checks"].values()), server["checks"]
+    assert server["steps"]["ok"] == 9 == server["recorded"]["step_events"] and server["sign_in"]["ok"] == 3
     # the summary printed names every target with its figure and verdict
     assert "sopengine list / python -c pass" in proc.stdout and ("met" in proc.stdout or "missed" in proc.stdout)
 
@@ -55,7 +59,7 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     text = page.read_text(encoding="utf-8")
-    for block in ("machine", "targets", "step", "cli", "queries", "audit"):
+    for block in ("machine", "targets", "step", "cli", "queries", "audit", "server"):
         start, end = text.index(f"<!-- bench:{block} -->"), text.index(f"<!-- /bench:{block} -->")
         assert "| --- |" in text[start:end], f"the {block} table was not written"
     assert "sopengine list / python -c pass" in text
