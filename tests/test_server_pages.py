@@ -60,7 +60,7 @@ def complete_form(client: Any, run_id: str, task: int, step: str, files: dict[st
 
 
 def test_inbox_lists_own_open_steps_overdue_first(tmp_path: Path) -> None:
-    o = office(tmp_path)
+    o = office(tmp_path, keys=("admin", "kabid", "sekretaris"))
     # run a reaches step 7 (Kepala Bidang, 120 days) first; run b reaches step 8 (Kepala Bidang, 60 minutes) later
     a = start(o, period="2026-06", at="2026-11-30T08:00:00+07:00")
     advance(o, a, 6, "2026-11-30T08:00:00+07:00")
@@ -83,6 +83,10 @@ def test_inbox_lists_own_open_steps_overdue_first(tmp_path: Path) -> None:
     sekretaris = o.client("sekretaris")
     html = sekretaris.get("/").text
     assert f"/runs/{other}" in html and f"/runs/{a}" not in html
+    # a run that assigns the role to someone else is theirs, not the register's other holders'
+    api.assign(o.db, other, "sekretaris-dinas", o.name("kabid"), acting=True, now="2026-12-01T09:30:00+07:00")
+    assert f"/runs/{other}" not in sekretaris.get("/").text
+    assert f"/runs/{other}" in kabid.get("/").text
     assert "Mengumpulkan data laporan kinerja bulanan/triwulan kepada subbag/seksi." in html
 
 
