@@ -131,7 +131,7 @@ def history_page(request: Request, who: Reader) -> HTMLResponse:
     shown = {**filters, "limit": size if size != PAGE_SIZE else None}
     return page(request, "audit_history.html", {
         "filters": filters,
-        "kinds": sorted(audit.KINDS),
+        "kinds": [(kind, audit.shown(word)) for kind, word in audit.KINDS.items()],
         "rows": rows,
         "problem": problem,
         "page": number,
