@@ -300,5 +300,8 @@ def test_the_openapi_document_describes_every_path(kantor: Office) -> None:
             ok = "201" if (path, method) == ("/api/runs", "post") else "200"
             assert "$ref" in json.dumps(responses[ok]["content"]["application/json"]["schema"]), (path, method)
     assert set(doc["components"]["schemas"]["ErrorDetail"]["properties"]) == {"code", "message"}
+    assert doc["components"]["securitySchemes"]["token"] == {"type": "http", "scheme": "bearer",
+                                                             "description": "A token from POST /api/token."}
+    assert paths["/api/history"]["get"]["security"] == [{"token": []}]
     assert "403" in paths["/api/runs/{run_id}/complete"]["post"]["responses"]
     assert "409" in paths["/api/runs/{run_id}/decide"]["post"]["responses"]

@@ -18,8 +18,9 @@ import json
 from itertools import islice
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from sopengine import api
@@ -198,11 +199,14 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return found
 
 
-router = APIRouter(prefix="/api", tags=["api"], default_response_class=CliJSON)
+bearer = HTTPBearer(auto_error=False, scheme_name="token", description="A token from POST /api/token.")
+"""Declares the bearer token in the OpenAPI document; :func:`~sopengine.server.app.who` checks it."""
+# Every route needs a signed-in person (any access level: everyone may read what the command
+# line lets them read); a write needs staff or admin, and the library checks the step's role.
+router = APIRouter(prefix="/api", tags=["api"], default_response_class=CliJSON,
+                   dependencies=[Depends(who), Security(bearer)])
 Reader = Annotated[Who, Depends(who)]
-"""Any signed-in person: everyone may read what the command line lets them read."""
 Writer = Annotated[Who, Depends(staff)]
-"""Staff or admin: who may act on steps (the library then checks the step's role)."""
 
 
 def _definitions(request: Request) -> str | None:
@@ -216,7 +220,6 @@ def _definitions(request: Request) -> str | None:
             summary="The active runs (all with ?all=true), as 'sopengine status --json'")
 def list_runs(
     request: Request,
-    person: Reader,
     include_closed: bool = Query(False, alias="all", description="Include completed and cancelled runs."),
     definition: str | None = Query(None, description="Only the runs of this definition (its id)."),
 ) -> CliJSON:
@@ -228,11 +231,13 @@ def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunStatus, responses=_errors(401, 404),
             summary="One run's status and timeline, as 'sopengine status RUN --json'")
-def run_status(request: Request, run_id: str, person: Reader) -> CliJSON:
+def run_status(request: Request, run_id: str) -> CliJSON:
     return CliJSON(api.run_status(config(request).db, run_id, definitions=_definitions(request)))
 
 
-@router.post("/runs", status_code=201, response_model=RunStatus, responses=_errors(400, 401, 403, 404, 409),
+@router.post("/runs", status_code=201, response_model=RunStatus,
+             responses={**_errors(400, 401, 403, 404, 409), 201: {"headers": {"Location": {
+                 "description": "The run's address: /api/runs/{id}.", "schema": {"type": "string"}}}}},
              summary="Start a run; answers its status, as 'sopengine status RUN --json'")
 def start_run(request: Request, body: StartRun, person: Writer) -> CliJSON:
     cfg = config(request)
@@ -280,7 +285,6 @@ def inbox(
             summary="Open steps past due and runs past their deadline, most late first, as 'sopengine overdue --json'")
 def overdue(
     request: Request,
-    person: Reader,
     actor: str | None = Query(None, description="Only steps of this role (its id or its name)."),
     person_name: str | None = Query(None, alias="person", description="Only steps of roles this person holds in the run."),
     limit: int | None = Query(None, ge=1, description="The N most overdue only."),
@@ -294,7 +298,6 @@ def overdue(
             summary="Recorded events, oldest first, as 'sopengine history --json', a page at a time")
 def history(
     request: Request,
-    person: Reader,
     run: str | None = Query(None, description="Only this run."),
     person_name: str | None = Query(None, alias="person", description="Only what this person recorded (any case)."),
     actor: str | None = Query(None, description="Only steps of this role (id or name)."),
