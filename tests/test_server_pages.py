@@ -224,11 +224,13 @@ def test_decide_and_return(tmp_path: Path) -> None:
     page = admin.get(f"/runs/{run_id}").text
     assert 'name="outcome" value="Ya"' in page and 'name="outcome" value="Tidak"' in page
     task = task_of(o, run_id)
-    response = admin.post(f"/runs/{run_id}/decide", data={
-        "csrftoken": csrf(admin), "task": str(task), "step": "3", "outcome": "Tidak", "note": "Nomor surat salah"},
-        files={"none": ("", b"")}, follow_redirects=False)
+    form = {"csrftoken": csrf(admin), "task": str(task), "step": "3", "outcome": "Tidak", "note": "Nomor surat salah"}
+    response = admin.post(f"/runs/{run_id}/decide", data=form, files={"none": ("", b"")}, follow_redirects=False)
     assert response.status_code == 303
     assert "Decided Tidak at 3." in admin.get(f"/runs/{run_id}").text
+    count = len(events(o, run_id))
+    again = admin.post(f"/runs/{run_id}/decide", data={**form, "outcome": "Ya"}, files={"none": ("", b"")}, follow_redirects=False)
+    assert again.status_code == 409 and len(events(o, run_id)) == count
     decided = [e for e in events(o, run_id) if e["kind"] == "decided"][-1]
     assert decided["payload"]["outcome"] == "Tidak" and decided["payload"]["via"] == "web"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -119,15 +119,16 @@ def inbox_page(request: Request, me: Reader) -> Response:
 # -- the runs ------------------------------------------------------------------------------------
 
 @router.get("/runs", response_class=HTMLResponse)
-def runs_page(request: Request, me: Reader, all: bool = False) -> Response:
-    runs = api.list_runs(config(request).db, include_closed=all)
+def runs_page(request: Request, me: Reader, every: Annotated[bool, Query(alias="all")] = False) -> Response:
+    """The active runs; with ``?all=true`` every run, completed and cancelled ones too."""
+    runs = api.list_runs(config(request).db, include_closed=every)
     rows = [{
         **r,
         "started": when(r["started_at"], r["timezone"]),
         "deadline": when(r["due_at"], r["timezone"]) if r["due_at"] else "",
         "status_word": _state_word(r["status"]),
     } for r in runs]
-    return page(request, "runs.html", {"rows": rows, "all": all})
+    return page(request, "runs.html", {"rows": rows, "all": every})
 
 
 # -- one run -------------------------------------------------------------------------------------
