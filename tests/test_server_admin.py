@@ -298,3 +298,23 @@ def test_every_admin_page_renders_in_both_languages(tmp_path: Path) -> None:
             assert response.status_code == 200, (lang, path, response.text)
             assert 'href="/admin"' in response.text and "<h1>" in response.text
         assert admin.get("/admin/definitions/..%2Fkantor").status_code in (400, 404)
+
+
+def test_a_run_in_flight_keeps_the_definition_it_started_with(tmp_path: Path) -> None:
+    kantor = make(tmp_path)
+    from sopengine import channel
+
+    with channel.signed_in(1, channel.WEB, "password-session"):
+        run_id = str(api.start_run("surat-keluar", db=kantor.db, definitions=kantor.definitions)["run_id"])
+    pinned = api.run_status(kantor.db, run_id)["definition_hash"]
+    admin = kantor.client("admin")
+    text = (kantor.definitions / "surat-keluar.yaml").read_text(encoding="utf-8")
+    title = api.get_definition("surat-keluar", kantor.definitions).title
+    changed = text.replace(f"\ntitle: {title}\n", f"\ntitle: {title} (revisi)\n", 1)
+    assert changed != text
+    response = admin.post("/admin/definitions", data={"csrftoken": csrf(admin), "name": "surat-keluar.yaml", "text": changed,
+                                                      "action": "publish"}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert api.get_definition("surat-keluar", kantor.definitions).title == title + " (revisi)"
+    status = api.run_status(kantor.db, run_id, definitions=kantor.definitions)
+    assert status["definition_hash"] == pinned and status["title"] == title
