@@ -338,7 +338,7 @@ def main() -> int:
             for key, n in p.refused.items():
                 refused[key] = refused.get(key, 0) + n
         step_p50, step_p95 = percentile(step_ms, 0.5), percentile(step_ms, 0.95)
-        say(f"work: {len(step_ms)} step requests and {len(start_ms)} starts by {len(signed)} people"
+        say(f"work: {len(step_ms)} step requests and {len(start_ms)} starts by {len(signed)} {'person' if len(signed) == 1 else 'people'}"
             f"{f', pausing {args.think:g} s on average,' if args.think else ''} in {work_wall:.2f} s:"
             f" {requests / work_wall:.1f} requests/s ({steps_ok / work_wall:.1f} steps/s)")
         say(f"  step (complete/decide): p50 {step_p50:.1f} ms, p95 {step_p95:.1f} ms, max {max(step_ms):.1f} ms")

@@ -162,7 +162,7 @@ def block_server(r: dict[str, Any], results: Path = RESULTS) -> str:
         row("Step (`complete` or `decide`)", r["steps"], r["work_seconds"], r["steps"]["per_second"]),
         row("Start a run (`POST /api/runs`)", r["starts"], r["work_seconds"], r["starts"]["count"] / r["work_seconds"]),
         ["All work (steps and starts)", f"{r['requests']:,}", f"{r['work_seconds']:.1f} s", f"{r['requests_per_second']:,.1f}",
-         "", "", ""],
+         "-", "-", "-"],
     ])
     checks = r["checks"]
     rec = r["recorded"]

@@ -13,6 +13,7 @@ numbers of this run, and all of it is saved to ``bench/results/summary.json``, f
     python bench/run.py step cli       # bench_step.py and bench_cli.py only
     python bench/run.py --quick        # smaller sizes, for a look in a few minutes
     python bench/run.py --page         # and then write docs/performance.md's tables
+    python bench/run.py server --page  # the office server only, then its table alone
     python bench/run.py --growth 10000,100000,1000000   # also the growth table (bench/results/growth.*)
 
 Exit status: 1 when a benchmark fails to run, else 0 (a missed target is a figure, not a failure).
@@ -261,7 +262,9 @@ def main() -> int:
           f"{' '.join(f'{x:.2f}' for x in summary['load_average_after'])} at the end")
     failed = [n for n, s, _ in ran if s != 0]
     if args.page and not failed:
-        subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(args.results)], cwd=ROOT, check=False)
+        # some benchmarks only: their own blocks, leaving the machine and targets of the last full run
+        only = [x for name in args.names for x in ("--only", name)]
+        subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(args.results), *only], cwd=ROOT, check=False)
     return 1 if failed else 0
 
 
