@@ -292,3 +292,25 @@ def test_cookies_are_secure_over_https_and_plain_over_http(tmp_path: Path) -> No
         assert response.status_code == 303
         cookies = response.headers.get_list("set-cookie")
         assert cookies and all(("; secure" in c.lower()) is secure for c in cookies), cookies
+
+
+def test_a_persons_inbox_holds_their_register_roles_in_runs_that_assign_them_to_nobody(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin", "sekretaris", "kabid"))
+    run_id = api.start_run("pengumpulan-data", db=the.db, definitions=str(the.definitions), period="2026-12",
+                           now="2026-12-01T09:00")["run_id"]
+    other = api.start_run("pengumpulan-data", db=the.db, definitions=str(the.definitions), period="2026-11",
+                          now="2026-12-01T09:00", assign=[("sekretaris-dinas", "Admin Kantor")])["run_id"]
+
+    def inbox(name: str) -> list[str]:
+        result = invoke("inbox", "--person", name, "--json", "--db", str(the.db), "--now", "2026-12-01T10:00")
+        assert result.exit_code == 0, result.output
+        return [row["run_id"] for row in json.loads(result.stdout)]
+
+    # Agus holds sekretaris-dinas in the register: the run that assigns it to nobody is his to act on;
+    # the other run assigned it to the admin, so only the admin's inbox has it
+    assert inbox("Agus Supriyadi") == [run_id]
+    assert inbox("Admin Kantor") == [other]
+    assert inbox("Siti Rahma") == []  # kepala-bidang has nothing open yet
+    api.assign(the.db, run_id, "sekretaris-dinas", "Admin Kantor", now="2026-12-01T09:30")
+    assert inbox("Agus Supriyadi") == []
+    assert sorted(inbox("Admin Kantor")) == sorted([run_id, other])

@@ -76,35 +76,10 @@ def _step_entry(view: dict[str, Any], tz: str) -> dict[str, Any]:
 # -- the inbox -----------------------------------------------------------------------------------
 
 def inbox_rows(db: Any, me: Who) -> list[dict[str, Any]]:
-    """The person's open steps: those of the roles assigned to them in each run (``sopengine
-    inbox``), and those of the roles the register gives them in runs that assign that role to
-    nobody (whom :mod:`sopengine.authority` lets act too); overdue first, then oldest first."""
-    from sopengine.identity import name_key
-    from sopengine.store import Store
-
+    """The person's open steps (``sopengine inbox --person``: the roles assigned to them in each
+    run, and the roles the register gives them in runs that assign that role to nobody);
+    overdue first, then oldest first."""
     rows = api.inbox(db, person=me.name)
-    seen = {(r["run_id"], r["step"], r["part"], r["iteration"]) for r in rows}
-    by_role: list[dict[str, Any]] = []
-    for role in me.person.get("roles") or []:
-        try:
-            by_role.extend(r for r in api.inbox(db, actor=role) if r["actor"] == role)
-        except InputError:  # no run of any SOP has this role yet
-            continue
-    if by_role:
-        with Store(db, readonly=True) as store:
-            assigned: dict[str, list[dict[str, Any]]] = {}
-            for r in by_role:
-                key = (r["run_id"], r["step"], r["part"], r["iteration"])
-                if key in seen:
-                    continue
-                if r["run_id"] not in assigned:
-                    assigned[r["run_id"]] = store.assignments(r["run_id"])
-                holders = [a["person"] for a in assigned[r["run_id"]] if a["role"] == r["actor"]]
-                if holders and name_key(me.name) not in {name_key(p) for p in holders}:
-                    continue
-                seen.add(key)
-                rows.append(r)
-    rows.sort(key=lambda r: (r["opened_at"], r["run_id"]))
     rows.sort(key=lambda r: not r["overdue"])  # stable: overdue first, each group oldest first
     return [_step_entry(r, r["timezone"]) for r in rows]
 

@@ -283,6 +283,21 @@ def inbox_sql(person: str | None = None, roles: list[str] | None = None) -> tupl
     return sql + " ORDER BY t.opened_at, t.id", args
 
 
+def unassigned_role_tasks(store: Store, roles: list[str]) -> list[dict[str, Any]]:
+    """Open tasks of active runs for one of ``roles`` in runs that assign that role to nobody
+    (whoever holds the role in the people register may act on them), oldest first."""
+    if not roles:
+        return []
+    sql = (
+        "SELECT t.*, r.definition_id, r.definition_hash, r.calendar_hash, r.period"
+        " FROM tasks t INDEXED BY tasks_open_due JOIN runs r ON r.id = t.run_id WHERE t.state = 'open' AND r.status = 'active'"
+        f" AND t.actor IN ({_marks(len(roles))})"
+        " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.run_id = t.run_id AND a.role = t.actor)"
+        " ORDER BY t.opened_at, t.id"
+    )
+    return _dicts(store.conn.execute(sql, roles))
+
+
 def inbox_tasks(store: Store, person: str | None = None, roles: list[str] | None = None) -> list[dict[str, Any]]:
     """Open tasks of active runs waiting for ``person`` (through the roles assigned to them in
     each run) and/or for one of ``roles``, oldest first, each with its run's definition, hash,
