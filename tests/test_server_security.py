@@ -201,6 +201,21 @@ def test_the_sign_in_form_needs_its_csrf_token(tmp_path: Path) -> None:
     assert access(o) == []
 
 
+@needs_complete_api
+def test_a_browser_session_on_the_api_needs_the_csrf_header(tmp_path: Path) -> None:
+    """Another site can make a signed-in browser post to the API (a form sends text/plain); only a token or the header passes."""
+    o = office(tmp_path, keys=("admin", "sekretaris"))
+    run_id = start(o)
+    client = o.client("sekretaris")
+    before = counts(o)
+    body = json.dumps({"step": STEP, "note": "dari situs lain"})
+    for kind in ("text/plain", "application/json", "application/x-www-form-urlencoded"):
+        refused = client.post(f"/api/runs/{run_id}/complete", content=body, headers={"content-type": kind})
+        assert refused.status_code == 403, (kind, refused.text)
+    assert counts(o) == before
+    assert still_open(o, run_id)
+
+
 # -- 2. the run's roles ------------------------------------------------------------------------------
 
 @needs_complete_page
