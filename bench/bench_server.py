@@ -327,6 +327,8 @@ def main() -> int:
         say(f"sign-in: {len(signed)} of {len(people)} people at once in {sign_in_wall:.2f} s;"
             f" {len(sign_ins) / sign_in_wall:.1f} sign-ins/s; p50 {percentile(sign_ins, 0.5):.0f} ms, p95 {percentile(sign_ins, 0.95):.0f} ms")
 
+        if not signed:
+            raise RuntimeError("nobody could sign in: " + "; ".join(w for p in people for w in p.wrong)[:600])
         work_wall = together(signed, work, args.actions, args.think)
         step_ms = [v for p in signed for v in p.step_ms]
         start_ms = [v for p in signed for v in p.start_ms]
