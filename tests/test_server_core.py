@@ -314,3 +314,20 @@ def test_a_persons_inbox_holds_their_register_roles_in_runs_that_assign_them_to_
     api.assign(the.db, run_id, "sekretaris-dinas", "Admin Kantor", now="2026-12-01T09:30")
     assert inbox("Agus Supriyadi") == []
     assert sorted(inbox("Admin Kantor")) == sorted([run_id, other])
+
+
+def test_an_api_call_without_a_session_is_unauthenticated_whatever_cookies_it_carries(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",))
+    client = the.anonymous()  # carries the language cookie, no session
+    before = count(the.db, "events")
+    response = client.post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "not_signed_in"
+    assert count(the.db, "events") == before
+    # a signed-in browser session must still show the CSRF token to write through the API
+    browser = the.client("admin")
+    response = browser.post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"})
+    assert response.status_code == 403 and response.json()["error"]["code"] == "csrf"
+    assert count(the.db, "events") == before
+    response = browser.post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"},
+                            headers={"x-csrftoken": csrf(browser)})
+    assert response.status_code == 201, response.text

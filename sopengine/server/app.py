@@ -407,7 +407,7 @@ def create_app(cfg: ServerConfig) -> Any:
     )
     protected = asgi_csrf(
         inner, signing_secret=auth.secret(cfg.db, auth.CSRF_SECRET), always_protect={"/login"},
-        skip_if_scope=lambda scope: scope["path"] == "/api/token",
+        skip_if_scope=_no_ambient_credentials,
         send_csrf_failed=_csrf_failed,
     )
     outer = BodyLimit(Language(SecureCookies(protected, cfg.secure_cookies)), cfg.upload_limit)
@@ -475,6 +475,20 @@ async def _multipart_token(boundary: bytes, receive: Any) -> tuple[str | None, A
     except Found:
         return b"".join(part["data"]).decode("utf-8", "replace"), replay
     return None, replay
+
+
+def _no_ambient_credentials(scope: dict[str, Any]) -> bool:
+    """A request CSRF cannot abuse: the sign-in for a token (its credentials are in the body), or
+    an API call that carries no session cookie (it is refused with 401, or signed in by a bearer
+    token, which a browser never adds by itself)."""
+    if scope["path"] == "/api/token":
+        return True
+    if not scope["path"].startswith("/api/"):
+        return False
+    for key, value in scope.get("headers") or []:
+        if key == b"cookie" and (SESSION_COOKIE + "=").encode() in value:
+            return False
+    return True
 
 
 async def _csrf_failed(scope: dict[str, Any], send: Any, message_id: Any) -> None:
