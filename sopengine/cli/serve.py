@@ -33,7 +33,7 @@ def serve_cmd(host: str, port: int, secure_cookies: bool, upload_limit: str, for
 
         sopengine serve --host 0.0.0.0 --port 8000 --db /srv/sopengine/kantor.db
     """
-    import os
+    from pathlib import Path
 
     from sopengine.documents import parse_size
     from sopengine.errors import InputError
@@ -42,7 +42,7 @@ def serve_cmd(host: str, port: int, secure_cookies: bool, upload_limit: str, for
 
     s = settings()
     limit = parse_size(upload_limit)
-    cfg = ServerConfig(db=s.db_path.resolve(), definitions=None if s.definitions is None else os.path.abspath(s.definitions),
+    cfg = ServerConfig(db=s.db_path.resolve(), definitions=None if s.definitions is None else Path(s.definitions).resolve(),
                        upload_limit=limit, secure_cookies=secure_cookies)
     for line in check_ready(cfg, host):
         note(line)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, FastAPI, Request
@@ -232,7 +232,7 @@ class Forbidden(Exception):
 
 
 def config(request: Request) -> ServerConfig:
-    return request.app.state.config  # type: ignore[no-any-return]
+    return request.app.state.config
 
 
 def client_address(request: Request) -> str:
@@ -258,7 +258,7 @@ def who(request: Request) -> auth.Who:
             if person is None:
                 raise NotSignedIn
             request.state.who = auth.Who(person, channel.API, "token")
-            return request.state.who  # type: ignore[no-any-return]
+            return request.state.who
         pid = request.session.get("pid")
         if not isinstance(pid, int):
             raise NotSignedIn
@@ -272,20 +272,20 @@ def who(request: Request) -> auth.Who:
     return found
 
 
-def staff(person: auth.Who = Depends(who)) -> auth.Who:
+def staff(person: Annotated[auth.Who, Depends(who)]) -> auth.Who:
     """Someone who may act on steps: staff or admin."""
     if person.access == "auditor":
         raise Forbidden(_("{person} has auditor access, which reads only").format(person=person.name))
     return person
 
 
-def admin(person: auth.Who = Depends(who)) -> auth.Who:
+def admin(person: Annotated[auth.Who, Depends(who)]) -> auth.Who:
     if person.access != "admin":
         raise Forbidden(_("{person} has {access} access; this needs admin access").format(person=person.name, access=person.access))
     return person
 
 
-def reader(person: auth.Who = Depends(who)) -> auth.Who:
+def reader(person: Annotated[auth.Who, Depends(who)]) -> auth.Who:
     """Someone who may read the whole history and audit it: an auditor or an admin."""
     if person.access not in ("auditor", "admin"):
         raise Forbidden(_("{person} has {access} access; the audit pages need auditor or admin access").format(

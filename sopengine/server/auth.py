@@ -7,8 +7,10 @@
   looked at. A successful sign-in clears the count. The throttle counts the access log in
   the database, so every server process over it agrees.
 * **Sessions** are a signed cookie (Starlette's ``SessionMiddleware``): the person's register
-  id and a fingerprint of their password hash. Every request reads the person again: a
-  disabled person, a changed password or a removed account ends the session there.
+  id, a fingerprint of their password hash, and the session's own random id and start. Every
+  request reads the person again: a disabled person, a changed password or a removed account
+  ends the session there; so does its sign-out, which the access log keeps with the session's
+  id, so that a copy of the cookie is refused afterwards too.
 * **API tokens** (``POST /api/token``) are random, kept only as their SHA-256, valid for
   :data:`TOKEN_DAYS` days, revoked when the person's password changes.
 
@@ -139,7 +141,11 @@ def sign_in(db: Path, username: str, password: str, address: str, via: str) -> d
                 retry_after=left,
             )
         stored = sql.password_hash(store.conn, person["id"]) if person else None
-        ok = passwords.verify(stored, password) if stored else (passwords.dummy_verify(password) or False)
+        if stored:
+            ok = passwords.verify(stored, password)
+        else:
+            passwords.dummy_verify(password)  # the same time as a wrong password: names cannot be probed
+            ok = False
         refused = not ok or person is None or person["disabled"]
         with store.transaction() as conn:
             sql.log_access(conn, at=_iso(_now()), kind="sign_in_refused" if refused else "sign_in", username=key,
@@ -155,6 +161,26 @@ def log(db: Path, kind: str, person: dict[str, Any], address: str, via: str, det
     with Store(db) as store, store.transaction() as conn:
         sql.log_access(conn, at=_iso(_now()), kind=kind, username=person["name_key"], person=person["name"],
                        address=address, via=via, detail=detail)
+
+
+def new_session(person: dict[str, Any]) -> dict[str, Any]:
+    """What the session cookie of a sign-in keeps (see the module's description of sessions)."""
+    return {"pid": person["id"], "pw": person["fingerprint"], "sid": secrets.token_urlsafe(12), "at": _iso(_now())}
+
+
+def session_person(store: Store, session: dict[str, Any]) -> dict[str, Any] | None:
+    """The person of a session cookie, if it still holds: as :func:`current`, and not signed out."""
+    pid, print_, sid, at = (session.get(key) for key in ("pid", "pw", "sid", "at"))
+    if not (isinstance(pid, int) and isinstance(print_, str) and isinstance(sid, str) and isinstance(at, str)):
+        return None
+    person = current(store, pid, print_)
+    if person is None:
+        return None
+    ended = store.conn.execute(
+        "SELECT 1 FROM access_log WHERE username = ? AND at >= ? AND kind = 'sign_out' AND detail = ? LIMIT 1",
+        (person["name_key"], at, sid),
+    ).fetchone()
+    return None if ended else person
 
 
 def current(store: Store, person_id: int, print_: str | None) -> dict[str, Any] | None:
