@@ -298,10 +298,22 @@ class Store:
         :class:`~sopengine.errors.StorageUnavailable`, confirmed damage
         :class:`~sopengine.errors.DatabaseDamaged`; any other is a bug and stays as it is.
         """
+        writer = _writer_lock(self.path)
+        # Threads of one process (the office server's) queue here, in turn, rather than in
+        # SQLite's busy handler, whose growing sleeps left some writers waiting seconds while
+        # others went ahead; other processes still meet at BEGIN IMMEDIATE.
+        queued = writer.acquire(timeout=self.timeout_ms / 1000)
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._failed(exc) from None
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from None
+            yield from self._in_transaction()
+        finally:
+            if queued:
+                writer.release()
+
+    def _in_transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             yield self.conn
         except UnicodeEncodeError as exc:
@@ -488,6 +500,21 @@ class Store:
         from sopengine.store.runs import write_changes
 
         write_changes(db, ch)
+
+
+_writer_locks: dict[str, Any] = {}
+
+
+def _writer_lock(path: Path) -> Any:
+    """The lock this process's writers of the database at *path* take in turn (re-entrant: a
+    thread that already writes may open the same database again, as SQLite lets it)."""
+    import _thread
+
+    key = str(path.absolute())
+    found = _writer_locks.get(key)
+    if found is None:
+        found = _writer_locks.setdefault(key, _thread.RLock())
+    return found
 
 
 def use(db: str | Path | Store, *, create: bool = False, readonly: bool = False) -> tuple[Store, bool]:
