@@ -198,7 +198,7 @@ def passwd_cmd(name: str, password_stdin: bool, remove: bool, as_json: bool) -> 
 
     Example:
 
-        printf '%s\\n' "$PASSWORD" | sopengine people passwd "Siti Rahma" --password-stdin
+        sopengine people passwd "Siti Rahma" --password-stdin < sandi-siti.txt
     """
     import sys
 
