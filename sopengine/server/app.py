@@ -259,10 +259,9 @@ def who(request: Request) -> auth.Who:
                 raise NotSignedIn
             request.state.who = auth.Who(person, channel.API, "token")
             return request.state.who
-        pid = request.session.get("pid")
-        if not isinstance(pid, int):
+        if "pid" not in request.session:
             raise NotSignedIn
-        person = auth.current(store, pid, request.session.get("pw"))
+        person = auth.session_person(store, request.session)
     if person is None:
         request.session.clear()
         raise NotSignedIn
@@ -536,7 +535,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             return page(request, "login.html", {"next": _safe_next(next), "error": str(exc), "username": username},
                         status_code=401)
         request.session.clear()
-        request.session.update({"pid": person["id"], "pw": person["fingerprint"]})
+        request.session.update(auth.new_session(person))
         return RedirectResponse(_safe_next(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
@@ -549,7 +548,9 @@ def _sign_in_routes(app: FastAPI) -> None:
             with Store(config(request).db, readonly=True) as store:
                 person = sql.person_by_id(store.conn, pid)
             if person is not None:
-                auth.log(config(request).db, "sign_out", person, client_address(request), channel.WEB)
+                # the session's id: a copy of its cookie is refused from now on (auth.session_person)
+                auth.log(config(request).db, "sign_out", person, client_address(request), channel.WEB,
+                         detail=str(request.session.get("sid") or ""))
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
