@@ -310,7 +310,8 @@ def test_an_altered_session_cookie_is_signed_out(tmp_path: Path) -> None:
             base64.b64encode(json.dumps({**payload, "pid": admin_id}).encode())).decode(),
         "another database's server": elsewhere.client("sekretaris").cookies["sopengine_session"],
     }
-    assert _session_payload(forged["another database's server"]) == payload
+    there = _session_payload(forged["another database's server"])
+    assert (there["pid"], there["pw"]) == (payload["pid"], payload["pw"])
     before = counts(o)
     for how, cookie in forged.items():
         client = bare_client(o, {"sopengine_session": cookie})
@@ -512,6 +513,23 @@ def test_a_changed_password_ends_the_session_and_revokes_the_token(tmp_path: Pat
     assert signed_out(page.get("/", follow_redirects=False))
     assert token_client.get("/api/runs").status_code == 401
     assert attempt(o.anonymous(), o.name("sekretaris"), "kata-sandi-baru-2").status_code == 303
+
+
+def test_a_signed_out_session_stays_out_in_a_copy_of_its_cookie(tmp_path: Path) -> None:
+    o = office(tmp_path, keys=("admin", "sekretaris"))
+    run_id = start(o)
+    client = o.client("sekretaris")
+    elsewhere = o.client("sekretaris")  # the same person signed in on another device
+    copied = client.cookies["sopengine_session"]
+    assert client.post("/logout", data={"csrftoken": csrf(client)}, follow_redirects=False).status_code == 303
+    before = counts(o)
+    thief = bare_client(o, {"sopengine_session": copied})
+    assert signed_out(thief.get("/", follow_redirects=False))
+    if has_route("POST", "/runs/{run_id}/complete"):
+        assert signed_out(complete_form(thief, run_id, task_of(o, run_id), token=csrf(thief)))
+    assert counts(o) == before
+    assert still_open(o, run_id)
+    assert elsewhere.get("/", follow_redirects=False).status_code == 200  # only the session signed out ends
 
 
 # -- 9. open redirects ---------------------------------------------------------------------------------
