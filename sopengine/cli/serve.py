@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from sopengine.cli.common import global_options, note, settings
+from sopengine.cli.common import SopCommand, global_options, note, settings
 from sopengine.i18n import _
 
 
-@click.command("serve")
+@click.command("serve", cls=SopCommand)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (0.0.0.0: every interface).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The TCP port to listen on.")
 @click.option("--secure-cookies", is_flag=True,
