@@ -409,7 +409,7 @@ def create_app(cfg: ServerConfig) -> Any:
         skip_if_scope=_no_ambient_credentials,
         send_csrf_failed=_csrf_failed,
     )
-    outer = BodyLimit(Language(SecureCookies(protected, cfg.secure_cookies)), cfg.upload_limit)
+    outer = BodyLimit(Language(MultipartBoundary(SecureCookies(protected, cfg.secure_cookies))), cfg.upload_limit)
     outer.fastapi = app  # type: ignore[attr-defined]  # for tests and the OpenAPI description
     return outer
 
@@ -474,6 +474,32 @@ async def _multipart_token(boundary: bytes, receive: Any) -> tuple[str | None, A
     except Found:
         return b"".join(part["data"]).decode("utf-8", "replace"), replay
     return None, replay
+
+
+class MultipartBoundary:
+    """Write a multipart body's boundary as asgi-csrf reads it (``; boundary=X`` exactly: written
+    otherwise, as ``;boundary=X`` or quoted, it failed with a 500), and refuse a multipart body
+    that names none (400) before any layer reads it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        headers = list(scope.get("headers") or []) if scope["type"] == "http" else []
+        for i, (key, value) in enumerate(headers):
+            if key != b"content-type" or value.split(b";", 1)[0].strip().lower() != b"multipart/form-data":
+                continue
+            boundary = parse_options_header(value)[1].get(b"boundary")
+            if not boundary:
+                message = _("the request is not what this address takes: {problems}").format(
+                    problems="multipart/form-data without a boundary")
+                await api_error(400, "invalid_request", message)(scope, receive, send)
+                return
+            headers[i] = (key, b"multipart/form-data; boundary=" + boundary)
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
 
 
 def _no_ambient_credentials(scope: dict[str, Any]) -> bool:
