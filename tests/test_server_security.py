@@ -216,6 +216,31 @@ def test_a_browser_session_on_the_api_needs_the_csrf_header(tmp_path: Path) -> N
     assert still_open(o, run_id)
 
 
+@needs_complete_page
+def test_a_multipart_boundary_however_written_is_read_and_none_is_400(tmp_path: Path) -> None:
+    o = office(tmp_path, keys=("admin", "sekretaris"))
+    run_id = start(o)
+    client = o.client("sekretaris")
+    body, kind = multipart([("csrftoken", csrf(client)), ("task", str(task_of(o, run_id))), ("step", STEP)],
+                           [("output:Disposisi", b"disposisi.pdf", b"%PDF-1.4 isi")])
+    boundary = kind.split("boundary=")[1]
+    before = counts(o)
+    for written in ("multipart/form-data", "multipart/form-data; charset=utf-8"):
+        refused = client.post(f"/runs/{run_id}/complete", content=body, headers={"content-type": written},
+                              follow_redirects=False)
+        assert refused.status_code == 400, (written, refused.text)
+    assert counts(o) == before
+    # without the space, or quoted: the form is read (and its token checked) as any other
+    forged = client.post(f"/runs/{run_id}/complete", content=body.replace(csrf(client).encode(), b"x"),
+                         headers={"content-type": f'multipart/form-data;boundary="{boundary}"'}, follow_redirects=False)
+    assert forged.status_code == 403
+    assert counts(o) == before
+    done = client.post(f"/runs/{run_id}/complete", content=body,
+                       headers={"content-type": f"multipart/form-data;boundary={boundary}"}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    assert not still_open(o, run_id)
+
+
 # -- 2. the run's roles ------------------------------------------------------------------------------
 
 @needs_complete_page
