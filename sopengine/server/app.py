@@ -5,14 +5,16 @@ Layers, outermost first (:func:`create_app`):
 1. :class:`BodyLimit` — a request body over the upload limit is refused (413) before it is read.
 2. :class:`Language` — each request is answered in its reader's language (``?lang=``, else
    the ``sopengine_lang`` cookie, else Bahasa Indonesia), without touching other requests.
-3. ``asgi-csrf`` — every unsafe request carrying cookies must carry the ``csrftoken`` form
-   field (first in a multipart form) or the ``x-csrftoken`` header matching its signed
-   cookie; the sign-in form is protected too. Requests authenticated by a bearer token carry
-   no ambient credentials and are let through.
+3. :class:`MultipartBoundary` — a multipart body's boundary written as the CSRF layer reads
+   it; a multipart body without one is refused (400).
 4. :class:`SecureCookies` — every cookie is ``Secure`` when the request came over TLS.
-5. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie;
+5. ``asgi-csrf`` — every unsafe request carrying cookies must carry the ``csrftoken`` form
+   field (first in a multipart form, read by :func:`_multipart_token`) or the
+   ``x-csrftoken`` header matching its signed cookie; the sign-in form is protected too.
+   Requests authenticated by a bearer token carry no ambient credentials and are let through.
+6. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie;
    its secret is kept in the database.
-6. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
+7. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
    (:mod:`.api`), sign-in and sign-out here.
 
 Every route that writes calls the library inside ``who.acting()``: the signed-in person —
