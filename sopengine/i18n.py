@@ -21,8 +21,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 DOMAIN = "sopengine"
 LANGUAGES = ("id", "en")
@@ -41,6 +43,8 @@ _PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 
 
 def locale_dir() -> Path:
+    from pathlib import Path  # only here: the command line's start-up need not load pathlib
+
     return Path(os.environ.get(ENV_LOCALE_DIR) or _PACKAGED)
 
 

@@ -19,44 +19,52 @@ command was asked for — ``--json``, ``--format json|csv``, ``render``, ``schem
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 from sopengine.i18n import LANGUAGES, N_, _, set_language
-from sopengine.identity import person
 
 import click
 from click.core import ParameterSource
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ENV_DB = "SOPENGINE_DB"
 ENV_USER = "SOPENGINE_USER"
 DEFAULT_DB = "sopengine.db"
 
 
-@dataclass
 class Settings:
-    """The global options, merged from both places and the environment."""
+    """The global options, merged from both places and the environment.
 
-    db: str | None = None
-    definitions: str | None = None
-    calendar: str | None = None
-    now: str | None = None
-    by: str | None = None
-    lang: str | None = None
+    A plain class rather than a dataclass: ``--help`` builds one, and importing
+    :mod:`dataclasses` would cost it more than the class is worth.
+    """
+
+    def __init__(self, db: str | None = None, definitions: str | None = None, calendar: str | None = None,
+                 now: str | None = None, by: str | None = None, lang: str | None = None) -> None:
+        self.db = db
+        self.definitions = definitions
+        self.calendar = calendar
+        self.now = now
+        self.by = by
+        self.lang = lang
 
     @property
     def db_path(self) -> Path:
+        from pathlib import Path
+
         return Path(self.db or os.environ.get(ENV_DB) or DEFAULT_DB)
 
     @property
     def person(self) -> str:
+        from sopengine.identity import person
+
         return person(self.by)
 
 
@@ -113,12 +121,48 @@ def global_options(group: bool = False) -> Callable[[Any], Any]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
 
 
+def _terminal_columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` gives it (``COLUMNS``, the terminal, else 80).
+
+    Read here because importing :mod:`shutil` (with the compression modules it loads) is a good
+    part of what ``--help`` costs, and the width is all the help needs of it.
+    """
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            return 80
+        columns = size.columns or 80
+    return columns
+
+
+class SopContext(click.Context):
+    """click's context, making the help formatter click would make, at the width click would find."""
+
+    def make_formatter(self) -> click.HelpFormatter:
+        width = self.terminal_width
+        if width is None:
+            from click import formatting
+
+            width = formatting.FORCED_WIDTH
+            if width is None:
+                limit = 80 if self.max_content_width is None else self.max_content_width
+                width = max(min(_terminal_columns(), limit) - 2, 50)
+        return self.formatter_class(width=width, max_width=self.max_content_width)
+
+
 class SopCommand(click.Command):
     """A command whose help (its text and its options') is shown in the language in force.
 
     Help texts are written in English in the code, where click reads them at import; they are
     translated when shown, so that ``--lang`` given anywhere on the line applies.
     """
+
+    context_class = SopContext
 
     def get_help(self, ctx: click.Context) -> str:
         with _translated_help(self, ctx):
@@ -227,6 +271,8 @@ def settings() -> Settings:
 
 def print_json(data: Any) -> None:
     """*data* as JSON on stdout, exactly: control characters in it are JSON's to escape."""
+    import json
+
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str), file=_beneath(sys.stdout))
 
 
