@@ -380,6 +380,26 @@ def test_an_upload_name_with_folders_is_refused(tmp_path: Path, name: bytes, mon
     assert still_open(o, run_id)
 
 
+@pytest.mark.skipif(not has_route("POST", "/admin/definitions"), reason="the admin's definition upload is not there yet")
+def test_an_uploaded_definition_lands_in_the_definitions_folder_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    o = office(tmp_path, keys=("admin",))
+    cwd = tmp_path / "server" / "cwd"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    admin = o.client("admin")
+    text = (o.definitions / "surat-keluar.yaml").read_bytes().replace(b"id: surat-keluar", b"id: surat-masuk", 1)
+    outside = [p for p in _tree(tmp_path) if not p.startswith("definitions")]
+    shipped = {p.name for p in o.definitions.iterdir()}
+    for name in (b"../../surat-masuk.yaml", b"..\\surat-masuk.yaml", b"/etc/surat-masuk.yaml", b"surat\x00masuk.yaml"):
+        body, kind = multipart([("csrftoken", csrf(admin)), ("name", ""), ("action", "publish")],
+                               [("upload", name, text)])
+        sent = admin.post("/admin/definitions", content=body, headers={"content-type": kind}, follow_redirects=False)
+        assert sent.status_code in (303, 400), (name, sent.status_code)  # its bare name published, or refused
+        assert [p for p in _tree(tmp_path) if not p.startswith("definitions")] == outside, name
+        assert not Path("/etc/surat-masuk.yaml").exists()
+        assert {p.name for p in o.definitions.iterdir()} - shipped <= {"surat-masuk.yaml"}, name
+
+
 # -- 6. the upload limit -----------------------------------------------------------------------------
 
 @needs_complete_page
