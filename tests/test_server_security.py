@@ -335,8 +335,8 @@ def test_an_altered_session_cookie_is_signed_out(tmp_path: Path) -> None:
             base64.b64encode(json.dumps({**payload, "pid": admin_id}).encode())).decode(),
         "another database's server": elsewhere.client("sekretaris").cookies["sopengine_session"],
     }
-    there = _session_payload(forged["another database's server"])
-    assert (there["pid"], there["pw"]) == (payload["pid"], payload["pw"])
+    theirs = _session_payload(forged["another database's server"])
+    assert (theirs["pid"], theirs["pw"]) == (payload["pid"], payload["pw"])
     before = counts(o)
     for how, cookie in forged.items():
         client = bare_client(o, {"sopengine_session": cookie})
