@@ -104,16 +104,15 @@ class LazyGroup(SopGroup):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from sopengine.errors import SopError
-
         try:
             return super().invoke(ctx)
-        except SopError as exc:
-            raise _failure(exc) from None
         except Exception as exc:
-            import sqlite3
-
-            if isinstance(exc, sqlite3.Error):
+            # A SopError or an sqlite3.Error can only come from a module already imported: looked
+            # up, not imported, so that a command's --help or a usage error loads neither.
+            errors, sqlite3 = sys.modules.get("sopengine.errors"), sys.modules.get("sqlite3")
+            if errors is not None and isinstance(exc, errors.SopError):
+                raise _failure(exc) from None
+            if sqlite3 is not None and isinstance(exc, sqlite3.Error):
                 failure = _sqlite_failure(exc, ctx)
                 if failure is not None:
                     raise failure from None
