@@ -2,19 +2,20 @@
 
 Layers, outermost first (:func:`create_app`):
 
-1. :class:`BodyLimit` — a request body over the upload limit is refused (413) before it is read.
-2. :class:`Language` — each request is answered in its reader's language (``?lang=``, else
+1. :class:`NoFraming` — no page is framed by another site; answers are taken as the type sent.
+2. :class:`BodyLimit` — a request body over the upload limit is refused (413) before it is read.
+3. :class:`Language` — each request is answered in its reader's language (``?lang=``, else
    the ``sopengine_lang`` cookie, else Bahasa Indonesia), without touching other requests.
-3. :class:`MultipartBoundary` — a multipart body's boundary written as the CSRF layer reads
+4. :class:`MultipartBoundary` — a multipart body's boundary written as the CSRF layer reads
    it; a multipart body without one is refused (400).
-4. :class:`SecureCookies` — every cookie is ``Secure`` when the request came over TLS.
-5. ``asgi-csrf`` — every unsafe request carrying cookies must carry the ``csrftoken`` form
+5. :class:`SecureCookies` — every cookie is ``Secure`` when the request came over TLS.
+6. ``asgi-csrf`` — every unsafe request carrying cookies must carry the ``csrftoken`` form
    field (first in a multipart form, read by :func:`_multipart_token`) or the
    ``x-csrftoken`` header matching its signed cookie; the sign-in form is protected too.
    Requests authenticated by a bearer token carry no ambient credentials and are let through.
-6. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie;
+7. Starlette's ``SessionMiddleware`` — the signed, HttpOnly, SameSite=Lax session cookie;
    its secret is kept in the database.
-7. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
+8. The routes: pages (:mod:`.pages`, :mod:`.admin`, :mod:`.auditor`), the JSON API
    (:mod:`.api`), sign-in and sign-out here.
 
 Every route that writes calls the library inside ``who.acting()``: the signed-in person —
@@ -152,6 +153,33 @@ class BodyLimit:
                 limit=f"{self.upload / MiB:.4g}")
         response = api_error(413, "too_large", message)
         await response(scope, receive, send)
+
+
+class NoFraming:
+    """Headers every answer carries unless its route set them: no page of the server is framed by
+    another site (a framed form could be clicked unknowingly), and a browser takes each answer
+    as the type it is sent as."""
+
+    HEADERS = ((b"x-frame-options", b"SAMEORIGIN"), (b"content-security-policy", b"frame-ancestors 'self'"),
+               (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"))
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def guarded(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {key.lower() for key, _value in headers}
+                headers += [(key, value) for key, value in self.HEADERS if key not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, guarded)
 
 
 class SecureCookies:
@@ -411,7 +439,7 @@ def create_app(cfg: ServerConfig) -> Any:
         skip_if_scope=_no_ambient_credentials,
         send_csrf_failed=_csrf_failed,
     )
-    outer = BodyLimit(Language(MultipartBoundary(SecureCookies(protected, cfg.secure_cookies))), cfg.upload_limit)
+    outer = NoFraming(BodyLimit(Language(MultipartBoundary(SecureCookies(protected, cfg.secure_cookies))), cfg.upload_limit))
     outer.fastapi = app  # type: ignore[attr-defined]  # for tests and the OpenAPI description
     return outer
 
