@@ -618,6 +618,20 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_tls(tmp_path: Path) 
         assert ("secure" in parts) is secure, (secure_cookies, scheme, cookie)
 
 
+def test_no_page_is_framed_by_another_site(tmp_path: Path) -> None:
+    o = office(tmp_path, keys=("admin",))
+    run_id = start(o)
+    client = o.client("admin")
+    for response in (o.anonymous().get("/login"), client.get("/"), client.get(f"/runs/{run_id}"),
+                     o.anonymous().get("/api/runs"), o.anonymous().get("/", follow_redirects=False)):
+        assert response.headers["x-frame-options"] == "SAMEORIGIN", response.url
+        assert response.headers["x-content-type-options"] == "nosniff", response.url
+    assert "frame-ancestors 'self'" in client.get("/").headers["content-security-policy"]
+    if has_route("GET", "/runs/{run_id}/document"):  # a route's own policy is kept, not doubled
+        document = client.get(f"/runs/{run_id}/document")
+        assert len(document.headers.get_list("x-frame-options")) == 1
+
+
 # -- 11. how a request may be authenticated -----------------------------------------------------------
 
 @needs_runs_api
