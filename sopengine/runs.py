@@ -16,7 +16,6 @@ Every operation takes ``db`` as a path (opened and closed by the call) or as an 
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +48,8 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: ids are read alo
 
 def new_run_id() -> str:
     """A short id people can read aloud: ``k7m-x3q``."""
+    import secrets  # here, not at the top: a step needs no new id
+
     pick = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return f"{pick[:3]}-{pick[3:]}"
 
