@@ -585,8 +585,10 @@ def _sign_in_routes(app: FastAPI) -> None:
         try:
             person = auth.sign_in(cfg.db, username, password, client_address(request), channel.WEB)
         except auth.Throttled as exc:
-            return page(request, "login.html", {"next": _safe_next(next), "error": str(exc), "username": username},
-                        status_code=429)
+            throttled = page(request, "login.html", {"next": _safe_next(next), "error": str(exc), "username": username},
+                             status_code=429)
+            throttled.headers["Retry-After"] = str(exc.retry_after)
+            return throttled
         except auth.SignInRefused as exc:
             return page(request, "login.html", {"next": _safe_next(next), "error": str(exc), "username": username},
                         status_code=401)
