@@ -457,6 +457,7 @@ def test_five_wrong_passwords_then_even_the_right_one_waits(tmp_path: Path) -> N
         assert attempt(client, o.name("kasubag"), "salah").status_code == 401
     throttled = attempt(client, o.name("kasubag"), PASSWORD)
     assert throttled.status_code == 429, throttled.text
+    assert 1 <= int(throttled.headers["retry-after"]) <= 2
     assert "sopengine_session" not in client.cookies
     assert len(access(o, "sign_in_refused")) == 5
     assert len(access(o, "sign_in_throttled")) == 1
