@@ -331,3 +331,14 @@ def test_an_api_call_without_a_session_is_unauthenticated_whatever_cookies_it_ca
     response = browser.post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"},
                             headers={"x-csrftoken": csrf(browser)})
     assert response.status_code == 201, response.text
+
+
+def test_an_upload_over_the_limit_is_a_page_for_a_browser_and_json_for_the_api(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",), upload_limit=64 * 1024)
+    client = the.client("admin")
+    big = b"x" * (300 * 1024)
+    page = client.post("/runs/x/complete", files={"output:Disposisi": ("d.pdf", big)}, data={"csrftoken": csrf(client)})
+    assert page.status_code == 413 and page.headers["content-type"].startswith("text/html")
+    assert "64 KiB" not in page.text and "the upload is larger than" in page.text
+    api_call = client.post("/api/runs/x/complete", content=big, headers={"content-type": "application/json"})
+    assert api_call.status_code == 413 and api_call.json()["error"]["code"] == "too_large"

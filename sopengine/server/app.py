@@ -151,7 +151,17 @@ class BodyLimit:
         with i18n.using(lang):
             message = _("the upload is larger than the {limit} MiB the office server accepts; send a smaller file").format(
                 limit=f"{self.upload / MiB:.4g}")
-        response = api_error(413, "too_large", message)
+        if scope["path"].startswith("/api/"):
+            response: Response = api_error(413, "too_large", message)
+        else:  # a browser's form: a page it shows, with the way back
+            from html import escape
+
+            back = escape(_("Back to the inbox"))
+            response = HTMLResponse(
+                f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+                f'<link rel="stylesheet" href="/static/office.css"><main><section class="card"><h1>413</h1>'
+                f'<p class="flash error" role="alert">{escape(message)}</p>'
+                f'<p><a href="/">{back}</a></p></section></main></html>', status_code=413)
         await response(scope, receive, send)
 
 
