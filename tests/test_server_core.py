@@ -342,3 +342,29 @@ def test_an_upload_over_the_limit_is_a_page_for_a_browser_and_json_for_the_api(t
     assert "64 KiB" not in page.text and "the upload is larger than" in page.text
     api_call = client.post("/api/runs/x/complete", content=big, headers={"content-type": "application/json"})
     assert api_call.status_code == 413 and api_call.json()["error"]["code"] == "too_large"
+
+
+def test_people_change_their_own_password_proving_the_current_one(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin", "auditor"))
+    laptop, phone = the.client("auditor"), the.client("auditor")  # auditors too: it is their own account
+    token = the.token("auditor")
+    before = office_events(the.db)
+    form = {"csrftoken": csrf(laptop), "current": "salah-sekali-1", "password": "sandi-baru-inspektur", "confirm": "sandi-baru-inspektur"}
+    assert laptop.post("/account/password", data=form).status_code == 403
+    assert laptop.post("/account/password", data={**form, "current": PASSWORD, "confirm": "lain"}).status_code == 400
+    assert office_events(the.db) == before
+    done = laptop.post("/account/password", data={**form, "current": PASSWORD}, follow_redirects=False)
+    assert done.status_code == 303
+    kind, person, payload = office_events(the.db)[-1]
+    assert (kind, person, payload["name"], payload["via"]) == ("password_set", "Inspektur Hadi", "Inspektur Hadi", "web")
+    assert laptop.get("/audit", follow_redirects=False).status_code == 200  # this session goes on
+    assert phone.get("/audit", follow_redirects=False).headers["location"].startswith("/login")  # the other ended
+    assert httpx_get(the, "/api/inbox", token).status_code == 401  # the token was revoked
+    sign_in(the.anonymous(), "Inspektur Hadi", "sandi-baru-inspektur")
+    assert api.verify(the.db)["ok"]
+
+
+def httpx_get(the, path: str, token: str):
+    from starlette.testclient import TestClient
+
+    return TestClient(the.app).get(path, headers={"Authorization": f"Bearer {token}"})

@@ -622,6 +622,39 @@ def _sign_in_routes(app: FastAPI) -> None:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
+    @app.get("/account/password", include_in_schema=False)
+    def password_form(request: Request, me: Annotated[auth.Who, Depends(who)]) -> HTMLResponse:
+        return page(request, "account_password.html")
+
+    @app.post("/account/password", include_in_schema=False)
+    def change_password(request: Request, me: Annotated[auth.Who, Depends(who)], current: str = Form(""),
+                        password: str = Form(""), confirm: str = Form("")) -> Response:
+        """Anyone signed in changes their own password, proving the current one first (a sign-in
+        attempt: throttled and logged as one). Their other sessions and API tokens end; this
+        session goes on with the new password."""
+        from sopengine import people
+        from sopengine.store import Store
+        from sopengine.store import server as sql
+
+        cfg = config(request)
+        if password != confirm:
+            return page(request, "account_password.html",
+                        {"error": _("the two new passwords differ; type the same password twice")}, status_code=400)
+        try:
+            auth.sign_in(cfg.db, me.name, current, client_address(request), channel.WEB)
+        except auth.Throttled as exc:
+            return page(request, "account_password.html", {"error": str(exc)}, status_code=429)
+        except auth.SignInRefused:
+            return page(request, "account_password.html", {"error": _("the current password is wrong")}, status_code=403)
+        with me.acting():
+            people.set_password(cfg.db, me.name, password)
+        with Store(cfg.db, readonly=True) as store:
+            stored = sql.password_hash(store.conn, me.id)
+        request.session.clear()
+        request.session.update(auth.new_session({**me.person, "fingerprint": auth.fingerprint(stored)}))
+        flash(request, _("Your password is changed; your other sessions and API tokens have ended."))
+        return RedirectResponse("/", status_code=303)
+
     @app.get("/lang/{code}", include_in_schema=False)
     def choose_language(code: str, next: str = "/") -> Response:
         response = RedirectResponse(_safe_next(next), status_code=303)

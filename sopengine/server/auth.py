@@ -176,11 +176,7 @@ def session_person(store: Store, session: dict[str, Any]) -> dict[str, Any] | No
     person = current(store, pid, print_)
     if person is None:
         return None
-    ended = store.conn.execute(
-        "SELECT 1 FROM access_log WHERE username = ? AND at >= ? AND kind = 'sign_out' AND detail = ? LIMIT 1",
-        (person["name_key"], at, sid),
-    ).fetchone()
-    return None if ended else person
+    return None if sql.signed_out(store.conn, person["name_key"], sid, at) else person
 
 
 def current(store: Store, person_id: int, print_: str | None) -> dict[str, Any] | None:

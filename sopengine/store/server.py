@@ -53,6 +53,14 @@ def last_success(conn: sqlite3.Connection, column: str, value: str) -> str | Non
     return row[0]
 
 
+def signed_out(conn: sqlite3.Connection, username: str, session_id: str, since: str) -> bool:
+    """Whether the session *session_id* of *username*, opened at *since*, was signed out."""
+    return conn.execute(
+        "SELECT 1 FROM access_log WHERE username = ? AND at >= ? AND kind = 'sign_out' AND detail = ? LIMIT 1",
+        (username, since, session_id),
+    ).fetchone() is not None
+
+
 def access_log(conn: sqlite3.Connection, *, limit: int = 200, username: str | None = None) -> list[dict[str, Any]]:
     """The newest entries of the access log first."""
     where, args = ("WHERE username = ?", [username]) if username else ("", [])
