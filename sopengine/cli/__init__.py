@@ -9,6 +9,7 @@ code (``docs/cli.md`` lists them); what is printed for people is terminal-safe
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -184,5 +185,11 @@ def cli(ctx: click.Context) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    What is loaded by now (click, this package) lives as long as the process. Frozen, the
+    garbage collector no longer walks it at each full collection, while the command imports
+    the rest and when the process ends: some milliseconds of every command.
+    """
+    gc.freeze()
     cli(prog_name="sopengine")
