@@ -6,7 +6,9 @@ holidays and jinja2 each cost more to import than a whole step takes; they belon
 validation, admin queries, tables, calendars and rendering, never to a step. ``list`` keeps
 what it checked in a cache, so a second ``list`` validates nothing and imports no pydantic;
 the queries (``overdue``, ``inbox``, ``report``) import nothing heavy for their JSON and only
-rich for their tables.
+rich for their tables. A step reads its definition compiled, as JSON, from the database, so it
+imports no YAML; ``--help`` imports click and the command line's own start-up and nothing a
+command works with.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINITIONS = ROOT / "definitions"
 HEAVY = {"pydantic", "sqlite_utils", "rich", "holidays", "jinja2"}
 NOW = "2026-10-05T09:00"
+# What a step never needs: it reads its definition compiled, as JSON, from the database (no
+# YAML), makes no run id (secrets) and formats no help (shutil).
+NOT_IN_A_STEP = {"yaml", "secrets", "shutil"}
+# --help prints words: it loads click and the command line's own start-up, nothing a command
+# works with (the libraries of a step, nor json, pathlib, dataclasses or shutil).
+NOT_IN_HELP = {"yaml", "transitions", "sqlite3", "json", "pathlib", "dataclasses", "shutil", "secrets", "zoneinfo", "hashlib"}
+HELP_MODULES = {"sopengine", "sopengine.cli", "sopengine.cli.common", "sopengine.cli.runs", "sopengine.i18n"}
 
 
 def imported(args: list[str], cwd: Path) -> tuple[set[str], subprocess.CompletedProcess[str]]:
@@ -74,6 +83,7 @@ def test_complete_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) 
         # the report is read: the step's own modules are in it
         assert {"sopengine.runs", "sopengine.store", "transitions", "sqlite3"} <= names
         assert heavy(names) == set(), f"complete {extra} imported {sorted(heavy(names))}"
+        assert names & NOT_IN_A_STEP == set(), f"complete {extra} imported {sorted(names & NOT_IN_A_STEP)}"
     with sqlite3.connect(db) as con:
         done = [r[0] for r in con.execute("SELECT step_id FROM tasks WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,))]
     assert done == ["kumpulkan-data", "rekap-laporan"]
@@ -87,6 +97,7 @@ def test_decide_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Path) ->
     assert proc.returncode == 0, errors(proc)
     assert "Decided Ya" in proc.stdout
     assert heavy(names) == set(), f"decide imported {sorted(heavy(names))}"
+    assert names & NOT_IN_A_STEP == set(), f"decide imported {sorted(names & NOT_IN_A_STEP)}"
     names, proc = imported([*common(db), "decide", run_id, "Tidak", "--step", "periksa-sekretaris", "--json"], tmp_path)
     assert proc.returncode == 0, errors(proc)
     assert json.loads(proc.stdout)["outcome"] == "Tidak"
@@ -99,6 +110,7 @@ def test_status_json_imports_none_of_the_heavy_libraries(db: Path, tmp_path: Pat
     assert proc.returncode == 0, errors(proc)
     assert json.loads(proc.stdout)["run_id"] == run_id
     assert heavy(names) == set(), f"status RUN --json imported {sorted(heavy(names))}"
+    assert names & NOT_IN_A_STEP == set(), f"status RUN --json imported {sorted(names & NOT_IN_A_STEP)}"
     names, proc = imported([*common(db), "status", "--json"], tmp_path)
     assert proc.returncode == 0, errors(proc)
     assert [r["run_id"] for r in json.loads(proc.stdout)] == [run_id]
@@ -121,6 +133,9 @@ def test_help_imports_none_of_the_heavy_libraries(args: list[str], tmp_path: Pat
     assert "Usage:" in proc.stdout
     assert "click" in names
     assert heavy(names) == set(), f"{' '.join(args)} imported {sorted(heavy(names))}"
+    assert names & NOT_IN_HELP == set(), f"{' '.join(args)} imported {sorted(names & NOT_IN_HELP)}"
+    own = {n for n in names if n.split(".")[0] == "sopengine"}
+    assert own <= HELP_MODULES, f"{' '.join(args)} imported {sorted(own - HELP_MODULES)}"
 
 
 def test_list_validates_once_then_imports_no_pydantic(tmp_path: Path) -> None:
