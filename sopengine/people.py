@@ -469,6 +469,12 @@ def _set_disabled(db: str | Path | Store, name: str, disabled: bool, by: str | N
                 return {**_public(person), "changed": False}
             register.update_person(conn, person["id"], change.at, disabled=disabled)
             change.check_not_locked_out()
+            if disabled:
+                # the sessions and API tokens they hold end for good: enabling them again later
+                # (after a stolen password, say) does not bring back what someone else may hold
+                from sopengine.store import server
+
+                server.end_sessions(conn, person, channel.fields(True)["via"], "disabled")
             change.event("person_disabled" if disabled else "person_enabled", me["name"], {"name": person["name"]})
             current = register.by_key(conn, person["name_key"])
             assert current is not None

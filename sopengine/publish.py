@@ -146,12 +146,26 @@ def _sha256(text: str) -> str:
 
 def _publish(db: str | Path | Store, target: Path, text: str, kind: str, payload: dict[str, Any], by: str | None,
              now: Any) -> dict[str, Any]:
-    """Record *kind* and write *target* in one transaction: the event is kept only if the file was written."""
-    from sopengine import api, authority, channel, clock
+    """Record *kind* and put *text* in force at *target*, both or neither.
+
+    The text is written whole to a temporary file beside *target* first; the event commits;
+    only then does the file take *target*'s name (one rename, which does not fail half-way).
+    A refusal or a failed commit removes the temporary file and leaves *target* as it was.
+    """
+    import os
+
+    from sopengine import authority, channel, clock
     from sopengine.identity import os_user
     from sopengine.store import people as register
     from sopengine.store import use
 
+    try:
+        fd, staged = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise InputError(_("cannot write {file} ({reason}); check the folder and its permissions").format(
+            file=target, reason=exc.strerror)) from None
     store, owned = use(db)
     try:
         at = clock.iso(clock.coerce(now)) or ""
@@ -160,9 +174,10 @@ def _publish(db: str | Path | Store, target: Path, text: str, kind: str, payload
             who = _publisher(conn, by)
             register.append_office_event(conn, kind=kind, at=at, recorded_at=recorded_at, person=who, os_user=os_user(),
                                          payload={**payload, **channel.fields(authority.mode(conn) == authority.REGISTER)})
-            api.write_text_atomic(target, text)
+        os.replace(staged, target)
         return {**payload, "path": str(target), "by": who, "at": at}
     finally:
+        Path(staged).unlink(missing_ok=True)
         if owned:
             store.close()
 

@@ -199,8 +199,11 @@ def test_access_log(audited: tuple[Office, str]) -> None:
     page = client.get("/audit/access")
     assert page.status_code == 200
     rows = table_rows(page.text)
-    assert "API token issued" in rows[0] and "signed in" in rows[2] and "sign-in refused" in rows[3]
-    assert all("Inspektur Hadi" in r for r in rows[:4])
+    # newest first: each sign-in is an attempt, then its outcome
+    words = ["API token issued", "signed in", "sign-in attempted", "signed in", "sign-in attempted", "sign-in refused",
+             "sign-in attempted"]
+    assert [next(w for w in words if f">{w}<" in r) for r in rows[:7]] == words
+    assert all("Inspektur Hadi" in r for r in rows[:7])
     mine = table_rows(client.get("/audit/access", params={"person": "inspektur HADI"}).text)
     assert mine and all("Inspektur Hadi" in r for r in mine)
     nobody = client.get("/audit/access", params={"person": "Tidak Terdaftar"})

@@ -175,7 +175,7 @@ def test_a_real_server_signs_people_in_and_records_who_acted(served: tuple[str, 
     assert [(p["via"], p["auth"]) for p in payloads] == [("api", "token"), ("api", "token")]
     assert api.verify(db)["ok"]
     kinds = [k for (k,) in sqlite3.connect(db).execute("SELECT kind FROM access_log ORDER BY id")]
-    assert kinds == ["sign_in", "token_issued"]
+    assert kinds == ["sign_in_attempt", "sign_in", "token_issued"]
 
 
 def test_a_web_session_over_http_sets_safe_cookies(served: tuple[str, Path]) -> None:
@@ -368,3 +368,80 @@ def httpx_get(the, path: str, token: str):
     from starlette.testclient import TestClient
 
     return TestClient(the.app).get(path, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_backup_carries_no_signing_secret_of_the_live_server(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",))
+    the.client("admin")  # the app made its secrets
+    con = sqlite3.connect(the.db)
+    assert con.execute("SELECT count(*) FROM server_settings").fetchone()[0] == 2
+    con.close()
+    copy = tmp_path / "cadangan.db"
+    result = invoke("backup", str(copy), "--db", str(the.db))
+    assert result.exit_code == 0, result.output
+    con = sqlite3.connect(copy)
+    assert con.execute("SELECT count(*) FROM server_settings").fetchone()[0] == 0
+    con.close()
+    assert api.verify(copy)["ok"]
+
+
+def test_disabling_ends_sessions_and_tokens_for_good(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin", "kabid"))
+    page, token = the.client("kabid"), the.token("kabid")
+    assert page.get("/", follow_redirects=False).status_code == 200
+    people.disable_person(the.db, "Siti Rahma")
+    people.enable_person(the.db, "Siti Rahma")  # after the investigation, say
+    assert page.get("/", follow_redirects=False).status_code == 303  # the old session does not come back
+    assert httpx_get(the, "/api/inbox", token).status_code == 401  # nor the old token
+    sign_in(the.anonymous(), "Siti Rahma")  # a new sign-in works
+
+
+def test_a_signed_out_session_stays_out_after_a_rename(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    the = office(tmp_path, keys=("admin", "sekretaris"))
+    client = the.client("sekretaris")
+    copied = dict(client.cookies)
+    client.post("/logout", data={"csrftoken": csrf(client)})
+    people.edit_person(the.db, "Agus Supriyadi", rename="Agus S")
+    thief = TestClient(the.app, cookies=copied)
+    assert thief.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_at_its_hours_however_busy(tmp_path: Path) -> None:
+    from sopengine.server import ServerConfig, create_app
+    from starlette.testclient import TestClient
+
+    the = office(tmp_path, keys=("admin",))
+    short = create_app(ServerConfig(db=the.db, definitions=the.definitions, session_hours=0))
+    client = TestClient(short)
+    sign_in(client, "admin kantor")
+    assert client.get("/", follow_redirects=False).status_code == 303  # zero hours: over at once
+
+
+def test_nothing_is_loaded_from_elsewhere_and_the_api_is_described(tmp_path: Path) -> None:
+    import re
+
+    the = office(tmp_path, keys=("admin",))
+    client = the.client("admin")
+    assert client.get("/api/docs").status_code == 404  # FastAPI's page would load Swagger UI from a CDN
+    assert client.get("/api/openapi.json").status_code == 200
+    for path in ("/", "/runs", "/admin", "/audit", "/login", "/account/password"):
+        text = client.get(path).text
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), path
+
+
+def test_a_chunked_body_over_the_limit_is_413_on_the_api(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",), upload_limit=64 * 1024)
+    client = the.api("admin")
+    before = count(the.db, "events")
+
+    def chunks():
+        yield b'{"definition": "pengumpulan-data", "case": {"x": "'
+        for _ in range(40):
+            yield b"y" * 8192
+        yield b'"}}'
+
+    response = client.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert count(the.db, "events") == before

@@ -431,11 +431,13 @@ def _at(seconds_ago: float) -> str:
 
 
 def refusals(o: Office, username: str, address: str, count: int, seconds_ago: float) -> None:
-    """*count* refused sign-ins of *username* from *address*, the last *seconds_ago* (the log takes inserts only)."""
+    """*count* refused sign-ins of *username* from *address*, the last *seconds_ago* (the log takes inserts only):
+    each an attempt, then its refusal."""
     with sqlite3.connect(o.db) as conn:
         for i in range(count):
-            conn.execute("INSERT INTO access_log (at, kind, username, person, address, via) VALUES (?, ?, ?, ?, ?, ?)",
-                         (_at(seconds_ago + count - 1 - i), "sign_in_refused", username, None, address, "web"))
+            for kind in ("sign_in_attempt", "sign_in_refused"):
+                conn.execute("INSERT INTO access_log (at, kind, username, person, address, via) VALUES (?, ?, ?, ?, ?, ?)",
+                             (_at(seconds_ago + count - 1 - i), kind, username, None, address, "web"))
 
 
 def key_of(o: Office, key: str) -> str:
@@ -519,9 +521,32 @@ def test_a_sign_in_clears_the_count(tmp_path: Path) -> None:
     refusals(o, key_of(o, "kasubag"), "203.0.113.1", 4, seconds_ago=1)
     client = bare_client(o, address="203.0.113.1")
     assert attempt(client, o.name("kasubag"), PASSWORD).status_code == 303
-    # one refusal after the sign-in is the first of a new count, not the fifth
-    assert attempt(bare_client(o, address="203.0.113.1"), o.name("kasubag"), "salah").status_code == 401
-    assert attempt(bare_client(o, address="203.0.113.1"), o.name("kasubag"), PASSWORD).status_code == 303
+    # for the account, one refusal after the sign-in is the first of a new count, not the fifth
+    # (from another address: an address's count is not cleared by a sign-in, see the next test)
+    assert attempt(bare_client(o, address="203.0.113.2"), o.name("kasubag"), "salah").status_code == 401
+    assert attempt(bare_client(o, address="203.0.113.2"), o.name("kasubag"), PASSWORD).status_code == 303
+
+
+def test_someone_elses_sign_in_does_not_clear_an_addresss_count(tmp_path: Path) -> None:
+    o = office(tmp_path, keys=("admin", "kasubag", "kasi"))
+    for key in ("admin", "kasi"):  # guesses at two accounts from one address
+        refusals(o, key_of(o, key), "203.0.113.9", 2, seconds_ago=1)
+    assert attempt(bare_client(o, address="203.0.113.9"), o.name("kasubag"), PASSWORD).status_code == 303  # an own sign-in
+    assert attempt(bare_client(o, address="203.0.113.9"), o.name("kasi"), "salah").status_code == 401  # the fifth failure
+    assert attempt(bare_client(o, address="203.0.113.9"), o.name("kasi"), PASSWORD).status_code == 429
+
+
+def test_guesses_sent_at_once_count_each_other(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    o = office(tmp_path, keys=("admin", "kasubag"))
+
+    def guess(i: int) -> int:
+        return attempt(bare_client(o, address=f"198.51.100.{i}"), o.name("kasubag"), f"tebakan-{i}").status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(guess, range(12)))
+    assert statuses.count(401) <= 5 and statuses.count(429) >= 7, statuses
 
 
 # -- 8. a disabled person, a changed password ---------------------------------------------------------

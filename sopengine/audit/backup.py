@@ -61,6 +61,9 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False,
             except sqlite3.Error as exc:
                 raise _unavailable(dest, tmp, exc) or _cannot_write(dest, exc) from None
             try:
+                from sopengine.store import server as server_sql
+
+                server_sql.forget_secrets(copy)  # a backup signs no session cookie of the live server
                 check = store_audit.quick_check(copy)
                 summary = _stored_head(copy)
             except sqlite3.OperationalError as exc:  # the target's disk is full, or it went away

@@ -25,9 +25,9 @@ def serve_cmd(host: str, port: int, secure_cookies: bool, upload_limit: str, for
     """Run the office server: people sign in with their register password and work in a browser.
 
     Staff see their inbox and act on their steps, admins manage people, definitions and
-    runs, auditors read and verify the history; scripts use the JSON API (/api/docs). The
-    command line keeps working beside it on the same database. Put nginx with TLS in front
-    (docs/deployment.md).
+    runs, auditors read and verify the history; scripts use the JSON API, described at
+    /api/openapi.json. The command line keeps working beside it on the same database. Put
+    nginx with TLS in front (docs/deployment.md).
 
     Example:
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
@@ -230,7 +231,12 @@ async def _uploaded(upload: UploadFile | None) -> tuple[str, str] | None:
 @router.post("/definitions")
 async def definition_publish(request: Request, who: Admin, name: Text = "", text: Text = "", action: Text = "check",
                              upload: Upload = None) -> Response:
+    # the form is read here; checking, writing and the database wait in a worker thread, never on the event loop
     sent = await _uploaded(upload)
+    return await run_in_threadpool(_definition_publish, request, who, name, text, action, sent)
+
+
+def _definition_publish(request: Request, who: Any, name: str, text: str, action: str, sent: tuple[str, str] | None) -> Response:
     if sent is not None:
         name = name.strip() or sent[0]
         text = sent[1]
@@ -278,6 +284,10 @@ def calendar(request: Request, who: Admin) -> Response:
 async def calendar_publish(request: Request, who: Admin, text: Text = "", action: Text = "check",
                            upload: Upload = None) -> Response:
     sent = await _uploaded(upload)
+    return await run_in_threadpool(_calendar_publish, request, who, text, action, sent)
+
+
+def _calendar_publish(request: Request, who: Any, text: str, action: str, sent: tuple[str, str] | None) -> Response:
     if sent is not None:
         text = sent[1]
     text = text.replace("\r\n", "\n")
@@ -323,6 +333,10 @@ def start_form(request: Request, who: Admin, definition: str = "") -> Response:
 @router.post("/start")
 async def start(request: Request, who: Admin) -> Response:
     form = await request.form()
+    return await run_in_threadpool(_start, request, who, form)
+
+
+def _start(request: Request, who: Any, form: Any) -> Response:
     definition = str(form.get("definition") or "")
     if not definition:
         raise InputError(_("choose the SOP to start"))

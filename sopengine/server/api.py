@@ -24,7 +24,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from sopengine import api
-from sopengine.server.app import config, staff, who
+from sopengine.server.app import config, reader, staff, who
 from sopengine.server.auth import Who
 
 HISTORY_PAGE = 100
@@ -292,10 +292,10 @@ def overdue(
     return CliJSON(api.overdue(config(request).db, actor=actor, person=person_name, limit=limit))
 
 
-@router.get("/history", response_model=list[HistoryEntry],
+@router.get("/history", response_model=list[HistoryEntry], dependencies=[Depends(reader)],
             responses={**_errors(400, 401), 200: {"headers": {NEXT_OFFSET: {
                 "description": "Sent when more entries match: the offset of the next page.", "schema": {"type": "integer"}}}}},
-            summary="Recorded events, oldest first, as 'sopengine history --json', a page at a time")
+            summary="Recorded events, oldest first, as 'sopengine history --json', a page at a time (auditors and admins)")
 def history(
     request: Request,
     run: str | None = Query(None, description="Only this run."),

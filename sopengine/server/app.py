@@ -220,8 +220,11 @@ class SecureCookies:
         await self.app(scope, receive, secured)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """A body grew past the limit while a route read it (no Content-Length): 413 wherever it is caught."""
+
+    def __init__(self) -> None:
+        super().__init__(413)
 
 
 def _language_of(scope: dict[str, Any]) -> str:
@@ -301,7 +304,7 @@ def who(request: Request) -> auth.Who:
             return request.state.who
         if "pid" not in request.session:
             raise NotSignedIn
-        person = auth.session_person(store, request.session)
+        person = auth.session_person(store, request.session, cfg.session_hours)
     if person is None:
         request.session.clear()
         raise NotSignedIn
@@ -376,7 +379,7 @@ def create_app(cfg: ServerConfig) -> Any:
         title="sopengine office server",
         version=_version(),
         description="The JSON API of sopengine's office server: the shapes of the command line's --json output.",
-        docs_url="/api/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: nothing here is fetched from elsewhere
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -409,7 +412,13 @@ def create_app(cfg: ServerConfig) -> Any:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = str(exc.detail)
-        if wants_json(request):
+        if isinstance(exc, _TooLarge) or exc.status_code == 413:
+            limit = config(request).upload_limit
+            message = _("the upload is larger than the {limit} MiB the office server accepts; send a smaller file").format(
+                limit=f"{limit / MiB:.4g}")
+            if wants_json(request):
+                return api_error(413, "too_large", message)
+        elif wants_json(request):
             return api_error(exc.status_code, "http_" + str(exc.status_code), message)
         return page(request, "error.html", {"status": exc.status_code, "message": message}, status_code=exc.status_code)
 
@@ -637,13 +646,18 @@ def _sign_in_routes(app: FastAPI) -> None:
         from sopengine.store import server as sql
 
         cfg = config(request)
+        from sopengine import passwords
+
+        passwords.check_new(password)  # refused (400) before the current password is looked at
         if password != confirm:
             return page(request, "account_password.html",
                         {"error": _("the two new passwords differ; type the same password twice")}, status_code=400)
         try:
             auth.sign_in(cfg.db, me.name, current, client_address(request), channel.WEB)
         except auth.Throttled as exc:
-            return page(request, "account_password.html", {"error": str(exc)}, status_code=429)
+            throttled = page(request, "account_password.html", {"error": str(exc)}, status_code=429)
+            throttled.headers["Retry-After"] = str(exc.retry_after)
+            return throttled
         except auth.SignInRefused:
             return page(request, "account_password.html", {"error": _("the current password is wrong")}, status_code=403)
         with me.acting():

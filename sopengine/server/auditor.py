@@ -398,11 +398,13 @@ def report_page(request: Request, who: Reader) -> HTMLResponse:
 # -- the access log ---------------------------------------------------------------------------------
 
 ACCESS_WORDS = {
+    "sign_in_attempt": N_("sign-in attempted"),
     "sign_in": N_("signed in"),
     "sign_in_refused": N_("sign-in refused"),
     "sign_in_throttled": N_("sign-in throttled"),
     "sign_out": N_("signed out"),
     "token_issued": N_("API token issued"),
+    "sessions_ended": N_("sessions and tokens ended"),
 }
 """The kinds of access log entries, as the page words them (translated when shown)."""
 

@@ -1,16 +1,21 @@
 """Who is signed in: passwords, the sign-in throttle, sessions and API tokens.
 
-* **Sign-in** checks a password against the register's argon2id hash. After 5 refused
-  sign-ins for one account, or from one address, within 15 minutes, every further attempt
-  waits: 1 s after the fifth, doubling with each further refusal, up to 15 minutes; an
-  attempt during the wait is refused (HTTP 429, ``Retry-After``) without its password being
-  looked at. A successful sign-in clears the count. The throttle counts the access log in
-  the database, so every server process over it agrees.
+* **Sign-in** checks a password against the register's argon2id hash. Each attempt is
+  logged before its password is looked at, so that attempts made at the same moment count
+  each other. After 5 attempts that did not succeed, for one account (since its last
+  sign-in) or from one address, within 15 minutes, every further attempt waits: 1 s after
+  the fifth, doubling with each further one, up to 15 minutes; an attempt during the wait
+  is refused (HTTP 429, ``Retry-After``) without its password being looked at. The
+  throttle counts the access log in the database, so every server process over it agrees.
+  At most :data:`VERIFYING` passwords are checked at once in a process (argon2id takes
+  tens of MiB each).
 * **Sessions** are a signed cookie (Starlette's ``SessionMiddleware``): the person's register
   id, a fingerprint of their password hash, and the session's own random id and start. Every
   request reads the person again: a disabled person, a changed password or a removed account
   ends the session there; so does its sign-out, which the access log keeps with the session's
-  id, so that a copy of the cookie is refused afterwards too.
+  id, so that a copy of the cookie is refused afterwards too; so does disabling the person
+  (for good: enabling them again does not revive it); and a session ends at the latest
+  ``session_hours`` after its sign-in, however busy.
 * **API tokens** (``POST /api/token``) are random, kept only as their SHA-256, valid for
   :data:`TOKEN_DAYS` days, revoked when the person's password changes.
 
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -39,6 +45,7 @@ WINDOW = timedelta(minutes=15)
 FREE_FAILURES = 5
 MAX_WAIT = 15 * 60
 TOKEN_DAYS = 30
+VERIFYING = 4
 SESSION_SECRET = "session_secret"
 CSRF_SECRET = "csrf_secret"
 
@@ -83,7 +90,7 @@ def _now() -> datetime:
 
 
 def _iso(when: datetime) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return when.astimezone(timezone.utc).isoformat(timespec="microseconds")  # as sql.now() writes it
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -105,19 +112,31 @@ def _find(conn: Any, username: str) -> dict[str, Any] | None:
 
 
 def wait_left(conn: Any, username: str, address: str, now: datetime) -> int:
-    """Seconds the next sign-in for *username* from *address* must still wait (0: none)."""
+    """Seconds the next sign-in for *username* from *address* must still wait (0: none).
+
+    An account counts its attempts since its last sign-in (within the window); an address
+    counts the attempts in the window that did not sign anyone in — another person's sign-in
+    from the same address (an office behind one router) clears nothing.
+    """
+    window = _iso(now - WINDOW)
     left = 0.0
     for column, value in (("username", username), ("address", address)):
-        since = _iso(now - WINDOW)
-        success = sql.last_success(conn, column, value)
-        if success and success > since:
-            since = success
-        failures, last = sql.failures_since(conn, column, value, since)
-        if failures >= FREE_FAILURES and last:
-            wait = min(2 ** (failures - FREE_FAILURES), MAX_WAIT)
+        since = window
+        if column == "username":
+            success = sql.last_success(conn, column, value)
+            if success and success > since:
+                since = success
+        attempts, last = sql.attempts_since(conn, column, value, since)
+        if column == "address":
+            attempts -= sql.successes_since(conn, column, value, since)
+        if attempts >= FREE_FAILURES and last:
+            wait = min(2 ** (attempts - FREE_FAILURES), MAX_WAIT)
             until = datetime.fromisoformat(last) + timedelta(seconds=wait)
             left = max(left, (until - now).total_seconds())
     return int(left) + (1 if left % 1 else 0)
+
+
+_verifying = threading.BoundedSemaphore(VERIFYING)
 
 
 def sign_in(db: Path, username: str, password: str, address: str, via: str) -> dict[str, Any]:
@@ -131,25 +150,28 @@ def sign_in(db: Path, username: str, password: str, address: str, via: str) -> d
         person = _find(store.conn, username or "")
         # the throttle counts per account, whichever of its names or logins is typed
         key = person["name_key"] if person is not None else name_key(clean_name(username or ""))[:200]
+        named = None if person is None else person["name"]
         with store.transaction() as conn:
             left = wait_left(conn, key, address, now)
-            if left > 0:
-                sql.log_access(conn, at=_iso(now), kind="sign_in_throttled", username=key, person=None, address=address, via=via)
+            # logged in the same transaction as the check: an attempt made meanwhile counts this one
+            sql.log_access(conn, at=_iso(now), kind="sign_in_throttled" if left > 0 else "sign_in_attempt", username=key,
+                           person=named, address=address, via=via)
         if left > 0:
             raise Throttled(
                 _("too many refused sign-ins; wait {seconds} seconds before trying again").format(seconds=left),
                 retry_after=left,
             )
         stored = sql.password_hash(store.conn, person["id"]) if person else None
-        if stored:
-            ok = passwords.verify(stored, password)
-        else:
-            passwords.dummy_verify(password)  # the same time as a wrong password: names cannot be probed
-            ok = False
+        with _verifying:
+            if stored:
+                ok = passwords.verify(stored, password)
+            else:
+                passwords.dummy_verify(password)  # the same time as a wrong password: names cannot be probed
+                ok = False
         refused = not ok or person is None or person["disabled"]
         with store.transaction() as conn:
             sql.log_access(conn, at=_iso(_now()), kind="sign_in_refused" if refused else "sign_in", username=key,
-                           person=None if person is None else person["name"], address=address, via=via,
+                           person=named, address=address, via=via,
                            detail=("disabled" if person and person["disabled"] and ok else None))
         if refused:
             raise SignInRefused(_("wrong name or password"))
@@ -168,15 +190,22 @@ def new_session(person: dict[str, Any]) -> dict[str, Any]:
     return {"pid": person["id"], "pw": person["fingerprint"], "sid": secrets.token_urlsafe(12), "at": _iso(_now())}
 
 
-def session_person(store: Store, session: dict[str, Any]) -> dict[str, Any] | None:
-    """The person of a session cookie, if it still holds: as :func:`current`, and not signed out."""
+def session_person(store: Store, session: dict[str, Any], hours: float) -> dict[str, Any] | None:
+    """The person of a session cookie, if it still holds: as :func:`current`, opened less than
+    *hours* ago, not signed out, and not ended by disabling the person since."""
     pid, print_, sid, at = (session.get(key) for key in ("pid", "pw", "sid", "at"))
     if not (isinstance(pid, int) and isinstance(print_, str) and isinstance(sid, str) and isinstance(at, str)):
         return None
-    person = current(store, pid, print_)
-    if person is None:
+    try:
+        opened = datetime.fromisoformat(at)
+    except ValueError:
         return None
-    return None if sql.signed_out(store.conn, person["name_key"], sid, at) else person
+    if opened.tzinfo is None or _now() - opened > timedelta(hours=hours):
+        return None
+    person = current(store, pid, print_)
+    if person is None or sql.signed_out(store.conn, sid) or sql.sessions_ended_after(store.conn, pid, at):
+        return None
+    return person
 
 
 def current(store: Store, person_id: int, print_: str | None) -> dict[str, Any] | None:

@@ -406,10 +406,11 @@ def m0010_one_open_task_index(db: Database) -> None:
 @migrations(name="0011_office_server")
 def m0011_office_server(db: Database) -> None:
     """What the office server keeps in the database, so that several server processes over one
-    database agree: its settings (the session-signing secret, made on first start), the API
-    tokens it issued (their SHA-256 only: a copied database gives no one a working token), and
-    the access log — every sign-in, sign-out, refused and throttled attempt — which the
-    sign-in throttle counts and which is append-only as the events are."""
+    database agree: its settings (the session-signing secrets, made on first start; a backup
+    leaves them out), the API tokens it issued (their SHA-256 only: a copied database gives no
+    one a working token), and the access log — every sign-in attempt and its outcome, sign-out,
+    throttled attempt, token issued and sessions ended — which the sign-in throttle counts and
+    which is append-only as the events are."""
     db.execute("CREATE TABLE IF NOT EXISTS server_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute(
         """CREATE TABLE IF NOT EXISTS access_log (
@@ -418,6 +419,7 @@ def m0011_office_server(db: Database) -> None:
             kind TEXT NOT NULL,
             username TEXT NOT NULL,
             person TEXT,
+            person_id INTEGER,
             address TEXT NOT NULL,
             via TEXT NOT NULL,
             detail TEXT
@@ -425,6 +427,8 @@ def m0011_office_server(db: Database) -> None:
     )
     db.execute("CREATE INDEX IF NOT EXISTS access_log_username ON access_log (username, at)")
     db.execute("CREATE INDEX IF NOT EXISTS access_log_address ON access_log (address, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS access_log_person ON access_log (person_id, kind, at)")
+    db.execute("CREATE INDEX IF NOT EXISTS access_log_sign_out ON access_log (detail) WHERE kind = 'sign_out'")
     for action in ("UPDATE", "DELETE"):
         db.execute(
             f"""CREATE TRIGGER IF NOT EXISTS access_log_no_{action.lower()} BEFORE {action} ON access_log

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-ACCESS_COLUMNS = ("id", "at", "kind", "username", "person", "address", "via", "detail")
+ACCESS_COLUMNS = ("id", "at", "kind", "username", "person", "person_id", "address", "via", "detail")
 
 
 def setting(conn: sqlite3.Connection, key: str) -> str | None:
@@ -28,23 +28,29 @@ def setting_or_create(conn: sqlite3.Connection, key: str, value: str) -> str:
 
 def log_access(
     conn: sqlite3.Connection, *, at: str, kind: str, username: str, person: str | None, address: str, via: str,
-    detail: str | None = None,
+    detail: str | None = None, person_id: int | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO access_log (at, kind, username, person, address, via, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (at, kind, username, person, address, via, detail),
+        "INSERT INTO access_log (at, kind, username, person, person_id, address, via, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (at, kind, username, person, person_id, address, via, detail),
     )
 
 
-def failures_since(conn: sqlite3.Connection, column: str, value: str, since: str) -> tuple[int, str | None]:
-    """How many refused sign-ins *column* (``username`` or ``address``) = *value* had since
-    *since*, and when the last one was (ISO, or None)."""
+def attempts_since(conn: sqlite3.Connection, column: str, value: str, since: str) -> tuple[int, str | None]:
+    """How many sign-in attempts *column* (``username`` or ``address``) = *value* made after
+    *since* — those still being checked included — and when the last one began (ISO, or None)."""
     assert column in ("username", "address")
     row = conn.execute(
-        f"SELECT count(*), max(at) FROM access_log WHERE {column} = ? AND at >= ? AND kind = 'sign_in_refused'",
+        f"SELECT count(*), max(at) FROM access_log WHERE {column} = ? AND at > ? AND kind = 'sign_in_attempt'",
         (value, since),
     ).fetchone()
     return int(row[0]), row[1]
+
+
+def successes_since(conn: sqlite3.Connection, column: str, value: str, since: str) -> int:
+    assert column in ("username", "address")
+    row = conn.execute(f"SELECT count(*) FROM access_log WHERE {column} = ? AND at > ? AND kind = 'sign_in'", (value, since)).fetchone()
+    return int(row[0])
 
 
 def last_success(conn: sqlite3.Connection, column: str, value: str) -> str | None:
@@ -53,12 +59,34 @@ def last_success(conn: sqlite3.Connection, column: str, value: str) -> str | Non
     return row[0]
 
 
-def signed_out(conn: sqlite3.Connection, username: str, session_id: str, since: str) -> bool:
-    """Whether the session *session_id* of *username*, opened at *since*, was signed out."""
+def signed_out(conn: sqlite3.Connection, session_id: str) -> bool:
+    """Whether the session *session_id* (random, one per sign-in) was signed out."""
     return conn.execute(
-        "SELECT 1 FROM access_log WHERE username = ? AND at >= ? AND kind = 'sign_out' AND detail = ? LIMIT 1",
-        (username, since, session_id),
+        "SELECT 1 FROM access_log WHERE kind = 'sign_out' AND detail = ? LIMIT 1", (session_id,),
     ).fetchone() is not None
+
+
+def sessions_ended_after(conn: sqlite3.Connection, person_id: int, since: str) -> bool:
+    """Whether every session of *person_id* opened before some time after *since* was ended
+    (the person was disabled then): a session opened at *since* no longer holds."""
+    return conn.execute(
+        "SELECT 1 FROM access_log WHERE person_id = ? AND kind = 'sessions_ended' AND at >= ? LIMIT 1", (person_id, since),
+    ).fetchone() is not None
+
+
+def now() -> str:
+    """The real time now as the access log and the sessions write it (UTC, microseconds)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def end_sessions(conn: sqlite3.Connection, person: dict[str, Any], via: str, why: str) -> None:
+    """End every session and API token of *person* now (disabled): none works again, even once re-enabled."""
+    at = now()
+    revoke_tokens(conn, person["id"], at)
+    log_access(conn, at=at, kind="sessions_ended", username=person["name_key"], person=person["name"],
+               person_id=person["id"], address="-", via=via, detail=why)
 
 
 def access_log(conn: sqlite3.Connection, *, limit: int = 200, username: str | None = None) -> list[dict[str, Any]]:
@@ -109,3 +137,15 @@ def person_by_id(conn: sqlite3.Connection, person_id: int) -> dict[str, Any] | N
 
     row = conn.execute(people._SELECT + " WHERE p.id = ?", (person_id,)).fetchone()
     return people._person(row)
+
+
+def forget_secrets(conn: sqlite3.Connection) -> None:
+    """Remove the office server's signing secrets from *conn* (a copy being made): whoever holds
+    a backup cannot sign a session cookie the live server accepts. A server started on a
+    restored copy makes new ones (everyone signs in again)."""
+    try:
+        conn.execute("DELETE FROM server_settings")
+        conn.commit()
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
