@@ -20,7 +20,7 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeSerializer
 from starlette.testclient import TestClient
 
-from server_support import PASSWORD, Office, csrf, office, sign_in
+from server_support import PASSWORD, PEOPLE, Office, csrf, office, sign_in
 from sopengine import api, people
 from sopengine.server import ServerConfig, create_app
 
@@ -703,3 +703,15 @@ def test_a_bearer_token_beside_someone_elses_session_acts_as_the_tokens_person(t
                                        (run_id,)).fetchone()
     assert person == o.name("sekretaris")
     assert json.loads(payload)["via"] == "api" and json.loads(payload)["auth"] == "token"
+
+
+def test_an_office_signing_in_at_once_from_one_address_is_not_held_up(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    o = office(tmp_path)  # seven people, all with the right password, behind one router
+
+    def sign_in_now(key: str) -> int:
+        return attempt(bare_client(o, address="203.0.113.50"), o.name(key), PASSWORD).status_code
+
+    with ThreadPoolExecutor(7) as pool:
+        assert list(pool.map(sign_in_now, list(PEOPLE))) == [303] * len(PEOPLE)

@@ -114,9 +114,10 @@ def _find(conn: Any, username: str) -> dict[str, Any] | None:
 def wait_left(conn: Any, username: str, address: str, now: datetime) -> int:
     """Seconds the next sign-in for *username* from *address* must still wait (0: none).
 
-    An account counts its attempts since its last sign-in (within the window); an address
-    counts the attempts in the window that did not sign anyone in — another person's sign-in
-    from the same address (an office behind one router) clears nothing.
+    An account counts its attempts since its last sign-in within the window, those still
+    being checked included (guesses sent at once count each other). An address counts its
+    refused attempts within the window: a whole office signing in at once from behind one
+    router is not held up, and another person's sign-in from it clears nothing.
     """
     window = _iso(now - WINDOW)
     left = 0.0
@@ -126,9 +127,9 @@ def wait_left(conn: Any, username: str, address: str, now: datetime) -> int:
             success = sql.last_success(conn, column, value)
             if success and success > since:
                 since = success
-        attempts, last = sql.attempts_since(conn, column, value, since)
-        if column == "address":
-            attempts -= sql.successes_since(conn, column, value, since)
+            attempts, last = sql.attempts_since(conn, column, value, since)
+        else:
+            attempts, last = sql.refusals_since(conn, column, value, since)
         if attempts >= FREE_FAILURES and last:
             wait = min(2 ** (attempts - FREE_FAILURES), MAX_WAIT)
             until = datetime.fromisoformat(last) + timedelta(seconds=wait)

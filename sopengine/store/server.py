@@ -47,10 +47,14 @@ def attempts_since(conn: sqlite3.Connection, column: str, value: str, since: str
     return int(row[0]), row[1]
 
 
-def successes_since(conn: sqlite3.Connection, column: str, value: str, since: str) -> int:
+def refusals_since(conn: sqlite3.Connection, column: str, value: str, since: str) -> tuple[int, str | None]:
+    """How many sign-ins *column* = *value* were refused after *since*, and when the last was."""
     assert column in ("username", "address")
-    row = conn.execute(f"SELECT count(*) FROM access_log WHERE {column} = ? AND at > ? AND kind = 'sign_in'", (value, since)).fetchone()
-    return int(row[0])
+    row = conn.execute(
+        f"SELECT count(*), max(at) FROM access_log WHERE {column} = ? AND at > ? AND kind = 'sign_in_refused'",
+        (value, since),
+    ).fetchone()
+    return int(row[0]), row[1]
 
 
 def last_success(conn: sqlite3.Connection, column: str, value: str) -> str | None:
