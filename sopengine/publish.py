@@ -148,9 +148,10 @@ def _publish(db: str | Path | Store, target: Path, text: str, kind: str, payload
              now: Any) -> dict[str, Any]:
     """Record *kind* and put *text* in force at *target*, both or neither.
 
-    The text is written whole to a temporary file beside *target* first; the event commits;
-    only then does the file take *target*'s name (one rename, which does not fail half-way).
-    A refusal or a failed commit removes the temporary file and leaves *target* as it was.
+    The text is written whole to a temporary file beside *target* first; in the event's
+    transaction, as its last step, the file takes *target*'s name (one rename, which does not
+    fail half-way), so a refused rename records nothing. Only a commit failing after the
+    rename would leave the file in force without its event.
     """
     import os
 
@@ -159,13 +160,19 @@ def _publish(db: str | Path | Store, target: Path, text: str, kind: str, payload
     from sopengine.store import people as register
     from sopengine.store import use
 
+    def cannot(exc: OSError) -> InputError:
+        return InputError(_("cannot write {file} ({reason}); check the folder and its permissions").format(
+            file=target, reason=exc.strerror))
+
+    staged = ""
     try:
         fd, staged = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
     except OSError as exc:
-        raise InputError(_("cannot write {file} ({reason}); check the folder and its permissions").format(
-            file=target, reason=exc.strerror)) from None
+        if staged:
+            Path(staged).unlink(missing_ok=True)
+        raise cannot(exc) from None
     store, owned = use(db)
     try:
         at = clock.iso(clock.coerce(now)) or ""
@@ -174,7 +181,10 @@ def _publish(db: str | Path | Store, target: Path, text: str, kind: str, payload
             who = _publisher(conn, by)
             register.append_office_event(conn, kind=kind, at=at, recorded_at=recorded_at, person=who, os_user=os_user(),
                                          payload={**payload, **channel.fields(authority.mode(conn) == authority.REGISTER)})
-        os.replace(staged, target)
+            try:
+                os.replace(staged, target)  # last: a rename refused rolls the event back
+            except OSError as exc:
+                raise cannot(exc) from None
         return {**payload, "path": str(target), "by": who, "at": at}
     finally:
         Path(staged).unlink(missing_ok=True)

@@ -445,3 +445,29 @@ def test_a_chunked_body_over_the_limit_is_413_on_the_api(tmp_path: Path) -> None
     response = client.post("/api/runs", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
     assert count(the.db, "events") == before
+
+
+def test_a_backup_file_holds_no_bytes_of_the_signing_secrets(tmp_path: Path) -> None:
+    the = office(tmp_path, keys=("admin",))
+    the.client("admin")
+    con = sqlite3.connect(the.db)
+    secrets_now = [v for (v,) in con.execute("SELECT value FROM server_settings")]
+    con.close()
+    copy = tmp_path / "cadangan.db"
+    assert invoke("backup", str(copy), "--db", str(the.db)).exit_code == 0
+    raw = copy.read_bytes()
+    assert secrets_now and not any(secret.encode() in raw for secret in secrets_now)
+
+
+def test_a_publish_whose_file_cannot_take_its_place_records_nothing(tmp_path: Path) -> None:
+    from sopengine import publish
+    from sopengine.errors import InputError
+
+    the = office(tmp_path, keys=("admin",))
+    text = (the.definitions / "surat-keluar.yaml").read_text(encoding="utf-8").replace("id: surat-keluar", "id: surat-keluar-2", 1)
+    (the.definitions / "surat-keluar-2.yaml").mkdir()  # a folder where the file would go
+    before = office_events(the.db)
+    with pytest.raises(InputError, match="cannot write"):
+        publish.publish_definition(the.db, the.definitions, "surat-keluar-2.yaml", text)
+    assert office_events(the.db) == before
+    assert [p.name for p in the.definitions.iterdir() if p.name.startswith(".")] == []  # no staged file left

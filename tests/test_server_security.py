@@ -715,3 +715,17 @@ def test_an_office_signing_in_at_once_from_one_address_is_not_held_up(tmp_path: 
 
     with ThreadPoolExecutor(7) as pool:
         assert list(pool.map(sign_in_now, list(PEOPLE))) == [303] * len(PEOPLE)
+
+
+def test_guesses_at_many_accounts_sent_at_once_from_one_address_are_held_up(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    o = office(tmp_path)
+    names = [o.name(k) for k in PEOPLE] * 3  # 21 guesses, three at each account
+
+    def guess(name: str) -> int:
+        return attempt(bare_client(o, address="192.0.2.77"), name, "tebakan-salah-1").status_code
+
+    with ThreadPoolExecutor(21) as pool:
+        statuses = list(pool.map(guess, names))
+    assert statuses.count(401) <= 5 + 3 and statuses.count(429) >= 13, statuses  # 5 free, at most a check in flight each

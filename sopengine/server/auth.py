@@ -7,8 +7,9 @@
   the fifth, doubling with each further one, up to 15 minutes; an attempt during the wait
   is refused (HTTP 429, ``Retry-After``) without its password being looked at. The
   throttle counts the access log in the database, so every server process over it agrees.
-  At most :data:`VERIFYING` passwords are checked at once in a process (argon2id takes
-  tens of MiB each).
+  At most :data:`VERIFYING` sign-ins are checked at once in a process, the throttle's
+  judgement included (argon2id takes tens of MiB each, and each outcome is logged before a
+  waiting attempt is judged).
 * **Sessions** are a signed cookie (Starlette's ``SessionMiddleware``): the person's register
   id, a fingerprint of their password hash, and the session's own random id and start. Every
   request reads the person again: a disabled person, a changed password or a removed account
@@ -144,17 +145,23 @@ def sign_in(db: Path, username: str, password: str, address: str, via: str) -> d
     """The person *username* (name or OS login) names, if *password* is theirs and they may sign in.
 
     Refused: :class:`Throttled` while the throttle holds, :class:`SignInRefused` otherwise
-    (unknown name, wrong password, no password set, disabled — one message for all).
+    (unknown name, wrong password, no password set, disabled — one message for all). The
+    person comes back with ``fingerprint`` and ``signed_at``, the time the sign-in was logged:
+    a session or a token begins then.
+
+    A process checks at most :data:`VERIFYING` sign-ins at once, the throttle's check
+    included: each one's outcome is logged before a waiting one is judged, so that guesses
+    sent together, at one account or at many from one address, are held up after the fifth.
     """
-    now = _now()
-    with Store(db) as store:
+    with _verifying, Store(db) as store:
+        now = _now()
         person = _find(store.conn, username or "")
         # the throttle counts per account, whichever of its names or logins is typed
         key = person["name_key"] if person is not None else name_key(clean_name(username or ""))[:200]
         named = None if person is None else person["name"]
         with store.transaction() as conn:
             left = wait_left(conn, key, address, now)
-            # logged in the same transaction as the check: an attempt made meanwhile counts this one
+            # logged in the same transaction as the check: another process's attempt meanwhile counts this one
             sql.log_access(conn, at=_iso(now), kind="sign_in_throttled" if left > 0 else "sign_in_attempt", username=key,
                            person=named, address=address, via=via)
         if left > 0:
@@ -163,21 +170,24 @@ def sign_in(db: Path, username: str, password: str, address: str, via: str) -> d
                 retry_after=left,
             )
         stored = sql.password_hash(store.conn, person["id"]) if person else None
-        with _verifying:
-            if stored:
-                ok = passwords.verify(stored, password)
-            else:
-                passwords.dummy_verify(password)  # the same time as a wrong password: names cannot be probed
-                ok = False
-        refused = not ok or person is None or person["disabled"]
+        if stored:
+            ok = passwords.verify(stored, password)
+        else:
+            passwords.dummy_verify(password)  # the same time as a wrong password: names cannot be probed
+            ok = False
         with store.transaction() as conn:
-            sql.log_access(conn, at=_iso(_now()), kind="sign_in_refused" if refused else "sign_in", username=key,
-                           person=named, address=address, via=via,
-                           detail=("disabled" if person and person["disabled"] and ok else None))
+            # read again where the outcome is written: someone disabled while their password was checked is refused
+            current_state = sql.person_by_id(conn, person["id"]) if person is not None else None
+            disabled = current_state is None or bool(current_state["disabled"])
+            refused = not ok or disabled
+            signed_at = _iso(_now())
+            sql.log_access(conn, at=signed_at, kind="sign_in_refused" if refused else "sign_in", username=key,
+                           person=named, person_id=None if person is None else person["id"], address=address, via=via,
+                           detail=("disabled" if person is not None and disabled and ok else None))
         if refused:
             raise SignInRefused(_("wrong name or password"))
-        assert person is not None
-        return {**person, "fingerprint": fingerprint(stored)}
+        assert current_state is not None
+        return {**current_state, "fingerprint": fingerprint(stored), "signed_at": signed_at}
 
 
 def log(db: Path, kind: str, person: dict[str, Any], address: str, via: str, detail: str | None = None) -> None:
@@ -187,8 +197,10 @@ def log(db: Path, kind: str, person: dict[str, Any], address: str, via: str, det
 
 
 def new_session(person: dict[str, Any]) -> dict[str, Any]:
-    """What the session cookie of a sign-in keeps (see the module's description of sessions)."""
-    return {"pid": person["id"], "pw": person["fingerprint"], "sid": secrets.token_urlsafe(12), "at": _iso(_now())}
+    """What the session cookie of a sign-in keeps (see the module's description of sessions):
+    it begins when the sign-in was logged, so that a disable committed since ends it."""
+    return {"pid": person["id"], "pw": person["fingerprint"], "sid": secrets.token_urlsafe(12),
+            "at": person.get("signed_at") or _iso(_now())}
 
 
 def session_person(store: Store, session: dict[str, Any], hours: float) -> dict[str, Any] | None:
@@ -224,6 +236,10 @@ def issue_token(db: Path, person: dict[str, Any], address: str) -> dict[str, Any
     now = _now()
     expires = now + timedelta(days=TOKEN_DAYS)
     with Store(db) as store, store.transaction() as conn:
+        # not for someone disabled since they signed in (their sessions ended then; so does this)
+        state = sql.person_by_id(conn, person["id"])
+        if state is None or state["disabled"] or sql.sessions_ended_after(conn, person["id"], person.get("signed_at") or _iso(now)):
+            raise SignInRefused(_("wrong name or password"))
         sql.add_token(conn, hashlib.sha256(token.encode()).hexdigest(), person["id"], _iso(now), _iso(expires))
         sql.log_access(conn, at=_iso(now), kind="token_issued", username=person["name_key"], person=person["name"],
                        address=address, via=channel.API)

@@ -148,6 +148,7 @@ def forget_secrets(conn: sqlite3.Connection) -> None:
     a backup cannot sign a session cookie the live server accepts. A server started on a
     restored copy makes new ones (everyone signs in again)."""
     try:
+        conn.execute("PRAGMA secure_delete = ON")  # the deleted secrets' bytes are overwritten, not left in free pages
         conn.execute("DELETE FROM server_settings")
         conn.commit()
     except sqlite3.OperationalError as exc:
