@@ -201,6 +201,27 @@ def _canonical_object(payload: Any) -> bool:
     return type(obj) is dict and end == len(payload) and _ENCODE(obj) == payload
 
 
+_SEEN_MAX = 1024
+"""Payload texts the pass remembers what it read from (forgotten all at once when full): few
+enough that the memory they take does not depend on the size of the history."""
+
+
+def _read_payload(payload: Any) -> tuple[Any, tuple[bool, bool, tuple[Any, ...]]]:
+    """The object a stored payload holds (None when it holds none), and what the pass keeps of
+    it: whether it is the canonical text of a JSON object, whether it is an object at all, and
+    the payload's part of a closing key (:func:`sopengine.audit.tables._event_closing`)."""
+    try:
+        obj, end = _SCAN_JSON(payload, 0)
+    except (StopIteration, TypeError, ValueError, RecursionError):  # not JSON text at all
+        return None, (False, False, ())
+    if type(obj) is not dict:
+        return None, (False, False, ())
+    get = obj.get
+    closing = (get("outcome"), get("iteration"), get("actor"), get("part"), get("note") or None,
+               get("on_behalf_of") or None)
+    return obj, (end == len(payload) and _ENCODE(obj) == payload, True, closing)
+
+
 def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress: Progress | None = None,
                total: int = 0) -> PassResult:
     """Every event once: chains, payloads, the tables against them, the head and the heads at *marks*.
@@ -246,16 +267,14 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
     sha256 = hashlib.sha256
     text = _json_str
     scan_json = _SCAN_JSON
-    encode = _ENCODE
+    seen: dict[Any, tuple[bool, bool, tuple[Any, ...]]] = {}
     closing_kinds, state_kinds, engine = _CLOSING_KINDS, _STATE_KINDS, _ENGINE
     keep_hashes = bool(marks)
     count = 0
     current: Any = _END
     expected = GENESIS
     first: tuple[Any, ...] = ()
-    last_seq: Any = None
-    last_kind: Any = None
-    last_at: Any = None
+    last: tuple[Any, ...] = ()
     n = 0
     closes_sum = closes_n = 0
     closings: dict[Any, list[tuple[Any, ...]]] = {}
@@ -270,7 +289,7 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
             seq, run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev, stored = row
             if run_id != current:
                 if current is not _END:
-                    finish(current, RunEvents(first, (expected, last_seq, last_kind, last_at), n, (closes_sum, closes_n),
+                    finish(current, RunEvents(first, (expected, last[0], last[6], last[2]), n, (closes_sum, closes_n),
                                               closings.get(current, []), assigned.get(current, {})), hashes)
                 current = run_id
                 expected = GENESIS
@@ -283,25 +302,31 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
             n += 1
             if keep_hashes:
                 hashes.append((seq, stored))
-            # the payload: stored as its canonical text, and what it says about the tables
-            try:
-                obj, end = scan_json(payload, 0)
-            except (StopIteration, TypeError, ValueError, RecursionError):  # not JSON text at all
-                obj, end = None, -1
-            if type(obj) is not dict or end != len(payload) or encode(obj) != payload:
+            # the payload: stored as its canonical text, and what it says about the tables (the same
+            # text read before gives the same answers: most payloads repeat, and are looked at once)
+            read = seen.get(payload)
+            if read is None:
+                obj, read = _read_payload(payload)
+                if len(seen) >= _SEEN_MAX:
+                    seen.clear()
+                seen[payload] = read
+            else:
+                obj = None  # read again below if its kind needs more than the closing key
+            canonical_text, is_object, closing = read
+            if not canonical_text:
                 odd.append((seq, run_id))
-            if type(obj) is dict:
+            if is_object:
                 if kind in closing_kinds:
                     if person != engine:  # the engine's own decisions close no task
-                        get = obj.get  # _event_closing, written out: this runs once per event
-                        key = (step_id, at, person, get("outcome"), get("iteration"), get("actor"), get("part"),
-                               get("note") or None, get("on_behalf_of") or None)
+                        key = (step_id, at, person, *closing)  # _event_closing, the payload's part read once
                         try:
                             closes_sum += hash(key)
                         except TypeError:
                             closes_sum += _key_hash(key)
                         closes_n += 1
                 elif kind in state_kinds:
+                    if obj is None:
+                        obj = scan_json(payload, 0)[0]
                     _note_state_event(closings, assigned, seq, run_id, kind, at, person, step_id, obj)
                     if n == 1 and kind == "run_started":
                         first = (seq, kind, at, person, _started_fields(obj))
@@ -321,12 +346,12 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
                 if not ok and _exact_hash(row) != stored:
                     broken[run_id] = seq
             expected = stored
-            last_seq, last_kind, last_at = seq, kind, at
+            last = row
         count += len(batch)
         if progress is not None:
             progress(count + result.office_events, total)
     if current is not _END:
-        finish(current, RunEvents(first, (expected, last_seq, last_kind, last_at), n, (closes_sum, closes_n),
+        finish(current, RunEvents(first, (expected, last[0], last[6], last[2]), n, (closes_sum, closes_n),
                                   closings.get(current, []), assigned.get(current, {})), hashes)
     began = clock()
     others_before(_END)
