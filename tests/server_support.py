@@ -9,10 +9,19 @@ the ones ``sopengine serve`` runs.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from starlette.testclient import TestClient
 
@@ -102,3 +111,47 @@ def office(tmp_path: Path, *, upload_limit: int | None = None, keys: tuple[str, 
     if upload_limit is not None:
         cfg.upload_limit = upload_limit
     return Office(db, definitions, create_app(cfg))
+
+
+# -- the server as a real process ----------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the SOPENGINE_ variables the tests' fixture cleared."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Return once *url*'s ``/healthz`` answers; fail with the process's output if it exits or never does."""
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(proc.stdout.read().decode() if proc.stdout else "the server exited")
+        time.sleep(0.05)
+    raise AssertionError(f"{url}/healthz did not answer")
+
+
+@contextmanager
+def serving(db: Path, definitions: Path, cwd: Path) -> Iterator[str]:
+    """``sopengine serve`` over *db* as a real process on a free loopback port; its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sopengine", "serve", "--db", str(db), "--definitions", str(definitions), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(), cwd=cwd,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

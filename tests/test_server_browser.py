@@ -15,16 +15,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -32,53 +27,21 @@ from sopengine import api, people
 from sopengine.cli import cli
 from sopengine.identity import os_user
 
+from server_support import serving
+import test_render_browser
+
 pytestmark = pytest.mark.browser
 
+# the rendering tests' Chromium (the system's, headless): skipped without it, failed where SOPENGINE_REQUIRE_BROWSER=1
+browser = test_render_browser.browser
+
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRE_BROWSER = os.environ.get("SOPENGINE_REQUIRE_BROWSER") == "1"
 UPDATE_SCREENSHOTS = os.environ.get("SOPENGINE_UPDATE_SCREENSHOTS") == "1"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-gpu", "--no-first-run", "--disable-sync"]
 ADMIN, STAFF, AUDITOR = "Admin Kantor", "Rina Wati", "Inspektur Hadi"
 ADMIN_PASSWORD, STAFF_PASSWORD, AUDITOR_PASSWORD = "sandi-admin-kantor", "sandi-rina-wati-1", "sandi-inspektur-1"
 ROLES = ("sekretaris-dinas", "kepala-bidang", "kasubag-pep", "kepala-seksi", "staf-evaluasi")
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE_BROWSER:
-        pytest.fail(f"{reason}; SOPENGINE_REQUIRE_BROWSER=1 requires the browser tests to run")
-    pytest.skip(reason)
-
-
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("SOPENGINE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed (pip install playwright)")
-    path = _chromium()
-    if path is None:
-        _unavailable("no Chromium found (apt-get install chromium, or set SOPENGINE_CHROMIUM)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -89,25 +52,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     db = tmp_path / "kantor.db"
     people.add_person(db, ADMIN, logins=[os_user()], access="admin")
     people.set_password(db, ADMIN, ADMIN_PASSWORD)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
-    proc = subprocess.Popen([sys.executable, "-m", "sopengine", "serve", "--db", str(db), "--definitions", str(definitions),
-                             "--port", str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "serve exited")
-            time.sleep(0.05)
+    with serving(db, definitions, tmp_path) as url:
         yield url, db
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _signed_in(browser: Any, url: str, username: str, password: str, viewport: dict[str, int] = DESKTOP) -> Any:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from sopengine import api, people
 from sopengine.cli import cli
 from sopengine.identity import os_user
 
-from server_support import PASSWORD, csrf, office, sign_in
+from server_support import PASSWORD, clean_env, csrf, free_port, office, serving, sign_in, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,39 +114,11 @@ def test_serve_refuses_a_database_without_register_or_passwords(tmp_path: Path) 
 
 # -- the server as a real process ----------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     the = office(tmp_path)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sopengine", "serve", "--db", str(the.db), "--definitions", str(the.definitions),
-         "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "serve exited")
-            time.sleep(0.05)
-        else:
-            raise AssertionError("serve did not answer /healthz")
+    with serving(the.db, the.definitions, tmp_path) as url:
         yield url, the.db
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_a_real_server_signs_people_in_and_records_who_acted(served: tuple[str, Path]) -> None:
@@ -252,25 +222,17 @@ def test_the_readme_third_command_starts_a_server_people_can_sign_in_to(tmp_path
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (line,) = [b for b in re.findall(r"```sh\n(.*?)\n```", readme, re.S) if "sopengine serve" in b]
     program = f"{sys.executable} -m sopengine"
-    port = _free_port()
+    port = free_port()
     command = line.replace(".venv/bin/sopengine", program) + f" --port {port}"
     password = re.search(r"printf '%s\\n' '([^']+)'", line).group(1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPENGINE_")}
-    first = subprocess.run(f"{program} run pengumpulan-data", shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+    first = subprocess.run(f"{program} run pengumpulan-data", shell=True, cwd=tmp_path, env=clean_env(), capture_output=True,
+                           text=True)
     assert first.returncode == 0, first.stderr
-    proc = subprocess.Popen(["bash", "-c", command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(["bash", "-c", command], cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode() if proc.stdout else "the command exited")
-            time.sleep(0.05)
+        wait_until_up(url, proc)
         token = httpx.post(url + "/api/token", json={"username": "Admin Kantor", "password": password})
         assert token.status_code == 200, token.text
         runs = httpx.get(url + "/api/runs", headers={"Authorization": "Bearer " + token.json()["token"]})
