@@ -71,32 +71,27 @@ class OpenStep(_Open):
     overdue: bool | None = None
 
 
-class RunSummary(_Open):
+class _Run(_Open):
+    run_id: str
+    definition: str
+    title: str
+    period: str | None = None
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    open_steps: list[OpenStep]
+
+
+class RunSummary(_Run):
     """A run as ``sopengine status --json`` lists it."""
 
-    run_id: str
-    definition: str
-    title: str
-    period: str | None = None
-    status: str
-    started_at: str
-    finished_at: str | None = None
     due_at: str | None = None
-    open_steps: list[OpenStep]
 
 
-class RunStatus(_Open):
+class RunStatus(_Run):
     """One run as ``sopengine status RUN --json`` shows it: its state, open steps and timeline."""
 
-    run_id: str
-    definition: str
-    title: str
-    period: str | None = None
-    status: str
-    started_at: str
     started_by: str
-    finished_at: str | None = None
-    open_steps: list[OpenStep]
     timeline: list[dict[str, Any]]
     assignments: list[dict[str, Any]]
 
