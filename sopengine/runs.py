@@ -271,7 +271,7 @@ def _operation(
     authority.checked_person(by)
     store, owned = use_store(db)
     try:
-        with store.transaction():
+        with store.transaction(run=run_id):
             yield _read(store, run_id, by, now, allow_closed, on_behalf)
     finally:
         if owned:

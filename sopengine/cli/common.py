@@ -57,9 +57,13 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file to use, or the ``postgresql://`` address as given (a str)."""
         from pathlib import Path
 
-        return Path(self.db or os.environ.get(ENV_DB) or DEFAULT_DB)
+        value = self.db or os.environ.get(ENV_DB) or DEFAULT_DB
+        if value.startswith(("postgresql://", "postgres://")):
+            return value  # type: ignore[return-value]
+        return Path(value)
 
     @property
     def person(self) -> str:
@@ -82,7 +86,7 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 
 
 _GLOBALS: dict[str, tuple[str, str, str | None]] = {
-    "db": ("--db", "SQLite database file (default: sopengine.db here; env SOPENGINE_DB).", "SOPENGINE_DB"),
+    "db": ("--db", "SQLite database file, or a postgresql:// address (default: sopengine.db here; env SOPENGINE_DB).", "SOPENGINE_DB"),
     "definitions": ("--definitions", "Folder of definition files, searched first (env SOPENGINE_DEFINITIONS).", "SOPENGINE_DEFINITIONS"),
     "calendar": ("--calendar", "Working calendar file (env SOPENGINE_CALENDAR).", "SOPENGINE_CALENDAR"),
     "now": ("--now", "Use this time as now: ISO 8601, in the SOP's time zone (WIB unless the SOP or its calendar says otherwise) (env SOPENGINE_NOW).", "SOPENGINE_NOW"),

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 from sopengine.chain import GENESIS, canonical
 from sopengine.errors import DatabaseMissing, DatabaseTooNew, DuplicateRun, InputError, NotADatabase, RunNotFound
 from sopengine.i18n import _
+from sopengine.store.dialect import is_url
 from sopengine.store.errors import primary_code, refuse_if_damaged, translate
 
 SCHEMA_VERSION = 11
@@ -117,8 +118,17 @@ class Store:
         read: the file is opened read-only, never created, and an older schema is read as it
         is rather than migrated (the next change migrates it).
         """
-        self.path = Path(path)
         self.readonly = readonly
+        # A definition text never changes under its hash, so its compiled form is parsed once
+        # per open store (the JSON costs more to parse than a step costs to write).
+        self._compiled: dict[str, dict[str, Any]] = {}
+        self.url: str | None = None
+        if is_url(path):
+            self._open_pg(path)
+            return
+        self.engine = "sqlite"
+        self.errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+        self.path = Path(path)
         if not self.path.exists():
             if not create:
                 raise DatabaseMissing(
@@ -170,9 +180,54 @@ class Store:
         if not readonly:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
-        # A definition text never changes under its hash, so its compiled form is parsed once
-        # per open store (the JSON costs more to parse than a step costs to write).
-        self._compiled: dict[str, dict[str, Any]] = {}
+
+    def _open_pg(self, url: str) -> None:
+        """Open the PostgreSQL database at *url* (:mod:`sopengine.store.pg`), preparing its schema if it has none."""
+        import psycopg
+
+        from sopengine.store import pg, pg_schema
+
+        self.engine = "postgresql"
+        self.errors = (psycopg.Error,)
+        self.url = url
+        self.path = pg.redact(url)  # type: ignore[assignment]  # what messages name; never the password
+        self.timeout_ms = busy_timeout_ms()
+        self.conn = pg.connect(url, self.timeout_ms)  # type: ignore[assignment]
+        try:
+            version = pg_schema.version(self.conn)
+            if version > SCHEMA_VERSION:
+                raise DatabaseTooNew(
+                    _("{path} was written by a newer sopengine (schema {version}, this one knows {known}); upgrade sopengine").format(
+                        path=self.path, version=version, known=SCHEMA_VERSION),
+                    path=str(self.path),
+                )
+            if version == 0:
+                found = pg_schema.tables(self.conn)
+                if found:
+                    raise pg.not_sopengine(url, found)
+            if version < pg_schema.LATEST:
+                if self.readonly and version == 0:
+                    raise NotADatabase(_("{path} holds no sopengine data; pass the right --db").format(path=self.path),
+                                       path=str(self.path))
+                from sopengine import clock
+
+                self.conn.execute("BEGIN")
+                try:
+                    pg_schema.migrate(self.conn, clock.iso(clock.real_now()) or "")
+                except BaseException:
+                    self._rollback()
+                    raise
+                self.conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            self._rollback()
+            error = pg.translate(exc, url, timeout_ms=self.timeout_ms)
+            self.conn.close()
+            if error is None:
+                raise
+            raise error from None
+        except BaseException:
+            self.conn.close()
+            raise
 
     # -- errors --------------------------------------------------------------------------------
 
@@ -189,7 +244,7 @@ class Store:
         if self.conn.in_transaction:
             try:
                 self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
+            except self.errors:
                 pass  # the transaction is gone either way: nothing of it is written
 
     # -- schema --------------------------------------------------------------------------------
@@ -278,7 +333,7 @@ class Store:
     def close(self) -> None:
         try:
             self.conn.close()
-        except sqlite3.Error:
+        except self.errors:
             # Every change is committed by now; a checkpoint the close could not make (a full
             # disk) stays in the WAL file, where the next connection finds it.
             pass
@@ -289,8 +344,15 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _translated(self, exc: BaseException) -> Exception | None:
+        if self.url is not None:
+            from sopengine.store import pg
+
+            return pg.translate(exc, self.url, timeout_ms=self.timeout_ms)
+        return translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, run: str | None = None) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: all of it is written, or none of it.
 
         SQLite's errors come out by their cause (:mod:`sopengine.store.errors`): a lock held
@@ -298,6 +360,9 @@ class Store:
         :class:`~sopengine.errors.StorageUnavailable`, confirmed damage
         :class:`~sopengine.errors.DatabaseDamaged`; any other is a bug and stays as it is.
         """
+        if self.url is not None:
+            yield from self._pg_transaction(run)
+            return
         writer = _writer_lock(self.path)
         # Threads of one process (the office server's) queue here, in turn, rather than in
         # SQLite's busy handler, whose growing sleeps left some writers waiting seconds while
@@ -313,6 +378,28 @@ class Store:
             if queued:
                 writer.release()
 
+    def _pg_transaction(self, run: str | None) -> Iterator[sqlite3.Connection]:
+        """PostgreSQL's write transaction (READ COMMITTED). A change to one *run* locks that run's row,
+        so steps of different runs proceed side by side until each numbers its events (the counter
+        row, :mod:`sopengine.store.pg_schema`); any other change takes the database's writer lock,
+        as SQLite's ``BEGIN IMMEDIATE`` does, for the checks that span rows (one active run per
+        period, the people register, the office's chain)."""
+        from sopengine.store import pg
+
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            if run is None:
+                self.conn.execute(f"SELECT pg_advisory_xact_lock({pg.WRITER_LOCK})")
+            else:
+                self.conn.execute("SELECT 1 FROM runs WHERE id = ? FOR UPDATE", (run,))
+        except self.errors as exc:
+            self._rollback()
+            error = self._translated(exc)
+            if error is None:
+                raise
+            raise error from None
+        yield from self._in_transaction()
+
     def _in_transaction(self) -> Iterator[sqlite3.Connection]:
         try:
             yield self.conn
@@ -323,9 +410,9 @@ class Store:
                 _("a name or text given is not valid UTF-8 ({text!r}); set the terminal to UTF-8 and type it again").format(
                     text=exc.object[exc.start:exc.end])
             ) from None
-        except sqlite3.Error as exc:
+        except self.errors as exc:
             self._rollback()
-            error = translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
+            error = self._translated(exc)
             if error is None:
                 raise
             raise error from None
@@ -335,9 +422,9 @@ class Store:
         else:
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except self.errors as exc:
                 self._rollback()
-                error = translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
+                error = self._translated(exc)
                 if error is None:
                     raise
                 raise error from None

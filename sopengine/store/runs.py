@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sopengine.chain import GENESIS, canonical, event_hash
 from sopengine.errors import ConcurrentChange
 from sopengine.i18n import _
+from sopengine.store.dialect import is_pg
 
 if TYPE_CHECKING:
     from sopengine.store.core import Changes
@@ -58,8 +59,9 @@ def load_for_change(conn: sqlite3.Connection, run_id: str, *, register: bool = T
     leaves it out (a reader of a database not yet migrated, which has no register).
     """
     pairs = ", ".join(f"'{c}', a.{c}" for c in ASSIGNMENT_COLUMNS)
+    array = f"json_agg(json_build_object({pairs}))::text" if is_pg(conn) else f"json_group_array(json_object({pairs}))"
     cur = conn.execute(
-        f"SELECT r.*, (SELECT json_group_array(json_object({pairs})) FROM assignments AS a WHERE a.run_id = r.id) AS _assignments,"
+        f"SELECT r.*, (SELECT {array} FROM assignments AS a WHERE a.run_id = r.id) AS _assignments,"
         + (" EXISTS (SELECT 1 FROM people)" if register else " 0") + f" AS _register, NULL AS {_SPLIT}, t.*"
         " FROM runs AS r LEFT JOIN tasks AS t ON t.run_id = r.id AND t.state IN ('open', 'waiting')"
         " WHERE r.id = ? ORDER BY t.id",
@@ -103,7 +105,7 @@ def write_changes(conn: sqlite3.Connection, ch: Changes) -> None:
     # The version check makes a writer that read the run before taking the lock safe.
     cur = conn.execute(
         "UPDATE runs SET version = version + 1, head = ?, status = COALESCE(?, status),"
-        " finished_at = CASE WHEN ? THEN NULL ELSE COALESCE(?, finished_at) END"
+        " finished_at = CASE WHEN ? = 1 THEN NULL ELSE COALESCE(?, finished_at) END"
         " WHERE id = ? AND version = ?",
         (prev, ch.status, int(ch.reactivate), ch.finished_at, ch.run_id, ch.expected_version),
     )
@@ -169,11 +171,8 @@ def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
 
 def started_table(conn: sqlite3.Connection, run_id: str) -> str | None:
     """The table a format-2 run follows, as its ``run_started`` event records it."""
-    row = conn.execute(
-        "SELECT json_extract(payload, '$.table') FROM events WHERE run_id = ? AND kind = 'run_started' ORDER BY seq LIMIT 1",
-        (run_id,),
-    ).fetchone()
-    return row[0] if row else None
+    row = conn.execute("SELECT payload FROM events WHERE run_id = ? AND kind = 'run_started' ORDER BY seq LIMIT 1", (run_id,)).fetchone()
+    return json.loads(row[0]).get("table") if row else None
 
 
 def last_done(conn: sqlite3.Connection, run_id: str, step_id: str) -> tuple[str, str] | None:

@@ -1,0 +1,19 @@
+"""Which engine a connection or a ``--db`` value is: the only question the store's SQL asks of it.
+
+Kept free of imports, since the step path asks it and every command's start-up pays for what
+it imports.
+"""
+
+from __future__ import annotations
+
+SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_url(db: object) -> bool:
+    """Whether *db* names a PostgreSQL database (``postgresql://…``) rather than an SQLite file."""
+    return isinstance(db, str) and db.startswith(SCHEMES)
+
+
+def is_pg(conn: object) -> bool:
+    """Whether *conn* is a PostgreSQL connection (:class:`sopengine.store.pg.PgConnection`)."""
+    return getattr(conn, "engine", None) == "postgresql"

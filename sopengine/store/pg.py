@@ -1,0 +1,216 @@
+"""PostgreSQL: the store's second engine (psycopg 3 and its connection pool).
+
+The rest of the store writes its SQL once, in the portable subset both engines read, with
+SQLite's ``?`` placeholders; :class:`PgConnection` offers the part of :class:`sqlite3.Connection`
+the store uses (``execute``, ``executemany``, ``in_transaction``) and rewrites each statement
+once per process: ``?`` becomes ``%s``, ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``.
+The few statements that differ in meaning ask :func:`is_pg` and say both.
+
+What SQLite's file gives for free, PostgreSQL gets from the schema
+(:mod:`sopengine.store.pg_schema`): every text column sorts byte by byte (``COLLATE "C"``, as
+SQLite compares), ``events.seq`` and ``office_events.seq`` come from a counter row that a
+trigger locks inside the inserting transaction (gap-free and in commit order, which a
+sequence is not), and triggers refuse UPDATE, DELETE and TRUNCATE of the append-only tables.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any, Iterable, Sequence
+
+from sopengine.errors import ConcurrentChange, DatabaseBusy, InputError, NotADatabase, StorageUnavailable, StoreError
+from sopengine.i18n import _
+from sopengine.store.dialect import is_pg, is_url  # noqa: F401  (the store's modules ask either here or there)
+
+WRITER_LOCK = 0x50_50_45_4E  # the advisory lock a write transaction that is not a run's step takes
+
+
+def redact(url: str) -> str:
+    """*url* without its password, for messages and JSON."""
+    return re.sub(r"^(postgres(?:ql)?://[^:/@]*):[^@/]*@", r"\1:***@", url)
+
+
+# -- statements ----------------------------------------------------------------------------------------
+
+_TRANSLATED: dict[str, str] = {}
+_OR_IGNORE = re.compile(r"^\s*INSERT OR IGNORE INTO", re.IGNORECASE)
+
+
+def translate_sql(sql: str) -> str:
+    """*sql* as psycopg takes it: ``?`` outside quotes becomes ``%s``, ``%`` becomes ``%%``."""
+    found = _TRANSLATED.get(sql)
+    if found is not None:
+        return found
+    out: list[str] = []
+    quote = ""
+    for ch in sql:
+        if ch == "%":
+            out.append("%%")
+        elif quote:
+            out.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    if _OR_IGNORE.match(text):
+        text = _OR_IGNORE.sub("INSERT INTO", text, count=1) + " ON CONFLICT DO NOTHING"
+    if sql.strip().upper() == "BEGIN":
+        # a reader's snapshot: every statement of it reads the same moment, as in SQLite
+        text = "BEGIN ISOLATION LEVEL REPEATABLE READ"
+    elif sql.strip().upper() == "BEGIN IMMEDIATE":
+        text = "BEGIN"
+    _TRANSLATED[sql] = text
+    return text
+
+
+class PgConnection:
+    """One pooled psycopg connection in autocommit mode; the store issues BEGIN and COMMIT itself."""
+
+    engine = "postgresql"
+
+    def __init__(self, pool: Any, raw: Any) -> None:
+        self._pool = pool
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        return self.raw.execute(translate_sql(sql), tuple(params) if not isinstance(params, dict) else params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
+        cur = self.raw.cursor()
+        cur.executemany(translate_sql(sql), [tuple(r) for r in rows])
+        return cur
+
+    @property
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+
+    def close(self) -> None:
+        raw, self.raw = self.raw, None
+        if raw is None:
+            return
+        try:
+            if not raw.closed and self.in_transaction_of(raw):
+                raw.execute("ROLLBACK")
+        except Exception:
+            pass
+        self._pool.putconn(raw)
+
+    @staticmethod
+    def in_transaction_of(raw: Any) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(raw.info.transaction_status != TransactionStatus.IDLE)
+
+
+# -- connections -----------------------------------------------------------------------------------------
+
+_pools: dict[str, Any] = {}
+_pools_lock = threading.Lock()
+
+POOL_MAX = 16
+
+
+def _driver() -> Any:
+    try:
+        import psycopg  # noqa: F401
+        import psycopg_pool
+    except ImportError:
+        raise InputError(
+            _("--db names a PostgreSQL database but psycopg is not installed; install sopengine[postgresql]")
+        ) from None
+    return psycopg_pool
+
+
+def connect(url: str, timeout_ms: int) -> PgConnection:
+    """A connection to the database at *url* from this process's pool for it."""
+    pool_module = _driver()
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            def configure(conn: Any) -> None:
+                conn.execute(f"SET lock_timeout = {int(timeout_ms)}")
+                conn.execute("SET idle_in_transaction_session_timeout = 0")
+
+            pool = pool_module.ConnectionPool(
+                url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, configure=configure,
+                open=False, name="sopengine",
+            )
+            try:
+                pool.open(wait=True, timeout=max(timeout_ms / 1000, 5))
+            except Exception as exc:
+                pool.close()
+                raise unreachable(url, exc) from None
+            _pools[url] = pool
+    try:
+        raw = pool.getconn(timeout=max(timeout_ms / 1000, 5))
+    except Exception as exc:
+        raise unreachable(url, exc) from None
+    return PgConnection(pool, raw)
+
+
+def close_pools() -> None:
+    """Close every pool of this process (at exit, and in tests that drop a database)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        try:
+            pool.close(timeout=1)
+        except Exception:
+            pass
+
+
+def unreachable(url: str, exc: BaseException) -> StorageUnavailable:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return StorageUnavailable(
+        _("cannot reach the PostgreSQL database {db} ({reason}); check the address, that the server runs and that"
+          " the user may sign in").format(db=redact(url), reason=reason),
+        path=redact(url), cause="io",
+    )
+
+
+# -- errors ------------------------------------------------------------------------------------------------
+
+def translate(exc: BaseException, url: str, *, timeout_ms: int) -> StoreError | ConcurrentChange | None:
+    """The error a person can act on for psycopg's *exc*, or None (a bug, which keeps its traceback)."""
+    import psycopg
+    from psycopg import errors as e
+
+    where = redact(url)
+    if isinstance(exc, (e.LockNotAvailable, e.QueryCanceled)):
+        return DatabaseBusy(
+            _("{path} is busy: another command has been writing to it for more than {seconds:g} s; try again in a moment"
+              " (nothing was changed)").format(path=where, seconds=timeout_ms / 1000),
+            path=where,
+        )
+    if isinstance(exc, (e.SerializationFailure, e.DeadlockDetected)):
+        return ConcurrentChange(_("{path}: another command changed the same rows meanwhile; try again (nothing was changed)").format(
+            path=where))
+    if isinstance(exc, (e.DiskFull, e.InsufficientResources)):
+        return StorageUnavailable(
+            _("the PostgreSQL server of {db} has no room left ({reason}); ask its administrator (nothing was changed)").format(
+                db=where, reason=str(exc).strip()), path=where, cause="full")
+    if isinstance(exc, (e.ReadOnlySqlTransaction, e.InsufficientPrivilege)):
+        return StorageUnavailable(
+            _("{db} refuses this change ({reason}); use a database user that may write (nothing was changed)").format(
+                db=where, reason=str(exc).strip()), path=where, cause="readonly")
+    if isinstance(exc, psycopg.OperationalError):
+        return unreachable(url, exc)
+    return None
+
+
+def not_sopengine(url: str, tables: set[str]) -> NotADatabase:
+    return NotADatabase(
+        _("{db} is a PostgreSQL database but not a sopengine database (it has tables {tables}); pass another --db").format(
+            db=redact(url), tables=", ".join(sorted(tables)[:5])),
+        path=redact(url),
+    )
