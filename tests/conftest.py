@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import pg_support
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,3 +55,43 @@ def definitions_dir(tmp_path: Path) -> Path:
     target = tmp_path / "defs"
     shutil.copytree(DEFINITIONS, target)
     return target
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: opens the SQLite file itself (sqlite3), so runs on SQLite alone")
+    config.addinivalue_line("markers", "postgresql: needs a PostgreSQL server (required when SOPENGINE_REQUIRE_PG=1)")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg_support.PgServer]:
+    """The session's PostgreSQL server (``SOPENGINE_TEST_PG``); the tests skip without one."""
+    found = pg_support.start_server()
+    if isinstance(found, str):
+        pg_support.unavailable(found)
+        raise AssertionError("unreachable")
+    try:
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server: pg_support.PgServer) -> Iterator[str]:
+    """The address of a fresh sopengine database on PostgreSQL (its schema in place, no runs), dropped after the test."""
+    name, url = pg_server.create()
+    try:
+        yield url
+    finally:
+        pg_server.drop(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def db_location(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a test's database is, once per engine: an SQLite file in *tmp_path*, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "x.db"
+    url: str = request.getfixturevalue("pg_db")
+    return url

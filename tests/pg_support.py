@@ -1,0 +1,117 @@
+"""A PostgreSQL server for the tests: a fresh, empty sopengine database per test.
+
+``SOPENGINE_TEST_PG`` names a server where the tests may create and drop databases
+(``postgresql://postgres@127.0.0.1:5432/postgres``; CI starts a throwaway one and sets it).
+Without it the PostgreSQL tests skip, saying why; with ``SOPENGINE_REQUIRE_PG=1`` they fail
+instead, as ``SOPENGINE_REQUIRE_BROWSER=1`` does for the browser tests.
+
+Each test's database is a copy of a template made once per session that already holds the
+schema (``CREATE DATABASE ... TEMPLATE``), so a test pays a few milliseconds for it rather than
+the schema's hundred statements; the databases are dropped after their test, the template
+when the session ends.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+# Read at import: the tests' own fixture clears SOPENGINE_* variables before each test.
+SERVER = os.environ.get("SOPENGINE_TEST_PG", "").strip()
+REQUIRE_PG = os.environ.get("SOPENGINE_REQUIRE_PG") == "1"
+PREFIX = "sopengine_t"
+SKIP_REASON = "PostgreSQL tests skipped: set SOPENGINE_TEST_PG=postgresql://... (CI sets it)"
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test saying *reason*, or fail it where ``SOPENGINE_REQUIRE_PG=1``."""
+    if REQUIRE_PG:
+        pytest.fail(f"{reason}; SOPENGINE_REQUIRE_PG=1 requires the PostgreSQL tests to run", pytrace=False)
+    pytest.skip(reason)
+
+
+def database_url(server: str, name: str) -> str:
+    """*server*'s address with its database replaced by *name* (the query string kept)."""
+    match = re.match(r"^(postgres(?:ql)?://[^/?]*)(/[^?]*)?(\?.*)?$", server)
+    if match is None:
+        raise ValueError(f"SOPENGINE_TEST_PG is not a postgresql:// address: {server!r}")
+    return f"{match.group(1)}/{name}{match.group(3) or ''}"
+
+
+@contextmanager
+def admin(server: str) -> Iterator[Any]:
+    """An autocommit connection to *server*'s own database, for CREATE and DROP DATABASE."""
+    import psycopg
+
+    conn = psycopg.connect(server, autocommit=True, connect_timeout=10)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+class PgServer:
+    """The session's server: hands out fresh databases copied from a template holding the schema."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.tag = f"{PREFIX}_{os.getpid()}_{secrets.token_hex(3)}"
+        self.template = f"{self.tag}_template"
+        self._numbers = itertools.count(1)
+        self._made = False
+
+    def start(self) -> None:
+        from sopengine.store import Store
+        from sopengine.store import pg
+
+        with admin(self.server) as conn:
+            conn.execute(f'CREATE DATABASE "{self.template}"')
+        self._made = True
+        Store(database_url(self.server, self.template), create=True).close()
+        pg.close_pools()  # a template is copied only while nobody is connected to it
+
+    def create(self) -> tuple[str, str]:
+        """A new database copied from the template: (its name, its address)."""
+        name = f"{self.tag}_{next(self._numbers)}"
+        with admin(self.server) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name, database_url(self.server, name)
+
+    def drop(self, name: str) -> None:
+        from sopengine.store import pg
+
+        pg.close_pools()  # this process's connections first; FORCE ends any a child left behind
+        with admin(self.server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        if self._made:
+            self.drop(self.template)
+
+
+def start_server() -> PgServer | str:
+    """The session's server, or why there is none."""
+    if not SERVER:
+        return SKIP_REASON
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "PostgreSQL tests skipped: psycopg is not installed (pip install sopengine[postgresql])"
+    server = PgServer(SERVER)
+    try:
+        server.start()
+    except Exception as exc:  # the reason goes into the skip (or the failure) the tests report
+        try:
+            server.stop()
+        except Exception:
+            pass
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"PostgreSQL tests skipped: cannot use SOPENGINE_TEST_PG ({first})"
+    return server
