@@ -29,6 +29,8 @@ LARGEST_MAX_SIZE = 900 * 1024 * 1024
 
 def has_store(conn: sqlite3.Connection) -> bool:
     """Whether the database has the document store (a database of schema 4 or older opened read-only has not)."""
+    if getattr(conn, "engine", None) == "postgresql":  # its schema starts at 11, with the store
+        return True
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'document_blobs'").fetchone()
     return row is not None
 
@@ -170,6 +172,9 @@ def store_began(conn: sqlite3.Connection) -> str | None:
     record), or None when it has none: documents recorded before then were kept by path only."""
     if not has_store(conn):
         return None
+    if getattr(conn, "engine", None) == "postgresql":  # a PostgreSQL database has had it from its first schema
+        row = conn.execute("SELECT applied_at FROM schema_migrations WHERE name = '0011_postgresql'").fetchone()
+        return str(row[0]) if row and row[0] else None
     try:
         row = conn.execute("SELECT applied_at FROM _sqlite_migrations WHERE name = '0005_document_store'").fetchone()
     except sqlite3.OperationalError:
