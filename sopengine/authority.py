@@ -92,7 +92,8 @@ def mode(store: Store | sqlite3.Connection) -> Mode:
     In register mode its ``since`` is when the register's first person was recorded: the
     events recorded before then were recorded with names as typed.
     """
-    conn = store if isinstance(store, sqlite3.Connection) else store.conn
+    # a Store, or a connection of either engine (sqlite3's or the store's PostgreSQL one)
+    conn = store if isinstance(store, sqlite3.Connection) else getattr(store, "conn", store)
     if register.has_people(conn):
         return Mode(REGISTER, register.register_started(conn))
     return Mode(SINGLE_USER)

@@ -33,6 +33,7 @@ from sopengine.identity import person as _person
 from sopengine.store import Store
 from sopengine.store import people as register
 from sopengine.store import use as use_store
+from sopengine.store.dialect import is_url
 
 ACCESS_LEVELS = ("admin", "staff", "auditor")
 
@@ -50,7 +51,7 @@ def _public(person: dict[str, Any]) -> dict[str, Any]:
 # -- reading ---------------------------------------------------------------------------------------
 
 def _must_exist(db: str | Path | Store) -> None:
-    if not isinstance(db, Store) and not Path(db).exists():
+    if not isinstance(db, Store) and not is_url(db) and not Path(db).exists():
         raise DatabaseMissing(
             _("no database at {path}; add the office's first person with 'sopengine people add NAME --login {login}"
               " --access admin', or pass --db PATH").format(path=db, login=os_user()),
@@ -273,7 +274,7 @@ def person_for_login(db: str | Path | Store, login: str | None = None) -> str | 
 
     None when there is no database, no register or nobody registered with that login.
     """
-    if not isinstance(db, Store) and not Path(db).exists():
+    if not isinstance(db, Store) and not is_url(db) and not Path(db).exists():
         return None
     store, owned = use_store(db, readonly=True)
     try:
@@ -317,7 +318,7 @@ def add_person(
     login_list = list(dict.fromkeys(_login(x) for x in logins))
     role_list, warnings = _roles(roles, definitions)
     warnings += _login_warnings(login_list)
-    if not isinstance(db, Store) and not Path(db).exists():
+    if not isinstance(db, Store) and not is_url(db) and not Path(db).exists():
         _check_first(name, level, login_list)  # refused before a database file is made for it
     store, owned = _writing(db, create=True)
     try:
@@ -442,6 +443,7 @@ def _rename_assignments(change: _Change, admin: str, old_key: str, new_name: str
     for run_id, role, person, acting_role in register.active_assignments(change.conn):
         if name_key(person) == old_key and person != new_name:
             moved.setdefault(run_id, []).append((role, person, acting_role))
+    register.lock_runs(change.conn, list(moved))
     for run_id, rows in moved.items():
         run = change.store.run(run_id)
         changes = Changes(run_id, run["version"], change.recorded_at)

@@ -40,13 +40,22 @@ def serve_cmd(host: str, port: int, secure_cookies: bool, upload_limit: str, for
     from sopengine.server import ServerConfig
     from sopengine.server.run import check_ready, run
 
+    from sopengine.store.dialect import is_url
+
     s = settings()
     limit = parse_size(upload_limit)
-    cfg = ServerConfig(db=s.db_path.resolve(), definitions=None if s.definitions is None else Path(s.definitions).resolve(),
+    db = s.db_path if is_url(s.db_path) else s.db_path.resolve()
+    cfg = ServerConfig(db=db, definitions=None if s.definitions is None else Path(s.definitions).resolve(),
                        upload_limit=limit, secure_cookies=secure_cookies)
     for line in check_ready(cfg, host):
         note(line)
-    if not cfg.db.exists():
-        raise InputError(_("no database at {path}; pass --db PATH").format(path=cfg.db))
-    click.echo(_("Office server for {db} at http://{host}:{port}/ (Ctrl+C stops it)").format(db=cfg.db, host=host, port=port))
+    if is_url(db):
+        from sopengine.store.pg import redact
+
+        shown = redact(str(db))
+    elif not Path(db).exists():
+        raise InputError(_("no database at {path}; pass --db PATH").format(path=db))
+    else:
+        shown = str(db)
+    click.echo(_("Office server for {db} at http://{host}:{port}/ (Ctrl+C stops it)").format(db=shown, host=host, port=port))
     run(cfg, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips, workers=workers)

@@ -51,9 +51,13 @@ SESSION_COOKIE = "sopengine_session"
 
 @dataclass
 class ServerConfig:
-    """What one ``sopengine serve`` needs: the database, the definitions and its limits."""
+    """What one ``sopengine serve`` needs: the database, the definitions and its limits.
 
-    db: Path
+    ``db`` is an SQLite file's path or a ``postgresql://`` address (a str); everything here
+    passes it to the store as it is.
+    """
+
+    db: Path | str
     definitions: Path | None = None
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     secure_cookies: bool = False

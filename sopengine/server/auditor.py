@@ -191,7 +191,7 @@ class _CsvPipe(io.RawIOBase):
         self.stopped.set()
         raise _Stopped
 
-    def _write(self, db: Path, filters: dict[str, Any]) -> None:
+    def _write(self, db: Path | str, filters: dict[str, Any]) -> None:
         from sopengine import audit
 
         try:
@@ -214,7 +214,7 @@ class _CsvPipe(io.RawIOBase):
         finally:
             entries.close()
 
-    def start(self, db: Path, filters: dict[str, Any]) -> Iterator[bytes]:
+    def start(self, db: Path | str, filters: dict[str, Any]) -> Iterator[bytes]:
         """Begin writing; the chunks, once the filters are known to be good (else their error)."""
         context = contextvars.copy_context()  # the reader's language, for a refused filter's message
         threading.Thread(target=context.run, args=(self._write, db, filters), daemon=True).start()

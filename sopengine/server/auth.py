@@ -99,7 +99,7 @@ def fingerprint(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
-def secret(db: Path, key: str) -> str:
+def secret(db: Path | str, key: str) -> str:
     """A signing secret kept in the database (made by the first process that asks)."""
     with Store(db) as store, store.transaction() as conn:
         return sql.setting_or_create(conn, key, secrets.token_urlsafe(48))
@@ -141,7 +141,7 @@ def wait_left(conn: Any, username: str, address: str, now: datetime) -> int:
 _verifying = threading.BoundedSemaphore(VERIFYING)
 
 
-def sign_in(db: Path, username: str, password: str, address: str, via: str) -> dict[str, Any]:
+def sign_in(db: Path | str, username: str, password: str, address: str, via: str) -> dict[str, Any]:
     """The person *username* (name or OS login) names, if *password* is theirs and they may sign in.
 
     Refused: :class:`Throttled` while the throttle holds, :class:`SignInRefused` otherwise
@@ -190,7 +190,7 @@ def sign_in(db: Path, username: str, password: str, address: str, via: str) -> d
         return {**current_state, "fingerprint": fingerprint(stored), "signed_at": signed_at}
 
 
-def log(db: Path, kind: str, person: dict[str, Any], address: str, via: str, detail: str | None = None) -> None:
+def log(db: Path | str, kind: str, person: dict[str, Any], address: str, via: str, detail: str | None = None) -> None:
     with Store(db) as store, store.transaction() as conn:
         sql.log_access(conn, at=_iso(_now()), kind=kind, username=person["name_key"], person=person["name"],
                        address=address, via=via, detail=detail)
@@ -231,7 +231,7 @@ def current(store: Store, person_id: int, print_: str | None) -> dict[str, Any] 
     return person
 
 
-def issue_token(db: Path, person: dict[str, Any], address: str) -> dict[str, Any]:
+def issue_token(db: Path | str, person: dict[str, Any], address: str) -> dict[str, Any]:
     token = secrets.token_urlsafe(32)
     now = _now()
     expires = now + timedelta(days=TOKEN_DAYS)

@@ -9,6 +9,10 @@ never sits whole in memory.
 
 A database made before the store (schema 4 and older, opened read-only without migrating)
 has none of these tables: every reader here answers "nothing kept" for it.
+
+On PostgreSQL the bytes are a ``BYTEA`` column: a blob is inserted in one piece (see
+:func:`put`) and read back in chunks with ``substring``; the size limit stays below
+PostgreSQL's 1 GB for one value.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from sopengine.store.dialect import is_pg
+
 CHUNK = 1 << 20
 
 MAX_SIZE_KEY = "documents.max_size"
@@ -24,13 +30,15 @@ DEFAULT_MAX_SIZE = 100 * 1024 * 1024
 """The largest document a step may record unless an admin sets another limit: 100 MiB."""
 LARGEST_MAX_SIZE = 900 * 1024 * 1024
 """The largest limit an admin may set: one SQLite value holds at most 1,000,000,000 bytes
-(``SQLITE_MAX_LENGTH``, which counts the whole row)."""
+(``SQLITE_MAX_LENGTH``, which counts the whole row); one PostgreSQL value at most 1 GB."""
 
 
 def has_store(conn: sqlite3.Connection) -> bool:
     """Whether the database has the document store (a database of schema 4 or older opened read-only has not)."""
     if getattr(conn, "engine", None) == "postgresql":  # its schema starts at 11, with the store
         return True
+    if is_pg(conn):
+        return bool(conn.execute("SELECT to_regclass('document_blobs') IS NOT NULL").fetchone()[0])
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'document_blobs'").fetchone()
     return row is not None
 
@@ -43,7 +51,23 @@ def put(conn: sqlite3.Connection, sha256: str, size: int, data: IO[bytes], store
     The caller has hashed *data* (positioned at its start) and holds a write transaction.
     Returns whether a new blob was written. Content-addressed and idempotent: recording the
     same bytes again, in this run or another, adds nothing.
+
+    SQLite writes the blob in chunks of :data:`CHUNK` through its incremental blob I/O, so
+    the document never sits whole in memory. PostgreSQL has no such writing: there the
+    document is read whole and sent as one ``BYTEA`` value, so a document takes about twice
+    its size in this process's memory while it is stored (the bytes read and psycopg's copy
+    of them), up to twice the size limit (:data:`DEFAULT_MAX_SIZE` unless an admin set another).
+    Bytes kept already are not read at all.
     """
+    if is_pg(conn):
+        if conn.execute("SELECT 1 FROM document_blobs WHERE sha256 = ?", (sha256,)).fetchone() is not None:
+            return False
+        value = data.read() if size else b""
+        cur = conn.execute(
+            "INSERT INTO document_blobs (sha256, size, data, stored_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+            (sha256, size, value, stored_at),
+        )
+        return bool(cur.rowcount == 1)
     cur = conn.execute(
         "INSERT INTO document_blobs (sha256, size, data, stored_at) VALUES (?, ?, zeroblob(?), ?) ON CONFLICT (sha256) DO NOTHING",
         (sha256, size, size, stored_at),
@@ -82,6 +106,9 @@ def read(conn: sqlite3.Connection, sha256: str) -> Iterator[bytes]:
     """The bytes kept under *sha256*, in chunks; nothing when none are kept."""
     if not has_store(conn):
         return
+    if is_pg(conn):
+        yield from _read_pg(conn, sha256)
+        return
     row = conn.execute("SELECT rowid, length(data) FROM document_blobs WHERE sha256 = ?", (sha256,)).fetchone()
     if row is None or not row[1]:
         return
@@ -89,6 +116,23 @@ def read(conn: sqlite3.Connection, sha256: str) -> Iterator[bytes]:
     with conn.blobopen("document_blobs", "data", row[0], readonly=True) as blob:
         for chunk in iter(lambda: blob.read(CHUNK), b""):
             yield chunk
+
+
+def _read_pg(conn: Any, sha256: str) -> Iterator[bytes]:
+    """PostgreSQL's blob in chunks of :data:`CHUNK` (``substring`` of the ``BYTEA``; only the
+    chunk asked for leaves the server). Statement by statement is safe: a blob is never changed
+    once written (a trigger refuses it)."""
+    row = conn.execute("SELECT length(data) FROM document_blobs WHERE sha256 = ?", (sha256,)).fetchone()
+    if row is None or not row[0]:
+        return
+    length = int(row[0])
+    for start in range(0, length, CHUNK):
+        part = conn.execute(
+            "SELECT substring(data from ? for ?) FROM document_blobs WHERE sha256 = ?", (start + 1, CHUNK, sha256),
+        ).fetchone()
+        if part is None or not part[0]:
+            return
+        yield bytes(part[0])
 
 
 def blobs(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -2,13 +2,16 @@
 
 Kept in the database (migration ``0011_office_server``) so that several ``sopengine serve``
 processes over one database agree on the session-signing secret, on who is throttled and on
-which tokens are valid. Plain ``sqlite3`` on the connection the caller holds.
+which tokens are valid. Plain ``sqlite3`` on the connection the caller holds; every statement
+reads the same on PostgreSQL (:mod:`sopengine.store.pg`) but for :func:`forget_secrets`.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
+
+from sopengine.store.dialect import is_pg
 
 ACCESS_COLUMNS = ("id", "at", "kind", "username", "person", "person_id", "address", "via", "detail")
 
@@ -139,14 +142,20 @@ def revoke_tokens(conn: sqlite3.Connection, person_id: int, at: str) -> int:
 def person_by_id(conn: sqlite3.Connection, person_id: int) -> dict[str, Any] | None:
     from sopengine.store import people
 
-    row = conn.execute(people._SELECT + " WHERE p.id = ?", (person_id,)).fetchone()
+    row = conn.execute(people.select(conn) + " WHERE p.id = ?", (person_id,)).fetchone()
     return people._person(row)
 
 
 def forget_secrets(conn: sqlite3.Connection) -> None:
     """Remove the office server's signing secrets from *conn* (a copy being made): whoever holds
     a backup cannot sign a session cookie the live server accepts. A server started on a
-    restored copy makes new ones (everyone signs in again)."""
+    restored copy makes new ones (everyone signs in again).
+
+    On PostgreSQL the rows are deleted in *conn*'s own transaction, which the caller commits;
+    what the server keeps of deleted rows is the server's (VACUUM) to clear."""
+    if is_pg(conn):
+        conn.execute("DELETE FROM server_settings")
+        return
     try:
         conn.execute("PRAGMA secure_delete = ON")  # the deleted secrets' bytes are overwritten, not left in free pages
         conn.execute("DELETE FROM server_settings")
