@@ -334,8 +334,16 @@ def backup(db: str | Path, target: str | Path, **kwargs: Any) -> dict[str, Any]:
     return _backup(db, target, **kwargs)
 
 
+def db_copy(src: str | Path, dst: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Copy a whole database between SQLite and PostgreSQL; see :func:`sopengine.dbcopy.copy`."""
+    from sopengine.dbcopy import copy as _copy
+
+    return _copy(src, dst, **kwargs)
+
+
 __all__ = [
     "backup",
+    "db_copy",
     "history",
     "overdue",
     "render",
