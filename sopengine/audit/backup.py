@@ -22,6 +22,7 @@ from sopengine.i18n import _
 from sopengine.store import Store
 from sopengine.store import audit as store_audit
 from sopengine.store import errors as store_errors
+from sopengine.store.dialect import is_url
 
 
 def backup(db: str | Path, target: str | Path, *, force: bool = False,
@@ -32,7 +33,17 @@ def backup(db: str | Path, target: str | Path, *, force: bool = False,
     written beside *target* and moved into place when complete, so a failed backup leaves no
     half-written file. Returns the copy's path, size, event count and head (``HASH@SEQ``).
     *progress* is told ``(pages copied, pages in all)`` as the copy goes on.
+
+    A PostgreSQL database is refused (:class:`AuditError`): SQLite's online backup copies an
+    SQLite file; the server's own ``pg_dump`` backs up a PostgreSQL database, and
+    ``sopengine db copy`` copies its history into an SQLite file.
     """
+    if is_url(db):
+        from sopengine.store.pg import redact
+
+        raise AuditError(_("{db} is a PostgreSQL database and 'sopengine backup' copies SQLite files only; back it up with"
+                           " pg_dump, or copy it into an SQLite file with 'sopengine db copy'").format(db=redact(str(db))),
+                         path=redact(str(db)))
     source = Path(db)
     dest = Path(target)
     if dest.exists() and not force:

@@ -4,6 +4,12 @@ Every statement :mod:`sopengine.audit` runs is here, as a function taking the co
 that the audit package holds no SQL and a second database engine changes the store alone.
 Nothing here writes to the database: the audit trail only reads (a backup writes its new
 file through SQLite's online backup API).
+
+Each statement reads the same on SQLite and PostgreSQL (:mod:`sopengine.store.pg`); the few
+that cannot ask :func:`~sopengine.store.dialect.is_pg`: the events counter (SQLite's
+``sqlite_sequence`` row, PostgreSQL's ``counters`` row), a payload's JSON (``json_extract``,
+``->>``), a text search (``instr``, ``strpos``) and the table's columns (``PRAGMA table_info``;
+a PostgreSQL database starts at schema 11, whose ``runs`` has its ``head``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sopengine.chain import CHAIN_FIELDS
+from sopengine.store.dialect import is_pg
 
 EVENT_COLUMNS = ("seq", *CHAIN_FIELDS, "hash")
 """The columns of an event row as the audit reads it: ``seq``, the chained fields, ``hash``."""
@@ -27,7 +34,11 @@ FETCH_SIZE = 4096
 
 @contextmanager
 def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One read transaction: a command writing meanwhile cannot split what is read."""
+    """One read transaction: a command writing meanwhile cannot split what is read.
+
+    On PostgreSQL the ``BEGIN`` is ``REPEATABLE READ`` (:func:`sopengine.store.pg.translate_sql`):
+    every statement of it reads the one snapshot its first statement took, as SQLite's does.
+    """
     conn.execute("BEGIN")
     try:
         yield conn
@@ -88,9 +99,17 @@ def event_payload(conn: sqlite3.Connection, seq: int, *, office: bool = False) -
 
 
 def events_issued(conn: sqlite3.Connection) -> int | None:
-    """The highest event number SQLite ever handed out (its AUTOINCREMENT counter), or None."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return row[0] if row else None
+    """The highest event number ever handed out (SQLite's AUTOINCREMENT counter, PostgreSQL's
+    ``counters`` row), or None."""
+    return _issued(conn, "events")
+
+
+def _issued(conn: sqlite3.Connection, table: str) -> int | None:
+    if is_pg(conn):
+        row = conn.execute("SELECT value FROM counters WHERE name = ?", (table,)).fetchone()
+    else:
+        row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def stored_heads(conn: sqlite3.Connection) -> tuple[dict[str, str], int, int]:
@@ -123,9 +142,10 @@ def closing_event_rows(conn: sqlite3.Connection, run_id: str, engine: str) -> li
 
 def document_event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     """``(seq, run_id, step_id, recorded_at, person, payload)`` of the events that record documents."""
+    found = "strpos" if is_pg(conn) else "instr"
     return conn.execute(
         "SELECT seq, run_id, step_id, recorded_at, person, payload FROM events"
-        " WHERE kind IN ('step_completed', 'decided') AND instr(payload, '\"documents\"') > 0 ORDER BY seq"
+        f" WHERE kind IN ('step_completed', 'decided') AND {found}(payload, '\"documents\"') > 0 ORDER BY seq"
     )
 
 
@@ -171,7 +191,8 @@ def history_rows(conn: sqlite3.Connection, *, run: str | None = None, persons: S
         where.append(f"e.step_id IN ({','.join('?' * len(steps))})")
         args.extend(steps)
     if roles:
-        where.append(f"json_extract(e.payload, '$.actor') IN ({','.join('?' * len(roles))})")
+        actor = "CAST(e.payload AS json) ->> 'actor'" if is_pg(conn) else "json_extract(e.payload, '$.actor')"
+        where.append(f"{actor} IN ({','.join('?' * len(roles))})")
         args.extend(roles)
     for column, op, value in bounds:
         if column not in _TIME_COLUMNS or op not in _BOUND_OPS:
@@ -205,11 +226,16 @@ def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
 def runs_by_id(conn: sqlite3.Connection) -> tuple[sqlite3.Cursor, bool]:
     """Every run in the order of their ids: columns :data:`RUN_COLUMNS` and last the chain head
     the row keeps (``runs.head``, schema 9 on; NULL before it), and whether the table has it."""
-    keeps_head = "head" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    keeps_head = _keeps_head(conn)
     head = "head" if keeps_head else "NULL"
     cursor = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)}, {head} FROM runs ORDER BY id")
     cursor.arraysize = FETCH_SIZE
     return cursor, keeps_head
+
+
+def _keeps_head(conn: sqlite3.Connection) -> bool:
+    """Whether ``runs`` has its ``head`` column: SQLite's from schema 9, PostgreSQL's always."""
+    return is_pg(conn) or "head" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
 
 
 def run_pins(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -291,6 +317,21 @@ def quick_check(conn: sqlite3.Connection, *, full: bool = False) -> str:
     """
     pragma = "integrity_check" if full else "quick_check"
     return "\n".join(str(r[0]) for r in conn.execute(f"PRAGMA {pragma}"))
+
+
+def server_check(conn: sqlite3.Connection) -> list[str]:
+    """What a PostgreSQL server itself says is wrong with the database's storage (empty: nothing).
+
+    PostgreSQL has no check a client runs over every page as SQLite's ``quick_check`` does;
+    the server verifies each page as it reads it when the cluster has data checksums, and
+    counts the failures it met in ``pg_stat_database`` (none counted when checksums are off).
+    """
+    row = conn.execute(
+        "SELECT checksum_failures, checksum_last_failure FROM pg_stat_database WHERE datname = current_database()"
+    ).fetchone()
+    if row is None or not row[0]:
+        return []
+    return [f"{row[0]} page checksum failure(s), the last at {row[1]}"]
 
 
 COPY_STEP_PAGES = 4096
@@ -375,9 +416,8 @@ def register_rows(conn: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], list
 
 
 def office_events_issued(conn: sqlite3.Connection) -> int | None:
-    """The highest office event number SQLite ever handed out, or None."""
-    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'office_events'").fetchone()
-    return row[0] if row else None
+    """The highest office event number ever handed out, or None."""
+    return _issued(conn, "office_events")
 
 
 # -- a large history, fast ---------------------------------------------------------------------------
@@ -391,18 +431,35 @@ def load_history(conn: sqlite3.Connection, *, runs: Sequence[tuple[Any, ...]] = 
     the events); *events* rows of :data:`EVENT_COLUMNS` without ``seq`` (numbered in order); *tasks* rows of ``(run_id, step_id, part, iteration, actor,
     state, opened_at, due_at, closed_at, closed_by, outcome, note, on_behalf_of)``.
     """
-    with conn:
+    event_columns = EVENT_COLUMNS[1:]
+    with _written(conn):
         conn.executemany(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})", runs)
         conn.executemany(
-            f"INSERT INTO events ({', '.join(EVENT_COLUMNS[1:])}) VALUES ({', '.join('?' * (len(EVENT_COLUMNS) - 1))})",
+            f"INSERT INTO events ({', '.join(event_columns)}) VALUES ({', '.join('?' * len(event_columns))})",
             events,
         )
         conn.executemany(
             "INSERT INTO tasks (run_id, step_id, part, iteration, actor, state, opened_at, due_at, closed_at, closed_by,"
             " outcome, note, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tasks,
         )
-        if "head" in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}:  # the chain head a run row keeps
+        if _keeps_head(conn):  # the chain head a run row keeps
             conn.executemany(
                 "UPDATE runs SET head = (SELECT hash FROM events WHERE run_id = runs.id ORDER BY seq DESC LIMIT 1)"
                 " WHERE id = ?", [(row[0],) for row in runs],
             )
+
+
+@contextmanager
+def _written(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on either engine (SQLite's connection is its own context manager)."""
+    if not is_pg(conn):
+        with conn:
+            yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

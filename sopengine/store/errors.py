@@ -274,6 +274,16 @@ def damaged(path: str | Path, problem: str) -> DatabaseDamaged:
     )
 
 
+def server_damaged(db: str, problem: str) -> DatabaseDamaged:
+    """The error for a PostgreSQL database whose server counted damaged pages (no marker file: the
+    server, not a file beside it, keeps that count)."""
+    return DatabaseDamaged(
+        _("{db} is damaged: the PostgreSQL server reports '{problem}'; ask its administrator to check the server's"
+          " storage and restore the database from a backup (pg_dump) if pages are lost").format(db=db, problem=problem),
+        path=db, problem=problem,
+    )
+
+
 def refuse_if_damaged(conn: sqlite3.Connection, path: str | Path) -> None:
     """Before a change: refuse it if the file was found damaged and SQLite's check still says so.
 
