@@ -26,6 +26,13 @@ ten times the months, not ten times the work in flight.
 
     python bench/make_db.py --runs 10000 -o /tmp/bench-10k.db
     python bench/make_db.py --runs 100000 -o /tmp/bench-100k.db --seed 2
+    python bench/make_db.py --runs 100000 --db postgresql://postgres@127.0.0.1:54329/bench_100k
+
+With ``--db postgresql://...`` the database built is then copied into that PostgreSQL database
+(it must exist and be empty: ``createdb NAME``) by ``sopengine db copy``
+(:func:`sopengine.dbcopy.copy`: every id and event number kept, both sides verified), and
+``VACUUM ANALYZE`` gives the planner its statistics; the time of each part and
+``pg_database_size`` are printed. The SQLite file is kept where ``-o`` says, else removed.
 """
 
 from __future__ import annotations
@@ -650,10 +657,32 @@ def build(out: Path, runs_wanted: int, *, seed: int = 1, now: str = NOW, per_day
     return result
 
 
+def to_postgresql(src: Path, url: str) -> dict[str, Any]:
+    """Copy the SQLite database *src* into the empty PostgreSQL database *url* (``sopengine db copy``),
+    then ``VACUUM ANALYZE`` it; the seconds of each and ``pg_database_size``."""
+    import psycopg
+
+    from sopengine.dbcopy import copy
+    from sopengine.store import pg
+
+    t0 = time.perf_counter()
+    copied = copy(src, url)
+    t1 = time.perf_counter()
+    pg.close_pools()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        t2 = time.perf_counter()
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    assert row is not None
+    return {"copy_seconds": round(t1 - t0, 1), "analyze_seconds": round(t2 - t1, 1), "bytes": int(row[0]),
+            "events": copied.get("events"), "head": copied.get("head")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, required=True, help="runs to write (e.g. 10000, 100000)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the database file to write (replaced)")
+    parser.add_argument("-o", "--output", type=Path, help="the database file to write (replaced); optional with --db")
+    parser.add_argument("--db", metavar="URL", help="then copy it into this PostgreSQL database (postgresql://..., existing and empty)")
     parser.add_argument("--now", default=NOW, help=f"the moment the database is read at, WIB (default {NOW})")
     parser.add_argument("--per-day", type=float, default=PER_DAY, help=f"runs started per day (default {PER_DAY})")
     parser.add_argument("--seed", type=int, default=1, help="random seed: the same seed gives the same database")
@@ -664,10 +693,55 @@ def main() -> int:
     if args.runs < 1:
         print("Error: --runs must be 1 or more", file=sys.stderr)
         return 2
-    if not args.output.parent.is_dir():
+    if args.output is None and not args.db:
+        print("Error: say where to write the database: -o FILE (SQLite), --db postgresql://... or both", file=sys.stderr)
+        return 2
+    if args.db and not args.db.startswith(("postgresql://", "postgres://")):
+        print(f"Error: --db {args.db!r} is not a PostgreSQL address (postgresql://USER@HOST:PORT/DB); for an SQLite file use -o",
+              file=sys.stderr)
+        return 2
+    if args.output is not None and not args.output.parent.is_dir():
         print(f"Error: folder {args.output.parent} does not exist; create it or pass another -o", file=sys.stderr)
         return 2
-    result = build(args.output, args.runs, seed=args.seed, now=args.now, per_day=args.per_day, paths=args.paths)
+    if args.db:  # before the minutes of building: the database is there, reachable and empty
+        import psycopg
+
+        from sopengine.store.pg import redact
+
+        try:
+            with psycopg.connect(args.db, connect_timeout=10) as conn:
+                row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()
+        except psycopg.Error as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            print(f"Error: cannot reach {redact(args.db)} ({reason}); create the database first (createdb NAME) or pass another --db",
+                  file=sys.stderr)
+            return 2
+        if row and row[0]:
+            print(f"Error: {redact(args.db)} already has tables; give an empty database (createdb NAME)", file=sys.stderr)
+            return 2
+    folder = None
+    out = args.output
+    if out is None:
+        folder = Path(tempfile.mkdtemp(prefix="sopengine-make-db-pg-"))
+        out = folder / "bench.db"
+    try:
+        result = build(out, args.runs, seed=args.seed, now=args.now, per_day=args.per_day, paths=args.paths)
+        if args.db:
+            from sopengine.errors import SopError
+            from sopengine.store.pg import redact
+
+            try:
+                pg = to_postgresql(out, args.db)
+            except SopError as exc:
+                print(f"Error: {exc}", file=sys.stderr)
+                return 2
+            result["postgresql"] = pg
+            print(f"make_db: copied into {redact(args.db)} by sopengine db copy in {pg['copy_seconds']:.1f} s (both sides"
+                  f" verified), VACUUM ANALYZE {pg['analyze_seconds']:.1f} s; pg_database_size {pg['bytes'] / 1e6:,.0f} MB;"
+                  f" in all {result['seconds'] + pg['copy_seconds'] + pg['analyze_seconds']:.1f} s", flush=True)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     if args.json:
         print(json.dumps(result))
     return 0
