@@ -136,6 +136,19 @@ def connect(url: str, timeout_ms: int) -> PgConnection:
     with _pools_lock:
         pool = _pools.get(url)
         if pool is None:
+            # One plain connection first: a wrong address, password or database fails here at once
+            # with the server's own reason, where the pool would retry quietly until its timeout.
+            import logging
+
+            import psycopg
+
+            logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
+            logging.getLogger("psycopg.pool").propagate = False
+            try:
+                psycopg.connect(url, connect_timeout=max(int(timeout_ms / 1000), 2)).close()
+            except psycopg.Error as exc:
+                raise unreachable(url, exc) from None
+
             def configure(conn: Any) -> None:
                 conn.execute(f"SET lock_timeout = {int(timeout_ms)}")
                 conn.execute("SET idle_in_transaction_session_timeout = 0")
@@ -170,7 +183,9 @@ def close_pools() -> None:
 
 
 def unreachable(url: str, exc: BaseException) -> StorageUnavailable:
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    reason = re.sub(r"^connection failed: ", "", reason)
     return StorageUnavailable(
         _("cannot reach the PostgreSQL database {db} ({reason}); check the address, that the server runs and that"
           " the user may sign in").format(db=redact(url), reason=reason),
