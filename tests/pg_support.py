@@ -115,3 +115,58 @@ def start_server() -> PgServer | str:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"PostgreSQL tests skipped: cannot use SOPENGINE_TEST_PG ({first})"
     return server
+
+
+class _PgReader:
+    """A psycopg connection that takes the store's SQLite-style statements (``?`` placeholders)."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.raw = psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        from sopengine.store.pg import translate_sql
+
+        return self.raw.execute(translate_sql(sql), tuple(params))
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def connect(db: Any) -> Any:
+    """A plain connection to the database at *db* (an SQLite path or a PostgreSQL address) that tests read
+    directly: ``execute(sql, params)`` with ``?`` placeholders, ``fetchone``/``fetchall``, ``close``."""
+    from sopengine.store.dialect import is_url
+
+    if is_url(db):
+        return _PgReader(db)
+    import sqlite3
+
+    return sqlite3.connect(db, isolation_level=None)
+
+
+def rows(db: Any, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Every row *sql* reads from the database at *db*."""
+    con = connect(db)
+    try:
+        return [tuple(r) for r in con.execute(sql, args).fetchall()]
+    finally:
+        con.close()
+
+
+def value(db: Any, sql: str, *args: Any) -> Any:
+    """The first column of the first row *sql* reads from the database at *db*."""
+    found = rows(db, sql, *args)
+    return found[0][0] if found else None
+
+
+def holds_no_runs(db: Any) -> bool:
+    """Whether nothing was written at *db*: no SQLite file made, or a PostgreSQL database without runs or events."""
+    from sopengine.store.dialect import is_url
+
+    if is_url(db):
+        return value(db, "SELECT (SELECT COUNT(*) FROM runs) + (SELECT COUNT(*) FROM events)") == 0
+    from pathlib import Path
+
+    return not Path(db).exists()

@@ -7,7 +7,6 @@ and, where the process boundary matters (environment, files created), real proce
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from pg_support import connect
 from sopengine.cli import cli
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
@@ -41,7 +41,7 @@ def sop(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
 
 
 def events(db: Path, kind: str | None = None) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         cur = con.execute("SELECT * FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY seq", (kind,) if kind else ())
         cols = [c[0] for c in cur.description]
@@ -55,8 +55,8 @@ def events(db: Path, kind: str | None = None) -> list[dict[str, Any]]:
 
 # -- options in either place, and from the environment ---------------------------------------------------
 
-def test_global_options_before_and_after_the_command_name(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_global_options_before_and_after_the_command_name(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     before = ok("--db", str(db), "--now", NOW, "--by", "Agus", "run", "pengumpulan-data", "--period", "2026-10", "--json")
     run_id = json.loads(before.stdout)["run_id"]
     after = ok("run", "pengumpulan-data", "--period", "2026-11", "--json", "--db", str(db), "--now", NOW, "--by", "Agus")
@@ -102,8 +102,8 @@ def test_environment_variables_in_a_real_process(tmp_path: Path) -> None:
 
 # -- starting runs -----------------------------------------------------------------------------------------
 
-def test_run_if_missing_exits_0_twice_and_starts_one_run(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_run_if_missing_exits_0_twice_and_starts_one_run(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     first = ok("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10", "--if-missing", "--json")
     run_id = json.loads(first.stdout)["run_id"]
     second = ok("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10", "--if-missing", "--json")
@@ -124,8 +124,8 @@ def test_run_if_missing_exits_0_twice_and_starts_one_run(tmp_path: Path) -> None
     assert json.loads(again.stdout)["existing"] is False
 
 
-def test_allow_duplicate_starts_a_second_active_run(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_allow_duplicate_starts_a_second_active_run(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     first = start(db, "pengumpulan-data", "--period", "2026-10")
     refused = invoke("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10")
     assert refused.exit_code == 1 and f"run {first} of pengumpulan-data for 2026-10 is still active" in refused.stderr
@@ -138,8 +138,8 @@ def test_allow_duplicate_starts_a_second_active_run(tmp_path: Path) -> None:
 
 # -- the JSON contract -------------------------------------------------------------------------------------
 
-def test_status_json_contract(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_status_json_contract(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     started = json.loads(ok("--db", str(db), "--now", NOW, "run", "surat-keluar", "--json").stdout)
     assert {"run_id", "definition", "period", "status", "open_steps"} <= set(started)
     run_id = started["run_id"]
@@ -169,8 +169,8 @@ def test_status_json_contract(tmp_path: Path) -> None:
     assert all({"run_id", "definition", "period", "status", "open_steps"} <= set(r) for r in listed)
 
 
-def test_json_goes_to_stdout_alone(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_json_goes_to_stdout_alone(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     result = ok("--db", str(db), "run", "pengumpulan-data", "--period", "2026-10", "--json")
     json.loads(result.stdout)
     assert result.stderr == ""
@@ -181,6 +181,7 @@ def test_json_goes_to_stdout_alone(tmp_path: Path) -> None:
 
 # -- read commands never create a database -------------------------------------------------------------------
 
+@pytest.mark.sqlite_only  # a file that is not there; a PostgreSQL database is made by its server, never by sopengine
 @pytest.mark.parametrize("command", [["status"], ["status", "abc-def"], ["status", "--all", "--json"], ["inbox", "--person", "Agus"]])
 def test_read_commands_never_create_a_database(tmp_path: Path, command: list[str]) -> None:
     db = tmp_path / "tidak-ada.db"
@@ -195,8 +196,8 @@ def test_read_commands_never_create_a_database(tmp_path: Path, command: list[str
 
 # -- people: assignments, acting officials, external actors, inboxes ------------------------------------------
 
-def test_assign_acting_and_remove(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_assign_acting_and_remove(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = start(db, "pengumpulan-data", "--period", "2026-10")
     said = ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "Budi Hartono", "--acting")
     assert said.stdout == f"Assigned Budi Hartono to sekretaris-dinas in run {run_id} (acting, Plt.).\n"
@@ -225,8 +226,8 @@ def test_assign_acting_and_remove(tmp_path: Path) -> None:
     ]
 
 
-def test_an_external_actors_step_recorded_by_staff_names_both(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_an_external_actors_step_recorded_by_staff_names_both(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = start(db, "permohonan-informasi-publik")
     shown = ok("--db", str(db), "status", run_id)
     assert "Pengguna Layanan" in shown.stdout
@@ -247,8 +248,8 @@ def test_an_external_actors_step_recorded_by_staff_names_both(tmp_path: Path) ->
     assert "on_behalf_of" not in decided["payload"]
 
 
-def test_inbox_lists_steps_through_assignments_oldest_first(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_inbox_lists_steps_through_assignments_oldest_first(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     late = json.loads(ok("--db", str(db), "--now", "2026-10-01T09:00", "run", "pengumpulan-data", "--period", "2026-10",
                          "--assign", "sekretaris-dinas=Agus Supriyadi", "--json").stdout)["run_id"]
     early = json.loads(ok("--db", str(db), "--now", "2026-09-29T09:00", "run", "surat-keluar",
@@ -279,8 +280,8 @@ def test_inbox_lists_steps_through_assignments_oldest_first(tmp_path: Path) -> N
     assert nothing.stderr == "Nothing waiting for Orang Lain.\n"
 
 
-def test_automatic_decisions_are_decided_events(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_automatic_decisions_are_decided_events(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = start(db, "pengumpulan-data", "--period", "2026-06")
     for n in range(1, 9):
         ok("--db", str(db), "--now", NOW, "complete", run_id, "--step", str(n), "--by", "Sari")
@@ -293,8 +294,8 @@ def test_automatic_decisions_are_decided_events(tmp_path: Path) -> None:
     assert refused.exit_code == 1 and f"run {run_id} is completed" in refused.stderr
 
 
-def test_decide_takes_outcome_names_in_any_case_and_the_step_by_number(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_decide_takes_outcome_names_in_any_case_and_the_step_by_number(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = start(db, "surat-keluar")
     ok("--db", str(db), "complete", run_id, "--step", "1")
     ok("--db", str(db), "complete", run_id, "--step", "ketik-konsep")
@@ -306,8 +307,8 @@ def test_decide_takes_outcome_names_in_any_case_and_the_step_by_number(tmp_path:
                                   "note": "Nomor surat salah", "via": "cli", "auth": "as-typed"}
 
 
-def test_assigning_a_name_again_in_another_case_is_the_same_assignee(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_assigning_a_name_again_in_another_case_is_the_same_assignee(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = start(db, "pengumpulan-data", "--period", "2026-10", "--assign", "sekretaris-dinas=Agus Supriyadi")
     said = ok("--db", str(db), "assign", run_id, "sekretaris-dinas", "AGUS SUPRIYADI", "--acting")
     assert said.stdout == f"Assigned Agus Supriyadi to sekretaris-dinas in run {run_id} (acting, Plt.).\n"

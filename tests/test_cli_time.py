@@ -167,8 +167,8 @@ def test_overdue_fail_if_any_in_a_real_process(kinerja: tuple[Path, str], tmp_pa
     assert env_now.returncode == 3 and json.loads(env_now.stdout)[0]["step"] == "olah-data"
 
 
-def test_overdue_filters_and_limit(tmp_path: Path) -> None:
-    db = tmp_path / "f.db"
+def test_overdue_filters_and_limit(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     one = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani",
                     assign=[("sekretaris-dinas", "Agus")])["run_id"]
     two = start_run("surat-keluar", db=db, now="2026-10-01T09:30", by="ani")["run_id"]

@@ -37,8 +37,8 @@ def test_one_machine_per_definition_version() -> None:
     assert workflow(other) is not workflow(first)
 
 
-def test_operations_reuse_one_attached_token_and_leave_no_run_data_on_it(tmp_path: Path) -> None:
-    db = tmp_path / "e.db"
+def test_operations_reuse_one_attached_token_and_leave_no_run_data_on_it(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join-loop", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     api.complete(db, run_id, step="olah-data", now=NOW)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 
+from pg_support import connect
 from sopengine.cli import cli
 
 DEFS = Path(__file__).resolve().parent / "data" / "format2"
@@ -44,7 +44,7 @@ def status(db: Path, run: str, now: str | None = None) -> dict[str, Any]:
 
 
 def events(db: Path, run: str) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(db)
+    conn = connect(db)
     try:
         rows = conn.execute("SELECT kind, step_id, payload FROM events WHERE run_id = ? ORDER BY seq", (run,)).fetchall()
     finally:
@@ -70,8 +70,8 @@ def test_show_json_lists_a_row_of_three_diamonds_in_three_lanes(tmp_path: Path) 
     assert [lane["id"] for lane in data["tables"][1]["lanes"]] == ["staf", "kasat"]
 
 
-def test_the_kasats_rejection_goes_back_to_the_sekretaris_diamond_within_the_rows_due_time(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_the_kasats_rejection_goes_back_to_the_sekretaris_diamond_within_the_rows_due_time(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db)
     st = status(db, run)
     assert st["table"] == "biasa" and st["table_title"] == "Surat Biasa"
@@ -93,8 +93,8 @@ def test_the_kasats_rejection_goes_back_to_the_sekretaris_diamond_within_the_row
     assert visits == [1, 2]
 
 
-def test_a_row_number_whose_symbol_waits_at_a_join_says_so(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_row_number_whose_symbol_waits_at_a_join_says_so(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db, "paket")
     sop(db, "complete", run, "--step", "1", "--now", "2026-12-07T09:10")
     sop(db, "decide", run, "Ya", "--step", "2", "--now", "2026-12-07T09:20")
@@ -104,8 +104,8 @@ def test_a_row_number_whose_symbol_waits_at_a_join_says_so(tmp_path: Path) -> No
     assert "Error: step p-bayar (no. 4)" in result.output and "waits for the other branches" in result.output
 
 
-def test_forking_outcome_takes_both_branches_and_their_join(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_forking_outcome_takes_both_branches_and_their_join(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db, "paket")
     assert status(db, run)["table"] == "paket"
     sop(db, "complete", run, "--step", "p-siapkan", "--now", "2026-12-07T09:10")
@@ -123,8 +123,8 @@ def test_forking_outcome_takes_both_branches_and_their_join(tmp_path: Path) -> N
     assert sop(db, "audit", "verify").exit_code == 0
 
 
-def test_an_undrawn_exit_ends_the_run_and_says_so(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_an_undrawn_exit_ends_the_run_and_says_so(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db)
     sop(db, "complete", run, "--now", "2026-12-07T09:30", "--step", "susun")
     result = sop(db, "decide", run, "Tidak", "--step", "periksa-kabid", "--now", "2026-12-07T10:00")
@@ -141,8 +141,8 @@ def test_an_undrawn_exit_ends_the_run_and_says_so(tmp_path: Path) -> None:
     assert any(e.get("payload", e).get("undrawn") or "undrawn" in json.dumps(e) for e in history)
 
 
-def test_a_row_sets_case_state_when_it_is_done(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_row_sets_case_state_when_it_is_done(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db)
     assert status(db, run)["state"] == {"status_surat": "belum efektif"}
     sop(db, "complete", run, "--step", "susun", "--now", "2026-12-07T09:30")
@@ -158,8 +158,8 @@ def test_a_row_sets_case_state_when_it_is_done(tmp_path: Path) -> None:
     assert completed[0]["payload"]["state"] == {"status_surat": "berlaku efektif"}
 
 
-def test_the_table_follows_the_case_data_or_the_persons_choice(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_the_table_follows_the_case_data_or_the_persons_choice(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     result = sop(db, "run", SOP, "--set", "jenis=paket", "--table", "biasa", "--now", MON, code=1)
     assert "Error: table biasa is not for this case" in result.output
     result = sop(db, "run", SOP, "--set", "jenis=paket", "--table", "lain", "--now", MON, code=1)
@@ -170,8 +170,8 @@ def test_the_table_follows_the_case_data_or_the_persons_choice(tmp_path: Path) -
     assert [r["table"] for r in listed if r["run_id"] == run] == ["paket"]
 
 
-def test_overdue_and_the_monitoring_form_judge_a_row_of_three_lanes_against_its_printed_waktu(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_overdue_and_the_monitoring_form_judge_a_row_of_three_lanes_against_its_printed_waktu(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db)
     sop(db, "complete", run, "--step", "susun", "--now", "2026-12-07T09:30")
     # each lane takes a while; none alone is late, the row as a whole is (1 hari from 09:30 Monday)
@@ -211,8 +211,8 @@ def test_the_key_flow_as_a_real_process(tmp_path: Path) -> None:
     assert st["status"] == "completed" and st["ended_by"]["undrawn"] is True
 
 
-def test_overdue_and_report_name_the_table_a_run_follows(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_overdue_and_report_name_the_table_a_run_follows(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db, "paket")
     late = as_json(db, "overdue", "--now", "2026-12-08T09:00")
     steps = late["steps"] if isinstance(late, dict) else late
@@ -222,8 +222,8 @@ def test_overdue_and_report_name_the_table_a_run_follows(tmp_path: Path) -> None
     assert {s["table"] for s in data["runs"][0]["steps"]} == {"paket"}
 
 
-def test_status_in_words_names_the_table_the_state_and_an_undrawn_end(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_status_in_words_names_the_table_the_state_and_an_undrawn_end(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db)
     sop(db, "complete", run, "--step", "susun", "--now", "2026-12-07T09:30")
     sop(db, "decide", run, "Tidak", "--step", "periksa-kabid", "--now", "2026-12-07T10:00")
@@ -233,8 +233,8 @@ def test_status_in_words_names_the_table_the_state_and_an_undrawn_end(tmp_path: 
     assert "Ended at periksa-kabid by the exit Tidak, which the SOP does not draw" in out
 
 
-def test_a_handover_is_checked_against_known_definitions_and_shown_when_reached(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_handover_is_checked_against_known_definitions_and_shown_when_reached(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     checked = as_json(db, "validate", str(DEFS / f"{SOP}.yaml"))
     assert checked[0]["valid"] and checked[0]["problems"] == []  # surat-keluar is shipped
     other = tmp_path / f"{SOP}.yaml"
@@ -252,14 +252,14 @@ def test_a_handover_is_checked_against_known_definitions_and_shown_when_reached(
     assert status(db, run)["open_steps"][0]["handover"] == {"sop": "surat-keluar", "note": "surat dicatat sebagai surat keluar"}
 
 
-def test_case_state_is_not_set_on_a_return_or_an_undrawn_exit(tmp_path: Path) -> None:
+def test_case_state_is_not_set_on_a_return_or_an_undrawn_exit(db_location: str | Path, tmp_path: Path) -> None:
     defs = tmp_path / "defs"
     defs.mkdir()
     text = (DEFS / f"{SOP}.yaml").read_text(encoding="utf-8")
     # the diamonds' row changes the state: only the Kasat's Ya takes the work on past the row
     text = text.replace("        waktu: 1 hari\n        output: [Surat]\n", "        waktu: 1 hari\n        output: [Surat]\n        sets: {status_surat: berlaku efektif}\n")
     (defs / f"{SOP}.yaml").write_text(text, encoding="utf-8")
-    db = tmp_path / "x.db"
+    db = db_location
 
     def cli_(*args: str) -> Result:
         result = CliRunner().invoke(cli, ["--db", str(db), "--definitions", str(defs), "--by", "T", *args], catch_exceptions=False)
@@ -284,8 +284,8 @@ def test_case_state_is_not_set_on_a_return_or_an_undrawn_exit(tmp_path: Path) ->
     assert state(other) == {"status_surat": "belum efektif"}
 
 
-def test_a_row_number_is_read_in_the_runs_own_table(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_row_number_is_read_in_the_runs_own_table(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start(db, "paket")
     # row 3 of the other table is no step of this run; its own row 3 is not open yet
     result = sop(db, "complete", run, "--step", "3", "--now", MON, code=1)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from pg_support import connect
 from sopengine import api
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
@@ -63,7 +64,7 @@ def race(tmp_path: Path, commands: list[list[str]]) -> list[tuple[int, str, str]
 
 
 def done_steps(db: Path, run_id: str) -> list[tuple[str, str]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         return con.execute("SELECT step_id, closed_by FROM tasks WHERE run_id = ? AND state = 'done' ORDER BY id", (run_id,)).fetchall()
     finally:
@@ -99,8 +100,8 @@ def on_terminal(tmp_path: Path, args: list[str], answer: str) -> tuple[int, str]
 
 # -- racers --------------------------------------------------------------------------------------------
 
-def test_eight_racers_without_a_step_are_all_refused_and_the_run_stays(tmp_path: Path) -> None:
-    db = tmp_path / "race.db"
+def test_eight_racers_without_a_step_are_all_refused_and_the_run_stays(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     version = api.run_status(db, run_id, now=NOW)["version"]
     results = race(tmp_path, [["complete", run_id, "--by", f"P{i}", "--db", str(db), "--now", NOW] for i in range(RACERS)])
@@ -112,8 +113,8 @@ def test_eight_racers_without_a_step_are_all_refused_and_the_run_stays(tmp_path:
     assert done_steps(db, run_id) == []
 
 
-def test_eight_racers_naming_the_step_complete_it_once(tmp_path: Path) -> None:
-    db = tmp_path / "race.db"
+def test_eight_racers_naming_the_step_complete_it_once(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     results = race(tmp_path, [["complete", run_id, "--step", "1", "--by", f"P{i}", "--db", str(db), "--now", NOW]
                               for i in range(RACERS)])
@@ -136,8 +137,8 @@ def test_eight_racers_naming_the_step_complete_it_once(tmp_path: Path) -> None:
     assert api.verify(db)["ok"]
 
 
-def test_a_repeated_command_does_not_complete_the_next_step(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_repeated_command_does_not_complete_the_next_step(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     args = [sys.executable, "-m", "sopengine", "--db", str(db), "--now", NOW, "complete", run_id, "--step", "1"]
     first = subprocess.run(args, capture_output=True, text=True, env=env(), check=False)
@@ -149,8 +150,8 @@ def test_a_repeated_command_does_not_complete_the_next_step(tmp_path: Path) -> N
 
 # -- at a terminal ---------------------------------------------------------------------------------------
 
-def test_at_a_terminal_the_open_step_is_shown_and_confirmed(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_at_a_terminal_the_open_step_is_shown_and_confirmed(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     code, out = on_terminal(tmp_path, ["--db", str(db), "--now", NOW, "--by", "Agus", "complete", run_id], "y\n")
     assert code == 0, out
@@ -162,8 +163,8 @@ def test_at_a_terminal_the_open_step_is_shown_and_confirmed(tmp_path: Path) -> N
     assert done_steps(db, run_id) == [("kumpulkan-data", "Agus")]
 
 
-def test_at_a_terminal_no_is_the_default_and_records_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_at_a_terminal_no_is_the_default_and_records_nothing(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     for answer in ("\n", "n\n"):
         code, out = on_terminal(tmp_path, ["--db", str(db), "--now", NOW, "complete", run_id], answer)
@@ -174,8 +175,8 @@ def test_at_a_terminal_no_is_the_default_and_records_nothing(tmp_path: Path) -> 
     assert api.run_status(db, run_id, now=NOW)["version"] == 1
 
 
-def test_at_a_terminal_a_decision_is_confirmed_with_its_outcome(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_at_a_terminal_a_decision_is_confirmed_with_its_outcome(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("surat-keluar", db=db, now=NOW)["run_id"]
     for n in ("1", "2"):
         api.complete(db, run_id, step=n, now=NOW)
@@ -186,8 +187,8 @@ def test_at_a_terminal_a_decision_is_confirmed_with_its_outcome(tmp_path: Path) 
     assert [s["step"] for s in api.run_status(db, run_id, now=NOW)["open_steps"]] == ["ketik-konsep"]
 
 
-def test_at_a_terminal_several_open_steps_are_chosen_by_their_key(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_at_a_terminal_several_open_steps_are_chosen_by_their_key(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, step="1", now=NOW)
     code, out = on_terminal(tmp_path, ["--db", str(db), "--definitions", str(PARALLEL), "--now", NOW, "--by", "Dedi",
@@ -198,8 +199,8 @@ def test_at_a_terminal_several_open_steps_are_chosen_by_their_key(tmp_path: Path
     assert done_steps(db, run_id)[-1] == ("arsipkan", "Dedi")
 
 
-def test_json_output_is_refused_without_a_step_when_stdout_is_not_a_terminal(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_json_output_is_refused_without_a_step_when_stdout_is_not_a_terminal(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     proc = subprocess.run([sys.executable, "-m", "sopengine", "--db", str(db), "complete", run_id, "--json"],
                           capture_output=True, text=True, env=env(), check=False)
@@ -211,8 +212,8 @@ def test_json_output_is_refused_without_a_step_when_stdout_is_not_a_terminal(tmp
 
 
 @pytest.mark.parametrize("language", ["id", "en"])
-def test_the_command_in_the_refusal_is_never_translated(tmp_path: Path, language: str) -> None:
-    db = tmp_path / "x.db"
+def test_the_command_in_the_refusal_is_never_translated(db_location: str | Path, tmp_path: Path, language: str) -> None:
+    db = db_location
     run_id = api.start_run("surat-keluar", db=db, now=NOW)["run_id"]
     proc = subprocess.run([sys.executable, "-m", "sopengine", "--lang", language, "--db", str(db), "complete", run_id],
                           capture_output=True, text=True, env=env(), check=False)
@@ -220,9 +221,9 @@ def test_the_command_in_the_refusal_is_never_translated(tmp_path: Path, language
     assert re.fullmatch(rf"(Error|Kesalahan): [^\n]+: sopengine complete {run_id} --step 1\n", proc.stderr), proc.stderr
 
 
-def test_the_library_still_takes_the_only_open_step(tmp_path: Path) -> None:
+def test_the_library_still_takes_the_only_open_step(db_location: str | Path, tmp_path: Path) -> None:
     """Python callers keep complete(db, run_id) as it was; the docs ask them to name the step."""
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     assert api.complete(db, run_id, now=NOW)["step"] == "kumpulkan-data"
     assert api.complete(db, run_id, now=NOW)["step"] == "rekap-laporan"
@@ -244,7 +245,7 @@ def _at_row_of_two_parts(tmp_path: Path) -> tuple[Path, str]:
 
 
 def open_parts(db: Path, run_id: str) -> list[tuple[str, int, str]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         return con.execute("SELECT step_id, part, state FROM tasks WHERE run_id = ? AND step_id = 'paraf-bersama' ORDER BY id",
                            (run_id,)).fetchall()
@@ -333,10 +334,10 @@ def test_the_library_pins_a_task_and_never_moves_on(tmp_path: Path) -> None:
     assert open_parts(db, run_id) == [("paraf-bersama", 0, "done"), ("paraf-bersama", 1, "done")]
 
 
-def test_a_pinned_task_that_is_not_the_step_named_or_not_the_runs_is_refused(tmp_path: Path) -> None:
+def test_a_pinned_task_that_is_not_the_step_named_or_not_the_runs_is_refused(db_location: str | Path, tmp_path: Path) -> None:
     from sopengine.errors import InputError
 
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     other = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-11")["run_id"]
     mine = api.open_task(db, run_id, "1")["task"]
@@ -348,11 +349,11 @@ def test_a_pinned_task_that_is_not_the_step_named_or_not_the_runs_is_refused(tmp
     assert done_steps(db, run_id) == [] and done_steps(db, other) == []
 
 
-def test_a_decision_is_pinned_to_its_visit(tmp_path: Path) -> None:
+def test_a_decision_is_pinned_to_its_visit(db_location: str | Path, tmp_path: Path) -> None:
     """A decision reopened meanwhile is a new visit: a write pinned to the first visit is refused."""
     from sopengine.errors import ConcurrentChange
 
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("surat-keluar", db=db, now=NOW)["run_id"]
     for n in ("1", "2"):
         api.complete(db, run_id, step=n, now=NOW)
@@ -398,10 +399,10 @@ def on_terminal_meanwhile(tmp_path: Path, args: list[str], prompt: str, meanwhil
     return code, out.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
-def test_a_step_confirmed_at_a_terminal_and_reopened_meanwhile_is_refused(tmp_path: Path) -> None:
+def test_a_step_confirmed_at_a_terminal_and_reopened_meanwhile_is_refused(db_location: str | Path, tmp_path: Path) -> None:
     """The person confirms visit 1 of step 1; meanwhile someone completes it and reopens it (visit 2).
     The confirmation is for the visit shown, so the command is refused and visit 2 stays open."""
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
 
     def meanwhile() -> None:
@@ -418,9 +419,9 @@ def test_a_step_confirmed_at_a_terminal_and_reopened_meanwhile_is_refused(tmp_pa
     assert [(s["step"], s["iteration"]) for s in api.open_steps(db, run_id)] == [("kumpulkan-data", 2)]
 
 
-def test_a_step_chosen_at_a_terminal_and_completed_meanwhile_is_refused(tmp_path: Path) -> None:
+def test_a_step_chosen_at_a_terminal_and_completed_meanwhile_is_refused(db_location: str | Path, tmp_path: Path) -> None:
     """Of two open branches the person picks one; someone completes it first: nothing is recorded."""
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, step="1", now=NOW)
 

@@ -85,8 +85,8 @@ def steps_of(rows: list[dict]) -> list[tuple[str, str | None, int]]:
 # --------------------------------------------------------------------------- the clerk's view
 
 
-def test_lists_exactly_the_late_steps_of_a_run_started_at_a_known_time(tmp_path: Path) -> None:
-    db = tmp_path / "kinerja.db"
+def test_lists_exactly_the_late_steps_of_a_run_started_at_a_known_time(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     # Thursday 1 October 2026, 09:00: the monthly Pengumpulan Data Kinerja starts.
     run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
     complete(db, run, by="ani", now="2026-10-01T09:10")  # step 1 (15 Menit) on time
@@ -225,8 +225,8 @@ def test_short_friday_from_a_calendar_given_to_the_run(tmp_path: Path) -> None:
     assert steps_of(overdue(db, now="2026-10-12T10:00")) == [(run, "kerjakan", 30 * MINUTE)]
 
 
-def test_a_correction_loop_whose_second_round_is_late(tmp_path: Path) -> None:
-    db = tmp_path / "surat.db"
+def test_a_correction_loop_whose_second_round_is_late(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     # Surat keluar, Monday 5 October 2026: konsep (30 menit), ketik (15 menit), periksa (30 menit).
     run = start("surat-keluar", db, "2026-10-05T09:00")
     complete(db, run, by="ani", now="2026-10-05T09:20")  # konsep on time
@@ -391,8 +391,8 @@ def test_limit_across_two_calendars_reads_past_the_earliest_due_time(tmp_path: P
     assert [r["run_id"] for r in overdue(db, now="2026-10-09T11:00")] == [long_run, short_run]
 
 
-def test_filter_by_actor_and_person(tmp_path: Path) -> None:
-    db = tmp_path / "f.db"
+def test_filter_by_actor_and_person(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     one = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10",
                 assign=[("sekretaris-dinas", "Agus"), ("staf-evaluasi", "Dedi")])
     two = start("surat-keluar", db, "2026-10-01T09:00", assign=[("kasubag-umpar", "Rina")])
@@ -423,10 +423,10 @@ def test_filters_apply_to_runs_past_their_deadline(tmp_path: Path) -> None:
     assert overdue(db, now=now, person="ani") == []
 
 
-def test_an_open_store_can_be_passed_and_stays_open(tmp_path: Path) -> None:
+def test_an_open_store_can_be_passed_and_stays_open(db_location: str | Path, tmp_path: Path) -> None:
     from sopengine.store import Store
 
-    db = tmp_path / "s.db"
+    db = db_location
     run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
     with Store(db) as store:
         for _ in range(2):
@@ -444,6 +444,7 @@ def test_reading_never_creates_a_database(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
+@pytest.mark.sqlite_only
 def test_the_step_query_walks_the_partial_index(tmp_path: Path) -> None:
     from sopengine.store.queries import COUNT_OVERDUE_SQL, overdue_steps_sql
 
@@ -478,8 +479,8 @@ def test_a_lateness_of_a_working_day_or_more_is_also_given_in_days(tmp_path: Pat
     assert "5 h" in shown.output and "hari kerja" not in shown.output
 
 
-def test_a_person_is_found_whatever_the_case_beyond_ascii(tmp_path: Path) -> None:
-    db = tmp_path / "c.db"
+def test_a_person_is_found_whatever_the_case_beyond_ascii(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10", assign=[("sekretaris-dinas", "ÖZGÜR")])
     now = "2026-10-01T11:00"
     assert [r["run_id"] for r in overdue(db, now=now, person="özgür")] == [run]
@@ -487,9 +488,9 @@ def test_a_person_is_found_whatever_the_case_beyond_ascii(tmp_path: Path) -> Non
     assert overdue(db, now=now, person="ozgur") == []
 
 
-def test_a_persons_finished_runs_are_not_read(tmp_path: Path) -> None:
+def test_a_persons_finished_runs_are_not_read(db_location: str | Path, tmp_path: Path) -> None:
     # An assignment in a run that has ended leaves nothing waiting: only open steps count.
-    db = tmp_path / "f.db"
+    db = db_location
     done = start("surat-keluar", db, "2026-10-01T09:00", assign=[("kasubag-umpar", "Rina")])
     from sopengine.runs import cancel
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from pg_support import connect, holds_no_runs
 from sopengine import api, runs
 from sopengine.cli import cli
 from sopengine.errors import InputError
@@ -107,7 +107,7 @@ def test_if_missing_takes_the_current_period_of_a_periodic_sop(tmp_path: Path) -
     assert (first["period"], again["run_id"], again["existing"]) == ("2026-12", first["run_id"], True)
 
 
-def test_an_sop_telling_kinds_of_period_apart_is_refused_with_the_choices(tmp_path: Path) -> None:
+def test_an_sop_telling_kinds_of_period_apart_is_refused_with_the_choices(db_location: str | Path, tmp_path: Path) -> None:
     defs = tmp_path / "defs"
     defs.mkdir()
     text = (ENGINE_DEFS / "gate-without-otherwise.yaml").read_text(encoding="utf-8")
@@ -115,14 +115,14 @@ def test_an_sop_telling_kinds_of_period_apart_is_refused_with_the_choices(tmp_pa
         '{name: "Ya", next: simpan-rahasia, when: {case.jenis: rahasia}}', '{name: "Ya", next: simpan-rahasia, when: {period.type: quarter}}'
     ).replace('{name: "Tidak", next: simpan, when: {case.jenis: biasa}}', '{name: "Tidak", next: simpan, when: otherwise}')
     (defs / "triwulan.yaml").write_text(text, encoding="utf-8")
-    db = tmp_path / "x.db"
+    db = db_location
     refused = invoke("--db", str(db), "--definitions", str(defs), "--now", DECEMBER, "run", "triwulan")
     assert refused.exit_code == 1
     assert refused.stderr == (
         "Error: triwulan takes a different way for each kind of period (it reads period.type), so no period is taken by itself;"
         " give --period, e.g. 2026-12 (month), 2026-Q4 (quarter), 2026-S2 (semester), 2026 (year)\n"
     )
-    assert not db.exists()
+    assert holds_no_runs(db)
     ok = invoke("--db", str(db), "--definitions", str(defs), "--now", DECEMBER, "run", "triwulan", "--period", "2026-Q4", "--json")
     assert ok.exit_code == 0 and json.loads(ok.stdout)["period"] == "2026-Q4"
     with pytest.raises(InputError):
@@ -144,9 +144,9 @@ def api_datetime(text: str):
 
 # -- a missing fact stops the decision -----------------------------------------------------------------
 
-def test_a_run_without_a_period_stops_at_the_gate_for_a_person(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_without_a_period_stops_at_the_gate_for_a_person(db_location: str | Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run an earlier version started without a period: its gate no longer reads 'Tidak'."""
-    db = tmp_path / "x.db"
+    db = db_location
     with monkeypatch.context() as m:  # start it as release 0.1 did: no period taken by itself
         m.setattr(runs, "period_facts_read", lambda compiled: [])
         run_id = api.start_run("pengumpulan-data", db=db, now=DECEMBER)["run_id"]
@@ -166,7 +166,7 @@ def test_a_run_without_a_period_stops_at_the_gate_for_a_person(tmp_path: Path, m
     shown = invoke("--db", str(db), "--now", DECEMBER, "status", run_id)
     assert "Stopped at akhir-semester: automatic, but period.ends_semester is missing" in shown.stdout.replace("\n", " ")
     # no automatic decision was recorded; the event that reached the gate says what was missing
-    con = sqlite3.connect(db)
+    con = connect(db)
     kinds = [(k, json.loads(p)) for k, p in con.execute("SELECT kind, payload FROM events WHERE run_id = ? ORDER BY seq", (run_id,))]
     con.close()
     assert [k for k, _ in kinds].count("decided") == 0
@@ -178,13 +178,13 @@ def test_a_run_without_a_period_stops_at_the_gate_for_a_person(tmp_path: Path, m
     assert api.verify(db)["ok"]
 
 
-def test_a_missing_case_fact_never_falls_to_otherwise(tmp_path: Path) -> None:
+def test_a_missing_case_fact_never_falls_to_otherwise(db_location: str | Path, tmp_path: Path) -> None:
     defs = tmp_path / "defs"
     defs.mkdir()
     text = (ENGINE_DEFS / "gate-without-otherwise.yaml").read_text(encoding="utf-8")
     text = text.replace('{name: "Tidak", next: simpan, when: {case.jenis: biasa}}', '{name: "Tidak", next: simpan, when: otherwise}')
     (defs / "gate-without-otherwise.yaml").write_text(text, encoding="utf-8")
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("gate-without-otherwise", db=db, definitions=defs, now=DECEMBER)["run_id"]
     result = api.complete(db, run_id, step="1", now=DECEMBER)
     assert result["missing_facts"] == {"cek-jenis": ["case.jenis"]} and result["opened"] == ["cek-jenis"]

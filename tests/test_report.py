@@ -89,8 +89,8 @@ def test_a_run_with_a_correction_round(loop_run: tuple[Path, str]) -> None:
     assert [figures(s) for s in data["steps"]] == [figures(s) for s in r["steps"]]
 
 
-def test_an_open_second_round_is_already_a_correction(tmp_path: Path) -> None:
-    db = tmp_path / "surat.db"
+def test_an_open_second_round_is_already_a_correction(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start("surat-keluar", db, "2026-10-05T09:00")
     complete(db, run, by="ani", now="2026-10-05T09:20")
     complete(db, run, by="budi", now="2026-10-05T09:30")
@@ -176,8 +176,8 @@ def test_scopes(tmp_path: Path) -> None:
     assert figures(report(db, definition=sop, since="2026-10-20")["steps"][0]) == (1, 1, 0, 0, 2 * HOUR, 2 * HOUR, HOUR, 0)
 
 
-def test_scope_errors(tmp_path: Path) -> None:
-    db = tmp_path / "e.db"
+def test_scope_errors(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start("surat-keluar", db, "2026-10-06T09:00")
     with pytest.raises(InputError, match="--run names one run"):
         report(db, run=run, definition="surat-keluar")
@@ -242,8 +242,8 @@ def test_monitoring_of_the_loop_run(loop_run: tuple[Path, str]) -> None:
     assert rows[5]["catatan"] == "Not carried out in the runs assessed."
 
 
-def test_monitoring_lists_numbered_rows_only(tmp_path: Path) -> None:
-    db = tmp_path / "k.db"
+def test_monitoring_lists_numbered_rows_only(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start("pengumpulan-data", db, "2026-10-01T09:00", period="2026-10")
     complete(db, run, by="ani", now="2026-10-01T09:10")
     [form] = monitoring(db, now="2026-10-01T09:20")
@@ -297,8 +297,8 @@ def informasi_publik(db: Path, started: str, finished: str) -> str:
     return run
 
 
-def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None:
-    db = tmp_path / "informasi.db"
+def test_the_monitoring_form_judges_the_process_deadline(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     # Monday 5 October 2026 09:00: "Paling lambat 17 hari kerja" is Wednesday 28 October 09:00.
     late = informasi_publik(db, "2026-10-05T09:00", "2026-11-20T09:00")  # 17 working days past it
     informasi_publik(db, "2026-10-05T09:00", "2026-10-27T09:00")  # in time
@@ -320,8 +320,8 @@ def test_the_monitoring_form_judges_the_process_deadline(tmp_path: Path) -> None
     assert by_run[late]["deadline_late_by_days"] == 17
 
 
-def test_a_run_still_active_before_its_deadline_is_not_judged_against_it(tmp_path: Path) -> None:
-    db = tmp_path / "informasi.db"
+def test_a_run_still_active_before_its_deadline_is_not_judged_against_it(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = start("permohonan-informasi-publik", db, "2026-10-05T09:00")
     complete(db, run, by="ani", now="2026-10-05T09:10")
     [form] = monitoring(db, run=run, now="2026-10-20T09:00")
@@ -332,10 +332,10 @@ def test_a_run_still_active_before_its_deadline_is_not_judged_against_it(tmp_pat
     assert form["deadline"]["penilaian"] == TIDAK_BAIK
 
 
-def test_a_step_completed_after_closing_on_its_due_day_is_not_late(tmp_path: Path) -> None:
+def test_a_step_completed_after_closing_on_its_due_day_is_not_late(db_location: str | Path, tmp_path: Path) -> None:
     defs = tmp_path / "defs"
     one_step(defs, "1 Jam")
-    db = tmp_path / "tutup.db"
+    db = db_location
     evening = start("satu-langkah", db, "2026-10-06T15:00", defs)  # due Tuesday 16:00
     complete(db, evening, by="ani", now="2026-10-06T16:30")  # after closing: no office time past due
     morning = start("satu-langkah", db, "2026-10-06T15:00", defs, allow_duplicate=True)
@@ -347,6 +347,7 @@ def test_a_step_completed_after_closing_on_its_due_day_is_not_late(tmp_path: Pat
     assert (across["visits"], across["late"]) == (2, 1)
 
 
+@pytest.mark.sqlite_only
 def test_a_report_of_one_period_reads_that_periods_runs_through_indexes(tmp_path: Path) -> None:
     """Its runs come from an index on (SOP, period) or (SOP, start time), and only their task
     rows are read: a report of one period costs the same however old the database is."""

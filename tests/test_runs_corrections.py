@@ -3,13 +3,13 @@ that keep a run's history in order (times, names, steps not yet reached)."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from pg_support import connect, holds_no_runs
 from sopengine import api
 from sopengine.cli import cli
 from sopengine.errors import InputError, OutputMissing, RunError
@@ -21,7 +21,7 @@ NOW = "2026-10-01T09:00"
 
 
 def counts(db: Path, run_id: str) -> tuple[int, int]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         return (con.execute("SELECT COUNT(*) FROM events WHERE run_id = ?", (run_id,)).fetchone()[0],
                 con.execute("SELECT COUNT(*) FROM tasks WHERE run_id = ?", (run_id,)).fetchone()[0])
@@ -33,8 +33,8 @@ def open_steps(db: Path, run_id: str) -> list[tuple[str, int, str]]:
     return [(s["step"], s["iteration"], s["state"]) for s in api.run_status(db, run_id)["open_steps"]]
 
 
-def test_a_split_straight_into_its_join_waits_for_the_other_branch_and_runs_the_join_once(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_split_straight_into_its_join_waits_for_the_other_branch_and_runs_the_join_once(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-into-join", db=db, definitions=ENGINE_DEFS, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     assert open_steps(db, run_id) == [("gabung", 1, "waiting"), ("periksa", 1, "open")]
@@ -47,8 +47,8 @@ def test_a_split_straight_into_its_join_waits_for_the_other_branch_and_runs_the_
     assert_consistent(db, tmp_path)
 
 
-def test_reopening_one_branch_leaves_the_other_branch_open(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_reopening_one_branch_leaves_the_other_branch_open(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     api.complete(db, run_id, step="arsipkan", now=NOW)
@@ -62,8 +62,8 @@ def test_reopening_one_branch_leaves_the_other_branch_open(tmp_path: Path) -> No
     assert_consistent(db, tmp_path)
 
 
-def test_reopen_refuses_a_step_the_run_has_not_reached(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_reopen_refuses_a_step_the_run_has_not_reached(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now=NOW)["run_id"]
     before = counts(db, run_id)
     result = CliRunner().invoke(cli, ["--db", str(db), "reopen", run_id, "9", "--reason", "lompat", "--now", NOW])
@@ -75,14 +75,14 @@ def test_reopen_refuses_a_step_the_run_has_not_reached(tmp_path: Path) -> None:
     assert counts(db, run_id) == before
 
 
-def test_an_automatic_decision_with_no_outcome_holding_is_refused_whole(tmp_path: Path) -> None:
+def test_an_automatic_decision_with_no_outcome_holding_is_refused_whole(db_location: str | Path, tmp_path: Path) -> None:
     """Its facts are all given, and none of its outcomes holds: the definition lacks an 'otherwise'."""
     defs = tmp_path / "defs"
     defs.mkdir()
     text = (ENGINE_DEFS / "gate-without-otherwise.yaml").read_text(encoding="utf-8")
     (defs / "gate-without-otherwise.yaml").write_text(text.replace("values: [biasa, rahasia]", "values: [biasa, rahasia, umum]"),
                                                       encoding="utf-8")
-    db = tmp_path / "x.db"
+    db = db_location
     run_id = api.start_run("gate-without-otherwise", db=db, definitions=defs, now=NOW, case={"jenis": "umum"})["run_id"]
     before = counts(db, run_id)
     result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--now", NOW])
@@ -97,8 +97,8 @@ def test_an_automatic_decision_with_no_outcome_holding_is_refused_whole(tmp_path
 
 
 @pytest.mark.parametrize("operation", ["reopen", "cancel", "assign"])
-def test_changes_dated_before_the_run_started_are_refused(tmp_path: Path, operation: str) -> None:
-    db = tmp_path / "x.db"
+def test_changes_dated_before_the_run_started_are_refused(db_location: str | Path, tmp_path: Path, operation: str) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     before = counts(db, run_id)
@@ -112,31 +112,31 @@ def test_changes_dated_before_the_run_started_are_refused(tmp_path: Path, operat
     assert counts(db, run_id) == before
 
 
-def test_a_naive_datetime_from_python_is_the_sops_local_time(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_naive_datetime_from_python_is_the_sops_local_time(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now=datetime(2026, 10, 1, 9, 0))["run_id"]
     assert api.run_status(db, run_id)["started_at"] == "2026-10-01T02:00:00Z"
 
 
-def test_assignments_at_the_start_refuse_empty_names_and_fold_case(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_assignments_at_the_start_refuse_empty_names_and_fold_case(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     with pytest.raises(InputError, match=r"--assign kasubag-pep= needs a person's name"):
         api.start_run("pengumpulan-data", db=db, now=NOW, assign=[("kasubag-pep", " ")])
-    assert not db.exists()
+    assert holds_no_runs(db)
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW,
                            assign=[("kasubag-pep", "Rina"), ("kasubag-pep", "rina")])["run_id"]
     assert [(a["role"], a["person"]) for a in api.run_status(db, run_id)["assignments"]] == [("kasubag-pep", "Rina")]
 
 
-def test_an_output_that_is_a_folder_is_named_as_such(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_an_output_that_is_a_folder_is_named_as_such(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     with pytest.raises(OutputMissing, match=r"is a folder; give the file of 'Disposisi'"):
         api.complete(db, run_id, now=NOW, outputs=[("Disposisi", str(tmp_path))])
 
 
-def test_the_engines_own_name_cannot_be_used_by_a_person(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_the_engines_own_name_cannot_be_used_by_a_person(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     before = counts(db, run_id)
     result = CliRunner().invoke(cli, ["--db", str(db), "complete", run_id, "--step", "1", "--by", "SOPengine", "--now", NOW])
@@ -145,8 +145,8 @@ def test_the_engines_own_name_cannot_be_used_by_a_person(tmp_path: Path) -> None
     assert counts(db, run_id) == before
 
 
-def test_inbox_by_role_names_a_mistyped_role_and_takes_the_sops_own_name(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_inbox_by_role_names_a_mistyped_role_and_takes_the_sops_own_name(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     result = CliRunner().invoke(cli, ["--db", str(db), "inbox", "--actor", "sekertaris-dinas"])
     assert result.exit_code == 1
@@ -154,14 +154,14 @@ def test_inbox_by_role_names_a_mistyped_role_and_takes_the_sops_own_name(tmp_pat
     assert [r["run_id"] for r in api.inbox(db, actor="Sekretaris Dinas")] == [run_id]
 
 
-def test_inbox_by_person_folds_case_beyond_ascii(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_inbox_by_person_folds_case_beyond_ascii(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, assign=[("sekretaris-dinas", "ÖZGÜR")])["run_id"]
     assert [r["run_id"] for r in api.inbox(db, person="özgür")] == [run_id]
 
 
-def test_an_assignment_records_who_made_it_and_when_it_took_effect(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_an_assignment_records_who_made_it_and_when_it_took_effect(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, by="Admin", assign=[("kasubag-pep", "Rina")])["run_id"]
     api.assign(db, run_id, "kepala-bidang", "Siti", acting=True, by="Sekretariat", now="2026-10-02T08:30")
     rows = {(a["role"], a["person"]): (a["assigned_by"], a["assigned_at"]) for a in api.run_status(db, run_id)["assignments"]}
@@ -169,8 +169,8 @@ def test_an_assignment_records_who_made_it_and_when_it_took_effect(tmp_path: Pat
                     ("kepala-bidang", "Siti"): ("Sekretariat", "2026-10-02T01:30:00Z")}
 
 
-def test_a_name_that_is_not_text_is_a_one_line_error_and_writes_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_a_name_that_is_not_text_is_a_one_line_error_and_writes_nothing(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW)["run_id"]
     before = counts(db, run_id)
     # what a terminal in another encoding hands Python for the byte 0xff

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
+from pg_support import connect
 from sopengine import api
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 NOW = "2026-10-01T09:00"
 
 
-def test_staff_record_an_assigned_citizens_step_and_the_event_names_both(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_staff_record_an_assigned_citizens_step_and_the_event_names_both(db_location: str | Path) -> None:
+    db = db_location
     run_id = api.start_run("dokumen-wajib", db=db, definitions=PARALLEL, now=NOW, by="Admin",
                            case={"jenis": "biasa"}, assign=[("pemohon", "Budi Warga")])["run_id"]
     # the citizen is assigned to the external role, yet staff (not the citizen) record the step
     api.complete(db, run_id, by="Rina Petugas", now=NOW)
-    con = sqlite3.connect(db)
+    con = connect(db)
     person, payload = con.execute(
         "SELECT person, payload FROM events WHERE run_id = ? AND kind = 'step_completed'", (run_id,)
     ).fetchone()
@@ -27,8 +27,8 @@ def test_staff_record_an_assigned_citizens_step_and_the_event_names_both(tmp_pat
     assert json.loads(payload)["on_behalf_of"] == "Budi Warga"
 
 
-def test_an_unassigned_external_step_is_recorded_for_the_role(tmp_path: Path) -> None:
-    db = tmp_path / "x.db"
+def test_an_unassigned_external_step_is_recorded_for_the_role(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("dokumen-wajib", db=db, definitions=PARALLEL, now=NOW, case={"jenis": "biasa"})["run_id"]
     api.complete(db, run_id, by="Rina Petugas", now=NOW)
     step = api.run_status(db, run_id)["timeline"][0]

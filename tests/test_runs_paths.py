@@ -9,7 +9,6 @@ automatic gates are driven by the periods that take each branch. Parallel fixtur
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pg_support import connect
 from sopengine import api, clock
 from sopengine.cli import cli
 from sopengine.errors import StepNotOpen
@@ -82,7 +82,7 @@ def drive(db: Path, run_id: str, spec: dict[str, Any], choices: dict[str, list[s
 
 
 def events(db: Path, run_id: str) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         cur = con.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
         cols = [c[0] for c in cur.description]
@@ -95,7 +95,7 @@ def events(db: Path, run_id: str) -> list[dict[str, Any]]:
 
 
 def task_rows(db: Path, run_id: str) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         return con.execute(
             "SELECT step_id, part, iteration, state, outcome FROM tasks WHERE run_id = ? ORDER BY id", (run_id,)
@@ -169,10 +169,10 @@ def test_the_correction_loops_of_the_shipped_sops_are_found() -> None:
 
 
 @pytest.mark.parametrize("definition_id", LOOPING)
-def test_every_loop_taken_twice_then_left(tmp_path: Path, definition_id: str) -> None:
+def test_every_loop_taken_twice_then_left(db_location: str | Path, tmp_path: Path, definition_id: str) -> None:
     """Each decision that can go back does so twice; every round keeps its rows and events."""
     spec = compiled(definition_id)
-    db = tmp_path / "l.db"
+    db = db_location
     for step_id, back in loops(definition_id).items():
         run_id = start_for(definition_id, spec, step_id, db=db, now=NOW, period="2026-10", allow_duplicate=True)
         taken = drive(db, run_id, spec, {step_id: [back, back]})
@@ -188,9 +188,9 @@ def test_every_loop_taken_twice_then_left(tmp_path: Path, definition_id: str) ->
     assert_consistent(db, tmp_path)
 
 
-def test_surat_keluar_both_correction_loops_nested(tmp_path: Path) -> None:
+def test_surat_keluar_both_correction_loops_nested(db_location: str | Path, tmp_path: Path) -> None:
     """Sekretaris sends the draft back twice; the Kasubag sends it back once in between."""
-    db = tmp_path / "s.db"
+    db = db_location
     spec = compiled("surat-keluar")
     run_id = api.start_run("surat-keluar", db=db, now=NOW)["run_id"]
     taken = drive(db, run_id, spec, {"periksa-sekretaris": ["Tidak", "Tidak"], "periksa-kasubag": ["Ya", "Ya", "Tidak"]})
@@ -220,8 +220,8 @@ GATES = [
 
 
 @pytest.mark.parametrize(("period", "gates", "rows"), GATES)
-def test_pengumpulan_data_period_gates(tmp_path: Path, period: str | None, gates: list[str], rows: int) -> None:
-    db = tmp_path / "g.db"
+def test_pengumpulan_data_period_gates(db_location: str | Path, tmp_path: Path, period: str | None, gates: list[str], rows: int) -> None:
+    db = db_location
     spec = compiled("pengumpulan-data")
     started = api.start_run("pengumpulan-data", db=db, now=NOW, period=period, by="Agus")
     assert (started["period"], started["period_default"]) == ((period, False) if period else ("2026-10", True))
@@ -251,8 +251,8 @@ def test_pengumpulan_data_period_gates(tmp_path: Path, period: str | None, gates
     assert_consistent(db, tmp_path)
 
 
-def test_the_library_decides_nothing_automatic_for_a_person(tmp_path: Path) -> None:
-    db = tmp_path / "g.db"
+def test_the_library_decides_nothing_automatic_for_a_person(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
     with pytest.raises(StepNotOpen, match=r"step akhir-semester of run \S+ is not open; open: kumpulkan-data \(no\. 1\)"):
         api.decide(db, run_id, "Ya", step="akhir-semester", now=NOW)
@@ -260,8 +260,8 @@ def test_the_library_decides_nothing_automatic_for_a_person(tmp_path: Path) -> N
 
 # -- the citizen's request: external actor, two-actor row, untimed steps, process deadline --------------
 
-def test_permohonan_informasi_publik_end_to_end(tmp_path: Path) -> None:
-    db = tmp_path / "pip.db"
+def test_permohonan_informasi_publik_end_to_end(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run = api.start_run("permohonan-informasi-publik", db=db, now=NOW, by="Rina Petugas",
                         assign=[("ppid", "Hendra"), ("perangkat-daerah", "Wati")])
     run_id = run["run_id"]
@@ -317,8 +317,8 @@ def open_steps(db: Path, run_id: str) -> list[tuple[str, str]]:
     return [(s["step"], s["state"]) for s in api.run_status(db, run_id, now=NOW, definitions=PARALLEL)["open_steps"]]
 
 
-def test_split_opens_both_branches_and_the_join_waits_for_both(tmp_path: Path) -> None:
-    db = tmp_path / "par.db"
+def test_split_opens_both_branches_and_the_join_waits_for_both(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     result = api.complete(db, run_id, now=NOW, by="Kabid")
     assert result["opened"] == ["olah-data", "arsipkan"]
@@ -345,8 +345,8 @@ def test_split_opens_both_branches_and_the_join_waits_for_both(tmp_path: Path) -
     assert_consistent(db, tmp_path)
 
 
-def test_branches_finish_in_either_order(tmp_path: Path) -> None:
-    db = tmp_path / "par.db"
+def test_branches_finish_in_either_order(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     for first, second in (("olah-data", "arsipkan"), ("arsipkan", "olah-data")):
         run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
         api.complete(db, run_id, now=NOW)
@@ -357,8 +357,8 @@ def test_branches_finish_in_either_order(tmp_path: Path) -> None:
     assert_consistent(db, tmp_path)
 
 
-def test_a_join_waits_once_however_many_branches_have_arrived(tmp_path: Path) -> None:
-    db = tmp_path / "three.db"
+def test_a_join_waits_once_however_many_branches_have_arrived(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-three", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     assert open_steps(db, run_id) == [("olah-data", "open"), ("arsipkan", "open"), ("hitung-biaya", "open")]
@@ -374,9 +374,9 @@ def test_a_join_waits_once_however_many_branches_have_arrived(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("order", ["join-first", "exit-first"])
-def test_a_branch_that_ends_the_process_releases_the_join(tmp_path: Path, order: str) -> None:
+def test_a_branch_that_ends_the_process_releases_the_join(db_location: str | Path, tmp_path: Path, order: str) -> None:
     """The join waits for the branches that can still arrive; one that took 'selesai' will not."""
-    db = tmp_path / "exit.db"
+    db = db_location
     run_id = api.start_run("split-exit", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     if order == "join-first":
@@ -394,8 +394,8 @@ def test_a_branch_that_ends_the_process_releases_the_join(tmp_path: Path, order:
     assert_consistent(db, tmp_path)
 
 
-def test_split_with_loops_inside_a_branch_and_around_the_join(tmp_path: Path) -> None:
-    db = tmp_path / "loop.db"
+def test_split_with_loops_inside_a_branch_and_around_the_join(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join-loop", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     api.complete(db, run_id, step="arsipkan", now=NOW)

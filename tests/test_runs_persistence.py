@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from pg_support import connect
 from sopengine import api, clock
 from sopengine.cli import cli
 from sopengine.errors import DefinitionNotFound
@@ -41,7 +42,7 @@ def table_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
         con.close()
 
 
-def runs_in_every_state(db: Path) -> dict[str, str]:
+def runs_in_every_state(db: Path | str, folder: Path | None = None) -> dict[str, str]:
     runs = {}
     runs["active"] = api.start_run("surat-keluar", db=db, now=NOW, by="Rina", assign=[("kasubag-umpar", "Hendra")])["run_id"]
     api.complete(db, runs["active"], now=NOW, by="Hendra", note="konsep pertama")
@@ -59,7 +60,7 @@ def runs_in_every_state(db: Path) -> dict[str, str]:
     for _ in range(5):
         api.complete(db, runs["reopened"], now=NOW)
     api.reopen(db, runs["reopened"], "3", reason="Data bulan September salah", now=NOW)
-    out = tmp_doc(db.parent)
+    out = tmp_doc(folder or Path(db).parent)
     runs["documents"] = api.start_run("dokumen-wajib", db=db, definitions=PARALLEL, now=NOW, case={"jenis": "biasa"})["run_id"]
     api.complete(db, runs["documents"], now=NOW, on_behalf="Budi Santoso")
     api.complete(db, runs["documents"], now=NOW, outputs={"Tanda Terima": str(out)})
@@ -114,9 +115,9 @@ def test_every_state_survives_closing_and_copying_the_database(tmp_path: Path) -
     assert everything(db, runs) == while_open
 
 
-def test_the_json_status_round_trips(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
-    runs = runs_in_every_state(db)
+def test_the_json_status_round_trips(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
+    runs = runs_in_every_state(db, tmp_path)
     runner = CliRunner()
     for run_id in runs.values():
         result = runner.invoke(cli, ["status", run_id, "--json", "--db", str(db), "--now", NOW, "--definitions", str(PARALLEL)],
@@ -126,13 +127,13 @@ def test_the_json_status_round_trips(tmp_path: Path) -> None:
 
 # -- runs survive their definitions -------------------------------------------------------------------
 
-def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_path: Path) -> None:
+def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(db_location: str | Path, tmp_path: Path) -> None:
     defs = tmp_path / "defs"
     defs.mkdir()
     source = PARALLEL / "split-join-loop.yaml"
     yaml_file = defs / "split-join-loop.yaml"
     shutil.copy(source, yaml_file)
-    db = tmp_path / "runs.db"
+    db = db_location
     run_id = api.start_run("split-join-loop", db=db, definitions=defs, now=NOW)["run_id"]
     status = api.run_status(db, run_id, now=NOW, definitions=defs)
     assert status["definition_changed"] is False and status["definition_file_missing"] is False
@@ -188,7 +189,7 @@ def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_pa
         api.start_run("split-join-loop", db=db, definitions=defs, now=NOW)
     # the pinned text is the one the run started with, byte for byte
     assert api.run_definition(db, run_id).steps[0].kegiatan == "Membagi tugas kepada staf"
-    con = sqlite3.connect(db)
+    con = connect(db)
     pinned = con.execute("SELECT source FROM definitions d JOIN runs r ON r.definition_hash = d.hash WHERE r.id = ?", (run_id,)).fetchone()[0]
     con.close()
     assert pinned == text
@@ -198,7 +199,7 @@ def test_a_run_goes_on_from_its_pinned_text_when_the_file_changes_or_goes(tmp_pa
 # -- corrections and backdated work --------------------------------------------------------------------
 
 def _events(db: Path, run_id: str) -> list[dict[str, Any]]:
-    con = sqlite3.connect(db)
+    con = connect(db)
     try:
         cur = con.execute("SELECT * FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
         cols = [c[0] for c in cur.description]
@@ -210,8 +211,8 @@ def _events(db: Path, run_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def test_a_backdated_completion_keeps_both_times(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_a_backdated_completion_keeps_both_times(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     before = datetime.now(UTC).replace(microsecond=0)
     run_id = api.start_run("surat-keluar", db=db, now="2026-10-01T08:00")["run_id"]
     api.complete(db, run_id, now="2026-10-01T08:25", by="Hendra")  # recorded later: the act happened at 08:25 WIB
@@ -229,8 +230,8 @@ def test_a_backdated_completion_keeps_both_times(tmp_path: Path) -> None:
     assert status["open_steps"][0]["due_at"] == "2026-10-01T01:40:00Z"
 
 
-def test_a_backdated_completion_from_the_environment(tmp_path: Path, monkeypatch) -> None:
-    db = tmp_path / "runs.db"
+def test_a_backdated_completion_from_the_environment(db_location: str | Path, tmp_path: Path, monkeypatch) -> None:
+    db = db_location
     monkeypatch.setenv("SOPENGINE_NOW", "2026-10-02T10:00")
     result = CliRunner().invoke(cli, ["--db", str(db), "run", "surat-keluar", "--json"], catch_exceptions=False)
     run_id = json.loads(result.stdout)["run_id"]
@@ -240,8 +241,8 @@ def test_a_backdated_completion_from_the_environment(tmp_path: Path, monkeypatch
     assert all(e["recorded_at"] != e["at"] for e in events)
 
 
-def test_a_reopened_step_keeps_the_first_round_and_the_correction(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_a_reopened_step_keeps_the_first_round_and_the_correction(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T08:00")["run_id"]
     for minute, who in ((10, "Agus"), (40, "Sari"), (50, "Dedi"), (55, "Dedi"), (59, "Sari")):
         api.complete(db, run_id, now=f"2026-10-01T08:{minute:02d}", by=who)
@@ -269,8 +270,8 @@ def test_a_reopened_step_keeps_the_first_round_and_the_correction(tmp_path: Path
     assert_consistent(db, tmp_path)
 
 
-def test_reopening_an_active_run_closes_its_open_steps_with_the_reason(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_reopening_an_active_run_closes_its_open_steps_with_the_reason(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     run_id = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, run_id, now=NOW)
     api.complete(db, run_id, step="arsipkan", now=NOW)

@@ -16,8 +16,8 @@ from test_runs_consistency import assert_consistent
 START = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
 
 
-def test_one_open_store_carries_a_run_to_its_end_and_stays_open(tmp_path: Path) -> None:
-    db = tmp_path / "runs.db"
+def test_one_open_store_carries_a_run_to_its_end_and_stays_open(db_location: str | Path, tmp_path: Path) -> None:
+    db = db_location
     with Store(db, create=True) as store:
         run_id = runs.start_run("pengumpulan-data", db=store, period="2026-12", by="Agus", now=START)["run_id"]
         done = []

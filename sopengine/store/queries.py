@@ -15,8 +15,9 @@ about, never the history a database has gathered:
 * a report's runs come from ``runs_definition_period`` and ``runs_definition_started``,
   their task rows from ``tasks_run``.
 
-Names of people are compared case-folded (``str.casefold``, beyond ASCII): the store
-registers ``sop_fold`` on its connection for that.
+Names of people are compared case-folded (``str.casefold``, beyond ASCII): on SQLite the
+store registers ``sop_fold`` on its connection for that; PostgreSQL has no casefold, so the
+names assigned that fold to the one asked for are found first and matched exactly.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from sopengine.store.dialect import is_pg
 
 if TYPE_CHECKING:
     from sopengine.store.core import Store
@@ -82,15 +85,31 @@ def _with_fold(store: Store) -> None:
     store.conn.create_function("sop_fold", 1, _fold, deterministic=True)
 
 
+def _person_names(store: Store, person: str) -> list[str] | None:
+    """Ready the connection to compare names with *person*: on SQLite, ``sop_fold`` (None
+    returned); on PostgreSQL, the assigned names that fold to the same text."""
+    if not is_pg(store.conn):
+        _with_fold(store)
+        return None
+    wanted = _fold(person)
+    return [n for (n,) in store.conn.execute("SELECT DISTINCT person FROM assignments") if _fold(n) == wanted]
+
+
 def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _person_clause(alias: str) -> str:
-    """``EXISTS``: the task aliased ``alias`` waits for a role the person is assigned to in its run."""
+def _person_clause(alias: str, names: list[str] | None = None) -> str:
+    """``EXISTS``: the task aliased ``alias`` waits for a role the person is assigned to in its run
+    (``names``: the assigned names that fold to the person's, on PostgreSQL)."""
     # The primary key (run_id, role, person) finds the run's assignees of that role.
+    match = "sop_fold(a.person) = ?" if names is None else "a.person = ANY(?)"
     return (f" AND EXISTS (SELECT 1 FROM assignments a WHERE a.run_id = {alias}.run_id AND a.role = {alias}.actor"
-            " AND sop_fold(a.person) = ?)")
+            f" AND {match})")
+
+
+def _person_arg(person: str, names: list[str] | None) -> Any:
+    return _fold(person) if names is None else names
 
 
 # -- definitions and calendars ----------------------------------------------------------------------
@@ -119,7 +138,8 @@ def count_overdue(store: Store, at_text: str) -> int:
     return store.conn.execute(COUNT_OVERDUE_SQL, (at_text,)).fetchone()[0]
 
 
-def overdue_steps_sql(at_text: str, roles: list[str] | None = None, person: str | None = None) -> tuple[str, list[Any]]:
+def overdue_steps_sql(at_text: str, roles: list[str] | None = None, person: str | None = None,
+                      names: list[str] | None = None) -> tuple[str, list[Any]]:
     """The SQL (and parameters) reading open steps due before ``at_text``, oldest due first."""
     sql = f"SELECT {_TASK_SELECT} FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.state = 'open' AND t.due_at < ?"
     args: list[Any] = [at_text]
@@ -127,8 +147,8 @@ def overdue_steps_sql(at_text: str, roles: list[str] | None = None, person: str 
         sql += f" AND t.actor IN ({_marks(len(roles))})"
         args.extend(roles)
     if person is not None:
-        sql += _person_clause("t")
-        args.append(_fold(person))
+        sql += _person_clause("t", names)
+        args.append(_person_arg(person, names))
     # ORDER BY due_at walks the partial index tasks_open_due: no sort, closed tasks never read.
     return sql + " ORDER BY t.due_at, t.id", args
 
@@ -137,9 +157,8 @@ def overdue_steps(store: Store, at_text: str, roles: list[str] | None = None,
                   person: str | None = None) -> Generator[tuple[Any, ...], None, None]:
     """Open steps due before ``at_text``, oldest due first, read as the caller goes
     (columns :data:`OVERDUE_TASK_COLUMNS`); stop early by closing the iterator."""
-    if person is not None:
-        _with_fold(store)
-    cur = store.conn.execute(*overdue_steps_sql(at_text, roles, person))
+    names = _person_names(store, person) if person is not None else None
+    cur = store.conn.execute(*overdue_steps_sql(at_text, roles, person, names))
     try:
         yield from cur
     finally:
@@ -147,13 +166,13 @@ def overdue_steps(store: Store, at_text: str, roles: list[str] | None = None,
 
 
 def overdue_deadlines_sql(at_text: str, definition_ids: list[str], roles: list[str] | None = None,
-                          person: str | None = None) -> tuple[str, list[Any]]:
+                          person: str | None = None, names: list[str] | None = None, *, pg: bool = False) -> tuple[str, list[Any]]:
     """The SQL (and parameters) reading active runs of these SOPs past their deadline, oldest first."""
     # runs_active_due holds the active runs by due time: finished runs are never read. The
     # unary + keeps SQLite from reading every run of these SOPs through an index on definition_id.
     sql = (
         f"SELECT {', '.join(OVERDUE_RUN_COLUMNS)} FROM runs WHERE status = 'active' AND due_at < ?"
-        f" AND +definition_id IN ({_marks(len(definition_ids))})"
+        f" AND {'' if pg else '+'}definition_id IN ({_marks(len(definition_ids))})"
     )
     args: list[Any] = [at_text, *definition_ids]
     if roles or person is not None:
@@ -163,8 +182,8 @@ def overdue_deadlines_sql(at_text: str, definition_ids: list[str], roles: list[s
             sql += f" AND t.actor IN ({_marks(len(roles))})"
             args.extend(roles)
         if person is not None:
-            sql += _person_clause("t")
-            args.append(_fold(person))
+            sql += _person_clause("t", names)
+            args.append(_person_arg(person, names))
         sql += ")"
     return sql + " ORDER BY due_at, id", args
 
@@ -175,9 +194,8 @@ def overdue_deadline_runs(store: Store, at_text: str, definition_ids: list[str],
     :data:`OVERDUE_RUN_COLUMNS`), read as the caller goes."""
     if not definition_ids:
         return
-    if person is not None:
-        _with_fold(store)
-    cur = store.conn.execute(*overdue_deadlines_sql(at_text, definition_ids, roles, person))
+    names = _person_names(store, person) if person is not None else None
+    cur = store.conn.execute(*overdue_deadlines_sql(at_text, definition_ids, roles, person, names, pg=is_pg(store.conn)))
     try:
         yield from cur
     finally:
@@ -265,19 +283,21 @@ def report_tasks(store: Store, run_ids: list[str], since: str | None = None,
 # -- the inbox --------------------------------------------------------------------------------------
 
 
-def inbox_sql(person: str | None = None, roles: list[str] | None = None) -> tuple[str, list[Any]]:
+def inbox_sql(person: str | None = None, roles: list[str] | None = None, names: list[str] | None = None,
+              *, pg: bool = False) -> tuple[str, list[Any]]:
     """The SQL (and parameters) of the inbox: open tasks of active runs, oldest first."""
     sql = (
         "SELECT t.*, r.definition_id, r.definition_hash, r.calendar_hash, r.period"
-        " FROM tasks t INDEXED BY tasks_open_due JOIN runs r ON r.id = t.run_id WHERE t.state = 'open' AND r.status = 'active'"
+        f" FROM tasks t{'' if pg else ' INDEXED BY tasks_open_due'} JOIN runs r ON r.id = t.run_id"
+        " WHERE t.state = 'open' AND r.status = 'active'"
     )
     args: list[Any] = []
     if roles is not None:
         sql += f" AND t.actor IN ({_marks(len(roles))})"
         args.extend(roles)
     if person is not None:
-        sql += _person_clause("t")
-        args.append(_fold(person))
+        sql += _person_clause("t", names)
+        args.append(_person_arg(person, names))
     # the open tasks only (INDEXED BY: a small database's statistics could prefer tasks_run,
     # which holds every task ever opened), sorted by opening time
     return sql + " ORDER BY t.opened_at, t.id", args
@@ -290,7 +310,8 @@ def unassigned_role_tasks(store: Store, roles: list[str]) -> list[dict[str, Any]
         return []
     sql = (
         "SELECT t.*, r.definition_id, r.definition_hash, r.calendar_hash, r.period"
-        " FROM tasks t INDEXED BY tasks_open_due JOIN runs r ON r.id = t.run_id WHERE t.state = 'open' AND r.status = 'active'"
+        f" FROM tasks t{'' if is_pg(store.conn) else ' INDEXED BY tasks_open_due'} JOIN runs r ON r.id = t.run_id"
+        " WHERE t.state = 'open' AND r.status = 'active'"
         f" AND t.actor IN ({_marks(len(roles))})"
         " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.run_id = t.run_id AND a.role = t.actor)"
         " ORDER BY t.opened_at, t.id"
@@ -304,6 +325,5 @@ def inbox_tasks(store: Store, person: str | None = None, roles: list[str] | None
     calendar and period."""
     if roles is not None and not roles:
         return []
-    if person is not None:
-        _with_fold(store)
-    return _dicts(store.conn.execute(*inbox_sql(person, roles)))
+    names = _person_names(store, person) if person is not None else None
+    return _dicts(store.conn.execute(*inbox_sql(person, roles, names, pg=is_pg(store.conn))))
