@@ -1,0 +1,235 @@
+"""Two ``sopengine serve`` processes over one PostgreSQL database serve one office.
+
+Both real processes listen on the loopback interface; people sign in on either, a run's steps
+are worked alternately on each, and the same step is sent to both at once: one completes it,
+the other refuses with 409, nothing is lost or recorded twice, the events are numbered
+without gaps and ``sopengine audit verify`` finds the history sound. Needs a PostgreSQL
+server (``SOPENGINE_TEST_PG``, where the test may create a database); skips without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server_support import PEOPLE, clean_env, serving
+from sopengine import people
+from sopengine.identity import os_user
+
+SERVER = os.environ.get("SOPENGINE_TEST_PG", "").strip()  # read at import: each test's fixture clears SOPENGINE_*
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "kata-sandi-uji-1"
+ROLE_OF = {"sekretaris-dinas": "sekretaris", "kepala-bidang": "kabid", "kasubag-pep": "kasubag",
+           "kepala-seksi": "kasi", "staf-evaluasi": "staf"}
+
+
+def _address(name: str) -> str:
+    base, _sep, _db = SERVER.partition("?")[0].rpartition("/")
+    query = SERVER.partition("?")[2]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The address of a fresh, empty PostgreSQL database, dropped after the test."""
+    if not SERVER:
+        pytest.skip("PostgreSQL tests skipped: set SOPENGINE_TEST_PG=postgresql://... (a server where databases may be created)")
+    import psycopg
+
+    from sopengine.store import pg
+
+    name = f"pg_serve_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _address(name)
+    finally:
+        pg.close_pools()
+        with psycopg.connect(SERVER, autocommit=True) as admin:  # FORCE: a server process left behind is ended too
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_office(url: str, definitions: Path) -> None:
+    """The register of ``server_support.PEOPLE``, everyone with a password (the admin's login is this process's)."""
+    for key, (name, access, roles) in PEOPLE.items():
+        people.add_person(url, name, logins=[os_user()] if key == "admin" else [], roles=roles, access=access,
+                          definitions=definitions)
+        people.set_password(url, name, PASSWORD)
+
+
+def sign_in_web(base: str, key: str) -> httpx.Client:
+    """A browser-like client of *base* signed in as PEOPLE[key] through the sign-in form."""
+    client = httpx.Client(base_url=base, timeout=60)
+    client.cookies.set("sopengine_lang", "en")
+    client.get("/login")
+    response = client.post("/login", data={"csrftoken": client.cookies["csrftoken"], "username": PEOPLE[key][0],
+                                           "password": PASSWORD, "next": "/"})
+    assert response.status_code == 303 and response.headers["location"] == "/", response.text
+    return client
+
+
+def token_client(base: str, key: str) -> httpx.Client:
+    """An API client of *base* with a bearer token of PEOPLE[key], signed in on that server."""
+    answer = httpx.post(base + "/api/token", json={"username": PEOPLE[key][0], "password": PASSWORD}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return httpx.Client(base_url=base, timeout=60, headers={"Authorization": "Bearer " + answer.json()["token"]})
+
+
+def numbers(url: str, table: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute(f"SELECT seq FROM {table} ORDER BY seq").fetchall()]  # noqa: S608 (a fixed name)
+
+
+def completed(url: str, run_id: str) -> list[tuple[str, str]]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return [(r[0], r[1]) for r in conn.execute(
+            "SELECT step_id, person FROM events WHERE run_id = %s AND kind = 'step_completed' ORDER BY seq", (run_id,)).fetchall()]
+
+
+def race(calls: list[Any]) -> list[httpx.Response]:
+    """Send every call at the same moment (each in its own thread); their answers in order."""
+    gate = threading.Barrier(len(calls))
+    answers: list[Any] = [None] * len(calls)
+
+    def send(i: int) -> None:
+        gate.wait()
+        try:
+            answers[i] = calls[i]()
+        except BaseException as exc:  # noqa: BLE001  (reported by the assertion below)
+            answers[i] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert all(isinstance(a, httpx.Response) for a in answers), answers
+    return answers
+
+
+def test_two_servers_over_one_postgresql_database_serve_one_office(pg_url: str, tmp_path: Path) -> None:
+    definitions = tmp_path / "definitions"
+    shutil.copytree(ROOT / "definitions", definitions)
+    make_office(pg_url, definitions)
+    with serving(pg_url, definitions, tmp_path) as one, serving(pg_url, definitions, tmp_path) as two:  # type: ignore[arg-type]
+        servers = (one, two)
+        # people sign in on both; a session cookie one server signed is good on the other (one secret, in the database)
+        web = {base: sign_in_web(base, "sekretaris") for base in servers}
+        for client in web.values():
+            assert client.get("/").status_code == 200
+        moved = httpx.Client(base_url=two, timeout=60, cookies=web[one].cookies)
+        assert moved.get("/").status_code == 200 and "/login" not in str(moved.get("/", follow_redirects=True).url)
+        moved.close()
+        api = {(base, key): token_client(base, key) for base in servers for key in ROLE_OF.values()}
+
+        # a run started on one server, its first step completed with an upload through the other's page
+        started = api[(one, "sekretaris")].post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-06"})
+        assert started.status_code == 201, started.text
+        run_id = started.json()["run_id"]
+        page = web[two].get(f"/runs/{run_id}")
+        task = re.search(r'name="task" value="(\d+)"', page.text)
+        assert page.status_code == 200 and task is not None
+        content = os.urandom(300_000) + b"\x00 disposisi"
+        sent = web[two].post(f"/runs/{run_id}/complete",
+                             data={"csrftoken": web[two].cookies["csrftoken"], "task": task.group(1), "step": "kumpulkan-data",
+                                   "note": ""},
+                             files={"output:Disposisi": ("disposisi.pdf", content, "application/pdf")})
+        assert sent.status_code == 303, sent.text
+        assert completed(pg_url, run_id) == [("kumpulkan-data", PEOPLE["sekretaris"][0])]
+
+        # the rest of its steps alternately on each server, each by the person of its role
+        done = ["1"]
+        status = api[(one, "sekretaris")].get(f"/api/runs/{run_id}").json()
+        turn = 0
+        while status["status"] == "active":
+            (step,) = status["open_steps"]
+            base = servers[turn % 2]
+            answer = api[(base, ROLE_OF[step["actor"]])].post(f"/api/runs/{run_id}/complete", json={"step": step["step"]})
+            assert answer.status_code == 200, answer.text
+            done.append(step["no"])
+            turn += 1
+            status = api[(servers[turn % 2], "sekretaris")].get(f"/api/runs/{run_id}").json()
+        assert done == ["1", "2", "3", "4", "5", "6", "7", "8"] and status["status"] == "completed"
+
+        # another run: every step sent to both servers at the same moment; one wins, the other is refused
+        raced = api[(two, "sekretaris")].post("/api/runs", json={"definition": "pengumpulan-data", "period": "2026-07"})
+        assert raced.status_code == 201, raced.text
+        race_id = raced.json()["run_id"]
+        status = raced.json()
+        refusals = []
+        raced_steps = []
+        while status["status"] == "active":
+            (step,) = status["open_steps"]
+            raced_steps.append(step["step"])
+            key = ROLE_OF[step["actor"]]
+            body = {"step": step["step"]}
+            answers = race([
+                (lambda client=api[(base, key)], body=body: client.post(f"/api/runs/{race_id}/complete", json=body))
+                for base in servers
+            ])
+            assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+            (loser,) = [a for a in answers if a.status_code == 409]
+            refusals.append(loser.json()["error"]["code"])
+            assert loser.json()["error"]["message"]
+            status = api[(one, "sekretaris")].get(f"/api/runs/{race_id}").json()
+        assert set(refusals) <= {"step_not_open", "concurrent_change"}, refusals
+        assert status["status"] == "completed" and len(raced_steps) == 5  # July: not a semester's end, rows 6-9 skipped
+
+        # an auditor reads and verifies on either server
+        for base in servers:
+            auditor = sign_in_web(base, "auditor")
+            assert auditor.get("/audit/access").status_code == 200
+            checked = auditor.get("/audit/verify", params={"check": "1", "documents": "1"})
+            assert checked.status_code == 200, checked.text
+            auditor.close()
+        # wrong passwords sent to both servers at once at one account: both count every attempt, so
+        # the first five are refused and the sixth waits (429), whichever server each reached
+        guesses = race([
+            (lambda base=base: httpx.post(base + "/api/token", json={"username": PEOPLE["staf"][0], "password": "salah-sekali-1"},
+                                          timeout=60))
+            for base in servers for _ in range(3)
+        ])
+        assert sorted(a.status_code for a in guesses) == [401] * 5 + [429], [a.text for a in guesses]
+        for client in [*web.values(), *api.values()]:
+            client.close()
+
+    # nothing lost or recorded twice; events and office events numbered 1..N without a gap
+    for run, count in ((run_id, 8), (race_id, 5)):
+        steps = completed(pg_url, run)
+        assert len(steps) == count and max(Counter(s for s, _p in steps).values()) == 1, steps
+        assert [p for _s, p in steps][:1] == [PEOPLE["sekretaris"][0]]
+    assert [s for s, _p in completed(pg_url, race_id)] == raced_steps
+    seqs = numbers(pg_url, "events")
+    assert seqs == list(range(1, len(seqs) + 1))
+    office = numbers(pg_url, "office_events")
+    assert office == list(range(1, len(office) + 1)) and len(office) == 2 * len(PEOPLE)
+    verified = subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify", "--documents", "--json", "--db", pg_url],
+                              capture_output=True, text=True, env={**clean_env(), "SOPENGINE_LANG": "en"}, cwd=tmp_path,
+                              timeout=120)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["ok"] and report["last_seq"] == len(seqs) and report["last_office_seq"] == len(office), report
+    assert report["documents"]["kept"] == 1 and report["documents"]["ok"] == 1, report
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT data FROM document_blobs WHERE sha256 = %s", (hashlib.sha256(content).hexdigest(),)).fetchone()
+    assert row is not None and bytes(row[0]) == content
