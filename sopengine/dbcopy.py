@@ -172,7 +172,12 @@ def _copy(source: Store, target: Store, progress: Progress | None) -> dict[str, 
             counters = _reading(source, lambda: {t: copy_sql.chain_counter(src, t) for t in copy_sql.CHAINS})
             head = _reading(source, lambda: _stored_head(src))
             total, done = sum(counts.values()), 0
-            copy_sql.hold_numbering(out)
+            try:
+                copy_sql.hold_numbering(out)
+            except target.errors as exc:
+                raise CopyRefused(_("{dst}: only the owner of its tables may write the copied event numbers ({reason});"
+                                    " copy as the database user that owns them").format(
+                    dst=_where(target.url or target.path), reason=str(exc).strip().splitlines()[0])) from None
             for table, key in copy_sql.TABLES:
                 cols = copy_sql.columns(out, table)
                 missing = set(cols) ^ set(_reading(source, partial(copy_sql.columns, src, table)))

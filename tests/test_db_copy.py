@@ -315,3 +315,36 @@ def test_the_release_0_1_database_round_trips_through_postgresql(tmp_path: Path,
     api.db_copy(pg_db, tmp_path / "kembali.db")
     assert_same(old, pg_db)
     assert_same(old, tmp_path / "kembali.db")
+
+
+def orphan_task(db: Path, part: object = 0) -> None:
+    """A task row of a run that does not exist (or a part that is not a number), written behind the engine's back."""
+    conn = sqlite3.connect(db)  # foreign keys are not checked by a plain connection
+    conn.execute("INSERT INTO tasks (run_id, step_id, part, iteration, state, opened_at) VALUES (?, ?, ?, 1, 'open', ?)",
+                 ("tidak-ada" if part == 0 else next(iter(conn.execute("SELECT id FROM runs")))[0], "x", part,
+                  "2026-11-04T00:00:00Z"))
+    conn.commit()
+    conn.close()
+
+
+def test_a_row_the_target_refuses_leaves_no_file(source: dict[str, Any], tmp_path: Path) -> None:
+    orphan_task(source["db"])
+    target = tmp_path / "salinan.db"
+    with pytest.raises(CopyRefused, match="a row of table tasks could not be written .*FOREIGN KEY.*nothing was written"):
+        api.db_copy(source["db"], target)
+    assert not target.exists() and not Path(f"{target}-wal").exists()
+
+
+@pytest.mark.postgresql
+def test_a_row_postgresql_refuses_writes_nothing_and_numbering_stays_on(source: dict[str, Any], tmp_path: Path,
+                                                                       pg_db: str) -> None:
+    bad = tmp_path / "rusak.db"
+    shutil.copy(source["db"], bad)
+    orphan_task(bad, part="dua")
+    result = CliRunner().invoke(cli, ["db", "copy", str(bad), pg_db])
+    assert result.exit_code == 1 and "a row of table tasks could not be written" in result.output
+    assert all(not r for r in everything(pg_db).values())
+    assert counters(pg_db) == {"events": 0, "office_events": 0}
+    api.db_copy(source["db"], pg_db)
+    assert_same(source["db"], pg_db)
+    keeps_working(pg_db, source["b"])  # the numbering triggers are on: the new event is numbered after the copy
