@@ -235,7 +235,7 @@ def main() -> int:
         refused = sum(sum(r["refused"].values()) for per in results.values() for r in per.values())
         print(f"  writes refused in all: {refused} (busy or concurrent change; there should be none)")
         print(f"  load average after: {os.getloadavg()[0]:.2f}")
-        print("RESULT " + json.dumps({"writers": counts, "seconds": args.seconds, "repeat": args.repeat, "runs_per_writer": args.runs, "engines": engines,
+        print("RESULT " + json.dumps({"writers": counts, "window_seconds": args.seconds, "repeat": args.repeat, "runs_per_writer": args.runs, "engines": engines,
                                       "postgresql": settings, "cpus": os.cpu_count(), "results": results, "refused": refused}),
               flush=True)
         return 0

@@ -10,8 +10,13 @@ each pair of markers in the page::
 
 Blocks: ``machine``, ``targets``, ``step``, ``cli``, ``queries``, ``audit``, ``growth`` (from
 ``bench/results/growth.json``, written by ``python bench/run.py --growth SIZES``),
-``capacity`` (one file's costs extrapolated from the largest database of ``audit``) and
-``server`` (the office server under load, with the date, machine and commit it was measured on).
+``capacity`` (one file's costs extrapolated from the largest database of ``audit``),
+``server`` (the office server under load, with the date, machine and commit it was measured on),
+and the engines side by side: ``engines`` (a step on SQLite and on PostgreSQL, the event
+counter's cost), ``writers`` (writer processes at once) and ``pgqueries`` (the queries and
+``audit verify`` on about a million events); ``growth`` gains a PostgreSQL column from
+``pgqueries`` when its size is one of the growth sizes. A benchmark skipped for want of a
+PostgreSQL server leaves its block as it was.
 A block whose figures are missing is left as it is and named on stderr; nothing is typed by
 hand between the markers.
 
@@ -73,17 +78,29 @@ def block_machine(summary: dict[str, Any]) -> str:
         ["Packages", pk],
         ["Load average (1, 5, 15 min) at the start", " ".join(f"{v:.2f}" for v in m["load_average"])],
         ["Load average at the end", " ".join(f"{v:.2f}" for v in summary["load_average_after"])],
+        ["PostgreSQL (`SHOW ...`)", pg_settings(m.get("postgresql"))],
         ["Benchmarks run", ran + (" (`--quick` sizes)" if summary.get("quick") else "")],
     ])
+
+
+def pg_settings(s: dict[str, Any] | None) -> str:
+    if not s:
+        return "none given: the engines were not compared"
+    text = (f"{s['version']}; fsync={s['fsync']}, synchronous_commit={s['synchronous_commit']},"
+            f" shared_buffers={s['shared_buffers']}")
+    if s["fsync"] == "off":
+        text += " (fsync off: a commit does not wait for the disk; a production server with fsync on is slower at every commit)"
+    return text
 
 
 def block_targets(summary: dict[str, Any]) -> str:
     rows = []
     for t in summary["targets"]:
         unit = t.get("unit", "x")
-        value = x(t["value"]) if unit == "x" else "-" if t["value"] is None else ms(t["value"])
-        rows.append([t["target"], f"{'≤' if t['op'] == '<=' else '≥'} {t['limit']:g}{'x' if unit == 'x' else ' ' + unit}", value,
-                     t["verdict"]])
+        value = ("-" if t["value"] is None else x(t["value"]) if unit == "x" else f"{t['value']:g}" if unit == "count"
+                 else ms(t["value"]))
+        limit = f"{t['limit']:g}" + ("x" if unit == "x" else "" if unit == "count" else " " + unit)
+        rows.append([t["target"], f"{'≤' if t['op'] == '<=' else '≥'} {limit}", value, t["verdict"]])
     return table(["Target", "limit", "measured", "verdict"], rows)
 
 
@@ -186,13 +203,28 @@ def block_growth(r: dict[str, Any], results: Path = RESULTS) -> str:
         cells = [ms(med[str(n)]) for n in sizes]
         cells += [x(med[str(b)] / med[str(a)]) for a, b in zip(sizes, sizes[1:])]
         rows.append([f"`{name}`", *cells])
+    pg = load("pgqueries", results)
+    if pg is not None and (pg.get("skipped") or pg["runs"] not in sizes):
+        pg = None
+    if pg is not None:  # the same queries on PostgreSQL, at the size it was measured
+        head.append(f"PostgreSQL, {pg['runs']:,} runs")
+        for row, name in zip(rows, r["medians_ms"]):
+            med = pg["medians_ms"].get(name, {})
+            row.append(ms(med["PostgreSQL"]) if "PostgreSQL" in med else "fails")
     out = table(head, rows)
     dbs = r["databases"]
     out += "\n\n" + table(["Database", "events", "size", "bytes per run", "built in"], [
         [f"{n:,} runs", f"{dbs[str(n)]['events']:,}", f"{dbs[str(n)]['bytes'] / 1e6:,.0f} MB", f"{dbs[str(n)]['bytes'] / n:,.0f}",
-         f"{dbs[str(n)]['build_seconds']:.0f} s" if dbs[str(n)].get("build_seconds") else "-"] for n in sizes])
+         f"{dbs[str(n)]['build_seconds']:.0f} s" if dbs[str(n)].get("build_seconds") else "-"] for n in sizes]
+        + ([[f"{pg['runs']:,} runs, PostgreSQL", f"{pg['events']:,}", f"{pg['databases']['PostgreSQL']['bytes'] / 1e6:,.0f} MB",
+             f"{pg['databases']['PostgreSQL']['bytes'] / pg['runs']:,.0f}",
+             f"{pg['databases']['PostgreSQL']['copy_seconds'] + pg['databases']['PostgreSQL']['analyze_seconds']:.0f} s (copy)"]]
+           if pg else []))
     when = measured("growth", results)
-    return out + (f"\n\n{when}" if when else "")
+    if pg is not None:
+        when += (" The PostgreSQL column is from `bench_pgqueries.py` (SQLite beside it in that run, its own table below): "
+                 + (measured("pgqueries", results) or "no record of when."))
+    return out + (f"\n\n{when.strip()}" if when.strip() else "")
 
 
 def block_capacity(audit: dict[str, Any], sizes: dict[str, Any]) -> str:
@@ -218,6 +250,70 @@ def block_capacity(audit: dict[str, Any], sizes: dict[str, Any]) -> str:
     return out
 
 
+def block_engines(r: dict[str, Any], results: Path = RESULTS) -> str:
+    """One durable step on each engine, side by side; the statements of a step; the event counter's cost."""
+    med, p90 = r["medians_ms"], r["p90_ms"]
+    out = table([f"Per step (median of {r['steps']:,} steps, {r['runs']} runs per engine)", "median", "p90", "steps/s, one writer",
+                 "statements", "commits"],
+                [[name, ms(med[name]), ms(p90[name]), f"{1000 / med[name]:,.0f}", f"{r['statements'][name.split(',')[0]]:g}",
+                  f"{r['commits'][name.split(',')[0]]:g}"] for name in med])
+    c = r["counter"]
+    out += f"\n\nPostgreSQL / SQLite, a step: {x(r['ratio'])}."
+    out += "\n\n" + table([f"One-event transaction (BEGIN, INSERT, COMMIT; median of {c['inserts']:,} each)", "median"],
+                           [[name, ms(v)] for name, v in c["medians_ms"].items()])
+    out += (f"\n\nThe counter row costs {c['extra_us']:+.0f} µs a transaction ({x(c['ratio'])} the sequence's), that is"
+            f" {c['share_of_step']:+.1%} of a PostgreSQL step, for one writer.")
+    when = measured("engines", results, machine=True)
+    out += f"\n\nPostgreSQL: {pg_settings(r.get('postgresql'))}."
+    return out + (f" {when}" if when else "")
+
+
+def block_writers(r: dict[str, Any], results: Path = RESULTS) -> str:
+    """Writer processes at once on each engine: steps per second, latencies, writes refused."""
+    rows = []
+    for n in r["writers"]:
+        base = r["results"][str(n)]["SQLite"]["steps_per_second"]
+        for engine in r["engines"]:
+            e = r["results"][str(n)][engine]
+            rows.append([f"{n}", engine, f"{e['steps_per_second']:,.1f}", x(e["steps_per_second"] / base), ms(e["p50_ms"]),
+                         ms(e["p95_ms"]), f"{sum(e['refused'].values())}", f"clean, {e['events']:,} events"])
+    out = table(["Writers", "engine", "steps/s (median)", "× SQLite", "step p50", "step p95", "refused", "`audit verify` after"], rows)
+    out += (f"\n\nEach writer a process with its own store, carrying {r['runs_per_writer']} runs of its own in turn with no pause;"
+            f" {r['repeat']} window{'' if r['repeat'] == 1 else 's'} of {r['window_seconds']:g} s per engine and number of writers, the engines in turn; {r['cpus']} CPUs."
+            f" Writes refused in all: {r['refused']}.")
+    when = measured("writers", results, machine=True)
+    out += f"\n\nPostgreSQL: {pg_settings(r.get('postgresql'))}."
+    return out + (f" {when}" if when else "")
+
+
+def block_pgqueries(r: dict[str, Any], results: Path = RESULTS) -> str:
+    """The queries and audit verify on about a million events, both engines."""
+    rows = []
+    for name, med in r["medians_ms"].items():
+        if name in r["failed"]:
+            rows.append([f"`{name}`", ms(med["SQLite"]), "fails", "-", r["rows"]["SQLite"][name]])
+            continue
+        rows.append([f"`{name}`", ms(med["SQLite"]), ms(med["PostgreSQL"]), x(med["PostgreSQL"] / med["SQLite"]),
+                     r["rows"]["SQLite"][name]])
+    out = table([f"Query (median of {r['rounds']} calls), {r['runs']:,} runs, {r['events']:,} events", "SQLite", "PostgreSQL",
+                 "PostgreSQL / SQLite", "rows"], rows)
+    v = r["verify"]
+    out += "\n\n" + table([f"`audit verify` (median of {r['repeat']})", "time", "chain pass", "events/s in all", "peak memory"],
+                           [[engine, f"{f['seconds']:.2f} s", f"{f['chain_seconds']:.2f} s", f"{f['events_per_second']:,}",
+                             f"{f['peak_mib']:.0f} MiB"] for engine, f in v.items()])
+    d = r["databases"]
+    pg = d["PostgreSQL"]
+    built = f"built in {d['SQLite']['build_seconds']:.0f} s" if d["SQLite"].get("build_seconds") else "built earlier in the run"
+    out += (f"\n\nThe database: SQLite {d['SQLite']['bytes'] / 1e6:,.0f} MB ({built});"
+            f" PostgreSQL {pg['bytes'] / 1e6:,.0f} MB (`pg_database_size`), copied by `sopengine db copy` in {pg['copy_seconds']:.0f} s"
+            f" (both sides verified) and `VACUUM ANALYZE` in {pg['analyze_seconds']:.0f} s.")
+    if r["failed"]:
+        out += " Failing on PostgreSQL: " + "; ".join(f"`{k}` ({v})" for k, v in r["failed"].items()) + "."
+    when = measured("pgqueries", results, machine=True)
+    out += f"\n\nPostgreSQL: {pg_settings(r.get('postgresql'))}."
+    return out + (f" {when}" if when else "")
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -236,8 +332,11 @@ BLOCKS: dict[str, tuple[str, Callable[..., str]]] = {
     "growth": ("growth", block_growth),
     "capacity": ("audit+queries", block_capacity),
     "server": ("server", block_server),
+    "engines": ("engines", block_engines),
+    "writers": ("writers", block_writers),
+    "pgqueries": ("pgqueries", block_pgqueries),
 }
-WITH_RESULTS = (block_growth, block_server)  # blocks that also read run.py's header of their output
+WITH_RESULTS = (block_growth, block_server, block_engines, block_writers, block_pgqueries)  # blocks that also read run.py's header of their output
 
 
 def render(text: str, results: Path = RESULTS, only: list[str] | None = None) -> tuple[str, list[str]]:
@@ -252,6 +351,9 @@ def render(text: str, results: Path = RESULTS, only: list[str] | None = None) ->
         loaded = [load(part, results) for part in source.split("+")]
         if any(d is None for d in loaded):
             missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name}")
+            continue
+        if any(d.get("skipped") for d in loaded if d is not None):
+            missing.append(f"{name} was skipped ({next(d['skipped'] for d in loaded if d and d.get('skipped'))})")
             continue
         body = make(*loaded, results) if make in WITH_RESULTS else make(*loaded)
         found = pattern.search(text)

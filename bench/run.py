@@ -15,6 +15,11 @@ numbers of this run, and all of it is saved to ``bench/results/summary.json``, f
     python bench/run.py --page         # and then write docs/performance.md's tables
     python bench/run.py server --page  # the office server only, then its table alone
     python bench/run.py --growth 10000,100000,1000000   # also the growth table (bench/results/growth.*)
+    python bench/run.py --pg postgresql://postgres@127.0.0.1:54329/postgres   # and PostgreSQL beside SQLite
+
+The benchmarks comparing the engines (``engines``, ``writers``, ``pgqueries``) need a PostgreSQL
+server where they may create databases: ``--pg URL``, else ``SOPENGINE_BENCH_PG``; without one
+they say they are skipped, and why.
 
 Exit status: 1 when a benchmark fails to run, else 0 (a missed target is a figure, not a failure).
 """
@@ -39,7 +44,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-ORDER = ["step", "cli", "queries", "audit", "server"]  # the rest follow alphabetically
+ORDER = ["step", "engines", "cli", "queries", "pgqueries", "audit", "writers", "server"]  # the rest follow alphabetically
 
 # Smaller sizes for --quick, given only to a benchmark that has the option.
 QUICK = {
@@ -48,6 +53,9 @@ QUICK = {
     "queries": ["--sizes", "2000,20000", "--rounds", "7"],
     "audit": ["--sizes", "2000,20000", "--repeat", "1"],
     "server": ["--users", "20", "--actions", "10"],
+    "engines": ["--runs", "60", "--inserts", "500"],
+    "writers": ["--seconds", "5", "--repeat", "1"],
+    "pgqueries": ["--runs", "20000", "--rounds", "7", "--repeat", "1"],
 }
 # The least that runs each benchmark through (tests/test_bench_smoke.py): a figure of no worth.
 SMOKE = {
@@ -56,8 +64,11 @@ SMOKE = {
     "queries": ["--sizes", "120,240", "--rounds", "1", "--paths", "1"],
     "audit": ["--sizes", "120,240", "--repeat", "1"],
     "server": ["--users", "3", "--actions", "3"],
+    "engines": ["--runs", "4", "--inserts", "20"],
+    "writers": ["--writers", "2", "--seconds", "0.5", "--repeat", "1"],
+    "pgqueries": ["--runs", "240", "--rounds", "1", "--repeat", "1", "--paths", "1"],
 }
-SHARED_DBS = ("queries", "audit")  # benchmarks that take --db-dir and share the databases built
+SHARED_DBS = ("queries", "pgqueries", "audit")  # benchmarks that take --db-dir and share the databases built
 
 
 def _at(*keys: str) -> Callable[[dict[str, Any]], Any]:
@@ -80,8 +91,9 @@ TARGETS: list[tuple[str, str, Callable[[dict[str, Any]], Any], str, float]] = [
     ("audit", "audit verify peak memory, largest / smallest database", _at("memory_ratio"), "<=", 1.3),
     ("audit", "audit verify chain pass / floor rate (largest database)", _at("floor_share"), ">=", 0.5),
     ("server", "office server: a step's p95 latency, every person working at once", _at("steps", "p95_ms"), "<=", 100.0),
+    ("writers", "writers at once: writes refused (busy, concurrent change), every engine", _at("refused"), "<=", 0),
 ]
-UNITS = {"server": "ms"}  # a target of these benchmarks is a time, not a ratio ("x")
+UNITS = {"server": "ms", "writers": "count"}  # a target of these benchmarks is a time or a count, not a ratio ("x")
 QUERY_LIMIT = 1.5  # each query at the largest size within this many times its time at the smallest
 
 
@@ -90,6 +102,10 @@ def targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for bench, label, get, op, limit in TARGETS:
         if bench not in results:
+            continue
+        if results[bench].get("skipped"):
+            out.append({"bench": bench, "target": label, "op": op, "limit": limit, "value": None, "verdict": "skipped",
+                        "reason": results[bench]["skipped"]})
             continue
         try:
             value = float(get(results[bench]))
@@ -138,7 +154,17 @@ def commit() -> str:
     return os.environ.get("BENCH_COMMIT") or "unknown"
 
 
-def machine() -> dict[str, Any]:
+def postgresql(url: str | None) -> dict[str, Any] | None:
+    """The PostgreSQL server's version and durability settings (``SHOW fsync`` ...), or None without one."""
+    if not url:
+        return None
+    sys.path.insert(0, str(BENCH))
+    import pgbench
+
+    return pgbench.settings(url)
+
+
+def machine(pg: str | None = None) -> dict[str, Any]:
     """The facts a figure needs beside it to mean anything."""
     return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -150,6 +176,7 @@ def machine() -> dict[str, Any]:
         "packages": {name: package_version(name) for name in ("transitions", "click", "SpiffWorkflow")},
         "commit": commit(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "postgresql": postgresql(pg),
     }
 
 
@@ -161,7 +188,18 @@ def header(m: dict[str, Any]) -> str:
         "packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()),
         f"sopengine: {m['commit']}",
         f"load average: {' '.join(f'{x:.2f}' for x in m['load_average'])}",
+        pg_line(m.get("postgresql")),
     ])
+
+
+def pg_line(s: dict[str, Any] | None) -> str:
+    if not s:
+        return "postgresql: none given (the benchmarks comparing the engines are skipped)"
+    line = (f"postgresql: {s['version']}; fsync={s['fsync']}, synchronous_commit={s['synchronous_commit']},"
+            f" shared_buffers={s['shared_buffers']}")
+    if s["fsync"] == "off":
+        line += " (fsync off: commits do not wait for the disk; a production server with fsync on is slower)"
+    return line
 
 
 def found() -> dict[str, Path]:
@@ -203,6 +241,9 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="the smallest sizes: proves every benchmark runs, measures nothing")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the outputs (default bench/results)")
     parser.add_argument("--page", action="store_true", help="then write docs/performance.md's tables (bench/make_page.py)")
+    parser.add_argument("--pg", metavar="URL", default=os.environ.get("SOPENGINE_BENCH_PG") or None,
+                        help="a PostgreSQL server where databases may be created, for the benchmarks comparing the engines"
+                             " (default: $SOPENGINE_BENCH_PG; without one they are skipped)")
     parser.add_argument("--growth", metavar="SIZES", help="also time the queries at these sizes (runs, comma-separated),"
                         " for the growth table; the databases of the other benchmarks are reused")
     args = parser.parse_args()
@@ -213,12 +254,13 @@ def main() -> int:
         print(f"Error: no benchmark {', '.join(unknown)}; there are: {', '.join(scripts)}", file=sys.stderr)
         return 1
     chosen = {n: p for n, p in scripts.items() if not args.names or n in args.names}
-    m = machine()
+    m = machine(args.pg)
     head = header(m)
     print(head, flush=True)
     dbs = Path(tempfile.mkdtemp(prefix="sopengine-bench-dbs-"))
     ran: list[tuple[str, int, float]] = []
     results: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
     try:
         built = False
         for name, script in chosen.items():
@@ -229,6 +271,8 @@ def main() -> int:
                 for flag, value in zip(options[::2], options[1::2]):
                     if f'"{flag}"' in source:
                         extra += [flag, value]
+            if args.pg and '"--pg"' in source:
+                extra += ["--pg", args.pg]
             if name in SHARED_DBS and '"--db-dir"' in source:
                 extra += ["--db-dir", str(dbs)] + (["--reuse"] if built else [])
                 built = True
@@ -237,6 +281,8 @@ def main() -> int:
             ran.append((name, status, seconds))
             if result is not None:
                 results[name] = result
+                if result.get("skipped"):
+                    skipped[name] = result["skipped"]
         if args.growth:
             extra = ["--sizes", args.growth, "--rounds", "7", "--db-dir", str(dbs), "--reuse"]
             print(f"\n== growth: python bench/bench_queries.py {' '.join(extra)}", flush=True)
@@ -246,17 +292,19 @@ def main() -> int:
         shutil.rmtree(dbs, ignore_errors=True)
     judged = targets(results)
     summary = {"machine": m, "quick": args.quick, "smoke": args.smoke, "load_average_after": [round(x, 2) for x in os.getloadavg()],
-               "ran": {n: {"exit": s, "seconds": round(t, 1)} for n, s, t in ran}, "targets": judged}
+               "ran": {n: {"exit": s, "seconds": round(t, 1), **({"skipped": skipped[n]} if n in skipped else {})} for n, s, t in ran},
+               "targets": judged}
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
     print(f"\n== summary (outputs in {args.results})")
     for name, status, seconds in ran:
-        print(f"{name:8s} {'ok' if status == 0 else f'FAILED (exit {status})':16s} {seconds:7.1f} s")
+        state = "skipped" if name in skipped else "ok" if status == 0 else f"FAILED (exit {status})"
+        print(f"{name:10s} {state:16s} {seconds:7.1f} s" + (f"  ({skipped[name]})" if name in skipped else ""))
     print(f"\n{'target':78s} {'measured':>9s} {'limit':>8s}  verdict")
     for t in judged:
         unit = t.get("unit", "x")
-        value = "-" if t["value"] is None else f"{t['value']:.2f}{unit}"
-        limit = f"{t['limit']:g}" + ("" if unit == "x" else unit)
+        value = "-" if t["value"] is None else f"{t['value']:g}" if unit == "count" else f"{t['value']:.2f}{unit}"
+        limit = f"{t['limit']:g}" + ("" if unit in ("x", "count") else unit)
         print(f"{t['target']:78s} {value:>9s} {t['op']} {limit:<5s}  {t['verdict']}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in m['load_average'])} at the start, "
           f"{' '.join(f'{x:.2f}' for x in summary['load_average_after'])} at the end")
