@@ -125,6 +125,8 @@ def _open_target(dst: str | Path) -> tuple[Store, bool]:
                 dst=path, reason=exc)) from None
         _refuse_foreign(dst, found)
         _refuse_filled(dst, counts)
+    if not path.parent.is_dir():
+        raise CopyRefused(_("folder {folder} does not exist; create it first").format(folder=path.parent))
     created = not path.exists()
     try:
         return Store(path, create=True), created

@@ -225,6 +225,9 @@ def test_another_programs_file_and_the_source_itself_are_refused(source: dict[st
     with pytest.raises(CopyRefused, match="no database at"):
         api.db_copy(tmp_path / "missing.db", tmp_path / "new.db")
     assert not (tmp_path / "new.db").exists()
+    with pytest.raises(CopyRefused, match="folder .*nowhere does not exist"):
+        api.db_copy(source["db"], tmp_path / "nowhere" / "new.db")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_an_empty_target_file_made_by_the_store_takes_the_copy(source: dict[str, Any], tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def copy_cmd(src: str, dst: str, as_json: bool) -> None:
         note(_("{src} was upgraded from schema {version} first, as any command writing to it would; its history is"
                " unchanged.").format(src=result["source"], version=result["upgraded_from"]))
     tables = sum(1 for n in result["tables"].values() if n)
-    click.echo(_("Copied {src} to {dst}: {rows:,} rows in {tables} tables; {events} events in {runs} runs, {office} office"
-                 " events.").format(src=result["source"], dst=result["target"], rows=result["rows"], tables=tables,
+    click.echo(_("Copied {src} to {dst}: {rows:,} rows in {tables} tables; {events:,} events in {runs:,} runs, {office:,}"
+                 " office events.").format(src=result["source"], dst=result["target"], rows=result["rows"], tables=tables,
                                     events=result["events"], runs=result["runs"], office=result["office_events"]))
     click.echo(_("Head on both sides: {head}").format(head=result["head"]))
     verified = result["verified"]
