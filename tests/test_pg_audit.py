@@ -42,29 +42,47 @@ def fixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clock, "real_now", lambda: RECORDED)
 
 
-def build(db: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Three runs: one carried far and reopened, one half done with an assignment, one cancelled."""
+OUTPUTS = {"kumpulkan-data": "Disposisi", "rekap-laporan": "Lembar Disposisi", "olah-data": "Draft Laporan Kinerja",
+           "susun-laporan": "Draft Laporan Kinerja"}
+
+
+def done(db: Any, run_id: str, by: str, now: str, files: Path, *, note: str | None = None) -> None:
+    """Complete the run's open step with a real output file (at the same path for both engines)."""
+    from sopengine.store import Store
+
+    with Store(db, readonly=True) as store:
+        step_id = store.tasks(run_id, ("open",))[0]["step_id"]
+    file = files / f"{run_id}-{step_id}.txt"
+    file.write_text(f"{OUTPUTS[step_id]} untuk {run_id}: data kinerja triwulan — sudah diperiksa\n", encoding="utf-8")
+    complete(db, run_id, by=by, now=now, outputs=[(OUTPUTS[step_id], str(file))], note=note)
+
+
+def build(db: Any, monkeypatch: pytest.MonkeyPatch, files: Path) -> dict[str, Any]:
+    """Three runs: one carried far and reopened, one half done with an assignment, one cancelled;
+    the steps of the first record documents."""
     ids = iter(IDS)
     monkeypatch.setattr(engine_runs, "new_run_id", lambda: next(ids))
+    files.mkdir(exist_ok=True)
     a = start_run("pengumpulan-data", db=db, period="2026-S1", now="2026-07-01T08:30", by="ani")["run_id"]
     b = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani")["run_id"]
-    complete(db, a, by="Agus Supriyadi", now="2026-07-01T09:00", note="Sudah diperiksa — lengkap")
+    done(db, a, "Agus Supriyadi", "2026-07-01T09:00", files, note="Sudah diperiksa — lengkap")
     complete(db, b, by="Agus Supriyadi", now="2026-10-01T09:10")
-    complete(db, a, by="budi", now="2026-07-01T11:00")
+    done(db, a, "budi", "2026-07-01T11:00", files)
     assign(db, b, "kasubag-pep", "Budi", by="ani", now="2026-10-01T09:20")
-    complete(db, a, by="citra", now="2026-07-02T09:00")
+    done(db, a, "citra", "2026-07-02T09:00", files)
     complete(db, b, by="budi", now="2026-10-01T09:30")
     reopen(db, a, "olah-data", reason="angka triwulan salah", by="budi", now="2026-07-02T10:00")
-    complete(db, a, by="citra", now="2026-07-02T11:00")
+    done(db, a, "citra", "2026-07-02T11:00", files)
     c = start_run("pengumpulan-data", db=db, period="2026-11", now="2026-11-01T08:00", by="ani")["run_id"]
     cancel(db, c, reason="dimulai dua kali", by="ani", now="2026-11-01T08:05")
-    return {"db": db, "a": a, "b": b, "c": c}
+    return {"db": db, "a": a, "b": b, "c": c, "files": files}
 
 
 @pytest.fixture
 def both(tmp_path: Path, pg_db: str, fixed: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, Any]]:
     """The same history in an SQLite file and in a PostgreSQL database."""
-    return {"sqlite": build(tmp_path / "sopengine.db", monkeypatch), "postgresql": build(pg_db, monkeypatch)}
+    files = tmp_path / "arsip"
+    return {"sqlite": build(tmp_path / "sopengine.db", monkeypatch, files), "postgresql": build(pg_db, monkeypatch, files)}
 
 
 def sop(*args: str) -> Any:
@@ -122,6 +140,12 @@ def test_verify_gives_the_same_result_and_head_on_both_engines(both: dict[str, d
     assert lite["integrity"]["check"] == "quick_check"
     assert pg["integrity"]["check"] == "postgresql" and pg["integrity"]["ok"] is True
     assert pg["db"] == both["postgresql"]["db"]  # no password in it to hide
+    # the documents kept in the database hash as recorded, on both
+    code_s, lite = verified(both["sqlite"]["db"], "--documents")
+    code_p, pg = verified(both["postgresql"]["db"], "--documents")
+    assert (code_s, code_p) == (0, 0)
+    assert pg["documents"]["checked"] == 4 and pg["documents"]["ok"] == 4
+    assert timeless(pg) == timeless(lite)
     # --full-check has nothing more to run on the server
     code, full = verified(both["postgresql"]["db"], "--full-check")
     assert code == 0 and full["integrity"]["check"] == "postgresql"
@@ -176,6 +200,31 @@ def test_a_tampered_payload_is_found_on_postgresql_as_on_sqlite(both: dict[str, 
     assert timeless(pg) == timeless(lite)
     shown = sop("--db", both["postgresql"]["db"], "audit", "verify")
     assert shown.exit_code == 1 and "event 3" in shown.output
+
+
+def test_a_kept_document_changed_is_found_on_postgresql_as_on_sqlite(both: dict[str, dict[str, Any]]) -> None:
+    import sqlite3
+
+    lite = sqlite3.connect(both["sqlite"]["db"])
+    lite.execute("DROP TRIGGER IF EXISTS document_blobs_append_only_update")
+    sha, = lite.execute("SELECT sha256 FROM document_blobs ORDER BY sha256 LIMIT 1").fetchone()
+    lite.execute("UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"dipalsukan", sha))
+    lite.commit()
+    lite.close()
+    con = pg_support.connect(both["postgresql"]["db"])
+    try:
+        con.execute("BEGIN")
+        con.execute("ALTER TABLE document_blobs DISABLE TRIGGER document_blobs_append_only")
+        con.execute("UPDATE document_blobs SET data = ? WHERE sha256 = ?", (b"dipalsukan", sha))
+        con.execute("ALTER TABLE document_blobs ENABLE TRIGGER document_blobs_append_only")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    code_s, lite_result = verified(both["sqlite"]["db"], "--documents")
+    code_p, pg = verified(both["postgresql"]["db"], "--documents")
+    assert (code_s, code_p) == (1, 1)
+    assert {d["event"] for d in pg["documents"]["changed"]} == {7, 10}  # one file, recorded at both visits
+    assert timeless(pg) == timeless(lite_result)
 
 
 def test_the_newest_events_deleted_are_named_from_the_counter_row(both: dict[str, dict[str, Any]]) -> None:
@@ -302,6 +351,7 @@ def test_a_pack_from_postgresql_holds_the_same_evidence(both: dict[str, dict[str
             made[engine]["members"] = {info.filename: zf.read(info) for info in zf.infolist()}
     pg, lite = made["postgresql"], made["sqlite"]
     assert pg["run_head"] == lite["run_head"] and pg["events"] == lite["events"] == 6
+    assert pg["documents"]["included"] == lite["documents"]["included"] == 4
     differ = {name for name in lite["members"].keys() | pg["members"].keys()
               if pg["members"].get(name) != lite["members"].get(name)}
     assert differ == set()
@@ -369,6 +419,21 @@ def test_the_auditor_views_give_the_same_rows_on_both_engines(both: dict[str, di
             con.close()
     assert found["postgresql"], view
     assert found["postgresql"] == found["sqlite"]
+
+
+# -- the report ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(), ("--definition", "pengumpulan-data", "--monitoring"), ("--run", IDS[0])],
+                         ids=["all", "monitoring", "run"])
+def test_the_report_reads_the_same_from_both_engines(both: dict[str, dict[str, Any]], args: tuple[str, ...]) -> None:
+    out = {}
+    for engine, hist in both.items():
+        result = sop("--db", str(hist["db"]), "--now", "2026-11-02T10:00", "report", "--json", *args)
+        assert result.exit_code == 0, result.output
+        found = json.loads(result.output)
+        out[engine] = {k: v for k, v in found.items() if k != "db"} if isinstance(found, dict) else found
+    assert out["postgresql"] == out["sqlite"]
 
 
 # -- backup ----------------------------------------------------------------------------------------------
