@@ -449,6 +449,19 @@ def test_backup_refuses_a_postgresql_database_and_names_what_to_use(pg_db: str, 
     assert "Traceback" not in result.output and not target.exists()
 
 
+def test_no_password_of_the_address_is_shown(pg_db: str, tmp_path: Path) -> None:
+    secret = pg_db.replace("postgresql://postgres@", "postgresql://postgres:rahasia-sekali@", 1)
+    assert "rahasia-sekali" in secret
+    try:
+        code, result = verified(secret)
+    except json.JSONDecodeError:
+        pytest.skip("the server asks for a password that this address does not have")
+    assert code == 0 and "rahasia-sekali" not in json.dumps(result)
+    assert result["db"].startswith("postgresql://postgres:***@")
+    refused = sop("--db", secret, "backup", str(tmp_path / "copy.db"))
+    assert refused.exit_code == 1 and "rahasia-sekali" not in refused.output
+
+
 def test_the_head_of_a_postgresql_database_is_the_same_computed_from_stored_hashes(both: dict[str, dict[str, Any]]) -> None:
     from sopengine.audit.verify import head
 

@@ -484,7 +484,7 @@ def checkpoint(db: str | Path, key_file: str | Path, file: str | Path,
 
             raise AuditError(_("the history does not verify ({problem}); no checkpoint written — run 'sopengine audit"
                                " verify' and settle it first").format(problem=shown(result["first_problem"]["message"])),
-                             path=str(db))
+                             path=str(result["db"]))  # a PostgreSQL address without its password
         current = existing.current or {}
         record: dict[str, Any] = {
             "format": FORMAT,
