@@ -59,10 +59,7 @@ def copy_cmd(src: str, dst: str, as_json: bool) -> None:
     verified = result["verified"]
     for side in ("source", "target"):
         found = verified[side]
-        if not found["recomputed"]:
-            note(_("The {side}'s head was read from its stored hashes: audit verify could not run there ({reason}).").format(
-                side=_("source") if side == "source" else _("target"), reason=found["reason"]))
-        elif not found["ok"]:
+        if not found["ok"]:
             note(_("audit verify finds {n} problem(s) in the {side}, copied as they are; 'sopengine audit verify' names"
                    " them.").format(n=found["problems"], side=_("source") if side == "source" else _("target")))
     if verified["source"]["head"] != result["head"]:
