@@ -192,7 +192,8 @@ def audit_group() -> None:
 @click.option("--documents", is_flag=True, help="Also re-hash every recorded document's bytes kept in the database.")
 @click.option("--expect-head", metavar="HEAD", help="A head noted earlier (HASH or HASH@SEQ) to compare with.")
 @click.option("--full-check", is_flag=True,
-              help="Run SQLite's full integrity_check first (slower) instead of its quick_check.")
+              help="Run SQLite's full integrity_check first (slower) instead of its quick_check (on PostgreSQL,"
+                   " the server's own check either way).")
 @click.option("--checkpoints", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="An auditor's checkpoint file: prove the history up to every checkpoint in it unchanged.")
 @click.option("--public-key", metavar="KEY",
@@ -204,7 +205,8 @@ def verify_cmd(documents: bool, expect_head: str | None, full_check: bool, check
     """Check the database file, recompute every hash chain and name the first bad event.
 
     SQLite's own quick_check comes first (--full-check: integrity_check): a damaged file
-    exits 6, and only then is restoring a backup advised. Prints the database head
+    exits 6, and only then is restoring a backup advised. On PostgreSQL the server keeps
+    its storage sound and the check asks whether it met damaged pages. Prints the database head
     (HASH@SEQ): note it elsewhere, and later --expect-head shows whether events up to that
     point were cut off or the history rebuilt. With --checkpoints, every signed checkpoint
     is held to the history (see 'sopengine audit checkpoint'). Exit code 0 when everything
@@ -432,6 +434,8 @@ def backup_cmd(target: Path, force: bool, as_json: bool) -> None:
 
     Never copy the database file itself while it is in use. The head of the copy is
     printed so that the copy can be checked with 'sopengine audit verify --expect-head'.
+    A PostgreSQL database is backed up with pg_dump instead, or copied into an SQLite
+    file with 'sopengine db copy'.
 
     Example:
 
