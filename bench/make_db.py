@@ -710,14 +710,19 @@ def main() -> int:
 
         try:
             with psycopg.connect(args.db, connect_timeout=10) as conn:
-                row = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()
+                tables = {t for (t,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")}
+                held = 0
+                if {"runs", "events"} <= tables:
+                    found = conn.execute("SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM events)").fetchone()
+                    held = found[0] if found else 0
         except psycopg.Error as exc:
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
             print(f"Error: cannot reach {redact(args.db)} ({reason}); create the database first (createdb NAME) or pass another --db",
                   file=sys.stderr)
             return 2
-        if row and row[0]:
-            print(f"Error: {redact(args.db)} already has tables; give an empty database (createdb NAME)", file=sys.stderr)
+        if (tables and not {"runs", "events"} <= tables) or held:
+            print(f"Error: {redact(args.db)} already holds " + ("runs" if held else "other tables")
+                  + "; give a new, empty database (createdb NAME)", file=sys.stderr)
             return 2
     folder = None
     out = args.output

@@ -5,18 +5,24 @@ end, reports the figures ``bench/run.py`` judges (every target gets a number and
 SpiffWorkflow's included: it is in the ``test`` extra), that ``bench/make_page.py`` writes
 the page's tables from them, and that the database ``bench/make_db.py`` builds passes
 ``audit verify`` and is read by ``status``, ``overdue``, ``inbox`` and ``report``. A benchmark
-that stops working fails here; none is skipped.
+that stops working fails here; none is skipped, except the ones comparing SQLite with
+PostgreSQL: without a server they say they are skipped (checked here), and with
+``SOPENGINE_TEST_PG`` they run on it (their own test, skipped with its reason without it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pg_support
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -34,10 +40,19 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
-    assert {n: r["exit"] for n, r in summary["ran"].items()} == {"step": 0, "cli": 0, "queries": 0, "audit": 0, "server": 0}
+    assert {n: r["exit"] for n, r in summary["ran"].items()} == {
+        "step": 0, "engines": 0, "cli": 0, "queries": 0, "pgqueries": 0, "audit": 0, "writers": 0, "server": 0}
+    # without a PostgreSQL server the engine benchmarks say they are skipped, and why
+    for name in ("engines", "pgqueries", "writers"):
+        assert "--pg" in summary["ran"][name]["skipped"] and "SOPENGINE_BENCH_PG" in summary["ran"][name]["skipped"]
+    assert summary["machine"]["postgresql"] is None
+    assert "skipped" in proc.stdout and "postgresql: none given" in proc.stdout
     benches = {t["bench"] for t in summary["targets"]}
-    assert benches == {"step", "cli", "queries", "audit", "server"}
+    assert benches == {"step", "cli", "queries", "audit", "server", "writers"}
     for t in summary["targets"]:
+        if t["bench"] == "writers":
+            assert t["verdict"] == "skipped" and t["value"] is None
+            continue
         assert t["value"] is not None, f"{t['target']} was not measured"
         assert t["verdict"] == ("met" if (t["value"] <= t["limit"] if t["op"] == "<=" else t["value"] >= t["limit"]) else "missed")
     labels = [t["target"] for t in summary["targets"]]
@@ -107,3 +122,84 @@ def test_make_db_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
         assert proc.returncode == 2
         assert proc.stderr.startswith("Error: ") and says in proc.stderr and "Traceback" not in proc.stderr
         assert not (tmp_path / "x.db").exists()
+
+
+@pytest.fixture
+def pg_server_url() -> str:
+    """A PostgreSQL server where the benchmarks may create (and drop) their own databases."""
+    if not pg_support.SERVER:
+        pg_support.unavailable(pg_support.SKIP_REASON)
+    return pg_support.SERVER
+
+
+def bench_databases(server: str) -> set[str]:
+    with pg_support.admin(server) as conn:
+        return {n for (n,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench\\_%'")}
+
+
+def test_the_engine_benchmarks_run_on_postgresql_and_the_page_shows_them(pg_server_url: str, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    before = bench_databases(pg_server_url)
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), "--smoke", "engines", "pgqueries", "writers", "--pg", pg_server_url,
+                           "--results", str(results)], cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+    assert {n: (r["exit"], r.get("skipped")) for n, r in summary["ran"].items()} == {
+        "engines": (0, None), "pgqueries": (0, None), "writers": (0, None)}
+    fsync = summary["machine"]["postgresql"]["fsync"]
+    assert fsync in ("on", "off") and f"fsync={fsync}" in proc.stdout
+    assert bench_databases(pg_server_url) == before  # each dropped the databases it made
+
+    engines = json.loads((results / "engines.json").read_text(encoding="utf-8"))
+    assert set(engines["medians_ms"]) == {"SQLite, open Store", "PostgreSQL, open Store"} and engines["steps"] > 0
+    assert engines["statements"]["PostgreSQL"] == engines["statements"]["SQLite"] + 1  # the run's row lock
+    assert engines["commits"] == {"SQLite": 1, "PostgreSQL": 1}
+    assert set(engines["counter"]["medians_ms"]) == {"event numbered by the counter row (trigger)",
+                                                     "event numbered by a sequence (identity)"}
+    writers = json.loads((results / "writers.json").read_text(encoding="utf-8"))
+    for engine in ("SQLite", "PostgreSQL", "PostgreSQL, sequence instead of counter"):
+        done = writers["results"]["2"][engine]
+        assert done["steps"] > 0 and done["refused"] == {} and done["events"] > done["steps"]
+    assert [(t["target"], t["verdict"]) for t in summary["targets"]] == [
+        ("writers at once: writes refused (busy, concurrent change), every engine", "met")]
+    queries = json.loads((results / "pgqueries.json").read_text(encoding="utf-8"))
+    assert queries["failed"] == {} and queries["rows"]["PostgreSQL"] == queries["rows"]["SQLite"]
+    assert queries["verify"]["PostgreSQL"]["events"] == queries["verify"]["SQLite"]["events"] == queries["events"]
+    assert queries["databases"]["PostgreSQL"]["bytes"] > 0
+
+    page = tmp_path / "performance.md"
+    shutil.copy(ROOT / "docs" / "performance.md", page)
+    made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page),
+                           "--only", "engines", "--only", "writers", "--only", "pgqueries"],
+                          cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    text = page.read_text(encoding="utf-8")
+    for block in ("engines", "writers", "pgqueries"):
+        start, end = text.index(f"<!-- bench:{block} -->"), text.index(f"<!-- /bench:{block} -->")
+        assert "| --- |" in text[start:end] and f"fsync={fsync}" in text[start:end], f"the {block} table was not written"
+
+
+def test_make_db_copies_into_postgresql_and_refuses_a_database_holding_runs(pg_server_url: str, tmp_path: Path) -> None:
+    name = f"bench_t_{os.getpid()}_{secrets.token_hex(3)}"
+    url = pg_support.database_url(pg_server_url, name)
+    with pg_support.admin(pg_server_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        made = subprocess.run([sys.executable, str(BENCH / "make_db.py"), "--runs", "60", "--paths", "1", "--db", url, "--json"],
+                              cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+        assert made.returncode == 0, made.stderr[-2000:]
+        facts = json.loads(made.stdout.strip().splitlines()[-1])
+        assert facts["postgresql"]["events"] == facts["events"] and facts["postgresql"]["bytes"] > 0
+        assert "pg_database_size" in made.stdout
+        assert pg_support.value(url, "SELECT count(*) FROM runs") == 60
+        assert pg_support.value(url, "SELECT count(*) FROM events") == facts["events"]
+        again = subprocess.run([sys.executable, str(BENCH / "make_db.py"), "--runs", "5", "--db", url],
+                               cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+        assert again.returncode == 2 and again.stderr.startswith("Error: ") and "already holds runs" in again.stderr
+        assert "Traceback" not in again.stderr and "make_db: " not in again.stdout  # refused before building anything
+    finally:
+        from sopengine.store import pg
+
+        pg.close_pools()
+        with pg_support.admin(pg_server_url) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
