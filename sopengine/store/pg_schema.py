@@ -144,7 +144,9 @@ CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON access_log
 CREATE TRIGGER counters_no_delete BEFORE DELETE OR TRUNCATE ON counters
     FOR EACH STATEMENT EXECUTE FUNCTION sopengine_append_only('counters are never removed');
 
--- The auditor views, with the columns and values of SQLite's.
+-- The auditor views, with the columns and values of SQLite's; a list in one value is in the
+-- order SQLite's gives (the people assigned by name, as its primary key reads them; the
+-- documents as the event lists them).
 CREATE VIEW audit_definition_steps AS
     SELECT
         d.hash AS definition_hash,
@@ -181,7 +183,8 @@ CREATE VIEW audit_open_steps AS
     SELECT
         t.id AS task_id, t.run_id AS run, r.definition_id AS definition, r.period, t.step_id AS step,
         s.no, s.kegiatan, t.actor,
-        (SELECT string_agg(a.person, ', ') FROM assignments AS a WHERE a.run_id = t.run_id AND a.role = t.actor) AS assigned,
+        (SELECT string_agg(a.person, ', ' ORDER BY a.person) FROM assignments AS a WHERE a.run_id = t.run_id AND a.role = t.actor)
+            AS assigned,
         t.iteration, t.opened_at, t.due_at, s.waktu
     FROM tasks AS t
     JOIN runs AS r ON r.id = t.run_id
@@ -194,9 +197,9 @@ CREATE VIEW audit_events AS
         e.payload::json ->> 'actor' AS actor,
         e.payload::json ->> 'outcome' AS outcome,
         COALESCE(e.payload::json ->> 'note', e.payload::json ->> 'reason') AS note,
-        (SELECT string_agg(d.value ->> 'name', '; ')
+        (SELECT string_agg(d.value ->> 'name', '; ' ORDER BY d.n)
            FROM json_array_elements(CASE WHEN json_typeof(e.payload::json -> 'documents') = 'array'
-                                         THEN e.payload::json -> 'documents' END) AS d) AS documents,
+                                         THEN e.payload::json -> 'documents' END) WITH ORDINALITY AS d (value, n)) AS documents,
         (extract(epoch FROM e.recorded_at::timestamptz) - extract(epoch FROM e.at::timestamptz))::bigint
             AS recorded_later_seconds,
         -- recorded more than 5 minutes after the time it claims: work entered later with --now
