@@ -436,6 +436,20 @@ def test_the_report_reads_the_same_from_both_engines(both: dict[str, dict[str, A
     assert out["postgresql"] == out["sqlite"]
 
 
+def test_the_people_assigned_to_an_open_step_are_listed_in_the_same_order(both: dict[str, dict[str, Any]]) -> None:
+    from sopengine.store import Store
+
+    found = {}
+    for engine, hist in both.items():
+        with Store(hist["db"], readonly=True) as store:
+            actor = store.tasks(hist["b"], ("open",))[0]["actor"]
+        for person in ("Zainal", "Ani", "budi", "Ása"):  # not in the order of their names
+            assign(hist["db"], hist["b"], actor, person, by="ani", now="2026-10-01T10:00")
+        found[engine] = pg_support.rows(hist["db"], "SELECT task_id, assigned FROM audit_open_steps ORDER BY task_id")
+    assert found["postgresql"] == found["sqlite"]
+    assert "Ani, Zainal, budi, Ása" in {row[1] for row in found["postgresql"]}
+
+
 # -- backup ----------------------------------------------------------------------------------------------
 
 
