@@ -40,9 +40,9 @@ def sopengine(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def kinerja(tmp_path: Path) -> tuple[Path, str]:
+def kinerja(db_location: str | Path) -> tuple[Path, str]:
     """Pengumpulan Data Kinerja started Thursday 1 October 2026 09:00; step 3 open since 10:30."""
-    db = tmp_path / "kinerja.db"
+    db = db_location
     run = start_run("pengumpulan-data", db=db, period="2026-10", now="2026-10-01T09:00", by="ani",
                     assign=[("staf-evaluasi", "Dedi")])["run_id"]
     complete(db, run, by="ani", now="2026-10-01T09:10")
@@ -186,8 +186,8 @@ def test_overdue_filters_and_limit(db_location: str | Path, tmp_path: Path) -> N
     assert result.stderr.startswith("Error: no SOP in") and "roles are:" in result.stderr
 
 
-def test_overdue_shows_runs_past_their_deadline(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_overdue_shows_runs_past_their_deadline(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     defs.mkdir()
     (defs / "surat-tenggat.yaml").write_text(
         """format: 1
@@ -231,8 +231,8 @@ def test_read_commands_never_create_a_database(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def surat(tmp_path: Path) -> tuple[Path, str]:
-    db = tmp_path / "surat.db"
+def surat(db_location: str | Path) -> tuple[Path, str]:
+    db = db_location
     run = start_run("surat-keluar", db=db, now="2026-10-05T09:00", by="ani")["run_id"]
     complete(db, run, by="ani", now="2026-10-05T09:20")
     complete(db, run, by="budi", now="2026-10-05T09:30")

@@ -111,8 +111,8 @@ def test_lists_exactly_the_late_steps_of_a_run_started_at_a_known_time(db_locati
     assert count_overdue(db, "2026-10-02T08:30") == 1
 
 
-def test_a_step_across_a_weekend(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "w.db"
+def test_a_step_across_a_weekend(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "2 jam")
     # Friday 9 October 2026 15:00 + 2 jam: 1 hour on Friday, 1 hour on Monday, due 09:00.
     run = start(sop, db, "2026-10-09T15:00", defs)
@@ -122,8 +122,8 @@ def test_a_step_across_a_weekend(tmp_path: Path) -> None:
     assert overdue(db, now="2026-10-12T10:30")[0]["due_at"] == "2026-10-12T02:00:00Z"
 
 
-def test_17_agustus_2026_is_not_a_working_day(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "a.db"
+def test_17_agustus_2026_is_not_a_working_day(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "1 Hari")
     # Friday 14 August 2026 10:00 + 1 hari: Monday the 17th is closed, due Tuesday 10:00.
     run = start(sop, db, "2026-08-14T10:00", defs)
@@ -133,8 +133,8 @@ def test_17_agustus_2026_is_not_a_working_day(tmp_path: Path) -> None:
     assert steps_of(overdue(db, now="2026-08-19T09:00")) == [(run, "kerjakan", 7 * HOUR)]
 
 
-def test_17_agustus_2025_on_a_sunday_with_cuti_bersama_on_monday(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "a.db"
+def test_17_agustus_2025_on_a_sunday_with_cuti_bersama_on_monday(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "1 Hari")
     # Friday 15 August 2025 14:00: Monday the 18th is cuti bersama, due Tuesday 19th 14:00.
     run = start(sop, db, "2025-08-15T14:00", defs)
@@ -142,8 +142,8 @@ def test_17_agustus_2025_on_a_sunday_with_cuti_bersama_on_monday(tmp_path: Path)
     assert steps_of(overdue(db, now="2025-08-19T15:00")) == [(run, "kerjakan", HOUR)]
 
 
-def test_idul_fitri_2025_with_its_cuti_bersama(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "i.db"
+def test_idul_fitri_2025_with_its_cuti_bersama(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "3 Hari")
     # Thursday 27 March 2025 09:00. Closed: 28 Mar (cuti Nyepi), 31 Mar-1 Apr (Idul Fitri),
     # 2-4 and 7 Apr (cuti bersama). Working days 1-3: 8, 9, 10 April; due Thursday 10th 09:00.
@@ -155,8 +155,8 @@ def test_idul_fitri_2025_with_its_cuti_bersama(tmp_path: Path) -> None:
     assert steps_of(overdue(db, now="2025-04-17T10:00")) == [(run, "kerjakan", (7 + 32 + 2) * HOUR)]
 
 
-def test_idul_fitri_2026_a_step_opened_the_day_before_the_closure(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "i.db"
+def test_idul_fitri_2026_a_step_opened_the_day_before_the_closure(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "1 jam")
     # Tuesday 17 March 2026 15:30: 30 minutes that day; 18-24 March closed (Nyepi, Idul
     # Fitri, cuti bersama); the other 30 minutes on Wednesday 25th, due 08:30.
@@ -181,24 +181,24 @@ def test_idul_fitri_2026_a_step_opened_the_day_before_the_closure(tmp_path: Path
     ],
     ids=["before-opening", "at-1559", "at-1600", "on-17-agustus", "on-saturday"],
 )
-def test_steps_opened_outside_office_hours(tmp_path: Path, opened: str, due_utc: str, now: str, late: int) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "o.db"
+def test_steps_opened_outside_office_hours(db_location: str | Path, tmp_path: Path, opened: str, due_utc: str, now: str, late: int) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(one_step(defs, "30 Menit"), db, opened, defs)
     rows = overdue(db, now=now)
     assert steps_of(rows) == [(run, "kerjakan", late)]
     assert rows[0]["due_at"] == due_utc
 
 
-def test_a_step_due_at_closing_is_overdue_in_the_evening_but_late_by_no_office_time(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "c.db"
+def test_a_step_due_at_closing_is_overdue_in_the_evening_but_late_by_no_office_time(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(one_step(defs, "1 jam"), db, "2026-10-06T15:00", defs)  # due 16:00
     assert steps_of(overdue(db, now="2026-10-06T18:00")) == [(run, "kerjakan", 0)]
     assert count_overdue(db, "2026-10-06T18:00") == 1
     assert steps_of(overdue(db, now="2026-10-07T08:20")) == [(run, "kerjakan", 20 * MINUTE)]
 
 
-def test_short_friday_from_a_calendar_file_in_the_definitions_folder(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "f.db"
+def test_short_friday_from_a_calendar_file_in_the_definitions_folder(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "1 jam")
     (defs / "calendar.yaml").write_text('hours:\n  friday: "08:00-11:30"\n', encoding="utf-8")
     # Thursday 8 October 2026 15:30: 30 minutes on Thursday, 30 on Friday, due Friday 08:30.
@@ -211,8 +211,8 @@ def test_short_friday_from_a_calendar_file_in_the_definitions_folder(tmp_path: P
     assert steps_of(overdue(other, now="2026-10-12T09:00")) == [(plain, "kerjakan", 8 * HOUR + 30 * MINUTE)]
 
 
-def test_short_friday_from_a_calendar_given_to_the_run(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "f.db"
+def test_short_friday_from_a_calendar_given_to_the_run(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "2 jam")
     calendar = tmp_path / "kantor.yaml"
     calendar.write_text('hours:\n  jumat: "07:30-11:00"\n', encoding="utf-8")
@@ -244,8 +244,8 @@ def test_a_correction_loop_whose_second_round_is_late(db_location: str | Path, t
 # --------------------------------------------------------------------------- calendar days and deadlines
 
 
-def test_process_deadline_and_a_calendar_day_step(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_process_deadline_and_a_calendar_day_step(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = deadline_sop(defs)
     # Monday 5 October 2026 09:00; "Paling lambat 3 hari kerja": due Thursday 8th 09:00.
     run = start(sop, db, "2026-10-05T09:00", defs)
@@ -283,8 +283,8 @@ def test_process_deadline_and_a_calendar_day_step(tmp_path: Path) -> None:
     assert [(r["kind"], r["late_by"]) for r in rows] == [("step", 19 * HOUR), ("deadline", 16 * HOUR)]
 
 
-def test_a_finished_run_is_no_longer_past_its_deadline(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_a_finished_run_is_no_longer_past_its_deadline(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(deadline_sop(defs), db, "2026-10-05T09:00", defs)
     for when in ("2026-10-05T09:20", "2026-10-07T09:00", "2026-10-08T10:00"):
         complete(db, run, by="ani", now=when)
@@ -294,8 +294,8 @@ def test_a_finished_run_is_no_longer_past_its_deadline(tmp_path: Path) -> None:
     assert run_status(db, run, now="2026-10-20T11:00")["deadline_late_by"] == HOUR
 
 
-def test_a_calendar_day_deadline_is_late_in_plain_time(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_a_calendar_day_deadline_is_late_in_plain_time(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(deadline_sop(defs, "Paling lambat 3 hari kalender"), db, "2026-10-05T09:00", defs)
     # Due Thursday 8th 09:00; on Friday 9th 09:00 it is 24 hours late in plain time.
     rows = [r for r in overdue(db, now="2026-10-09T09:00") if r["kind"] == "deadline"]
@@ -304,8 +304,8 @@ def test_a_calendar_day_deadline_is_late_in_plain_time(tmp_path: Path) -> None:
     ]
 
 
-def test_status_counts_a_calendar_day_deadline_in_plain_time(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_status_counts_a_calendar_day_deadline_in_plain_time(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(deadline_sop(defs, "Paling lambat 3 hari kalender"), db, "2026-10-05T09:00", defs)
     assert run_status(db, run, now="2026-10-09T09:00")["deadline_late_by"] == 24 * HOUR
 
@@ -313,9 +313,9 @@ def test_status_counts_a_calendar_day_deadline_in_plain_time(tmp_path: Path) -> 
 # --------------------------------------------------------------------------- order, limit, filters
 
 
-def _several_runs(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def _several_runs(tmp_path: Path, db: str | Path) -> tuple[str | Path, dict[str, str]]:
     """Runs under two calendars, with working-time and calendar-day steps."""
-    defs, short, db = tmp_path / "defs", tmp_path / "short", tmp_path / "many.db"
+    defs, short = tmp_path / "defs", tmp_path / "short"
     one_step(defs, "1 jam", "satu-jam")
     one_step(defs, "2 hari kalender", "dua-hari-kalender")
     one_step(short, "1 jam", "jumat-pendek")
@@ -330,8 +330,8 @@ def _several_runs(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return db, runs
 
 
-def test_most_overdue_first_across_calendars_and_calendar_days(tmp_path: Path) -> None:
-    db, runs = _several_runs(tmp_path)
+def test_most_overdue_first_across_calendars_and_calendar_days(db_location: str | Path, tmp_path: Path) -> None:
+    db, runs = _several_runs(tmp_path, db_location)
     rows = overdue(db, now="2026-10-09T11:00")
     expected = [
         # Calendar days: Wed 7th 09:00 to Fri 9th 11:00 is 50 hours.
@@ -352,8 +352,8 @@ def test_most_overdue_first_across_calendars_and_calendar_days(tmp_path: Path) -
     assert count_overdue(db, "2026-10-09T11:00") == 5
 
 
-def test_limit_keeps_the_most_overdue(tmp_path: Path) -> None:
-    db, _ = _several_runs(tmp_path)
+def test_limit_keeps_the_most_overdue(db_location: str | Path, tmp_path: Path) -> None:
+    db, _ = _several_runs(tmp_path, db_location)
     everything = overdue(db, now="2026-10-09T11:00")
     for n in range(1, len(everything) + 2):
         assert overdue(db, now="2026-10-09T11:00", limit=n) == everything[:n], n
@@ -361,8 +361,8 @@ def test_limit_keeps_the_most_overdue(tmp_path: Path) -> None:
         overdue(db, now="2026-10-09T11:00", limit=0)
 
 
-def test_ties_go_to_the_earlier_due_time(tmp_path: Path) -> None:
-    defs, sore, db = tmp_path / "defs", tmp_path / "sore", tmp_path / "t.db"
+def test_ties_go_to_the_earlier_due_time(db_location: str | Path, tmp_path: Path) -> None:
+    defs, sore, db = tmp_path / "defs", tmp_path / "sore", db_location
     one_step(defs, "1 jam", "satu-jam")
     one_step(sore, "1 jam", "jumat-sore")
     (sore / "calendar.yaml").write_text('hours:\n  friday: "08:00-17:00"\n', encoding="utf-8")
@@ -377,8 +377,8 @@ def test_ties_go_to_the_earlier_due_time(tmp_path: Path) -> None:
     assert overdue(db, now="2026-10-12T09:30", limit=1) == rows[:1]
 
 
-def test_limit_across_two_calendars_reads_past_the_earliest_due_time(tmp_path: Path) -> None:
-    defs, short, db = tmp_path / "defs", tmp_path / "short", tmp_path / "two.db"
+def test_limit_across_two_calendars_reads_past_the_earliest_due_time(db_location: str | Path, tmp_path: Path) -> None:
+    defs, short, db = tmp_path / "defs", tmp_path / "short", db_location
     one_step(defs, "1 jam", "satu-jam")
     one_step(short, "1 jam", "jumat-pendek")
     (short / "calendar.yaml").write_text('hours:\n  friday: "08:00-09:00"\n', encoding="utf-8")
@@ -410,8 +410,8 @@ def test_filter_by_actor_and_person(db_location: str | Path, tmp_path: Path) -> 
         overdue(db, now=now, actor="lurah")
 
 
-def test_filters_apply_to_runs_past_their_deadline(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_filters_apply_to_runs_past_their_deadline(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     run = start(deadline_sop(defs), db, "2026-10-05T09:00", defs, assign=[("sekretaris", "Sari")])
     complete(db, run, by="ani", now="2026-10-05T09:20")
     now = "2026-10-09T11:00"
@@ -461,12 +461,12 @@ def test_the_step_query_walks_the_partial_index(tmp_path: Path) -> None:
     assert "tasks_open_due" in plan, plan
 
 
-def test_a_lateness_of_a_working_day_or_more_is_also_given_in_days(tmp_path: Path) -> None:
+def test_a_lateness_of_a_working_day_or_more_is_also_given_in_days(db_location: str | Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from sopengine.cli import cli
 
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+    defs, db = tmp_path / "defs", db_location
     one_step(defs, "1 jam")
     run = start("satu-langkah", db, "2026-10-05T09:00", defs)  # due Monday 10:00
     [row] = overdue(db, now="2026-10-07T10:00")
@@ -508,6 +508,7 @@ def plan_of(db: Path, sql: str, args: list[object]) -> str:
         conn.close()
 
 
+@pytest.mark.sqlite_only  # SQLite's query plans
 def test_the_deadline_and_inbox_queries_read_work_in_flight_only(tmp_path: Path) -> None:
     """Each query starts from a partial index of open tasks or active runs; a person's or a
     role's filter is an index lookup per row, never a scan of the assignments or of the runs."""

@@ -54,9 +54,9 @@ def figures(row: dict) -> tuple:
 
 
 @pytest.fixture
-def loop_run(tmp_path: Path) -> tuple[Path, str]:
+def loop_run(db_location: str | Path) -> tuple[Path, str]:
     """Surat keluar on Monday 5 October 2026, with one correction round."""
-    db = tmp_path / "surat.db"
+    db = db_location
     run = start("surat-keluar", db, "2026-10-05T09:00")
     complete(db, run, by="ani", now="2026-10-05T09:20")  # konsep (30 menit): 20 min
     complete(db, run, by="budi", now="2026-10-05T09:30")  # ketik (15 menit): 10 min
@@ -99,8 +99,8 @@ def test_an_open_second_round_is_already_a_correction(db_location: str | Path, t
     assert figures(ketik) == (1, 0, 1, 0, 10 * MINUTE, 10 * MINUTE, 15 * MINUTE, 1)
 
 
-def test_figures_across_runs(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "r.db"
+def test_figures_across_runs(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "30 Menit")
     # Five runs opened Tuesday 6 October 2026 08:00, completed after 20 min, 25 min,
     # 2 h 10 min, 3 h and 4 h; one more still open.
@@ -120,8 +120,8 @@ def test_figures_across_runs(tmp_path: Path) -> None:
     assert per_run == [(0, 0), (20 * MINUTE, 0), (25 * MINUTE, 0), (130 * MINUTE, 1), (3 * HOUR, 1), (4 * HOUR, 1)]
 
 
-def test_working_days_and_calendar_days(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "d.db"
+def test_working_days_and_calendar_days(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     defs.mkdir()
     (defs / "surat-tenggat.yaml").write_text(
         """format: 1
@@ -156,8 +156,8 @@ steps:
     assert r["taken_seconds"] == 6 * HOUR + 40 * MINUTE + 24 * HOUR + 2 * HOUR
 
 
-def test_scopes(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "s.db"
+def test_scopes(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "1 jam")
     first = start(sop, db, "2026-10-06T09:00", defs, period="2026-10")
     complete(db, first, by="ani", now="2026-10-06T09:30")
@@ -202,8 +202,8 @@ def test_scope_errors(db_location: str | Path, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the monitoring form
 
 
-def test_monitoring_judges_each_row_and_says_why(tmp_path: Path) -> None:
-    defs, db = tmp_path / "defs", tmp_path / "m.db"
+def test_monitoring_judges_each_row_and_says_why(db_location: str | Path, tmp_path: Path) -> None:
+    defs, db = tmp_path / "defs", db_location
     sop = one_step(defs, "30 Menit")
     for done in ("08:20", "08:25", "10:10", "11:00", "12:00"):
         run = start(sop, db, "2026-10-06T08:00", defs)

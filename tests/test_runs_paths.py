@@ -127,9 +127,9 @@ def test_the_shipped_definitions_are_all_covered() -> None:
 
 @pytest.mark.parametrize(("definition_id", "step_id", "outcome"), person_decisions())
 def test_every_outcome_of_every_person_decision_runs_to_the_end(
-    tmp_path: Path, definition_id: str, step_id: str, outcome: str,
+    db_location: str | Path, tmp_path: Path, definition_id: str, step_id: str, outcome: str,
 ) -> None:
-    db = tmp_path / "p.db"
+    db = db_location
     spec = compiled(definition_id)
     run_id = start_for(definition_id, spec, step_id, db=db, now=NOW, period="2026-10")
     taken = drive(db, run_id, spec, {step_id: [outcome]})
@@ -428,9 +428,9 @@ def test_split_with_loops_inside_a_branch_and_around_the_join(db_location: str |
     assert_consistent(db, tmp_path)
 
 
-def test_parallel_through_the_command_line(tmp_path: Path) -> None:
+def test_parallel_through_the_command_line(db_location: str | Path) -> None:
     runner = CliRunner()
-    base = ["--db", str(tmp_path / "cli.db"), "--definitions", str(PARALLEL), "--now", NOW]
+    base = ["--db", str(db_location), "--definitions", str(PARALLEL), "--now", NOW]
     started = runner.invoke(cli, [*base, "run", "split-join", "--json"], catch_exceptions=False)
     run_id = json.loads(started.stdout)["run_id"]
     runner.invoke(cli, [*base, "complete", run_id, "--step", "1"], catch_exceptions=False)
