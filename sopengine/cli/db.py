@@ -11,12 +11,37 @@ from sopengine.i18n import _
 @click.group("db", cls=SopGroup)
 @global_options()
 def db_group() -> None:
-    """Copy a whole database between SQLite and PostgreSQL, its history unchanged.
+    """Prepare a database, or copy a whole one between SQLite and PostgreSQL, its history unchanged.
 
     Example:
 
         sopengine db copy sopengine.db postgresql://sop@localhost/kantor
     """
+
+
+@db_group.command("init")
+@global_options()
+@json_option
+def init_cmd(as_json: bool) -> None:
+    """Prepare the database --db names: create sopengine's tables in a new SQLite file or an
+    empty PostgreSQL database, or upgrade an older database to this release's schema.
+
+    A database that is already prepared is left as it is. On PostgreSQL, run it as the role
+    that is to own the tables (see Deployment in the docs).
+
+    Example:
+
+        sopengine db init --db postgresql://sop_owner@localhost/kantor
+    """
+    from sopengine.cli.common import settings
+    from sopengine.store import SCHEMA_VERSION, Store
+
+    with Store(settings().db_path, create=True) as store:
+        result = {"db": str(store.path), "engine": store.engine, "schema": SCHEMA_VERSION}
+    if as_json:
+        print_json(result)
+        return
+    click.echo(_("{db} is ready: schema {schema} ({engine}).").format(**result))
 
 
 @db_group.command("copy")
