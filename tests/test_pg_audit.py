@@ -227,6 +227,24 @@ def test_a_kept_document_changed_is_found_on_postgresql_as_on_sqlite(both: dict[
     assert timeless(pg) == timeless(lite_result)
 
 
+def test_edited_tables_are_named_alike_row_by_row(both: dict[str, dict[str, Any]]) -> None:
+    for hist in both.values():
+        con = pg_support.connect(hist["db"])
+        try:
+            con.execute("UPDATE tasks SET closed_by = 'mallory' WHERE run_id = ? AND state = 'done'", (hist["a"],))
+            con.execute("UPDATE tasks SET closed_by = 'mallory', closed_at = '2026-01-01T00:00:00Z'"
+                        " WHERE state IN ('cancelled', 'open')")
+            con.execute("UPDATE assignments SET assigned_by = 'mallory'")
+            con.execute("UPDATE runs SET status = 'completed' WHERE id = ?", (hist["b"],))
+        finally:
+            con.close()
+    code_s, lite = verified(both["sqlite"]["db"])
+    code_p, pg = verified(both["postgresql"]["db"])
+    assert (code_s, code_p) == (1, 1)
+    assert len(pg["problems"]) >= 6
+    assert timeless(pg) == timeless(lite)
+
+
 def test_the_newest_events_deleted_are_named_from_the_counter_row(both: dict[str, dict[str, Any]]) -> None:
     cut = ("DELETE FROM events WHERE seq >= 11", ())
     tamper_sqlite(both["sqlite"]["db"], cut)

@@ -249,8 +249,13 @@ TASK_COLUMNS = ("run_id", "id", "step_id", "part", "iteration", "actor", "state"
 
 
 def tasks_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """Every task row (columns :data:`TASK_COLUMNS`) grouped by run, in the order of run ids."""
-    cursor = conn.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY run_id")
+    """Every task row (columns :data:`TASK_COLUMNS`) grouped by run, in the order of run ids.
+
+    Within a run, by state and id: the order SQLite reads them along the ``tasks_run`` index,
+    asked of PostgreSQL outright, so that problems found in several rows come in one order.
+    """
+    order = "run_id, state, id" if is_pg(conn) else "run_id"
+    cursor = conn.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY {order}")
     cursor.arraysize = FETCH_SIZE
     return cursor
 
