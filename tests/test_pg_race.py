@@ -1,0 +1,250 @@
+"""Many processes changing one PostgreSQL database at once, and a kill -9 inside a transaction.
+
+The PostgreSQL counterpart of ``test_race.py`` and ``test_crash.py``: each racer is a real
+Python process that imports the command line, then waits for a barrier file, so that they all
+act together. On PostgreSQL a step locks its run's row (not the whole database), so steps of
+different runs proceed side by side; their events are numbered from one counter row each
+transaction keeps locked until it ends, so ``seq`` is gap-free and in commit order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pg_support import connect, rows, value
+from sopengine import api
+from test_runs_consistency import assert_consistent
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+NOW = "2026-10-01T09:00"
+RACERS = 8
+
+CHILD = """
+import os, sys, time
+from sopengine.cli import cli
+import sopengine.cli.runs, sopengine.runs, sopengine.status, sopengine.api  # loaded before the start
+import psycopg, psycopg_pool  # the driver too: the racers start together
+print("ready", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.0005)
+cli.main(sys.argv[2:], prog_name="sopengine")
+"""
+
+
+def race(tmp_path: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
+    """Start one process per command, release them together; (exit code, stdout, stderr) each."""
+    child = tmp_path / "racer.py"
+    child.write_text(CHILD, encoding="utf-8")
+    barrier = tmp_path / f"go-{time.monotonic_ns()}"
+    env = {**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "60000"}
+    procs = [
+        subprocess.Popen([sys.executable, str(child), str(barrier), *cmd], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
+    for p in procs:
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == "ready"
+    barrier.touch()
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        out.append((p.returncode, stdout, stderr))
+    return out
+
+
+def assert_seq_gap_free(db: str) -> int:
+    """Every event numbered 1..N with no gap, the counter at N; returns N."""
+    seqs = [s for (s,) in rows(db, "SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert value(db, "SELECT value FROM counters WHERE name = 'events'") == len(seqs)
+    return len(seqs)
+
+
+def assert_audit_clean(db: str, tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sopengine", "--db", db, "audit", "verify"], cwd=tmp_path,
+                          env={**os.environ, "SOPENGINE_LANG": "en"}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("OK: "), proc.stdout
+
+
+def test_racing_to_complete_the_same_step_one_wins(pg_db: str, tmp_path: Path) -> None:
+    db = pg_db
+    for _round in range(2):
+        run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12", allow_duplicate=True)["run_id"]
+        results = race(tmp_path, [
+            ["complete", run_id, "--step", "1", "--by", f"P{i}", "--db", db, "--now", NOW] for i in range(RACERS)
+        ])
+        winners = [i for i, (rc, _, _) in enumerate(results) if rc == 0]
+        assert len(winners) == 1, results
+        winner = f"P{winners[0]}"
+        assert f"Completed kumpulkan-data of run {run_id} ({winner})" in results[winners[0]][1]
+        for i, (rc, _stdout, stderr) in enumerate(results):
+            if i in winners:
+                continue
+            assert rc == 1, (rc, stderr)
+            assert stderr.startswith("Error: ") and "Traceback" not in stderr
+            assert len(stderr.strip().splitlines()) == 1, stderr
+            # who completed it, and when (shown in WIB)
+            assert re.search(rf"(already completed|last completed) by {winner} at 2026-10-01 09:00 WIB", stderr), stderr
+        assert value(db, "SELECT COUNT(*) FROM events WHERE run_id = ? AND kind = 'step_completed'", run_id) == 1
+        assert value(db, "SELECT COUNT(*) FROM tasks WHERE run_id = ? AND step_id = 'kumpulkan-data'", run_id) == 1
+        status = api.run_status(db, run_id, now=NOW)
+        assert [s["step"] for s in status["open_steps"]] == ["rekap-laporan"]
+        assert status["version"] == 2
+    assert assert_seq_gap_free(db) == 4  # two starts, two completions
+    assert_consistent(db, tmp_path)
+    assert_audit_clean(db, tmp_path)
+
+
+def test_racers_each_on_their_own_run_all_succeed_numbered_in_commit_order(pg_db: str, tmp_path: Path) -> None:
+    db = pg_db
+    run_ids = [api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12", allow_duplicate=True)["run_id"]
+               for _ in range(RACERS)]
+    # A reader watching meanwhile sees the numbers 1..k each time, never a later number before
+    # an earlier one has committed: numbered in commit order.
+    seen: list[list[int]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        con = connect(db)
+        try:
+            while not stop.is_set():
+                seen.append([s for (s,) in con.execute("SELECT seq FROM events ORDER BY seq").fetchall()])
+        finally:
+            con.close()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for step in ("1", "2", "3"):
+            results = race(tmp_path, [
+                ["complete", run_id, "--step", step, "--by", f"P{i}", "--db", db, "--now", NOW] for i, run_id in enumerate(run_ids)
+            ])
+            assert [rc for rc, _, _ in results] == [0] * RACERS, [err for _, _, err in results]
+    finally:
+        stop.set()
+        watcher.join()
+    assert len({len(s) for s in seen}) > 2  # it saw the numbers grow
+    assert [s for s in seen if s != list(range(1, len(s) + 1))] == []
+    assert assert_seq_gap_free(db) == RACERS * 4
+    # In commit order: each run's chain links event to event in seq order, so no event was
+    # numbered before another of its run that committed earlier; every run has every step.
+    for run_id in run_ids:
+        kinds = [k for (k,) in rows(db, "SELECT kind FROM events WHERE run_id = ? ORDER BY seq", run_id)]
+        assert kinds == ["run_started", "step_completed", "step_completed", "step_completed"], run_id
+        assert api.run_status(db, run_id, now=NOW)["version"] == 4
+    assert_consistent(db, tmp_path)
+    assert_audit_clean(db, tmp_path)
+
+
+def test_racing_starts_of_one_period_start_one_run(pg_db: str, tmp_path: Path) -> None:
+    db = pg_db
+    results = race(tmp_path, [
+        ["run", "pengumpulan-data", "--period", "2026-11", "--db", db, "--by", f"P{i}"] for i in range(RACERS)
+    ])
+    assert sorted(rc for rc, _, _ in results) == [0] + [1] * (RACERS - 1), results
+    assert value(db, "SELECT COUNT(*) FROM runs WHERE period = '2026-11'") == 1
+    for rc, _, err in results:
+        if rc:
+            assert re.fullmatch(r"Error: run \S+ of pengumpulan-data for 2026-11 is still active; continue it, or pass --allow-duplicate\n", err)
+    assert assert_seq_gap_free(db) == 1
+    assert_consistent(db, tmp_path)
+
+
+# -- kill -9 inside a transaction ---------------------------------------------------------------------
+
+
+def table_rows(db: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the tables a step writes, in a fixed order."""
+    return {
+        "runs": rows(db, "SELECT * FROM runs ORDER BY id"),
+        "tasks": rows(db, "SELECT * FROM tasks ORDER BY id"),
+        "events": rows(db, "SELECT * FROM events ORDER BY seq"),
+        "assignments": rows(db, "SELECT * FROM assignments ORDER BY run_id, role, person"),
+        "documents": rows(db, "SELECT * FROM documents ORDER BY id"),
+        "counters": rows(db, "SELECT * FROM counters ORDER BY name"),
+    }
+
+
+def waiting_backend(db: str, statement: str, deadline: float) -> int:
+    """The server process of the session whose current *statement* waits for a lock."""
+    while time.monotonic() < deadline:
+        found = rows(
+            db,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND wait_event_type = 'Lock' AND query LIKE ?", statement + "%",
+        )
+        if found:
+            return int(found[0][0])
+        time.sleep(0.02)
+    raise AssertionError(f"no session came to wait at {statement!r}")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_kill_9_inside_a_step_leaves_the_run_as_it_was(pg_db: str, tmp_path: Path) -> None:
+    """A ``complete`` killed once it has changed the run and its tasks but before its events are
+    numbered (the test holds the counter row): nothing of it is kept, and the next command works."""
+    db = pg_db
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
+    api.complete(db, run_id, step="1", now=NOW, by="Ani")
+    before = table_rows(db)
+
+    holder = connect(db)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("SELECT value FROM counters WHERE name = 'events' FOR UPDATE")
+        env = {**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "120000"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, "complete", run_id, "--step", "2", "--by", "Budi"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            # the step has updated its run and tasks and now waits to number its event
+            backend = waiting_backend(db, "INSERT INTO events", time.monotonic() + 60)
+            assert value(db, "SELECT state FROM pg_stat_activity WHERE pid = ?", backend) == "active"
+            # it has written already: UPDATE runs and UPDATE tasks hold their tables' row-exclusive locks
+            written = {t for (t,) in rows(
+                db, "SELECT c.relname FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE l.pid = ? AND l.mode = 'RowExclusiveLock' AND l.granted", backend)}
+            assert {"runs", "tasks"} <= written, written
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert table_rows(db) == before  # nothing it wrote is seen while it hangs in the server
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    # The server notices its client is gone when the statement ends; the transaction is rolled back.
+    deadline = time.monotonic() + 60
+    while value(db, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ?", backend) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert value(db, "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = ?", backend) == 0
+    assert table_rows(db) == before
+
+    proc2 = subprocess.run(
+        [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, "complete", run_id, "--step", "2", "--by", "Budi"],
+        cwd=tmp_path, env={**os.environ, "SOPENGINE_LANG": "en"}, capture_output=True, text=True, timeout=60,
+    )
+    assert proc2.returncode == 0, proc2.stderr
+    assert f"Completed rekap-laporan of run {run_id} (Budi)" in proc2.stdout
+    assert assert_seq_gap_free(db) == 3  # the number the killed step took was given back
+    assert [s["step"] for s in api.run_status(db, run_id, now=NOW)["open_steps"]] == ["olah-data"]
+    assert_consistent(db, tmp_path)
+    assert_audit_clean(db, tmp_path)
