@@ -115,11 +115,31 @@ def counter_cost(db_url: str, n: int) -> dict[str, list[float]]:
     return samples
 
 
+def opening(path: Path, url: str, n: int) -> dict[str, list[float]]:
+    """Seconds to open and close a store as a command's process does, *n* times each in turn: the SQLite file
+    (connect, pragmas, schema check), and PostgreSQL with no connection yet (the pool made, a connection
+    signed in, the schema checked)."""
+    from sopengine.store import pg
+
+    out: dict[str, list[float]] = {SQLITE: [], PG: []}
+    for _ in range(n):
+        t0 = time.perf_counter()
+        Store(path).close()
+        out[SQLITE].append(time.perf_counter() - t0)
+        pg.close_pools()
+        t0 = time.perf_counter()
+        Store(url).close()
+        out[PG].append(time.perf_counter() - t0)
+    pg.close_pools()
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", help=f"a PostgreSQL server where databases may be created (default: ${pgbench.ENV})")
     parser.add_argument("--runs", type=int, default=240, help="runs started and carried to their end on each engine")
     parser.add_argument("--inserts", type=int, default=2000, help="one-event transactions into each scratch table")
+    parser.add_argument("--opens", type=int, default=50, help="stores opened and closed on each engine, each from nothing")
     args = parser.parse_args()
     server = pgbench.server(args.pg)
     if not server:
@@ -155,6 +175,12 @@ def main() -> int:
         print(f"  SQL statements of one step (median of 20 first steps): SQLite {n_lite:g} in {c_lite:g} commit(s),"
               f" PostgreSQL {n_pg:g} in {c_pg:g} commit(s) (PostgreSQL adds the run's row lock, SELECT ... FOR UPDATE)")
 
+        opened = opening(folder / "store.db", db_url, args.opens)
+        om = {name: statistics.median(v) for name, v in opened.items()}
+        print(f"  opening and closing a store as a command's process does (median of {args.opens}): SQLite {ms(om[SQLITE])},"
+              f" PostgreSQL {ms(om[PG])} (a new connection: in one process the pool keeps it between stores)")
+        pg = Store(db_url)  # the pools were closed: the counter's tables get a connection of their own
+
         counted = counter_cost(db_url, args.inserts)
         cm = {name: statistics.median(v) for name, v in counted.items()}
         extra = cm[COUNTED] - cm[SEQUENCED]
@@ -170,7 +196,7 @@ def main() -> int:
             "steps": steps, "runs": args.runs, "postgresql": settings,
             "medians_ms": {k: round(v * 1000, 4) for k, v in med.items()},
             "p90_ms": {k: round(quantile(v, 0.9) * 1000, 4) for k, v in samples.items()},
-            "ratio": round(ratio, 3),
+            "ratio": round(ratio, 3), "open_ms": {"SQLite": round(om[SQLITE] * 1000, 3), "PostgreSQL": round(om[PG] * 1000, 3)},
             "statements": {"SQLite": n_lite, "PostgreSQL": n_pg}, "commits": {"SQLite": c_lite, "PostgreSQL": c_pg},
             "counter": {"inserts": args.inserts, "medians_ms": {k: round(v * 1000, 4) for k, v in cm.items()},
                         "extra_us": round(extra * 1e6, 1), "ratio": round(cm[COUNTED] / cm[SEQUENCED], 3),

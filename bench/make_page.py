@@ -259,6 +259,9 @@ def block_engines(r: dict[str, Any], results: Path = RESULTS) -> str:
                   f"{r['commits'][name.split(',')[0]]:g}"] for name in med])
     c = r["counter"]
     out += f"\n\nPostgreSQL / SQLite, a step: {x(r['ratio'])}."
+    if r.get("open_ms"):
+        out += (f" Opening and closing a store as a command's process does: SQLite {ms(r['open_ms']['SQLite'])}, PostgreSQL"
+                f" {ms(r['open_ms']['PostgreSQL'])} (a new connection; within one process the pool keeps it between stores).")
     out += "\n\n" + table([f"One-event transaction (BEGIN, INSERT, COMMIT; median of {c['inserts']:,} each)", "median"],
                            [[name, ms(v)] for name, v in c["medians_ms"].items()])
     out += (f"\n\nThe counter row costs {c['extra_us']:+.0f} µs a transaction ({x(c['ratio'])} the sequence's), that is"

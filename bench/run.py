@@ -64,7 +64,7 @@ SMOKE = {
     "queries": ["--sizes", "120,240", "--rounds", "1", "--paths", "1"],
     "audit": ["--sizes", "120,240", "--repeat", "1"],
     "server": ["--users", "3", "--actions", "3"],
-    "engines": ["--runs", "4", "--inserts", "20"],
+    "engines": ["--runs", "4", "--inserts", "20", "--opens", "3"],
     "writers": ["--writers", "2", "--seconds", "0.5", "--repeat", "1"],
     "pgqueries": ["--runs", "240", "--rounds", "1", "--repeat", "1", "--paths", "1"],
 }

@@ -152,7 +152,8 @@ def test_the_engine_benchmarks_run_on_postgresql_and_the_page_shows_them(pg_serv
 
     engines = json.loads((results / "engines.json").read_text(encoding="utf-8"))
     assert set(engines["medians_ms"]) == {"SQLite, open Store", "PostgreSQL, open Store"} and engines["steps"] > 0
-    assert engines["statements"]["PostgreSQL"] == engines["statements"]["SQLite"] + 1  # the run's row lock
+    assert engines["statements"]["PostgreSQL"] <= engines["statements"]["SQLite"] + 1  # at most the run's row lock more
+    assert engines["open_ms"]["PostgreSQL"] > 0 and engines["open_ms"]["SQLite"] > 0
     assert engines["commits"] == {"SQLite": 1, "PostgreSQL": 1}
     assert set(engines["counter"]["medians_ms"]) == {"event numbered by the counter row (trigger)",
                                                      "event numbered by a sequence (identity)"}
