@@ -77,11 +77,12 @@ class PgServer:
         Store(database_url(self.server, self.template), create=True).close()
         pg.close_pools()  # a template is copied only while nobody is connected to it
 
-    def create(self) -> tuple[str, str]:
-        """A new database copied from the template: (its name, its address)."""
+    def create(self, template: str | None = None) -> tuple[str, str]:
+        """A new database copied from the template (or from the database named *template*, which
+        nobody may be connected to): (its name, its address)."""
         name = f"{self.tag}_{next(self._numbers)}"
         with admin(self.server) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or self.template}"')
         return name, database_url(self.server, name)
 
     def drop(self, name: str) -> None:
@@ -170,3 +171,15 @@ def holds_no_runs(db: Any) -> bool:
     from pathlib import Path
 
     return not Path(db).exists()
+
+
+def dump(url: str) -> dict[str, list[str]]:
+    """Every row of every table of the PostgreSQL database at *url*, as text, sorted: what a
+    refused command must leave as it was."""
+    con = connect(url)
+    try:
+        tables = [t for (t,) in con.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename").fetchall()]
+        return {t: [r for (r,) in con.execute(f'SELECT x::text FROM "{t}" AS x ORDER BY 1').fetchall()] for t in tables}
+    finally:
+        con.close()

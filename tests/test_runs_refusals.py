@@ -15,12 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import pg_support
 from sopengine import api
 from sopengine.cli import cli
 from sopengine.errors import (
@@ -37,6 +39,7 @@ from sopengine.errors import (
     StepNotOpen,
     UnknownOutcome,
 )
+from sopengine.store import pg
 
 PARALLEL = Path(__file__).resolve().parent / "data" / "parallel"
 NOW = "2026-10-01T09:00"
@@ -54,6 +57,24 @@ class World:
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     folder = tmp_path_factory.mktemp("world")
     db = folder / "world.db"
+    runs = _build_world(db)
+    assert not Path(f"{db}-wal").exists()
+    return World(db, runs)
+
+
+@pytest.fixture(scope="module")
+def pg_world(pg_server: pg_support.PgServer) -> Iterator[World]:
+    """The same world in a PostgreSQL database, which each test copies (CREATE DATABASE ... TEMPLATE)."""
+    name, url = pg_server.create()
+    try:
+        runs = _build_world(url)
+        pg.close_pools()  # nobody connected: it is a template now
+        yield World(name, runs)  # type: ignore[arg-type]  # the database's name, not a path
+    finally:
+        pg_server.drop(name)
+
+
+def _build_world(db: Path | str) -> dict[str, str]:
     runs = {}
     runs["assigned"] = api.start_run("pengumpulan-data", db=db, period="2026-10", now=NOW, by="Admin",
                                      assign=[("sekretaris-dinas", "Agus Supriyadi")])["run_id"]
@@ -69,8 +90,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     api.complete(db, runs["outputs"], now=NOW, by="Rina")
     runs["split"] = api.start_run("split-join", db=db, definitions=PARALLEL, now=NOW)["run_id"]
     api.complete(db, runs["split"], now=NOW, by="Kabid")
-    assert not Path(f"{db}-wal").exists()
-    return World(db, runs)
+    return runs
 
 
 def snapshot(db: Path) -> tuple[bytes, bytes | None, list[str]]:
@@ -181,6 +201,29 @@ def test_refusal(tmp_path: Path, world: World, name: str, args: list[str], messa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.db"]
 
 
+@pytest.fixture
+def pg_copy(pg_server: pg_support.PgServer, pg_world: World) -> Iterator[str]:
+    """A fresh copy of the PostgreSQL world."""
+    name, url = pg_server.create(template=str(pg_world.db))
+    try:
+        yield url
+    finally:
+        pg_server.drop(name)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(("name", "args", "message", "mode"), RUNS)
+def test_refusal_on_postgresql(tmp_path: Path, pg_world: World, pg_copy: str, name: str, args: list[str], message: str,
+                               mode: str) -> None:
+    db = pg_copy
+    before = pg_support.dump(db)
+    argv = ["--db", db, "--definitions", str(PARALLEL), "--now", NOW, *[a.format(**pg_world.runs) for a in args]]
+    code, stdout, stderr = _invoke(mode, argv, tmp_path)
+    _assert_refused(code, stdout, stderr, message.format(db=re.escape(db), **pg_world.runs))
+    assert pg_support.dump(db) == before
+    assert list(tmp_path.iterdir()) == []
+
+
 LIBRARY = [
     ("not-assigned", lambda w, db: api.complete(db, w.runs["assigned"], by="Budi"), NotAssigned),
     ("step-not-open", lambda w, db: api.complete(db, w.runs["assigned"], step="3"), StepNotOpen),
@@ -203,6 +246,16 @@ def test_the_library_raises_the_documented_error(tmp_path: Path, world: World, n
         call(world, db)
     assert info.value.message == str(info.value) and "\n" not in str(info.value)
     assert snapshot(db) == before
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize(("name", "call", "error"), LIBRARY, ids=[c[0] for c in LIBRARY])
+def test_the_library_raises_the_documented_error_on_postgresql(pg_world: World, pg_copy: str, name: str, call, error: type) -> None:
+    before = pg_support.dump(pg_copy)
+    with pytest.raises(error) as info:
+        call(pg_world, pg_copy)
+    assert info.value.message == str(info.value) and "\n" not in str(info.value)
+    assert pg_support.dump(pg_copy) == before
 
 
 # -- files that are not (this version's) sopengine databases ------------------------------------------
