@@ -24,6 +24,8 @@ from sopengine.store import Store
 from sopengine.store import audit as store_audit
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from sopengine.audit.packs import _Pinned
 
 BACKDATED_AFTER = 300
@@ -225,23 +227,31 @@ def iter_history(
     covers its whole day. Filters are checked before the first entry is yielded.
     """
     store = Store(db, readonly=True)
+    snapshot = None
     try:
+        if store.url is not None:
+            # PostgreSQL streams the rows from a server-side cursor, which lives in a transaction
+            snapshot = store_audit.read_snapshot(store.conn)
+            snapshot.__enter__()
         defs = _Definitions(store.conn)
         cursor = _query(store.conn, defs, run=run, person=person, actor=actor, step=step, kind=kind,
                         since=since, until=until, limit=limit, recorded_since=recorded_since,
                         recorded_until=recorded_until)
     except BaseException:
+        if snapshot is not None:
+            snapshot.__exit__(None, None, None)
         store.close()
         raise
-    return HistoryStream(store, cursor, defs)
+    return HistoryStream(store, cursor, defs, snapshot)
 
 
 class HistoryStream(Iterator[dict[str, Any]]):
     """History entries read as they are asked for (:func:`iter_history`); the database closes
     at the end, or on :meth:`close` even before the first entry."""
 
-    def __init__(self, store: Store, cursor: sqlite3.Cursor, defs: _Definitions) -> None:
-        self.store, self.cursor, self.defs = store, cursor, defs
+    def __init__(self, store: Store, cursor: sqlite3.Cursor, defs: _Definitions,
+                 snapshot: AbstractContextManager[Any] | None = None) -> None:
+        self.store, self.cursor, self.defs, self.snapshot = store, cursor, defs, snapshot
 
     @property
     def events(self) -> int:
@@ -258,7 +268,12 @@ class HistoryStream(Iterator[dict[str, Any]]):
         return _entry(row, self.defs)
 
     def close(self) -> None:
-        self.store.close()
+        snapshot, self.snapshot = self.snapshot, None
+        try:
+            if snapshot is not None:
+                snapshot.__exit__(None, None, None)
+        finally:
+            self.store.close()
 
 
 def open_output(path: str | Path) -> IO[bytes]:

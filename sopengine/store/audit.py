@@ -14,6 +14,7 @@ a PostgreSQL database starts at schema 11, whose ``runs`` has its ``head``).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -43,16 +44,45 @@ def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     finally:
+        _close_streams(conn)
         conn.execute("COMMIT")
+
+
+def _stream(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    """A cursor over *sql*'s rows that reads them as they are asked for, :data:`FETCH_SIZE` at a time.
+
+    SQLite's cursor steps through the result. psycopg's ordinary cursor would take the whole
+    result into memory at once (a million events, over a gigabyte), so on PostgreSQL, within a
+    read snapshot, the rows come from a server-side cursor; :func:`read_snapshot` closes it.
+    """
+    if is_pg(conn) and conn.in_transaction:
+        from sopengine.store.pg import translate_sql
+
+        cursor = conn.raw.cursor(name=f"sopengine_audit_{next(_STREAM_NUMBERS)}")  # type: ignore[attr-defined]
+        cursor.itersize = cursor.arraysize = FETCH_SIZE
+        conn.__dict__.setdefault("audit_streams", []).append(cursor)
+        cursor.execute(translate_sql(sql), tuple(params))
+        return cursor
+    cursor = conn.execute(sql, params)
+    cursor.arraysize = FETCH_SIZE
+    return cursor
+
+
+_STREAM_NUMBERS = itertools.count(1)
+
+
+def _close_streams(conn: sqlite3.Connection) -> None:
+    """Close the server-side cursors :func:`_stream` opened on *conn* (none on SQLite)."""
+    streams = conn.__dict__.pop("audit_streams", None) if hasattr(conn, "__dict__") else None
+    for cursor in streams or ():
+        cursor.close()
 
 
 # -- events ------------------------------------------------------------------------------------
 
 def event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     """Every event in ``seq`` order (columns :data:`EVENT_COLUMNS`), read as it is asked for."""
-    cursor = conn.execute(f"{_EVENT_SELECT} FROM events ORDER BY seq")
-    cursor.arraysize = FETCH_SIZE
-    return cursor
+    return _stream(conn, f"{_EVENT_SELECT} FROM events ORDER BY seq")
 
 
 def events_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -61,9 +91,7 @@ def events_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
     Read along the ``events_run`` index, so that a pass holds one run at a time; runs come in
     SQLite's order of their ids (``BINARY``: by code point, as Python compares text).
     """
-    cursor = conn.execute(f"{_EVENT_SELECT} FROM events ORDER BY run_id, seq")
-    cursor.arraysize = FETCH_SIZE
-    return cursor
+    return _stream(conn, f"{_EVENT_SELECT} FROM events ORDER BY run_id, seq")
 
 
 def seq_range(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -74,9 +102,7 @@ def seq_range(conn: sqlite3.Connection) -> tuple[int, int]:
 
 def event_numbers(conn: sqlite3.Connection) -> Iterator[int]:
     """Every event number, in order."""
-    cursor = conn.execute("SELECT seq FROM events ORDER BY seq")
-    cursor.arraysize = FETCH_SIZE
-    for (seq,) in cursor:
+    for (seq,) in _stream(conn, "SELECT seq FROM events ORDER BY seq"):
         yield seq
 
 
@@ -143,8 +169,8 @@ def closing_event_rows(conn: sqlite3.Connection, run_id: str, engine: str) -> li
 def document_event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     """``(seq, run_id, step_id, recorded_at, person, payload)`` of the events that record documents."""
     found = "strpos" if is_pg(conn) else "instr"
-    return conn.execute(
-        "SELECT seq, run_id, step_id, recorded_at, person, payload FROM events"
+    return _stream(
+        conn, "SELECT seq, run_id, step_id, recorded_at, person, payload FROM events"
         f" WHERE kind IN ('step_completed', 'decided') AND {found}(payload, '\"documents\"') > 0 ORDER BY seq"
     )
 
@@ -209,7 +235,7 @@ def history_rows(conn: sqlite3.Connection, *, run: str | None = None, persons: S
     if limit:
         sql += " LIMIT ?"
         args.append(int(limit))
-    return conn.execute(sql, args)
+    return _stream(conn, sql, args)
 
 
 # -- runs, tasks, assignments ----------------------------------------------------------------------
@@ -228,9 +254,7 @@ def runs_by_id(conn: sqlite3.Connection) -> tuple[sqlite3.Cursor, bool]:
     the row keeps (``runs.head``, schema 9 on; NULL before it), and whether the table has it."""
     keeps_head = _keeps_head(conn)
     head = "head" if keeps_head else "NULL"
-    cursor = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)}, {head} FROM runs ORDER BY id")
-    cursor.arraysize = FETCH_SIZE
-    return cursor, keeps_head
+    return _stream(conn, f"SELECT {', '.join(RUN_COLUMNS)}, {head} FROM runs ORDER BY id"), keeps_head
 
 
 def _keeps_head(conn: sqlite3.Connection) -> bool:
@@ -255,9 +279,7 @@ def tasks_by_run(conn: sqlite3.Connection) -> sqlite3.Cursor:
     asked of PostgreSQL outright, so that problems found in several rows come in one order.
     """
     order = "run_id, state, id" if is_pg(conn) else "run_id"
-    cursor = conn.execute(f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY {order}")
-    cursor.arraysize = FETCH_SIZE
-    return cursor
+    return _stream(conn, f"SELECT {', '.join(TASK_COLUMNS)} FROM tasks ORDER BY {order}")
 
 
 def done_task_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
@@ -377,8 +399,8 @@ def office_event_rows(conn: sqlite3.Connection) -> Iterator[tuple[Any, ...]]:
     """The office's events in ``seq`` order as rows of :data:`EVENT_COLUMNS`, ``run_id`` being
     :data:`OFFICE_CHAIN`; none in a database older than the people register."""
     try:
-        cursor = conn.execute(
-            f"SELECT seq, '{OFFICE_CHAIN}', at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash"
+        cursor = _stream(
+            conn, f"SELECT seq, '{OFFICE_CHAIN}', at, recorded_at, person, os_user, kind, step_id, payload, prev_hash, hash"
             " FROM office_events ORDER BY seq"
         )
     except sqlite3.OperationalError as exc:
@@ -394,13 +416,13 @@ def event_links(conn: sqlite3.Connection, *, office: bool = False) -> sqlite3.Cu
     :data:`OFFICE_CHAIN`) in ``seq`` order: what a checkpoint's digest is computed over."""
     if office:
         try:
-            cursor = conn.execute(f"SELECT seq, '{OFFICE_CHAIN}', recorded_at, hash FROM office_events ORDER BY seq")
+            cursor = _stream(conn, f"SELECT seq, '{OFFICE_CHAIN}', recorded_at, hash FROM office_events ORDER BY seq")
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
             cursor = conn.execute("SELECT 1 WHERE 0")
     else:
-        cursor = conn.execute("SELECT seq, run_id, recorded_at, hash FROM events ORDER BY seq")
+        cursor = _stream(conn, "SELECT seq, run_id, recorded_at, hash FROM events ORDER BY seq")
     cursor.arraysize = FETCH_SIZE
     return cursor
 
