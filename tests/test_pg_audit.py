@@ -354,6 +354,23 @@ def test_history_csv_and_the_table_with_paging_are_the_same_on_both_engines(both
     assert actor["postgresql"] == actor["sqlite"]
 
 
+def test_a_history_stream_on_postgresql_reads_one_snapshot_and_ends_its_transaction(both: dict[str, dict[str, Any]]) -> None:
+    from sopengine.audit.history import iter_history
+
+    url = both["postgresql"]["db"]
+    stream = iter_history(url)
+    assert next(stream)["seq"] == 1
+    complete(url, both["postgresql"]["b"], by="citra", now="2026-10-02T09:00")  # written meanwhile: not in the stream
+    assert [e["seq"] for e in stream] == list(range(2, 13))
+    stream = iter_history(url, kind="step_completed")
+    next(stream)
+    stream.close()  # left early
+    open_ones = pg_support.value(
+        url, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")
+    assert open_ones == 0
+    assert [e["seq"] for e in iter_history(url)][-1] == 13
+
+
 # -- packs and checkpoints -------------------------------------------------------------------------------
 
 
