@@ -192,8 +192,8 @@ def test_overdue_and_the_monitoring_form_judge_a_row_of_three_lanes_against_its_
     assert ev["standard_seconds"] == 8 * 3600 or ev["standard_seconds"] > 0
 
 
-def test_the_key_flow_as_a_real_process(tmp_path: Path) -> None:
-    env = {**os.environ, "SOPENGINE_DB": str(tmp_path / "x.db"), "SOPENGINE_DEFINITIONS": str(DEFS), "SOPENGINE_USER": "Tester"}
+def test_the_key_flow_as_a_real_process(db_location: str | Path, tmp_path: Path) -> None:
+    env = {**os.environ, "SOPENGINE_DB": str(db_location), "SOPENGINE_DEFINITIONS": str(DEFS), "SOPENGINE_USER": "Tester"}
 
     def run_(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "sopengine", *args], env=env, cwd=tmp_path,

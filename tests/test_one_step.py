@@ -232,9 +232,9 @@ def test_the_library_still_takes_the_only_open_step(db_location: str | Path, tmp
 
 # -- the exact task: a row's next part and a step's next visit are never taken -----------------------
 
-def _at_row_of_two_parts(tmp_path: Path) -> tuple[Path, str]:
+def _at_row_of_two_parts(tmp_path: Path, db: str | Path | None = None) -> tuple[Path, str]:
     """A run of dokumen-wajib at row 3, which two lanes do in turn (Kepala Bidang, then Sekretaris)."""
-    db = tmp_path / "lanes.db"
+    db = db or tmp_path / "lanes.db"
     receipt = tmp_path / "tanda-terima.pdf"
     receipt.write_bytes(b"%PDF-1.4 tanda terima\n")
     run_id = api.start_run("dokumen-wajib", db=db, definitions=PARALLEL, now=NOW, case={"jenis": "rahasia"})["run_id"]
@@ -253,6 +253,7 @@ def open_parts(db: Path, run_id: str) -> list[tuple[str, int, str]]:
         con.close()
 
 
+@pytest.mark.sqlite_only
 def test_eight_racers_on_a_row_of_two_parts_complete_one_part(tmp_path: Path) -> None:
     """Eight ``complete RUN --step 3`` at once on a row two lanes do in turn: one part is completed.
 
@@ -296,9 +297,9 @@ def test_eight_racers_on_a_row_of_two_parts_complete_one_part(tmp_path: Path) ->
     assert api.verify(db)["ok"]
 
 
-def test_the_command_completes_the_part_open_when_it_is_given(tmp_path: Path) -> None:
+def test_the_command_completes_the_part_open_when_it_is_given(db_location: str | Path, tmp_path: Path) -> None:
     """One after the other, each command takes the part open when it runs: part 1, then part 2."""
-    db, run_id = _at_row_of_two_parts(tmp_path)
+    db, run_id = _at_row_of_two_parts(tmp_path, db_location)
     args = [sys.executable, "-m", "sopengine", "--db", str(db), "--definitions", str(PARALLEL), "--now", NOW, "complete", run_id,
             "--step", "3"]
     first = subprocess.run([*args, "--by", "Kabid"], capture_output=True, text=True, env=env(), check=False)
@@ -312,10 +313,10 @@ def test_the_command_completes_the_part_open_when_it_is_given(tmp_path: Path) ->
     assert third.stderr.startswith(f"Error: run {run_id} is completed (since 2026-10-01 09:00 WIB)"), third.stderr
 
 
-def test_the_library_pins_a_task_and_never_moves_on(tmp_path: Path) -> None:
+def test_the_library_pins_a_task_and_never_moves_on(db_location: str | Path, tmp_path: Path) -> None:
     from sopengine.errors import ConcurrentChange
 
-    db, run_id = _at_row_of_two_parts(tmp_path)
+    db, run_id = _at_row_of_two_parts(tmp_path, db_location)
     part1 = api.open_task(db, run_id, "3")
     assert part1["step"] == "paraf-bersama" and (part1["part"], part1["parts"], part1["iteration"]) == (1, 2, 1)
     assert api.open_steps(db, run_id)[0]["task"] == part1["task"]

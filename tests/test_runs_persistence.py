@@ -81,6 +81,7 @@ def everything(db: Path, runs: dict[str, str]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.sqlite_only
 def test_every_state_survives_closing_and_copying_the_database(tmp_path: Path) -> None:
     db = tmp_path / "a" / "runs.db"
     db.parent.mkdir()

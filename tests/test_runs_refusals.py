@@ -288,6 +288,7 @@ COMMANDS = [["status"], ["status", "abc-def"], ["inbox", "--person", "Agus"], ["
             ["complete", "abc-def"], ["cancel", "abc-def", "--reason", "x"]]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(("kind", "make", "message", "error"), FILES, ids=[f[0] for f in FILES])
 def test_a_file_that_is_not_a_usable_database_is_refused_untouched(
     tmp_path: Path, world: World, kind: str, make, message: str, error: type,
@@ -325,6 +326,7 @@ def test_a_start_in_a_missing_folder_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.sqlite_only
 def test_a_completion_that_lost_the_race_says_who_won_and_when(tmp_path: Path, world: World) -> None:
     """Two real processes load the same state while a third holds the write lock; then both write."""
     db = tmp_path / "copy.db"
@@ -355,6 +357,7 @@ def test_a_completion_that_lost_the_race_says_who_won_and_when(tmp_path: Path, w
     assert len(notes) == 1 and events == 1
 
 
+@pytest.mark.sqlite_only
 def test_another_programs_file_with_a_user_version_is_refused_untouched(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
     con = sqlite3.connect(db)
@@ -368,6 +371,7 @@ def test_another_programs_file_with_a_user_version_is_refused_untouched(tmp_path
     assert db.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_another_programs_file_numbered_like_ours_gives_a_one_line_error(tmp_path: Path) -> None:
     from sopengine.store import SCHEMA_VERSION
 

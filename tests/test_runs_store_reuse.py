@@ -42,6 +42,7 @@ def test_one_open_store_carries_a_run_to_its_end_and_stays_open(db_location: str
     assert_consistent(db, tmp_path / "replay")
 
 
+@pytest.mark.sqlite_only
 def test_a_store_and_a_path_give_the_same_run(tmp_path: Path) -> None:
     by_path, by_store = tmp_path / "path.db", tmp_path / "store.db"
     a = runs.start_run("pengumpulan-data", db=by_path, period="2026-10", by="Agus", now=START)["run_id"]
