@@ -344,3 +344,36 @@ def test_the_independent_check_sees_the_newest_events_deleted_and_an_edited_pin(
     tamper(other["db"], ("UPDATE calendars SET data = replace(data, '\"', '\"') || ' '", ()))
     assert any(p["kind"] == "calendar" for p in audit.verify(other["db"])["problems"])
     assert _run_snippet(tmp_path / "b").startswith("(None, None, 'calendar ")
+
+
+# -- the same questions on PostgreSQL ----------------------------------------------------------------
+
+QUESTIONS = ("not-assigned", "slower-than-standard", "semester-report", "backdated", "overdue-now")
+
+
+def doc_sql_pg(name: str) -> str:
+    """The question's PostgreSQL form where the page gives one, else the query both engines read."""
+    found = re.search(rf"```sql\n-- question: {re.escape(name)} \(postgresql\)\n(.*?)```", doc_text(), re.S)
+    return found.group(1) if found else doc_sql(name)
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_each_question_gives_the_same_rows_on_postgresql(hist: dict, pg_db: str, name: str) -> None:
+    from decimal import Decimal
+
+    import pg_support
+
+    from sopengine import dbcopy
+
+    dbcopy.copy(hist["db"], pg_db)
+    expected = query(hist["db"], doc_sql(name))
+    assert expected, f"the question {name!r} finds nothing to compare"
+    con = pg_support.connect(pg_db)
+    try:
+        cur = con.raw.execute(doc_sql_pg(name))
+        columns = [c.name for c in cur.description]
+        got = [dict(zip(columns, (int(v) if isinstance(v, Decimal) and v == int(v) else v for v in row)))
+               for row in cur.fetchall()]
+    finally:
+        con.close()
+    assert got == expected
