@@ -122,12 +122,7 @@ def _resolve_actor(defs: _Definitions, actor: str) -> list[str]:
 def _persons(conn: sqlite3.Connection, person: str) -> list[str]:
     """The spellings of a name recorded in the events, any case (one index step per distinct name)."""
     wanted = person.strip().casefold()
-    found = []
-    name = store_audit.next_person(conn, None)
-    while name is not None:
-        if name.casefold() == wanted:
-            found.append(name)
-        name = store_audit.next_person(conn, name)
+    found = [name for name in store_audit.recorded_persons(conn) if name.casefold() == wanted]
     return found or [person.strip()]
 
 

@@ -175,14 +175,17 @@ def document_event_rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     )
 
 
-def next_person(conn: sqlite3.Connection, after: str | None) -> str | None:
-    """The first recorded person's name after *after* in SQLite's order (the first of all when None):
-    one index step per distinct name."""
-    if after is None:
-        row = conn.execute("SELECT MIN(person) FROM events").fetchone()
-    else:
-        row = conn.execute("SELECT MIN(person) FROM events WHERE person > ?", (after,)).fetchone()
-    return row[0] if row else None
+def recorded_persons(conn: sqlite3.Connection) -> list[str]:
+    """Every distinct name recorded as an event's person, in byte order: one statement that steps
+    along the ``events_person`` index one name at a time (a skip scan, written as a recursive
+    query both engines read), never a pass over every event."""
+    rows = conn.execute(
+        "WITH RECURSIVE p(person) AS ("
+        " SELECT (SELECT MIN(person) FROM events)"
+        " UNION ALL SELECT (SELECT MIN(e.person) FROM events AS e WHERE e.person > p.person) FROM p WHERE p.person IS NOT NULL"
+        ") SELECT person FROM p WHERE person IS NOT NULL"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 HISTORY_COLUMNS = ("seq", "run_id", "definition_id", "period", "definition_hash", "at", "recorded_at", "person",
