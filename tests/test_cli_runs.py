@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+import pg_support
 from pg_support import connect
 from sopengine.cli import cli
 
@@ -192,6 +194,41 @@ def test_read_commands_never_create_a_database(tmp_path: Path, command: list[str
     assert proc.returncode == 1
     assert proc.stderr == "Error: no database at sopengine.db; start a run with 'sopengine run ID' or pass --db PATH\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def empty_pg(pg_server: pg_support.PgServer) -> Iterator[str]:
+    """A PostgreSQL database with nothing in it (copied from the server's template0)."""
+    name, url = pg_server.create(template="template0")
+    try:
+        yield url
+    finally:
+        pg_server.drop(name)
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("command", [["status"], ["status", "abc-def"], ["status", "--all", "--json"], ["inbox", "--person", "Agus"],
+                                     ["overdue"], ["report", "--json"]])
+def test_read_commands_never_prepare_an_empty_postgresql_database(empty_pg: str, command: list[str]) -> None:
+    result = invoke("--db", empty_pg, *command)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {empty_pg} holds no sopengine data; pass the right --db\n"
+    assert pg_support.rows(empty_pg, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()") == []
+
+
+@pytest.mark.postgresql
+def test_another_programs_postgresql_database_is_refused_untouched(empty_pg: str) -> None:
+    con = pg_support.connect(empty_pg)
+    con.execute("CREATE TABLE pelanggan (id BIGINT PRIMARY KEY, nama TEXT)")
+    con.execute("INSERT INTO pelanggan VALUES (1, 'Budi')")
+    con.close()
+    for command in (["run", "pengumpulan-data", "--period", "2026-10"], ["status"]):
+        result = invoke("--db", empty_pg, *command)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+        assert "not a sopengine database" in result.stderr or "holds no sopengine data" in result.stderr, result.stderr
+    assert pg_support.rows(empty_pg, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()") == [("pelanggan",)]
+    assert pg_support.rows(empty_pg, "SELECT * FROM pelanggan") == [(1, "Budi")]
 
 
 # -- people: assignments, acting officials, external actors, inboxes ------------------------------------------
