@@ -73,6 +73,7 @@ def transcript(db: str) -> str:
     # an event's hash covers its run's id; when it was written down is the clock's (every time
     # of the week worked is in October 2026)
     text = re.sub(r'"(hash|prev_hash)": "[0-9a-f]{64}"', r'"\1": "HASH"', text)
+    text = re.sub(r'"recorded_later_by": \d+', '"recorded_later_by": SECONDS', text)
     return re.sub(r"\b(?!2026-10-)\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d)?", "CLOCK", text)
 
 

@@ -17,7 +17,7 @@ about, never the history a database has gathered:
 
 Names of people are compared case-folded (``str.casefold``, beyond ASCII): on SQLite the
 store registers ``sop_fold`` on its connection for that; PostgreSQL has no casefold, so the
-names assigned that fold to the one asked for are found first and matched exactly.
+names assigned to open tasks that fold to the one asked for are found first and matched exactly.
 """
 
 from __future__ import annotations
@@ -92,7 +92,12 @@ def _person_names(store: Store, person: str) -> list[str] | None:
         _with_fold(store)
         return None
     wanted = _fold(person)
-    return [n for (n,) in store.conn.execute("SELECT DISTINCT person FROM assignments") if _fold(n) == wanted]
+    # every person clause asks about open tasks: the names assigned to them are few, whatever the history
+    found = store.conn.execute(
+        "SELECT DISTINCT a.person FROM tasks t JOIN assignments a ON a.run_id = t.run_id AND a.role = t.actor"
+        " WHERE t.state = 'open'"
+    )
+    return [n for (n,) in found if _fold(n) == wanted]
 
 
 def _marks(n: int) -> str:
