@@ -248,3 +248,45 @@ def test_kill_9_inside_a_step_leaves_the_run_as_it_was(pg_db: str, tmp_path: Pat
     assert [s["step"] for s in api.run_status(db, run_id, now=NOW)["open_steps"]] == ["olah-data"]
     assert_consistent(db, tmp_path)
     assert_audit_clean(db, tmp_path)
+
+
+# -- a lock held too long ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("held", ["run", "writer"])
+def test_a_lock_held_longer_than_the_busy_timeout_is_exit_4_try_again(pg_db: str, tmp_path: Path, held: str) -> None:
+    """Another session holds the run's row (a step of the same run) or the database's writer lock (a start):
+    the command waits SOPENGINE_BUSY_TIMEOUT_MS, then says so in one line, exit 4, nothing changed."""
+    from sopengine.store.pg import WRITER_LOCK
+
+    db = pg_db
+    run_id = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
+    before = table_rows(db)
+    if held == "run":
+        command = ["complete", run_id, "--step", "1", "--by", "Ani"]
+    else:
+        command = ["run", "pengumpulan-data", "--period", "2027-01"]
+    holder = connect(db)
+    try:
+        holder.execute("BEGIN")
+        if held == "run":
+            holder.execute("SELECT id FROM runs WHERE id = ? FOR UPDATE", (run_id,))
+        else:
+            holder.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+        done = subprocess.run(
+            [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, *command], cwd=tmp_path,
+            env={**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "300"},
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 4, done.stderr
+    assert done.stdout == ""
+    assert done.stderr == (f"Error: {db} is busy: another command has been writing to it for more than 0.3 s;"
+                           " try again in a moment (nothing was changed)\n")
+    assert table_rows(db) == before
+    again = subprocess.run([sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, *command], cwd=tmp_path,
+                           env={**os.environ, "SOPENGINE_LANG": "en"}, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert_seq_gap_free(db)
