@@ -262,7 +262,25 @@ def test_the_office_server_pages_work_over_postgresql(pg_url: str, tmp_path: Pat
                                               "logins": "", "roles": "staf-evaluasi"}, follow_redirects=False)
     assert added.status_code == 303, added.text
     assert people.get_person(pg_url, "Rina Wati")["roles"] == ["staf-evaluasi"]
-    assert auditor.get("/audit/access").status_code == 200
+    # a definition published through the admin page: the file in force and its event in the office chain
+    text = (definitions / "surat-keluar.yaml").read_text(encoding="utf-8").replace("id: surat-keluar", "id: surat-masuk", 1)
+    published = admin.post("/admin/definitions", data={"csrftoken": admin.cookies["csrftoken"], "name": "surat-masuk.yaml",
+                                                       "text": text, "action": "publish"}, follow_redirects=False)
+    assert published.status_code == 303, published.text
+    assert (definitions / "surat-masuk.yaml").read_text(encoding="utf-8") == text
+    with Store(pg_url, readonly=True) as store:
+        last = list(office_events(store.conn))[-1]
+    assert last["kind"] == "definition_published" and json.loads(last["payload"])["via"] == "web"
+    disabled = admin.post("/admin/people/disable", data={"csrftoken": admin.cookies["csrftoken"], "name": "Rina Wati"},
+                          follow_redirects=False)
+    assert disabled.status_code == 303, disabled.text
+    assert people.get_person(pg_url, "Rina Wati")["disabled"] is True
+    for path, params in (("/audit", {}), ("/audit", {"run": run_id, "kind": "step_completed"}), ("/audit/history.csv", {}),
+                         (f"/audit/runs/{run_id}/pack", {}), ("/audit/monitoring", {"definition": "pengumpulan-data",
+                                                                                    "period": "2026-12"}),
+                         ("/audit/report", {"definition": "pengumpulan-data"}), ("/audit/access", {})):
+        assert auditor.get(path, params=params).status_code == 200, path
+    assert "kumpulkan-data" in auditor.get("/audit/history.csv").text
     access = rows(pg_url, "SELECT kind FROM access_log ORDER BY id")
     assert ("sign_in",) in access and ("token_issued",) in access
     verified = auditor.get("/audit/verify", params={"check": "1", "documents": "1"})
