@@ -10,17 +10,20 @@ transaction keeps locked until it ends, so ``seq`` is gap-free and in commit ord
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import pg_support
 from pg_support import connect, rows, value
 from sopengine import api
 from test_runs_consistency import assert_consistent
@@ -290,3 +293,74 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_exit_4_try_again(pg_db: str
                            env={**os.environ, "SOPENGINE_LANG": "en"}, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert_seq_gap_free(db)
+
+
+# -- kill -9 in a stream of changes ------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_kill_9_during_a_stream_of_completions_leaves_a_consistent_database(pg_db: str, tmp_path: Path) -> None:
+    """As ``test_crash.py`` on SQLite: a child carries runs forward as fast as it can and is killed at a random
+    moment, again and again; every change is whole or absent, the numbers stay gap-free, and the runs finish."""
+    from test_crash import PARALLEL, start_worker
+
+    db = pg_db
+    for _ in range(4):
+        api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12", allow_duplicate=True)
+        api.start_run("split-join-loop", db=db, definitions=PARALLEL, now=NOW)
+    rng = random.Random(os.getpid())
+    progress = [value(db, "SELECT COALESCE(SUM(version), 0) FROM runs")]
+    for _ in range(5):
+        worker = start_worker(tmp_path, db)  # type: ignore[arg-type]  # an address, as --db takes it
+        time.sleep(rng.uniform(0.01, 0.1))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+        assert worker.returncode == -signal.SIGKILL
+        worker.communicate()
+        assert_consistent(db)
+        assert_seq_gap_free(db)
+        progress.append(value(db, "SELECT COALESCE(SUM(version), 0) FROM runs"))
+    assert all(b > a for a, b in pairwise(progress)), progress
+
+    last = subprocess.run([sys.executable, str(tmp_path / "worker.py"), db, str(PARALLEL), "finish"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert last.returncode == 0, last.stderr
+    assert {r["status"] for r in api.list_runs(db, include_closed=True)} == {"completed"}
+    assert_seq_gap_free(db)
+    assert_consistent(db, tmp_path, replays=4)
+    assert_audit_clean(db, tmp_path)
+
+
+CREATOR = """
+import sys
+from sopengine import api
+
+print("ready", flush=True)
+for n in range(1, 13):
+    api.start_run("pengumpulan-data", db=sys.argv[1], period=f"2026-{n:02d}")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_kill_9_while_an_empty_database_is_prepared_leaves_one_the_next_command_can_use(
+    pg_server: pg_support.PgServer, tmp_path: Path,
+) -> None:
+    script = tmp_path / "creator.py"
+    script.write_text(CREATOR, encoding="utf-8")
+    rng = random.Random(os.getpid())
+    for _attempt in range(3):
+        name, db = pg_server.create(template="template0")  # no schema yet: the first command prepares it
+        try:
+            proc = subprocess.Popen([sys.executable, str(script), db], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.3))
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=10)
+            # whatever moment the kill hit, the schema is all there or not at all, and the next start works
+            run_id = api.start_run("pengumpulan-data", db=db, period="2027-01")["run_id"]
+            assert api.run_status(db, run_id)["status"] == "active"
+            assert value(db, "SELECT COUNT(*) FROM schema_migrations") == 1
+            assert_seq_gap_free(db)
+            assert_consistent(db)
+        finally:
+            pg_server.drop(name)
