@@ -124,7 +124,7 @@ class Store:
         self._compiled: dict[str, dict[str, Any]] = {}
         self.url: str | None = None
         if is_url(path):
-            self._open_pg(path)
+            self._open_pg(str(path))
             return
         self.engine = "sqlite"
         self.errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
