@@ -104,6 +104,17 @@ def completed(url: str, run_id: str) -> list[tuple[str, str]]:
             "SELECT step_id, person FROM events WHERE run_id = %s AND kind = 'step_completed' ORDER BY seq", (run_id,)).fetchall()]
 
 
+def access_kinds(url: str, key: str) -> Counter[str]:
+    """How many access log entries of each kind PEOPLE[key]'s sign-ins left."""
+    import psycopg
+
+    from sopengine.identity import name_key
+
+    with psycopg.connect(url) as conn:
+        return Counter(r[0] for r in conn.execute("SELECT kind FROM access_log WHERE username = %s",
+                                                  (name_key(PEOPLE[key][0]),)).fetchall())
+
+
 def race(calls: list[Any]) -> list[httpx.Response]:
     """Send every call at the same moment (each in its own thread); their answers in order."""
     gate = threading.Barrier(len(calls))
@@ -200,14 +211,20 @@ def test_two_servers_over_one_postgresql_database_serve_one_office(pg_url: str, 
             checked = auditor.get("/audit/verify", params={"check": "1", "documents": "1"})
             assert checked.status_code == 200, checked.text
             auditor.close()
-        # wrong passwords sent to both servers at once at one account: both count every attempt, so
-        # the first five are refused and the sixth waits (429), whichever server each reached
-        guesses = race([
-            (lambda base=base: httpx.post(base + "/api/token", json={"username": PEOPLE["staf"][0], "password": "salah-sekali-1"},
-                                          timeout=60))
-            for base in servers for _ in range(3)
-        ])
-        assert sorted(a.status_code for a in guesses) == [401] * 5 + [429], [a.text for a in guesses]
+        # wrong passwords sent to both servers at once at one account: each server counts every attempt
+        # logged by either, so the first five are refused (401) and afterwards both make the next wait (429)
+        guess = {"username": PEOPLE["staf"][0], "password": "salah-sekali-1"}
+        guesses = race([(lambda base=base: httpx.post(base + "/api/token", json=guess, timeout=60))
+                        for base in servers for _ in range(3)])
+        codes = [a.status_code for a in guesses]
+        assert set(codes) <= {401, 429} and codes.count(401) >= 5, [a.text for a in guesses]
+        for base in servers:
+            held = httpx.post(base + "/api/token", json={**guess, "password": PASSWORD}, timeout=60)
+            assert held.status_code == 429 and int(held.headers["retry-after"]) >= 1, held.text
+        logged = access_kinds(pg_url, "staf")
+        # (besides the sign-in for a token on each server earlier)
+        assert logged["sign_in_attempt"] + logged["sign_in_throttled"] == 2 + 8 and logged["sign_in"] == 2
+        assert logged["sign_in_refused"] == codes.count(401) and logged["sign_in_throttled"] == 8 - codes.count(401)
         for client in [*web.values(), *api.values()]:
             client.close()
 
