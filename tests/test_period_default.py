@@ -206,17 +206,17 @@ def test_a_missing_case_fact_never_falls_to_otherwise(db_location: str | Path, t
     ("9000-12-31T23:59", "9000-12"),
     ("1970-01-01T00:00", "1970-01"),
 ])
-def test_every_time_now_accepts_has_a_current_month(tmp_path: Path, now: str, period: str) -> None:
-    proc = sop(tmp_path, "--db", str(tmp_path / "k.db"), "run", "pengumpulan-data", "--json", now=now)
+def test_every_time_now_accepts_has_a_current_month(db_location: str | Path, tmp_path: Path, now: str, period: str) -> None:
+    proc = sop(tmp_path, "--db", str(db_location), "run", "pengumpulan-data", "--json", now=now)
     assert proc.returncode == 0, proc.stderr
     started = json.loads(proc.stdout)
     assert (started["period"], started["period_default"]) == (period, True)
-    assert api.run_status(tmp_path / "k.db", started["run_id"], now=now)["period"] == period
+    assert api.run_status(db_location, started["run_id"], now=now)["period"] == period
 
 
 @pytest.mark.parametrize("period", ["1970", "1970-01", "9000-S2", "9000-Q4", "9000-12"])
-def test_a_period_at_the_edge_of_the_years_is_accepted(tmp_path: Path, period: str) -> None:
-    result = api.start_run("pengumpulan-data", db=tmp_path / "k.db", period=period, now="2026-10-01T09:00")
+def test_a_period_at_the_edge_of_the_years_is_accepted(db_location: str | Path, period: str) -> None:
+    result = api.start_run("pengumpulan-data", db=db_location, period=period, now="2026-10-01T09:00")
     assert result["period"] == period
 
 
