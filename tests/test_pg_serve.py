@@ -204,6 +204,18 @@ def test_two_servers_over_one_postgresql_database_serve_one_office(pg_url: str, 
         assert set(refusals) <= {"step_not_open", "concurrent_change"}, refusals
         assert status["status"] == "completed" and len(raced_steps) == 5  # July: not a semester's end, rows 6-9 skipped
 
+        # two admins' changes to the register at the same moment, one on each server: both recorded, in one chain
+        admins = [sign_in_web(base, "admin") for base in servers]
+        added = race([
+            (lambda client=client, name=name: client.post("/admin/people", data={
+                "csrftoken": client.cookies["csrftoken"], "name": name, "access": "staff", "logins": "", "roles": "staf-evaluasi"}))
+            for client, name in zip(admins, ("Joko Widodo", "Sri Mulyani"))
+        ])
+        assert [a.status_code for a in added] == [303, 303], [a.text for a in added]
+        assert {"Joko Widodo", "Sri Mulyani"} <= {p["name"] for p in people.list_people(pg_url)}
+        for client in admins:
+            client.close()
+
         # an auditor reads and verifies on either server
         for base in servers:
             auditor = sign_in_web(base, "auditor")
@@ -237,7 +249,7 @@ def test_two_servers_over_one_postgresql_database_serve_one_office(pg_url: str, 
     seqs = numbers(pg_url, "events")
     assert seqs == list(range(1, len(seqs) + 1))
     office = numbers(pg_url, "office_events")
-    assert office == list(range(1, len(office) + 1)) and len(office) == 2 * len(PEOPLE)
+    assert office == list(range(1, len(office) + 1)) and len(office) == 2 * len(PEOPLE) + 2
     verified = subprocess.run([sys.executable, "-m", "sopengine", "audit", "verify", "--documents", "--json", "--db", pg_url],
                               capture_output=True, text=True, env={**clean_env(), "SOPENGINE_LANG": "en"}, cwd=tmp_path,
                               timeout=120)
