@@ -364,3 +364,33 @@ def test_kill_9_while_an_empty_database_is_prepared_leaves_one_the_next_command_
             assert_consistent(db)
         finally:
             pg_server.drop(name)
+
+
+def test_a_step_of_one_run_does_not_wait_for_another_runs_step(pg_db: str, tmp_path: Path) -> None:
+    """A step locks its own run's row only: while another session holds run A's row, run B's step goes through."""
+    db = pg_db
+    first = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-11")["run_id"]
+    second = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12")["run_id"]
+    holder = connect(db)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("SELECT id FROM runs WHERE id = ? FOR UPDATE", (first,))
+        done = subprocess.run(
+            [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, "complete", second, "--step", "1", "--by", "Ani"],
+            cwd=tmp_path, env={**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "300"},
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        # the held run's step waits, and gives up after the busy timeout
+        held = subprocess.run(
+            [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, "complete", first, "--step", "1", "--by", "Ani"],
+            cwd=tmp_path, env={**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "300"},
+            capture_output=True, text=True, timeout=60,
+        )
+        assert held.returncode == 4, held.stderr
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert [s["step"] for s in api.run_status(db, second, now=NOW)["open_steps"]] == ["rekap-laporan"]
+    assert [s["step"] for s in api.run_status(db, first, now=NOW)["open_steps"]] == ["kumpulkan-data"]
+    assert assert_seq_gap_free(db) == 3
