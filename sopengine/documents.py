@@ -368,6 +368,13 @@ def set_max_size(db: str | Path | Store, size: int | str | None, *, by: str | No
 
     value = parse_size(size) if isinstance(size, str) else size
     if value is not None and not 0 < value <= kept.LARGEST_MAX_SIZE:
+        from sopengine.store.dialect import is_url
+
+        if is_url(db) or getattr(db, "engine", None) == "postgresql":
+            raise InputError(
+                _("a document's size limit must be more than 0 and at most {largest} (one value PostgreSQL keeps is at"
+                  " most 1 GB); {size} is not").format(largest=format_size(kept.LARGEST_MAX_SIZE), size=size),
+            )
         raise InputError(
             _("a document's size limit must be more than 0 and at most {largest} (one value SQLite keeps); {size} is not").format(
                 largest=format_size(kept.LARGEST_MAX_SIZE), size=size),

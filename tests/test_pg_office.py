@@ -197,6 +197,10 @@ def test_the_document_rules_are_kept_and_recorded_on_postgresql(pg_url: str, tmp
     again = invoke("documents", "allow", str(allowed), "--db", pg_url, "--by", "ani")
     assert again.exit_code != 0 and "already an allowed folder" in again.output
     assert invoke("documents", "max-size", "2MiB", "--db", pg_url, "--by", "ani").exit_code == 0
+    too_big = invoke("documents", "max-size", "2GiB", "--db", pg_url, "--by", "ani")
+    assert too_big.exit_code != 0 and too_big.output == (
+        "Error: a document's size limit must be more than 0 and at most 900 MiB (one value PostgreSQL keeps is at most 1 GB);"
+        " 2GiB is not\n")
     shown = json.loads(invoke("documents", "folders", "--json", "--db", pg_url).stdout)
     assert [f["path"] for f in shown["folders"]] == [os.path.realpath(allowed)] and shown["max_size"] == 2 * 1024 * 1024
     assert invoke("documents", "disallow", str(allowed), "--db", pg_url, "--by", "ani").exit_code == 0
