@@ -93,7 +93,7 @@ def mode(store: Store | sqlite3.Connection) -> Mode:
     events recorded before then were recorded with names as typed.
     """
     # a Store, or a connection of either engine (sqlite3's or the store's PostgreSQL one)
-    conn = store if isinstance(store, sqlite3.Connection) else getattr(store, "conn", store)
+    conn: Any = store if isinstance(store, sqlite3.Connection) else getattr(store, "conn", store)
     if register.has_people(conn):
         return Mode(REGISTER, register.register_started(conn))
     return Mode(SINGLE_USER)
