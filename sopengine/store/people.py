@@ -9,9 +9,12 @@ are (:mod:`sopengine.chain`) with ``run_id`` = ``"@office"``. The library
 Plain ``sqlite3``: the step path asks :func:`by_login` on every write once a register exists.
 A database older than the register (opened read-only, not migrated) reads as an empty one.
 
-On PostgreSQL (:mod:`sopengine.store.pg`) the same statements run but for two that differ in
-meaning: the logins and roles are gathered with ``json_agg`` (SQLite's ``json_group_array``),
-and a new row's number comes back with ``RETURNING`` (psycopg has no ``lastrowid``).
+On PostgreSQL (:mod:`sopengine.store.pg`) the same statements run but where the engines
+differ: the logins and roles are gathered with ``json_agg`` (SQLite's ``json_group_array``),
+a new row's number comes back with ``RETURNING`` (psycopg has no ``lastrowid``), and the rows
+SQLite's file-wide write lock would hold are locked by name (the office chain's counter row
+before its head is read, :func:`append_office_event`; the runs a change writes to,
+:func:`lock_runs`).
 """
 
 from __future__ import annotations
