@@ -37,8 +37,6 @@ def has_store(conn: sqlite3.Connection) -> bool:
     """Whether the database has the document store (a database of schema 4 or older opened read-only has not)."""
     if getattr(conn, "engine", None) == "postgresql":  # its schema starts at 11, with the store
         return True
-    if is_pg(conn):
-        return bool(conn.execute("SELECT to_regclass('document_blobs') IS NOT NULL").fetchone()[0])
     row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'document_blobs'").fetchone()
     return row is not None
 
