@@ -72,10 +72,26 @@ class PgServer:
         from sopengine.store import pg
 
         with admin(self.server) as conn:
+            self._drop_orphans(conn)
             conn.execute(f'CREATE DATABASE "{self.template}"')
         self._made = True
         Store(database_url(self.server, self.template), create=True).close()
         pg.close_pools()  # a template is copied only while nobody is connected to it
+
+    def _drop_orphans(self, conn: Any) -> None:
+        """Drop the databases a test process on this machine left behind when it was killed (its
+        process is gone, nobody is connected): only on a server at this machine's own address."""
+        if not re.match(r"^postgres(?:ql)?://(?:[^@/]*@)?(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?(?:/|$)", self.server):
+            return
+        names = [n for (n,) in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{PREFIX}\\_%",))]
+        for name in names:
+            found = re.match(rf"^{PREFIX}_(\d+)_", name)
+            if found is None or _alive(int(found.group(1))):
+                continue
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')  # not FORCE: one in use is left alone
+            except Exception:
+                pass
 
     def create(self, template: str | None = None) -> tuple[str, str]:
         """A new database copied from the template (or from the database named *template*, which
@@ -95,6 +111,16 @@ class PgServer:
     def stop(self) -> None:
         if self._made:
             self.drop(self.template)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start_server() -> PgServer | str:
