@@ -292,6 +292,7 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
     with store, run_sql.snapshot(store.conn):  # one snapshot, as in run_status
         out = []
         compiled_cache: dict[str, dict[str, Any]] = {}
+        open_tasks = store.open_tasks_by_run(include_closed)
         for run in store.runs(include_closed):
             compiled = compiled_cache.get(run["definition_hash"])
             if compiled is None:
@@ -299,7 +300,7 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
             cal = store.work_calendar(run["calendar_hash"])
             tz = clock.run_zone(cal, compiled.get("timezone"))
             at = clock.coerce(now, tz)
-            tasks = store.tasks(run["id"], ("open", "waiting"))
+            tasks = open_tasks.get(run["id"], [])
             facts = run_facts({"period": run["period"], "case_data": json.loads(run["case_data"] or "{}")})
             steps = [_task_view(compiled, cal, t, at, [], facts) for t in tasks]
             table = steps[0]["table"] if steps else None

@@ -496,6 +496,23 @@ class Store:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
+    def open_tasks_by_run(self, include_closed: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """The open and waiting tasks of every active run (of every run with *include_closed*), by run,
+        each run's in id order: one statement, however many runs (a round trip per run costs a
+        server database more than the rows)."""
+        # the active runs first (their partial index), then each one's tasks by tasks_run: never a
+        # pass over every task of a large database
+        sql = ("SELECT * FROM tasks WHERE state IN ('open', 'waiting')"
+               + ("" if include_closed else " AND run_id IN (SELECT id FROM runs WHERE status = 'active')")
+               + " ORDER BY id")
+        cur = self.conn.execute(sql)
+        cols = [c[0] for c in cur.description]
+        found: dict[str, list[dict[str, Any]]] = {}
+        for row in cur.fetchall():
+            task = dict(zip(cols, row))
+            found.setdefault(task["run_id"], []).append(task)
+        return found
+
     def assignments(self, run_id: str) -> list[dict[str, Any]]:
         cur = self.conn.execute(
             "SELECT role, person, acting, assigned_at, assigned_by FROM assignments WHERE run_id = ? ORDER BY role, person",
