@@ -45,7 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("sopengine.cli.audit:history_cmd", "Show every recorded event: when, who (and the OS user), what, with documents and notes."),
     "audit": ("sopengine.cli.audit:audit_group", "Check the tamper-evident history; make and check evidence packs."),
     "backup": ("sopengine.cli.audit:backup_cmd", "Copy the live database safely with SQLite's online backup, while others keep working."),
-    "db": ("sopengine.cli.db:db_group", "Copy a whole database between SQLite and PostgreSQL, its history unchanged."),
+    "db": ("sopengine.cli.db:db_group", "Prepare a database, or copy a whole one between SQLite and PostgreSQL, its history unchanged."),
     "serve": ("sopengine.cli.serve:serve_cmd", "Run the office server: people sign in with their register password and work in a browser."),
     "render": ("sopengine.cli.render:render_cmd", "Render an SOP as its official document (HTML), Markdown or a Mermaid flowchart."),
 }
