@@ -292,8 +292,9 @@ def list_runs(db: str | Path, *, include_closed: bool = False, now: datetime | s
     with store, run_sql.snapshot(store.conn):  # one snapshot, as in run_status
         out = []
         compiled_cache: dict[str, dict[str, Any]] = {}
+        runs = store.runs(include_closed)
         open_tasks = store.open_tasks_by_run(include_closed)
-        for run in store.runs(include_closed):
+        for run in runs:
             compiled = compiled_cache.get(run["definition_hash"])
             if compiled is None:
                 compiled = compiled_cache[run["definition_hash"]] = store.compiled(run["definition_hash"])
