@@ -351,6 +351,12 @@ class Store:
             return pg.translate(exc, self.url, timeout_ms=self.timeout_ms)
         return translate(exc, self.path, self.conn, timeout_ms=self.timeout_ms)
 
+    def _ended_by(self, exc: BaseException) -> BaseException:
+        """End the transaction *exc* broke; the error to raise for it by its cause (*exc* itself when
+        it is not about the database but a bug, which keeps its traceback)."""
+        self._rollback()
+        return self._translated(exc) or exc
+
     @contextmanager
     def transaction(self, run: str | None = None) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: all of it is written, or none of it.
@@ -393,11 +399,7 @@ class Store:
             else:
                 self.conn.execute("SELECT 1 FROM runs WHERE id = ? FOR UPDATE", (run,))
         except self.errors as exc:
-            self._rollback()
-            error = self._translated(exc)
-            if error is None:
-                raise
-            raise error from None
+            raise self._ended_by(exc) from None
         yield from self._in_transaction()
 
     def _in_transaction(self) -> Iterator[sqlite3.Connection]:
@@ -411,11 +413,7 @@ class Store:
                     text=exc.object[exc.start:exc.end])
             ) from None
         except self.errors as exc:
-            self._rollback()
-            error = self._translated(exc)
-            if error is None:
-                raise
-            raise error from None
+            raise self._ended_by(exc) from None
         except BaseException:
             self._rollback()
             raise
@@ -423,11 +421,7 @@ class Store:
             try:
                 self.conn.execute("COMMIT")
             except self.errors as exc:
-                self._rollback()
-                error = self._translated(exc)
-                if error is None:
-                    raise
-                raise error from None
+                raise self._ended_by(exc) from None
 
     # -- definitions and calendars -------------------------------------------------------------
 
