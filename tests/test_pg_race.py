@@ -26,6 +26,7 @@ import pytest
 import pg_support
 from pg_support import connect, rows, value
 from sopengine import api
+from test_race import race as sqlite_race
 from test_runs_consistency import assert_consistent
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -33,38 +34,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 NOW = "2026-10-01T09:00"
 RACERS = 8
 
-CHILD = """
-import os, sys, time
-from sopengine.cli import cli
-import sopengine.cli.runs, sopengine.runs, sopengine.status, sopengine.api  # loaded before the start
-import psycopg, psycopg_pool  # the driver too: the racers start together
-print("ready", flush=True)
-while not os.path.exists(sys.argv[1]):
-    time.sleep(0.0005)
-cli.main(sys.argv[2:], prog_name="sopengine")
-"""
-
-
 def race(tmp_path: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Start one process per command, release them together; (exit code, stdout, stderr) each."""
-    child = tmp_path / "racer.py"
-    child.write_text(CHILD, encoding="utf-8")
-    barrier = tmp_path / f"go-{time.monotonic_ns()}"
+    """The racers of tests/test_race.py, with the driver loaded before the start and a longer busy timeout."""
     env = {**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "60000"}
-    procs = [
-        subprocess.Popen([sys.executable, str(child), str(barrier), *cmd], cwd=tmp_path, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for cmd in commands
-    ]
-    for p in procs:
-        assert p.stdout is not None
-        assert p.stdout.readline().strip() == "ready"
-    barrier.touch()
-    out = []
-    for p in procs:
-        stdout, stderr = p.communicate(timeout=120)
-        out.append((p.returncode, stdout, stderr))
-    return out
+    return sqlite_race(tmp_path, commands, env=env, preload="import psycopg, psycopg_pool", timeout=120)
 
 
 def assert_seq_gap_free(db: str) -> int:

@@ -28,6 +28,7 @@ CHILD = """
 import os, sys, time
 from sopengine.cli import cli
 import sopengine.cli.runs, sopengine.runs, sopengine.status, sopengine.api  # loaded before the start
+{preload}
 print("ready", flush=True)
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.0005)
@@ -35,13 +36,18 @@ cli.main(sys.argv[2:], prog_name="sopengine")
 """
 
 
-def race(tmp_path: Path, commands: list[list[str]]) -> list[tuple[int, str, str]]:
-    """Start one process per command, release them together; (exit code, stdout, stderr) each."""
+def race(tmp_path: Path, commands: list[list[str]], *, env: dict[str, str] | None = None, preload: str = "",
+         timeout: float = 60) -> list[tuple[int, str, str]]:
+    """Start one process per command, release them together; (exit code, stdout, stderr) each.
+
+    *preload* is more Python each racer runs before it says it is ready (a database driver to import,
+    so that the racers start together); *env* their environment.
+    """
     child = tmp_path / "racer.py"
-    child.write_text(CHILD, encoding="utf-8")
+    child.write_text(CHILD.format(preload=preload), encoding="utf-8")
     barrier = tmp_path / f"go-{time.monotonic_ns()}"
     procs = [
-        subprocess.Popen([sys.executable, str(child), str(barrier), *cmd], cwd=tmp_path,
+        subprocess.Popen([sys.executable, str(child), str(barrier), *cmd], cwd=tmp_path, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for cmd in commands
     ]
@@ -51,7 +57,7 @@ def race(tmp_path: Path, commands: list[list[str]]) -> list[tuple[int, str, str]
     barrier.touch()
     out = []
     for p in procs:
-        stdout, stderr = p.communicate(timeout=60)
+        stdout, stderr = p.communicate(timeout=timeout)
         out.append((p.returncode, stdout, stderr))
     return out
 
