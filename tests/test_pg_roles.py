@@ -92,3 +92,4 @@ def test_the_programs_role_works_runs_and_cannot_change_events(province) -> None
     refused = _psql(at["sop_audit"], "INSERT INTO settings VALUES ('a', 'b', 'c', 'd', 'e')")
     assert refused.returncode != 0 and "permission denied" in refused.stderr
     assert pg_support.value(app, "SELECT COUNT(*) FROM events") == events
+

@@ -163,8 +163,16 @@ def connect(url: str, timeout_ms: int) -> PgConnection:
                 pool.close()
                 raise unreachable(url, exc) from None
             _pools[url] = pool
+    wait = max(timeout_ms / 1000, 0.1)  # as long as a write waits for a lock
     try:
-        raw = pool.getconn(timeout=max(timeout_ms / 1000, 5))
+        raw = pool.getconn(timeout=wait)
+    except pool_module.PoolTimeout:
+        # every connection of this process's pool stayed in use (a busy office server)
+        raise DatabaseBusy(
+            _("{path} is busy: all {n} connections of this process stayed in use for {seconds:g} s; try again in a moment"
+              " (nothing was changed)").format(path=redact(url), n=POOL_MAX, seconds=wait),
+            path=redact(url),
+        ) from None
     except Exception as exc:
         raise unreachable(url, exc) from None
     return PgConnection(pool, raw)
