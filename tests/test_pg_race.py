@@ -139,6 +139,35 @@ def test_racing_starts_of_one_period_start_one_run(pg_db: str, tmp_path: Path) -
     assert_consistent(db, tmp_path)
 
 
+def test_racing_first_commands_on_an_empty_database_prepare_it_once(pg_server: pg_support.PgServer, tmp_path: Path) -> None:
+    name, db = pg_server.create(template="template0")  # no schema yet: whichever racer is first prepares it
+    try:
+        results = race(tmp_path, [
+            ["run", "pengumpulan-data", "--period", f"2027-{i + 1:02d}", "--db", db, "--by", f"P{i}"] for i in range(RACERS)
+        ])
+        assert [rc for rc, _, _ in results] == [0] * RACERS, results
+        assert value(db, "SELECT COUNT(*) FROM schema_migrations") == 1
+        assert value(db, "SELECT COUNT(*) FROM runs") == RACERS
+        assert assert_seq_gap_free(db) == RACERS
+        assert_consistent(db, tmp_path)
+    finally:
+        pg_server.drop(name)
+
+
+def test_an_empty_database_holding_other_tables_is_refused_untouched(pg_server: pg_support.PgServer, tmp_path: Path) -> None:
+    name, db = pg_server.create(template="template0")
+    try:
+        conn = connect(db)
+        conn.execute("CREATE TABLE payroll (id INT)")
+        conn.close()
+        results = race(tmp_path, [["run", "pengumpulan-data", "--period", "2027-01", "--db", db]] * 3)
+        for rc, _, err in results:
+            assert rc != 0 and err.startswith("Error: ") and err.count("\n") == 1 and "payroll" in err, results
+        assert value(db, "SELECT to_regclass('schema_migrations') IS NULL") is True
+    finally:
+        pg_server.drop(name)
+
+
 # -- kill -9 inside a transaction ---------------------------------------------------------------------
 
 

@@ -201,19 +201,21 @@ class Store:
                         path=self.path, version=version, known=SCHEMA_VERSION),
                     path=str(self.path),
                 )
-            if version == 0:
+            if version == 0 and self.readonly:
                 found = pg_schema.tables(self.conn)
                 if found:
                     raise pg.not_sopengine(url, found)
+                raise NotADatabase(_("{path} holds no sopengine data; pass the right --db").format(path=self.path),
+                                   path=str(self.path))
             if version < pg_schema.LATEST:
-                if self.readonly and version == 0:
-                    raise NotADatabase(_("{path} holds no sopengine data; pass the right --db").format(path=self.path),
-                                       path=str(self.path))
                 from sopengine import clock
 
-                self.conn.execute("BEGIN")
+                # READ COMMITTED: after waiting for the schema lock, see what a process that held it made
+                self.conn.execute("BEGIN IMMEDIATE")
                 try:
-                    pg_schema.migrate(self.conn, clock.iso(clock.real_now()) or "")
+                    found = pg_schema.migrate(self.conn, clock.iso(clock.real_now()) or "")
+                    if found:
+                        raise pg.not_sopengine(url, found)
                 except BaseException:
                     self._rollback()
                     raise

@@ -236,14 +236,20 @@ def tables(conn: Any) -> set[str]:
     return {r[0] for r in rows}
 
 
-def migrate(conn: Any, at: str) -> None:
-    """Apply the migrations the database lacks, inside the caller's transaction, one process at a time."""
+def migrate(conn: Any, at: str) -> set[str]:
+    """Apply the migrations the database lacks, inside the caller's READ COMMITTED transaction, one
+    process at a time. A database without sopengine's schema but with other tables is left untouched:
+    their names are returned (empty when the migrations were applied or none were needed)."""
     conn.execute(f"SELECT pg_advisory_xact_lock({_LOCK})")
     current = version(conn)
     if current == 0:
+        found = tables(conn)
+        if found:
+            return found
         conn.execute(f"CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name {T} NOT NULL, applied_at {T} NOT NULL)")
     for number, name, sql in MIGRATIONS:
         if number <= current:
             continue
         conn.raw.execute(sql)
         conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", (number, name, at))
+    return set()
