@@ -439,11 +439,22 @@ def _rename_assignments(change: _Change, admin: str, old_key: str, new_name: str
     from sopengine.store import Changes, Event
     from sopengine.store import runs as run_sql
 
-    moved: dict[str, list[tuple[str, str, bool]]] = {}
-    for run_id, role, person, acting_role in register.active_assignments(change.conn):
-        if name_key(person) == old_key and person != new_name:
-            moved.setdefault(run_id, []).append((role, person, acting_role))
-    register.lock_runs(change.conn, list(moved))
+    def to_move() -> dict[str, list[tuple[str, str, bool]]]:
+        found: dict[str, list[tuple[str, str, bool]]] = {}
+        for run_id, role, person, acting_role in register.active_assignments(change.conn):
+            if name_key(person) == old_key and person != new_name:
+                found.setdefault(run_id, []).append((role, person, acting_role))
+        return found
+
+    # On PostgreSQL a step of another run may change its assignments (or end the run) between this
+    # read and the lock on its row: read again once every run found is locked, until nothing new is found.
+    locked: set[str] = set()
+    moved = to_move()
+    while set(moved) - locked:
+        fresh = sorted(set(moved) - locked)
+        register.lock_runs(change.conn, fresh)
+        locked.update(fresh)
+        moved = to_move()
     for run_id, rows in moved.items():
         run = change.store.run(run_id)
         changes = Changes(run_id, run["version"], change.recorded_at)

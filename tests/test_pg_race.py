@@ -396,3 +396,48 @@ def test_a_step_of_one_run_does_not_wait_for_another_runs_step(pg_db: str, tmp_p
     assert [s["step"] for s in api.run_status(db, second, now=NOW)["open_steps"]] == ["rekap-laporan"]
     assert [s["step"] for s in api.run_status(db, first, now=NOW)["open_steps"]] == ["kumpulkan-data"]
     assert assert_seq_gap_free(db) == 3
+
+
+def test_a_rename_waiting_for_a_run_that_ends_meanwhile_leaves_that_run_alone(pg_db: str, tmp_path: Path) -> None:
+    """A rename reads the active runs' assignments, then waits for the row of a run whose cancel is
+    committing: once it holds the row it reads again, and writes nothing to the cancelled run."""
+    from sopengine import people
+    from sopengine.identity import os_user
+
+    db = pg_db
+    people.add_person(db, "Kepala Kantor", logins=[os_user()], access="admin", now=NOW)
+    people.add_person(db, "Agus", roles=["sekretaris-dinas"], now=NOW)
+    ended = api.start_run("pengumpulan-data", db=db, now=NOW, period="2026-12", assign=[("sekretaris-dinas", "Agus")])["run_id"]
+    kept = api.start_run("pengumpulan-data", db=db, now=NOW, period="2027-01", assign=[("sekretaris-dinas", "Agus")])["run_id"]
+    holder = connect(db)  # holds the events' counter: the cancel locks its run, then waits to number its event
+    holder.execute("BEGIN")
+    holder.execute("SELECT value FROM counters WHERE name = 'events' FOR UPDATE")
+    outcomes: dict[str, Any] = {}
+
+    def act(name: str, call: Any) -> None:
+        try:
+            outcomes[name] = call()
+        except Exception as exc:  # the assertion below names it
+            outcomes[name] = exc
+
+    deadline = time.monotonic() + 30
+    cancel = threading.Thread(target=act, args=("cancel", lambda: api.cancel(db, ended, reason="contoh", now=NOW)))
+    rename = threading.Thread(target=act, args=("rename", lambda: people.edit_person(db, "Agus", rename="Agus Baru", now=NOW)))
+    try:
+        cancel.start()
+        waiting_backend(db, "INSERT INTO events", deadline)
+        rename.start()
+        waiting_backend(db, "SELECT id FROM runs WHERE id = ANY", deadline)
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+        cancel.join(30)
+        rename.join(30)
+    assert outcomes["cancel"]["status"] == "cancelled", outcomes
+    assert outcomes["rename"]["changed"] is True, outcomes
+    kinds = [k for (k,) in rows(db, "SELECT kind FROM events WHERE run_id = ? ORDER BY seq", ended)]
+    assert kinds[-1] == "run_cancelled" and "unassigned" not in kinds, kinds
+    assert rows(db, "SELECT person FROM assignments WHERE run_id = ?", ended) == [("Agus",)]
+    assert rows(db, "SELECT person FROM assignments WHERE run_id = ?", kept) == [("Agus Baru",)]
+    assert_seq_gap_free(db)
+    assert_audit_clean(db, tmp_path)
