@@ -138,7 +138,7 @@ def _open_target(dst: str | Path) -> tuple[Store, bool]:
 
 
 def _refuse_foreign(dst: str | Path, found: set[str]) -> None:
-    known = {t for t, _key in copy_sql.TABLES} | copy_sql.HOUSEKEEPING
+    known = {t for t, _key in copy_sql.TABLES} | copy_sql.LEFT_OUT | copy_sql.HOUSEKEEPING
     foreign = found - known
     if foreign:
         raise CopyRefused(_("{dst} holds tables of another program ({tables}); copy into a new or empty database").format(
@@ -163,6 +163,7 @@ def _remove(path: Path) -> None:
 
 def _copy(source: Store, target: Store, progress: Progress | None) -> dict[str, Any]:
     from sopengine.audit.verify import _stored_head
+    from sopengine.store.documents import store_began
 
     names = [t for t, _key in copy_sql.TABLES]
     with target.transaction() as out:
@@ -174,6 +175,7 @@ def _copy(source: Store, target: Store, progress: Progress | None) -> dict[str, 
             counts = _reading(source, lambda: copy_sql.row_counts(src, names))
             counters = _reading(source, lambda: {t: copy_sql.chain_counter(src, t) for t in copy_sql.CHAINS})
             head = _reading(source, lambda: _stored_head(src))
+            began = _reading(source, lambda: store_began(src))
             total, done = sum(counts.values()), 0
             try:
                 copy_sql.hold_numbering(out)
@@ -197,6 +199,8 @@ def _copy(source: Store, target: Store, progress: Progress | None) -> dict[str, 
         finally:
             _reading(source, lambda: copy_sql.end_snapshot(src))
         copy_sql.resume_numbering(out, counters)
+        if began:
+            copy_sql.set_store_began(out, began)
         written = copy_sql.row_counts(out, names)
         copied = _stored_head(out)
         if written != counts or copied["head"] != head["head"]:

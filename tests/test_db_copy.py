@@ -30,6 +30,7 @@ from sopengine.store import Store
 from sopengine.store import server as server_sql
 from sopengine.store.copy import TABLES
 from sopengine.store.dialect import is_url
+from sopengine.store.documents import store_began
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 RELEASE = Path(__file__).resolve().parent / "data" / "release-0.1"
@@ -146,10 +147,23 @@ def counters(db: Any) -> dict[str, int]:
         conn.close()
 
 
+def secrets(db: Any) -> list[str]:
+    """The keys of the office server's signing secrets kept in *db*."""
+    with Store(db, readonly=True) as store:
+        return [k for (k,) in store.conn.execute("SELECT key FROM server_settings ORDER BY key")]
+
+
+def began(db: Any) -> str | None:
+    with Store(db, readonly=True) as store:
+        return store_began(store.conn)
+
+
 def assert_same(a: Any, b: Any) -> None:
     left, right = everything(a), everything(b)
     for table, _key in TABLES:
         assert left[table] == right[table], table
+    assert secrets(b) == []  # the server's signing secrets stay behind, as in a backup
+    assert began(a) is not None and began(b) == began(a)  # documents recorded since then must be kept, there too
     assert audit.verify(a)["head"] == audit.verify(b)["head"]
     blobs = {r[0]: r for r in rows(b, "document_blobs")}
     for data, sha256, _size, _at in (blobs[k] for k in blobs):
@@ -195,7 +209,25 @@ def test_sqlite_to_sqlite_keeps_every_row_id_event_number_and_byte(source: dict[
     assert result["head"] == audit.verify(source["db"])["head"]
     assert result["verified"]["target"]["ok"] and result["verified"]["source"]["ok"]
     assert counters(target) == counters(source["db"])
+    assert secrets(source["db"]) == ["session_secret"]
     keeps_working(target, source["b"])
+
+
+def test_a_kept_document_removed_from_the_copy_is_a_problem_there_as_in_its_source(source: dict[str, Any], tmp_path: Path) -> None:
+    """The copy's document store began when its source's did: a document recorded since then whose bytes
+    are gone is reported, however recently the copy was made."""
+    target = tmp_path / "salinan.db"
+    api.db_copy(source["db"], target)
+    assert audit.verify(target, documents=True)["ok"]
+    conn = sqlite3.connect(target)
+    conn.execute("DROP TRIGGER document_blobs_append_only_delete")
+    conn.execute("DELETE FROM document_blobs WHERE sha256 = (SELECT sha256 FROM documents ORDER BY id LIMIT 1)")
+    conn.commit()
+    conn.close()
+    for path in (Path.cwd() / "arsip").iterdir():
+        path.unlink()  # the files the documents were read from are gone too: only the store kept them
+    kinds = {p["kind"] for p in audit.verify(target, documents=True)["problems"]}
+    assert "document_not_kept" in kinds, kinds
 
 
 def test_a_target_holding_data_is_refused_and_left_as_it_was(source: dict[str, Any], tmp_path: Path) -> None:

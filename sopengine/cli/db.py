@@ -57,7 +57,8 @@ def copy_cmd(src: str, dst: str, as_json: bool) -> None:
     transaction (all or nothing) and checked with 'sopengine audit verify' on both sides,
     whose heads must agree. A DST holding any data is refused and left as it was. SRC is only
     read (an SRC of an earlier release is upgraded first, as any command writing to it
-    would). Stop the commands and servers that write to SRC while it is copied.
+    would). The office server's signing secrets are not copied: a server on DST makes its own.
+    Stop the commands and servers that write to SRC while it is copied.
 
     Example:
 

@@ -36,10 +36,13 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("settings", "key"),
     ("access_log", "id"),
     ("api_tokens", "token_hash"),
-    ("server_settings", "key"),
 )
 """Every table a copy carries, in an order that writes each row after the rows it refers to,
 with the columns it is read in order of."""
+
+LEFT_OUT = frozenset({"server_settings"})
+"""Tables a copy leaves behind: the office server's signing secrets (as ``backup`` does). A
+server on the copy makes its own, and everyone signs in again there."""
 
 CHAINS = ("events", "office_events")
 """The tables whose ``seq`` a counter hands out (SQLite's AUTOINCREMENT, PostgreSQL's counter row)."""
@@ -185,3 +188,13 @@ def resume_numbering(conn: Any, counters: dict[str, int]) -> None:
         updated = conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (value, table)).rowcount
         if not updated:
             conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, value))
+
+
+def set_store_began(conn: Any, began: str) -> None:
+    """Record that the copy's document store began when its source's did (*began* as
+    :func:`sopengine.store.documents.store_began` gives it), not when the copy was made: documents
+    recorded after then must be kept, and ``audit verify --documents`` says so when one is not."""
+    if is_pg(conn):
+        conn.execute("UPDATE schema_migrations SET applied_at = ? WHERE name = '0011_postgresql'", (began,))
+    else:
+        conn.execute("UPDATE _sqlite_migrations SET applied_at = ? WHERE name = '0005_document_store'", (began,))
