@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+import pg_support
 from click.testing import CliRunner
 
 from sopengine import audit, people
@@ -266,3 +268,35 @@ def test_the_office_server_pages_work_over_postgresql(pg_db: str, tmp_path: Path
     wrong = TestClient(app).post("/api/token", json={"username": "Agus Supriyadi", "password": "salah-sekali-1"})
     assert wrong.status_code == 401
     assert rows(pg_db, "SELECT count(*) FROM access_log WHERE kind = 'sign_in_refused'") == [(1,)]
+
+
+def test_a_page_whose_read_waits_too_long_is_busy_503_not_a_crash(pg_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read outside any transaction (the run list) that waits longer than the busy timeout for a table a
+    maintenance job holds: the server answers 503 with the store's words, as the command line exits 4."""
+    from starlette.testclient import TestClient
+
+    from sopengine.server import ServerConfig, create_app
+    from sopengine.store import pg
+
+    people.add_person(pg_db, "Agus Supriyadi", logins=[ME], access="admin")
+    people.set_password(pg_db, "Agus Supriyadi", PASSWORD)
+    start_run("pengumpulan-data", db=pg_db, period="2026-12", now=NOW)
+    monkeypatch.setenv("SOPENGINE_BUSY_TIMEOUT_MS", "300")
+    pg.close_pools()  # the pool sets each connection's lock timeout when it opens it
+    app = create_app(ServerConfig(db=pg_db))
+    client = TestClient(app)
+    token = client.post("/api/token", json={"username": "Agus Supriyadi", "password": PASSWORD}).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/runs", headers=headers).status_code == 200
+    holder = pg_support.connect(pg_db)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
+        busy = client.get("/api/runs", headers=headers)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        pg.close_pools()
+    assert busy.status_code == 503, busy.text
+    assert busy.json()["error"]["code"] == "database_busy"
+    assert "0.3" in busy.json()["error"]["message"]

@@ -258,10 +258,11 @@ def test_kill_9_inside_a_step_leaves_the_run_as_it_was(pg_db: str, tmp_path: Pat
 # -- a lock held too long ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("held", ["run", "writer"])
+@pytest.mark.parametrize("held", ["run", "writer", "table"])
 def test_a_lock_held_longer_than_the_busy_timeout_is_exit_4_try_again(pg_db: str, tmp_path: Path, held: str) -> None:
-    """Another session holds the run's row (a step of the same run) or the database's writer lock (a start):
-    the command waits SOPENGINE_BUSY_TIMEOUT_MS, then says so in one line, exit 4, nothing changed."""
+    """Another session holds the run's row (a step of the same run), the database's writer lock (a start) or
+    the whole runs table (a maintenance job; a reader waits too): the command waits SOPENGINE_BUSY_TIMEOUT_MS,
+    then says so in one line, exit 4, nothing changed."""
     from sopengine.store.pg import WRITER_LOCK
 
     db = pg_db
@@ -269,15 +270,19 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_exit_4_try_again(pg_db: str
     before = table_rows(db)
     if held == "run":
         command = ["complete", run_id, "--step", "1", "--by", "Ani"]
-    else:
+    elif held == "writer":
         command = ["run", "pengumpulan-data", "--period", "2027-01"]
+    else:
+        command = ["status"]
     holder = connect(db)
     try:
         holder.execute("BEGIN")
         if held == "run":
             holder.execute("SELECT id FROM runs WHERE id = ? FOR UPDATE", (run_id,))
-        else:
+        elif held == "writer":
             holder.execute(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+        else:
+            holder.execute("LOCK TABLE runs IN ACCESS EXCLUSIVE MODE")
         done = subprocess.run(
             [sys.executable, "-m", "sopengine", "--db", db, "--now", NOW, *command], cwd=tmp_path,
             env={**os.environ, "SOPENGINE_LANG": "en", "SOPENGINE_BUSY_TIMEOUT_MS": "300"},

@@ -118,6 +118,11 @@ class LazyGroup(SopGroup):
                 failure = _sqlite_failure(exc, ctx)
                 if failure is not None:
                     raise failure from None
+            psycopg = sys.modules.get("psycopg")
+            if psycopg is not None and isinstance(exc, psycopg.Error):
+                failure = _pg_failure(exc, ctx)
+                if failure is not None:
+                    raise failure from None
             raise
         except KeyboardInterrupt:
             click.echo(_("Interrupted; nothing was half-written."), err=True)
@@ -155,6 +160,16 @@ def _sqlite_failure(exc: Exception, ctx: click.Context) -> click.ClickException 
         return _failure(Exception(
             _("{path} cannot be used as a sopengine database ({reason}); pass the right --db").format(path=path, reason=exc)))
     return None
+
+
+def _pg_failure(exc: Exception, ctx: click.Context) -> click.ClickException | None:
+    """The last resort for a PostgreSQL error the library let through (a read outside a
+    transaction that waited too long, a server gone): worded by its cause, as the store words it."""
+    from sopengine.store import pg
+    from sopengine.store.core import busy_timeout_ms
+
+    error = pg.translate(exc, str(ctx.ensure_object(Settings).db_path), timeout_ms=busy_timeout_ms())
+    return None if error is None else _failure(error)
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -25,6 +25,7 @@ never a name from the request — is whom the events record, with ``via`` and ``
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ from starlette.staticfiles import StaticFiles
 
 from sopengine import channel, errors, i18n
 from sopengine.i18n import _
+from sopengine.store.dialect import is_url
 from sopengine.server import auth
 
 HERE = Path(__file__).parent
@@ -398,6 +400,29 @@ def create_app(cfg: ServerConfig) -> Any:
         if wants_json(request):
             return api_error(status, error_code(exc), str(exc), headers)
         return page(request, "error.html", {"status": status, "message": str(exc)}, status_code=status)
+
+    async def driver_error(request: Request, exc: Exception) -> Response:
+        # a read outside a transaction that waited too long, a server gone: worded by its cause as
+        # the command line words it; anything else is a bug and stays a 500 with its traceback logged
+        from sopengine.store.core import busy_timeout_ms
+
+        if is_url(cfg.db):
+            from sopengine.store import pg
+
+            error: Exception | None = pg.translate(exc, str(cfg.db), timeout_ms=busy_timeout_ms())
+        else:
+            from sopengine.store.errors import translate
+
+            error = translate(exc, Path(cfg.db))  # type: ignore[arg-type]
+        if error is None:
+            raise exc
+        return await sop_error(request, error)  # type: ignore[arg-type]
+
+    app.add_exception_handler(sqlite3.Error, driver_error)
+    if is_url(cfg.db):
+        import psycopg
+
+        app.add_exception_handler(psycopg.Error, driver_error)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
