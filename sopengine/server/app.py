@@ -413,7 +413,7 @@ def create_app(cfg: ServerConfig) -> Any:
         else:
             from sopengine.store.errors import translate
 
-            error = translate(exc, Path(cfg.db))  # type: ignore[arg-type]
+            error = translate(exc, Path(cfg.db))
         if error is None:
             raise exc
         return await sop_error(request, error)  # type: ignore[arg-type]

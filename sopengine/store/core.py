@@ -186,7 +186,9 @@ class Store:
         import psycopg
 
         from sopengine.store import pg, pg_schema
+        from sopengine.store.dialect import canonical
 
+        url = canonical(url)
         self.engine = "postgresql"
         self.errors = (psycopg.Error,)
         self.url = url

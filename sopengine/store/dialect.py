@@ -10,8 +10,15 @@ SCHEMES = ("postgresql://", "postgres://")
 
 
 def is_url(db: object) -> bool:
-    """Whether *db* names a PostgreSQL database (``postgresql://…``) rather than an SQLite file."""
-    return isinstance(db, str) and db.startswith(SCHEMES)
+    """Whether *db* names a PostgreSQL database (``postgresql://…``, the scheme in any case) rather
+    than an SQLite file."""
+    return isinstance(db, str) and db[:13].lower().startswith(SCHEMES)
+
+
+def canonical(url: str) -> str:
+    """*url* with its scheme in lower case, as libpq takes it (``POSTGRESQL://`` is the same address)."""
+    scheme, sep, rest = url.partition("://")
+    return scheme.lower() + sep + rest
 
 
 def is_pg(conn: object) -> bool:

@@ -26,9 +26,48 @@ from sopengine.store.dialect import is_pg, is_url  # noqa: F401  (the store's mo
 WRITER_LOCK = 0x50_50_45_4E  # the advisory lock a write transaction that is not a run's step takes
 
 
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+
+
+def _split(url: str) -> tuple[str, str, str, str]:
+    """*url* as (scheme and ``://``, user, password, the rest from the ``@`` on): the user
+    information ends at the last ``@`` before the query, so a password holding ``@``, ``/`` or
+    ``:`` unescaped is still all password."""
+    scheme, sep, rest = url.partition("://")
+    head, q, query = rest.partition("?")
+    at = head.rfind("@")
+    if not sep or at < 0:
+        return scheme + sep, "", "", rest
+    user, colon, password = head[:at].partition(":")
+    return scheme + sep, user, password if colon else "", head[at:] + q + query
+
+
 def redact(url: str) -> str:
-    """*url* without its password, for messages and JSON."""
-    return re.sub(r"^(postgres(?:ql)?://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """*url* without its password (in the user information or as ``password=``), for messages and JSON."""
+    scheme, user, password, rest = _split(url)
+    shown = scheme + (f"{user}:***" if password else user) + rest if rest.startswith("@") else url
+    return _QUERY_PASSWORD.sub(r"\1***", shown)
+
+
+def _passwords(url: str) -> list[str]:
+    """The passwords *url* holds, as written and as libpq reads them (percent-decoded)."""
+    from urllib.parse import parse_qsl, unquote
+
+    found = [_split(url)[2]]
+    query = url.partition("?")[2]
+    found += [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == "password"]
+    found += [m.group(0).partition("=")[2] for m in _QUERY_PASSWORD.finditer(url)]
+    return sorted({p for word in found if word for p in (word, unquote(word))}, key=len, reverse=True)
+
+
+def reason_of(exc: BaseException, url: str) -> str:
+    """The first line of the driver's *exc*, with any password of *url* masked (libpq may quote
+    the connection string it could not read)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    for password in _passwords(url):
+        reason = reason.replace(password, "***")
+    return reason
 
 
 # -- statements ----------------------------------------------------------------------------------------
@@ -75,12 +114,34 @@ class PgConnection:
 
     engine = "postgresql"
 
-    def __init__(self, pool: Any, raw: Any) -> None:
+    def __init__(self, pool: Any, raw: Any, timeout: float) -> None:
         self._pool = pool
         self.raw = raw
+        self._timeout = timeout
+        self._used = False
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        return self.raw.execute(translate_sql(sql), tuple(params) if not isinstance(params, dict) else params)
+        args = tuple(params) if not isinstance(params, dict) else params
+        if self._used:
+            return self.raw.execute(translate_sql(sql), args)
+        try:
+            found = self.raw.execute(translate_sql(sql), args)
+        except Exception:
+            if not (self.raw.closed or self.raw.broken):
+                raise
+            # The server ended this connection while it waited in the pool (a restart, an
+            # administrator): nothing was done on it yet, so the statement goes to a new one.
+            self._reconnect()
+            found = self.raw.execute(translate_sql(sql), args)
+        self._used = True
+        return found
+
+    def _reconnect(self) -> None:
+        """Give the dead connection back (the pool drops it), have the pool drop every other one
+        the server ended, and take a live one."""
+        self._pool.putconn(self.raw)
+        self._pool.check()
+        self.raw = self._pool.getconn(timeout=self._timeout)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
         cur = self.raw.cursor()
@@ -175,7 +236,7 @@ def connect(url: str, timeout_ms: int) -> PgConnection:
         ) from None
     except Exception as exc:
         raise unreachable(url, exc) from None
-    return PgConnection(pool, raw)
+    return PgConnection(pool, raw, wait)
 
 
 def close_pools() -> None:
@@ -191,9 +252,7 @@ def close_pools() -> None:
 
 
 def unreachable(url: str, exc: BaseException) -> StorageUnavailable:
-    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
-    reason = lines[0] if lines else type(exc).__name__
-    reason = re.sub(r"^connection failed: ", "", reason)
+    reason = re.sub(r"^connection failed: ", "", reason_of(exc, url))
     return StorageUnavailable(
         _("cannot reach the PostgreSQL database {db} ({reason}); check the address, that the server runs and that"
           " the user may sign in").format(db=redact(url), reason=reason),
@@ -221,11 +280,11 @@ def translate(exc: BaseException, url: str, *, timeout_ms: int) -> StoreError | 
     if isinstance(exc, (e.DiskFull, e.InsufficientResources)):
         return StorageUnavailable(
             _("the PostgreSQL server of {db} has no room left ({reason}); ask its administrator (nothing was changed)").format(
-                db=where, reason=str(exc).strip()), path=where, cause="full")
+                db=where, reason=reason_of(exc, url)), path=where, cause="full")
     if isinstance(exc, (e.ReadOnlySqlTransaction, e.InsufficientPrivilege)):
         return StorageUnavailable(
             _("{db} refuses this change ({reason}); use a database user that may write (nothing was changed)").format(
-                db=where, reason=str(exc).strip()), path=where, cause="readonly")
+                db=where, reason=reason_of(exc, url)), path=where, cause="readonly")
     if isinstance(exc, psycopg.OperationalError):
         return unreachable(url, exc)
     return None
