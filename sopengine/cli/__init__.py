@@ -165,10 +165,9 @@ def _sqlite_failure(exc: Exception, ctx: click.Context) -> click.ClickException 
 def _pg_failure(exc: Exception, ctx: click.Context) -> click.ClickException | None:
     """The last resort for a PostgreSQL error the library let through (a read outside a
     transaction that waited too long, a server gone): worded by its cause, as the store words it."""
-    from sopengine.store import pg
-    from sopengine.store.core import busy_timeout_ms
+    from sopengine.store.core import translated
 
-    error = pg.translate(exc, str(ctx.ensure_object(Settings).db_path), timeout_ms=busy_timeout_ms())
+    error = translated(exc, ctx.ensure_object(Settings).db_path)
     return None if error is None else _failure(error)
 
 

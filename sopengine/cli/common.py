@@ -60,11 +60,11 @@ class Settings:
         """The SQLite file to use, or the ``postgresql://`` address as given (a str)."""
         from pathlib import Path
 
-        from sopengine.store.dialect import canonical, is_url
+        from sopengine.store.dialect import is_url
 
         value = self.db or os.environ.get(ENV_DB) or DEFAULT_DB
         if is_url(value):
-            return canonical(value)  # type: ignore[return-value]
+            return value  # type: ignore[return-value]
         return Path(value)
 
     @property

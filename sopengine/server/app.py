@@ -404,16 +404,9 @@ def create_app(cfg: ServerConfig) -> Any:
     async def driver_error(request: Request, exc: Exception) -> Response:
         # a read outside a transaction that waited too long, a server gone: worded by its cause as
         # the command line words it; anything else is a bug and stays a 500 with its traceback logged
-        from sopengine.store.core import busy_timeout_ms
+        from sopengine.store.core import translated
 
-        if is_url(cfg.db):
-            from sopengine.store import pg
-
-            error: Exception | None = pg.translate(exc, str(cfg.db), timeout_ms=busy_timeout_ms())
-        else:
-            from sopengine.store.errors import translate
-
-            error = translate(exc, Path(cfg.db))
+        error = translated(exc, cfg.db)
         if error is None:
             raise exc
         return await sop_error(request, error)  # type: ignore[arg-type]

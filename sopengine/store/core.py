@@ -108,6 +108,17 @@ class Changes:
     head: str | None = None  # the run's chain head as read in this transaction (None: the store reads it)
 
 
+def translated(exc: BaseException, db: str | Path) -> Exception | None:
+    """The error a person can act on for a driver's *exc* on the database *db* (an SQLite file or a
+    PostgreSQL address), by its cause; None when it is not about the database (a bug). For an error
+    that escaped a store, as :meth:`Store._translated` is for one inside it."""
+    if is_url(db):
+        from sopengine.store import pg
+
+        return pg.translate(exc, str(db), timeout_ms=busy_timeout_ms())
+    return translate(exc, db, timeout_ms=busy_timeout_ms())
+
+
 class Store:
     """An open sopengine database."""
 

@@ -51,12 +51,9 @@ def redact(url: str) -> str:
 
 def _passwords(url: str) -> list[str]:
     """The passwords *url* holds, as written and as libpq reads them (percent-decoded)."""
-    from urllib.parse import parse_qsl, unquote
+    from urllib.parse import unquote
 
-    found = [_split(url)[2]]
-    query = url.partition("?")[2]
-    found += [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == "password"]
-    found += [m.group(0).partition("=")[2] for m in _QUERY_PASSWORD.finditer(url)]
+    found = [_split(url)[2]] + [m.group(0).partition("=")[2] for m in _QUERY_PASSWORD.finditer(url)]
     return sorted({p for word in found if word for p in (word, unquote(word))}, key=len, reverse=True)
 
 
