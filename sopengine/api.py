@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sopengine.definition import catalog
 from sopengine.errors import DefinitionInvalid
 from sopengine.i18n import _
 
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
     from sopengine.definition.loader import Checked
     from sopengine.definition.format2 import Definition2
     from sopengine.definition.models import Definition
+    from sopengine.store import Store
 
     AnyDefinition = Definition | Definition2
 
@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 
 def list_definitions(definitions_dir: str | Path | None = None) -> list[dict[str, Any]]:
     """Every definition found: id, title, validity, where it came from; see :func:`sopengine.definition.catalog.listing`."""
+    from sopengine.definition import catalog
+
     return catalog.listing(definitions_dir)
 
 
 def load(definition_id: str, definitions_dir: str | Path | None = None) -> tuple[AnyDefinition, str, Path]:
     """The valid definition with this id (or file path), its text and its file."""
+    from sopengine.definition import catalog
     from sopengine.definition.loader import load_definition
 
     found = catalog.find(definition_id, definitions_dir)
@@ -105,6 +108,7 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 def validate(paths: list[Path] | None = None, definitions_dir: str | Path | None = None) -> list[Checked]:
     """Check files, folders or ids (every definition found when none are given)."""
+    from sopengine.definition import catalog
     from sopengine.definition.loader import check_file
 
     files: list[Path] = []
@@ -162,7 +166,7 @@ def start_run(definition_id: str, **kwargs: Any) -> dict[str, Any]:
     return _start(definition_id, **kwargs)
 
 
-def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+def complete(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]:
     """Complete a step; name it with ``step=`` (see :func:`sopengine.runs.complete`).
 
     Without ``step`` the run's only open step is completed, whichever it is by then: a
@@ -176,49 +180,49 @@ def complete(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
     return _complete(db, run_id, **kwargs)
 
 
-def decide(db: str | Path, run_id: str, outcome: str, **kwargs: Any) -> dict[str, Any]:
+def decide(db: str | Path | Store, run_id: str, outcome: str, **kwargs: Any) -> dict[str, Any]:
     """Take a decision; name it with ``step=``, pin it with ``task=`` (see :func:`sopengine.runs.decide`)."""
     from sopengine.runs import decide as _decide
 
     return _decide(db, run_id, outcome, **kwargs)
 
 
-def open_steps(db: str | Path, run_id: str, **kwargs: Any) -> list[dict[str, Any]]:
+def open_steps(db: str | Path | Store, run_id: str, **kwargs: Any) -> list[dict[str, Any]]:
     """A run's open steps with the ``step`` key naming each; see :func:`sopengine.runs.open_steps`."""
     from sopengine.runs import open_steps as _open_steps
 
     return _open_steps(db, run_id, **kwargs)
 
 
-def open_task(db: str | Path, run_id: str, step: str) -> dict[str, Any]:
+def open_task(db: str | Path | Store, run_id: str, step: str) -> dict[str, Any]:
     """The open task a step names now, to pin a write with ``task=``; see :func:`sopengine.runs.open_task`."""
     from sopengine.runs import open_task as _open_task
 
     return _open_task(db, run_id, step)
 
 
-def reopen(db: str | Path, run_id: str, step: str, **kwargs: Any) -> dict[str, Any]:
+def reopen(db: str | Path | Store, run_id: str, step: str, **kwargs: Any) -> dict[str, Any]:
     """Send a run back to a step; see :func:`sopengine.runs.reopen`."""
     from sopengine.runs import reopen as _reopen
 
     return _reopen(db, run_id, step, **kwargs)
 
 
-def assign(db: str | Path, run_id: str, role: str, person: str, **kwargs: Any) -> dict[str, Any]:
+def assign(db: str | Path | Store, run_id: str, role: str, person: str, **kwargs: Any) -> dict[str, Any]:
     """Assign a person to a role; see :func:`sopengine.runs.assign`."""
     from sopengine.runs import assign as _assign
 
     return _assign(db, run_id, role, person, **kwargs)
 
 
-def cancel(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+def cancel(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]:
     """Cancel a run; see :func:`sopengine.runs.cancel`."""
     from sopengine.runs import cancel as _cancel
 
     return _cancel(db, run_id, **kwargs)
 
 
-def run_status(db: str | Path, run_id: str, **kwargs: Any) -> dict[str, Any]:
+def run_status(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]:
     """One run's status and timeline; see :func:`sopengine.status.run_status`."""
     from sopengine.status import run_status as _status
 

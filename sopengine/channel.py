@@ -20,16 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 CLI = "cli"
 WEB = "web"
 API = "api"
 
 
-@dataclass(frozen=True)
-class SignedIn:
+class SignedIn(NamedTuple):
     """A person the office server authenticated for this request: their register id, and how."""
 
     person_id: int

@@ -16,8 +16,7 @@ those moves into task rows and events.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from transitions import Machine, MachineError
 
@@ -38,28 +37,22 @@ def decide_trigger(outcome_key: str) -> str:
     return f"decide:{outcome_key}"
 
 
-@dataclass
 class Token:
     """The model the machine moves: set to an open branch's state for one trigger.
 
     Each workflow keeps one token attached for good and sets its state before each trigger
     (``Machine.set_state``): attaching a model per operation (``add_model``/``remove_model``)
     costs about a fifth of a whole step, since it binds every trigger and state method anew.
+    A plain class (no ``__slots__``): the machine adds its trigger methods and ``state`` to it.
     """
 
-    facts: dict[str, Any]
-    moves: list[tuple[str, str, str]] = field(default_factory=list)  # (trigger, source, dest)
-    spawned: list[str] = field(default_factory=list)
-
-    def __hash__(self) -> int:  # transitions keeps models in lists and dicts
-        return id(self)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
+    def __init__(self, facts: dict[str, Any]) -> None:
+        self.facts = facts
+        self.moves: list[tuple[str, str, str]] = []  # (trigger, source, dest)
+        self.spawned: list[str] = []
 
 
-@dataclass(frozen=True)
-class Fired:
+class Fired(NamedTuple):
     """Where a trigger took a branch: its moves (trigger, source, dest) and the branches it started."""
 
     moves: list[tuple[str, str, str]]

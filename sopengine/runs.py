@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,39 +55,56 @@ def new_run_id() -> str:
 
 # -- the advancing of tokens ----------------------------------------------------------------------
 
-@dataclass
 class _Live:
     """A task as the operation sees it: open, or waiting at a join."""
 
-    step_id: str
-    part: int
-    state: str
-    task_id: int | None = None
-    arrivals: int = 1  # branches that have reached a waiting join
+    __slots__ = ("step_id", "part", "state", "task_id", "arrivals")
+
+    def __init__(self, step_id: str, part: int, state: str, task_id: int | None = None) -> None:
+        self.step_id = step_id
+        self.part = part
+        self.state = state
+        self.task_id = task_id
+        self.arrivals = 1  # branches that have reached a waiting join
 
 
-@dataclass
 class _Advance:
-    """Collects what happens when tokens move, for one operation on one run."""
+    """Collects what happens when tokens move, for one operation on one run.
 
-    run: dict[str, Any]
-    compiled: dict[str, Any]
-    wf: Workflow
-    cal: Any
-    facts: dict[str, Any]
-    at: datetime
-    person: str
-    os_user: str
-    changes: Changes
-    live: list[_Live]
-    opened: list[str] = field(default_factory=list)
-    # Format 2: a row's symbols share one due time. A row entered from another row starts its
-    # clock; a move inside the row (a chain of approvals, a return to the diamond before)
-    # keeps the due time already given.
-    row_due: dict[str, str | None] = field(default_factory=dict)
-    ended_by: dict[str, Any] | None = None  # an exit the paper does not draw that ended a branch
-    # Automatic decisions that stopped for a person: the facts each reads that the run lacks.
-    stopped: dict[str, list[str]] = field(default_factory=dict)
+    ``at`` is the operation's time and ``at_text`` the same as stored; ``facts`` (what the
+    run's automatic decisions read) are worked out when a token first reaches one.
+    """
+
+    __slots__ = ("run", "compiled", "wf", "cal", "_facts", "at", "at_text", "person", "os_user", "changes", "live",
+                 "opened", "row_due", "ended_by", "stopped")
+
+    def __init__(self, run: dict[str, Any], compiled: dict[str, Any], wf: Workflow, cal: Any, at: datetime, person: str,
+                 os_user: str, changes: Changes, live: list[_Live], *, at_text: str | None = None) -> None:
+        self.run = run
+        self.compiled = compiled
+        self.wf = wf
+        self.cal = cal
+        self._facts: dict[str, Any] | None = None
+        self.at = at
+        self.at_text = at_text if at_text is not None else clock.iso(at) or ""
+        self.person = person
+        self.os_user = os_user
+        self.changes = changes
+        self.live = live
+        self.opened: list[str] = []
+        # Format 2: a row's symbols share one due time. A row entered from another row starts its
+        # clock; a move inside the row (a chain of approvals, a return to the diamond before)
+        # keeps the due time already given.
+        self.row_due: dict[str, str | None] = {}
+        self.ended_by: dict[str, Any] | None = None  # an exit the paper does not draw that ended a branch
+        # Automatic decisions that stopped for a person: the facts each reads that the run lacks.
+        self.stopped: dict[str, list[str]] = {}
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        if self._facts is None:
+            self._facts = run_facts(self.run)
+        return self._facts
 
     def enter(self, state: str) -> None:
         """A token arrives at *state*."""
@@ -126,7 +142,7 @@ class _Advance:
             if outcome.get("drawn") is False:
                 payload["undrawn"] = True
             self.changes.events.append(Event(
-                kind="decided", at=clock.iso(self.at) or "", person=ENGINE, os_user=self.os_user, step_id=step_id,
+                kind="decided", at=self.at_text, person=ENGINE, os_user=self.os_user, step_id=step_id,
                 payload=payload,
             ))
             for target in [dest, *token.spawned]:
@@ -145,13 +161,13 @@ class _Advance:
     def _release(self, join: _Live) -> None:
         """Open a join whose branches have all arrived (or can no longer arrive)."""
         if join.task_id is not None:
-            self.changes.close.append(CloseTask(join.task_id, "joined", clock.iso(self.at) or "", ENGINE))
+            self.changes.close.append(CloseTask(join.task_id, "joined", self.at_text, ENGINE))
         else:  # its waiting row was made in this same operation: open the task instead
             self.changes.open = [n for n in self.changes.open if not (n.step_id == join.step_id and n.state == "waiting")]
         self.live.remove(join)
         if join.task_id is not None or join.arrivals > 1:
             self.changes.events.append(Event(
-                kind="joined", at=clock.iso(self.at) or "", person=ENGINE, os_user=self.os_user, step_id=join.step_id,
+                kind="joined", at=self.at_text, person=ENGINE, os_user=self.os_user, step_id=join.step_id,
                 payload={"triggered_by": self.person},
             ))
         self._open(join.step_id, 0, "open")
@@ -174,7 +190,7 @@ class _Advance:
         lanes = step["lanes"] or [None]
         # The visit number is the store's to give (one more than the step's last visit), so
         # the run's earlier visits need not be read.
-        self.changes.open.append(NewTask(step_id, part, None, lanes[part], state, clock.iso(self.at) or "", due))
+        self.changes.open.append(NewTask(step_id, part, None, lanes[part], state, self.at_text, due))
         self.live.append(_Live(step_id, part, state))
         if state == "open":
             self.opened.append(state_name(step_id, part))
@@ -201,9 +217,9 @@ class _Advance:
             self._release(ready)
         if not any(t.state in ("open", "waiting") for t in self.live):
             self.changes.status = "completed"
-            self.changes.finished_at = clock.iso(self.at)
+            self.changes.finished_at = self.at_text
             self.changes.events.append(Event(
-                kind="run_completed", at=clock.iso(self.at) or "", person=self.person, os_user=self.os_user,
+                kind="run_completed", at=self.at_text, person=self.person, os_user=self.os_user,
                 payload={"ended_by": self.ended_by} if self.ended_by else {},
             ))
 
@@ -226,18 +242,28 @@ def run_facts(run: dict[str, Any]) -> dict[str, Any]:
 
 # -- loading a run for an operation -----------------------------------------------------------------
 
-@dataclass
 class _Loaded:
-    store: Store
-    run: dict[str, Any]
-    compiled: dict[str, Any]
-    wf: Workflow
-    tasks: list[dict[str, Any]]
-    person: str
-    os_user: str
-    at: datetime
-    recorded_at: str
-    _assignments: list[dict[str, Any]] | None = None
+    """A run read for a change, under the write lock: its row, open tasks and assignments, its
+    compiled definition and workflow, who acts, and the operation's time (``at``, and
+    ``at_text`` as stored) and real time (``recorded_at``)."""
+
+    __slots__ = ("store", "run", "compiled", "wf", "tasks", "person", "os_user", "at", "at_text", "recorded_at",
+                 "_assignments")
+
+    def __init__(self, store: Store, run: dict[str, Any], compiled: dict[str, Any], wf: Workflow, tasks: list[dict[str, Any]],
+                 person: str, os_user: str, at: datetime, recorded_at: str,
+                 assignments: list[dict[str, Any]] | None = None) -> None:
+        self.store = store
+        self.run = run
+        self.compiled = compiled
+        self.wf = wf
+        self.tasks = tasks
+        self.person = person
+        self.os_user = os_user
+        self.at = at
+        self.at_text = clock.iso(at) or ""
+        self.recorded_at = recorded_at
+        self._assignments = assignments
 
     def assignments(self) -> list[dict[str, Any]]:
         """The run's assignments (role, person, acting, ...), as read with the run."""
@@ -253,7 +279,7 @@ class _Loaded:
         live = [_Live(t["step_id"], t["part"], t["state"], t["id"]) for t in self.tasks]
         changes = Changes(self.run["id"], self.run["version"], self.recorded_at, head=self.run.get("head"))
         return _Advance(self.run, self.compiled, self.wf, self.store.work_calendar(self.run["calendar_hash"]),
-                        run_facts(self.run), self.at, self.person, self.os_user, changes, live)
+                        self.at, self.person, self.os_user, changes, live, at_text=self.at_text)
 
 
 @contextmanager
@@ -568,7 +594,7 @@ def _already(loaded: _Loaded, task: dict[str, Any]) -> StepNotOpen | ConcurrentC
 
 
 def _check_not_before_start(loaded: _Loaded) -> None:
-    if clock.iso(loaded.at) < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
+    if loaded.at_text < loaded.run["started_at"]:  # same fixed-width UTC text: compares as time
         raise InputError(
             _("the time given ({given}) is before run {run} started ({started}); check --now").format(
                 given=loaded.local(loaded.at), run=loaded.run["id"], started=loaded.local(loaded.run["started_at"])),
@@ -578,7 +604,7 @@ def _check_not_before_start(loaded: _Loaded) -> None:
 def _check_time(loaded: _Loaded, task: dict[str, Any]) -> None:
     """A step cannot be finished before it opened: a --now earlier than that is a typing slip."""
     opened = task["opened_at"]
-    if clock.iso(loaded.at) < opened:  # same fixed-width UTC text: compares as time
+    if loaded.at_text < opened:  # same fixed-width UTC text: compares as time
         raise InputError(
             _("the time given ({given}) is before step {step} opened ({opened}); check --now").format(
                 given=loaded.local(loaded.at), step=task["step_id"], opened=loaded.local(opened)),
@@ -633,7 +659,7 @@ def _close_task(
     if spec.get("row_timed") and spec.get("row"):
         adv.row_due[spec["row"]] = task["due_at"]
     token = loaded.wf.fire(state_name(task["step_id"], task["part"]), trigger)
-    at = clock.iso(adv.at) or ""
+    at = adv.at_text
     chosen = next((o for o in spec["outcomes"] if trigger == decide_trigger(o["key"])), None)
     # Case state the row changes is recorded when the row is done: the flow leaves it.
     sets = spec.get("sets") or {}
@@ -777,7 +803,7 @@ def reopen(
             )
         _check_not_before_start(loaded)
         adv = loaded.advance()
-        at = clock.iso(adv.at) or ""
+        at = adv.at_text
         # The steps that will be done again: the one reopened and those after it. Other
         # branches of a parallel section go on as they are.
         redo = {step_id, *loaded.compiled["reach"].get(step_id, [])}
@@ -814,7 +840,7 @@ def assign(
         authority.check_may_assign(loaded, role_id, person, acting=acting, remove=remove)
         current = [a for a in loaded.assignments() if a["role"] == role_id]
         adv = loaded.advance()
-        at = clock.iso(adv.at) or ""
+        at = adv.at_text
         if remove:
             match = [a for a in current if a["person"].casefold() == person.casefold()]
             if not match:
@@ -846,7 +872,7 @@ def cancel(db: str | Path | Store, run_id: str, *, reason: str, by: str | None =
         authority.check_may_change_run(loaded, "cancel")
         _check_not_before_start(loaded)
         adv = loaded.advance()
-        at = clock.iso(adv.at) or ""
+        at = adv.at_text
         for t in loaded.tasks:
             adv.changes.close.append(CloseTask(t["id"], "cancelled", at, loaded.person, None, f"run cancelled: {reason}"))
         adv.changes.status = "cancelled"
@@ -1068,7 +1094,7 @@ def start_run(
             "started_by": person, "due_at": due, "version": 0,
         }
         changes = Changes(run_id, 0, clock.iso(clock.real_now()) or "")
-        adv = _Advance(run, compiled, workflow(compiled), cal, run_facts(run), at, person, os_login, changes, [])
+        adv = _Advance(run, compiled, workflow(compiled), cal, at, person, os_login, changes, [])
         changes.assign = [(role, who, False, person, clock.iso(at) or "") for role, who in assignments]
         changes.events.append(Event("run_started", clock.iso(at) or "", person, adv.os_user, None, {
             "definition": compiled["id"], "definition_hash": compiled["hash"], "title": compiled["title"],

@@ -19,7 +19,8 @@ from sopengine.cli import cli
 from sopengine.definition.durations import DurationError, format_duration, parse_duration
 from sopengine.definition.loader import check_text
 from sopengine.definition.messages import N_, Message, concat, either
-from sopengine.errors import DefinitionInvalid, Problem
+from sopengine.definition.problem import Problem
+from sopengine.errors import DefinitionInvalid
 
 BROKEN = """\
 format: 2

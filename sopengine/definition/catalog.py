@@ -22,9 +22,8 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sopengine.errors import DefinitionNotFound
 from sopengine.i18n import _
@@ -62,8 +61,7 @@ def search_dirs(option: str | Path | None = None) -> list[tuple[Path, str]]:
     return unique
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):
     """A definition file found in a search folder."""
 
     id: str

@@ -19,7 +19,7 @@ from sopengine.definition.messages import N_, concat
 from sopengine.definition.models import END, Definition, Header, Step, StepKind, is_end, slug
 from sopengine.definition.problems import NUMBER_KEPT_AS_TEXT, Lines, display_path, lookup_line, make_problem, short
 from sopengine.definition.yamlmarks import plain_number
-from sopengine.errors import Problem
+from sopengine.definition.problem import Problem
 
 PERIOD_FACTS = {
     "period.type": "month, quarter, semester or year",

@@ -31,7 +31,7 @@ from sopengine.definition.graph import Placed, resolve, start_symbol, symbol_gra
 from sopengine.definition.messages import N_
 from sopengine.definition.models import END, is_end, slug
 from sopengine.definition.problems import Lines, display_path, lookup_line, make_problem, short
-from sopengine.errors import Problem
+from sopengine.definition.problem import Problem
 
 Err = Callable[..., Problem]
 

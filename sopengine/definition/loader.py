@@ -28,7 +28,8 @@ from sopengine.definition.messages import N_
 from sopengine.definition.models import END, Definition, StepKind, is_end, slug
 from sopengine.definition.problems import display_path, make_problem, short, structure_problems
 from sopengine.definition.yamlmarks import YamlProblem, load_with_lines
-from sopengine.errors import DefinitionInvalid, Problem
+from sopengine.definition.problem import Problem
+from sopengine.errors import DefinitionInvalid
 
 __all__ = [
     "PERIOD_FACTS",
@@ -93,7 +94,7 @@ def check_text(text: str, filename: str = "<text>", expected_id: str | None = No
 
     ``expected_id`` is the id the text must declare (the file name without ``.yaml``);
     ``known_sops``, the definition ids a format-2 ``handover`` may name (unchecked when None).
-    Never raises for bad text: every problem is a :class:`~sopengine.errors.Problem`.
+    Never raises for bad text: every problem is a :class:`~sopengine.definition.problem.Problem`.
     """
     path = Path(filename)
     try:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sopengine.definition.messages import Message, N_, concat, either
 from sopengine.definition.models import Definition, Document
 from sopengine.definition.yamlmarks import plain_number
-from sopengine.errors import Problem
+from sopengine.definition.problem import Problem
 
 Lines = dict[tuple[Any, ...], int]
 """A path (keys and list indexes) to its 1-based line."""
