@@ -44,11 +44,13 @@ def _invisible(ch: str) -> bool:
     return any(lo <= code <= hi for lo, hi in _INVISIBLE_RANGES)
 
 
+@functools.lru_cache(maxsize=512)
 def clean_name(text: str) -> str:
     """*text* as a name is recorded: NFKC, invisible characters removed, white space made single spaces.
 
     Tabs and line breaks count as white space (they separate words); every other control or
-    format character is dropped.
+    format character is dropped. Remembered for the last few hundred names: every step cleans
+    its person's name, and a long-lived process (the office server) sees the same few names.
     """
     text = unicodedata.normalize("NFKC", text)
     text = "".join(" " if ch in "\t\n\r\x0b\x0c\x85\u2028\u2029" else ch for ch in text)
@@ -56,6 +58,7 @@ def clean_name(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=512)
 def name_key(text: str) -> str:
     """The form two names are compared in: :func:`clean_name`, then case-folded (and NFKC again)."""
     return unicodedata.normalize("NFKC", clean_name(text).casefold())

@@ -718,9 +718,18 @@ def test_the_fast_hash_is_byte_identical_to_event_hash(fields: dict, step_id: st
 
 @settings(max_examples=300, deadline=None)
 @given(value=st.dictionaries(_text, _json, max_size=4))
-def test_the_pass_s_encoder_is_byte_identical_to_canonical(value: dict) -> None:
+def test_the_canonical_encoder_is_byte_identical_to_json_dumps(value: dict) -> None:
+    """``canonical`` is json's C encoder made once; its text is json.dumps' with the canonical settings."""
+    assert canonical(value) == json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canonical_form._ENCODE(value) == canonical(value)
     assert audit.payload_problem(canonical(value)) is None
+
+
+def test_the_canonical_encoder_refuses_what_json_refuses() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        canonical({"when": object()})
+    with pytest.raises(TypeError):
+        json.dumps({"when": object()})
 
 
 def test_a_payload_stored_in_another_spelling_of_the_same_json_is_named(tmp_path: Path) -> None:

@@ -7,31 +7,19 @@ the canonical text the engine writes, and reads a head noted by an auditor.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
-from json.encoder import encode_basestring as _json_str  # the C encoder json.dumps uses
 from typing import Any
 
 from sopengine.audit.findings import _text
-from sopengine.chain import CHAIN_FIELDS, canonical, event_hash
+from sopengine.chain import CHAIN_FIELDS, canonical, event_digest, event_hash
 from sopengine.errors import InputError
 from sopengine.i18n import N_, _
 
 
-def _fast_hash(run_id: str, at: str, recorded_at: str, person: str, os_user: str, kind: str,
-               step_id: str | None, payload: str, prev_hash: str) -> str:
-    """The event hash built from the stored payload text, without parsing it.
-
-    Byte-identical to :func:`sopengine.chain.event_hash` whenever the stored payload is in
-    canonical form, which is how the store writes it; callers fall back to ``event_hash``
-    when the two could differ (a mismatch, or a value that is not text).
-    """
-    text = '{"at":%s,"kind":%s,"os_user":%s,"payload":%s,"person":%s,"prev_hash":%s,"recorded_at":%s,"run_id":%s,"step_id":%s}' % (
-        _json_str(at), _json_str(kind), _json_str(os_user), payload, _json_str(person), _json_str(prev_hash),
-        _json_str(recorded_at), _json_str(run_id), "null" if step_id is None else _json_str(step_id),
-    )
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+_fast_hash = event_digest
+"""The event hash built from the stored payload text, without parsing it (:func:`sopengine.chain.event_digest`);
+callers fall back to :func:`_exact_hash` when the two could differ (a mismatch, or a value that is not text)."""
 
 
 def _exact_hash(row: tuple[Any, ...]) -> str | None:
@@ -77,23 +65,8 @@ def _head_token(digest: str, seq: int, office_seq: int | None = None) -> str:
     return f"{digest}@{seq}" if not office_seq else f"{digest}@{seq}+{office_seq}"
 
 
-def _no_default(value: Any) -> Any:
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _canonical_encoder() -> Callable[[Any], str]:
-    """:func:`sopengine.chain.canonical` without json.dumps' setup on every call: the C encoder
-    it uses, made once with the same settings (tests/test_audit.py checks they agree)."""
-    from json import encoder
-
-    make_encoder = getattr(encoder, "c_make_encoder", None)  # not in the typeshed stubs
-    if make_encoder is None:  # a Python built without the json accelerator
-        return canonical
-    make = make_encoder(None, _no_default, encoder.encode_basestring, None, ":", ",", True, False, True)
-    return lambda value: "".join(make(value, 0))
-
-
-_ENCODE = _canonical_encoder()
+_ENCODE = canonical
+""":func:`sopengine.chain.canonical`: json's C encoder, made once."""
 
 
 def payload_problem(text: Any) -> str | None:

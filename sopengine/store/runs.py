@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sopengine.chain import GENESIS, canonical, event_hash
+from sopengine.chain import GENESIS, canonical, event_digest
 from sopengine.errors import ConcurrentChange
 from sopengine.i18n import _
 from sopengine.store.dialect import is_pg
@@ -95,20 +95,23 @@ def write_changes(conn: sqlite3.Connection, ch: Changes) -> None:
         prev = (row[0] if row else None) or GENESIS
     events = []
     for e in ch.events:
-        record = {
-            "run_id": ch.run_id, "at": e.at, "recorded_at": ch.recorded_at, "person": e.person,
-            "os_user": e.os_user, "kind": e.kind, "step_id": e.step_id, "payload": e.payload, "prev_hash": prev,
-        }
-        digest = event_hash(record)
-        events.append((ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, canonical(e.payload), prev, digest))
+        payload = canonical(e.payload)  # written once: stored as it is, and hashed as it is
+        digest = event_digest(ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, payload, prev)
+        events.append((ch.run_id, e.at, ch.recorded_at, e.person, e.os_user, e.kind, e.step_id, payload, prev, digest))
         prev = digest
-    # The version check makes a writer that read the run before taking the lock safe.
-    cur = conn.execute(
-        "UPDATE runs SET version = version + 1, head = ?, status = COALESCE(?, status),"
-        " finished_at = CASE WHEN ? = 1 THEN NULL ELSE COALESCE(?, finished_at) END"
-        " WHERE id = ? AND version = ?",
-        (prev, ch.status, int(ch.reactivate), ch.finished_at, ch.run_id, ch.expected_version),
-    )
+    # The version check makes a writer that read the run before taking the lock safe. The status
+    # is set only when it changes: an index that holds it (the active runs', by period) is then
+    # rewritten, which would double the cost of this statement on every step.
+    if ch.status is None and ch.finished_at is None and not ch.reactivate:
+        cur = conn.execute("UPDATE runs SET version = version + 1, head = ? WHERE id = ? AND version = ?",
+                           (prev, ch.run_id, ch.expected_version))
+    else:
+        cur = conn.execute(
+            "UPDATE runs SET version = version + 1, head = ?, status = COALESCE(?, status),"
+            " finished_at = CASE WHEN ? = 1 THEN NULL ELSE COALESCE(?, finished_at) END"
+            " WHERE id = ? AND version = ?",
+            (prev, ch.status, int(ch.reactivate), ch.finished_at, ch.run_id, ch.expected_version),
+        )
     if cur.rowcount != 1:
         raise ConcurrentChange(
             _("run {run} was changed by another command meanwhile; look at 'sopengine status {run}' and try again").format(
