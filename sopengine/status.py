@@ -12,6 +12,7 @@ give the same sentences in the language people read.
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sopengine import authority, clock
 from sopengine.i18n import N_, _
 from sopengine.runs import ENGINE, run_facts
 from sopengine.store import Store
+from sopengine.store import use as use_store
 from sopengine.store import documents as store_documents
 from sopengine.store import runs as run_sql
 
@@ -184,12 +186,14 @@ def current_definition_hash(definition_id: str, definitions: str | Path | None =
 
 
 def run_status(
-    db: str | Path, run_id: str, *, now: datetime | str | None = None, definitions: str | Path | None = None,
+    db: str | Path | Store, run_id: str, *, now: datetime | str | None = None, definitions: str | Path | None = None,
 ) -> dict[str, Any]:
-    """One run: its state, open steps (with due times and lateness), timeline and assignments."""
-    store = Store(db, readonly=True)
+    """One run: its state, open steps (with due times and lateness), timeline and assignments.
+
+    *db* is a path (opened read-only for this call) or an open :class:`Store`."""
+    store, owned = use_store(db, readonly=True)
     # One read transaction: every row comes from the same moment, never half a change.
-    with store, run_sql.snapshot(store.conn):
+    with (store if owned else nullcontext()), run_sql.snapshot(store.conn):
         run = store.run(run_id)
         compiled = store.compiled(run["definition_hash"])
         cal = store.work_calendar(run["calendar_hash"])

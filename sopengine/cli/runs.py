@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings, state_word
@@ -234,11 +236,12 @@ def _print_timeline(st: dict) -> None:
             out.print(Text(_("Stopped at {step}: {why}").format(step=s["step"], why=stopped), style="yellow"))
 
 
-def _after_change(result: dict, verb: str) -> None:
+def _after_change(result: dict, verb: str, db: Any = None) -> None:
+    """Say what a change did and what is open now; *db* the store the command already has open."""
     from sopengine import api
 
     s = settings()
-    status = api.run_status(s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
+    status = api.run_status(db if db is not None else s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
     click.echo(verb)
     _print_open(status)
 
@@ -263,22 +266,29 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _named_step(run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:
+def _command_store(s: Any) -> Any:
+    """The database a step command reads, writes and reads again, opened once: opening and closing
+    it (a WAL checkpoint) cost more than the step itself."""
+    from sopengine.store import Store
+
+    return Store(s.db_path)
+
+
+def _named_step(db: Any, run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:
     """The step a write acts on and its open task: *step* as given, resolved to the task open
     now; else, at a terminal, the open step the person confirms; elsewhere a refusal naming
     the exact command. The write is pinned to that task, so a change meanwhile (the row's
     part or the step's visit completed, the step reopened) makes it fail, never act on the
-    next part or visit."""
+    next part or visit. *db*: the command's open store."""
     from sopengine import api
 
-    s = settings()
     if step is not None:
-        return step, api.open_task(s.db_path, run_id, step)["task"]
+        return step, api.open_task(db, run_id, step)["task"]
     import shlex
 
     from sopengine.errors import InputError
 
-    choices = api.open_steps(s.db_path, run_id, kind="decision" if verb == "decide" else "process")
+    choices = api.open_steps(db, run_id, kind="decision" if verb == "decide" else "process")
 
     def command(key: str) -> str:
         words = ["sopengine", verb, run_id, *([outcome] if outcome is not None else []), "--step", key]
@@ -341,14 +351,15 @@ def complete_cmd(run_id: str, step: str | None, outputs: tuple[str, ...], note: 
     from sopengine import api
 
     s = settings()
-    step, task = _named_step(run_id, step, "complete")
-    result = api.complete(s.db_path, run_id, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
-                          by=s.person, now=s.now, on_behalf=on_behalf)
-    if as_json:
-        print_json(result)
-        return
-    _after_change(result, _("Completed {step} of run {run} ({person}).").format(
-        step=result["step"], run=run_id, person=_for(result["completed_by"], result.get("on_behalf_of"))))
+    with _command_store(s) as db:
+        step, task = _named_step(db, run_id, step, "complete")
+        result = api.complete(db, run_id, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
+                              by=s.person, now=s.now, on_behalf=on_behalf)
+        if as_json:
+            print_json(result)
+            return
+        _after_change(result, _("Completed {step} of run {run} ({person}).").format(
+            step=result["step"], run=run_id, person=_for(result["completed_by"], result.get("on_behalf_of"))), db)
 
 
 def _for(person: str, behalf: str | None) -> str:
@@ -371,14 +382,16 @@ def decide_cmd(run_id: str, outcome: str, step: str | None, outputs: tuple[str, 
     from sopengine import api
 
     s = settings()
-    step, task = _named_step(run_id, step, "decide", outcome)
-    result = api.decide(s.db_path, run_id, outcome, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
-                        by=s.person, now=s.now, on_behalf=on_behalf)
-    if as_json:
-        print_json(result)
-        return
-    _after_change(result, _("Decided {outcome} at {step} of run {run} ({person}).").format(
-        outcome=result["outcome"], step=result["step"], run=run_id, person=_for(result["decided_by"], result.get("on_behalf_of"))))
+    with _command_store(s) as db:
+        step, task = _named_step(db, run_id, step, "decide", outcome)
+        result = api.decide(db, run_id, outcome, step=step, task=task, outputs=_pairs(outputs, "--output"), note=note,
+                            by=s.person, now=s.now, on_behalf=on_behalf)
+        if as_json:
+            print_json(result)
+            return
+        _after_change(result, _("Decided {outcome} at {step} of run {run} ({person}).").format(
+            outcome=result["outcome"], step=result["step"], run=run_id,
+            person=_for(result["decided_by"], result.get("on_behalf_of"))), db)
 
 
 @click.command("reopen", cls=SopCommand)
