@@ -129,10 +129,11 @@ def real_now() -> datetime:
 
 
 def iso(dt: datetime | None) -> str | None:
-    """UTC text for storage and JSON: ``2026-10-01T03:00:00Z``."""
+    """UTC text for storage and JSON: ``2026-10-01T03:00:00Z`` (whole seconds; the years allowed
+    have four digits)."""
     if dt is None:
         return None
-    return dt.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:

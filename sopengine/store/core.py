@@ -149,6 +149,7 @@ class Store:
         # A definition text never changes under its hash, so its compiled form is parsed once
         # per open store (the JSON costs more to parse than a step costs to write).
         self._compiled: dict[str, dict[str, Any]] = {}
+        self._writer: Any = None  # this process's lock for writers of the file (found at the first write)
         self.url: str | None = None
         if is_url(path):
             self._open_pg(str(path))
@@ -400,7 +401,9 @@ class Store:
         if self.url is not None:
             yield from self._pg_transaction(run)
             return
-        writer = _writer_lock(self.path)
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = _writer_lock(self.path)
         # Threads of one process (the office server's) queue here, in turn, rather than in
         # SQLite's busy handler, whose growing sleeps left some writers waiting seconds while
         # others went ahead; other processes still meet at BEGIN IMMEDIATE.
