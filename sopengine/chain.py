@@ -60,10 +60,9 @@ def event_digest(run_id: str, at: str, recorded_at: str, person: str, os_user: s
     which is how the store writes every payload; all the other fields are text (``step_id``
     may be None).
     """
-    text = '{"at":%s,"kind":%s,"os_user":%s,"payload":%s,"person":%s,"prev_hash":%s,"recorded_at":%s,"run_id":%s,"step_id":%s}' % (
-        _json_str(at), _json_str(kind), _json_str(os_user), payload, _json_str(person), _json_str(prev_hash),
-        _json_str(recorded_at), _json_str(run_id), "null" if step_id is None else _json_str(step_id),
-    )
+    text = (f'{{"at":{_json_str(at)},"kind":{_json_str(kind)},"os_user":{_json_str(os_user)},"payload":{payload},'
+            f'"person":{_json_str(person)},"prev_hash":{_json_str(prev_hash)},"recorded_at":{_json_str(recorded_at)},'
+            f'"run_id":{_json_str(run_id)},"step_id":{"null" if step_id is None else _json_str(step_id)}}}')
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -353,9 +353,10 @@ class _RunReader:
             read = seen.get(payload)
             if read is None:
                 obj, read = _read_payload(payload)
-                if len(seen) >= _SEEN_MAX:
-                    seen.clear()
-                seen[payload] = read
+                if kind != "run_started":  # a run's start names the run: its text never comes again
+                    if len(seen) >= _SEEN_MAX:
+                        seen.clear()
+                    seen[payload] = read
             else:
                 obj = None  # read again below if its kind needs more than the closing key
             canonical_text, is_object, closing = read
@@ -424,15 +425,15 @@ class _RunReader:
 
 def floor_pass(conn: sqlite3.Connection) -> int:
     """The floor the chain pass is measured against: read every event (run and office) in
-    ``seq`` order, write its canonical text from the stored fields and hash it; nothing more."""
+    ``seq`` order, write its canonical text from the stored fields and hash it; nothing more
+    (the text written as the pass writes it, an f-string: the cheapest way Python has)."""
     sha256 = hashlib.sha256
     n = 0
     for rows in (store_audit.event_rows(conn), store_audit.office_event_rows(conn)):
         for _seq, run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev, _stored in rows:
-            text = ('{"at":%s,"kind":%s,"os_user":%s,"payload":%s,"person":%s,"prev_hash":%s,"recorded_at":%s,'
-                    '"run_id":%s,"step_id":%s}') % (
-                _json_str(at), _json_str(kind), _json_str(os_user), payload, _json_str(person), _json_str(prev),
-                _json_str(recorded_at), _json_str(run_id), "null" if step_id is None else _json_str(step_id))
+            text = (f'{{"at":{_json_str(at)},"kind":{_json_str(kind)},"os_user":{_json_str(os_user)},"payload":{payload},'
+                    f'"person":{_json_str(person)},"prev_hash":{_json_str(prev)},"recorded_at":{_json_str(recorded_at)},'
+                    f'"run_id":{_json_str(run_id)},"step_id":{"null" if step_id is None else _json_str(step_id)}}}')
             sha256(text.encode("utf-8")).hexdigest()
             n += 1
     return n

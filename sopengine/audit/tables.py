@@ -60,9 +60,12 @@ def _note_state_event(closings: dict[str, list[tuple[Any, ...]]], assigned: dict
         return
     if kind == "run_started":
         # the people a run starts with: assigned by its starter, at its start
-        for a in p.get("assignments") or []:
-            if isinstance(a, dict) and isinstance(a.get("role"), str) and isinstance(a.get("person"), str):
-                assigned.setdefault(run_id, {})[(a["role"], a["person"])] = (0, at, person)
+        given = p.get("assignments")
+        if given:
+            current = assigned.setdefault(run_id, {})
+            for a in given if isinstance(given, list) else []:
+                if type(a) is dict and type(role := a.get("role")) is str and type(who := a.get("person")) is str:
+                    current[(role, who)] = (0, at, person)
         return
     role, who = p.get("role"), p.get("person")
     if not (isinstance(role, str) and isinstance(who, str)):
@@ -309,7 +312,7 @@ def _started_fields(payload: dict[str, Any]) -> dict[str, Any]:
         "definition_id": payload.get("definition"), "definition_hash": payload.get("definition_hash"),
         "calendar_hash": payload.get("calendar_hash"), "period": payload.get("period"),
         # the store writes case data as the canonical text of what the event records
-        "case_data": _ENCODE(case if case is not None else {}), "due_at": payload.get("due_at"),
+        "case_data": "{}" if case is None or case == {} else _ENCODE(case), "due_at": payload.get("due_at"),
     }
 
 
