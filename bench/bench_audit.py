@@ -40,7 +40,6 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-import make_db  # noqa: E402
 
 TARGET_MEMORY = 1.3
 TARGET_FLOOR_SHARE = 0.5
@@ -71,6 +70,18 @@ def child(what: str, db: Path) -> dict[str, Any]:
     return result
 
 
+def build(db: Path, runs: int, seed: int) -> dict[str, Any]:
+    """``make_db.py`` in a process of its own. On Linux a child's peak memory (``ru_maxrss``) starts
+    from its parent's when it is started: building a large database in this process would raise
+    the peak of every verification measured after it."""
+    proc = subprocess.run([sys.executable, str(BENCH / "make_db.py"), "--runs", str(runs), "-o", str(db), "--seed", str(seed),
+                           "--json"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_audit: make_db.py --runs {runs} failed: {proc.stderr[-600:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000", help="runs in each database, comma-separated (default 10000,100000)")
@@ -94,7 +105,7 @@ def main() -> int:
             if args.reuse and db.exists():
                 print(f"  {n:,} runs: reusing {db}", flush=True)
             else:
-                b = make_db.build(db, n, seed=args.seed, quiet=True)
+                b = build(db, n, args.seed)
                 print(f"  {n:,} runs: built in {b['seconds']:.1f} s, {b['events']:,} events, {b['bytes'] / 1e6:,.0f} MB", flush=True)
         baseline = child("none", dbs[sizes[0]])["peak_mib"]
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
