@@ -232,6 +232,35 @@ def statements(store: Store, n: int) -> tuple[float, float]:
     return statistics.median(counts), statistics.median(commits)
 
 
+def wal_pages(folder: Path, compiled: dict[str, Any], runs_n: int = 60) -> dict[str, float]:
+    """Pages one step writes, in each way: the WAL frames that *runs_n* first steps add to a fresh
+    database (no checkpoint meanwhile), per step. The floor's tables carry fewer indexes than
+    sopengine's, whose queries read through them; each index a step changes is one more page."""
+    pages: dict[str, float] = {}
+    store = Store(folder / "wal-store.db", create=True)
+    floor = FloorRuns(folder / "wal-floor.db", compiled)
+    try:
+        ids = [runs.start_run(SOP, db=store, definitions=DEFINITIONS, period=PERIODS[i % 12], by=BY, now=START,
+                              allow_duplicate=True)["run_id"] for i in range(runs_n)]
+        for i in range(runs_n):
+            floor.start(f"wal-{i}", PERIODS[i % 12], BY, START)
+        for name, conn, path, step in (
+            (STORE, store.conn, folder / "wal-store.db", lambda i: runs.complete(store, ids[i], by=BY, now=START + timedelta(minutes=10))),
+            (FLOOR, floor.conn, folder / "wal-floor.db", lambda i: floor.complete(f"wal-{i}", BY, START + timedelta(minutes=10))),
+        ):
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+            for i in range(runs_n):
+                step(i)
+            wal = Path(str(path) + "-wal").stat().st_size
+            pages[name] = round((wal - 32) / (page + 24) / runs_n, 2)  # a 32-byte header, then frames of a 24-byte header and a page
+    finally:
+        store.close()
+        floor.close()
+    return pages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=240, help="runs started and carried to their end in each way")
@@ -294,8 +323,11 @@ def main() -> None:
         n_sql, n_commit = statements(store, 40)
         print(f"  SQL statements of one open-Store step (median of 40 first steps): {n_sql:g}, in {n_commit:g} commit(s)")
 
+        pages = wal_pages(folder, compile_definition(definition, text))
+        print(f"  pages written per step (WAL frames of 60 first steps): sopengine {pages[STORE]:g}, floor {pages[FLOOR]:g}")
+
         result: dict[str, Any] = {"steps": steps, "runs": args.runs, "medians_ms": {k: round(v * 1000, 4) for k, v in med.items()},
-                                  "statements": n_sql, "commits": n_commit, "ratios": {}}
+                                  "statements": n_sql, "commits": n_commit, "pages": pages, "ratios": {}}
         floor_ratio = med[STORE] / med[FLOOR]
         result["ratios"]["sopengine / floor"] = round(floor_ratio, 3)
         print(f"  sopengine (open Store) / floor: {floor_ratio:.2f}x (target <= {TARGET_FLOOR}x)")

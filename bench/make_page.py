@@ -110,6 +110,8 @@ def block_step(r: dict[str, Any]) -> str:
     out = table(["Per step (median of " + f"{r['steps']:,} steps, {r['runs']} runs per way)", "median"], rows)
     out += "\n\n" + table(["Ratio", ""], [[k, x(v)] for k, v in r["ratios"].items()])
     out += f"\n\nSQL statements in one step: {r['statements']:g}, in {r['commits']:g} commit(s)."
+    if r.get("pages"):
+        out += (" Pages written per step (WAL frames): " + ", ".join(f"{k} {v:g}" for k, v in r["pages"].items()) + ".")
     if r.get("profile"):
         out += "\n\n" + table(["Part of a profiled step (cProfile, shares)", "share"],
                              [[k, f"{v:.1%}"] for k, v in r["profile"].items()])
