@@ -222,6 +222,13 @@ def cancel(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]
     return _cancel(db, run_id, **kwargs)
 
 
+def open_summary(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]:
+    """What is open in a run now, as :func:`run_status` gives it; see :func:`sopengine.status.open_summary`."""
+    from sopengine.status import open_summary as _open_summary
+
+    return _open_summary(db, run_id, **kwargs)
+
+
 def run_status(db: str | Path | Store, run_id: str, **kwargs: Any) -> dict[str, Any]:
     """One run's status and timeline; see :func:`sopengine.status.run_status`."""
     from sopengine.status import run_status as _status

@@ -304,7 +304,8 @@ def _operation(
             store.close()
 
 
-def _not_found(store: Store, run_id: str) -> RunNotFound:
+def not_found(store: Store, run_id: str) -> RunNotFound:
+    """The refusal of an operation on a run the database does not hold."""
     return RunNotFound(
         _("no run {run!r} in {path}; 'sopengine status' lists the runs").format(run=run_id, path=store.path), run_id=run_id
     )
@@ -329,7 +330,7 @@ def _read(
 ) -> _Loaded:
     found = run_sql.load_for_change(store.conn, run_id)
     if found is None:
-        raise _not_found(store, run_id)
+        raise not_found(store, run_id)
     run, tasks, assignments = found
     if run["status"] != "active" and not allow_closed:
         raise _closed(store, run)
@@ -476,7 +477,7 @@ def _active_run(db: str | Path | Store, run_id: str) -> Iterator[tuple[Store, di
         with run_sql.snapshot(store.conn):
             found = run_sql.load_for_change(store.conn, run_id, register=False)
             if found is None:
-                raise _not_found(store, run_id)
+                raise not_found(store, run_id)
             run, tasks, _assigned = found
             if run["status"] != "active":
                 raise _closed(store, run)

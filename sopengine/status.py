@@ -19,7 +19,7 @@ from typing import Any
 
 from sopengine import authority, clock
 from sopengine.i18n import N_, _
-from sopengine.runs import ENGINE, run_facts
+from sopengine.runs import ENGINE, not_found, run_facts
 from sopengine.store import Store
 from sopengine.store import use as use_store
 from sopengine.store import documents as store_documents
@@ -185,6 +185,10 @@ def current_definition_hash(definition_id: str, definitions: str | Path | None =
         return None
 
 
+_CLOSED_FIELDS = ("closed_at", "closed_by", "outcome", "on_behalf_of")
+"""Fields of a task's view that an open step has none of."""
+
+
 def run_status(
     db: str | Path | Store, run_id: str, *, now: datetime | str | None = None, definitions: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -233,7 +237,7 @@ def run_status(
             "deadline_beyond_calendar": bool(run["due_at"] and cal is not None and cal.beyond(clock.from_iso(run["due_at"]))),
             "version": run["version"],
             "timezone": tz,
-            "open_steps": [{k: v for k, v in s.items() if k not in ("closed_at", "closed_by", "outcome", "on_behalf_of")} for s in open_steps],
+            "open_steps": [{k: v for k, v in s.items() if k not in _CLOSED_FIELDS} for s in open_steps],
             "timeline": timeline,
             "assignments": [dict(a, acting=bool(a["acting"])) for a in store.assignments(run_id)],
             "format": compiled.get("format", 1),
@@ -244,6 +248,28 @@ def run_status(
             "next": _next_hint(compiled, open_steps),
             "identity": authority.mode(store),
         }
+
+
+def open_summary(db: str | Path | Store, run_id: str, *, now: datetime | str | None = None) -> dict[str, Any]:
+    """What is open in a run now, as :func:`run_status` gives it (``run_id``, ``status``,
+    ``timezone``, ``open_steps``) and nothing else: the run and its open tasks read in one
+    statement. The command line shows it after each change; the timeline, the documents and
+    the definition file are not read for it."""
+    store, owned = use_store(db, readonly=True)
+    with (store if owned else nullcontext()), run_sql.snapshot(store.conn):
+        found = run_sql.load_for_change(store.conn, run_id, register=False)
+        if found is None:
+            raise not_found(store, run_id)
+        run, tasks, _assignments = found
+        compiled = store.compiled(run["definition_hash"])
+        cal = store.work_calendar(run["calendar_hash"])
+        tz = clock.run_zone(cal, compiled.get("timezone"))
+        at = clock.coerce(now, tz)
+        facts = run_facts(run)
+        # open tasks hold no documents yet: they are recorded when the step is done
+        views = [_task_view(compiled, cal, t, at, [], facts) for t in tasks]
+    return {"run_id": run_id, "status": run["status"], "timezone": tz,
+            "open_steps": [{k: v for k, v in view.items() if k not in _CLOSED_FIELDS} for view in views]}
 
 
 def _next_hint(compiled: dict[str, Any], open_steps: list[dict[str, Any]]) -> list[str]:

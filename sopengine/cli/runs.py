@@ -241,7 +241,7 @@ def _after_change(result: dict, verb: str, db: Any = None) -> None:
     from sopengine import api
 
     s = settings()
-    status = api.run_status(db if db is not None else s.db_path, result["run_id"], now=s.now, definitions=s.definitions)
+    status = api.open_summary(db if db is not None else s.db_path, result["run_id"], now=s.now)
     click.echo(verb)
     _print_open(status)
 
