@@ -254,3 +254,72 @@ def test_every_human_line_passes_through_the_catalogue(tmp_path: Path, pseudo: P
     english, data = _english_words(), _data_words()
     found = [x for out in outputs for x in _leftovers(out, english, data)]
     assert found == [], "words that never passed through the catalogue:\n" + "\n".join(dict.fromkeys(found))
+
+
+# -- the catalogue kept in the user's cache -------------------------------------------------------
+
+def _mo() -> Path:
+    return ROOT / "sopengine" / "locale" / "id" / "LC_MESSAGES" / "sopengine.mo"
+
+
+def test_the_kept_catalogue_translates_every_message_as_gettext_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gettext
+
+    from sopengine import i18n
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SOPENGINE_CACHE", raising=False)
+    first = i18n._read_catalogue(str(_mo()))  # read by gettext, then kept
+    assert (tmp_path / "sopengine" / "catalogue-id.marshal").is_file()
+    kept = i18n._read_catalogue(str(_mo()))  # read back from the cache
+    with open(_mo(), "rb") as fh:
+        parsed = gettext.GNUTranslations(fh)
+    assert type(kept) is gettext.GNUTranslations and kept is not first
+    messages = [k for k in parsed._catalog if type(k) is str and k]  # type: ignore[attr-defined]
+    assert len(messages) > 1000
+    for message in messages:
+        assert kept.gettext(message) == parsed.gettext(message)
+    for n in (0, 1, 2, 5):
+        assert kept.ngettext("{n} visit completed", "{n} visits completed", n) == parsed.ngettext(
+            "{n} visit completed", "{n} visits completed", n) != "{n} visits completed"
+    assert kept.gettext("not a message of the catalogue") == "not a message of the catalogue"
+    assert kept.info() == parsed.info() and kept.charset() == parsed.charset()
+
+
+def test_a_catalogue_changed_since_it_was_kept_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import marshal
+    import shutil
+
+    from sopengine import i18n
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SOPENGINE_CACHE", raising=False)
+    mine = tmp_path / "locale" / "id" / "LC_MESSAGES" / "sopengine.mo"
+    mine.parent.mkdir(parents=True)
+    shutil.copy(_mo(), mine)
+    i18n._read_catalogue(str(mine))
+    kept = tmp_path / "cache" / "sopengine" / "catalogue-id.marshal"
+    data = marshal.loads(kept.read_bytes())
+    message = next(k for k, v in data["catalog"].items() if type(k) is str and k and v and k != v)
+    original = data["catalog"][message]
+    # the cache says something else for it: read back while the file is as it was kept ...
+    data["catalog"][message] = "ditulis ulang"
+    kept.write_bytes(marshal.dumps(data))
+    assert i18n._read_catalogue(str(mine)).gettext(message) == "ditulis ulang"
+    # ... and passed over once the file has changed since
+    later = data["key"][2] + 10**9
+    os.utime(mine, ns=(later, later))
+    assert i18n._read_catalogue(str(mine)).gettext(message) == original
+    assert marshal.loads(kept.read_bytes())["key"][2] == later  # kept again, for the file as it is now
+    # a damaged cache is passed over
+    kept.write_bytes(b"\x00not marshal")
+    assert i18n._read_catalogue(str(mine)).gettext(message) == original
+
+
+def test_no_catalogue_is_kept_with_the_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sopengine import i18n
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("SOPENGINE_CACHE", "off")
+    assert i18n._read_catalogue(str(_mo())).gettext("Options") != "Options"
+    assert not (tmp_path / "sopengine").exists()
