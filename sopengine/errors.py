@@ -42,6 +42,17 @@ if TYPE_CHECKING:  # a definition's problems are built by sopengine.definition a
     from sopengine.definition.problem import Problem
 
 
+def __getattr__(name: str) -> object:
+    """``sopengine.errors.Problem``, where a library caller found it before it moved to
+    :mod:`sopengine.definition.problem`; imported when asked for, so that every command's
+    start-up does not build it."""
+    if name == "Problem":
+        from sopengine.definition.problem import Problem
+
+        return Problem
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class SopError(Exception):
     """Base class of every error a user can cause and fix."""
 

@@ -217,6 +217,15 @@ def test_read_commands_never_prepare_an_empty_postgresql_database(empty_pg: str,
 
 
 @pytest.mark.postgresql
+@pytest.mark.parametrize("command", [["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"]])
+def test_a_step_naming_an_empty_postgresql_database_does_not_prepare_it(empty_pg: str, command: list[str]) -> None:
+    result = invoke("--db", empty_pg, "--by", "Agus", *command)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {empty_pg} holds no sopengine data; pass the right --db\n"
+    assert pg_support.rows(empty_pg, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()") == []
+
+
+@pytest.mark.postgresql
 def test_another_programs_postgresql_database_is_refused_untouched(empty_pg: str) -> None:
     con = pg_support.connect(empty_pg)
     con.execute("CREATE TABLE pelanggan (id BIGINT PRIMARY KEY, nama TEXT)")

@@ -50,3 +50,37 @@ def test_reading_another_programs_file_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(NotADatabase, match=r"is an SQLite file but not a sopengine database \(it has tables pegawai\); pass another --db"):
         api.run_status(db, "abc-def")
+
+
+@pytest.mark.parametrize("args", [["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"]])
+def test_a_step_naming_an_empty_file_is_refused_and_leaves_it_empty(tmp_path: Path, args: list[str]) -> None:
+    """complete and decide open the database once, for writing; a mistyped --db is still not made a database."""
+    db = tmp_path / "kosong.db"
+    db.touch()
+    result = CliRunner().invoke(cli, ["--db", str(db), "--by", "Agus", *args])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {db} is an empty file, not a sopengine database; pass the right --db\n"
+    assert db.stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kosong.db"]
+
+
+def test_a_step_naming_a_file_with_no_sopengine_tables_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "bukan.db"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA application_id = 7")  # a header and nothing else: not empty, no tables
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    result = CliRunner().invoke(cli, ["--db", str(db), "--by", "Agus", "complete", "abc-def", "--step", "1"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {db} holds no sopengine data; pass the right --db\n"
+    assert db.read_bytes() == before
+
+
+def test_problem_is_still_found_where_it_was() -> None:
+    from sopengine import errors
+    from sopengine.definition.problem import Problem
+
+    assert errors.Problem is Problem
+    with pytest.raises(AttributeError):
+        errors.NoSuchThing  # noqa: B018

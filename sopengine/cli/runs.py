@@ -268,10 +268,11 @@ def _interactive() -> bool:
 
 def _command_store(s: Any) -> Any:
     """The database a step command reads, writes and reads again, opened once: opening and closing
-    it (a WAL checkpoint) cost more than the step itself."""
+    it (a WAL checkpoint) cost more than the step itself. It must already be sopengine's: a
+    mistyped --db naming an empty file or database is refused untouched."""
     from sopengine.store import Store
 
-    return Store(s.db_path)
+    return Store(s.db_path, existing=True)
 
 
 def _named_step(db: Any, run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:

@@ -138,12 +138,15 @@ def translated(exc: BaseException, db: str | Path) -> Exception | None:
 class Store:
     """An open sopengine database."""
 
-    def __init__(self, path: str | Path, *, create: bool = False, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, create: bool = False, readonly: bool = False, existing: bool = False) -> None:
         """Open the database at *path*.
 
         ``create`` makes a new one where none exists. ``readonly`` is for commands that only
         read: the file is opened read-only, never created, and an older schema is read as it
-        is rather than migrated (the next change migrates it).
+        is rather than migrated (the next change migrates it). ``existing`` is for a command that
+        changes a run it names: the database must already be sopengine's, so an empty file or
+        an empty PostgreSQL database is refused untouched, as a reader refuses it, rather than
+        prepared (an older schema is still migrated).
         """
         self.readonly = readonly
         # A definition text never changes under its hash, so its compiled form is parsed once
@@ -152,7 +155,7 @@ class Store:
         self._writer: Any = None  # this process's lock for writers of the file (found at the first write)
         self.url: str | None = None
         if is_url(path):
-            self._open_pg(str(path))
+            self._open_pg(str(path), existing=existing)
             return
         self.engine = "sqlite"
         self.errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
@@ -168,7 +171,7 @@ class Store:
                     _("folder {folder} does not exist; create it or pass another --db").format(folder=self.path.parent),
                     path=str(self.path),
                 )
-        if readonly and self.path.is_file() and self.path.stat().st_size == 0:
+        if (readonly or existing) and self.path.is_file() and self.path.stat().st_size == 0:
             raise NotADatabase(
                 _("{path} is an empty file, not a sopengine database; pass the right --db").format(path=self.path), path=str(self.path)
             )
@@ -201,15 +204,15 @@ class Store:
                     raise self._failed(exc) from None
                 raise
         if version < SCHEMA_VERSION:
-            if readonly:
-                self._check_readable(version)
-            else:
+            if readonly or (existing and version == 0):
+                self._check_readable(version)  # refuses a file that holds no sopengine data
+            if not readonly:
                 self._upgrade(version)
         if not readonly:
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
 
-    def _open_pg(self, url: str) -> None:
+    def _open_pg(self, url: str, *, existing: bool = False) -> None:
         """Open the PostgreSQL database at *url* (:mod:`sopengine.store.pg`), preparing its schema if it has none."""
         import psycopg
 
@@ -231,7 +234,7 @@ class Store:
                         path=self.path, version=version, known=SCHEMA_VERSION),
                     path=str(self.path),
                 )
-            if version == 0 and self.readonly:
+            if version == 0 and (self.readonly or existing):
                 found = pg_schema.tables(self.conn)
                 if found:
                     raise pg.not_sopengine(url, found)
