@@ -1046,3 +1046,43 @@ def test_a_run_s_kept_chain_head_edited_is_named(hist: dict) -> None:
     assert (problem["kind"], problem["seq"], problem["run_id"]) == ("state", last, hist["b"])
     assert problem["message"].startswith(f"run {hist['b']} keeps ffffffffffffffff as its chain's head in the runs table,"
                                          f" but its last event {last} hashes to ")
+
+
+# -- a run's events come a fetch at a time, and a long run is not held in memory -------------------
+
+_TAMPERINGS = {
+    "sound": [],
+    "payload edited": [("UPDATE events SET payload = replace(payload, '\"iteration\":1', '\"iteration\":2')"
+                        " WHERE seq = (SELECT MIN(seq) FROM events WHERE kind = 'step_completed')", ())],
+    "hash edited": [("UPDATE events SET hash = ? WHERE seq = (SELECT MAX(seq) FROM events WHERE kind = 'step_completed')",
+                     ("f" * 64,))],
+    "link cut": [("DELETE FROM events WHERE seq = (SELECT MIN(seq) FROM events WHERE kind = 'step_completed')", ())],
+    "person edited": [("UPDATE events SET person = 'Orang Lain' WHERE seq = (SELECT MAX(seq) FROM events)", ())],
+    "number where text belongs": [("UPDATE events SET step_id = 7 WHERE seq = (SELECT MIN(seq) FROM events"
+                                   " WHERE kind = 'decided')", ())],
+}
+
+
+@pytest.mark.parametrize("tampering", sorted(_TAMPERINGS))
+def test_a_run_read_in_small_fetches_and_not_kept_is_judged_the_same(tmp_path: Path, tampering: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass carries what it found in a run from one fetch to the next, never the run's rows
+    beyond a few thousand: a run as long as the history is then read again from the database,
+    should its chain break. With fetches of three events and no rows kept, every finding and
+    every head must be what the pass finds reading whole runs."""
+    import importlib
+
+    chainpass = importlib.import_module("sopengine.audit.chainpass")
+    store_audit = importlib.import_module("sopengine.store.audit")
+    db = build_history(tmp_path)["db"]
+    if _TAMPERINGS[tampering]:
+        tamper(db, *_TAMPERINGS[tampering], drop_triggers=True)
+    whole = audit.verify(db)
+    monkeypatch.setattr(store_audit, "FETCH_SIZE", 3)
+    monkeypatch.setattr(chainpass, "_KEEP_ROWS", 0)
+    parts = audit.verify(db)
+    for volatile in ("seconds", "chain_seconds", "tables_seconds", "integrity"):
+        whole.pop(volatile, None)
+        parts.pop(volatile, None)
+    assert parts == whole
+    assert whole["ok"] is (tampering == "sound")

@@ -1,9 +1,12 @@
 """The one pass of ``audit verify`` over every event, in memory that does not grow with them.
 
 The events are read run by run (along the ``events_run`` index), each run's in ``seq``
-order, so the pass holds one run's events at a time, and of each run it has read (at most
-those one fetch holds) what its tables are compared with: its first and last events, the sum
-of the closing keys its events imply, its rarer state events and the assignments they leave.
+order, a fetch at a time. Of each run the pass keeps what its tables are compared with (its
+first and last events, the sum of the closing keys its events imply, its rarer state events
+and the assignments they leave) and at most a few thousand of its rows, to go through again
+should its chain break (a longer run is read again from the database then): a run as long as
+the whole history, as a database edited to give every event one run id would have, takes no
+more memory than a short one.
 Once the runs a fetch ended are read, their rows in the runs, tasks and assignments tables
 (read by three more cursors in the same order of run ids, merged as they go) are compared
 with what their events said, and the runs are forgotten.
@@ -21,7 +24,7 @@ import bisect
 import hashlib
 import sqlite3
 from time import perf_counter as clock
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
@@ -269,9 +272,10 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
     # The runs of one fetch are all read before their tables are compared: reading the events and
     # comparing the tables each go over other pages of the database and other objects in memory,
     # and each goes faster when the other does not come in between (the chains by some 6%).
-    # A fetch ends within a run as often as not: that run's rows are kept until its last one comes.
+    # A fetch ends within a run as often as not: what the pass has found in that run so far is
+    # carried into the next fetch (never its rows: a run may be as long as the history).
     count = 0
-    current: list[tuple[Any, ...]] = []
+    current: _RunState | None = None
     cursor = store_audit.events_by_run(conn)
     while True:
         batch = cursor.fetchmany()
@@ -279,19 +283,19 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
             break
         done = []
         for run_id, rows in groupby(batch, _RUN_ID):
-            if current and run_id == current[0][1]:
-                current.extend(rows)
-            else:
-                if current:
-                    done.append((current[0][1], *reader.read(current)))
-                current = list(rows)
+            part = list(rows)
+            if current is None or run_id != current.run_id:
+                if current is not None:
+                    done.append((current.run_id, *reader.end(current, conn)))
+                current = reader.begin(part[0])
+            reader.feed(current, part)
         for run_id, events, hashes in done:
             finish(run_id, events, hashes)
         count += len(batch)
         if progress is not None:
             progress(count + result.office_events, total)
-    if current:
-        finish(current[0][1], *reader.read(current))
+    if current is not None:
+        finish(current.run_id, *reader.end(current, conn))
     began = clock()
     others_before(_END)
     result.table_seconds += clock() - began
@@ -302,6 +306,35 @@ def chain_pass(conn: sqlite3.Connection, *, marks: Sequence[Mark] = (), progress
 
 
 _RUN_ID = itemgetter(1)
+
+
+_KEEP_ROWS = 4096
+"""A run's rows the pass keeps, to go through again should its chain break; a longer run is read
+again from the database instead (its memory must not grow with the history)."""
+
+
+class _RunState:
+    """What the pass has found so far in one run's events (its rows come a fetch at a time)."""
+
+    __slots__ = ("run_id", "run_text", "first", "closes_sum", "closes_n", "closings", "assigned", "sound", "expected",
+                 "n", "last", "hashes", "rows")
+
+    def __init__(self, row: tuple[Any, ...], keep_hashes: bool) -> None:
+        self.run_id = row[1]
+        self.first: tuple[Any, ...] = (row[0], row[6], row[2], row[4], None)  # its run fields are added once parsed
+        self.closes_sum = self.closes_n = self.n = 0
+        self.closings: dict[Any, list[tuple[Any, ...]]] = {}
+        self.assigned: dict[Any, dict[tuple[str, str], tuple[int, str, str]]] = {}
+        try:
+            self.run_text = _json_str(row[1])
+            self.sound = True
+        except TypeError:  # a run id that is not text: its hashes are made exactly, in _find_break
+            self.run_text = ""
+            self.sound = False
+        self.expected = GENESIS
+        self.last: tuple[Any, ...] = row
+        self.hashes: list[tuple[int, Any]] | None = [] if keep_hashes else None
+        self.rows: list[tuple[Any, ...]] | None = []
 
 
 class _RunReader:
@@ -325,29 +358,23 @@ class _RunReader:
         self.keep_hashes = keep_hashes
         self.seen: dict[Any, tuple[bool, bool, tuple[Any, ...]]] = {}
 
-    def read(self, rows: list[tuple[Any, ...]]) -> tuple[RunEvents, list[tuple[int, Any]]]:
-        """A run's rows (in ``seq`` order, one run id) checked; what they say, and ``(seq, hash)``
-        of each when the pass keeps them for marks (none otherwise)."""
+    def begin(self, row: tuple[Any, ...]) -> _RunState:
+        """A run whose first event is *row*."""
+        return _RunState(row, self.keep_hashes)
+
+    def feed(self, run: _RunState, rows: list[tuple[Any, ...]]) -> None:
+        """The next of *run*'s rows (in ``seq`` order, its run id), checked into what *run* has found."""
         sha256 = hashlib.sha256
         text = _json_str
         scan_json = _SCAN_JSON
         seen = self.seen
         odd = self.odd
         closing_kinds, state_kinds, engine = _CLOSING_KINDS, _STATE_KINDS, _ENGINE
-        start = rows[0]
-        first: tuple[Any, ...] = (start[0], start[6], start[2], start[4], None)  # its run fields are added below, once parsed
-        closes_sum = closes_n = 0
-        closings: dict[Any, list[tuple[Any, ...]]] = {}
-        assigned: dict[Any, dict[tuple[str, str], tuple[int, str, str]]] = {}
-        try:
-            run_text = text(start[1])
-            sound = True
-        except TypeError:  # a run id that is not text: its hashes are made exactly, in _find_break
-            run_text = ""
-            sound = False
-        expected = GENESIS
+        closes_sum, closes_n, closings, assigned = run.closes_sum, run.closes_n, run.closings, run.assigned
+        sound, expected, run_text, n = run.sound, run.expected, run.run_text, run.n
         for row in rows:
             seq, run_id, at, recorded_at, person, os_user, kind, step_id, payload, prev, stored = row
+            n += 1
             # the payload: stored as its canonical text, and what it says about the tables (the same
             # text read before gives the same answers: most payloads repeat, and are looked at once)
             read = seen.get(payload)
@@ -375,8 +402,8 @@ class _RunReader:
                     if obj is None:
                         obj = scan_json(payload, 0)[0]
                     _note_state_event(closings, assigned, seq, run_id, kind, at, person, step_id, obj)
-                    if row is start and kind == "run_started":
-                        first = (seq, kind, at, person, _started_fields(obj))
+                    if n == 1 and kind == "run_started":
+                        run.first = (seq, kind, at, person, _started_fields(obj))
             # the chain: the link, then the hash over the stored fields (canonical.fast_hash, written
             # out). The previous hash goes in as it is, without JSON's quotes and escapes made for it:
             # it is the one this run's previous event was just found to have (or GENESIS), hex digits
@@ -391,14 +418,26 @@ class _RunReader:
                 except TypeError:  # a NULL or a number where text belongs
                     sound = False
                 expected = stored
-        if not sound:
-            self._find_break(rows)
-        end = rows[-1]
-        events = RunEvents(first, (end[10], end[0], end[6], end[2]), len(rows), (closes_sum, closes_n),
-                           closings.get(start[1], []), assigned.get(start[1], {}))
-        return events, [(row[0], row[10]) for row in rows] if self.keep_hashes else []
+        run.closes_sum, run.closes_n, run.sound, run.expected, run.n = closes_sum, closes_n, sound, expected, n
+        run.last = rows[-1]
+        if run.hashes is not None:
+            run.hashes.extend((row[0], row[10]) for row in rows)
+        if run.rows is not None:
+            if len(run.rows) + len(rows) <= _KEEP_ROWS:
+                run.rows.extend(rows)
+            else:
+                run.rows = None  # a long run: read again from the database, should it need to be
 
-    def _find_break(self, rows: list[tuple[Any, ...]]) -> None:
+    def end(self, run: _RunState, conn: sqlite3.Connection) -> tuple[RunEvents, list[tuple[int, Any]]]:
+        """What *run*'s events say, and ``(seq, hash)`` of each when the pass keeps them for marks."""
+        if not run.sound:
+            self._find_break(run.rows if run.rows is not None else store_audit.run_events_streamed(conn, run.run_id))
+        last = run.last
+        events = RunEvents(run.first, (last[10], last[0], last[6], last[2]), run.n, (run.closes_sum, run.closes_n),
+                           run.closings.get(run.run_id, []), run.assigned.get(run.run_id, {}))
+        return events, run.hashes if run.hashes is not None else []
+
+    def _find_break(self, rows: Iterable[tuple[Any, ...]]) -> None:
         """The first event of a run whose link or hash is wrong, into ``broken``: event by event,
         each hash written out exactly (:func:`_exact_hash`) when the fast one differs."""
         broken = self.broken

@@ -106,6 +106,11 @@ def event_numbers(conn: sqlite3.Connection) -> Iterator[int]:
         yield seq
 
 
+def run_events_streamed(conn: sqlite3.Connection, run_id: Any) -> sqlite3.Cursor:
+    """One run's events in ``seq`` order (columns :data:`EVENT_COLUMNS`), read as they are asked for."""
+    return _stream(conn, f"{_EVENT_SELECT} FROM events WHERE run_id = ? ORDER BY seq", (run_id,))
+
+
 def run_event_rows(conn: sqlite3.Connection, run_id: str) -> list[tuple[Any, ...]]:
     """One run's events in ``seq`` order (columns :data:`EVENT_COLUMNS`)."""
     return conn.execute(f"{_EVENT_SELECT} FROM events WHERE run_id = ? ORDER BY seq", (run_id,)).fetchall()
