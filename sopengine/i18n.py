@@ -156,14 +156,19 @@ def _read_catalogue(path: str) -> _gettext.NullTranslations:
     if cache is not None:
         data = {"key": key, "info": found._info, "charset": found._charset,  # type: ignore[attr-defined]
                 "catalog": found._catalog}  # type: ignore[attr-defined]
+        import _thread
+
+        partial = f"{cache}.{os.getpid()}.{_thread.get_ident()}.tmp"  # the office server's threads each their own
         try:
             os.makedirs(os.path.dirname(cache), exist_ok=True)
-            partial = f"{cache}.{os.getpid()}.tmp"
             with open(partial, "wb") as out:
                 marshal.dump(data, out)
             os.replace(partial, cache)  # whole or not at all, whoever reads it meanwhile
         except (OSError, ValueError):
-            pass
+            try:
+                os.unlink(partial)  # nothing left behind where the cache cannot be written
+            except OSError:
+                pass
     return found
 
 

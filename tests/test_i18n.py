@@ -323,3 +323,13 @@ def test_no_catalogue_is_kept_with_the_cache_off(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("SOPENGINE_CACHE", "off")
     assert i18n._read_catalogue(str(_mo())).gettext("Options") != "Options"
     assert not (tmp_path / "sopengine").exists()
+
+
+def test_a_cache_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sopengine import i18n
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("SOPENGINE_CACHE", raising=False)
+    (tmp_path / "sopengine" / "catalogue-id.marshal").mkdir(parents=True)  # a folder where the file should go
+    assert i18n._read_catalogue(str(_mo())).gettext("Options") != "Options"
+    assert sorted(p.name for p in (tmp_path / "sopengine").iterdir()) == ["catalogue-id.marshal"]
