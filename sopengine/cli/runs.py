@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from sopengine.cli.common import SopCommand, global_options, json_option, note, print_json, settings, state_word
 from sopengine.i18n import _
+
+if TYPE_CHECKING:
+    from sopengine.cli.common import Settings
+    from sopengine.store import Store
 
 
 def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
@@ -236,7 +240,7 @@ def _print_timeline(st: dict) -> None:
             out.print(Text(_("Stopped at {step}: {why}").format(step=s["step"], why=stopped), style="yellow"))
 
 
-def _after_change(result: dict, verb: str, db: Any = None) -> None:
+def _after_change(result: dict, verb: str, db: Store | None = None) -> None:
     """Say what a change did and what is open now; *db* the store the command already has open."""
     from sopengine import api
 
@@ -266,7 +270,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _command_store(s: Any) -> Any:
+def _command_store(s: Settings) -> Store:
     """The database a step command reads, writes and reads again, opened once: opening and closing
     it (a WAL checkpoint) cost more than the step itself. It must already be sopengine's: a
     mistyped --db naming an empty file or database is refused untouched."""
@@ -275,7 +279,7 @@ def _command_store(s: Any) -> Any:
     return Store(s.db_path, existing=True)
 
 
-def _named_step(db: Any, run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:
+def _named_step(db: Store, run_id: str, step: str | None, verb: str, outcome: str | None = None) -> tuple[str, int]:
     """The step a write acts on and its open task: *step* as given, resolved to the task open
     now; else, at a terminal, the open step the person confirms; elsewhere a refusal naming
     the exact command. The write is pinned to that task, so a change meanwhile (the row's
