@@ -154,6 +154,47 @@ def test_racing_first_commands_on_an_empty_database_prepare_it_once(pg_server: p
         pg_server.drop(name)
 
 
+def test_a_preparer_that_waited_for_the_schema_lock_sees_the_schema_the_first_one_made(
+        pg_server: pg_support.PgServer) -> None:
+    # The interleaving behind a rare failure of the race above, made deterministic: the second
+    # process asked the schema's version while the first had made the schema but not committed it,
+    # then waited for the schema lock. PostgreSQL keeps that "no such table" in the connection's
+    # catalogue cache until something makes it read the catalogue's changes (a table lock; or, by
+    # chance, the many changes a whole schema sends), so after the wait the version must come
+    # from a query that reads the catalogue afresh. The first preparer here makes only the
+    # migrations table: too few changes to refresh the cache by chance.
+    import psycopg
+
+    from sopengine.store import pg_schema
+    from sopengine.store.pg import PgConnection
+
+    name, db = pg_server.create(template="template0")
+    first = psycopg.connect(db, autocommit=True)
+    second = psycopg.connect(db, autocommit=True)
+    try:
+        one, two = PgConnection(None, first, 10), PgConnection(None, second, 10)
+        one.execute("BEGIN IMMEDIATE")  # READ COMMITTED, as the store prepares a schema
+        one.execute(f"SELECT pg_advisory_xact_lock({pg_schema._LOCK})")
+        one.execute("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+        one.execute("INSERT INTO schema_migrations VALUES (?, 'made by the first', '')", (pg_schema.LATEST,))
+        assert pg_schema.version(two) == 0  # what the second saw before the first committed
+        two.execute("BEGIN IMMEDIATE")
+        found: list[set[str]] = []
+        waiter = threading.Thread(target=lambda: found.append(pg_schema.migrate(two, "2026-12-03T00:00:01+07:00")))
+        waiter.start()
+        time.sleep(0.3)
+        assert waiter.is_alive()  # waiting for the first one's schema lock
+        one.execute("COMMIT")
+        waiter.join(10)
+        two.execute("COMMIT")
+        assert found == [set()]  # not "not a sopengine database (it has tables schema_migrations)"
+        assert first.execute("SELECT version, name FROM schema_migrations").fetchall() == [(pg_schema.LATEST, "made by the first")]
+    finally:
+        first.close()
+        second.close()
+        pg_server.drop(name)
+
+
 def test_an_empty_database_holding_other_tables_is_refused_untouched(pg_server: pg_support.PgServer, tmp_path: Path) -> None:
     name, db = pg_server.create(template="template0")
     try:
