@@ -217,7 +217,9 @@ def test_read_commands_never_prepare_an_empty_postgresql_database(empty_pg: str,
 
 
 @pytest.mark.postgresql
-@pytest.mark.parametrize("command", [["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"]])
+@pytest.mark.parametrize("command", [["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"],
+                                     ["reopen", "abc-def", "1", "--reason", "salah"], ["assign", "abc-def", "pelaksana", "Agus"],
+                                     ["cancel", "abc-def", "--reason", "ganda"]])
 def test_a_step_naming_an_empty_postgresql_database_does_not_prepare_it(empty_pg: str, command: list[str]) -> None:
     result = invoke("--db", empty_pg, "--by", "Agus", *command)
     assert result.exit_code == 1

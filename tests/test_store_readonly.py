@@ -17,8 +17,10 @@ NOW = "2026-10-01T09:00"
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "abc-def"], ["overdue"], ["history"], ["audit", "verify"], ["report"],
-                                  # a step opens the database once, for writing: a mistyped --db is still not made one
-                                  ["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"]])
+                                  # a change opens the database once, for writing: a mistyped --db is still not made one
+                                  ["complete", "abc-def", "--step", "1"], ["decide", "abc-def", "Ya", "--step", "1"],
+                                  ["reopen", "abc-def", "1", "--reason", "salah"], ["assign", "abc-def", "pelaksana", "Agus"],
+                                  ["cancel", "abc-def", "--reason", "ganda"]])
 def test_an_empty_file_is_refused_and_left_empty(tmp_path: Path, args: list[str]) -> None:
     db = tmp_path / "kosong.db"
     db.touch()

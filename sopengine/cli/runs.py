@@ -271,9 +271,9 @@ def _interactive() -> bool:
 
 
 def _command_store(s: Settings) -> Store:
-    """The database a step command reads, writes and reads again, opened once: opening and closing
-    it (a WAL checkpoint) cost more than the step itself. It must already be sopengine's: a
-    mistyped --db naming an empty file or database is refused untouched."""
+    """The database a command that changes a run reads, writes and reads again, opened once:
+    opening and closing it (a WAL checkpoint) cost more than the step itself. It must already be
+    sopengine's: a mistyped --db naming an empty file or database is refused untouched."""
     from sopengine.store import Store
 
     return Store(s.db_path, existing=True)
@@ -415,11 +415,12 @@ def reopen_cmd(run_id: str, step: str, reason: str, as_json: bool) -> None:
     from sopengine import api
 
     s = settings()
-    result = api.reopen(s.db_path, run_id, step, reason=reason, by=s.person, now=s.now)
-    if as_json:
-        print_json(result)
-        return
-    _after_change(result, _("Run {run} reopened at {step}.").format(run=run_id, step=result["step"]))
+    with _command_store(s) as db:
+        result = api.reopen(db, run_id, step, reason=reason, by=s.person, now=s.now)
+        if as_json:
+            print_json(result)
+            return
+        _after_change(result, _("Run {run} reopened at {step}.").format(run=run_id, step=result["step"]), db)
 
 
 @click.command("assign", cls=SopCommand)
@@ -440,7 +441,8 @@ def assign_cmd(run_id: str, role: str, name: str, acting: bool, remove: bool, as
     from sopengine import api
 
     s = settings()
-    result = api.assign(s.db_path, run_id, role, name, acting=acting, remove=remove, by=s.person, now=s.now)
+    with _command_store(s) as db:
+        result = api.assign(db, run_id, role, name, acting=acting, remove=remove, by=s.person, now=s.now)
     if as_json:
         print_json(result)
         return
@@ -468,7 +470,8 @@ def cancel_cmd(run_id: str, reason: str, as_json: bool) -> None:
     from sopengine import api
 
     s = settings()
-    result = api.cancel(s.db_path, run_id, reason=reason, by=s.person, now=s.now)
+    with _command_store(s) as db:
+        result = api.cancel(db, run_id, reason=reason, by=s.person, now=s.now)
     if as_json:
         print_json(result)
         return
