@@ -20,6 +20,17 @@ PostgreSQL server leaves its block as it was.
 A block whose figures are missing is left as it is and named on stderr; nothing is typed by
 hand between the markers.
 
+A figure the prose quotes is written the same way, inline::
+
+    takes <!-- fig:step|medians_ms/sopengine, open Store|ms -->0.157 ms<!-- /fig --> a step
+
+``SOURCE|PATH|FORMAT[|DIVISOR]``: the results file (``summary`` or a benchmark's name), the keys
+down to the value joined by ``/`` (a list's item by its number; ``{sizes.-1}`` stands for the
+value at that path, here the last size), how it is written (``ms``,
+``x``, ``pct``, ``int``, or a format spec such as ``.2f``; ``*K`` or ``/K`` after it scales the
+value first) and, optionally, another path in the same file to divide it by. A figure that
+cannot be read is named on stderr and left as it was.
+
     python bench/make_page.py                       # docs/performance.md
     python bench/make_page.py --check               # exit 1 when the page differs from the figures
     python bench/make_page.py --only server         # only that block (e.g. after 'python bench/run.py server')
@@ -344,6 +355,71 @@ BLOCKS: dict[str, tuple[str, Callable[..., str]]] = {
 WITH_RESULTS = (block_growth, block_server, block_engines, block_writers, block_pgqueries)  # blocks that also read run.py's header of their output
 
 
+FIGURE = re.compile(r"<!-- fig:([^>]+?) -->(.*?)<!-- /fig -->")
+
+
+def _at(data: Any, path: str, root: Any = None) -> Any:
+    """The value at *path* in *data*: keys joined by ``/``; ``{a.0}`` is itself a value looked up
+    from the top (keys joined by ``.``), such as a benchmark's first or last size."""
+    root = data if root is None else root
+    for key in re.findall(r"\{[^}]*\}|[^/]+", path):
+        if key.startswith("{"):
+            key = str(_at(root, key[1:-1].replace(".", "/"), root))
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data
+
+
+def figure(spec: str, loaded: dict[str, dict[str, Any] | None]) -> str | None:
+    """The text of the inline figure *spec* (see the module's doc) from the results in *loaded*
+    (None: its source is not among them, or was skipped). Raises KeyError, IndexError,
+    ValueError or TypeError when it cannot be read."""
+    parts = spec.split("|")
+    if len(parts) not in (3, 4):
+        raise ValueError("write SOURCE|PATH|FORMAT or SOURCE|PATH|FORMAT|DIVISOR")
+    source, path, form = parts[:3]
+    data = loaded.get(source)
+    if data is None or data.get("skipped"):
+        return None
+    value = float(_at(data, path))
+    if len(parts) == 4:
+        value /= float(_at(data, parts[3]))
+    scaled = re.fullmatch(r"(.+?)([*/])([0-9.]+)", form)
+    if scaled:
+        form, op, k = scaled.group(1), scaled.group(2), float(scaled.group(3))
+        value = value * k if op == "*" else value / k
+    if form == "ms":
+        return ms(value)
+    if form == "x":
+        return x(value)
+    if form == "pct":
+        return f"{value:.1%}"
+    if form == "int":
+        return f"{value:,.0f}"
+    return format(value, form)
+
+
+def render_figures(text: str, results: Path = RESULTS, sources: set[str] | None = None) -> tuple[str, list[str]]:
+    """Every inline figure written from the results (only those of *sources*, when given)."""
+    missing: list[str] = []
+    loaded: dict[str, dict[str, Any] | None] = {}
+
+    def one(found: re.Match[str]) -> str:
+        spec = found.group(1)
+        source = spec.split("|", 1)[0]
+        if sources is not None and source not in sources:
+            return found.group(0)
+        if source not in loaded:
+            loaded[source] = load(source, results)
+        try:
+            value = figure(spec, loaded)
+        except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
+            missing.append(f"figure {spec!r} cannot be read ({type(exc).__name__}: {exc})")
+            return found.group(0)
+        return found.group(0) if value is None else f"<!-- fig:{spec} -->{value}<!-- /fig -->"
+
+    return FIGURE.sub(one, text), missing
+
+
 def render(text: str, results: Path = RESULTS, only: list[str] | None = None) -> tuple[str, list[str]]:
     missing = []
     for name, (source, make) in BLOCKS.items():
@@ -364,7 +440,9 @@ def render(text: str, results: Path = RESULTS, only: list[str] | None = None) ->
         found = pattern.search(text)
         assert found is not None
         text = text[:found.start(2)] + "\n" + body + "\n\n" + text[found.end(2):]
-    return text, missing
+    sources = None if not only else {part for name in only for part in BLOCKS[name][0].split("+")}
+    text, unread = render_figures(text, results, sources)
+    return text, missing + unread
 
 
 def main() -> int:

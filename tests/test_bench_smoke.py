@@ -73,6 +73,7 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
     made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page)],
                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
+    assert "cannot be read" not in made.stderr, made.stderr  # every figure the prose quotes is in the results
     text = page.read_text(encoding="utf-8")
     for block in ("machine", "targets", "step", "cli", "queries", "audit", "server"):
         start, end = text.index(f"<!-- bench:{block} -->"), text.index(f"<!-- /bench:{block} -->")
@@ -81,6 +82,37 @@ def test_every_benchmark_runs_and_every_target_gets_a_figure_and_a_verdict(tmp_p
     check = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page), "--check"],
                            cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, "the page just written differs from its figures"
+
+
+def test_the_figures_the_prose_quotes_are_written_from_the_results(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "step.json").write_text(json.dumps({
+        "sizes": [10, 1000], "medians_ms": {"ours, open": 0.15, "floor: plain": 0.05}, "pages": {"a": 10.434},
+        "figures": {"10": {"share": 0.5}, "1000": {"share": 0.25}}}), encoding="utf-8")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "A step <!-- fig:step|medians_ms/ours, open|ms -->?<!-- /fig --> is"
+        " <!-- fig:step|medians_ms/ours, open|x|medians_ms/floor: plain -->?<!-- /fig --> the floor;"
+        " 1.5x the floor <!-- fig:step|medians_ms/floor: plain|ms*1.5 -->?<!-- /fig -->;"
+        " pages <!-- fig:step|pages/a|g -->?<!-- /fig -->, share at the largest"
+        " <!-- fig:step|figures/{sizes.-1}/share|.2f -->?<!-- /fig --> and the smallest"
+        " <!-- fig:step|figures/{sizes.0}/share|pct -->?<!-- /fig -->.\n"
+        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n",
+        encoding="utf-8")
+    made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page), "--only", "step"],
+                          cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    assert page.read_text(encoding="utf-8") == (
+        "A step <!-- fig:step|medians_ms/ours, open|ms -->0.150 ms<!-- /fig --> is"
+        " <!-- fig:step|medians_ms/ours, open|x|medians_ms/floor: plain -->3.00x<!-- /fig --> the floor;"
+        " 1.5x the floor <!-- fig:step|medians_ms/floor: plain|ms*1.5 -->0.075 ms<!-- /fig -->;"
+        " pages <!-- fig:step|pages/a|g -->10.434<!-- /fig -->, share at the largest"
+        " <!-- fig:step|figures/{sizes.-1}/share|.2f -->0.25<!-- /fig --> and the smallest"
+        " <!-- fig:step|figures/{sizes.0}/share|pct -->50.0%<!-- /fig -->.\n"
+        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n")
+    assert "figure 'step|medians_ms/theirs|ms' cannot be read (KeyError: 'theirs')" in made.stderr
+    assert "ratios/list" not in made.stderr  # a figure of a source outside --only is left alone, unnamed
 
 
 def test_make_db_builds_a_database_that_verifies_and_that_the_commands_read(tmp_path: Path) -> None:
@@ -174,6 +206,7 @@ def test_the_engine_benchmarks_run_on_postgresql_and_the_page_shows_them(pg_serv
                            "--only", "engines", "--only", "writers", "--only", "pgqueries"],
                           cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
+    assert "cannot be read" not in made.stderr, made.stderr
     text = page.read_text(encoding="utf-8")
     for block in ("engines", "writers", "pgqueries"):
         start, end = text.index(f"<!-- bench:{block} -->"), text.index(f"<!-- /bench:{block} -->")
