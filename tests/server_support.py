@@ -127,8 +127,10 @@ def clean_env() -> dict[str, str]:
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    """Return once *url*'s ``/healthz`` answers; fail with the process's output if it exits or never does."""
-    for _ in range(300):
+    """Return once *url*'s ``/healthz`` answers; fail with the process's output if it exits or does not
+    within a minute (a loaded machine starts Python slowly)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                 return

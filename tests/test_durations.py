@@ -144,7 +144,7 @@ def test_a_long_text_is_refused_at_once() -> None:
     for text in ("a" * 100_000, "1 " * 50_000, "menit" * 20_000):
         with pytest.raises(DurationError, match="too long for a duration"):
             parse_duration(text)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 1.0  # a fraction of a millisecond; a backtracking pattern would take minutes
 
 
 def test_the_reason_comes_apart_from_the_fix() -> None:

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +40,37 @@ while not os.path.exists(sys.argv[1]):
     time.sleep(0.0005)
 cli.main(sys.argv[2:], prog_name="sopengine")
 """
+
+
+WRITER = """
+import os, sys
+from sopengine.cli import cli
+import sopengine.store.core as core
+_transaction = core.Store.transaction
+def transaction(self, *args, **kwargs):
+    # the command has read the step it acts on (outside the transaction): say so, then wait to write
+    open(os.path.join(sys.argv[1], f"writing-{os.getpid()}"), "w").close()
+    return _transaction(self, *args, **kwargs)
+core.Store.transaction = transaction
+cli.main(sys.argv[2:], prog_name="sopengine")
+"""
+"""A command that leaves a file ``writing-PID`` in the folder it is given when it is about to write."""
+
+
+def start_writers(folder: Path, commands: list[list[str]], **popen: Any) -> list[subprocess.Popen[str]]:
+    """One process per command (sopengine's command line, as :data:`WRITER`), each marking when it has
+    read what it acts on and is about to write; returns once every one has, or one has ended."""
+    child = folder / "writer.py"
+    child.write_text(WRITER, encoding="utf-8")
+    marks = folder / f"marks-{time.monotonic_ns()}"
+    marks.mkdir()
+    procs = [subprocess.Popen([sys.executable, str(child), str(marks), *cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, **popen) for cmd in commands]
+    deadline = time.monotonic() + 120
+    while len(list(marks.iterdir())) < len(procs) and all(p.poll() is None for p in procs):
+        assert time.monotonic() < deadline, "the writers never reached their write"
+        time.sleep(0.01)
+    return procs
 
 
 def env() -> dict[str, str]:
@@ -263,21 +295,13 @@ def test_eight_racers_on_a_row_of_two_parts_complete_one_part(tmp_path: Path) ->
     completed it and when, rather than going on to part 2 and ending the run.
     """
     db, run_id = _at_row_of_two_parts(tmp_path)
-    child = tmp_path / "racer.py"
-    child.write_text(CHILD, encoding="utf-8")
-    barrier = tmp_path / "go"
     lock = sqlite3.connect(db, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
     try:
-        procs = [subprocess.Popen(
-            [sys.executable, str(child), str(barrier), "complete", run_id, "--step", "3", "--by", f"P{i}",
-             "--db", str(db), "--definitions", str(PARALLEL), "--now", NOW],
-            cwd=tmp_path, env={**env(), "SOPENGINE_BUSY_TIMEOUT_MS": "60000"},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(RACERS)]
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
-        barrier.touch()
-        time.sleep(2.0)  # every racer reads its step (a few milliseconds) and waits for the lock
+        # every racer has read its step and waits for the lock before the lock is let go
+        procs = start_writers(tmp_path, [["complete", run_id, "--step", "3", "--by", f"P{i}", "--db", str(db), "--definitions",
+                                          str(PARALLEL), "--now", NOW] for i in range(RACERS)],
+                              cwd=tmp_path, env={**env(), "SOPENGINE_BUSY_TIMEOUT_MS": "60000"})
     finally:
         lock.execute("ROLLBACK")
         lock.close()

@@ -182,10 +182,10 @@ def test_a_preparer_that_waited_for_the_schema_lock_sees_the_schema_the_first_on
         found: list[set[str]] = []
         waiter = threading.Thread(target=lambda: found.append(pg_schema.migrate(two, "2026-12-03T00:00:01+07:00")))
         waiter.start()
-        time.sleep(0.3)
-        assert waiter.is_alive()  # waiting for the first one's schema lock
+        waiting_backend(db, "SELECT pg_advisory_xact_lock", time.monotonic() + 60)  # the second waits for the schema lock
         one.execute("COMMIT")
-        waiter.join(10)
+        waiter.join(60)
+        assert not waiter.is_alive()
         two.execute("COMMIT")
         assert found == [set()]  # not "not a sopengine database (it has tables schema_migrations)"
         assert first.execute("SELECT version, name FROM schema_migrations").fetchall() == [(pg_schema.LATEST, "made by the first")]

@@ -199,12 +199,14 @@ def test_two_servers_over_one_postgresql_database_serve_one_office(pg_db: str, t
 
         # wrong passwords sent to both servers at once at one account: each server judges an attempt with
         # every attempt logged before it by either, so the first five are refused (401) and the sixth,
-        # judged a moment after the fifth, waits (429); three to each server alone would all be refused
+        # judged a moment after the fifth, waits (429) unless that moment is over the one-second wait
+        # (a loaded machine: tests/test_server_security.py holds the wait with a slowed clock); three to
+        # each server alone would all be refused
         guess = {"username": PEOPLE["staf"][0], "password": "salah-sekali-1"}
         guesses = race([(lambda base=base: httpx.post(base + "/api/token", json=guess, timeout=60))
                         for base in servers for _ in range(3)])
         codes = [a.status_code for a in guesses]
-        assert set(codes) == {401, 429} and codes.count(401) >= 5, [a.text for a in guesses]
+        assert set(codes) <= {401, 429} and codes.count(401) >= 5, [a.text for a in guesses]
         assert all(int(a.headers["retry-after"]) >= 1 for a in guesses if a.status_code == 429)
         logged = access_kinds(pg_db, "staf")  # besides the sign-in for a token on each server earlier
         assert logged["sign_in_attempt"] + logged["sign_in_throttled"] == 2 + 6 and logged["sign_in"] == 2

@@ -14,7 +14,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from click.testing import CliRunner
 
 import pg_support
 from sopengine import api
+from test_one_step import start_writers
 from sopengine.cli import cli
 from sopengine.errors import (
     DatabaseMissing,
@@ -334,16 +334,13 @@ def test_a_completion_that_lost_the_race_says_who_won_and_when(tmp_path: Path, w
     run_id = world.runs["assigned"]
     lock = sqlite3.connect(db, isolation_level=None)
     lock.execute("BEGIN IMMEDIATE")
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "sopengine", "--db", str(db), "--now", NOW, "complete", run_id,
-                          "--step", "1", "--by", "Agus Supriyadi", "--note", f"versi {i}"],
-                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in (1, 2)
-    ]
-    # both have read the run (reads do not wait for the lock) and now wait to write
-    time.sleep(1.0)
-    lock.execute("ROLLBACK")
-    lock.close()
+    try:
+        # both have read the run (reads do not wait for the lock) and wait to write
+        procs = start_writers(tmp_path, [["--db", str(db), "--now", NOW, "complete", run_id, "--step", "1", "--by", "Agus Supriyadi",
+                                          "--note", f"versi {i}"] for i in (1, 2)], cwd=tmp_path)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
     results = [p.communicate(timeout=30) + (p.returncode,) for p in procs]
     assert sorted(r[2] for r in results) == [0, 1]
     _, stderr, _ = next(r for r in results if r[2] == 1)

@@ -149,9 +149,12 @@ def test_verify_clean_then_tampered(tmp_path: Path) -> None:
     assert f">{api.verify(found.db)['first_problem']['seq']}<" in problems[0]
 
 
-def test_pack_download_verifies(audited: tuple[Office, str], tmp_path: Path) -> None:
+def test_pack_download_verifies(audited: tuple[Office, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     found, run = audited
     client = found.client("auditor")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # this test's own: no other's leftovers in it
     response = client.get(f"/audit/runs/{run}/pack")
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     assert f'filename="evidence-{run}.zip"' in response.headers["content-disposition"]
@@ -161,7 +164,7 @@ def test_pack_download_verifies(audited: tuple[Office, str], tmp_path: Path) -> 
                                        response.headers["x-manifest-sha256"], "--lang", "en"])
     assert checked.exit_code == 0, checked.output
     assert "OK:" in checked.output and "3 events" in checked.output and "1 included" in checked.output
-    assert not list(Path(tempfile.gettempdir()).glob("sopengine-pack-*"))  # the temporary folder went with the response
+    assert list(temporary.iterdir()) == []  # the temporary folder went with the response
     unknown = client.get("/audit/runs/zzz-zzz/pack")
     assert unknown.status_code == 404
 

@@ -123,16 +123,17 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_a_real_server_signs_people_in_and_records_who_acted(served: tuple[str, Path]) -> None:
     url, db = served
-    token = httpx.post(url + "/api/token", json={"username": "Agus Supriyadi", "password": PASSWORD}).json()["token"]
+    token = httpx.post(url + "/api/token", json={"username": "Agus Supriyadi", "password": PASSWORD}, timeout=60).json()["token"]
     # the API answers each write with the signed-in person, whatever a body might claim
     started = httpx.post(url + "/api/runs", json={"definition": "pengumpulan-data", "period": "2026-12"},
-                         headers={"Authorization": f"Bearer {token}"})
+                         headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert started.status_code == 201, started.text
     run_id = started.json()["run_id"]
     done = httpx.post(url + f"/api/runs/{run_id}/complete", json={"step": "1", "note": "lewat server"},
-                      headers={"Authorization": f"Bearer {token}"})
+                      headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert done.status_code == 200, done.text
-    again = httpx.post(url + f"/api/runs/{run_id}/complete", json={"step": "1"}, headers={"Authorization": f"Bearer {token}"})
+    again = httpx.post(url + f"/api/runs/{run_id}/complete", json={"step": "1"}, headers={"Authorization": f"Bearer {token}"},
+                       timeout=60)
     assert again.status_code == 409 and again.json()["error"]["code"]
     # the command line reads the same database beside the server
     status = json.loads(invoke("status", run_id, "--json", "--db", str(db)).stdout)
@@ -150,7 +151,7 @@ def test_a_real_server_signs_people_in_and_records_who_acted(served: tuple[str, 
 
 def test_a_web_session_over_http_sets_safe_cookies(served: tuple[str, Path]) -> None:
     url, _db = served
-    with httpx.Client(base_url=url) as client:
+    with httpx.Client(base_url=url, timeout=60) as client:
         client.get("/login")
         response = client.post("/login", data={"csrftoken": client.cookies["csrftoken"], "username": "admin kantor",
                                                "password": PASSWORD, "next": "/"})
@@ -233,9 +234,9 @@ def test_the_readme_third_command_starts_a_server_people_can_sign_in_to(tmp_path
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, proc)
-        token = httpx.post(url + "/api/token", json={"username": "Admin Kantor", "password": password})
+        token = httpx.post(url + "/api/token", json={"username": "Admin Kantor", "password": password}, timeout=60)
         assert token.status_code == 200, token.text
-        runs = httpx.get(url + "/api/runs", headers={"Authorization": "Bearer " + token.json()["token"]})
+        runs = httpx.get(url + "/api/runs", headers={"Authorization": "Bearer " + token.json()["token"]}, timeout=60)
         assert runs.status_code == 200 and [r["definition"] for r in runs.json()] == ["pengumpulan-data"]
     finally:
         os.killpg(proc.pid, 15)

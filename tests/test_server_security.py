@@ -426,6 +426,19 @@ def test_an_upload_over_the_limit_is_413(tmp_path: Path, chunked: bool) -> None:
 
 # -- 7. the sign-in throttle ---------------------------------------------------------------------------
 
+@pytest.fixture
+def slow_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The throttle's clock at a hundredth of real speed, for tests whose attempts must all fall in its
+    one-second wait: a loaded machine's pauses between them (a password check each) stay well inside it.
+    Not for tests that write refusals at real times (:func:`refusals`)."""
+    import time
+
+    from sopengine.server import auth
+
+    start, began = datetime.now(timezone.utc), time.monotonic()
+    monkeypatch.setattr(auth, "_now", lambda: start + timedelta(seconds=(time.monotonic() - began) / 100))
+
+
 def _at(seconds_ago: float) -> str:
     return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat(timespec="microseconds")
 
@@ -451,7 +464,7 @@ def attempt(client: TestClient, username: str, password: str) -> Any:
                        follow_redirects=False)
 
 
-def test_five_wrong_passwords_then_even_the_right_one_waits(tmp_path: Path) -> None:
+def test_five_wrong_passwords_then_even_the_right_one_waits(tmp_path: Path, slow_clock: None) -> None:
     o = office(tmp_path, keys=("admin", "kasubag"))
     client = o.anonymous()
     before = counts(o)
@@ -472,7 +485,7 @@ def test_five_wrong_passwords_then_even_the_right_one_waits(tmp_path: Path) -> N
     assert counts(o) == before
 
 
-def test_the_throttle_counts_the_account_whichever_name_or_login_is_typed(tmp_path: Path) -> None:
+def test_the_throttle_counts_the_account_whichever_name_or_login_is_typed(tmp_path: Path, slow_clock: None) -> None:
     from sopengine.identity import os_user
 
     o = office(tmp_path, keys=("admin",))
@@ -486,7 +499,7 @@ def test_the_throttle_counts_the_account_whichever_name_or_login_is_typed(tmp_pa
     assert {r["username"] for r in access(o, "sign_in_refused")} == {key_of(o, "admin")}
 
 
-def test_the_throttle_counts_the_address_across_accounts(tmp_path: Path) -> None:
+def test_the_throttle_counts_the_address_across_accounts(tmp_path: Path, slow_clock: None) -> None:
     o = office(tmp_path, keys=("admin", "sekretaris", "kasubag"))
     client = bare_client(o, address="192.0.2.7")
     for username in (o.name("sekretaris"), o.name("kasubag"), "Tidak Ada", "Orang Lain", "Siapa Saja"):
@@ -536,7 +549,7 @@ def test_someone_elses_sign_in_does_not_clear_an_addresss_count(tmp_path: Path) 
     assert attempt(bare_client(o, address="203.0.113.9"), o.name("kasi"), PASSWORD).status_code == 429
 
 
-def test_guesses_sent_at_once_count_each_other(tmp_path: Path) -> None:
+def test_guesses_sent_at_once_count_each_other(tmp_path: Path, slow_clock: None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     o = office(tmp_path, keys=("admin", "kasubag"))
@@ -717,7 +730,7 @@ def test_an_office_signing_in_at_once_from_one_address_is_not_held_up(tmp_path: 
         assert list(pool.map(sign_in_now, list(PEOPLE))) == [303] * len(PEOPLE)
 
 
-def test_guesses_at_many_accounts_sent_at_once_from_one_address_are_held_up(tmp_path: Path) -> None:
+def test_guesses_at_many_accounts_sent_at_once_from_one_address_are_held_up(tmp_path: Path, slow_clock: None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     o = office(tmp_path)
