@@ -93,3 +93,22 @@ def test_the_programs_role_works_runs_and_cannot_change_events(province) -> None
     assert refused.returncode != 0 and "permission denied" in refused.stderr
     assert pg_support.value(app, "SELECT COUNT(*) FROM events") == events
 
+
+
+def test_a_role_with_a_schema_of_its_own_finds_the_store_in_public(province) -> None:
+    # "$user" comes first in PostgreSQL's search path: once the programs' role has a schema of its
+    # own, that is where a new table would go, but the store prepared in public is still the one used
+    at, grant = province
+    Store(at["sop_owner"]).close()
+    done = _psql(at["sop_owner"], grant)
+    assert done.returncode == 0, done.stderr
+    app = at["sop_app"]
+    role = app.split("://", 1)[1].split("@", 1)[0]
+    superuser = re.sub(r"://[^@/]+@", "://postgres@", at["sop_owner"], count=1)  # as the fixture made the roles
+    made = _psql(superuser, f'CREATE SCHEMA "{role}" AUTHORIZATION "{role}";')
+    assert made.returncode == 0, made.stderr
+    assert pg_support.value(app, "SELECT current_schema()") == role
+    run_id = api.start_run("pengumpulan-data", db=app, now="2026-12-01T08:00", period="2026-12", by="ani")["run_id"]
+    assert api.run_status(app, run_id)["status"] == "active"
+    assert pg_support.rows(app, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()") == []
+    assert pg_support.value(app, "SELECT COUNT(*) FROM public.runs") == 1

@@ -225,11 +225,14 @@ _LOCK = 0x50_50_53_43  # the advisory lock one process holds while it prepares t
 def version(conn: Any) -> int:
     """The schema version of the database (0: it holds no sopengine tables yet).
 
-    The migrations table is looked for by a query on the catalogue, which reads it as of this
-    statement: ``to_regclass`` answers from the connection's catalogue cache, which may still hold
-    "no such table" from before another process committed the schema this one waited for."""
+    The migrations table is looked for in every schema of the search path, as an unqualified name
+    is (a role with a schema of its own, first in its path, still finds the tables in ``public``),
+    by a query on the catalogue, which reads it as of this statement: ``to_regclass`` answers from
+    the connection's catalogue cache, which may still hold "no such table" from before another
+    process committed the schema this one waited for."""
     row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations')"
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = 'schema_migrations'"
+        " AND schemaname = ANY (current_schemas(false)))"
     ).fetchone()
     if not row[0]:
         return 0
