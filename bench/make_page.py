@@ -28,8 +28,10 @@ A figure the prose quotes is written the same way, inline::
 down to the value joined by ``/`` (a list's item by its number; ``{sizes.-1}`` stands for the
 value at that path, here the last size), how it is written (``ms``,
 ``x``, ``pct``, ``int``, or a format spec such as ``.2f``; ``*K`` or ``/K`` after it scales the
-value first) and, optionally, another path in the same file to divide it by. A figure that
-cannot be read is named on stderr and left as it was.
+value first) and, optionally, another path in the same file to divide it by. A key is
+percent-decoded: a marker may not hold ``--`` (some Markdown renderers then show the comment as
+text), so ``list --json`` is written ``list -%2Djson``. A figure that cannot be read, or whose
+results are missing or were skipped, is named on stderr and left as it was.
 
     python bench/make_page.py                       # docs/performance.md
     python bench/make_page.py --check               # exit 1 when the page differs from the figures
@@ -356,15 +358,19 @@ WITH_RESULTS = (block_growth, block_server, block_engines, block_writers, block_
 
 
 FIGURE = re.compile(r"<!-- fig:([^>]+?) -->(.*?)<!-- /fig -->")
+OPENING = "<!-- fig:"
 
 
 def _at(data: Any, path: str, root: Any = None) -> Any:
     """The value at *path* in *data*: keys joined by ``/``; ``{a.0}`` is itself a value looked up
     from the top (keys joined by ``.``), such as a benchmark's first or last size."""
+    from urllib.parse import unquote
+
     root = data if root is None else root
     for key in re.findall(r"\{[^}]*\}|[^/]+", path):
         if key.startswith("{"):
             key = str(_at(root, key[1:-1].replace(".", "/"), root))
+        key = unquote(key)
         data = data[int(key)] if isinstance(data, list) else data[key]
     return data
 
@@ -376,6 +382,8 @@ def figure(spec: str, loaded: dict[str, dict[str, Any] | None]) -> str | None:
     parts = spec.split("|")
     if len(parts) not in (3, 4):
         raise ValueError("write SOURCE|PATH|FORMAT or SOURCE|PATH|FORMAT|DIVISOR")
+    if "--" in spec:  # CommonMark before 0.31 (GitHub's, for one) shows such a comment as text
+        raise ValueError("a figure's marker may not hold '--': write the second '-' as %2D")
     source, path, form = parts[:3]
     data = loaded.get(source)
     if data is None or data.get("skipped"):
@@ -413,11 +421,23 @@ def render_figures(text: str, results: Path = RESULTS, sources: set[str] | None 
         try:
             value = figure(spec, loaded)
         except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as exc:
-            missing.append(f"figure {spec!r} cannot be read ({type(exc).__name__}: {exc})")
+            missing.append(f"figure {spec!r} cannot be read ({type(exc).__name__}: {exc}); it is left as it was")
             return found.group(0)
-        return found.group(0) if value is None else f"<!-- fig:{spec} -->{value}<!-- /fig -->"
+        if value is None:
+            data = loaded[source]
+            why = f"{source} was skipped" if data is not None else f"no {results / (source + '.json')}"
+            stale.setdefault(why, 0)
+            stale[why] += 1
+            return found.group(0)
+        return f"<!-- fig:{spec} -->{value}<!-- /fig -->"
 
-    return FIGURE.sub(one, text), missing
+    stale: dict[str, int] = {}
+    new = FIGURE.sub(one, text)
+    missing += [f"{why}: {n} figure(s) of the prose left as they were" for why, n in stale.items()]
+    unmatched = text.count(OPENING) - len(FIGURE.findall(text))
+    if unmatched:
+        missing.append(f"{unmatched} figure marker(s) not closed by <!-- /fig --> on the same line, or holding '>'; left as they were")
+    return new, missing
 
 
 def render(text: str, results: Path = RESULTS, only: list[str] | None = None) -> tuple[str, list[str]]:
@@ -427,14 +447,16 @@ def render(text: str, results: Path = RESULTS, only: list[str] | None = None) ->
             continue
         pattern = re.compile(rf"(<!-- bench:{name} -->\n)(.*?)(<!-- /bench:{name} -->)", re.S)
         if not pattern.search(text):
-            missing.append(f"no markers for {name}")
+            missing.append(f"no markers for {name}; that block is left as it was")
             continue
         loaded = [load(part, results) for part in source.split("+")]
         if any(d is None for d in loaded):
-            missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name}")
+            missing.append(f"no {' or '.join(str(results / (p + '.json')) for p in source.split('+'))} for {name};"
+                           " that block is left as it was")
             continue
         if any(d.get("skipped") for d in loaded if d is not None):
-            missing.append(f"{name} was skipped ({next(d['skipped'] for d in loaded if d and d.get('skipped'))})")
+            missing.append(f"{name} was skipped ({next(d['skipped'] for d in loaded if d and d.get('skipped'))});"
+                           " that block is left as it was")
             continue
         body = make(*loaded, results) if make in WITH_RESULTS else make(*loaded)
         found = pattern.search(text)
@@ -463,7 +485,7 @@ def main() -> int:
     text = args.page.read_text(encoding="utf-8")
     new, missing = render(text, args.results, args.only)
     for m in missing:
-        print(f"make_page: {m}; that block is left as it was", file=sys.stderr)
+        print(f"make_page: {m}", file=sys.stderr)
     if args.check:
         return 0 if new == text else 1
     if new != text:

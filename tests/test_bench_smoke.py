@@ -98,10 +98,14 @@ def test_the_figures_the_prose_quotes_are_written_from_the_results(tmp_path: Pat
         " pages <!-- fig:step|pages/a|g -->?<!-- /fig -->, share at the largest"
         " <!-- fig:step|figures/{sizes.-1}/share|.2f -->?<!-- /fig --> and the smallest"
         " <!-- fig:step|figures/{sizes.0}/share|pct -->?<!-- /fig -->.\n"
-        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n",
+        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n"
+        "No results: <!-- fig:queries|ratio/list|x -->kept<!-- /fig -->; two dashes: <!-- fig:step|pages/a --b|g -->kept<!-- /fig -->;"
+        " escaped: <!-- fig:step|pages/-%2Db|g -->?<!-- /fig -->\n",
         encoding="utf-8")
-    made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page), "--only", "step"],
-                          cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
+    (results / "step.json").write_text(json.dumps({**json.loads((results / "step.json").read_text(encoding="utf-8")),
+                                                   "pages": {"a": 10.434, "--b": 3}}), encoding="utf-8")
+    made = subprocess.run([sys.executable, str(BENCH / "make_page.py"), "--results", str(results), "--page", str(page), "--only", "step",
+                           "--only", "queries"], cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     assert page.read_text(encoding="utf-8") == (
         "A step <!-- fig:step|medians_ms/ours, open|ms -->0.150 ms<!-- /fig --> is"
@@ -110,8 +114,12 @@ def test_the_figures_the_prose_quotes_are_written_from_the_results(tmp_path: Pat
         " pages <!-- fig:step|pages/a|g -->10.434<!-- /fig -->, share at the largest"
         " <!-- fig:step|figures/{sizes.-1}/share|.2f -->0.25<!-- /fig --> and the smallest"
         " <!-- fig:step|figures/{sizes.0}/share|pct -->50.0%<!-- /fig -->.\n"
-        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n")
+        "Wrong: <!-- fig:step|medians_ms/theirs|ms -->kept<!-- /fig -->; not run: <!-- fig:cli|ratios/list|x -->kept<!-- /fig -->\n"
+        "No results: <!-- fig:queries|ratio/list|x -->kept<!-- /fig -->; two dashes: <!-- fig:step|pages/a --b|g -->kept<!-- /fig -->;"
+        " escaped: <!-- fig:step|pages/-%2Db|g -->3<!-- /fig -->\n")
     assert "figure 'step|medians_ms/theirs|ms' cannot be read (KeyError: 'theirs')" in made.stderr
+    assert "figure 'step|pages/a --b|g' cannot be read (ValueError: a figure's marker may not hold '--'" in made.stderr
+    assert f"no {results / 'queries.json'}: 1 figure(s) of the prose left as they were" in made.stderr
     assert "ratios/list" not in made.stderr  # a figure of a source outside --only is left alone, unnamed
 
 

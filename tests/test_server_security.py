@@ -430,7 +430,7 @@ def test_an_upload_over_the_limit_is_413(tmp_path: Path, chunked: bool) -> None:
 def slow_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The throttle's clock at a hundredth of real speed, for tests whose attempts must all fall in its
     one-second wait: a loaded machine's pauses between them (a password check each) stay well inside it.
-    Not for tests that write refusals at real times (:func:`refusals`)."""
+    :func:`refusals` writes its times by the same clock."""
     import time
 
     from sopengine.server import auth
@@ -440,7 +440,9 @@ def slow_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _at(seconds_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat(timespec="microseconds")
+    from sopengine.server import auth
+
+    return (auth._now() - timedelta(seconds=seconds_ago)).isoformat(timespec="microseconds")  # the throttle's clock
 
 
 def refusals(o: Office, username: str, address: str, count: int, seconds_ago: float) -> None:
@@ -512,7 +514,7 @@ def test_the_throttle_counts_the_address_across_accounts(tmp_path: Path, slow_cl
     assert attempt(bare_client(o, address="192.0.2.8"), o.name("admin"), PASSWORD).status_code == 303
 
 
-def test_the_wait_doubles_with_each_refusal_and_ends(tmp_path: Path) -> None:
+def test_the_wait_doubles_with_each_refusal_and_ends(tmp_path: Path, slow_clock: None) -> None:
     o = office(tmp_path, keys=("admin", "kasubag"))
     user = key_of(o, "kasubag")
     for n, address in ((6, "198.51.100.6"), (7, "198.51.100.7"), (8, "198.51.100.8"), (30, "198.51.100.30")):
@@ -529,7 +531,7 @@ def test_the_wait_doubles_with_each_refusal_and_ends(tmp_path: Path) -> None:
     assert attempt(bare_client(o, address="198.51.100.2"), o.name("admin"), PASSWORD).status_code == 303
 
 
-def test_a_sign_in_clears_the_count(tmp_path: Path) -> None:
+def test_a_sign_in_clears_the_count(tmp_path: Path, slow_clock: None) -> None:
     o = office(tmp_path, keys=("admin", "kasubag"))
     refusals(o, key_of(o, "kasubag"), "203.0.113.1", 4, seconds_ago=1)
     client = bare_client(o, address="203.0.113.1")
@@ -540,7 +542,7 @@ def test_a_sign_in_clears_the_count(tmp_path: Path) -> None:
     assert attempt(bare_client(o, address="203.0.113.2"), o.name("kasubag"), PASSWORD).status_code == 303
 
 
-def test_someone_elses_sign_in_does_not_clear_an_addresss_count(tmp_path: Path) -> None:
+def test_someone_elses_sign_in_does_not_clear_an_addresss_count(tmp_path: Path, slow_clock: None) -> None:
     o = office(tmp_path, keys=("admin", "kasubag", "kasi"))
     for key in ("admin", "kasi"):  # guesses at two accounts from one address
         refusals(o, key_of(o, key), "203.0.113.9", 2, seconds_ago=1)
